@@ -1,0 +1,40 @@
+# keepalived-vip-operator. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE ?= node
+RUN_TESTS := $(NODE) scripts/run-tests.mjs
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install Debian packages and npm packages that are missing
+	@hack/install-deps.sh
+
+.PHONY: generate
+generate: deps ## Regenerate the CRD (and chart copy) from the zod schema
+	npx tsx scripts/generate.ts
+
+.PHONY: build
+build: deps ## Compile TypeScript to dist/
+	npx tsc -p tsconfig.build.json
+
+.PHONY: lint
+lint: deps ## Run eslint
+	npx eslint .
+
+.PHONY: typecheck
+typecheck: deps ## Type-check sources and tests
+	npx tsc -p tsconfig.json --noEmit
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests (schema, CRD, renderer with real keepalived --config-test, CLI)
+	$(RUN_TESTS) test/unit
+
+.PHONY: test
+test: deps build lint typecheck test-unit ## Everything: build, lint, type-check, every test tier
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf dist

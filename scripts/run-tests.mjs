@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs every *.test.ts below the given folders with node's test runner (tsx
+// loader). Node 20's --test takes no globs, so the files are listed here.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+function list(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...list(p));
+    else if (name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+const flags = args.filter((a) => a.startsWith("--"));
+const dirs = args.filter((a) => !a.startsWith("--"));
+const files = dirs.flatMap(list);
+if (files.length === 0) {
+  console.error(`no test files below ${dirs.join(" ")}`);
+  process.exit(1);
+}
+const concurrency = process.env.TEST_CONCURRENCY ?? "1";
+const res = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...flags, ...files],
+  { stdio: "inherit" },
+);
+process.exit(res.status ?? 1);

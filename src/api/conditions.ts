@@ -1,0 +1,36 @@
+// Condition types and reasons of a VirtualIP's status. Pure constants.
+
+export const CONDITION_READY = "Ready";
+export const CONDITION_CONFLICT = "Conflict";
+export const CONDITION_SPLIT_BRAIN = "SplitBrain";
+
+/** Reasons of the Ready condition, in words a person understands. */
+export const ReadyReason = {
+  /** A node holds the address and the config is in place. */
+  Active: "Active",
+  /** Rendered, but no live node reports MASTER (yet). */
+  NoMaster: "NoMaster",
+  /** The Service named by serviceRef does not exist. */
+  ServiceNotFound: "ServiceNotFound",
+  /** forwarding kube-proxy on a Service that is not type LoadBalancer (or has another loadBalancerClass). */
+  ServiceNotLoadBalancer: "ServiceNotLoadBalancer",
+  /** No node matches nodeSelector (or none has a usable InternalIP of the address family). */
+  NoEligibleNodes: "NoEligibleNodes",
+  /** The spec fails validation (should be rare: the API server validates too). */
+  InvalidSpec: "InvalidSpec",
+  /** The auth Secret or key is missing or its password is invalid. */
+  InvalidAuthSecret: "InvalidAuthSecret",
+  /** Left out because it conflicts with an older VirtualIP. */
+  Conflict: "Conflict",
+  /** Being deleted. */
+  Deleting: "Deleting",
+} as const;
+export type ReadyReason = (typeof ReadyReason)[keyof typeof ReadyReason];
+
+/** Reasons of the Conflict condition. */
+export const ConflictReason = {
+  NoConflict: "NoConflict",
+  DuplicateAddress: "DuplicateAddress",
+  RouterIdClash: "RouterIdClash",
+} as const;
+export type ConflictReason = (typeof ConflictReason)[keyof typeof ConflictReason];

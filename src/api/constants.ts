@@ -1,0 +1,71 @@
+// Names shared by every part of the system: API group, kind, labels,
+// annotations, field managers, Secret keys. Pure constants, no I/O.
+
+/** API group of the VirtualIP kind. */
+export const GROUP = "keepalived-vip.io";
+/** The one served and stored version. */
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "VirtualIP";
+export const LIST_KIND = "VirtualIPList";
+export const PLURAL = "virtualips";
+export const SINGULAR = "virtualip";
+export const SHORT_NAMES = ["vip"] as const;
+export const CATEGORIES = ["keepalived-vip"] as const;
+
+/** Finalizer the operator puts on every VirtualIP it manages. */
+export const FINALIZER = `${GROUP}/cleanup`;
+
+/** Field manager of the operator (summary status, owned objects). */
+export const OPERATOR_FIELD_MANAGER = "keepalived-vip-operator";
+/** Field manager of a node agent: one per node, so nodes never conflict. */
+export function agentFieldManager(node: string): string {
+  return `keepalived-vip-agent/${node}`;
+}
+
+/** loadBalancerClass a Service may name to be handled by this operator (or leave unset). */
+export const LOAD_BALANCER_CLASS = `${GROUP}/vip`;
+
+/** Labels on every object the operator creates. */
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "keepalived-vip-operator";
+export const LABEL_COMPONENT = "app.kubernetes.io/component";
+export const LABEL_NAME = "app.kubernetes.io/name";
+export const NAME_VALUE = "keepalived-vip";
+
+/** Component label values: the concept names used everywhere. */
+export const COMPONENT_OPERATOR = "operator";
+export const COMPONENT_AGENT = "agent";
+export const COMPONENT_NODE_CONFIG = "node-config";
+
+/** Annotation on a node-config Secret: the Node it is for. */
+export const ANNOTATION_NODE = `${GROUP}/node`;
+/** Annotation on a node-config Secret: sha256 of the rendered keepalived.conf. */
+export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
+/**
+ * Annotation on an agent's heartbeat Lease (and accepted on a Node for the
+ * offline renderer): the interface that carries the node's InternalIP.
+ */
+export const ANNOTATION_DEFAULT_INTERFACE = `${GROUP}/default-interface`;
+
+/** Keys in a node-config Secret's data. */
+export const SECRET_KEY_CONFIG = "keepalived.conf";
+/** JSON of {@link NodeInstanceMap}: VRRP instance name -> VirtualIPs it carries. */
+export const SECRET_KEY_INSTANCES = "instances.json";
+
+/** Default runtime directory of the agent on a node (pid files, notify FIFO, live config). */
+export const DEFAULT_RUNTIME_DIR = "/run/keepalived-vip";
+/** File name of keepalived's notify FIFO inside the runtime directory. */
+export const NOTIFY_FIFO_NAME = "notify.fifo";
+
+/** Priority of a node the VirtualIP does not name in vrrp.priorities. */
+export const DEFAULT_PRIORITY = 100;
+
+/** Prefix of the per-node config Secret's name; see nodeConfigSecretName. */
+export const NODE_CONFIG_SECRET_PREFIX = "keepalived-vip-node-";
+/** Prefix of the agent heartbeat Lease's name. */
+export const AGENT_LEASE_PREFIX = "keepalived-vip-agent-";
+/** Name of the operator's leader-election Lease. */
+export const LEADER_LEASE_NAME = "keepalived-vip-operator-leader";
+/** Name of the keepalived DaemonSet the operator owns. */
+export const DAEMONSET_NAME = "keepalived-vip-agent";

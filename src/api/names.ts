@@ -1,0 +1,31 @@
+// Derived object names (per-node Secret, per-node Lease). Pure.
+import { AGENT_LEASE_PREFIX, NODE_CONFIG_SECRET_PREFIX } from "./constants.js";
+
+const MAX_NAME = 253;
+
+/** FNV-1a 32-bit hex of a string: a short, stable suffix for names that would be too long. */
+function shortHash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+function prefixed(prefix: string, node: string): string {
+  const name = prefix + node;
+  if (name.length <= MAX_NAME) return name;
+  const keep = MAX_NAME - prefix.length - 9;
+  return `${prefix}${node.slice(0, keep)}-${shortHash(node)}`;
+}
+
+/** Name of the Secret that holds the rendered keepalived.conf of `node`. */
+export function nodeConfigSecretName(node: string): string {
+  return prefixed(NODE_CONFIG_SECRET_PREFIX, node);
+}
+
+/** Name of the heartbeat Lease the agent on `node` renews. */
+export function agentLeaseName(node: string): string {
+  return prefixed(AGENT_LEASE_PREFIX, node);
+}

@@ -1,0 +1,93 @@
+// Input and output types of the pure renderer: a snapshot of the cluster in,
+// VRRP instances, problems and per-node keepalived.conf out. Pure (types only).
+import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
+import type { ConflictReason, Family, NodeInstanceMap, ReadyReason, VirtualIP } from "../api/index.js";
+
+/** Everything the renderer reads, gathered before any decision is made. */
+export interface ClusterView {
+  /** Parsed, valid VirtualIPs (defaults applied). Objects being deleted are left out by the caller. */
+  virtualIPs: VirtualIP[];
+  nodes: V1Node[];
+  services: V1Service[];
+  endpointSlices: V1EndpointSlice[];
+  /** Secrets referenced by vrrp.authSecretRef (other Secrets are ignored). */
+  secrets: V1Secret[];
+  /** Node name -> interface that carries its InternalIP, as published by its agent. */
+  nodeInterfaces: Record<string, string>;
+}
+
+export interface RenderOptions {
+  /** Runtime directory of the agent on the node (notify FIFO). Default DEFAULT_RUNTIME_DIR. */
+  runtimeDir?: string;
+  /** Interface used when a VirtualIP names none and the node has published none. Default "eth0". */
+  defaultInterface?: string;
+}
+
+/** A problem found in the cluster, reported on a VirtualIP as a condition and an Event. */
+export interface Problem {
+  /** "namespace/name" of the VirtualIP the problem is reported on. */
+  virtualIP: string;
+  /** Which condition carries it. */
+  condition: "Ready" | "Conflict";
+  reason: ReadyReason | ConflictReason;
+  /** A sentence naming the object and field (never a secret value). */
+  message: string;
+  /** "namespace/name" of the other VirtualIP in a conflict. */
+  other?: string;
+  /** true when the VirtualIP is left out of every config because of this problem. */
+  excluded: boolean;
+}
+
+/** One cluster-wide VRRP instance: VirtualIPs sharing router id, interface, family and VRRP settings. */
+export interface VrrpInstance {
+  /** keepalived vrrp_instance name (same on every node). */
+  name: string;
+  virtualRouterId: number;
+  /** Interface name per taking-part node (a VirtualIP without interface resolves per node). */
+  interfaces: Record<string, string>;
+  family: Family;
+  version: 2 | 3;
+  advertIntervalMs: number;
+  preempt: boolean;
+  unicast: boolean;
+  /** Taking-part node names, sorted. */
+  nodes: string[];
+  /** Node name -> priority. */
+  priorities: Record<string, number>;
+  /** Canonical addresses, sorted. */
+  addresses: string[];
+  /** "namespace/name" of the member VirtualIPs, sorted. */
+  virtualIPs: string[];
+}
+
+/** The rendered configuration of one node. */
+export interface NodePlan {
+  node: string;
+  /** Full keepalived.conf text. */
+  config: string;
+  /** sha256 hex of `config`. */
+  hash: string;
+  /** Instance map for the agent (the `instances.json` Secret key). */
+  instances: NodeInstanceMap;
+}
+
+/** Per-VirtualIP outcome of planning. */
+export interface VirtualIPPlan {
+  key: string;
+  /** Instance name carrying it; undefined when it was excluded. */
+  instance?: string;
+  /** Taking-part node names, sorted. */
+  nodes: string[];
+  /** Advert interval of its instance in ms (for split-brain timing). */
+  advertIntervalMs: number;
+}
+
+/** Everything the renderer decides for a cluster view. */
+export interface ClusterPlan {
+  instances: VrrpInstance[];
+  problems: Problem[];
+  /** One entry per Node in the view, sorted by node name. */
+  nodes: NodePlan[];
+  /** Keyed by "namespace/name", for every VirtualIP in the view. */
+  virtualIPs: Record<string, VirtualIPPlan>;
+}

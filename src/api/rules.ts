@@ -39,5 +39,5 @@ export function withRules<S extends z.ZodType>(schema: S, rules: Rule<z.output<S
     }
   });
   const prev = (schema.meta() ?? {}) as Record<string, unknown>;
-  return refined.meta({ ...prev, "x-kubernetes-validations": validations }) as unknown as S;
+  return refined.meta({ ...prev, "x-kubernetes-validations": validations });
 }

@@ -1,0 +1,18 @@
+// `make generate`: writes the VirtualIP CRD generated from the zod schema to
+// crds/ (and to the Helm chart's crds/ folder when the chart exists).
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CRD_FILE, renderVirtualIPCrd } from "../src/crd/index.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const chartCrds = join(root, "charts/keepalived-vip-operator/crds");
+
+const crd = renderVirtualIPCrd();
+const targets = [join(root, CRD_FILE)];
+if (existsSync(chartCrds)) targets.push(join(chartCrds, "keepalived-vip.io_virtualips.yaml"));
+for (const target of targets) {
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, crd);
+  console.log(`wrote ${target.slice(root.length + 1)}`);
+}

@@ -1,0 +1,80 @@
+// Parsing of `ip -j addr` output and the decisions made from it: which
+// interface carries the host IP, which VIPs keepalived left behind. Pure.
+import { canonicalIP, type NodeInstance } from "../api/index.js";
+
+/** One address on an interface. */
+export interface InterfaceAddress {
+  /** Canonical IP literal. */
+  address: string;
+  prefixLength: number;
+  family: 4 | 6;
+}
+
+/** An interface and its addresses, as `ip -j addr` reports them. */
+export interface LinkAddresses {
+  name: string;
+  addresses: InterfaceAddress[];
+}
+
+function parseAddrInfo(raw: unknown): InterfaceAddress | undefined {
+  const a = raw as { family?: unknown; local?: unknown; prefixlen?: unknown } | null;
+  if (typeof a?.local !== "string" || typeof a.prefixlen !== "number") return undefined;
+  const family = a.family === "inet" ? 4 : a.family === "inet6" ? 6 : undefined;
+  const address = canonicalIP(a.local);
+  if (!family || !address) return undefined;
+  return { address, prefixLength: a.prefixlen, family };
+}
+
+/** Parses the JSON printed by `ip -j addr`; entries it cannot read are skipped. Throws on non-JSON or a non-array. */
+export function parseIpAddrJson(text: string): LinkAddresses[] {
+  const data: unknown = JSON.parse(text);
+  if (!Array.isArray(data)) throw new Error("ip -j addr: expected a JSON array");
+  const out: LinkAddresses[] = [];
+  for (const raw of data) {
+    const link = raw as { ifname?: unknown; addr_info?: unknown } | null;
+    if (typeof link?.ifname !== "string" || link.ifname === "") continue;
+    const infos = Array.isArray(link.addr_info) ? (link.addr_info as unknown[]) : [];
+    const addresses = infos.map(parseAddrInfo).filter((a): a is InterfaceAddress => a !== undefined);
+    out.push({ name: link.ifname, addresses });
+  }
+  return out;
+}
+
+/** The interface that carries `hostIP`, or undefined when none does (or the IP is not an IP). */
+export function findHostInterface(links: readonly LinkAddresses[], hostIP: string): string | undefined {
+  const want = canonicalIP(hostIP.trim());
+  if (!want) return undefined;
+  return links.find((l) => l.addresses.some((a) => a.address === want))?.name;
+}
+
+/** An address to remove from an interface. */
+export interface AddressOnLink {
+  interface: string;
+  address: string;
+  prefixLength: number;
+}
+
+/**
+ * The VIPs of `instances` that are still on their interfaces, to be removed
+ * after keepalived died. The host IP is never listed, even if an instance names it.
+ */
+export function planLeftoverVips(links: readonly LinkAddresses[], instances: readonly NodeInstance[], hostIP?: string): AddressOnLink[] {
+  const host = hostIP ? canonicalIP(hostIP) : undefined;
+  const out: AddressOnLink[] = [];
+  const seen = new Set<string>();
+  for (const inst of instances) {
+    const link = links.find((l) => l.name === inst.interface);
+    if (!link) continue;
+    for (const vip of inst.addresses) {
+      const want = canonicalIP(vip);
+      if (!want || want === host) continue;
+      for (const a of link.addresses) {
+        const key = `${link.name} ${a.address}/${a.prefixLength}`;
+        if (a.address !== want || seen.has(key)) continue;
+        seen.add(key);
+        out.push({ interface: link.name, address: a.address, prefixLength: a.prefixLength });
+      }
+    }
+  }
+  return out;
+}

@@ -58,6 +58,11 @@ export interface VrrpInstance {
   addresses: string[];
   /** "namespace/name" of the member VirtualIPs, sorted. */
   virtualIPs: string[];
+  /**
+   * The one address carried in adverts (`virtual_ipaddress`): that of the
+   * oldest member. The others are in `virtual_ipaddress_excluded`.
+   */
+  primaryAddress?: string;
 }
 
 /** The rendered configuration of one node. */

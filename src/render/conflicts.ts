@@ -1,0 +1,101 @@
+// Conflicts between VirtualIPs: the same address twice, or the same router id
+// and family on the same interface of a node with settings that cannot form
+// one VRRP instance. The older object wins; the newer is left out. Pure.
+import { CONDITION_CONFLICT, CONDITION_READY, ConflictReason, ReadyReason } from "../api/index.js";
+import { priorityOf } from "./candidates.js";
+import type { Candidate } from "./candidates.js";
+import { compareAge } from "./order.js";
+import type { Problem } from "./types.js";
+
+/** Outcome of {@link planConflicts}. */
+export interface ConflictPlan {
+  /** Candidates that claim and lost no conflict, oldest first. */
+  accepted: Candidate[];
+  /** Two problems per loser: the Conflict condition and Ready reason Conflict. */
+  problems: Problem[];
+}
+
+function authEqual(a: Candidate, b: Candidate): boolean {
+  if (a.auth.kind !== b.auth.kind) return false;
+  return a.auth.kind !== "pass" || b.auth.kind !== "pass" || a.auth.password === b.auth.password;
+}
+
+function prioritiesEqual(a: Candidate, b: Candidate): boolean {
+  const nodes = new Set([...a.nodes, ...b.nodes]);
+  return [...nodes].every((n) => priorityOf(a.vip, n) === priorityOf(b.vip, n));
+}
+
+/**
+ * The fields in which two candidates differ so that they cannot share one
+ * VRRP instance; empty when they can. The auth password is compared by
+ * content (what goes on the wire), not by which Secret holds it.
+ */
+export function differingFields(a: Candidate, b: Candidate): string[] {
+  const out: string[] = [];
+  if (a.interfaceSpec !== b.interfaceSpec) out.push("spec.interface");
+  if (a.nodes.join(",") !== b.nodes.join(",")) out.push("spec.nodeSelector");
+  if (a.version !== b.version) out.push("spec.vrrp.version");
+  if (a.advertIntervalMs !== b.advertIntervalMs) out.push("spec.vrrp.advertisementInterval");
+  if (a.preempt !== b.preempt) out.push("spec.vrrp.preempt");
+  if (a.unicast !== b.unicast) out.push("spec.vrrp.unicast");
+  if (!prioritiesEqual(a, b)) out.push("spec.vrrp.priorities");
+  if (!authEqual(a, b)) out.push("spec.vrrp.authSecretRef");
+  return out;
+}
+
+/** First node (in name order) where both use the same router id on the same interface. */
+function sharedNode(a: Candidate, b: Candidate): string | undefined {
+  return a.nodes.find((n) => b.interfaces[n] !== undefined && b.interfaces[n] === a.interfaces[n]);
+}
+
+function conflictProblems(loser: Candidate, winner: Candidate, reason: ConflictReason, text: string): Problem[] {
+  const message = `VirtualIP ${loser.key}: ${text}`;
+  return [
+    { virtualIP: loser.key, condition: CONDITION_CONFLICT, reason, message, other: winner.key, excluded: true },
+    { virtualIP: loser.key, condition: CONDITION_READY, reason: ReadyReason.Conflict, message, other: winner.key, excluded: true },
+  ];
+}
+
+function routerIdClash(c: Candidate, accepted: Candidate[]): Problem[] | undefined {
+  for (const w of accepted) {
+    if (w.vip.spec.virtualRouterId !== c.vip.spec.virtualRouterId || w.family !== c.family) continue;
+    const node = sharedNode(w, c);
+    if (node === undefined) continue;
+    const fields = differingFields(w, c);
+    if (fields.length === 0) continue;
+    const text =
+      `spec.virtualRouterId: ${c.vip.spec.virtualRouterId} (IPv${c.family}) is already used by older VirtualIP ${w.key} ` +
+      `on interface ${c.interfaces[node] ?? ""} of node ${node} with different settings (${fields.join(", ")})`;
+    return conflictProblems(c, w, ConflictReason.RouterIdClash, text);
+  }
+  return undefined;
+}
+
+/**
+ * Decides conflicts among `candidates` (any order; decided oldest first).
+ * A candidate is checked only against candidates already accepted, so one
+ * left out for a conflict never causes a conflict for anyone else.
+ * Candidates that make no claim (invalid spec) are neither accepted nor reported here.
+ */
+export function planConflicts(candidates: Candidate[]): ConflictPlan {
+  const ordered = [...candidates].sort((a, b) => compareAge(a.vip, b.vip));
+  const accepted: Candidate[] = [];
+  const byAddress = new Map<string, Candidate>();
+  const problems: Problem[] = [];
+  for (const c of ordered) {
+    if (!c.claims) continue;
+    const owner = byAddress.get(c.address);
+    if (owner) {
+      problems.push(...conflictProblems(c, owner, ConflictReason.DuplicateAddress, `spec.address: ${c.address} is already used by older VirtualIP ${owner.key}`));
+      continue;
+    }
+    const clash = routerIdClash(c, accepted);
+    if (clash) {
+      problems.push(...clash);
+      continue;
+    }
+    accepted.push(c);
+    byAddress.set(c.address, c);
+  }
+  return { accepted, problems };
+}

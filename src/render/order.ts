@@ -1,0 +1,62 @@
+// Ordering helpers that make every output of the renderer deterministic:
+// object keys, ages, IP addresses, plain string order. Pure.
+import { parseIPv4, parseIPv6 } from "../api/index.js";
+import type { VirtualIP } from "../api/index.js";
+
+/** Byte-wise string order (never locale-dependent). */
+export function compareStrings(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
+}
+
+/** "namespace/name" of an object; a missing namespace counts as "default", as kubectl does. */
+export function objectKey(meta: { namespace?: string; name?: string } | undefined): string {
+  return `${meta?.namespace || "default"}/${meta?.name ?? ""}`;
+}
+
+/** Milliseconds since the epoch of a creationTimestamp; a missing or unreadable one counts as newest. */
+export function timestampMs(t: string | Date | undefined): number {
+  if (t instanceof Date) return Number.isNaN(t.getTime()) ? Infinity : t.getTime();
+  if (typeof t !== "string") return Infinity;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? Infinity : ms;
+}
+
+/**
+ * Age order of VirtualIPs: the older (earlier creationTimestamp) first, then
+ * namespace/name. The first of two conflicting VirtualIPs wins.
+ */
+export function compareAge(a: VirtualIP, b: VirtualIP): number {
+  const ta = timestampMs(a.metadata.creationTimestamp);
+  const tb = timestampMs(b.metadata.creationTimestamp);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return compareStrings(objectKey(a.metadata), objectKey(b.metadata));
+}
+
+function ipNumbers(s: string): number[] {
+  const v4 = parseIPv4(s);
+  if (v4) return [4, ...v4];
+  const v6 = parseIPv6(s);
+  if (v6) return [6, ...v6];
+  return [];
+}
+
+/** Numeric order of IP literals: IPv4 before IPv6, then by value; non-IPs last, by text. */
+export function compareIP(a: string, b: string): number {
+  const na = ipNumbers(a);
+  const nb = ipNumbers(b);
+  if (na.length === 0 || nb.length === 0) {
+    if (na.length !== nb.length) return na.length === 0 ? 1 : -1;
+    return compareStrings(a, b);
+  }
+  for (let i = 0; i < Math.min(na.length, nb.length); i++) {
+    const d = (na[i] ?? 0) - (nb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return na.length - nb.length;
+}
+
+/** Sorted, de-duplicated copy of a string list. */
+export function sortedUnique(items: Iterable<string>, compare: (a: string, b: string) => number = compareStrings): string[] {
+  return [...new Set(items)].sort(compare);
+}

@@ -1,0 +1,88 @@
+// The cluster view, sorted and indexed once so that every later step reads
+// it in the same order whatever order the caller gathered it in. Pure.
+import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
+import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
+import type { VirtualIP } from "../api/index.js";
+import { isInterfaceName } from "./nodes.js";
+import type { DefaultInterfaceSources } from "./nodes.js";
+import { compareAge, compareStrings, objectKey } from "./order.js";
+import type { ClusterView, RenderOptions } from "./types.js";
+
+/** Options with defaults applied and checked. */
+export interface ResolvedOptions {
+  runtimeDir: string;
+  defaultInterface: string;
+}
+
+/** The view, de-duplicated, sorted and keyed. */
+export interface ViewIndex {
+  /** By age (oldest first), unique by namespace/name. */
+  virtualIPs: VirtualIP[];
+  /** By name, unique. */
+  nodes: V1Node[];
+  /** By namespace/name. */
+  services: Map<string, V1Service>;
+  secrets: Map<string, V1Secret>;
+  /** By namespace/name. */
+  endpointSlices: V1EndpointSlice[];
+  interfaces: DefaultInterfaceSources;
+  options: ResolvedOptions;
+}
+
+/** Applies defaults to `options`; throws on a value that could not be rendered safely (a caller bug). */
+export function resolveOptions(options: RenderOptions = {}): ResolvedOptions {
+  const runtimeDir = (options.runtimeDir ?? DEFAULT_RUNTIME_DIR).replace(/\/+$/, "");
+  if (!/^\/[A-Za-z0-9_./-]*$/.test(runtimeDir)) {
+    throw new Error(`RenderOptions.runtimeDir ${JSON.stringify(options.runtimeDir)} must be an absolute path of [A-Za-z0-9_./-]`);
+  }
+  const defaultInterface = options.defaultInterface ?? "eth0";
+  if (!isInterfaceName(defaultInterface)) {
+    throw new Error(`RenderOptions.defaultInterface ${JSON.stringify(defaultInterface)} is not a plain interface name`);
+  }
+  return { runtimeDir, defaultInterface };
+}
+
+/** Sorts by key, ties broken by the JSON text so that even duplicates come out in one order. */
+function sortByKey<T>(items: T[], key: (item: T) => string): T[] {
+  const keyed = items.map((item) => ({ item, key: key(item), text: JSON.stringify(item) ?? "" }));
+  keyed.sort((a, b) => compareStrings(a.key, b.key) || compareStrings(a.text, b.text));
+  return keyed.map((k) => k.item);
+}
+
+/** Keeps the first item per key of an already sorted list. */
+function uniqueByKey<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function toMap<T extends { metadata?: { namespace?: string; name?: string } }>(items: T[]): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of sortByKey(items, (i) => objectKey(i.metadata))) {
+    const k = objectKey(item.metadata);
+    if (!map.has(k)) map.set(k, item);
+  }
+  return map;
+}
+
+/** Sorts, de-duplicates and indexes `view`; resolves `options`. */
+export function indexView(view: ClusterView, options: RenderOptions = {}): ViewIndex {
+  const vipKey = (v: VirtualIP): string => objectKey(v.metadata);
+  const virtualIPs = uniqueByKey(sortByKey(view.virtualIPs, vipKey), vipKey).sort(compareAge);
+  const nodeName = (n: V1Node): string => n.metadata?.name ?? "";
+  const nodes = uniqueByKey(sortByKey(view.nodes, nodeName), nodeName).filter((n) => nodeName(n) !== "");
+  const resolved = resolveOptions(options);
+  return {
+    virtualIPs,
+    nodes,
+    services: toMap(view.services),
+    secrets: toMap(view.secrets),
+    endpointSlices: sortByKey(view.endpointSlices, (s) => objectKey(s.metadata)),
+    interfaces: { nodeInterfaces: { ...view.nodeInterfaces }, fallback: resolved.defaultInterface },
+    options: resolved,
+  };
+}

@@ -1,0 +1,62 @@
+// kubectl against a test control plane (the built kubectl, admin kubeconfig
+// unless told otherwise), manifest apply and CRD readiness. Does I/O.
+import type { ControlPlane } from "./controlplane.js";
+import { runCommand, type CommandResult } from "./process.js";
+
+/** Options of {@link kubectl}. */
+export interface KubectlOptions {
+  /** Kubeconfig to use (default: the admin kubeconfig for the host). */
+  kubeconfig?: string;
+  /** Written to stdin (for `-f -`). */
+  input?: string;
+  /** Throw when kubectl does not exit 0 (default true). */
+  check?: boolean;
+  /** Kill kubectl after this long (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** Runs the built kubectl against `cp`; resolves its exit code and output. */
+export function kubectl(cp: ControlPlane, args: readonly string[], opts: KubectlOptions = {}): Promise<CommandResult> {
+  const kubeconfig = opts.kubeconfig ?? cp.kubeconfigPath;
+  return runCommand(cp.bins.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], {
+    input: opts.input,
+    check: opts.check ?? true,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    // No user kubeconfig or cache may leak in.
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cp.dataDir, KUBECACHEDIR: `${cp.dataDir}/kubectl-cache` },
+  });
+}
+
+/** Options of {@link applyManifests}. */
+export interface ApplyOptions {
+  /** Server-side apply (default true; large CRDs do not fit the client-side annotation). */
+  serverSide?: boolean;
+  kubeconfig?: string;
+}
+
+/** `kubectl apply` of manifest files (or directories); throws with kubectl's output on failure. */
+export async function applyManifests(cp: ControlPlane, files: readonly string[], opts: ApplyOptions = {}): Promise<CommandResult> {
+  const serverSide = opts.serverSide ?? true;
+  const args = ["apply", ...(serverSide ? ["--server-side", "--field-manager=keepalived-vip-tests", "--force-conflicts"] : []), ...files.flatMap((f) => ["-f", f])];
+  return kubectl(cp, args, { kubeconfig: opts.kubeconfig });
+}
+
+/** Waits until every named CRD is Established (default 30 s). */
+export async function waitForCRDs(cp: ControlPlane, names: readonly string[], timeoutMs = 30_000): Promise<void> {
+  await kubectl(cp, ["wait", "--for=condition=Established", `--timeout=${Math.ceil(timeoutMs / 1000)}s`, ...names.map((n) => `crd/${n}`)], {
+    timeoutMs: timeoutMs + 10_000,
+  });
+}
+
+/** Applies CRD manifests and waits until every CRD in them is Established; returns the CRD names. */
+export async function installCRDs(cp: ControlPlane, files: readonly string[], timeoutMs = 30_000): Promise<string[]> {
+  const res = await kubectl(cp, ["apply", "--server-side", "--field-manager=keepalived-vip-tests", "--force-conflicts", "-o", "name", ...files.flatMap((f) => ["-f", f])]);
+  const names = res.stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("customresourcedefinition.apiextensions.k8s.io/"))
+    .map((l) => l.slice(l.indexOf("/") + 1));
+  if (names.length === 0) throw new Error(`no CustomResourceDefinition in ${files.join(", ")}`);
+  await waitForCRDs(cp, names, timeoutMs);
+  return names;
+}

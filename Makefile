@@ -38,3 +38,17 @@ test: deps build lint typecheck test-unit ## Everything: build, lint, type-check
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf dist
+
+.PHONY: base-image
+base-image: ## Build the local base image (debootstrap + this machine's Node.js) if missing; needs root
+	@hack/image/setup.sh
+	@hack/image/base-image.sh
+
+.PHONY: image
+image: ## Build the container image with podman (IMAGE=..., BASE_IMAGE=node:20-bookworm-slim to pull a base)
+	@hack/image/setup.sh
+	@hack/image/build.sh
+
+.PHONY: test-packaging
+test-packaging: deps ## Helm chart, kustomize, RBAC and container image tests (real API server, podman)
+	$(RUN_TESTS) test/integration/packaging

@@ -4,7 +4,7 @@
 import { CONDITION_CONFLICT, CONDITION_READY, ConflictReason, ReadyReason } from "../api/index.js";
 import { priorityOf } from "./candidates.js";
 import type { Candidate } from "./candidates.js";
-import { compareAge } from "./order.js";
+import { compareAge, timestampMs } from "./order.js";
 import type { Problem } from "./types.js";
 
 /** Outcome of {@link planConflicts}. */
@@ -48,6 +48,12 @@ function sharedNode(a: Candidate, b: Candidate): string | undefined {
   return a.nodes.find((n) => b.interfaces[n] !== undefined && b.interfaces[n] === a.interfaces[n]);
 }
 
+/** How a message names the winner: older, or the same age and first by namespace/name. */
+function winnerText(winner: Candidate, loser: Candidate): string {
+  const same = timestampMs(winner.vip.metadata.creationTimestamp) === timestampMs(loser.vip.metadata.creationTimestamp);
+  return same ? `VirtualIP ${winner.key} (created at the same time, first by namespace/name)` : `older VirtualIP ${winner.key}`;
+}
+
 function conflictProblems(loser: Candidate, winner: Candidate, reason: ConflictReason, text: string): Problem[] {
   const message = `VirtualIP ${loser.key}: ${text}`;
   return [
@@ -64,7 +70,7 @@ function routerIdClash(c: Candidate, accepted: Candidate[]): Problem[] | undefin
     const fields = differingFields(w, c);
     if (fields.length === 0) continue;
     const text =
-      `spec.virtualRouterId: ${c.vip.spec.virtualRouterId} (IPv${c.family}) is already used by older VirtualIP ${w.key} ` +
+      `spec.virtualRouterId: ${c.vip.spec.virtualRouterId} (IPv${c.family}) is already used by ${winnerText(w, c)} ` +
       `on interface ${c.interfaces[node] ?? ""} of node ${node} with different settings (${fields.join(", ")})`;
     return conflictProblems(c, w, ConflictReason.RouterIdClash, text);
   }
@@ -86,7 +92,7 @@ export function planConflicts(candidates: Candidate[]): ConflictPlan {
     if (!c.claims) continue;
     const owner = byAddress.get(c.address);
     if (owner) {
-      problems.push(...conflictProblems(c, owner, ConflictReason.DuplicateAddress, `spec.address: ${c.address} is already used by older VirtualIP ${owner.key}`));
+      problems.push(...conflictProblems(c, owner, ConflictReason.DuplicateAddress, `spec.address: ${c.address} is already used by ${winnerText(owner, c)}`));
       continue;
     }
     const clash = routerIdClash(c, accepted);

@@ -67,6 +67,8 @@ export interface ControlPlane {
   readonly kc: k8s.KubeConfig;
   /** Milliseconds from the call of startControlPlane to a ready API server (binaries already present). */
   readonly startupMs: number;
+  /** Pids of the running etcd and kube-apiserver (undefined when stopped). */
+  pids(): { etcd: number | undefined; apiServer: number | undefined };
   /** Server URL for a client on the host or inside a node namespace. */
   serverFor(site: ClientSite): string;
   /** Creates the namespace if it does not exist. */
@@ -252,6 +254,10 @@ function renderKubeconfig(server: string, caPem: Buffer, user: KubeconfigUser): 
   });
 }
 
+function livePid(child: ChildProcess | undefined): number | undefined {
+  return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+}
+
 function isConflict(err: unknown): boolean {
   const e = err as { statusCode?: number; response?: { statusCode?: number } };
   return e.statusCode === 409 || e.response?.statusCode === 409;
@@ -398,6 +404,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       nodeKubeconfigPath,
       kc,
       startupMs: Date.now() - t0,
+      pids: () => ({ etcd: livePid(procs.etcd), apiServer: livePid(procs.apiserver) }),
       serverFor,
       ensureNamespace,
       tokenFor,

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import yaml from "js-yaml";
-import { API_VERSION, KIND, canonicalIP, parseIPv4, parseIPv6, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
+import type { V1Secret } from "@kubernetes/client-node";
+import { API_VERSION, KIND, ReadyReason, canonicalIP, parseIPv4, parseIPv6, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
+import { planCluster, type ClusterView } from "../../../src/render/index.js";
 
 const root = join(import.meta.dirname, "../../..");
 const samplesDir = join(root, "config/samples");
@@ -256,4 +258,45 @@ void describe("valid boundary values are accepted", () => {
       vrrp: { version: 3, advertisementInterval: "1s", preempt: false, unicast: true },
     });
   });
+});
+
+void describe("the auth password is checked when rendering (the Secret is a separate object)", () => {
+  function viewWith(secret: V1Secret): ClusterView {
+    const res = parseVirtualIP(vip({ ...base, vrrp: { version: 2, authSecretRef: authRef } }));
+    assert.ok(res.ok, res.ok ? "" : res.error);
+    return {
+      virtualIPs: [res.value],
+      nodes: [{ metadata: { name: "node-a" }, status: { addresses: [{ type: "InternalIP", address: "192.0.2.11" }] } }],
+      services: [{ metadata: { name: "nginx", namespace: "default" }, spec: { type: "ClusterIP", ports: [{ port: 80 }] } }],
+      endpointSlices: [],
+      secrets: [secret],
+      nodeInterfaces: {},
+    };
+  }
+  const secret = (fields: Pick<V1Secret, "data" | "stringData">): V1Secret => ({ metadata: { name: "vrrp-auth", namespace: "default" }, ...fields });
+  const base64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+
+  const cases: { name: string; secret: V1Secret; password: string; rejected: boolean }[] = [
+    { name: "9 characters in stringData", secret: secret({ stringData: { password: "ninechars" } }), password: "ninechars", rejected: true },
+    { name: "9 characters in base64 data", secret: secret({ data: { password: base64("Nine-Char") } }), password: "Nine-Char", rejected: true },
+    { name: "8 characters in stringData", secret: secret({ stringData: { password: "eightchr" } }), password: "eightchr", rejected: false },
+    { name: "8 characters in base64 data", secret: secret({ data: { password: base64("8chars?%") } }), password: "8chars?%", rejected: false },
+  ];
+  for (const c of cases) {
+    void test(`a password of ${c.name} is ${c.rejected ? "an InvalidAuthSecret problem that never quotes it" : "accepted"}`, () => {
+      const plan = planCluster(viewWith(c.secret));
+      const problems = plan.problems.filter((p) => p.virtualIP === "default/bad");
+      if (!c.rejected) {
+        assert.deepEqual(problems, []);
+        assert.ok(plan.nodes[0]?.config.includes(`auth_pass ${c.password}`), "password missing from the config");
+        return;
+      }
+      assert.equal(problems.length, 1, JSON.stringify(problems));
+      assert.equal(problems[0]?.reason, ReadyReason.InvalidAuthSecret);
+      assert.equal(problems[0]?.excluded, true);
+      assert.match(problems[0]?.message ?? "", /spec\.vrrp\.authSecretRef/);
+      assert.ok(!JSON.stringify(plan.problems).includes(c.password), "the password appears in a problem");
+      assert.ok(!plan.nodes.some((n) => n.config.includes(c.password)), "the rejected password reached a config");
+    });
+  }
 });

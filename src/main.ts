@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The one command-line entry point, `keepalived-vip <subcommand>`: dispatch
+// only. Each subcommand is a module src/cli/<name>.ts exporting `run(argv)`.
+import { runMain, type Subcommand } from "./cli/dispatch.js";
+
+/** Adding a subcommand is one line here. */
+const subcommands: Subcommand[] = [
+  { name: "render", summary: "Render per-node keepalived.conf from YAML files, without a cluster", load: () => import("./cli/render.js") },
+  { name: "crd", summary: "Print the VirtualIP CustomResourceDefinition (YAML)", load: () => import("./cli/crd.js") },
+];
+
+process.exitCode = await runMain(subcommands, process.argv.slice(2));

@@ -1,0 +1,149 @@
+// keepalived.conf text: number formats, and that no object field can inject a
+// directive (the renderer refuses unsafe tokens; odd names are sanitized).
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { advertIntervalText, planCluster, renderKeepalivedConf } from "../../../src/render/index.js";
+import type { KeepalivedConfInput, KeepalivedInstance, VirtualServer } from "../../../src/render/index.js";
+import { KeepalivedChecker } from "./support.js";
+import { node, service, slice, view, vip } from "./factory.js";
+
+void describe("advertIntervalText", () => {
+  const cases: [number, 2 | 3, string][] = [
+    [1000, 2, "1"],
+    [255000, 2, "255"],
+    [1000, 3, "1"],
+    [100, 3, "0.1"],
+    [10, 3, "0.01"],
+    [1500, 3, "1.5"],
+    [40950, 3, "40.95"],
+    [70, 3, "0.07"],
+  ];
+  for (const [ms, version, want] of cases) {
+    void test(`${ms}ms with VRRPv${version} -> ${want}`, () => assert.equal(advertIntervalText(ms, version), want));
+  }
+  const bad: [number, 2 | 3][] = [
+    [1500, 2],
+    [0, 2],
+    [256000, 2],
+    [5, 3],
+    [15, 3],
+    [41000, 3],
+  ];
+  for (const [ms, version] of bad) {
+    void test(`${ms}ms with VRRPv${version} is refused`, () => assert.throws(() => advertIntervalText(ms, version), /Refusing/));
+  }
+});
+
+const instance: KeepalivedInstance = {
+  name: "vip_4_51",
+  interface: "eth0",
+  virtualRouterId: 51,
+  family: 4,
+  priority: 100,
+  version: 2,
+  advertIntervalMs: 1000,
+  preempt: false,
+  unicast: { sourceIP: "192.0.2.11", peers: ["192.0.2.12"] },
+  authPassword: "pw",
+  primaryAddress: "192.0.2.50",
+  excludedAddresses: ["192.0.2.51"],
+  virtualIPs: ["default/web"],
+};
+const server: VirtualServer = {
+  virtualIP: "default/web",
+  service: "default/web",
+  portName: "http",
+  address: "192.0.2.50",
+  port: 80,
+  protocol: "TCP",
+  scheduler: "rr",
+  method: "NAT",
+  realServers: [{ address: "10.244.0.5", port: 8080 }],
+};
+const base: KeepalivedConfInput = { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [instance], virtualServers: [server] };
+
+void describe("renderKeepalivedConf refuses unsafe values", () => {
+  const cases: { name: string; input: KeepalivedConfInput; secret?: string }[] = [
+    { name: "an interface with a space", input: { ...base, instances: [{ ...instance, interface: "eth0 }" }] } },
+    { name: "an instance name with a brace", input: { ...base, instances: [{ ...instance, name: "vip}" }] } },
+    { name: "a non-canonical address", input: { ...base, instances: [{ ...instance, primaryAddress: "192.0.2.050" }] } },
+    { name: "an address of the other family", input: { ...base, instances: [{ ...instance, excludedAddresses: ["2001:db8::1"] }] } },
+    { name: "a peer with a newline", input: { ...base, instances: [{ ...instance, unicast: { sourceIP: "192.0.2.11", peers: ["192.0.2.12\n}"] } }] } },
+    { name: "priority 255", input: { ...base, instances: [{ ...instance, priority: 255 }] } },
+    { name: "router id 0", input: { ...base, instances: [{ ...instance, virtualRouterId: 0 }] } },
+    { name: "a password with a brace", input: { ...base, instances: [{ ...instance, authPassword: "a}b" }] }, secret: "a}b" },
+    { name: "a password of nine characters", input: { ...base, instances: [{ ...instance, authPassword: "123456789" }] }, secret: "123456789" },
+    { name: "authentication with VRRPv3", input: { ...base, instances: [{ ...instance, version: 3 }] } },
+    { name: "a real server port of 0", input: { ...base, virtualServers: [{ ...server, realServers: [{ address: "10.244.0.5", port: 0 }] }] } },
+    { name: "a scheduler with a space", input: { ...base, virtualServers: [{ ...server, scheduler: "rr x" as VirtualServer["scheduler"] }] } },
+    { name: "a protocol other than TCP or UDP", input: { ...base, virtualServers: [{ ...server, protocol: "SCTP" as VirtualServer["protocol"] }] } },
+    { name: "a relative runtime directory", input: { ...base, runtimeDir: "run" } },
+  ];
+  void test("the base input renders", () => assert.match(renderKeepalivedConf(base), /vrrp_instance vip_4_51 \{/));
+  for (const c of cases) {
+    void test(c.name, () => {
+      assert.throws(
+        () => renderKeepalivedConf(c.input),
+        (err: Error) => {
+          assert.match(err.message, /Refusing/);
+          if (c.secret) assert.ok(!err.message.includes(c.secret), "the error shows the password");
+          return true;
+        },
+      );
+    });
+  }
+});
+
+/** Lines that open or are a directive (not comments, not block ends). */
+function directives(config: string): string[] {
+  return config
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#") && l !== "}");
+}
+
+void describe("object fields cannot inject directives", () => {
+  const checker = new KeepalivedChecker();
+  after(() => checker.close());
+
+  const evilNode = "node-a\n}\nvrrp_instance evil {\n#";
+  const v = view([vip({ name: "web", spec: { forwarding: "ipvs" } })], {
+    nodes: [node(evilNode, ["192.0.2.11"]), node("node-b", ["192.0.2.12"]), node("node c!{}", ["192.0.2.13\n}"])],
+    services: [service("web", { ports: [{ name: "http}\nvirtual_server 1.2.3.4 1 {", port: 80 }] })],
+    endpointSlices: [
+      slice("web-1", {
+        service: "web",
+        ports: [{ name: "http}\nvirtual_server 1.2.3.4 1 {", port: 8080 }],
+        endpoints: [{ ip: "10.244.0.5" }, { ip: "10.244.0.6 }" }],
+      }),
+    ],
+    nodeInterfaces: { "node-b": "eth0 }\nvrrp_instance x {" },
+  });
+  const plan = planCluster(v);
+
+  void test("odd Node names, port names, addresses and interfaces are sanitized or dropped", () => {
+    for (const n of plan.nodes) {
+      const lines = directives(n.config);
+      assert.equal(lines.filter((l) => l.startsWith("vrrp_instance")).length, n.instances.instances.length, n.config);
+      assert.ok(!lines.some((l) => l.startsWith("vrrp_instance evil")), `${JSON.stringify(n.node)}: the node name opened an instance`);
+      assert.ok(!lines.some((l) => l.includes("1.2.3.4")), "the port name reached the config as a directive");
+      assert.ok(!n.config.includes("10.244.0.6"), "an unparsable endpoint address reached the config");
+      for (const l of lines) assert.doesNotMatch(l, /[{}]./, `a brace inside a line: ${l}`);
+    }
+    const evil = plan.nodes.find((n) => n.node === evilNode);
+    assert.ok(evil);
+    assert.match(evil.config, /^ {4}router_id node-a___vrrp_instance_evil____$/m);
+  });
+
+  void test("a node whose address is not an IP takes no part", () => {
+    assert.deepEqual(plan.instances[0]?.nodes, ["node-a\n}\nvrrp_instance evil {\n#", "node-b"]);
+  });
+
+  void test("the rendered configs still pass keepalived --config-test", () => {
+    for (const n of plan.nodes) {
+      const res = checker.check(n.config);
+      assert.equal(res.status, 0, `${JSON.stringify(n.node)}: ${res.log}`);
+      assert.equal(res.log.trim(), "", res.log);
+    }
+  });
+});

@@ -1,5 +1,6 @@
 // Top-level command-line dispatch: picks the subcommand, prints the overall
 // usage, and turns thrown errors into `error: ...` lines and an exit status.
+// I/O: writes the process's stdout/stderr (or the Output it is given).
 import { EXIT_FAILURE, EXIT_USAGE, InputError, PROGRAM, UsageError, type CommandModule } from "./command.js";
 
 /** One entry of the subcommand table in src/main.ts. */

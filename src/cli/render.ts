@@ -1,5 +1,6 @@
 // `keepalived-vip render`: the offline renderer. Reads YAML files of
 // Kubernetes objects and prints (or writes) the keepalived.conf of each node.
+// I/O: reads the input files and stdin, writes stdout, stderr and --out.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_RUNTIME_DIR, INTERFACE_NAME_PATTERN } from "../api/index.js";

@@ -146,6 +146,7 @@ export function netnsPids(netns: string): number[] {
  */
 export function releaseRunSync(record: RunRecord): boolean {
   for (const ref of record.processes) signalProcess(ref, "SIGKILL");
+  for (let i = 0; i < 50 && record.processes.some((p) => p.pid !== process.pid && isAlive(p)); i++) sleepSync(20);
   for (const ns of record.netns) killNetnsProcessesSync(ns);
   for (const ns of record.netns) if (existsSync(`/run/netns/${ns}`)) runCommandSync("ip", ["netns", "delete", ns]);
   for (const link of record.links) if (linkExists(link)) runCommandSync("ip", ["link", "delete", link]);

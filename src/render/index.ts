@@ -22,4 +22,4 @@ export type { AuthPasswordResult } from "./auth.js";
 export { parseClusterObjects } from "./objects.js";
 export type { ParsedClusterObjects } from "./objects.js";
 export { compareAge, compareIP, objectKey } from "./order.js";
-export { sanitizeName } from "./tokens.js";
+export { assertConfigShape, sanitizeName } from "./tokens.js";

@@ -7,7 +7,7 @@ import { MAX_AUTH_PASSWORD } from "./auth.js";
 import type { IpvsProtocol, VirtualServer } from "./ipvs.js";
 import { isInterfaceName } from "./nodes.js";
 import { compareIP, compareStrings, sortedUnique } from "./order.js";
-import { commentText, intToken, sanitizeName, token } from "./tokens.js";
+import { assertConfigShape, commentText, intToken, sanitizeName, token } from "./tokens.js";
 
 /** One vrrp_instance as one node runs it. */
 export interface KeepalivedInstance {
@@ -195,5 +195,7 @@ export function renderKeepalivedConf(input: KeepalivedConfInput): string {
     ...instances.map(renderInstance),
     ...servers.map(renderVirtualServer),
   ];
-  return `${sections.map((s) => s.join("\n")).join("\n\n")}\n`;
+  const text = `${sections.map((s) => s.join("\n")).join("\n\n")}\n`;
+  assertConfigShape(text);
+  return text;
 }

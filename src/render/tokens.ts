@@ -36,3 +36,24 @@ export function sanitizeName(s: string): string {
 export function commentText(s: string): string {
   return s.replace(/[^A-Za-z0-9_.,:/=() -]/g, "_");
 }
+
+/** One line of keepalived.conf as this renderer writes it. */
+const LINE = /^(?: {4})*(?:# [\x20-\x7e]*|\}|[^\s{}#!"'$\\]+(?: [^\s{}#!"'$\\]+)*(?: \{)?)$/;
+
+/**
+ * Checks the shape of a whole config: every line is blank, a comment, a
+ * closing brace, or tokens separated by single spaces with an optional
+ * opening brace, and braces balance. Throws on anything else (a bug).
+ */
+export function assertConfigShape(text: string): void {
+  let depth = 0;
+  text.split("\n").forEach((line, i) => {
+    if (line === "") return;
+    if (!LINE.test(line) || /[^\x20-\x7e]/.test(line)) throw new Error(`Refusing to emit keepalived.conf: line ${i + 1} is malformed`);
+    if (line.trimStart().startsWith("#")) return;
+    if (line.endsWith("{")) depth++;
+    if (line.trim() === "}") depth--;
+    if (depth < 0) throw new Error(`Refusing to emit keepalived.conf: unbalanced "}" at line ${i + 1}`);
+  });
+  if (depth !== 0) throw new Error("Refusing to emit keepalived.conf: unbalanced braces");
+}

@@ -2,7 +2,7 @@
 // directive (the renderer refuses unsafe tokens; odd names are sanitized).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { advertIntervalText, planCluster, renderKeepalivedConf } from "../../../src/render/index.js";
+import { advertIntervalText, assertConfigShape, planCluster, renderKeepalivedConf } from "../../../src/render/index.js";
 import type { KeepalivedConfInput, KeepalivedInstance, VirtualServer } from "../../../src/render/index.js";
 import { KeepalivedChecker } from "./support.js";
 import { node, service, slice, view, vip } from "./factory.js";
@@ -146,4 +146,24 @@ void describe("object fields cannot inject directives", () => {
       assert.equal(res.log.trim(), "", res.log);
     }
   });
+});
+
+void describe("assertConfigShape", () => {
+  const good = "# header\n\nglobal_defs {\n    router_id a\n}\n\nvrrp_instance x {\n    unicast_peer {\n        192.0.2.1\n    }\n}\n";
+  void test("a well-formed config passes", () => assert.doesNotThrow(() => assertConfigShape(good)));
+  const bad: [string, string][] = [
+    ["a tab", "global_defs {\n\trouter_id a\n}\n"],
+    ["two spaces between tokens", "global_defs {\n    router_id  a\n}\n"],
+    ["a trailing space", "global_defs {\n    router_id a \n}\n"],
+    ["a quote", 'global_defs {\n    router_id "a"\n}\n'],
+    ["a comment after a token", "global_defs {\n    router_id a # b\n}\n"],
+    ["a brace inside a line", "global_defs {\n    router_id a } b\n}\n"],
+    ["an unclosed block", "global_defs {\n    router_id a\n"],
+    ["a stray closing brace", "}\nglobal_defs {\n}\n"],
+    ["a non-ASCII character", "global_defs {\n    router_id \u00e4\n}\n"],
+    ["an odd indent", "global_defs {\n  router_id a\n}\n"],
+  ];
+  for (const [name, text] of bad) {
+    void test(`refuses ${name}`, () => assert.throws(() => assertConfigShape(text), /Refusing/));
+  }
 });

@@ -2,10 +2,10 @@
 // structural schema with the CEL rules, list-map keys and printer columns.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import yaml from "js-yaml";
-import { CRD_FILE, CRD_HEADER, buildVirtualIPCrd, renderVirtualIPCrd, type StructuralSchema } from "../../../src/crd/index.js";
+import { CRD_COPY_DIRS, CRD_FILE, CRD_HEADER, buildVirtualIPCrd, renderVirtualIPCrd, type StructuralSchema } from "../../../src/crd/index.js";
 
 const root = join(import.meta.dirname, "../../..");
 const crd = buildVirtualIPCrd();
@@ -39,6 +39,14 @@ void describe("generated CRD file", () => {
     const committed = readFileSync(join(root, CRD_FILE), "utf8");
     assert.ok(committed === renderVirtualIPCrd(), `${CRD_FILE} is stale: run \`make generate\` and commit the result`);
   });
+
+  for (const dir of CRD_COPY_DIRS) {
+    const copy = join(dir, basename(CRD_FILE));
+    void test(`${copy} equals the generated CRD (run \`make generate\` when this fails)`, () => {
+      assert.ok(existsSync(join(root, copy)), `${copy} is missing: run \`make generate\``);
+      assert.ok(readFileSync(join(root, copy), "utf8") === renderVirtualIPCrd(), `${copy} is stale: run \`make generate\` and commit the result`);
+    });
+  }
 
   void test("starts with the generated-file header and parses back to the built object", () => {
     const text = renderVirtualIPCrd();

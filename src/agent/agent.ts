@@ -1,0 +1,357 @@
+// The node agent: glues config sync (watch, --config-test, atomic install,
+// reload), keepalived supervision, notify FIFO, status reports, heartbeat,
+// interface discovery and metrics together. I/O (through the modules it wires).
+import { ANNOTATION_DEFAULT_INTERFACE, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
+import { describeError, type KubeClients } from "../kube/client.js";
+import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchSecretByName, type ObservedSecret, type SecretWatch } from "../kube/agent-io.js";
+import { realClock, type Clock, type Timer } from "../shared/clock.js";
+import { startHealthServer, type HealthCheckResult, type HealthServer } from "../shared/health-server.js";
+import type { Logger } from "../shared/logger.js";
+import { parseNodeConfigSecret, planConfigSync, type NodeConfig } from "./config.js";
+import { NotifyFifoReader } from "./fifo.js";
+import { Heartbeat } from "./heartbeat.js";
+import { findHostInterface } from "./ip.js";
+import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
+import { KeepalivedSupervisor } from "./keepalived.js";
+import { createAgentMetrics, removeInstance, setInstanceState, type AgentMetrics } from "./metrics.js";
+import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
+import { StatusReporter } from "./reporter.js";
+import { ensureRuntimeDir, installConfig, installInstances, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
+import { planReport, splitKey, virtualIPKeys } from "./status.js";
+
+/** Reporting component name in Events and logs. */
+export const AGENT_COMPONENT = "keepalived-vip-agent";
+
+export interface AgentOptions {
+  node: string;
+  /** Namespace of the config Secret and the heartbeat Lease (the operator's). */
+  namespace: string;
+  /** The node's InternalIP, to find the default interface. */
+  hostIP?: string;
+  runtimeDir: string;
+  keepalivedPath: string;
+  /** "host:port" of /metrics, /healthz, /readyz. */
+  metricsBindAddress: string;
+  leaseDurationSeconds: number;
+  heartbeatIntervalMs: number;
+  clients: KubeClients;
+  logger: Logger;
+  clock?: Clock;
+  metrics?: AgentMetrics;
+  /** Every VirtualIP is reported again this often (repairs entries removed by others). Default 5 min. */
+  resyncIntervalMs?: number;
+  /** How long shutdown waits for the final STOPPED reports. Default 5 s. */
+  shutdownReportTimeoutMs?: number;
+}
+
+/** The running agent of one node. */
+export class Agent {
+  private readonly paths: RuntimePaths;
+  private readonly clock: Clock;
+  readonly metrics: AgentMetrics;
+  private readonly supervisor: KeepalivedSupervisor;
+  private readonly reporter: StatusReporter;
+  private readonly fifo: NotifyFifoReader;
+  private readonly heartbeat: Heartbeat;
+  private watch?: SecretWatch;
+  private health?: HealthServer;
+  private resyncTimer?: Timer;
+
+  private appliedConfig?: string;
+  private applied?: NodeInstanceMap;
+  private states: InstanceStates = {};
+  private lastRejectedHash?: string;
+  private defaultInterface?: string;
+  private beats = 0;
+  private readonly uids = new Map<string, string>();
+  private pendingSecret?: { secret: ObservedSecret | undefined };
+  private syncing?: Promise<void>;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.paths = runtimePaths(opts.runtimeDir);
+    this.clock = opts.clock ?? realClock;
+    this.metrics = opts.metrics ?? createAgentMetrics();
+    this.supervisor = new KeepalivedSupervisor({
+      keepalivedPath: opts.keepalivedPath,
+      paths: this.paths,
+      logger: opts.logger,
+      clock: this.clock,
+      onUnexpectedExit: () => this.afterKeepalivedDied(),
+      onStarted: () => void this.fifo.check(),
+    });
+    this.reporter = new StatusReporter({
+      clock: this.clock,
+      desired: (key) => planReport({ key, node: opts.node, map: this.applied, states: this.states, now: this.clock.now() }),
+      apply: async (key, report) => {
+        const uid = await applyNodeStatusEntry(opts.clients, splitKey(key), opts.node, report.kind === "entry" ? report.entry : undefined);
+        if (uid) this.uids.set(key, uid);
+      },
+      onReported: (key, report, ms) => {
+        this.metrics.reportLatency.observe(ms / 1000);
+        const fields = report.kind === "entry" ? { state: report.entry.state, priority: report.entry.priority } : { removed: true };
+        opts.logger.info("Reported node status", { virtualIP: key, ...fields, latencyMs: ms });
+      },
+      onFailed: (key, err, retryInMs) => {
+        this.metrics.reportFailures.inc();
+        opts.logger.warn("Failed to report node status", { virtualIP: key, error: describeError(err), retryInMs });
+      },
+    });
+    this.fifo = new NotifyFifoReader({ path: this.paths.fifo, logger: opts.logger, onLine: (line, at) => this.onFifoLine(line, at), now: () => this.clock.now() });
+    this.heartbeat = new Heartbeat({
+      clock: this.clock,
+      intervalMs: opts.heartbeatIntervalMs,
+      logger: opts.logger,
+      renew: () => this.renewLease(),
+      onFailure: () => this.metrics.heartbeatFailures.inc(),
+    });
+  }
+
+  /** Starts everything; keepalived starts at once when a last good config is installed. */
+  async start(): Promise<void> {
+    const log = this.opts.logger;
+    await ensureRuntimeDir(this.paths);
+    await this.fifo.start();
+    this.health = await startHealthServer({
+      bindAddress: this.opts.metricsBindAddress,
+      registry: this.metrics.registry,
+      healthz: { keepalived: () => this.liveness() },
+      readyz: { keepalived: () => this.readiness() },
+      logger: log,
+    });
+    await this.discoverInterface();
+    this.heartbeat.start();
+
+    // 1: Resume the last good config (the API server may be unreachable).
+    const running = await readRunningConfig(this.paths);
+    if (running.config !== undefined && running.instances) {
+      this.appliedConfig = running.config;
+      this.setApplied(running.instances);
+      log.info("Starting keepalived with the installed config", { path: this.paths.config });
+      await this.supervisor.start();
+    }
+
+    // 2: Follow the node's config Secret.
+    this.watch = watchSecretByName(this.opts.clients, {
+      namespace: this.opts.namespace,
+      name: nodeConfigSecretName(this.opts.node),
+      onChange: (secret) => this.onSecret(secret),
+      onError: (err, retryInMs) => log.warn("Failed to watch config Secret", { error: describeError(err), retryInMs }),
+    });
+    this.scheduleResync();
+  }
+
+  /** Stops keepalived (BACKUPs take over at once), reports STOPPED, closes everything. */
+  async stop(): Promise<void> {
+    const log = this.opts.logger;
+    log.info("Stopping agent");
+    this.watch?.stop();
+    this.heartbeat.stop();
+    this.resyncTimer?.cancel();
+    await this.supervisor.stop();
+    this.fold({ kind: "all", state: "STOPPED" }, this.clock.now());
+    const timeout = this.opts.shutdownReportTimeoutMs ?? 5000;
+    const done = await Promise.race([this.reporter.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout))]);
+    if (!done) log.warn("Gave up reporting STOPPED before exit", { pending: this.reporter.pending() });
+    this.reporter.close();
+    this.fifo.close();
+    await this.health?.close();
+    log.info("Stopped agent");
+  }
+
+  private liveness(): HealthCheckResult {
+    const phase = this.supervisor.phase;
+    if (phase === "running") return { ok: true };
+    if (phase === "backoff") return this.appliedConfig !== undefined ? { ok: true } : { ok: false, message: "keepalived is failing without a good config" };
+    if (phase === "idle") return this.appliedConfig === undefined ? { ok: true, message: "waiting for a config" } : { ok: false, message: "keepalived is not started" };
+    return { ok: false, message: `keepalived is ${phase}` };
+  }
+
+  private readiness(): HealthCheckResult {
+    if (this.appliedConfig === undefined) return { ok: false, message: "no config installed yet" };
+    return this.supervisor.phase === "running" ? { ok: true } : { ok: false, message: `keepalived is ${this.supervisor.phase}` };
+  }
+
+  // --- config sync ---------------------------------------------------------
+
+  private onSecret(secret: ObservedSecret | undefined): void {
+    this.pendingSecret = { secret };
+    this.syncing ??= this.drainSecrets().finally(() => (this.syncing = undefined));
+  }
+
+  /** Handles Secret versions one at a time; a burst collapses to the latest. */
+  private async drainSecrets(): Promise<void> {
+    while (this.pendingSecret) {
+      const { secret } = this.pendingSecret;
+      this.pendingSecret = undefined;
+      try {
+        await this.syncConfig(secret);
+      } catch (err) {
+        this.opts.logger.error("Failed to sync config", { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+
+  private async syncConfig(secret: ObservedSecret | undefined): Promise<void> {
+    const log = this.opts.logger;
+    if (!secret) {
+      log.info("Config Secret not found; keeping the installed config", { secret: nodeConfigSecretName(this.opts.node) });
+      return;
+    }
+    const parsed = parseNodeConfigSecret(secret.data, this.opts.node);
+    if (!parsed.ok) {
+      this.refuse({ problems: [parsed.error], instances: parsed.instances, hash: undefined });
+      return;
+    }
+    const candidate = parsed.value;
+    const plan = planConfigSync(candidate, { config: this.appliedConfig, instances: this.applied });
+    if (plan.action === "none") {
+      log.debug("Config unchanged", { hash: candidate.hash });
+      if (this.supervisor.phase === "idle") await this.supervisor.start();
+      return;
+    }
+    if (plan.action === "write-instances") {
+      await installInstances(this.paths, candidate.instances);
+      this.setApplied(candidate.instances);
+      log.info("Updated instance map", { hash: candidate.hash });
+      return;
+    }
+    await this.applyConfig(candidate);
+  }
+
+  private async applyConfig(candidate: NodeConfig): Promise<void> {
+    const log = this.opts.logger;
+    if (candidate.hash === this.lastRejectedHash) return;
+    const verdict = await testCandidateConfig(this.paths, candidate.config, { keepalivedPath: this.opts.keepalivedPath });
+    if (!verdict.ok) {
+      this.lastRejectedHash = candidate.hash;
+      this.refuse({ problems: verdict.problems, instances: candidate.instances, hash: candidate.hash });
+      return;
+    }
+    this.lastRejectedHash = undefined;
+    await installConfig(this.paths, candidate.instances);
+    this.appliedConfig = candidate.config;
+    this.setApplied(candidate.instances);
+    const how = await this.supervisor.reload();
+    if (how === "reloaded") this.metrics.reloads.inc();
+    log.info("Applied keepalived config", { hash: candidate.hash, keepalived: how, instances: candidate.instances.instances.length });
+  }
+
+  /** A refused candidate: counted, logged, and an Event on each VirtualIP it names. The last good config keeps running. */
+  private refuse(what: { problems: string[]; instances?: NodeInstanceMap; hash?: string }): void {
+    this.metrics.configTestFailures.inc();
+    const running = this.appliedConfig !== undefined;
+    this.opts.logger.error("Refused keepalived config", { hash: what.hash, problems: what.problems, keepsRunning: running });
+    const hash = what.hash ? ` (hash ${what.hash.slice(0, 12)})` : "";
+    const tail = running ? "the last good config keeps running" : "keepalived is not started";
+    const message = `Node ${this.opts.node} refused its keepalived config${hash}: ${what.problems.slice(0, 5).join("; ")}; ${tail}`;
+    for (const key of virtualIPKeys(what.instances)) {
+      const ref = splitKey(key);
+      createVirtualIPEvent(this.opts.clients, {
+        ref,
+        uid: this.uids.get(key),
+        type: "Warning",
+        reason: "ConfigTestFailed",
+        message,
+        component: AGENT_COMPONENT,
+        node: this.opts.node,
+        now: this.clock.now(),
+      }).catch((err: unknown) => this.opts.logger.warn("Failed to record Event", { virtualIP: key, error: describeError(err) }));
+    }
+  }
+
+  /** Adopts an instance map: configured priorities, dropped instances, and a report for every VirtualIP named before or now. */
+  private setApplied(map: NodeInstanceMap): void {
+    const keys = new Set([...virtualIPKeys(this.applied), ...virtualIPKeys(map)]);
+    this.applied = map;
+    const priorities = Object.fromEntries(map.instances.map((i) => [i.instance, i.priority]));
+    this.fold({ kind: "configured", priorities }, this.clock.now());
+    const now = this.clock.now();
+    for (const key of keys) this.reporter.mark(key, now);
+  }
+
+  // --- keepalived state ----------------------------------------------------
+
+  private onFifoLine(line: string, at: number): void {
+    const event = parseNotifyLine(line);
+    if (!event) {
+      this.opts.logger.debug("Ignored notify FIFO line", { line });
+      return;
+    }
+    // A reload reports instances it just removed (2.2.7: FAULT); only configured instances count.
+    if ("instance" in event && !this.applied?.instances.some((i) => i.instance === event.instance)) {
+      this.opts.logger.debug("Ignored notify FIFO line of an unconfigured instance", { line });
+      return;
+    }
+    this.fold(event, at);
+  }
+
+  private fold(event: NotifyEvent, at: number): void {
+    const before = this.states;
+    const after = foldState(before, event, at);
+    if (after === before) return;
+    this.states = after;
+    const touched = new Set<string>();
+    for (const [instance, s] of Object.entries(after)) {
+      const prev = before[instance];
+      if (prev === s) continue;
+      touched.add(instance);
+      if (prev?.state !== s.state) {
+        setInstanceState(this.metrics, instance, s.state);
+        if (prev) this.metrics.transitions.inc({ instance, to: s.state });
+        this.opts.logger.info("Observed VRRP state", { instance, from: prev?.state, to: s.state, priority: s.priority });
+      }
+    }
+    for (const instance of Object.keys(before)) {
+      if (instance in after) continue;
+      touched.add(instance);
+      removeInstance(this.metrics, instance);
+    }
+    for (const inst of this.applied?.instances ?? []) {
+      if (touched.has(inst.instance)) for (const key of inst.virtualIPs) this.reporter.mark(key, at);
+    }
+  }
+
+  private async afterKeepalivedDied(): Promise<void> {
+    const removed = await removeLeftoverVips({ instances: this.applied?.instances ?? [], hostIP: this.opts.hostIP, logger: this.opts.logger });
+    this.fold({ kind: "all", state: "FAULT" }, this.clock.now());
+    this.metrics.keepalivedRestarts.inc();
+    this.opts.logger.info("Cleaned up after keepalived", { removedVIPs: removed.map((a) => a.address) });
+  }
+
+  private scheduleResync(): void {
+    const every = this.opts.resyncIntervalMs ?? 300_000;
+    this.resyncTimer = this.clock.setTimer(() => {
+      for (const key of virtualIPKeys(this.applied)) this.reporter.mark(key);
+      this.scheduleResync();
+    }, every);
+  }
+
+  // --- heartbeat and interface ---------------------------------------------
+
+  private async discoverInterface(): Promise<void> {
+    if (!this.opts.hostIP) return;
+    try {
+      const found = findHostInterface(await readInterfaces(), this.opts.hostIP);
+      if (found !== this.defaultInterface) {
+        if (found) this.opts.logger.info("Found default interface", { interface: found, hostIP: this.opts.hostIP });
+        else this.opts.logger.warn("No interface carries the host IP", { hostIP: this.opts.hostIP });
+      }
+      this.defaultInterface = found;
+    } catch (err) {
+      this.opts.logger.warn("Failed to read interfaces", { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    if (this.beats++ % 10 === 9 || this.defaultInterface === undefined) await this.discoverInterface();
+    const annotations: Record<string, string> = this.defaultInterface ? { [ANNOTATION_DEFAULT_INTERFACE]: this.defaultInterface } : {};
+    await applyHeartbeatLease(this.opts.clients, {
+      namespace: this.opts.namespace,
+      name: agentLeaseName(this.opts.node),
+      node: this.opts.node,
+      leaseDurationSeconds: this.opts.leaseDurationSeconds,
+      annotations,
+      now: this.clock.now(),
+    });
+  }
+}

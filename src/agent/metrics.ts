@@ -1,0 +1,54 @@
+// The agent's Prometheus metrics, in a registry of its own. Creating them is
+// pure; the health server serves the registry.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { InstanceVrrpState } from "./notify.js";
+
+const STATES: readonly InstanceVrrpState[] = ["MASTER", "BACKUP", "FAULT", "STOPPED"];
+
+/** Every metric the agent exports. */
+export interface AgentMetrics {
+  registry: Registry;
+  /** 1 for the instance's current state, 0 for the others. */
+  vrrpState: Gauge<"instance" | "state">;
+  transitions: Counter<"instance" | "to">;
+  reloads: Counter;
+  configTestFailures: Counter;
+  keepalivedRestarts: Counter;
+  /** FIFO line (or other state change) -> status write done. */
+  reportLatency: Histogram;
+  reportFailures: Counter;
+  heartbeatFailures: Counter;
+}
+
+/** Creates the agent's metrics in a fresh registry (with process metrics when `defaults`). */
+export function createAgentMetrics(defaults = true): AgentMetrics {
+  const registry = new Registry();
+  if (defaults) collectDefaultMetrics({ register: registry, prefix: "keepalived_vip_agent_" });
+  const registers = [registry];
+  return {
+    registry,
+    vrrpState: new Gauge({ name: "keepalived_vip_agent_vrrp_state", help: "VRRP state of each keepalived instance on this node (1 for the current state).", labelNames: ["instance", "state"], registers }),
+    transitions: new Counter({ name: "keepalived_vip_agent_vrrp_transitions_total", help: "VRRP state transitions seen on the notify FIFO.", labelNames: ["instance", "to"], registers }),
+    reloads: new Counter({ name: "keepalived_vip_agent_reloads_total", help: "keepalived reloads (SIGHUP) after a new config was installed.", registers }),
+    configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Candidate configs refused by keepalived --config-test.", registers }),
+    keepalivedRestarts: new Counter({ name: "keepalived_vip_agent_keepalived_restarts_total", help: "Restarts of keepalived after it exited unexpectedly.", registers }),
+    reportLatency: new Histogram({
+      name: "keepalived_vip_agent_report_latency_seconds",
+      help: "Time from a state change (notify FIFO line) to the status write being done.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    reportFailures: new Counter({ name: "keepalived_vip_agent_report_failures_total", help: "Failed status writes (retried).", registers }),
+    heartbeatFailures: new Counter({ name: "keepalived_vip_agent_heartbeat_failures_total", help: "Failed heartbeat Lease renewals.", registers }),
+  };
+}
+
+/** Sets the state gauge of one instance (one series per state, 1 for the current). */
+export function setInstanceState(m: AgentMetrics, instance: string, state: InstanceVrrpState): void {
+  for (const s of STATES) m.vrrpState.set({ instance, state: s }, s === state ? 1 : 0);
+}
+
+/** Drops the series of an instance that no longer exists. */
+export function removeInstance(m: AgentMetrics, instance: string): void {
+  for (const s of STATES) m.vrrpState.remove({ instance, state: s });
+}

@@ -1,0 +1,111 @@
+// The agent's runtime directory: the live keepalived.conf and instances.json
+// (the last good config, kept across agent restarts), the candidate under
+// test, pid files and the notify FIFO. I/O (files, keepalived --config-test).
+import { execFile } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { NOTIFY_FIFO_NAME, SECRET_KEY_CONFIG, SECRET_KEY_INSTANCES, type NodeInstanceMap } from "../api/index.js";
+import { judgeConfigTest, parseInstanceMap, type ConfigTestVerdict, type RunningConfig } from "./config.js";
+
+/** Paths inside a runtime directory. */
+export interface RuntimePaths {
+  dir: string;
+  config: string;
+  instances: string;
+  candidate: string;
+  testLog: string;
+  fifo: string;
+  pid: string;
+  vrrpPid: string;
+  checkersPid: string;
+}
+
+/** The file names the agent uses in `dir`. */
+export function runtimePaths(dir: string): RuntimePaths {
+  return {
+    dir,
+    config: join(dir, SECRET_KEY_CONFIG),
+    instances: join(dir, SECRET_KEY_INSTANCES),
+    candidate: join(dir, `${SECRET_KEY_CONFIG}.candidate`),
+    testLog: join(dir, "config-test.log"),
+    fifo: join(dir, NOTIFY_FIFO_NAME),
+    pid: join(dir, "keepalived.pid"),
+    vrrpPid: join(dir, "vrrp.pid"),
+    checkersPid: join(dir, "checkers.pid"),
+  };
+}
+
+/** Creates the directory (0700: the config may carry a VRRP password). */
+export async function ensureRuntimeDir(paths: RuntimePaths): Promise<void> {
+  await fsp.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** Reads the installed config and instance map; an unreadable map counts as missing. */
+export async function readRunningConfig(paths: RuntimePaths): Promise<RunningConfig> {
+  const config = await readText(paths.config);
+  const text = await readText(paths.instances);
+  const parsed = text === undefined ? undefined : parseInstanceMap(text);
+  return { config, instances: parsed?.ok ? parsed.value : undefined };
+}
+
+/** Writes a file atomically: temp file in the same directory, fsync, rename. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await fsp.open(tmp, "w", 0o600);
+  try {
+    await fh.writeFile(text, "utf8");
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+}
+
+export interface ConfigTestOptions {
+  keepalivedPath: string;
+  /** Kills the test after this long. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Writes `config` as the candidate file and runs the real
+ * `keepalived --config-test=<log> -f <candidate>` on it.
+ */
+export async function testCandidateConfig(paths: RuntimePaths, config: string, opts: ConfigTestOptions): Promise<ConfigTestVerdict> {
+  await writeAtomic(paths.candidate, config);
+  await fsp.rm(paths.testLog, { force: true });
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(
+      opts.keepalivedPath,
+      [`--config-test=${paths.testLog}`, "-f", paths.candidate],
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 4 * 1024 * 1024 },
+      (err, _stdout, stderr) => {
+        const c = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ code: c, stderr: err && typeof err.code === "string" ? `${err.message}\n${stderr}` : stderr });
+      },
+    );
+  });
+  const log = (await readText(paths.testLog)) ?? "";
+  return judgeConfigTest(code, `${log}\n${stderr}`);
+}
+
+/** Installs the tested candidate as the live config (rename) together with its instance map. */
+export async function installConfig(paths: RuntimePaths, instances: NodeInstanceMap): Promise<void> {
+  await writeAtomic(`${paths.instances}.next`, `${JSON.stringify(instances, null, 2)}\n`);
+  await fsp.rename(paths.candidate, paths.config);
+  await fsp.rename(`${paths.instances}.next`, paths.instances);
+}
+
+/** Replaces only the instance map (the config bytes are unchanged). */
+export async function installInstances(paths: RuntimePaths, instances: NodeInstanceMap): Promise<void> {
+  await writeAtomic(paths.instances, `${JSON.stringify(instances, null, 2)}\n`);
+}

@@ -1,0 +1,47 @@
+// What this node reports for a VirtualIP, computed from the applied instance
+// map and the current instance states at send time. Pure.
+import type { NodeInstanceMap, NodeStatus } from "../api/index.js";
+import type { InstanceState, InstanceStates, InstanceVrrpState } from "./notify.js";
+import type { DesiredReport } from "./reporter.js";
+
+/** "namespace/name" keys of every VirtualIP an instance map names, sorted. */
+export function virtualIPKeys(map: NodeInstanceMap | undefined): string[] {
+  return [...new Set((map?.instances ?? []).flatMap((i) => i.virtualIPs))].sort();
+}
+
+/** Splits a "namespace/name" key. */
+export function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf("/");
+  return slash < 0 ? { namespace: "default", name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+const RANK: Record<InstanceVrrpState, number> = { MASTER: 0, BACKUP: 1, FAULT: 2, STOPPED: 3 };
+
+export interface PlanReportInput {
+  key: string;
+  node: string;
+  map: NodeInstanceMap | undefined;
+  states: InstanceStates;
+  now: number;
+}
+
+/**
+ * The complete status.nodes entry this node should have for `key`: from the
+ * state of the instance carrying it (the best one, should two carry it),
+ * "remove" when no instance carries it any more, "skip" while no state is known.
+ */
+export function planReport(input: PlanReportInput): DesiredReport {
+  const carriers = (input.map?.instances ?? []).filter((i) => i.virtualIPs.includes(input.key));
+  if (carriers.length === 0) return { kind: "remove" };
+  const known = carriers.map((i) => input.states[i.instance]).filter((s): s is InstanceState => s !== undefined);
+  const best = known.sort((a, b) => RANK[a.state] - RANK[b.state] || a.since - b.since)[0];
+  if (!best) return { kind: "skip" };
+  const entry: NodeStatus = {
+    name: input.node,
+    state: best.state,
+    priority: best.priority,
+    since: new Date(best.since).toISOString(),
+    lastReportTime: new Date(input.now).toISOString(),
+  };
+  return { kind: "entry", entry };
+}

@@ -1,0 +1,146 @@
+// `keepalived-vip agent`: the node agent of the DaemonSet. Parses flags (with
+// environment fallbacks from the downward API), runs the agent until SIGTERM.
+import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
+import { Agent } from "../agent/agent.js";
+import { createKubeClients } from "../kube/client.js";
+import { parseBindAddress } from "../shared/health-server.js";
+import { createLogger } from "../shared/logger.js";
+import { PROGRAM, UsageError, parseCommandArgs } from "./command.js";
+
+const DEFAULTS = {
+  runtimeDir: DEFAULT_RUNTIME_DIR,
+  keepalivedPath: "keepalived",
+  metricsBindAddress: "0.0.0.0:9101",
+  leaseDuration: "10s",
+  heartbeatInterval: "3s",
+};
+
+const HELP = `Usage: ${PROGRAM} agent [options]
+
+Runs on every node (DaemonSet, hostNetwork): follows the node's config Secret,
+checks each config with keepalived --config-test, runs keepalived, reports VRRP
+state into each VirtualIP's status.nodes and renews a heartbeat Lease.
+
+Options (environment variable in brackets):
+  --kubeconfig PATH             kubeconfig file (default: KUBECONFIG, ~/.kube/config,
+                                or the in-cluster ServiceAccount)
+  --node-name NAME              this node's name, required [NODE_NAME]
+  --namespace NS                namespace of the config Secret and the heartbeat
+                                Lease [POD_NAMESPACE] (default keepalived-vip-system)
+  --host-ip IP                  the node's InternalIP; its interface is published
+                                as the default interface [HOST_IP]
+  --runtime-dir DIR             live config, pid files, notify FIFO
+                                (default ${DEFAULTS.runtimeDir})
+  --keepalived-path PATH        keepalived binary (default ${DEFAULTS.keepalivedPath})
+  --metrics-bind-address ADDR   /metrics, /healthz, /readyz (default ${DEFAULTS.metricsBindAddress})
+  --lease-duration DURATION     heartbeat Lease duration (default ${DEFAULTS.leaseDuration})
+  --heartbeat-interval DURATION heartbeat renewal period (default ${DEFAULTS.heartbeatInterval})
+  -h, --help                    show this help
+
+DURATION is a number with a unit: 500ms, 3s, 1m.
+Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 2 on a usage error.
+`;
+
+const OPTIONS = {
+  kubeconfig: { type: "string" },
+  "node-name": { type: "string" },
+  namespace: { type: "string" },
+  "host-ip": { type: "string" },
+  "runtime-dir": { type: "string" },
+  "keepalived-path": { type: "string" },
+  "metrics-bind-address": { type: "string" },
+  "lease-duration": { type: "string" },
+  "heartbeat-interval": { type: "string" },
+} as const;
+
+/** The default namespace when neither --namespace nor POD_NAMESPACE is given. */
+export const DEFAULT_AGENT_NAMESPACE = "keepalived-vip-system";
+
+/** Parses "500ms", "3s", "1m" (or a bare number of seconds) into milliseconds. */
+export function parseDurationMs(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`--${flag}: invalid duration "${value}" (want e.g. 500ms, 3s, 1m)`);
+  const n = Number(m[1]);
+  const ms = m[2] === "ms" ? n : m[2] === "m" ? n * 60_000 : n * 1000;
+  if (ms <= 0) throw new UsageError(`--${flag}: must be positive`);
+  return ms;
+}
+
+/** The agent's settings after flags and environment. */
+export interface AgentSettings {
+  kubeconfig?: string;
+  node: string;
+  namespace: string;
+  hostIP?: string;
+  runtimeDir: string;
+  keepalivedPath: string;
+  metricsBindAddress: string;
+  leaseDurationSeconds: number;
+  heartbeatIntervalMs: number;
+}
+
+/** Reads flags with environment fallbacks; throws UsageError on anything wrong. Pure apart from reading `env`. */
+export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): AgentSettings | "help" {
+  const { values } = parseCommandArgs(argv, OPTIONS);
+  if (values.help) return "help";
+  const node = (values["node-name"] ?? env.NODE_NAME ?? "").trim();
+  if (node === "") throw new UsageError("the node name is required: pass --node-name or set NODE_NAME");
+  const metricsBindAddress = values["metrics-bind-address"] ?? DEFAULTS.metricsBindAddress;
+  try {
+    parseBindAddress(metricsBindAddress);
+  } catch (err) {
+    throw new UsageError(`--metrics-bind-address: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const leaseMs = parseDurationMs("lease-duration", values["lease-duration"] ?? DEFAULTS.leaseDuration);
+  const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", values["heartbeat-interval"] ?? DEFAULTS.heartbeatInterval);
+  if (heartbeatIntervalMs >= leaseMs) throw new UsageError("--heartbeat-interval must be shorter than --lease-duration");
+  const hostIP = (values["host-ip"] ?? env.HOST_IP ?? "").trim();
+  return {
+    kubeconfig: values.kubeconfig,
+    node,
+    namespace: (values.namespace ?? env.POD_NAMESPACE ?? "").trim() || DEFAULT_AGENT_NAMESPACE,
+    hostIP: hostIP === "" ? undefined : hostIP,
+    runtimeDir: values["runtime-dir"] ?? DEFAULTS.runtimeDir,
+    keepalivedPath: values["keepalived-path"] ?? DEFAULTS.keepalivedPath,
+    metricsBindAddress,
+    leaseDurationSeconds: Math.max(1, Math.ceil(leaseMs / 1000)),
+    heartbeatIntervalMs,
+  };
+}
+
+/** Resolves when the process receives SIGTERM or SIGINT. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off("SIGTERM", on);
+      process.off("SIGINT", on);
+      resolve(sig);
+    };
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
+  });
+}
+
+/** Runs the agent until SIGTERM/SIGINT; resolves to the exit status. */
+export async function run(argv: string[]): Promise<number> {
+  const settings = parseAgentSettings(argv, process.env);
+  if (settings === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const logger = createLogger("agent").child({ node: settings.node });
+  const clients = createKubeClients({ kubeconfig: settings.kubeconfig });
+  const agent = new Agent({ ...settings, clients, logger });
+  const signal = untilSignal();
+  logger.info("Starting agent", {
+    namespace: settings.namespace,
+    hostIP: settings.hostIP,
+    runtimeDir: settings.runtimeDir,
+    metricsBindAddress: settings.metricsBindAddress,
+  });
+  await agent.start();
+  const sig = await signal;
+  logger.info("Received signal", { signal: sig });
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,63 @@
+// Tests of the agent's flag and environment parsing.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { parseAgentSettings, parseDurationMs } from "../../../src/cli/agent.js";
+import { UsageError } from "../../../src/cli/command.js";
+
+void describe("parseAgentSettings", () => {
+  void test("defaults, with the downward API environment", () => {
+    assert.deepEqual(parseAgentSettings([], { NODE_NAME: "node-a", POD_NAMESPACE: "kv", HOST_IP: "192.0.2.11" }), {
+      kubeconfig: undefined,
+      node: "node-a",
+      namespace: "kv",
+      hostIP: "192.0.2.11",
+      runtimeDir: "/run/keepalived-vip",
+      keepalivedPath: "keepalived",
+      metricsBindAddress: "0.0.0.0:9101",
+      leaseDurationSeconds: 10,
+      heartbeatIntervalMs: 3000,
+    });
+  });
+
+  void test("flags override the environment", () => {
+    const s = parseAgentSettings(
+      ["--node-name", "n2", "--namespace", "x", "--host-ip", "2001:db8::12", "--runtime-dir", "/tmp/r", "--keepalived-path", "/usr/sbin/keepalived", "--metrics-bind-address", "127.0.0.1:0", "--lease-duration", "4s", "--heartbeat-interval", "500ms", "--kubeconfig", "/k"],
+      { NODE_NAME: "node-a", POD_NAMESPACE: "kv", HOST_IP: "192.0.2.11" },
+    );
+    assert.notEqual(s, "help");
+    if (s === "help") return;
+    assert.equal(s.node, "n2");
+    assert.equal(s.namespace, "x");
+    assert.equal(s.hostIP, "2001:db8::12");
+    assert.equal(s.leaseDurationSeconds, 4);
+    assert.equal(s.heartbeatIntervalMs, 500);
+    assert.equal(s.kubeconfig, "/k");
+  });
+
+  void test("the namespace defaults to keepalived-vip-system", () => {
+    const s = parseAgentSettings(["--node-name", "a"], {});
+    assert.equal(s !== "help" && s.namespace, "keepalived-vip-system");
+  });
+
+  const usage: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
+    ["missing node name", [], {}, /node name is required/],
+    ["blank NODE_NAME", [], { NODE_NAME: "  " }, /node name is required/],
+    ["unknown flag", ["--node-name", "a", "--bogus"], {}, /bogus/],
+    ["bad bind address", ["--node-name", "a", "--metrics-bind-address", "9101"], {}, /metrics-bind-address/],
+    ["bad duration", ["--node-name", "a", "--lease-duration", "ten"], {}, /invalid duration/],
+    ["heartbeat not shorter than lease", ["--node-name", "a", "--lease-duration", "3s"], {}, /shorter than/],
+  ];
+  for (const [name, argv, env, re] of usage) {
+    void test(`usage error: ${name}`, () => {
+      assert.throws(() => parseAgentSettings(argv, env), (e: unknown) => e instanceof UsageError && re.test(e.message));
+    });
+  }
+
+  void test("--help", () => assert.equal(parseAgentSettings(["--help"], {}), "help"));
+});
+
+void describe("parseDurationMs", () => {
+  const cases: Array<[string, number]> = [["500ms", 500], ["3s", 3000], ["1.5s", 1500], ["2m", 120_000], ["7", 7000]];
+  for (const [v, ms] of cases) void test(`${v} -> ${ms}`, () => assert.equal(parseDurationMs("x", v), ms));
+  void test("zero is refused", () => assert.throws(() => parseDurationMs("x", "0s"), UsageError));
+});

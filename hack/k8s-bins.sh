@@ -80,7 +80,7 @@ etcd_ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=unknown"
 helm_ldflags="-s -w"
 helm_ldflags+=" -X helm.sh/helm/v3/internal/version.version=${helm_version}"
 helm_ldflags+=" -X helm.sh/helm/v3/internal/version.metadata="
-helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitCommit=unknown"
+helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitCommit=" # empty: `helm version --short` prints v3.22.0
 helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ldflags+=" -X ${pkg}.k8sVersionMajor=1 -X ${pkg}.k8sVersionMinor=${helm_kube_minor}"

@@ -32,8 +32,25 @@ typecheck: deps ## Type-check sources and tests
 test-unit: deps ## Unit tests (schema, CRD, renderer with real keepalived --config-test, CLI)
 	$(RUN_TESTS) test/unit
 
+.PHONY: k8s-bins
+k8s-bins: ## Build once (cached) or locate kube-apiserver, etcd, kubectl, helm for the tests (KUBEBUILDER_ASSETS skips the build)
+	@dir="$$(hack/k8s-bins.sh)" && echo "k8s binaries: $$dir"
+
+.PHONY: test-integration
+test-integration: deps k8s-bins ## Integration tests: real kube-apiserver + etcd, network-namespace nodes (needs root)
+	@[ "$$(id -u)" -eq 0 ] || { echo "test-integration needs root (network namespaces, bind mounts): run it as root" >&2; exit 1; }
+	$(RUN_TESTS) test/integration
+
+.PHONY: dev-cluster
+dev-cluster: deps k8s-bins ## Start a local control plane with the CRD in the background; kubeconfig in .dev/kubeconfig
+	@hack/dev-cluster.sh start
+
+.PHONY: dev-cluster-down
+dev-cluster-down: ## Stop the dev-cluster control plane and remove its state
+	@hack/dev-cluster.sh stop
+
 .PHONY: test
-test: deps build lint typecheck test-unit ## Everything: build, lint, type-check, every test tier
+test: deps build lint typecheck test-unit test-integration ## Everything: build, lint, type-check, every test tier
 
 .PHONY: clean
 clean: ## Remove build output

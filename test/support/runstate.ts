@@ -3,12 +3,14 @@
 // what runs whose owning process died left behind. Does I/O.
 import { randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerCleanup } from "./cleanup.js";
 import { isAlive, processRef, runCommandSync, signalProcess, sleepSync, type ProcessRef } from "./process.js";
 
-/** Directory that holds one subdirectory per live (or stale) test run. */
-export const RUN_STATE_ROOT = process.env.KVO_TEST_RUN_ROOT ?? "/run/keepalived-vip-tests";
+/** Directory that holds one subdirectory per live (or stale) test run (root: under /run; others: under the temp dir). */
+export const RUN_STATE_ROOT =
+  process.env.KVO_TEST_RUN_ROOT ?? (process.getuid?.() === 0 ? "/run/keepalived-vip-tests" : join(tmpdir(), `keepalived-vip-tests-${process.getuid?.() ?? "user"}`));
 /** Prefix of every network namespace and link name a run creates. */
 export const NAME_PREFIX = "kvo";
 /** Length of a run id: 5 base-36 digits of the pid, 2 random ones. */

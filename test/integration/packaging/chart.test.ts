@@ -1,0 +1,218 @@
+// The Helm chart without a cluster: lint, rendering with default and other
+// values, the values schema, the operator flags it writes, CRD and RBAC parity.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import yaml from "js-yaml";
+import { OPERATOR_FLAGS, parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
+import { CHART_DIR, CRD_FILE, NAMESPACE, find, helm, rbacContent, readConfigDir, renderChart, renderChartRaw, type Obj } from "./manifests.js";
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  securityContext: Record<string, unknown>;
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  resources: Record<string, unknown>;
+  ports: { name: string; containerPort: number }[];
+}
+
+function operatorContainer(objs: Obj[]): Container {
+  const dep = find(objs, "Deployment", "keepalived-vip-operator") as Obj & { spec: { template: { spec: { containers: Container[] } } } };
+  const c = dep.spec.template.spec.containers.find((x) => x.name === "operator");
+  assert.ok(c, "the Deployment has an operator container");
+  return c;
+}
+
+/** Parses the container's args the way `keepalived-vip operator` does and resolves its settings. */
+function operatorConfigOf(c: Container): OperatorConfig {
+  assert.equal(c.args[0], "operator", "the first argument is the subcommand");
+  const options = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f.name, { type: "string" as const, multiple: f.multiple ?? false }]));
+  const { values } = parseArgs({ args: c.args.slice(1), options, strict: true });
+  const res = parseOperatorOptions({
+    flags: values as Record<string, string | string[] | undefined>,
+    env: { POD_NAMESPACE: NAMESPACE, POD_NAME: "keepalived-vip-operator-0" },
+    defaultIdentity: "host_1",
+  });
+  assert.ok(res.ok, `the operator accepts the chart's flags: ${res.ok ? "" : res.errors.join("; ")}`);
+  return res.config;
+}
+
+void describe("Helm chart", () => {
+  void test("helm lint passes with default values and with every option on", async () => {
+    const plain = await helm(["lint", "--strict", CHART_DIR]);
+    assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+    const full = await helm(["lint", "--strict", CHART_DIR, "--set", "metrics.serviceMonitor.enabled=true", "--set", "agent.nodeSelector.role=edge"]);
+    assert.equal(full.code, 0, full.stdout + full.stderr);
+  });
+
+  void test("Chart.yaml is version 0.1.0 with appVersion 0.1.0", () => {
+    const chart = yaml.load(readFileSync(join(CHART_DIR, "Chart.yaml"), "utf8")) as Record<string, unknown>;
+    assert.equal(chart.apiVersion, "v2");
+    assert.equal(chart.version, "0.1.0");
+    assert.equal(chart.appVersion, "0.1.0");
+  });
+
+  void test("default values render the operator Deployment, PDB, ServiceAccounts, RBAC and metrics Service", async () => {
+    const objs = await renderChart();
+    const kinds = objs.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    assert.deepEqual(kinds, [
+      "ClusterRole/keepalived-vip-agent",
+      "ClusterRole/keepalived-vip-operator",
+      "ClusterRoleBinding/keepalived-vip-agent",
+      "ClusterRoleBinding/keepalived-vip-operator",
+      "Deployment/keepalived-vip-operator",
+      "PodDisruptionBudget/keepalived-vip-operator",
+      "Role/keepalived-vip-agent",
+      "Role/keepalived-vip-operator",
+      "RoleBinding/keepalived-vip-agent",
+      "RoleBinding/keepalived-vip-operator",
+      "Service/keepalived-vip-operator-metrics",
+      "ServiceAccount/keepalived-vip-agent",
+      "ServiceAccount/keepalived-vip-operator",
+    ]);
+    for (const o of objs.filter((x) => !x.kind.startsWith("Cluster"))) assert.equal(o.metadata.namespace, NAMESPACE, `${o.kind}/${o.metadata.name} is in the release namespace`);
+
+    const dep = find(objs, "Deployment", "keepalived-vip-operator") as Obj & {
+      spec: { replicas: number; template: { spec: { serviceAccountName: string; securityContext: Record<string, unknown> } } };
+    };
+    assert.equal(dep.spec.replicas, 2);
+    assert.equal(dep.spec.template.spec.serviceAccountName, "keepalived-vip-operator");
+    assert.equal(dep.spec.template.spec.securityContext.runAsNonRoot, true);
+    assert.deepEqual(dep.spec.template.spec.securityContext.seccompProfile, { type: "RuntimeDefault" });
+
+    const c = operatorContainer(objs);
+    assert.equal(c.image, "ghcr.io/keepalived-vip/keepalived-vip-operator:0.1.0");
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    assert.deepEqual(
+      c.env.filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]),
+      [
+        ["POD_NAMESPACE", "metadata.namespace"],
+        ["POD_NAME", "metadata.name"],
+      ],
+    );
+    assert.equal(c.livenessProbe.httpGet.path, "/healthz");
+    assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+    assert.ok(c.resources.requests && c.resources.limits, "resources are set");
+    assert.deepEqual(c.ports, [{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
+
+    const cfg = operatorConfigOf(c);
+    assert.equal(cfg.leaderElect, true);
+    assert.equal(cfg.metricsBindAddress, ":8080");
+    assert.equal(cfg.agent.image, "ghcr.io/keepalived-vip/keepalived-vip-operator:0.1.0");
+    assert.equal(cfg.agent.serviceAccountName, "keepalived-vip-agent");
+    assert.equal(cfg.agent.priorityClassName, "system-node-critical");
+    assert.deepEqual(cfg.agent.nodeSelector, {});
+    assert.deepEqual(cfg.agent.tolerations, []);
+
+    const pdb = find(objs, "PodDisruptionBudget", "keepalived-vip-operator") as Obj & { spec: { minAvailable: number; selector: unknown } };
+    assert.equal(pdb.spec.minAvailable, 1);
+    assert.deepEqual(pdb.spec.selector, (dep.spec as unknown as { selector: unknown }).selector);
+    assert.ok(!objs.some((o) => o.kind === "ServiceMonitor"), "no ServiceMonitor by default");
+  });
+
+  void test("non-default values reach the Deployment and the operator's agent settings", async () => {
+    const objs = await renderChart({
+      replicaCount: 3,
+      image: { repository: "registry.example.com/kvo", tag: "1.2.3", pullPolicy: "Always" },
+      imagePullSecrets: [{ name: "regcred" }],
+      operator: { logLevel: "debug", workers: 4, extraArgs: ["--lease-duration=30s"] },
+      agent: {
+        nodeSelector: { "node-role.example.com/edge": "true", zone: "a" },
+        tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+        resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
+        priorityClassName: "",
+        metricsPort: 9300,
+        extraArgs: ["--heartbeat-interval=2s"],
+      },
+      metrics: { port: 9090, serviceMonitor: { enabled: true, labels: { release: "prom" } } },
+    });
+    const dep = find(objs, "Deployment", "keepalived-vip-operator") as Obj & { spec: { replicas: number } };
+    assert.equal(dep.spec.replicas, 3);
+    const c = operatorContainer(objs);
+    assert.equal(c.image, "registry.example.com/kvo:1.2.3");
+    assert.deepEqual(c.env.find((e) => e.name === "LOG_LEVEL"), { name: "LOG_LEVEL", value: "debug" });
+    const cfg = operatorConfigOf(c);
+    assert.equal(cfg.workers, 4);
+    assert.equal(cfg.leaseDurationMs, 30_000);
+    assert.equal(cfg.metricsBindAddress, ":9090");
+    assert.deepEqual(cfg.agent, {
+      image: "registry.example.com/kvo:1.2.3",
+      nodeSelector: { "node-role.example.com/edge": "true", zone: "a" },
+      tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+      resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
+      extraArgs: ["--heartbeat-interval=2s"],
+      serviceAccountName: "keepalived-vip-agent",
+      metricsPort: 9300,
+    });
+    for (const sa of ["keepalived-vip-operator", "keepalived-vip-agent"]) {
+      assert.deepEqual(find(objs, "ServiceAccount", sa).imagePullSecrets, [{ name: "regcred" }], `${sa} carries the pull secret`);
+    }
+    const sm = find(objs, "ServiceMonitor", "keepalived-vip-operator") as Obj & { spec: { endpoints: { port: string }[] } };
+    assert.equal(sm.metadata.labels?.release, "prom");
+    assert.equal(sm.spec.endpoints[0]?.port, "metrics");
+  });
+
+  void test("agent.image overrides only the agent's image", async () => {
+    const objs = await renderChart({ image: { tag: "1.0.0" }, agent: { image: { repository: "registry.example.com/agent" } } });
+    assert.equal(operatorContainer(objs).image, "ghcr.io/keepalived-vip/keepalived-vip-operator:1.0.0");
+    assert.equal(operatorConfigOf(operatorContainer(objs)).agent.image, "registry.example.com/agent:1.0.0");
+  });
+
+  void test("image.digest pins operator and agent by digest", async () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    const objs = await renderChart({ image: { digest } });
+    assert.equal(operatorContainer(objs).image, `ghcr.io/keepalived-vip/keepalived-vip-operator@${digest}`);
+    assert.equal(operatorConfigOf(operatorContainer(objs)).agent.image, `ghcr.io/keepalived-vip/keepalived-vip-operator@${digest}`);
+  });
+
+  const refused: { name: string; values: Record<string, unknown>; message: RegExp }[] = [
+    { name: "replicaCount as a word", values: { replicaCount: "two" }, message: /replicaCount.*want integer/ },
+    { name: "replicaCount 0", values: { replicaCount: 0 }, message: /replicaCount/ },
+    { name: "image.tag as a number", values: { image: { tag: 5 } }, message: /image\/tag.*want string/ },
+    { name: "an unknown top-level key", values: { replicas: 2 }, message: /additional properties 'replicas' not allowed/ },
+    { name: "an unknown agent key", values: { agent: { nodeSelektor: {} } }, message: /additional properties 'nodeSelektor' not allowed/ },
+    { name: "a toleration with a bad operator", values: { agent: { tolerations: [{ key: "a", operator: "Maybe" }] } }, message: /tolerations/ },
+    { name: "a node selector value that is not a string", values: { agent: { nodeSelector: { zone: 1 } } }, message: /nodeSelector/ },
+    { name: "a bad log level", values: { operator: { logLevel: "loud" } }, message: /logLevel/ },
+    { name: "a bad pull policy", values: { image: { pullPolicy: "Sometimes" } }, message: /pullPolicy/ },
+    { name: "a port out of range", values: { metrics: { port: 70000 } }, message: /metrics\/port/ },
+    { name: "an operator flag without dashes", values: { operator: { extraArgs: ["lease-duration=1s"] } }, message: /extraArgs/ },
+    { name: "no leader election with two replicas", values: { operator: { leaderElection: false } }, message: /leaderElection=false needs replicaCount=1/ },
+    { name: "a ServiceMonitor without the Service", values: { metrics: { service: { enabled: false }, serviceMonitor: { enabled: true } } }, message: /needs metrics.service.enabled/ },
+  ];
+  for (const c of refused) {
+    void test(`helm template refuses ${c.name}`, async () => {
+      const res = await renderChartRaw(c.values);
+      assert.notEqual(res.code, 0, `helm template accepted ${JSON.stringify(c.values)}`);
+      assert.match(res.stderr, c.message);
+    });
+  }
+
+  void test("one replica without leader election is accepted", async () => {
+    const objs = await renderChart({ replicaCount: 1, operator: { leaderElection: false } });
+    assert.equal(operatorConfigOf(operatorContainer(objs)).leaderElect, false);
+  });
+
+  void test("the chart's CRD is the generated one", () => {
+    assert.equal(readFileSync(join(CHART_DIR, "crds/keepalived-vip.io_virtualips.yaml"), "utf8"), readFileSync(CRD_FILE, "utf8"));
+  });
+
+  void test("chart RBAC equals config/rbac: same objects, same rules, same bindings", async () => {
+    const chart = rbacContent(await renderChart());
+    const config = rbacContent(readConfigDir("config/rbac"));
+    assert.ok(config.size >= 9, `config/rbac holds the operator's and the agent's RBAC (found ${[...config.keys()].join(", ")})`);
+    assert.deepEqual([...chart.keys()].sort(), [...config.keys()].sort());
+    for (const [key, content] of config) assert.deepEqual(chart.get(key), content, `${key} differs between the chart and config/rbac`);
+  });
+});

@@ -19,7 +19,5 @@ export { nodeInternalIP, nodeDefaultInterface, isInterfaceName } from "./nodes.j
 export type { DefaultInterfaceSources } from "./nodes.js";
 export { parseAuthPassword, MAX_AUTH_PASSWORD } from "./auth.js";
 export type { AuthPasswordResult } from "./auth.js";
-export { parseClusterObjects } from "./objects.js";
-export type { ParsedClusterObjects } from "./objects.js";
 export { compareAge, compareIP, objectKey } from "./order.js";
 export { assertConfigShape, sanitizeName } from "./tokens.js";

@@ -127,9 +127,10 @@ function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<str
   const out = new Map<string, VirtualServer[]>();
   for (const c of rendered) {
     if (c.vip.spec.forwarding !== "ipvs") continue;
-    const service = index.services.get(`${c.vip.metadata.namespace || "default"}/${c.vip.spec.serviceRef.name}`);
+    const serviceKey = `${c.vip.metadata.namespace || "default"}/${c.vip.spec.serviceRef.name}`;
+    const service = index.services.get(serviceKey);
     if (!service) continue;
-    out.set(c.key, planVirtualServers({ vip: c.vip, service, endpointSlices: index.endpointSlices }));
+    out.set(c.key, planVirtualServers({ vip: c.vip, service, endpointSlices: index.endpointSlicesByService.get(serviceKey) ?? [] }));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
 import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
 import type { VirtualIP } from "../api/index.js";
+import { LABEL_SERVICE_NAME } from "./ipvs.js";
 import { isInterfaceName } from "./nodes.js";
 import type { DefaultInterfaceSources } from "./nodes.js";
 import { compareAge, compareStrings, objectKey } from "./order.js";
@@ -25,6 +26,8 @@ export interface ViewIndex {
   secrets: Map<string, V1Secret>;
   /** By namespace/name. */
   endpointSlices: V1EndpointSlice[];
+  /** "namespace/service name" (from the kubernetes.io/service-name label) -> its EndpointSlices, sorted. */
+  endpointSlicesByService: Map<string, V1EndpointSlice[]>;
   interfaces: DefaultInterfaceSources;
   options: ResolvedOptions;
 }
@@ -44,8 +47,9 @@ export function resolveOptions(options: RenderOptions = {}): ResolvedOptions {
 
 /** Sorts by key, ties broken by the JSON text so that even duplicates come out in one order. */
 function sortByKey<T>(items: T[], key: (item: T) => string): T[] {
-  const keyed = items.map((item) => ({ item, key: key(item), text: JSON.stringify(item) ?? "" }));
-  keyed.sort((a, b) => compareStrings(a.key, b.key) || compareStrings(a.text, b.text));
+  const keyed = items.map((item) => ({ item, key: key(item) }));
+  const text = (item: T): string => JSON.stringify(item) ?? "";
+  keyed.sort((a, b) => compareStrings(a.key, b.key) || compareStrings(text(a.item), text(b.item)));
   return keyed.map((k) => k.item);
 }
 
@@ -76,12 +80,21 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
   const nodeName = (n: V1Node): string => n.metadata?.name ?? "";
   const nodes = uniqueByKey(sortByKey(view.nodes, nodeName), nodeName).filter((n) => nodeName(n) !== "");
   const resolved = resolveOptions(options);
+  const endpointSlices = sortByKey(view.endpointSlices, (s) => objectKey(s.metadata));
+  const endpointSlicesByService = new Map<string, V1EndpointSlice[]>();
+  for (const s of endpointSlices) {
+    const svc = s.metadata?.labels?.[LABEL_SERVICE_NAME];
+    if (svc === undefined) continue;
+    const key = `${s.metadata?.namespace || "default"}/${svc}`;
+    endpointSlicesByService.set(key, [...(endpointSlicesByService.get(key) ?? []), s]);
+  }
   return {
     virtualIPs,
     nodes,
     services: toMap(view.services),
     secrets: toMap(view.secrets),
-    endpointSlices: sortByKey(view.endpointSlices, (s) => objectKey(s.metadata)),
+    endpointSlices,
+    endpointSlicesByService,
     interfaces: { nodeInterfaces: { ...view.nodeInterfaces }, fallback: resolved.defaultInterface },
     options: resolved,
   };

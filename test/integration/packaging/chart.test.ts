@@ -34,7 +34,7 @@ function operatorConfigOf(c: Container): OperatorConfig {
   const options = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f.name, { type: "string" as const, multiple: f.multiple ?? false }]));
   const { values } = parseArgs({ args: c.args.slice(1), options, strict: true });
   const res = parseOperatorOptions({
-    flags: values as Record<string, string | string[] | undefined>,
+    flags: values,
     env: { POD_NAMESPACE: NAMESPACE, POD_NAME: "keepalived-vip-operator-0" },
     defaultIdentity: "host_1",
   });

@@ -193,6 +193,12 @@ export const virtualIPSpecSchema = withRules(
       fieldPath: ".address",
       check: (s) => canonicalIP(s.address) === s.address,
     },
+    {
+      cel: "self.vrrp.version == 3 || !self.address.contains(':')",
+      message: "an IPv6 address needs VRRP version 3",
+      fieldPath: ".vrrp.version",
+      check: (s) => s.vrrp.version === 3 || !s.address.includes(":"),
+    },
   ],
 );
 

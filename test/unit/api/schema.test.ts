@@ -169,6 +169,7 @@ void describe("invalid VirtualIPs are rejected naming the field", () => {
       message: "Invalid string",
     },
     { name: "VRRP version 4", obj: vip({ ...base, vrrp: { version: 4 } }), path: "spec.vrrp.version", message: "Invalid input" },
+    { name: "IPv6 address with VRRP version 2", obj: vip({ ...base, address: "2001:db8::50", vrrp: { version: 2 } }), path: "spec.vrrp.version", message: "an IPv6 address needs VRRP version 3" },
     { name: "priority 0", obj: vip({ ...base, vrrp: { priorities: { "node-a": 0 } } }), path: "spec.vrrp.priorities.node-a", message: ">=1" },
     { name: "priority 255", obj: vip({ ...base, vrrp: { priorities: { "node-a": 255 } } }), path: "spec.vrrp.priorities.node-a", message: "<=254" },
     { name: "unknown field in spec", obj: vip({ ...base, adress: "192.0.2.51" }), path: "spec", message: 'Unrecognized key: "adress"' },

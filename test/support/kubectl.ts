@@ -1,7 +1,8 @@
 // kubectl against a test control plane (the built kubectl, admin kubeconfig
 // unless told otherwise), manifest apply and CRD readiness. Does I/O.
+import * as k8s from "@kubernetes/client-node";
 import type { ControlPlane } from "./controlplane.js";
-import { runCommand, type CommandResult } from "./process.js";
+import { runCommand, sleep, type CommandResult } from "./process.js";
 
 /** Options of {@link kubectl}. */
 export interface KubectlOptions {
@@ -41,11 +42,33 @@ export async function applyManifests(cp: ControlPlane, files: readonly string[],
   return kubectl(cp, args, { kubeconfig: opts.kubeconfig });
 }
 
-/** Waits until every named CRD is Established (default 30 s). */
+/**
+ * Waits until every named CRD is Established and each of its served
+ * versions can be listed (default 30 s). An Established resource may still
+ * answer 429 until its watch cache is initialised; clients without
+ * client-go's retry (such as @kubernetes/client-node) would see that.
+ */
 export async function waitForCRDs(cp: ControlPlane, names: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   await kubectl(cp, ["wait", "--for=condition=Established", `--timeout=${Math.ceil(timeoutMs / 1000)}s`, ...names.map((n) => `crd/${n}`)], {
     timeoutMs: timeoutMs + 10_000,
   });
+  const ext = cp.kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const custom = cp.kc.makeApiClient(k8s.CustomObjectsApi);
+  for (const name of names) {
+    const crd = (await ext.readCustomResourceDefinition(name)).body;
+    for (const v of crd.spec.versions.filter((ver) => ver.served)) {
+      for (;;) {
+        const status = await custom.listClusterCustomObject(crd.spec.group, v.name, crd.spec.names.plural).then(
+          (r) => r.response.statusCode,
+          (e: unknown) => (e as { statusCode?: number }).statusCode,
+        );
+        if (status === 200) break;
+        if (Date.now() > deadline) throw new Error(`${name} ${v.name}: list answers ${status ?? "nothing"} after ${timeoutMs} ms`);
+        await sleep(100);
+      }
+    }
+  }
 }
 
 /** Applies CRD manifests and waits until every CRD in them is Established; returns the CRD names. */

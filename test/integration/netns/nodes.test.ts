@@ -285,10 +285,8 @@ void describe("cleanup", () => {
     child.kill("SIGKILL");
     await exited(child);
     for (const pid of held.daemons) await waitFor(`daemon ${pid} to end`, () => !alive(pid));
-    const list = await netnsList();
-    assert.ok(held.netns.every((ns) => list.includes(ns)), "namespaces should outlive a SIGKILL until the sweep");
-    const report = sweepStaleRuns();
-    assert.ok(report.runs.includes(held.runId), JSON.stringify(report));
+    // The namespaces outlive the SIGKILL until a sweep (this one, or one of another test process on this machine).
+    sweepStaleRuns();
     const after = await netnsList();
     for (const ns of held.netns) assert.ok(!after.includes(ns), `${ns} left behind`);
     assert.ok(!existsSync(held.runDir));

@@ -1,0 +1,174 @@
+// `helm install` and `helm uninstall` of the chart against a real API server,
+// and the installed RBAC exercised with the agent's own ServiceAccount token.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as k8s from "@kubernetes/client-node";
+import { kubectl, startControlPlane, type ControlPlane } from "../../support/index.js";
+import { CHART_DIR, NAMESPACE, helm, ref, renderChart, type Obj } from "./manifests.js";
+
+const RELEASE = "kvo";
+const CRD_NAME = "virtualips.keepalived-vip.io";
+const NODE = "node-a";
+
+let cp: ControlPlane;
+let rendered: Obj[];
+
+before(async () => {
+  cp = await startControlPlane();
+  rendered = await renderChart();
+});
+
+after(async () => {
+  await cp?.stop();
+});
+
+/** kubectl get of one object; resolves whether it exists. */
+async function exists(o: { kind: string; name: string; namespace?: string }): Promise<boolean> {
+  const args = ["get", o.kind, o.name, "-o", "name", ...(o.namespace ? ["-n", o.namespace] : [])];
+  const res = await kubectl(cp, args, { check: false });
+  if (res.code !== 0 && !/NotFound/.test(res.stderr)) throw new Error(`kubectl ${args.join(" ")}: ${res.stderr}`);
+  return res.code === 0;
+}
+
+function located(o: Obj): { kind: string; name: string; namespace?: string } {
+  return { kind: o.kind, name: o.metadata.name, ...(o.kind.startsWith("Cluster") ? {} : { namespace: NAMESPACE }) };
+}
+
+const objects = (objs: object[]): string => objs.map((o) => JSON.stringify(o)).join("\n");
+
+const MERGE_PATCH = { headers: { "Content-Type": "application/merge-patch+json" } };
+const APPLY_PATCH = { headers: { "Content-Type": "application/apply-patch+yaml" } };
+
+interface AgentApis {
+  core: k8s.CoreV1Api;
+  custom: k8s.CustomObjectsApi;
+  coordination: k8s.CoordinationV1Api;
+  apps: k8s.AppsV1Api;
+}
+
+/** 200 when the request succeeded (any 2xx), else the HTTP status of the failure. */
+async function statusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    if (code === undefined) throw err;
+    return code;
+  }
+}
+
+void describe("helm install into a real API server", () => {
+  void test("installs the CRD and every object of the chart", async () => {
+    const res = await helm(["install", RELEASE, CHART_DIR, "--namespace", NAMESPACE, "--create-namespace", "--timeout", "60s"], {
+      kubeconfig: cp.kubeconfigPath,
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /kubectl get vip -A -w/, "NOTES tell the user what to do next");
+    await kubectl(cp, ["wait", "--for=condition=Established", "--timeout=30s", `crd/${CRD_NAME}`]);
+    for (const o of rendered) assert.ok(await exists(located(o)), `${ref(o)} was created`);
+    const status = await helm(["status", RELEASE, "--namespace", NAMESPACE, "-o", "json"], { kubeconfig: cp.kubeconfigPath });
+    assert.equal((JSON.parse(status.stdout) as { info: { status: string } }).info.status, "deployed");
+  });
+
+  void test("the installed Deployment runs the operator with leader election as keepalived-vip-operator", async () => {
+    const res = await kubectl(cp, ["get", "deployment", "keepalived-vip-operator", "-n", NAMESPACE, "-o", "json"]);
+    const dep = JSON.parse(res.stdout) as { spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } } };
+    assert.equal(dep.spec.replicas, 2);
+    assert.equal(dep.spec.template.spec.serviceAccountName, "keepalived-vip-operator");
+    assert.ok(dep.spec.template.spec.containers[0]?.args.includes("--leader-elect=true"));
+  });
+
+  void describe("the agent's ServiceAccount token", () => {
+    let api: AgentApis;
+    before(async () => {
+      await kubectl(cp, ["apply", "-f", "-"], {
+        input: objects([
+          { apiVersion: "v1", kind: "Node", metadata: { name: NODE } },
+          { apiVersion: "v1", kind: "Secret", metadata: { name: `keepalived-vip-node-${NODE}`, namespace: NAMESPACE }, stringData: { "keepalived.conf": "# empty\n" } },
+          { apiVersion: "v1", kind: "Secret", metadata: { name: "vrrp-auth", namespace: "default" }, stringData: { password: "s3cret" } },
+          {
+            apiVersion: "keepalived-vip.io/v1alpha1",
+            kind: "VirtualIP",
+            metadata: { name: "web", namespace: "default" },
+            spec: { serviceRef: { name: "web" }, address: "192.0.2.50", virtualRouterId: 51 },
+          },
+        ]),
+      });
+      // The chart created the ServiceAccount; this only mints a token (TokenRequest) for it.
+      const kc = await cp.clientConfigFor(NAMESPACE, "keepalived-vip-agent");
+      api = { core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi), coordination: kc.makeApiClient(k8s.CoordinationV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
+    });
+
+    // Every call is the one HTTP request named, so a denial is the verb's own (kubectl patch would GET first).
+    const secretName = `keepalived-vip-node-${NODE}`;
+    const cases: { name: string; allowed: boolean; act: (a: AgentApis) => Promise<unknown> }[] = [
+      {
+        name: "may apply its own entry of a VirtualIP's status.nodes (server-side apply, as the agent does)",
+        allowed: true,
+        act: (a) =>
+          a.custom.patchNamespacedCustomObjectStatus(
+            "keepalived-vip.io",
+            "v1alpha1",
+            "default",
+            "virtualips",
+            "web",
+            { apiVersion: "keepalived-vip.io/v1alpha1", kind: "VirtualIP", metadata: { name: "web", namespace: "default" }, status: { nodes: [{ name: NODE, state: "MASTER", priority: 100 }] } },
+            undefined,
+            `keepalived-vip-agent/${NODE}`,
+            true,
+            APPLY_PATCH,
+          ),
+      },
+      { name: "may read its node-config Secret in its namespace", allowed: true, act: (a) => a.core.readNamespacedSecret(secretName, NAMESPACE) },
+      {
+        name: "may list its node-config Secret by field selector (for a watch)",
+        allowed: true,
+        act: (a) => a.core.listNamespacedSecret(NAMESPACE, undefined, undefined, undefined, `metadata.name=${secretName}`),
+      },
+      {
+        name: "may create its heartbeat Lease in its namespace",
+        allowed: true,
+        act: (a) => a.coordination.createNamespacedLease(NAMESPACE, { metadata: { name: `keepalived-vip-agent-${NODE}`, namespace: NAMESPACE }, spec: { holderIdentity: NODE } }),
+      },
+      {
+        name: "may not patch a VirtualIP's spec",
+        allowed: false,
+        act: (a) => a.custom.patchNamespacedCustomObject("keepalived-vip.io", "v1alpha1", "default", "virtualips", "web", { spec: { virtualRouterId: 52 } }, undefined, undefined, undefined, MERGE_PATCH),
+      },
+      { name: "may not read a Secret in another namespace", allowed: false, act: (a) => a.core.readNamespacedSecret("vrrp-auth", "default") },
+      {
+        name: "may not patch a Node",
+        allowed: false,
+        act: (a) => a.core.patchNode(NODE, { metadata: { labels: { owned: "yes" } } }, undefined, undefined, undefined, undefined, undefined, MERGE_PATCH),
+      },
+      {
+        name: "may not create Secrets in its namespace",
+        allowed: false,
+        act: (a) => a.core.createNamespacedSecret(NAMESPACE, { metadata: { name: "stolen", namespace: NAMESPACE }, stringData: { a: "b" } }),
+      },
+      { name: "may not delete the agent DaemonSet", allowed: false, act: (a) => a.apps.deleteNamespacedDaemonSet("keepalived-vip-agent", NAMESPACE) },
+    ];
+    for (const c of cases) {
+      void test(c.name, async () => {
+        const status = await statusOf(c.act(api));
+        assert.equal(status, c.allowed ? 200 : 403, c.allowed ? "allowed" : "Forbidden");
+      });
+    }
+
+    void test("the status entry landed; the spec and the Node did not change", async () => {
+      const vip = await kubectl(cp, ["get", "virtualip", "web", "-n", "default", "-o", "jsonpath={.status.nodes[0].name}={.status.nodes[0].state}/{.spec.virtualRouterId}"]);
+      assert.equal(vip.stdout, `${NODE}=MASTER/51`);
+      const node = await kubectl(cp, ["get", "node", NODE, "-o", "jsonpath={.metadata.labels}"]);
+      assert.doesNotMatch(node.stdout, /owned/);
+    });
+  });
+
+  void test("helm uninstall removes every object it created; the CRD and VirtualIPs stay", async () => {
+    const res = await helm(["uninstall", RELEASE, "--namespace", NAMESPACE, "--timeout", "60s"], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(res.code, 0, res.stderr);
+    for (const o of rendered) assert.equal(await exists(located(o)), false, `${ref(o)} was removed`);
+    assert.ok(await exists({ kind: "crd", name: CRD_NAME }), "the CRD stays (Helm never deletes crds/)");
+    assert.ok(await exists({ kind: "virtualip", name: "web", namespace: "default" }), "VirtualIPs stay");
+  });
+});

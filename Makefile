@@ -67,5 +67,5 @@ image: ## Build the container image with podman (IMAGE=..., BASE_IMAGE=node:20-b
 	@hack/image/build.sh
 
 .PHONY: test-packaging
-test-packaging: deps ## Helm chart, kustomize, RBAC and container image tests (real API server, podman)
+test-packaging: deps k8s-bins ## Helm chart, kustomize, RBAC and container image tests (real API server, podman)
 	$(RUN_TESTS) test/integration/packaging

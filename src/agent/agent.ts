@@ -81,6 +81,8 @@ export class Agent {
     });
     this.reporter = new StatusReporter({
       clock: this.clock,
+      // Short enough that the status catches up within seconds after an API outage.
+      retryMaxMs: 5000,
       desired: (key) => planReport({ key, node: opts.node, map: this.applied, states: this.states, now: this.clock.now() }),
       apply: async (key, report) => {
         const uid = await applyNodeStatusEntry(opts.clients, splitKey(key), opts.node, report.kind === "entry" ? report.entry : undefined);

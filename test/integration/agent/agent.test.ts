@@ -1,0 +1,541 @@
+// The node agent for real: three network-namespace nodes, each running
+// `keepalived-vip agent` (and so a real keepalived) with the agent's own
+// ServiceAccount token bound by config/rbac/agent_*.yaml, against a real
+// kube-apiserver. Node config Secrets are written here from planCluster output.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ANNOTATION_CONFIG_HASH,
+  ANNOTATION_DEFAULT_INTERFACE,
+  API_VERSION,
+  GROUP,
+  KIND,
+  PLURAL,
+  SECRET_KEY_CONFIG,
+  SECRET_KEY_INSTANCES,
+  VERSION,
+  agentLeaseName,
+  nodeConfigSecretName,
+  parseVirtualIP,
+  type NodeStatus,
+  type VirtualIP,
+  type VirtualIPSpecInput,
+} from "../../../src/api/index.js";
+import { applyObject, createKubeClients, type KubeClients } from "../../../src/kube/client.js";
+import { planCluster, type ClusterView } from "../../../src/render/index.js";
+import {
+  applyManifests,
+  createNodes,
+  installCRDs,
+  kubectl,
+  NODE_SANS,
+  REPO_ROOT,
+  runCommand,
+  startControlPlane,
+  type ControlPlane,
+  type NetNode,
+  type NodeProcess,
+  type Nodes,
+} from "../../support/index.js";
+
+const NS = "keepalived-vip-system";
+const SA = "keepalived-vip-agent";
+const MANAGER = "keepalived-vip-tests";
+
+let cp: ControlPlane;
+let nodes: Nodes;
+let admin: KubeClients;
+let agentKubeconfig: string;
+const agents = new Map<string, NodeProcess>();
+/** Window of the API outage test: reports in it waited for the API server, not for the agent. */
+const outage = { from: Number.POSITIVE_INFINITY, to: Number.NEGATIVE_INFINITY };
+
+// --- fixtures ----------------------------------------------------------------
+
+interface VipDef {
+  name: string;
+  spec: Partial<VirtualIPSpecInput> & { address: string; virtualRouterId: number };
+}
+
+const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51 } };
+const DB: VipDef = { name: "db", spec: { address: "192.0.2.51", virtualRouterId: 52 } };
+
+function vipObject(def: VipDef): Record<string, unknown> {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: def.name, namespace: "default" },
+    spec: { serviceRef: { name: def.name }, forwarding: "kube-proxy", ...def.spec },
+  };
+}
+
+/** Reads the VirtualIPs back from the API server, parsed as the operator would. */
+async function readVips(defs: VipDef[]): Promise<VirtualIP[]> {
+  const out: VirtualIP[] = [];
+  for (const d of defs) {
+    const res = await admin.custom.getNamespacedCustomObject(GROUP, VERSION, "default", PLURAL, d.name);
+    const parsed = parseVirtualIP(res.body);
+    if (!parsed.ok) throw new Error(parsed.error);
+    out.push(parsed.value);
+  }
+  return out;
+}
+
+function clusterView(vips: VirtualIP[]): ClusterView {
+  return {
+    virtualIPs: vips,
+    nodes: nodes.nodes.map((n) => ({
+      metadata: { name: n.name, labels: { "kubernetes.io/hostname": n.name } },
+      status: { addresses: [{ type: "InternalIP", address: n.ipv4 }] },
+    })),
+    services: vips.map((v) => ({ metadata: { name: v.spec.serviceRef.name, namespace: "default" }, spec: { type: "LoadBalancer", ports: [{ port: 80 }] } })),
+    endpointSlices: [],
+    secrets: [],
+    nodeInterfaces: {},
+  };
+}
+
+/** Writes one node's config Secret as the operator does (server-side apply). */
+async function writeNodeSecret(node: string, data: { config: string; instances: string; hash: string }): Promise<void> {
+  const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+  await applyObject(
+    admin,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: nodeConfigSecretName(node), namespace: NS, annotations: { [ANNOTATION_CONFIG_HASH]: data.hash } },
+      type: "Opaque",
+      data: { [SECRET_KEY_CONFIG]: b64(data.config), [SECRET_KEY_INSTANCES]: b64(data.instances) },
+    },
+    { fieldManager: MANAGER },
+  );
+}
+
+/** Renders the cluster from the stored VirtualIPs and writes every node's Secret; returns the plan. */
+async function publishConfigs(defs: VipDef[]): Promise<ReturnType<typeof planCluster>> {
+  const plan = planCluster(clusterView(await readVips(defs)));
+  assert.deepEqual(plan.problems, [], "the test cluster view should render without problems");
+  for (const p of plan.nodes) await writeNodeSecret(p.node, { config: p.config, instances: JSON.stringify(p.instances), hash: p.hash });
+  return plan;
+}
+
+// --- observation helpers -----------------------------------------------------
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function statusNodes(name: string): Promise<NodeStatus[]> {
+  const res = await admin.custom.getNamespacedCustomObject(GROUP, VERSION, "default", PLURAL, name);
+  const status = (res.body as { status?: { nodes?: NodeStatus[] } }).status;
+  return [...(status?.nodes ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function statesOf(entries: NodeStatus[]): Record<string, string> {
+  return Object.fromEntries(entries.map((e) => [e.name, e.state]));
+}
+
+/** Names of the nodes whose eth0 carries `address`. */
+async function holders(address: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of nodes.nodes) {
+    const res = await runCommand("ip", ["-n", n.netns, "-j", "addr", "show", "dev", "eth0"]);
+    const links = JSON.parse(res.stdout) as Array<{ addr_info: Array<{ local: string }> }>;
+    if (links.some((l) => l.addr_info.some((a) => a.local === address))) out.push(n.name);
+  }
+  return out;
+}
+
+async function pingFromClient(address: string): Promise<boolean> {
+  const res = await nodes.exec("client", "ping", ["-c1", "-W1", address], { check: false });
+  return res.code === 0;
+}
+
+/** Scrapes the agent's /metrics inside its node. */
+async function metricsOf(node: string): Promise<string> {
+  const res = await nodes.exec(node, "curl", ["-fsS", "--max-time", "5", "http://127.0.0.1:9101/metrics"]);
+  return res.stdout;
+}
+
+function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labelText = m[2] ?? "";
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+interface LogLine {
+  message: string;
+  [k: string]: unknown;
+}
+
+function agentLog(node: string): LogLine[] {
+  const file = agents.get(node)?.logFile;
+  if (!file) return [];
+  const out: LogLine[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line) as LogLine);
+    } catch {
+      // a line cut by a concurrent write
+    }
+  }
+  return out;
+}
+
+/** Pids of keepalived processes (parent and children) inside a node. */
+function keepalivedPids(node: string): number[] {
+  return nodes.pids(node).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "keepalived";
+    } catch {
+      return false;
+    }
+  });
+}
+
+function startAgent(node: NetNode): NodeProcess {
+  const proc = nodes.spawn(
+    node,
+    process.execPath,
+    ["--import", "tsx", join(REPO_ROOT, "src/main.ts"), "agent", "--kubeconfig", agentKubeconfig, "--keepalived-path", "/usr/sbin/keepalived", "--heartbeat-interval", "1s", "--lease-duration", "5s"],
+    { env: { ...process.env, NODE_NAME: node.name, POD_NAMESPACE: NS, HOST_IP: node.ipv4, LOG_LEVEL: "info" } },
+  );
+  agents.set(node.name, proc);
+  return proc;
+}
+
+async function master(name: string): Promise<string | undefined> {
+  const entries = await statusNodes(name);
+  const masters = entries.filter((e) => e.state === "MASTER").map((e) => e.name);
+  return masters.length === 1 ? masters[0] : undefined;
+}
+
+// --- lifecycle ---------------------------------------------------------------
+
+before(async () => {
+  cp = await startControlPlane({ extraSANs: [...NODE_SANS] });
+  nodes = await createNodes({ count: 3, withClient: true, hostPorts: [cp.port] });
+  admin = createKubeClients({ kubeconfig: cp.kubeconfigPath });
+  await installCRDs(cp, [join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml")]);
+  await cp.ensureNamespace(NS);
+  const rbac = readdirSync(join(REPO_ROOT, "config/rbac"))
+    .filter((f) => f.startsWith("agent_") && f.endsWith(".yaml"))
+    .map((f) => join(REPO_ROOT, "config/rbac", f));
+  await applyManifests(cp, rbac);
+  agentKubeconfig = await cp.kubeconfigFor(NS, SA, { site: "node" });
+  for (const def of [WEB, DB]) await applyObject(admin, vipObject(def), { fieldManager: MANAGER });
+  await publishConfigs([WEB, DB]);
+});
+
+/** Prints the state change -> status write latency the agents logged while the API server was up. */
+function printLatencies(): void {
+  const healthy: number[] = [];
+  for (const node of agents.keys()) {
+    for (const l of agentLog(node)) {
+      const at = Date.parse(String(l.timestamp));
+      if (l.message === "Reported node status" && (at < outage.from || at > outage.to)) healthy.push(Number(l.latencyMs));
+    }
+  }
+  if (healthy.length === 0) return;
+  const sorted = healthy.sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  console.log(`Transition -> API write latency (API server up), ${sorted.length} reports: min ${sorted[0]} ms, median ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${sorted[sorted.length - 1]} ms`);
+}
+
+after(async () => {
+  printLatencies();
+  await Promise.all([...agents.values()].map((a) => a.stop(2000)));
+  // AGENT_IT_LOG_DIR=<dir> keeps the agents' logs (the node directories are removed below).
+  const keep = process.env.AGENT_IT_LOG_DIR;
+  if (keep) {
+    mkdirSync(keep, { recursive: true });
+    for (const [node, a] of agents) if (a.logFile) copyFileSync(a.logFile, join(keep, `${node}.log`));
+  }
+  await nodes?.destroy();
+  await cp?.stop();
+});
+
+// --- tests -------------------------------------------------------------------
+
+void describe("agent RBAC (config/rbac/agent_*.yaml)", () => {
+  const canI: Array<{ args: string[]; want: "yes" | "no" }> = [
+    { args: ["patch", `${PLURAL}.${GROUP}`, "--subresource=status", "-n", "default"], want: "yes" },
+    { args: ["patch", `${PLURAL}.${GROUP}`, "-n", "default"], want: "no" },
+    { args: ["get", `${PLURAL}.${GROUP}`, "-n", "default"], want: "no" },
+    { args: ["create", "events", "-n", "default"], want: "yes" },
+    { args: ["watch", "secrets", "-n", NS], want: "yes" },
+    { args: ["get", "secrets", "-n", "default"], want: "no" },
+    { args: ["update", "secrets", "-n", NS], want: "no" },
+    { args: ["create", "leases.coordination.k8s.io", "-n", NS], want: "yes" },
+    { args: ["update", "leases.coordination.k8s.io", "-n", NS], want: "yes" },
+    { args: ["create", "leases.coordination.k8s.io", "-n", "default"], want: "no" },
+    { args: ["get", "nodes"], want: "no" },
+    { args: ["list", "nodes"], want: "no" },
+  ];
+  for (const c of canI) {
+    void test(`agent can-i ${c.args.join(" ")}: ${c.want}`, async () => {
+      const res = await kubectl(cp, ["auth", "can-i", ...c.args, `--as=system:serviceaccount:${NS}:${SA}`], { check: false });
+      assert.equal(res.stdout.trim(), c.want, res.stderr);
+    });
+  }
+
+  void test("a Role narrowed by resourceNames still allows the agent's list and watch by name", async () => {
+    const ns = "rbac-narrow";
+    await cp.ensureNamespace(ns);
+    const manifests = [
+      { apiVersion: "v1", kind: "Secret", metadata: { name: "mine", namespace: ns }, stringData: { a: "b" } },
+      { apiVersion: "v1", kind: "Secret", metadata: { name: "other", namespace: ns }, stringData: { a: "c" } },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "one-secret", namespace: ns },
+        rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: ["mine"], verbs: ["get", "list", "watch"] }],
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "one-secret", namespace: ns },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "one-secret" },
+        subjects: [{ kind: "ServiceAccount", name: "narrow", namespace: ns }],
+      },
+    ];
+    await kubectl(cp, ["apply", "-f", "-"], { input: manifests.map((m) => JSON.stringify(m)).join("\n") });
+    const kc = await cp.kubeconfigFor(ns, "narrow");
+    const byName = await kubectl(cp, ["get", "secrets", "-n", ns, "--field-selector=metadata.name=mine", "-o", "name"], { kubeconfig: kc, check: false });
+    assert.equal(byName.stdout.trim(), "secret/mine", byName.stderr);
+    const all = await kubectl(cp, ["get", "secrets", "-n", ns, "-o", "name"], { kubeconfig: kc, check: false });
+    assert.notEqual(all.code, 0);
+    assert.match(all.stderr, /forbidden/i);
+    const watch = await kubectl(cp, ["get", "secrets", "-n", ns, "--field-selector=metadata.name=mine", "--watch", "--request-timeout=2s", "-o", "name"], { kubeconfig: kc, check: false });
+    assert.doesNotMatch(watch.stderr, /forbidden/i);
+  });
+});
+
+void describe("agent with keepalived in three nodes", () => {
+  void test("first election is reported: one MASTER, the others BACKUP, and the VIP answers from that node only", async () => {
+    for (const n of nodes.nodes) startAgent(n);
+    for (const def of [WEB, DB]) {
+      const entries = await waitFor(`three entries with one MASTER on ${def.name}`, async () => {
+        const e = await statusNodes(def.name);
+        const states = e.map((x) => x.state).sort();
+        return e.length === 3 && states.join() === "BACKUP,BACKUP,MASTER" ? e : undefined;
+      });
+      const m = entries.find((e) => e.state === "MASTER")!;
+      for (const e of entries) {
+        assert.equal(e.priority, 100);
+        assert.ok(e.since && e.lastReportTime, "since and lastReportTime are set");
+      }
+      const held = await waitFor(`${def.spec.address} on exactly one eth0`, async () => {
+        const h = await holders(def.spec.address);
+        return h.length === 1 ? h : undefined;
+      });
+      assert.deepEqual(held, [m.name], `status MASTER ${m.name} but the address is on ${held.join(",")}`);
+      assert.ok(await waitFor(`ping ${def.spec.address}`, () => pingFromClient(def.spec.address), 10_000), `${def.spec.address} does not answer`);
+    }
+  });
+
+  void test("each agent publishes its default interface and renews its heartbeat Lease", async () => {
+    for (const n of nodes.nodes) {
+      const lease = await admin.coordination.readNamespacedLease(agentLeaseName(n.name), NS);
+      assert.equal(lease.body.spec?.holderIdentity, n.name);
+      assert.equal(lease.body.spec?.leaseDurationSeconds, 5);
+      assert.equal(lease.body.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], "eth0");
+      const first = new Date(lease.body.spec?.renewTime ?? 0).getTime();
+      await waitFor(`Lease of ${n.name} renewed`, async () => {
+        const again = await admin.coordination.readNamespacedLease(agentLeaseName(n.name), NS);
+        return new Date(again.body.spec?.renewTime ?? 0).getTime() > first;
+      }, 5000);
+    }
+  });
+
+  void test("the agent serves metrics and health probes", async () => {
+    const node = nodes.nodes[0]!.name;
+    const text = await metricsOf(node);
+    assert.equal(metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "MASTER" }) + metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "BACKUP" }), 2);
+    assert.ok(metricValue(text, "keepalived_vip_agent_report_latency_seconds_count") >= 1);
+    for (const probe of ["healthz", "readyz"]) {
+      const res = await nodes.exec(node, "curl", ["-fsS", `http://127.0.0.1:9101/${probe}`]);
+      assert.match(res.stdout, /^\[\+\]keepalived ok\nok\n$/);
+    }
+  });
+
+  void test("a priority change is reloaded without a transition", async () => {
+    const webMaster = (await master(WEB.name))!;
+    const dbMaster = (await master(DB.name))!;
+    const target = nodes.nodes.find((n) => n.name !== webMaster)!.name;
+    const before = { web: await statusNodes(WEB.name), db: await statusNodes(DB.name) };
+    const reloadsBefore = metricValue(await metricsOf(target), "keepalived_vip_agent_reloads_total");
+    const transitionsBefore = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+
+    await applyObject(admin, vipObject({ ...WEB, spec: { ...WEB.spec, vrrp: { priorities: { [target]: 150 } } } }), { fieldManager: MANAGER });
+    await publishConfigs([WEB, DB]);
+
+    const entry = await waitFor(`priority 150 reported by ${target}`, async () => (await statusNodes(WEB.name)).find((e) => e.name === target && e.priority === 150));
+    assert.equal(metricValue(await metricsOf(target), "keepalived_vip_agent_reloads_total"), reloadsBefore + 1, "exactly one reload");
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = { web: await statusNodes(WEB.name), db: await statusNodes(DB.name) };
+    assert.equal(await master(WEB.name), webMaster, "no failover of web (nopreempt)");
+    assert.equal(await master(DB.name), dbMaster, "no failover of db");
+    assert.equal(entry.state, before.web.find((e) => e.name === target)?.state);
+    for (const key of ["web", "db"] as const) {
+      assert.deepEqual(
+        after[key].map((e) => [e.name, e.state, e.since]),
+        before[key].map((e) => [e.name, e.state, e.since]),
+        `${key}: a state or since changed`,
+      );
+    }
+    const transitionsAfter = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+    assert.deepEqual(transitionsAfter, transitionsBefore, "no VRRP transition on any node");
+  });
+
+  void test("a config that fails keepalived --config-test is refused and the last good one keeps running", async () => {
+    const node = nodes.nodes[0]!;
+    const pidsBefore = keepalivedPids(node.name).sort();
+    const liveConfig = readFileSync(join(node.runtimeDir, "keepalived.conf"), "utf8");
+    const metrics = await metricsOf(node.name);
+    const failuresBefore = metricValue(metrics, "keepalived_vip_agent_config_test_failures_total");
+    const reloadsBefore = metricValue(metrics, "keepalived_vip_agent_reloads_total");
+    const good = planCluster(clusterView(await readVips([WEB, DB]))).nodes.find((p) => p.node === node.name)!;
+
+    const broken = `${good.config}\nvrrp_instance broken {\n    virtual_router_id 300\n    bogus_keyword yes\n}\n`;
+    await writeNodeSecret(node.name, { config: broken, instances: JSON.stringify(good.instances), hash: "broken" });
+
+    await waitFor("the config-test failure metric", async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 1);
+    const events = await waitFor("ConfigTestFailed Events on both VirtualIPs", async () => {
+      const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");
+      const named = new Set(res.body.items.map((e) => e.involvedObject.name));
+      return named.has("web") && named.has("db") ? res.body.items : undefined;
+    });
+    for (const e of events) {
+      assert.equal(e.type, "Warning");
+      assert.equal(e.involvedObject.kind, KIND);
+      assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused its keepalived config`));
+      assert.match(e.message ?? "", /Unknown keyword/);
+      assert.doesNotMatch(e.message ?? "", /bogus_keyword/, "quoted config text is not echoed");
+    }
+    assert.ok(agentLog(node.name).some((l) => l.message === "Refused keepalived config"), "a log line names the refusal");
+    assert.equal(readFileSync(join(node.runtimeDir, "keepalived.conf"), "utf8"), liveConfig, "the live config is unchanged");
+    assert.deepEqual(keepalivedPids(node.name).sort(), pidsBefore, "keepalived was neither restarted nor replaced");
+    assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "no reload");
+    assert.equal((await holders(WEB.spec.address)).length, 1);
+
+    // Back to the good bytes: the same as running, so no write and no reload.
+    await writeNodeSecret(node.name, { config: good.config, instances: JSON.stringify(good.instances), hash: good.hash });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "same bytes: no reload");
+  });
+
+  void test("keepalived SIGKILLed: the leftover VIP is removed, keepalived restarts, the state is reported", async () => {
+    const victim = (await master(WEB.name))!;
+    const pids = keepalivedPids(victim);
+    assert.ok(pids.length >= 2, `keepalived processes in ${victim}: ${pids.join(",")}`);
+    // Freeze first so no process can clean up on a parent-death signal, then kill them all.
+    for (const pid of pids) process.kill(pid, "SIGSTOP");
+    assert.ok((await holders(WEB.spec.address)).includes(victim), "the frozen master still holds the VIP");
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+
+    await waitFor("the leftover VIP removed from the killed master", async () => !(await holders(WEB.spec.address)).includes(victim) || undefined, 10_000);
+    assert.ok(
+      agentLog(victim).some((l) => l.message === "Removed leftover VIP" && l.address === WEB.spec.address),
+      "the agent (not keepalived) removed it",
+    );
+    const newMaster = await waitFor("another node MASTER of web, the killed one BACKUP", async () => {
+      const s = statesOf(await statusNodes(WEB.name));
+      const m = Object.keys(s).find((k) => s[k] === "MASTER");
+      return m && m !== victim && s[victim] === "BACKUP" ? m : undefined;
+    });
+    assert.deepEqual(await holders(WEB.spec.address), [newMaster]);
+    const restarted = keepalivedPids(victim);
+    assert.ok(restarted.length >= 2 && restarted.every((p) => !pids.includes(p)), "keepalived was restarted");
+    assert.equal(metricValue(await metricsOf(victim), "keepalived_vip_agent_keepalived_restarts_total"), 1);
+    assert.ok(agentLog(victim).some((l) => l.message === "Reported node status" && l.state === "FAULT"), "FAULT was reported after the crash");
+    assert.ok(await waitFor(`ping ${WEB.spec.address}`, () => pingFromClient(WEB.spec.address), 10_000));
+  });
+
+  void test("API server down for 20 s during a failover: keepalived keeps working and the status converges once it returns", async () => {
+    const victim = (await master(DB.name))!;
+    await cp.stopApiServer();
+    const outageStart = Date.now();
+    outage.from = outageStart;
+    const pids = keepalivedPids(victim);
+    for (const pid of pids) process.kill(pid, "SIGSTOP");
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    const newHolder = await waitFor("a new holder of db's VIP during the outage", async () => {
+      const h = await holders(DB.spec.address);
+      return h.length === 1 && h[0] !== victim ? h[0] : undefined;
+    }, 15_000);
+    assert.ok(await waitFor(`ping ${DB.spec.address} during the outage`, () => pingFromClient(DB.spec.address), 10_000));
+    await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - outageStart))));
+    assert.deepEqual(await holders(DB.spec.address), [newHolder], "still exactly one holder at the end of the outage");
+
+    await cp.startApiServer();
+    const back = Date.now();
+    await waitFor("db status to show the new holder as the only MASTER and the victim as BACKUP", async () => {
+      const s = statesOf(await statusNodes(DB.name));
+      return s[newHolder] === "MASTER" && s[victim] === "BACKUP" && Object.values(s).filter((v) => v === "MASTER").length === 1;
+    }, 20_000, 200);
+    const convergedMs = Date.now() - back;
+    outage.to = Date.now();
+    console.log(`Status converged ${convergedMs} ms after the API server returned`);
+    assert.ok(convergedMs < 15_000, `status took ${convergedMs} ms to converge`);
+  });
+
+  void test("agent SIGTERM: another node takes over within about one advert interval and the stopped node shows STOPPED", async () => {
+    const victim = (await master(WEB.name))!;
+    const agent = agents.get(victim)!;
+    const t0 = Date.now();
+    const stopped = agent.stop(15_000);
+    const taker = await waitFor("the VIP on another node", async () => {
+      const h = await holders(WEB.spec.address);
+      return h.length === 1 && h[0] !== victim ? h[0] : undefined;
+    }, 10_000, 20);
+    const takeoverMs = Date.now() - t0;
+    console.log(`VIP moved from ${victim} to ${taker} ${takeoverMs} ms after SIGTERM of the agent`);
+    assert.ok(takeoverMs < 2500, `takeover took ${takeoverMs} ms`);
+    await stopped;
+    assert.equal(agent.child.exitCode, 0, "the agent exits 0");
+    assert.deepEqual(keepalivedPids(victim), [], "keepalived stopped with the agent");
+    await waitFor("STOPPED entries of the stopped node and the new MASTER", async () => {
+      const web = statesOf(await statusNodes(WEB.name));
+      const db = statesOf(await statusNodes(DB.name));
+      return web[victim] === "STOPPED" && db[victim] === "STOPPED" && web[taker] === "MASTER";
+    }, 10_000);
+    assert.ok(await pingFromClient(WEB.spec.address));
+  });
+
+  void test("a node dropped from a VirtualIP removes its own entry", async () => {
+    const remaining = nodes.nodes.filter((n) => agents.get(n.name)?.child.exitCode === null).map((n) => n.name);
+    const keep = remaining[0]!;
+    const dropped = remaining[1]!;
+    await applyObject(
+      admin,
+      vipObject({ ...DB, spec: { ...DB.spec, nodeSelector: { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "NotIn", values: [dropped] }] } } }),
+      { fieldManager: MANAGER },
+    );
+    await publishConfigs([WEB, DB]);
+    await waitFor(`${dropped}'s entry gone from db`, async () => {
+      const s = statesOf(await statusNodes(DB.name));
+      return !(dropped in s) && keep in s;
+    }, 15_000);
+  });
+});

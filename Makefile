@@ -36,9 +36,12 @@ test-unit: deps ## Unit tests (schema, CRD, renderer with real keepalived --conf
 k8s-bins: ## Build once (cached) or locate kube-apiserver, etcd, kubectl, helm for the tests (KUBEBUILDER_ASSETS skips the build)
 	@dir="$$(hack/k8s-bins.sh)" && echo "k8s binaries: $$dir"
 
-.PHONY: test-integration
-test-integration: deps k8s-bins ## Integration tests: real kube-apiserver + etcd, network-namespace nodes (needs root)
+.PHONY: require-root
+require-root:
 	@[ "$$(id -u)" -eq 0 ] || { echo "test-integration needs root (network namespaces, bind mounts): run it as root" >&2; exit 1; }
+
+.PHONY: test-integration
+test-integration: require-root deps k8s-bins ## Integration tests: real kube-apiserver + etcd, network-namespace nodes (needs root)
 	$(RUN_TESTS) test/integration
 
 .PHONY: dev-cluster

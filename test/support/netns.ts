@@ -192,7 +192,15 @@ async function startRelay(prefix: string[], relayArgs: string[], logFile: string
     child.once("exit", (code) => reject(new Error(`relay ${formatCommand(cmd[0]!, cmd.slice(1))} exited ${code}; see ${logFile}`)));
   });
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`relay not ready after 20 s; see ${logFile}`)), 20_000).unref());
-  await Promise.race([ready, timeout]);
+  try {
+    await Promise.race([ready, timeout]);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  // Like the control-plane daemons, a relay does not keep this process alive; destroy() re-references it.
+  child.stdout!.destroy();
+  child.unref();
   return child;
 }
 
@@ -307,6 +315,7 @@ export async function createNodes(opts: NodesOptions): Promise<Nodes> {
       await ip(["-n", topo.hub, "link", "set", find(n).bridgePort, "up"]);
     },
     async destroy() {
+      for (const r of relays) r.ref();
       const waits = relays.map(waitForExit);
       destroySync();
       await Promise.all(waits);

@@ -140,13 +140,17 @@ export interface DaemonOptions {
 /**
  * Starts a long-running process whose output goes to a log file. The process
  * gets SIGKILL from the kernel when this process dies (setpriv --pdeathsig),
- * so even a SIGKILLed test run leaves no daemon behind.
+ * so even a SIGKILLed test run leaves no daemon behind. It does not keep
+ * this process alive (unref); stopChild re-references it while it waits.
  */
 export function startDaemon(cmd: string, args: readonly string[], opts: DaemonOptions): ChildProcess {
   const fd = openSync(opts.logFile, "a");
   try {
     const spawnOpts: SpawnOptions = { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["ignore", fd, fd] };
-    return spawn("setpriv", ["--pdeathsig", "KILL", "--", cmd, ...args], spawnOpts);
+    const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", cmd, ...args], spawnOpts);
+    // A forgotten stop() must not keep the test process alive; the exit handlers end the daemon.
+    child.unref();
+    return child;
   } finally {
     closeSync(fd);
   }
@@ -161,6 +165,7 @@ export function waitForExit(child: ChildProcess): Promise<void> {
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
 export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  child.ref();
   const exited = waitForExit(child);
   child.kill("SIGTERM");
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);

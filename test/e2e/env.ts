@@ -142,7 +142,7 @@ export interface Env {
   holders(address: string): Promise<string[]>;
   /** Pids (host view) of the keepalived processes running in a node. */
   keepalivedPids(node: string): number[];
-  /** SIGKILLs every keepalived process of a node at once (its agent restarts it). */
+  /** SIGKILLs every keepalived process of a node at once, as a crash would end them (its agent restarts it); returns their pids. */
   killKeepalived(node: string): number[];
   linkDown(node: string): Promise<void>;
   linkUp(node: string): Promise<void>;
@@ -213,6 +213,17 @@ function childPids(pid: number): number[] {
   }
 }
 
+/** First descendant of `pid` (breadth first) whose command name is `name`. */
+function findDescendant(pid: number, name: string): number | undefined {
+  const queue = childPids(pid);
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    if (comm(p) === name) return p;
+    queue.push(...childPids(p));
+  }
+  return undefined;
+}
+
 function comm(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
@@ -230,16 +241,22 @@ interface AgentContext {
   logLevel: string;
 }
 
+// pid 1 of an agent's pid namespace: starts the agent, reaps orphans while it
+// waits (as a container runtime's init does), and exits when the agent exits,
+// which makes the kernel kill everything else in the namespace.
+const PID1_SCRIPT = '"$@" & wait $!';
+
 /**
  * An agent as a host process inside its node, in a pid namespace of its
- * own where it is pid 1, as in its container: when it dies, the kernel
- * kills its keepalived with it.
+ * own, as in its container: when the agent dies, the kernel kills its
+ * keepalived with it. A small init (PID1_SCRIPT) reaps orphaned
+ * keepalived children, which the agent itself does not reap.
  */
 function processAgent(ctx: AgentContext): AgentHandle {
   let proc: NodeProcess | undefined;
   const logFile = join(ctx.logDir, `agent-${ctx.node.name}.log`);
   const alive = (): boolean => proc !== undefined && proc.child.exitCode === null && proc.child.signalCode === null;
-  const agentPid = (): number | undefined => (proc?.child.pid === undefined ? undefined : childPids(proc.child.pid)[0]);
+  const agentPid = (): number | undefined => (proc?.child.pid === undefined ? undefined : findDescendant(proc.child.pid, "node"));
   return {
     node: ctx.node.name,
     logFile,
@@ -249,7 +266,7 @@ function processAgent(ctx: AgentContext): AgentHandle {
       proc = ctx.nodes.spawn(
         ctx.node,
         "unshare",
-        ["--pid", "--fork", "--kill-child", "--mount-proc", process.execPath, "--import", "tsx", MAIN, "agent", `--kubeconfig=${ctx.kubeconfig}`],
+        ["--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", PID1_SCRIPT, "sh", process.execPath, "--import", "tsx", MAIN, "agent", `--kubeconfig=${ctx.kubeconfig}`],
         {
           env: { ...process.env, NODE_NAME: ctx.node.name, POD_NAMESPACE: ctx.namespace, HOST_IP: ctx.node.ipv4, LOG_LEVEL: ctx.logLevel },
           logFile,
@@ -532,12 +549,17 @@ function buildEnv(p: EnvParts): Env {
     },
     keepalivedPids,
     killKeepalived(name) {
+      // Freeze them all first: a VRRP child that outlived its parent even for
+      // a moment would get SIGTERM from it and send a priority-0 advert,
+      // which hands over at once; a crash sends nothing.
       const pids = keepalivedPids(name);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
+      for (const signal of ["SIGSTOP", "SIGKILL"] as const) {
+        for (const pid of pids) {
+          try {
+            process.kill(pid, signal);
+          } catch {
+            // already gone
+          }
         }
       }
       return pids;

@@ -140,6 +140,8 @@ export interface StatusEvent {
 
 /** A watch of one VirtualIP that keeps every version it receives. */
 export interface StatusWatch {
+  readonly name: string;
+  readonly namespace: string;
   readonly events: StatusEvent[];
   /** First event at or after `after` whose master is `node`. */
   firstMaster(node: string, after: number): StatusEvent | undefined;
@@ -171,6 +173,8 @@ export async function watchStatus(env: Env, name: string, namespace = "default")
   };
   await open();
   const w: StatusWatch = {
+    name,
+    namespace,
     events,
     firstMaster(node, after) {
       return events.find((e) => e.at >= after && e.master === node);

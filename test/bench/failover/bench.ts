@@ -1,0 +1,175 @@
+// `make bench-failover`: measures real failovers on simulated nodes. For each
+// advert interval and fault (SIGKILL keepalived, SIGKILL agent, link down on
+// the MASTER): time to the new MASTER answering at the VIP from the client
+// namespace, and to status.master naming it. Prints medians, p95s, ratios to
+// the VRRP floor, and one JSON line with every figure. Does I/O; needs root.
+import { startEnv, type Env } from "../../e2e/env.js";
+import { FAULT_TEXT, FAULTS, measureFailover, recoverFault, waitForSteadyState, type Fault, type FailoverResult } from "../../e2e/failover.js";
+import { startProbe, watchStatus } from "../../e2e/probe.js";
+import { sleep } from "../../support/process.js";
+import { seconds, summarize, vrrpFloorMs, type Summary } from "./stats.js";
+
+const NAME = "bench";
+const ADDRESS = "192.0.2.50";
+const ROUTER_ID = 51;
+const PRIORITY = 100;
+
+interface Settings {
+  runs: number;
+  intervals: string[];
+  faults: Fault[];
+}
+
+function parseIntervalMs(text: string): number {
+  const m = /^(\d+)(ms|s)$/.exec(text);
+  if (!m) throw new Error(`advert interval ${text}: want e.g. 1s or 100ms`);
+  return Number(m[1]) * (m[2] === "s" ? 1000 : 1);
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const runs = Number(env.BENCH_RUNS ?? "10");
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Error(`BENCH_RUNS=${env.BENCH_RUNS}: want 1..100`);
+  const intervals = (env.BENCH_INTERVALS ?? "1s,100ms").split(",").map((s) => s.trim());
+  intervals.forEach(parseIntervalMs);
+  const faults = (env.BENCH_FAULTS ?? FAULTS.join(",")).split(",").map((s) => s.trim()) as Fault[];
+  for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`BENCH_FAULTS: unknown fault ${f}; want ${FAULTS.join(",")}`);
+  return { runs, intervals, faults };
+}
+
+function virtualIP(interval: string): string {
+  return JSON.stringify({
+    apiVersion: "keepalived-vip.io/v1alpha1",
+    kind: "VirtualIP",
+    metadata: { name: NAME, namespace: "default" },
+    spec: {
+      serviceRef: { name: "nginx" },
+      address: ADDRESS,
+      virtualRouterId: ROUTER_ID,
+      forwarding: "kube-proxy",
+      vrrp: { version: 3, advertisementInterval: interval },
+    },
+  });
+}
+
+/** One (interval, fault) row of the result. */
+interface Row {
+  interval: string;
+  fault: Fault;
+  floorMs: number;
+  runs: FailoverResult[];
+  vip: Summary;
+  status: Summary;
+}
+
+interface RunSetOptions {
+  interval: string;
+  fault: Fault;
+  runs: number;
+}
+
+async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
+  const advertMs = parseIntervalMs(opts.interval);
+  const timeoutMs = Math.max(15_000, advertMs * 15);
+  const probe = await startProbe(env, ADDRESS, { intervalMs: 10, timeoutMs: 100 });
+  const watch = await watchStatus(env, NAME);
+  const results: FailoverResult[] = [];
+  try {
+    for (let i = 0; i < opts.runs; i++) {
+      const master = await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
+      // A few adverts of calm, so that the fault hits a MASTER in its normal rhythm.
+      await sleep(Math.max(300, 2 * advertMs));
+      const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
+      results.push(r);
+      const mismatch = r.answeredBy === r.statusMaster ? "" : ` (status named ${r.statusMaster})`;
+      console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms`);
+      await recoverFault(env, opts.fault, master);
+    }
+    await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
+  } finally {
+    watch.stop();
+    await probe.stop();
+  }
+  const floorMs = vrrpFloorMs(advertMs, PRIORITY);
+  return {
+    interval: opts.interval,
+    fault: opts.fault,
+    floorMs,
+    runs: results,
+    vip: summarize(
+      results.map((r) => r.vipMs),
+      floorMs,
+    ),
+    status: summarize(
+      results.map((r) => r.statusMs),
+      floorMs,
+    ),
+  };
+}
+
+function pad(s: string, n: number): string {
+  return s.padEnd(n);
+}
+
+function printTable(rows: Row[]): void {
+  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), "x floor"];
+  console.log(head.join(" "));
+  for (const r of rows) {
+    console.log(
+      [
+        pad(r.interval, 7),
+        pad(FAULT_TEXT[r.fault], 19),
+        pad(String(r.runs.length), 5),
+        pad(seconds(r.floorMs), 8),
+        pad(seconds(r.vip.medianMs), 11),
+        pad(seconds(r.vip.p95Ms), 8),
+        pad(r.vip.ratio.toFixed(2), 8),
+        pad(seconds(r.status.medianMs), 14),
+        pad(seconds(r.status.p95Ms), 8),
+        r.status.ratio.toFixed(2),
+      ].join(" "),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings(process.env);
+  const t0 = Date.now();
+  console.log(`Failover benchmark: ${settings.runs} run(s) per advert interval (${settings.intervals.join(", ")}) and fault (${settings.faults.map((f) => FAULT_TEXT[f]).join(", ")})`);
+  const env = await startEnv({ progress: (line) => console.log(`  ${line}`) });
+  const rows: Row[] = [];
+  try {
+    for (const interval of settings.intervals) {
+      await env.apply(virtualIP(interval));
+      for (const fault of settings.faults) rows.push(await measureSet(env, { interval, fault, runs: settings.runs }));
+    }
+  } finally {
+    await env.stop();
+  }
+  console.log("");
+  console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), priority ${PRIORITY}, floor = 3 x advert + (256-priority)/256 x advert`);
+  printTable(rows);
+  console.log(`Total time ${seconds(Date.now() - t0)}`);
+  const json = {
+    benchmark: "failover",
+    nodes: 3,
+    priority: PRIORITY,
+    runsPerSet: settings.runs,
+    results: rows.map((r) => ({
+      advertInterval: r.interval,
+      fault: r.fault,
+      runs: r.runs.length,
+      floorMs: Math.round(r.floorMs),
+      vip: r.vip,
+      status: r.status,
+      vipMs: r.runs.map((x) => x.vipMs),
+      statusMs: r.runs.map((x) => x.statusMs),
+      statusMismatches: r.runs.filter((x) => x.answeredBy !== x.statusMaster).length,
+    })),
+  };
+  console.log(JSON.stringify(json));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});

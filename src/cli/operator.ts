@@ -1,0 +1,75 @@
+// `keepalived-vip operator`: flags, env vars and config file into settings,
+// then the operator until SIGTERM (graceful: the leader Lease is released). I/O.
+import { readFileSync } from "node:fs";
+import { describeError } from "../kube/client.js";
+import { defaultIdentity, startOperator } from "../operator/operator.js";
+import { OPERATOR_FLAGS, parseOperatorOptions, renderOperatorHelp } from "../operator/options.js";
+import { createLogger } from "../shared/logger.js";
+import { PROGRAM, UsageError, parseCommandArgs } from "./command.js";
+
+/** How long a graceful stop may take before the process exits anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+
+type FlagOptions = Record<string, { type: "string"; multiple?: boolean }>;
+
+const OPTIONS: FlagOptions = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f.name, f.multiple ? { type: "string", multiple: true } : { type: "string" }]));
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off("SIGTERM", on);
+      process.off("SIGINT", on);
+      resolve(sig);
+    };
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
+  });
+}
+
+function readConfig(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`--config: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Runs the operator until SIGTERM or SIGINT. It never resolves after a
+ * start: the watches of @dot-i/k8s-operator cannot be closed without its
+ * exit(1) path, so the process exits itself (0 after a graceful stop).
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, OPTIONS);
+  if (values.help) {
+    process.stdout.write(renderOperatorHelp(PROGRAM));
+    return 0;
+  }
+  const flags = values as Record<string, string | string[] | undefined>;
+  const configPath = (flags.config as string | undefined) ?? process.env.KEEPALIVED_VIP_CONFIG;
+  const configText = readConfig(configPath);
+  const res = parseOperatorOptions({ flags, env: process.env, ...(configText !== undefined ? { configText, configPath } : {}), defaultIdentity: defaultIdentity() });
+  if (!res.ok) throw new UsageError(res.errors.join("\nerror: "));
+  const { config } = res;
+  const logger = createLogger("operator").child({ identity: config.identity });
+  const fail = (what: string) => (err: unknown) => {
+    logger.error(what, { error: describeError(err) });
+    process.exit(1);
+  };
+  process.on("uncaughtException", fail("Stopped on an unexpected error"));
+  process.on("unhandledRejection", fail("Stopped on an unhandled rejection"));
+  const signal = untilSignal();
+  logger.info("Starting operator", { namespace: config.namespace, leaderElect: config.leaderElect, metricsBindAddress: config.metricsBindAddress, agentImage: config.agent.image });
+  const handle = await startOperator({ config, logger });
+  const sig = await signal;
+  logger.info("Shutting down", { signal: sig });
+  const timer = setTimeout(() => {
+    logger.warn("Graceful stop took too long, exiting", { timeoutMs: STOP_TIMEOUT_MS });
+    process.exit(0);
+  }, STOP_TIMEOUT_MS);
+  await handle.stop();
+  clearTimeout(timer);
+  logger.info("Stopped");
+  process.exit(0);
+}

@@ -1,0 +1,135 @@
+// The operator's in-memory view of the cluster, fed by watch events and by
+// the responses of its own writes. Pure (no I/O); a sequence number orders updates.
+import type { RawObject } from "../kube/watch.js";
+import { rawKey } from "../kube/watch.js";
+
+/** The kinds the operator keeps. */
+export type Kind = "VirtualIP" | "Service" | "EndpointSlice" | "Node" | "Lease" | "Secret" | "DaemonSet";
+
+/** Kinds whose managedFields the operator reads (Service: who owns status.loadBalancer.ingress). */
+const KEEP_MANAGED_FIELDS = new Set<Kind>(["Service"]);
+
+interface Entry {
+  obj: RawObject;
+  /** Sequence number of the last update of this entry. */
+  seq: number;
+}
+
+/** What an update did. */
+export interface CacheChange {
+  kind: Kind;
+  key: string;
+  previous?: RawObject;
+  /** undefined when the object was deleted. */
+  current?: RawObject;
+}
+
+/** resourceVersion as a number when it is one (etcd revisions are), for ordering updates. */
+function rvNumber(obj: RawObject | undefined): number | undefined {
+  const rv = obj?.metadata?.resourceVersion;
+  if (rv === undefined || !/^\d+$/.test(rv)) return undefined;
+  return Number(rv);
+}
+
+function strip(kind: Kind, obj: RawObject): RawObject {
+  if (KEEP_MANAGED_FIELDS.has(kind) || !obj.metadata?.managedFields) return obj;
+  const { managedFields: _drop, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+/**
+ * Objects by kind and "namespace/name". An update with the same or an older
+ * resourceVersion than the cached one is ignored (a replayed ADDED, or a
+ * watch event that arrives after the response of our own write), so it
+ * reports no change.
+ */
+export class ObjectCache {
+  private readonly stores = new Map<Kind, Map<string, Entry>>();
+  private readonly deletions = new Map<string, number>();
+  private seq = 0;
+
+  private store(kind: Kind): Map<string, Entry> {
+    let s = this.stores.get(kind);
+    if (!s) {
+      s = new Map();
+      this.stores.set(kind, s);
+    }
+    return s;
+  }
+
+  /** The sequence number of the latest update. */
+  get currentSeq(): number {
+    return this.seq;
+  }
+
+  /** Stores an added or modified object; undefined when nothing changed. */
+  put(kind: Kind, obj: RawObject): CacheChange | undefined {
+    const key = rawKey(obj);
+    const s = this.store(kind);
+    const prev = s.get(key);
+    if (prev) {
+      const a = rvNumber(prev.obj);
+      const b = rvNumber(obj);
+      if (prev.obj.metadata?.resourceVersion === obj.metadata?.resourceVersion) return undefined;
+      if (a !== undefined && b !== undefined && b < a && prev.obj.metadata?.uid === obj.metadata?.uid) return undefined;
+    }
+    const current = strip(kind, obj);
+    s.set(key, { obj: current, seq: ++this.seq });
+    return prev ? { kind, key, previous: prev.obj, current } : { kind, key, current };
+  }
+
+  /** Removes an object; undefined when it was not there. */
+  remove(kind: Kind, key: string): CacheChange | undefined {
+    const s = this.store(kind);
+    const prev = s.get(key);
+    this.deletions.set(`${kind}\u0000${key}`, ++this.seq);
+    if (!prev) return undefined;
+    s.delete(key);
+    return { kind, key, previous: prev.obj };
+  }
+
+  get(kind: Kind, key: string): RawObject | undefined {
+    return this.stores.get(kind)?.get(key)?.obj;
+  }
+
+  has(kind: Kind, key: string): boolean {
+    return this.stores.get(kind)?.has(key) ?? false;
+  }
+
+  /** Whether the object was deleted after sequence number `since`. */
+  deletedSince(kind: Kind, key: string, since: number): boolean {
+    return (this.deletions.get(`${kind}\u0000${key}`) ?? 0) > since;
+  }
+
+  /** All objects of a kind (insertion order). */
+  values(kind: Kind): RawObject[] {
+    return [...(this.stores.get(kind)?.values() ?? [])].map((e) => e.obj);
+  }
+
+  /** Objects of a kind by key. */
+  entries(kind: Kind): Map<string, RawObject> {
+    const out = new Map<string, RawObject>();
+    for (const [k, e] of this.stores.get(kind) ?? []) out.set(k, e.obj);
+    return out;
+  }
+
+  size(kind: Kind): number {
+    return this.stores.get(kind)?.size ?? 0;
+  }
+
+  /**
+   * Removes objects a fresh list no longer shows and that were not updated
+   * since the list started (`since`): deletions a restarted watch never reported.
+   */
+  sweep(kind: Kind, listed: ReadonlyMap<string, string>, since: number): CacheChange[] {
+    const out: CacheChange[] = [];
+    const s = this.store(kind);
+    for (const [key, e] of [...s]) {
+      if (listed.has(key) || e.seq > since) continue;
+      s.delete(key);
+      out.push({ kind, key, previous: e.obj });
+    }
+    for (const [k, seq] of this.deletions) if (seq <= since) this.deletions.delete(k);
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+// Gathering: the cached objects turned into the renderer's ClusterView, plus
+// what the operator reads from agent Leases (interface, liveness). Pure.
+import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
+import { ANNOTATION_DEFAULT_INTERFACE, agentLeaseName, parseVirtualIP, type ParseResult, type VirtualIP } from "../api/index.js";
+import type { ClusterView } from "../render/index.js";
+import type { RawObject } from "../kube/watch.js";
+
+/** "namespace/name" of a namespaced object. */
+export function keyOf(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** Whether the object has a deletionTimestamp. */
+export function isDeleting(obj: RawObject): boolean {
+  return typeof obj.metadata?.deletionTimestamp === "string" && obj.metadata.deletionTimestamp !== "";
+}
+
+/**
+ * Parses VirtualIPs with the zod schema, once per uid and generation (spec
+ * changes bump the generation; status changes do not). The status is left
+ * out: agents write it, and it has no say in the spec's validity.
+ */
+export class VirtualIPParser {
+  private readonly cache = new Map<string, { uid: string; generation: number; result: ParseResult<VirtualIP> }>();
+
+  parse(key: string, obj: RawObject): ParseResult<VirtualIP> {
+    const uid = obj.metadata?.uid ?? "";
+    const generation = obj.metadata?.generation ?? 0;
+    const hit = this.cache.get(key);
+    if (hit && hit.uid === uid && hit.generation === generation) return hit.result;
+    const { managedFields: _m, ...metadata } = obj.metadata ?? {};
+    const result = parseVirtualIP({ apiVersion: obj.apiVersion, kind: obj.kind, metadata, spec: obj.spec });
+    this.cache.set(key, { uid, generation, result });
+    return result;
+  }
+
+  forget(key: string): void {
+    this.cache.delete(key);
+  }
+}
+
+/** When an agent's heartbeat Lease expires (renewTime + leaseDurationSeconds), or undefined when it cannot tell. */
+export function leaseExpiry(lease: RawObject | undefined): number | undefined {
+  const spec = (lease?.spec ?? {}) as { renewTime?: string; leaseDurationSeconds?: number };
+  if (!spec.renewTime || !spec.leaseDurationSeconds) return undefined;
+  const t = Date.parse(spec.renewTime);
+  return Number.isNaN(t) ? undefined : t + spec.leaseDurationSeconds * 1000;
+}
+
+/** The agent Lease of each node (by node name), from the Leases in the operator namespace. */
+export function agentLeasesByNode(nodes: readonly string[], leases: ReadonlyMap<string, RawObject>, namespace: string): Map<string, RawObject> {
+  const out = new Map<string, RawObject>();
+  for (const n of nodes) {
+    const lease = leases.get(keyOf(namespace, agentLeaseName(n)));
+    if (lease) out.set(n, lease);
+  }
+  return out;
+}
+
+/** Node name -> interface its agent published on its Lease. */
+export function nodeInterfaces(byNode: ReadonlyMap<string, RawObject>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [node, lease] of [...byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const ifname = lease.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE];
+    if (ifname) out[node] = ifname;
+  }
+  return out;
+}
+
+/** The VirtualIPs of the cluster, sorted into what the renderer gets and what it does not. */
+export interface GatheredVirtualIPs {
+  /** Valid and not being deleted: the renderer's input. */
+  valid: VirtualIP[];
+  /** Key -> parse error (naming the field). */
+  invalid: Map<string, string>;
+  /** Keys being deleted. */
+  deleting: Set<string>;
+}
+
+/** Sorts the cached VirtualIPs into valid, invalid and deleting. */
+export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: VirtualIPParser): GatheredVirtualIPs {
+  const out: GatheredVirtualIPs = { valid: [], invalid: new Map(), deleting: new Set() };
+  for (const [key, obj] of vips) {
+    if (isDeleting(obj)) {
+      out.deleting.add(key);
+      continue;
+    }
+    const res = parser.parse(key, obj);
+    if (res.ok) out.valid.push(res.value);
+    else out.invalid.set(key, res.error);
+  }
+  return out;
+}
+
+/** Everything buildClusterView reads. */
+export interface ViewSources {
+  virtualIPs: VirtualIP[];
+  nodes: readonly RawObject[];
+  services: readonly RawObject[];
+  endpointSlices: readonly RawObject[];
+  authSecrets: readonly V1Secret[];
+  nodeInterfaces: Record<string, string>;
+}
+
+/** The renderer's input. Raw JSON objects are what the typed ones serialize to (timestamps as strings). */
+export function buildClusterView(s: ViewSources): ClusterView {
+  return {
+    virtualIPs: s.virtualIPs,
+    nodes: s.nodes as unknown as V1Node[],
+    services: s.services as unknown as V1Service[],
+    endpointSlices: s.endpointSlices as unknown as V1EndpointSlice[],
+    secrets: [...s.authSecrets],
+    nodeInterfaces: s.nodeInterfaces,
+  };
+}

@@ -1,0 +1,342 @@
+// The operator's settings: flag table (with env vars and defaults), the help
+// text, and validation of flags, environment and config file into one OperatorConfig. Pure.
+import { z } from "zod";
+import yaml from "js-yaml";
+import { DNS_SUBDOMAIN_PATTERN } from "../api/index.js";
+import { parseBindAddress } from "../shared/health-server.js";
+
+/** A Kubernetes toleration, as the DaemonSet carries it. */
+export interface Toleration {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+  tolerationSeconds?: number;
+}
+
+/** Container resources of the agent. */
+export interface Resources {
+  limits?: Record<string, string>;
+  requests?: Record<string, string>;
+}
+
+/** How the agent DaemonSet is built. */
+export interface AgentSettings {
+  image: string;
+  nodeSelector: Record<string, string>;
+  tolerations: Toleration[];
+  resources: Resources;
+  priorityClassName?: string;
+  /** Arguments appended after `agent` and the flags the operator sets. */
+  extraArgs: string[];
+  serviceAccountName: string;
+  /** Port of the agent's /metrics, /healthz and /readyz on the node (hostNetwork). */
+  metricsPort: number;
+}
+
+/** Everything the operator needs to run. */
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespace: string;
+  identity: string;
+  leaderElect: boolean;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  metricsBindAddress: string;
+  /** How many objects are written at once. */
+  workers: number;
+  agent: AgentSettings;
+}
+
+/** One command-line flag. */
+export interface FlagDef {
+  /** Flag name without dashes; also the key in the config file. */
+  name: string;
+  env: string;
+  /** Shown in --help; undefined when there is none. */
+  default?: string;
+  help: string;
+  /** May be given more than once (a list). */
+  multiple?: boolean;
+}
+
+/** Every flag of `operator`, in --help order. */
+export const OPERATOR_FLAGS: readonly FlagDef[] = [
+  { name: "config", env: "KEEPALIVED_VIP_CONFIG", help: "YAML file with any of these settings, keyed by flag name (flags and env vars win)" },
+  { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file (default: in-cluster, then ~/.kube/config)" },
+  { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, the agent DaemonSet, node-config Secrets and Leases" },
+  { name: "identity", env: "POD_NAME", default: "<hostname>_<pid>", help: "Leader-election identity of this replica" },
+  { name: "leader-elect", env: "KEEPALIVED_VIP_LEADER_ELECT", default: "true", help: "Elect a leader through a Lease; only the leader writes (true|false)" },
+  { name: "lease-duration", env: "KEEPALIVED_VIP_LEASE_DURATION", default: "15s", help: "How long others wait for an unrenewed leader Lease before taking over" },
+  { name: "renew-deadline", env: "KEEPALIVED_VIP_RENEW_DEADLINE", default: "10s", help: "How long the leader retries renewing before it gives up" },
+  { name: "retry-period", env: "KEEPALIVED_VIP_RETRY_PERIOD", default: "2s", help: "Interval between leader-election attempts" },
+  { name: "metrics-bind-address", env: "KEEPALIVED_VIP_METRICS_BIND_ADDRESS", default: ":8080", help: "Address of /metrics, /healthz and /readyz (host:port, :port, [v6]:port)" },
+  { name: "workers", env: "KEEPALIVED_VIP_WORKERS", default: "8", help: "How many objects are written concurrently" },
+  { name: "agent-image", env: "KEEPALIVED_VIP_AGENT_IMAGE", default: "localhost/keepalived-vip-operator:dev", help: "Image of the agent DaemonSet" },
+  { name: "agent-node-selector", env: "KEEPALIVED_VIP_AGENT_NODE_SELECTOR", default: "", help: "Node labels the agent pods need, k=v,k2=v2 (a map in the config file)" },
+  { name: "agent-tolerations", env: "KEEPALIVED_VIP_AGENT_TOLERATIONS", default: "[]", help: "Tolerations of the agent pods, as a JSON list (a list in the config file)" },
+  { name: "agent-resources", env: "KEEPALIVED_VIP_AGENT_RESOURCES", default: '{"requests":{"cpu":"10m","memory":"64Mi"},"limits":{"memory":"256Mi"}}', help: "Resources of the agent container, as JSON" },
+  { name: "agent-priority-class", env: "KEEPALIVED_VIP_AGENT_PRIORITY_CLASS", default: "system-node-critical", help: "priorityClassName of the agent pods (empty for none)" },
+  { name: "agent-extra-args", env: "KEEPALIVED_VIP_AGENT_EXTRA_ARGS", multiple: true, help: "Extra argument for the agent; repeat for several (env: space-separated; config: a list)" },
+  { name: "agent-service-account", env: "KEEPALIVED_VIP_AGENT_SERVICE_ACCOUNT", default: "keepalived-vip-agent", help: "ServiceAccount of the agent pods" },
+  { name: "agent-metrics-port", env: "KEEPALIVED_VIP_AGENT_METRICS_PORT", default: "9101", help: "Port of the agent's /metrics and /healthz on each node" },
+];
+
+/** The --help text of `operator`. */
+export function renderOperatorHelp(program: string): string {
+  const rows = OPERATOR_FLAGS.map((f) => {
+    const extra = [f.default !== undefined ? `default ${JSON.stringify(f.default)}` : "", `env ${f.env}`].filter((s) => s !== "").join("; ");
+    return `  --${f.name}${f.multiple ? " (repeatable)" : ""}\n      ${f.help} (${extra})`;
+  });
+  return [
+    `Usage: ${program} operator [options]`,
+    "",
+    "Runs the operator: watches VirtualIPs, Services, EndpointSlices, Nodes and agent Leases;",
+    "writes the agent DaemonSet, one keepalived config Secret per Node, Service load-balancer",
+    "status and VirtualIP status. Precedence: flag, then env var, then config file, then default.",
+    "Log level: LOG_LEVEL (default info).",
+    "",
+    "Options:",
+    ...rows,
+    "  -h, --help\n      Show this help",
+    "",
+  ].join("\n");
+}
+
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+const DURATION = /^(\d+(?:\.\d+)?(ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go-style duration ("15s", "500ms", "1m30s") into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim();
+  if (!DURATION.test(s)) return undefined;
+  let ms = 0;
+  for (const m of s.matchAll(DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 0);
+  return Math.round(ms);
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[kKMGTPEmun])?$/;
+const RESOURCE_NAME = /^([a-z0-9.-]+\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** A value from a flag or env var (a string) or from the config file (any YAML value). */
+type Source = unknown;
+
+function fromJSON(v: Source, ctx: z.RefinementCtx): unknown {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: `not valid JSON: ${e instanceof Error ? e.message : String(e)}` });
+    return z.NEVER;
+  }
+}
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === "number" ? v * 1000 : parseDuration(v);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not a positive duration like 15s, 500ms or 1m` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "boolean") return v;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not true or false` });
+  return z.NEVER;
+});
+
+const intIn = (min: number, max: number): z.ZodType<number, number | string> =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === "number" ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const labelMap = z.record(z.string().regex(LABEL_KEY, "not a valid label key"), z.string().regex(LABEL_VALUE, "not a valid label value"));
+
+const nodeSelector = z
+  .union([z.string(), z.record(z.string(), z.string())])
+  .transform((v, ctx) => {
+    if (typeof v !== "string") return v;
+    const out: Record<string, string> = {};
+    for (const part of v.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) {
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(part)} is not key=value` });
+        return z.NEVER;
+      }
+      out[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+    return out;
+  })
+  .pipe(labelMap);
+
+const toleration = z
+  .object({
+    key: z.string().optional(),
+    operator: z.enum(["Exists", "Equal"]).optional(),
+    value: z.string().optional(),
+    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+    tolerationSeconds: z.number().int().optional(),
+  })
+  .strict();
+
+const quantities = z.record(z.string().regex(RESOURCE_NAME, "not a resource name"), z.union([z.string(), z.number()]).transform((v) => String(v)).pipe(z.string().regex(QUANTITY, "not a quantity like 100m or 64Mi")));
+
+const resources = z.object({ limits: quantities.optional(), requests: quantities.optional() }).strict();
+
+const dnsSubdomain = z.string().max(253).regex(new RegExp(DNS_SUBDOMAIN_PATTERN), "not a DNS subdomain name");
+
+const extraArgs = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === "string" ? v.split(/\s+/).filter((a) => a !== "") : v));
+
+const bindAddress = z.string().refine(
+  (v) => {
+    try {
+      parseBindAddress(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "want host:port, :port or [ipv6]:port" },
+);
+
+/** Schema of the merged settings, keyed by flag name. */
+const settingsSchema = z
+  .object({
+    kubeconfig: z.string().min(1).optional(),
+    namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a namespace name"),
+    identity: z.string().min(1).max(128),
+    "leader-elect": bool,
+    "lease-duration": duration,
+    "renew-deadline": duration,
+    "retry-period": duration,
+    "metrics-bind-address": bindAddress,
+    workers: intIn(1, 256),
+    "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
+    "agent-node-selector": nodeSelector,
+    "agent-tolerations": z.unknown().transform(fromJSON).pipe(z.array(toleration)),
+    "agent-resources": z.unknown().transform(fromJSON).pipe(resources),
+    "agent-priority-class": z.union([z.literal(""), dnsSubdomain]),
+    "agent-extra-args": extraArgs,
+    "agent-service-account": dnsSubdomain,
+    "agent-metrics-port": intIn(1, 65535),
+  })
+  .strict();
+
+/** Where the settings come from. */
+export interface OptionSources {
+  /** Parsed flags (strings, or string lists for repeatable flags). */
+  flags: Record<string, string | string[] | boolean | undefined>;
+  env: Record<string, string | undefined>;
+  /** Text of the --config file, if any. */
+  configText?: string;
+  /** Name of the --config file, for messages. */
+  configPath?: string;
+  /** Default identity (hostname_pid). */
+  defaultIdentity: string;
+}
+
+export type OptionsResult = { ok: true; config: OperatorConfig } | { ok: false; errors: string[] };
+
+function readConfigFile(sources: OptionSources): { ok: true; values: Record<string, unknown> } | { ok: false; errors: string[] } {
+  if (sources.configText === undefined) return { ok: true, values: {} };
+  const where = sources.configPath ?? "config file";
+  let doc: unknown;
+  try {
+    doc = yaml.load(sources.configText);
+  } catch (e) {
+    return { ok: false, errors: [`--config ${where}: not valid YAML: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`] };
+  }
+  if (doc === undefined || doc === null) return { ok: true, values: {} };
+  if (typeof doc !== "object" || Array.isArray(doc)) return { ok: false, errors: [`--config ${where}: want a map of flag names to values`] };
+  const known = new Set(OPERATOR_FLAGS.map((f) => f.name));
+  const unknown = Object.keys(doc).filter((k) => !known.has(k) || k === "config");
+  if (unknown.length > 0) return { ok: false, errors: unknown.map((k) => `--config ${where}: unknown setting ${JSON.stringify(k)}`) };
+  return { ok: true, values: doc as Record<string, unknown> };
+}
+
+/** Picks each setting by precedence: flag, env var, config file, default. */
+function mergeSources(sources: OptionSources, file: Record<string, unknown>): { values: Record<string, unknown>; origin: Record<string, string> } {
+  const values: Record<string, unknown> = {};
+  const origin: Record<string, string> = {};
+  for (const f of OPERATOR_FLAGS) {
+    if (f.name === "config") continue;
+    const flag = sources.flags[f.name];
+    const env = sources.env[f.env];
+    if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) {
+      values[f.name] = flag;
+      origin[f.name] = `--${f.name}`;
+    } else if (env !== undefined && env !== "") {
+      values[f.name] = env;
+      origin[f.name] = `--${f.name} (from ${f.env})`;
+    } else if (file[f.name] !== undefined) {
+      values[f.name] = file[f.name];
+      origin[f.name] = `--${f.name} (from ${sources.configPath ?? "the config file"})`;
+    } else if (f.name === "identity") {
+      values[f.name] = sources.defaultIdentity;
+    } else if (f.default !== undefined) {
+      values[f.name] = f.default;
+    } else if (f.multiple) {
+      values[f.name] = [];
+    }
+    origin[f.name] ??= `--${f.name}`;
+  }
+  return { values, origin };
+}
+
+/**
+ * Resolves flags, env vars and the config file into an {@link OperatorConfig}.
+ * Each error names the flag (and where the bad value came from).
+ */
+export function parseOperatorOptions(sources: OptionSources): OptionsResult {
+  const file = readConfigFile(sources);
+  if (!file.ok) return file;
+  const { values, origin } = mergeSources(sources, file.values);
+  const res = settingsSchema.safeParse(values);
+  if (!res.success) {
+    const errors = res.error.issues.map((i) => {
+      const [head, ...rest] = i.path.map(String);
+      const where = head ? (origin[head] ?? `--${head}`) : "options";
+      return `${where}${rest.length > 0 ? ` (${rest.join(".")})` : ""}: ${i.message}`;
+    });
+    return { ok: false, errors };
+  }
+  const s = res.data;
+  const errors: string[] = [];
+  if (s["renew-deadline"] >= s["lease-duration"]) errors.push("--renew-deadline: must be shorter than --lease-duration");
+  if (s["retry-period"] * 1.2 >= s["renew-deadline"]) errors.push("--retry-period: must be shorter than --renew-deadline / 1.2");
+  if (errors.length > 0) return { ok: false, errors };
+  const config: OperatorConfig = {
+    namespace: s.namespace,
+    identity: s.identity,
+    leaderElect: s["leader-elect"],
+    leaseDurationMs: s["lease-duration"],
+    renewDeadlineMs: s["renew-deadline"],
+    retryPeriodMs: s["retry-period"],
+    metricsBindAddress: s["metrics-bind-address"],
+    workers: s.workers,
+    agent: {
+      image: s["agent-image"],
+      nodeSelector: s["agent-node-selector"],
+      tolerations: s["agent-tolerations"],
+      resources: s["agent-resources"],
+      ...(s["agent-priority-class"] ? { priorityClassName: s["agent-priority-class"] } : {}),
+      extraArgs: s["agent-extra-args"],
+      serviceAccountName: s["agent-service-account"],
+      metricsPort: s["agent-metrics-port"],
+    },
+  };
+  if (s.kubeconfig) config.kubeconfig = s.kubeconfig;
+  return { ok: true, config };
+}

@@ -1,0 +1,526 @@
+// The reconcile loop. Events only mark work; one debounced "plan" pass runs
+// 1 Gather (cache -> view) 2 Plan (pure renderer + status) 3 Diff (desired vs
+// cached live) and queues one key per object that differs; 4 Apply writes
+// that object if it still differs, then 5 Report (Events, metrics). I/O.
+import type { V1DaemonSet, V1Secret } from "@kubernetes/client-node";
+import {
+  AGENT_LEASE_PREFIX,
+  ANNOTATION_CONFIG_HASH,
+  ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_NODE,
+  API_VERSION,
+  CONDITION_CONFLICT,
+  DAEMONSET_NAME,
+  FINALIZER,
+  KIND,
+  OPERATOR_FIELD_MANAGER,
+  ReadyReason,
+  agentFieldManager,
+  type NodeStatus,
+} from "../api/index.js";
+import { planCluster, type ClusterPlan, type Problem } from "../render/index.js";
+import { applyObject, applyVirtualIPStatus, describeError, errorStatus, patchVirtualIPMetadata, type KubeClients } from "../kube/client.js";
+import { applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, toRaw } from "../kube/objects.js";
+import type { RawObject } from "../kube/watch.js";
+import type { Clock } from "../shared/clock.js";
+import type { Logger } from "../shared/logger.js";
+import { KeyedQueue, type HandlerResult } from "../shared/queue.js";
+import { AuthSecrets } from "./authsecrets.js";
+import type { CacheChange, ObjectCache } from "./cache.js";
+import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
+import type { EventRecorder } from "./events.js";
+import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, nodeInterfaces, VirtualIPParser } from "./gather.js";
+import type { OperatorMetrics } from "./metrics.js";
+import { buildNodeConfigSecret, nodeSecretNeedsApply, planStaleNodeSecrets, type SecretDeletion } from "./nodesecrets.js";
+import type { OperatorConfig } from "./options.js";
+import { buildServiceStatus, planServiceIngress, serviceIngressNeedsApply, type IngressSource } from "./services.js";
+import { planVirtualIPStatus, type StatusPlan } from "./status.js";
+
+/** Key of the global planning pass in the work queue. */
+export const PLAN_KEY = "plan";
+/** Default delay between an event and the planning pass, so that a burst is planned once. */
+export const DEFAULT_DEBOUNCE_MS = 20;
+/** How long a VirtualIP being deleted waits before checking again whether every node config dropped it. */
+const FINALIZE_RECHECK_MS = 200;
+
+export interface ReconcilerOptions {
+  config: OperatorConfig;
+  clients: KubeClients;
+  cache: ObjectCache;
+  clock: Clock;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  events: EventRecorder;
+  debounceMs?: number;
+}
+
+/** The outcome of the last render (the pure renderer's plan and what follows from it). */
+interface RenderState {
+  seq: number;
+  plan: ClusterPlan;
+  problems: Map<string, Problem[]>;
+  invalid: Map<string, string>;
+}
+
+function vipRef(key: string): { namespace: string; name: string } {
+  const i = key.indexOf("/");
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+function statusOf(obj: RawObject): StatusPlanInputLive {
+  return (obj.status ?? {});
+}
+
+type StatusPlanInputLive = Parameters<typeof planVirtualIPStatus>[0]["live"];
+
+/** A fingerprint of what the renderer reads from a Node. */
+function nodeFingerprint(obj: RawObject | undefined): string {
+  if (!obj) return "";
+  const status = (obj.status ?? {}) as { addresses?: unknown };
+  return JSON.stringify([obj.metadata?.uid, obj.metadata?.labels, obj.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], status.addresses]);
+}
+
+/** A fingerprint of what the renderer reads from a VirtualIP. */
+function vipSpecFingerprint(obj: RawObject | undefined): string {
+  if (!obj) return "";
+  const m = obj.metadata ?? {};
+  return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp]);
+}
+
+/** Runs planning and applies; one instance per operator process. */
+export class Reconciler {
+  readonly queue: KeyedQueue;
+  private leading = false;
+  private synced = false;
+  private renderDirty = true;
+  private statusDirty: Set<string> | "all" = "all";
+  private renderSeq = 0;
+  private render: RenderState | undefined;
+  private readonly parser = new VirtualIPParser();
+  private readonly auth: AuthSecrets;
+  private readonly daemonSet: V1DaemonSet;
+  private readonly secretBuild = new Map<string, { hash: string; instances: string; uid: string; secret: V1Secret }>();
+  private desiredSecrets = new Map<string, V1Secret>();
+  private staleSecrets = new Map<string, SecretDeletion>();
+  private desiredIngress = new Map<string, string[]>();
+  private referencedServices = new Set<string>();
+  private readonly excludedAt = new Map<string, number>();
+  private readonly lastHolder = new Map<string, string>();
+  private readonly readyReasons = new Map<string, string>();
+  private readonly conflicted = new Set<string>();
+  private readonly recheckAt = new Map<string, number>();
+  private liveness = new Map<string, boolean>();
+  private readonly debounceMs: number;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.auth = new AuthSecrets({ clients: opts.clients, clock: opts.clock, logger: opts.logger });
+    this.daemonSet = buildAgentDaemonSet({ namespace: opts.config.namespace, agent: opts.config.agent });
+    this.queue = new KeyedQueue({
+      clock: opts.clock,
+      concurrency: opts.config.workers + 1,
+      handler: (key) => this.handle(key),
+      onError: (key, err, attempt) => {
+        const level = attempt >= 5 ? "error" : "warn";
+        opts.logger.log(level, "Failed to reconcile, will retry", { key, attempt, error: describeError(err) });
+      },
+    });
+  }
+
+  /** The cache holds every object of every watch: planning may start. */
+  markSynced(): void {
+    this.synced = true;
+    this.schedulePlan();
+  }
+
+  /** This replica became the leader: plan everything from the cache. */
+  startLeading(): void {
+    this.leading = true;
+    this.opts.metrics.leader.set(1);
+    this.renderDirty = true;
+    this.statusDirty = "all";
+    this.schedulePlan();
+  }
+
+  /** Stops writing (the process is about to exit). */
+  stopLeading(): void {
+    this.leading = false;
+    this.opts.metrics.leader.set(0);
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Number of renders so far (for tests). */
+  get renders(): number {
+    return this.renderSeq;
+  }
+
+  private schedulePlan(delayMs = this.debounceMs): void {
+    if (this.leading && this.synced) this.queue.addAfter(PLAN_KEY, delayMs);
+  }
+
+  private markStatus(key: string): void {
+    if (this.statusDirty !== "all") this.statusDirty.add(key);
+  }
+
+  /** Turns a cache change into marks: render, status of one VirtualIP, or only a diff pass. */
+  onChange(change: CacheChange): void {
+    const { previous, current } = change;
+    switch (change.kind) {
+      case "VirtualIP":
+        this.onVirtualIPChange(change.key, previous, current);
+        break;
+      case "Node":
+        if (nodeFingerprint(previous) !== nodeFingerprint(current)) this.renderDirty = true;
+        break;
+      case "Service":
+        if (JSON.stringify(previous?.spec) !== JSON.stringify(current?.spec) && (this.referencedServices.has(change.key) || !previous || !current)) this.renderDirty = true;
+        break;
+      case "EndpointSlice": {
+        const svc = (current ?? previous)?.metadata?.labels?.["kubernetes.io/service-name"];
+        const ns = (current ?? previous)?.metadata?.namespace ?? "";
+        if (svc && this.referencedServices.has(keyOf(ns, svc))) this.renderDirty = true;
+        break;
+      }
+      case "Lease":
+        this.onLeaseChange(previous, current);
+        break;
+      case "Secret":
+      case "DaemonSet":
+        break;
+    }
+    this.schedulePlan();
+  }
+
+  private onVirtualIPChange(key: string, previous: RawObject | undefined, current: RawObject | undefined): void {
+    if (vipSpecFingerprint(previous) !== vipSpecFingerprint(current)) this.renderDirty = true;
+    this.markStatus(key);
+    const master = (current?.status as { master?: string } | undefined)?.master;
+    if (master) this.lastHolder.set(key, master);
+    if (!current) {
+      this.parser.forget(key);
+      for (const m of [this.excludedAt, this.lastHolder, this.readyReasons, this.recheckAt]) m.delete(key);
+      this.conflicted.delete(key);
+    }
+  }
+
+  private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): void {
+    const name = (current ?? previous)?.metadata?.name ?? "";
+    if (!name.startsWith(AGENT_LEASE_PREFIX)) return;
+    const ifname = (o: RawObject | undefined): string => o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? "";
+    if (ifname(previous) !== ifname(current)) this.renderDirty = true;
+    const now = this.opts.clock.now();
+    const wasLive = (leaseExpiry(previous) ?? 0) > now;
+    const isLive = (leaseExpiry(current) ?? 0) > now;
+    if (wasLive !== isLive) this.statusDirty = "all";
+  }
+
+  private async handle(key: string): Promise<HandlerResult | void> {
+    const kind = key === PLAN_KEY ? "plan" : key.slice(0, key.indexOf("/"));
+    const end = this.opts.metrics.reconcileDuration.startTimer({ kind });
+    try {
+      const res = await this.dispatch(kind, key.slice(kind.length + 1));
+      this.opts.metrics.reconciles.inc({ kind, result: "success" });
+      return res;
+    } catch (err) {
+      this.opts.metrics.reconciles.inc({ kind, result: "error" });
+      throw err;
+    } finally {
+      end();
+      this.opts.metrics.queueDepth.set(this.queue.depth);
+    }
+  }
+
+  private async dispatch(kind: string, rest: string): Promise<HandlerResult | void> {
+    if (!this.leading) return;
+    switch (kind) {
+      case "plan":
+        return this.planPass();
+      case "secret":
+        return this.applySecret(rest);
+      case "virtualip":
+        return this.applyVirtualIP(rest);
+      case "service":
+        return this.applyService(rest);
+      case "daemonset":
+        return this.applyDaemonSet();
+    }
+  }
+
+  // ---- 1-3: the planning pass -------------------------------------------------
+
+  private async planPass(): Promise<void> {
+    if (!this.synced) return;
+    const now = this.opts.clock.now();
+    this.refreshLiveness(now);
+    if (this.renderDirty || (this.auth.nextRefreshAt() ?? Infinity) <= now) await this.renderPass();
+    const dirty = this.statusDirty;
+    this.statusDirty = new Set();
+    const vips = this.opts.cache.entries("VirtualIP");
+    for (const [key, obj] of vips) {
+      if (dirty !== "all" && !dirty.has(key)) continue;
+      this.diffVirtualIP(key, obj, now);
+    }
+    this.diffOwnedObjects();
+    this.updateGauges();
+    this.scheduleTimers(now);
+  }
+
+  private async renderPass(): Promise<void> {
+    const { cache, config } = this.opts;
+    const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
+    const authRefs = new Set(gathered.valid.flatMap((v) => (v.spec.vrrp.authSecretRef ? [keyOf(v.metadata.namespace ?? "default", v.spec.vrrp.authSecretRef.name)] : [])));
+    await this.auth.refresh(authRefs);
+    this.renderDirty = false;
+    const nodes = cache.values("Node");
+    const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
+    const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.namespace);
+    const view = buildClusterView({
+      virtualIPs: gathered.valid,
+      nodes,
+      services: cache.values("Service"),
+      endpointSlices: cache.values("EndpointSlice"),
+      authSecrets: this.auth.secrets(),
+      nodeInterfaces: nodeInterfaces(leases),
+    });
+    const end = this.opts.metrics.renderDuration.startTimer();
+    const plan = planCluster(view);
+    end();
+    const seq = ++this.renderSeq;
+    const problems = new Map<string, Problem[]>();
+    for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
+    this.render = { seq, plan, problems, invalid: gathered.invalid };
+    for (const key of gathered.deleting) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
+    for (const key of gathered.invalid.keys()) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
+    this.planSecrets(plan, nodes);
+    this.planIngress(gathered.valid.map((v) => ({ key: keyOf(v.metadata.namespace ?? "default", v.metadata.name), vip: v })), plan, problems);
+    this.referencedServices = new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name)));
+    this.statusDirty = "all";
+  }
+
+  private planSecrets(plan: ClusterPlan, nodes: RawObject[]): void {
+    const { namespace } = this.opts.config;
+    const uids = new Map(nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
+    const desired = new Map<string, V1Secret>();
+    for (const np of plan.nodes) {
+      const uid = uids.get(np.node) ?? "";
+      const instances = JSON.stringify(np.instances);
+      let built = this.secretBuild.get(np.node);
+      if (!built || built.hash !== np.hash || built.instances !== instances || built.uid !== uid) {
+        built = { hash: np.hash, instances, uid, secret: buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }) };
+        this.secretBuild.set(np.node, built);
+      }
+      desired.set(built.secret.metadata?.name ?? "", built.secret);
+    }
+    for (const node of [...this.secretBuild.keys()]) if (!uids.has(node)) this.secretBuild.delete(node);
+    this.desiredSecrets = desired;
+    this.staleSecrets = new Map(planStaleNodeSecrets([...uids.keys()], this.opts.cache.values("Secret")).map((d) => [d.name, d]));
+  }
+
+  private planIngress(vips: { key: string; vip: { spec: { forwarding: string; address: string; serviceRef: { name: string } }; metadata: { namespace?: string } } }[], plan: ClusterPlan, problems: Map<string, Problem[]>): void {
+    const sources: IngressSource[] = vips.map(({ key, vip }) => ({
+      service: keyOf(vip.metadata.namespace ?? "default", vip.spec.serviceRef.name),
+      address: vip.spec.address,
+      publish: vip.spec.forwarding === "kube-proxy" && plan.virtualIPs[key]?.instance !== undefined && !(problems.get(key) ?? []).some((p) => p.excluded),
+    }));
+    this.desiredIngress = planServiceIngress(sources, this.opts.cache.entries("Service"));
+  }
+
+  private refreshLiveness(now: number): void {
+    const { cache, config } = this.opts;
+    const next = new Map<string, boolean>();
+    for (const [key, lease] of cache.entries("Lease")) {
+      if (!key.startsWith(`${config.namespace}/${AGENT_LEASE_PREFIX}`)) continue;
+      next.set(key, (leaseExpiry(lease) ?? 0) > now);
+    }
+    const flipped = next.size !== this.liveness.size || [...next].some(([k, v]) => this.liveness.get(k) !== v);
+    this.liveness = next;
+    if (flipped) this.statusDirty = "all";
+  }
+
+  /** Plans the status of one VirtualIP against the cache (fresh data; also used by the apply). */
+  private planStatus(key: string, obj: RawObject, now: number): StatusPlan {
+    const { cache, config } = this.opts;
+    const render = this.render;
+    const vplan = render?.plan.virtualIPs[key];
+    const invalid = render?.invalid.get(key) ?? (isDeleting(obj) ? undefined : this.parseError(key, obj));
+    const leases = cache.entries("Lease");
+    const spec = (obj.spec ?? {}) as { address?: string };
+    return planVirtualIPStatus({
+      key,
+      address: spec.address ?? "",
+      generation: obj.metadata?.generation ?? 0,
+      live: statusOf(obj),
+      ...(invalid !== undefined ? { invalid } : {}),
+      deleting: isDeleting(obj),
+      participants: vplan?.nodes ?? [],
+      advertIntervalMs: vplan?.advertIntervalMs ?? 1000,
+      problems: render?.problems.get(key) ?? [],
+      isLive: (node) => {
+        const lease = agentLeasesByNode([node], leases, config.namespace).get(node);
+        return (leaseExpiry(lease) ?? 0) > now;
+      },
+      ...(this.lastHolder.has(key) ? { lastHolder: this.lastHolder.get(key) } : {}),
+      now,
+    });
+  }
+
+  private parseError(key: string, obj: RawObject): string | undefined {
+    const res = this.parser.parse(key, obj);
+    return res.ok ? undefined : res.error;
+  }
+
+  private diffVirtualIP(key: string, obj: RawObject, now: number): void {
+    const sp = this.planStatus(key, obj, now);
+    this.readyReasons.set(key, sp.readyReason);
+    const conflict = sp.summary.conditions.find((c) => c.type === CONDITION_CONFLICT)?.status === "True";
+    if (conflict) this.conflicted.add(key);
+    else this.conflicted.delete(key);
+    if (sp.recheckAt !== undefined) this.recheckAt.set(key, sp.recheckAt);
+    else this.recheckAt.delete(key);
+    const finalizerDue = isDeleting(obj) === (obj.metadata?.finalizers ?? []).includes(FINALIZER);
+    if (sp.changed || sp.nodeWrites.length > 0 || finalizerDue) this.queue.add(`virtualip/${key}`);
+  }
+
+  private diffOwnedObjects(): void {
+    const { cache, config } = this.opts;
+    for (const [name, secret] of this.desiredSecrets) {
+      if (nodeSecretNeedsApply(secret, cache.get("Secret", keyOf(config.namespace, name)))) this.queue.add(`secret/${name}`);
+    }
+    for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
+    for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
+    if (daemonSetNeedsApply(this.daemonSet, cache.get("DaemonSet", keyOf(config.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) this.queue.add(`daemonset/${DAEMONSET_NAME}`);
+  }
+
+  private updateGauges(): void {
+    const counts = new Map<string, number>(Object.values(ReadyReason).map((r) => [r, 0]));
+    for (const r of this.readyReasons.values()) counts.set(r, (counts.get(r) ?? 0) + 1);
+    for (const [reason, n] of counts) this.opts.metrics.virtualIPs.set({ reason }, n);
+    this.opts.metrics.conflicts.set(this.conflicted.size);
+  }
+
+  /** Plans again when time alone changes something: split brain due, an agent Lease expiring, an auth Secret to re-read. */
+  private scheduleTimers(now: number): void {
+    let at = Infinity;
+    for (const t of this.recheckAt.values()) at = Math.min(at, t);
+    for (const lease of this.opts.cache.values("Lease")) {
+      const exp = leaseExpiry(lease);
+      if (exp !== undefined && exp > now && (lease.metadata?.name ?? "").startsWith(AGENT_LEASE_PREFIX)) at = Math.min(at, exp);
+    }
+    at = Math.min(at, this.auth.nextRefreshAt() ?? Infinity);
+    if (at === Infinity) return;
+    if (this.recheckAt.size > 0) for (const key of this.recheckAt.keys()) this.markStatus(key);
+    this.schedulePlan(Math.max(at - now + 10, this.debounceMs));
+  }
+
+  // ---- 4-5: applies, one object per key ----------------------------------------
+
+  private async applySecret(name: string): Promise<void> {
+    const { cache, clients, config, logger } = this.opts;
+    const key = keyOf(config.namespace, name);
+    const desired = this.desiredSecrets.get(name);
+    if (desired) {
+      if (!nodeSecretNeedsApply(desired, cache.get("Secret", key))) return;
+      const stored = await applyObject(clients, desired, { fieldManager: OPERATOR_FIELD_MANAGER });
+      this.putAndReport("Secret", toRaw(stored) as RawObject);
+      logger.info("Applied node config", { secret: name, node: desired.metadata?.annotations?.[ANNOTATION_NODE], hash: desired.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] });
+      return;
+    }
+    const stale = this.staleSecrets.get(name);
+    if (!stale || !cache.has("Secret", key)) return;
+    await deleteSecret(clients, { namespace: config.namespace, name }, stale.uid);
+    const change = cache.remove("Secret", key);
+    if (change) this.onChange(change);
+    logger.info("Deleted node config of a removed Node", { secret: name });
+  }
+
+  /** One VirtualIP's writes, in order: add the finalizer, node entries, the summary status, remove the finalizer. */
+  private async applyVirtualIP(key: string): Promise<HandlerResult | void> {
+    let obj = this.opts.cache.get("VirtualIP", key);
+    if (!obj) return;
+    try {
+      const finalizers = obj.metadata?.finalizers ?? [];
+      if (!isDeleting(obj) && !finalizers.includes(FINALIZER)) obj = await this.patchFinalizers(key, obj, [...finalizers, FINALIZER]);
+      obj = await this.applyStatus(key, obj);
+      if (isDeleting(obj) && (obj.metadata?.finalizers ?? []).includes(FINALIZER)) {
+        if (!this.cleanupDone(key)) return { requeueAfterMs: FINALIZE_RECHECK_MS };
+        await this.patchFinalizers(key, obj, (obj.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER));
+        this.opts.logger.info("Removed the finalizer: the address is gone from every node config", { virtualIP: key });
+      }
+    } catch (err) {
+      if (errorStatus(err) === 404) return;
+      throw err;
+    }
+  }
+
+  private async patchFinalizers(key: string, obj: RawObject, finalizers: string[]): Promise<RawObject> {
+    const stored = (await patchVirtualIPMetadata(this.opts.clients, vipRef(key), { finalizers, resourceVersion: obj.metadata?.resourceVersion })) as RawObject;
+    this.putAndReport("VirtualIP", stored);
+    return stored;
+  }
+
+  /** Writes node entries on behalf of silent or departed nodes, then the summary; returns the object as last stored. */
+  private async applyStatus(key: string, obj: RawObject): Promise<RawObject> {
+    const { clients, logger } = this.opts;
+    const sp = this.planStatus(key, obj, this.opts.clock.now());
+    const ref = vipRef(key);
+    let latest = obj;
+    for (const w of sp.nodeWrites) {
+      const status: Record<string, unknown> = w.entry ? { nodes: [w.entry satisfies NodeStatus] } : {};
+      latest = (await applyVirtualIPStatusAt(clients, { ...ref, resourceVersion: latest.metadata?.resourceVersion ?? "" }, status, agentFieldManager(w.node)));
+      this.putAndReport("VirtualIP", latest);
+      logger.info(w.entry ? "Marked a silent node UNKNOWN" : "Removed the entry of a node that no longer takes part", { virtualIP: key, node: w.node });
+    }
+    if (!sp.changed) return latest;
+    latest = (await applyVirtualIPStatus(clients, ref, sp.summary as unknown as Record<string, unknown>, { fieldManager: OPERATOR_FIELD_MANAGER })) as RawObject;
+    this.putAndReport("VirtualIP", latest);
+    logger.debug("Applied VirtualIP status", { virtualIP: key, master: sp.summary.master, ready: sp.readyReason });
+    for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, reason: e.reason, message: e.message });
+    await this.opts.events.record({ apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: latest.metadata?.resourceVersion ?? "" }, sp.events);
+    return latest;
+  }
+
+  /** Whether a deleted VirtualIP is gone from every node config and Service status. */
+  private cleanupDone(key: string): boolean {
+    const { cache, config } = this.opts;
+    if (this.excludedAt.get(key) === undefined || !this.render) return false;
+    for (const [name, secret] of this.desiredSecrets) if (nodeSecretNeedsApply(secret, cache.get("Secret", keyOf(config.namespace, name)))) return false;
+    for (const [svc, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", svc))) return false;
+    return true;
+  }
+
+  private async applyService(key: string): Promise<void> {
+    const { cache, clients, logger } = this.opts;
+    const live = cache.get("Service", key);
+    const ips = this.desiredIngress.get(key) ?? [];
+    if (!serviceIngressNeedsApply(ips, live)) return;
+    try {
+      const stored = await applyServiceStatus(clients, vipRef(key), buildServiceStatus(ips), OPERATOR_FIELD_MANAGER);
+      this.putAndReport("Service", stored as RawObject);
+      logger.info("Applied Service load-balancer ingress", { service: key, ingress: ips });
+    } catch (err) {
+      if (errorStatus(err) === 404) return;
+      throw err;
+    }
+  }
+
+  private async applyDaemonSet(): Promise<void> {
+    const { cache, clients, config, logger } = this.opts;
+    if (!daemonSetNeedsApply(this.daemonSet, cache.get("DaemonSet", keyOf(config.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) return;
+    const stored = await applyObject(clients, this.daemonSet, { fieldManager: OPERATOR_FIELD_MANAGER });
+    this.putAndReport("DaemonSet", toRaw(stored) as RawObject);
+    logger.info("Applied the agent DaemonSet", { daemonSet: DAEMONSET_NAME, image: config.agent.image });
+  }
+
+  /** Stores a write's response in the cache, so the next diff sees it before the watch event arrives. */
+  private putAndReport(kind: "Secret" | "VirtualIP" | "Service" | "DaemonSet", obj: RawObject): void {
+    const change = this.opts.cache.put(kind, obj);
+    if (change) this.onChange(change);
+  }
+}

@@ -1,0 +1,279 @@
+// The operator's part of a VirtualIP's status: master selection from the
+// agents' entries, failover counting, split-brain timing, conditions, Events,
+// and the entries it writes on behalf of silent or departed nodes. Pure.
+import { CONDITION_CONFLICT, CONDITION_READY, CONDITION_SPLIT_BRAIN, ConflictReason, ReadyReason } from "../api/index.js";
+import type { Condition, NodeStatus } from "../api/index.js";
+import type { Problem } from "../render/index.js";
+
+/** Extra time on top of 3 advert intervals before two MASTERs count as split brain (reporting delay, clock skew). */
+export const SPLIT_BRAIN_MARGIN_MS = 2000;
+
+/** Reasons of the SplitBrain condition. */
+export const SplitBrainReason = {
+  MultipleMasters: "MultipleMasters",
+  NoSplitBrain: "NoSplitBrain",
+} as const;
+
+/** The status fields the operator owns (applied under its own field manager). */
+export interface OperatorStatus {
+  observedGeneration: number;
+  master: string;
+  failovers: number;
+  lastFailoverTime?: string;
+  conditions: Condition[];
+}
+
+/** An Event to record on the VirtualIP. */
+export interface PlannedEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/** Whether a node's agent is alive, from its heartbeat Lease. */
+export interface NodeLiveness {
+  live: boolean;
+}
+
+/** Result of master selection. */
+export interface MasterPlan {
+  master: string;
+  /** Live nodes reporting MASTER, sorted by `since`, newest first. */
+  masters: string[];
+  /** True once two live MASTERs overlapped longer than the split-brain threshold. */
+  splitBrain: boolean;
+  /** When a pending overlap turns into split brain (to check again then). */
+  splitBrainAt?: number;
+}
+
+function sinceMs(e: NodeStatus, fallback: number): number {
+  const t = e.since ? Date.parse(e.since) : NaN;
+  return Number.isNaN(t) ? fallback : t;
+}
+
+/** The split-brain threshold: 3 advert intervals plus {@link SPLIT_BRAIN_MARGIN_MS}. */
+export function splitBrainThresholdMs(advertIntervalMs: number): number {
+  return 3 * advertIntervalMs + SPLIT_BRAIN_MARGIN_MS;
+}
+
+/**
+ * Picks the master among the entries of taking-part, live nodes in state
+ * MASTER. With several, the newest `since` wins at once (ties: name order);
+ * split brain is declared only when at least two have been MASTER together
+ * for longer than the threshold.
+ */
+export function planMaster(input: {
+  entries: readonly NodeStatus[];
+  participants: ReadonlySet<string>;
+  isLive: (node: string) => boolean;
+  now: number;
+  advertIntervalMs: number;
+}): MasterPlan {
+  const { now } = input;
+  const masters = input.entries
+    .filter((e) => e.state === "MASTER" && input.participants.has(e.name) && input.isLive(e.name))
+    .map((e) => ({ name: e.name, since: sinceMs(e, now) }))
+    .sort((a, b) => b.since - a.since || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const master = masters[0]?.name ?? "";
+  if (masters.length < 2) return { master, masters: masters.map((m) => m.name), splitBrain: false };
+  // Two or more have been MASTER together since the second-oldest `since`.
+  const overlapStart = [...masters].sort((a, b) => a.since - b.since)[1]?.since ?? now;
+  const at = overlapStart + splitBrainThresholdMs(input.advertIntervalMs);
+  return now >= at ? { master, masters: masters.map((m) => m.name), splitBrain: true } : { master, masters: masters.map((m) => m.name), splitBrain: false, splitBrainAt: at };
+}
+
+/** Whether a change of master from `previous` to `next` is a failover (one node to another; not from or to none). */
+export function isFailover(previous: string, next: string): boolean {
+  return previous !== "" && next !== "" && previous !== next;
+}
+
+/** A condition as decided, before lastTransitionTime is set. */
+export interface ConditionDecision {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+}
+
+/**
+ * Builds conditions with metav1.Condition semantics: lastTransitionTime is
+ * `now` when the status changed (or the condition is new), else kept.
+ */
+export function planConditions(previous: readonly Condition[] | undefined, decisions: readonly ConditionDecision[], generation: number, nowText: string): Condition[] {
+  return decisions.map((d) => {
+    const prev = previous?.find((c) => c.type === d.type);
+    const lastTransitionTime = prev && prev.status === d.status ? prev.lastTransitionTime : nowText;
+    return { type: d.type, status: d.status, observedGeneration: generation, lastTransitionTime, reason: d.reason, message: d.message };
+  });
+}
+
+/** Everything planVirtualIPStatus reads about one VirtualIP. */
+export interface StatusInput {
+  key: string;
+  address: string;
+  generation: number;
+  /** The status as it is now (agents' entries and the operator's last summary). */
+  live: {
+    master?: string;
+    failovers?: number;
+    lastFailoverTime?: string;
+    conditions?: Condition[];
+    nodes?: NodeStatus[];
+  };
+  /** Parse error when the object fails the schema. */
+  invalid?: string;
+  deleting: boolean;
+  /** Nodes taking part (from the plan); empty when left out. */
+  participants: readonly string[];
+  advertIntervalMs: number;
+  /** Problems the renderer found for this VirtualIP. */
+  problems: readonly Problem[];
+  isLive: (node: string) => boolean;
+  /** The last non-empty master this operator saw, so that X -> "" -> Y counts as a failover. */
+  lastHolder?: string;
+  now: number;
+}
+
+/** A write of one node's entry, under that node's field manager. undefined entry: remove it. */
+export interface NodeEntryWrite {
+  node: string;
+  entry?: NodeStatus;
+}
+
+/** What planVirtualIPStatus decides. */
+export interface StatusPlan {
+  summary: OperatorStatus;
+  /** The summary differs from the live one: apply it. */
+  changed: boolean;
+  nodeWrites: NodeEntryWrite[];
+  /** Recorded only when the summary is applied (they describe its change). */
+  events: PlannedEvent[];
+  readyReason: string;
+  /** Check this VirtualIP again at this time (split brain pending). */
+  recheckAt?: number;
+}
+
+const PROBLEM_READY_REASONS = new Set<string>([
+  ReadyReason.InvalidSpec,
+  ReadyReason.ServiceNotFound,
+  ReadyReason.ServiceNotLoadBalancer,
+  ReadyReason.NoEligibleNodes,
+  ReadyReason.InvalidAuthSecret,
+  ReadyReason.Conflict,
+]);
+
+function readyDecision(input: StatusInput, master: string): ConditionDecision {
+  const ready = (reason: string, message: string, ok = false): ConditionDecision => ({ type: CONDITION_READY, status: ok ? "True" : "False", reason, message });
+  if (input.deleting) return ready(ReadyReason.Deleting, `Being deleted: ${input.address} is being removed from every node config`);
+  if (input.invalid !== undefined) return ready(ReadyReason.InvalidSpec, input.invalid);
+  const problem = input.problems.find((p) => p.condition === CONDITION_READY);
+  if (problem) return ready(problem.reason, problem.message);
+  if (master !== "") return ready(ReadyReason.Active, `Node ${master} holds ${input.address}`, true);
+  const n = input.participants.length;
+  return ready(ReadyReason.NoMaster, `No live node reports MASTER for ${input.address} yet (${n} node${n === 1 ? "" : "s"} taking part)`);
+}
+
+function conflictDecision(input: StatusInput): ConditionDecision {
+  const problem = input.problems.find((p) => p.condition === CONDITION_CONFLICT);
+  if (problem) return { type: CONDITION_CONFLICT, status: "True", reason: problem.reason, message: problem.message };
+  return { type: CONDITION_CONFLICT, status: "False", reason: ConflictReason.NoConflict, message: "No other VirtualIP conflicts with this one" };
+}
+
+function splitBrainDecision(m: MasterPlan): ConditionDecision {
+  if (m.splitBrain) {
+    return { type: CONDITION_SPLIT_BRAIN, status: "True", reason: SplitBrainReason.MultipleMasters, message: `Nodes ${m.masters.join(", ")} all report MASTER; ${m.master} (the newest) is taken as master` };
+  }
+  const message = m.masters.length > 1 ? `Nodes ${m.masters.join(", ")} report MASTER; waiting for VRRP to settle` : "At most one node reports MASTER";
+  return { type: CONDITION_SPLIT_BRAIN, status: "False", reason: SplitBrainReason.NoSplitBrain, message };
+}
+
+/** Entries to write for nodes whose agent is silent (UNKNOWN) or that no longer take part (removed). */
+export function planNodeEntryWrites(input: Pick<StatusInput, "live" | "participants" | "isLive" | "now">): NodeEntryWrite[] {
+  const participants = new Set(input.participants);
+  const out: NodeEntryWrite[] = [];
+  for (const e of input.live.nodes ?? []) {
+    if (!participants.has(e.name)) out.push({ node: e.name });
+    else if (!input.isLive(e.name) && e.state !== "UNKNOWN") {
+      const entry: NodeStatus = { name: e.name, state: "UNKNOWN", since: new Date(input.now).toISOString() };
+      if (e.priority !== undefined) entry.priority = e.priority;
+      if (e.lastReportTime !== undefined) entry.lastReportTime = e.lastReportTime;
+      out.push({ node: e.name, entry });
+    }
+  }
+  return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+function conditionsEqual(a: readonly Condition[] | undefined, b: readonly Condition[]): boolean {
+  if (!a || a.length !== b.length) return false;
+  return b.every((c) => {
+    const o = a.find((x) => x.type === c.type);
+    return o !== undefined && o.status === c.status && o.reason === c.reason && o.message === c.message && o.lastTransitionTime === c.lastTransitionTime && o.observedGeneration === c.observedGeneration;
+  });
+}
+
+/** Whether the live status already carries `summary`. */
+export function summaryEqual(live: StatusInput["live"] & { observedGeneration?: number }, summary: OperatorStatus): boolean {
+  return (
+    live.observedGeneration === summary.observedGeneration &&
+    (live.master ?? "") === summary.master &&
+    (live.failovers ?? 0) === summary.failovers &&
+    live.failovers !== undefined &&
+    live.lastFailoverTime === summary.lastFailoverTime &&
+    conditionsEqual(live.conditions, summary.conditions)
+  );
+}
+
+function masterEvents(previous: string, next: string, opts: { address: string; lastHolder?: string }): PlannedEvent[] {
+  if (previous === next) return [];
+  const from = previous || opts.lastHolder || "";
+  if (isFailover(from, next)) return [{ type: "Normal", reason: "Failover", message: `MASTER moved from ${from} to ${next}` }];
+  const address = opts.address;
+  if (next !== "") return [{ type: "Normal", reason: "MasterElected", message: `Node ${next} is MASTER for ${address}` }];
+  return [{ type: "Warning", reason: ReadyReason.NoMaster, message: `No node holds ${address} any more (was ${previous})` }];
+}
+
+function conditionEvents(previous: readonly Condition[] | undefined, next: readonly Condition[]): PlannedEvent[] {
+  const out: PlannedEvent[] = [];
+  const before = (type: string): Condition | undefined => previous?.find((c) => c.type === type);
+  for (const c of next) {
+    const prev = before(c.type);
+    if (c.type === CONDITION_READY && c.status === "False" && PROBLEM_READY_REASONS.has(c.reason) && c.reason !== ReadyReason.Conflict) {
+      if (prev?.reason !== c.reason) out.push({ type: "Warning", reason: c.reason, message: c.message });
+    }
+    if ((c.type === CONDITION_CONFLICT || c.type === CONDITION_SPLIT_BRAIN) && c.status === "True" && prev?.status !== "True") {
+      out.push({ type: "Warning", reason: c.type === CONDITION_SPLIT_BRAIN ? "SplitBrain" : c.reason, message: c.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Plans the operator's status of one VirtualIP: master (live MASTER entries
+ * of taking-part nodes), failovers, conditions, Events for what changed, and
+ * node entries to write as UNKNOWN or to remove.
+ */
+export function planVirtualIPStatus(input: StatusInput & { live: { observedGeneration?: number } }): StatusPlan {
+  const { live, now } = input;
+  const nowText = new Date(now).toISOString();
+  const participants = new Set(input.invalid !== undefined || input.deleting ? [] : input.participants);
+  const m = planMaster({ entries: live.nodes ?? [], participants, isLive: input.isLive, now, advertIntervalMs: input.advertIntervalMs });
+  const previous = live.master ?? "";
+  const failedOver = isFailover(previous || input.lastHolder || "", m.master);
+  const failovers = (live.failovers ?? 0) + (failedOver ? 1 : 0);
+  const lastFailoverTime = failedOver ? nowText : live.lastFailoverTime;
+  const ready = readyDecision(input, m.master);
+  const conditions = planConditions(live.conditions, [ready, conflictDecision(input), splitBrainDecision(m)], input.generation, nowText);
+  const summary: OperatorStatus = { observedGeneration: input.generation, master: m.master, failovers, conditions };
+  if (lastFailoverTime !== undefined) summary.lastFailoverTime = lastFailoverTime;
+  const changed = !summaryEqual(live, summary);
+  const events = changed && !input.deleting ? [...masterEvents(previous, m.master, { address: input.address, ...(input.lastHolder ? { lastHolder: input.lastHolder } : {}) }), ...conditionEvents(live.conditions, conditions)] : [];
+  const plan: StatusPlan = {
+    summary,
+    changed,
+    nodeWrites: input.deleting ? [] : planNodeEntryWrites({ live, participants: [...participants], isLive: input.isLive, now }),
+    events,
+    readyReason: ready.reason,
+  };
+  if (m.splitBrainAt !== undefined) plan.recheckAt = m.splitBrainAt;
+  return plan;
+}

@@ -1,0 +1,222 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Condition, NodeStatus } from "../../../src/api/index.js";
+import type { Problem } from "../../../src/render/index.js";
+import {
+  isFailover,
+  planConditions,
+  planMaster,
+  planNodeEntryWrites,
+  planVirtualIPStatus,
+  splitBrainThresholdMs,
+  type StatusInput,
+} from "../../../src/operator/status.js";
+
+const T0 = Date.parse("2024-05-01T10:00:00Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+const entry = (name: string, state: NodeStatus["state"], sinceMs = T0 - 60_000): NodeStatus => ({ name, state, priority: 100, since: iso(sinceMs), lastReportTime: iso(sinceMs) });
+const everyoneLive = () => true;
+
+function input(over: Partial<StatusInput> & { live?: StatusInput["live"] & { observedGeneration?: number } }): StatusInput & { live: { observedGeneration?: number } } {
+  return {
+    key: "default/web",
+    address: "192.0.2.10",
+    generation: 2,
+    live: {},
+    deleting: false,
+    participants: ["node-a", "node-b", "node-c"],
+    advertIntervalMs: 1000,
+    problems: [],
+    isLive: everyoneLive,
+    now: T0,
+    ...over,
+  };
+}
+
+void describe("planMaster", () => {
+  const participants = new Set(["a", "b", "c"]);
+  const cases: { name: string; entries: NodeStatus[]; live?: string[]; want: string; splitBrain?: boolean }[] = [
+    { name: "no entries: no master", entries: [], want: "" },
+    { name: "one MASTER among BACKUPs", entries: [entry("a", "BACKUP"), entry("b", "MASTER"), entry("c", "BACKUP")], want: "b" },
+    { name: "a MASTER whose agent is silent is not master", entries: [entry("a", "MASTER"), entry("b", "BACKUP")], live: ["b"], want: "" },
+    { name: "an UNKNOWN node is never master", entries: [entry("a", "UNKNOWN"), entry("b", "BACKUP")], want: "" },
+    { name: "a MASTER of a node that no longer takes part is ignored", entries: [entry("z", "MASTER"), entry("b", "BACKUP")], want: "" },
+    { name: "two MASTERs: the newer since wins at once", entries: [entry("a", "MASTER", T0 - 500), entry("b", "MASTER", T0 - 200)], want: "b", splitBrain: false },
+    { name: "two MASTERs overlapping past the threshold: split brain", entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 6000)], want: "b", splitBrain: true },
+  ];
+  for (const c of cases) {
+    void test(c.name, () => {
+      const live = c.live ? new Set(c.live) : undefined;
+      const m = planMaster({ entries: c.entries, participants, isLive: (n) => !live || live.has(n), now: T0, advertIntervalMs: 1000 });
+      assert.equal(m.master, c.want);
+      if (c.splitBrain !== undefined) assert.equal(m.splitBrain, c.splitBrain);
+    });
+  }
+
+  void test("a pending overlap says when it becomes split brain: 3 adverts + margin after the second MASTER", () => {
+    const m = planMaster({ entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 1000)], participants, isLive: everyoneLive, now: T0, advertIntervalMs: 1000 });
+    assert.equal(m.splitBrain, false);
+    assert.equal(m.splitBrainAt, T0 - 1000 + splitBrainThresholdMs(1000));
+    assert.equal(splitBrainThresholdMs(1000), 5000);
+  });
+
+  void test("with three MASTERs the overlap starts at the second-oldest since", () => {
+    const m = planMaster({
+      entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 4000), entry("c", "MASTER", T0 - 100)],
+      participants,
+      isLive: everyoneLive,
+      now: T0,
+      advertIntervalMs: 1000,
+    });
+    assert.equal(m.master, "c");
+    assert.equal(m.splitBrainAt, T0 - 4000 + 5000);
+  });
+});
+
+void describe("isFailover", () => {
+  const cases: [string, string, boolean][] = [
+    ["", "a", false],
+    ["a", "", false],
+    ["a", "a", false],
+    ["a", "b", true],
+  ];
+  for (const [from, to, want] of cases) void test(`${JSON.stringify(from)} -> ${JSON.stringify(to)}: ${want}`, () => assert.equal(isFailover(from, to), want));
+});
+
+void describe("planConditions", () => {
+  const prev: Condition[] = [{ type: "Ready", status: "False", reason: "NoMaster", message: "x", lastTransitionTime: "2024-01-01T00:00:00.000Z", observedGeneration: 1 }];
+  void test("keeps lastTransitionTime when only reason or message change", () => {
+    const [c] = planConditions(prev, [{ type: "Ready", status: "False", reason: "ServiceNotFound", message: "y" }], 2, "2024-05-01T00:00:00.000Z");
+    assert.equal(c?.lastTransitionTime, "2024-01-01T00:00:00.000Z");
+    assert.equal(c?.reason, "ServiceNotFound");
+    assert.equal(c?.observedGeneration, 2);
+  });
+  void test("sets lastTransitionTime when the status flips", () => {
+    const [c] = planConditions(prev, [{ type: "Ready", status: "True", reason: "Active", message: "z" }], 2, "2024-05-01T00:00:00.000Z");
+    assert.equal(c?.lastTransitionTime, "2024-05-01T00:00:00.000Z");
+  });
+  void test("sets lastTransitionTime on a new condition", () => {
+    const [c] = planConditions(undefined, [{ type: "Conflict", status: "False", reason: "NoConflict", message: "z" }], 2, "2024-05-01T00:00:00.000Z");
+    assert.equal(c?.lastTransitionTime, "2024-05-01T00:00:00.000Z");
+  });
+});
+
+void describe("planNodeEntryWrites", () => {
+  void test("marks a silent node UNKNOWN, keeping priority and last report, and removes a departed node", () => {
+    const writes = planNodeEntryWrites({
+      live: { nodes: [entry("a", "MASTER"), entry("b", "BACKUP"), entry("gone", "BACKUP"), entry("c", "UNKNOWN")] },
+      participants: ["a", "b", "c"],
+      isLive: (n) => n === "b",
+      now: T0,
+    });
+    assert.deepEqual(writes, [
+      { node: "a", entry: { name: "a", state: "UNKNOWN", since: iso(T0), priority: 100, lastReportTime: iso(T0 - 60_000) } },
+      { node: "gone" },
+    ]);
+  });
+});
+
+void describe("planVirtualIPStatus", () => {
+  void test("first status of a VirtualIP without agents: NoMaster, zero failovers, all three conditions", () => {
+    const p = planVirtualIPStatus(input({}));
+    assert.equal(p.changed, true);
+    assert.equal(p.readyReason, "NoMaster");
+    assert.equal(p.summary.master, "");
+    assert.equal(p.summary.failovers, 0);
+    assert.equal(p.summary.observedGeneration, 2);
+    assert.deepEqual(
+      p.summary.conditions.map((c) => [c.type, c.status, c.reason]),
+      [
+        ["Ready", "False", "NoMaster"],
+        ["Conflict", "False", "NoConflict"],
+        ["SplitBrain", "False", "NoSplitBrain"],
+      ],
+    );
+    assert.deepEqual(p.events, []);
+  });
+
+  void test("an unchanged status plans no write and no Event", () => {
+    const first = planVirtualIPStatus(input({ live: { nodes: [entry("node-b", "MASTER")] } }));
+    const again = planVirtualIPStatus(input({ live: { ...first.summary, nodes: [entry("node-b", "MASTER")] }, now: T0 + 60_000 }));
+    assert.equal(first.changed, true);
+    assert.equal(again.changed, false);
+    assert.deepEqual(again.events, []);
+    assert.deepEqual(again.nodeWrites, []);
+  });
+
+  void test("master moving from node-c to node-b counts one failover and says so in an Event", () => {
+    const base = planVirtualIPStatus(input({ live: { nodes: [entry("node-c", "MASTER")] } })).summary;
+    const p = planVirtualIPStatus(input({ live: { ...base, nodes: [entry("node-c", "BACKUP", T0 - 10), entry("node-b", "MASTER", T0 - 10)] }, now: T0 + 1000 }));
+    assert.equal(p.summary.master, "node-b");
+    assert.equal(p.summary.failovers, 1);
+    assert.equal(p.summary.lastFailoverTime, iso(T0 + 1000));
+    assert.deepEqual(p.events, [{ type: "Normal", reason: "Failover", message: "MASTER moved from node-c to node-b" }]);
+    // Ready stayed True: its lastTransitionTime is kept.
+    const ready = (s: typeof base) => s.conditions.find((c) => c.type === "Ready");
+    assert.equal(ready(p.summary)?.lastTransitionTime, ready(base)?.lastTransitionTime);
+  });
+
+  void test("the first election is not a failover", () => {
+    const p = planVirtualIPStatus(input({ live: { failovers: 0, nodes: [entry("node-a", "MASTER")] } }));
+    assert.equal(p.summary.failovers, 0);
+    assert.equal(p.summary.lastFailoverTime, undefined);
+    assert.deepEqual(p.events, [{ type: "Normal", reason: "MasterElected", message: "Node node-a is MASTER for 192.0.2.10" }]);
+  });
+
+  void test("master going through none (node-c, then none, then node-b) still counts one failover", () => {
+    const p = planVirtualIPStatus(input({ live: { master: "", failovers: 2, nodes: [entry("node-b", "MASTER")] }, lastHolder: "node-c" }));
+    assert.equal(p.summary.failovers, 3);
+    assert.deepEqual(p.events[0]?.message, "MASTER moved from node-c to node-b");
+  });
+
+  void test("split brain is set after the threshold, with an Event, and asked to be checked again before", () => {
+    const entries = [entry("node-a", "MASTER", T0 - 60_000), entry("node-b", "MASTER", T0 - 1000)];
+    const early = planVirtualIPStatus(input({ live: { nodes: entries } }));
+    assert.equal(early.summary.conditions.find((c) => c.type === "SplitBrain")?.status, "False");
+    assert.equal(early.recheckAt, T0 + 4000);
+    const late = planVirtualIPStatus(input({ live: { ...early.summary, nodes: entries }, now: T0 + 4000 }));
+    assert.equal(late.summary.conditions.find((c) => c.type === "SplitBrain")?.status, "True");
+    assert.equal(late.summary.master, "node-b");
+    assert.ok(late.events.some((e) => e.reason === "SplitBrain" && e.type === "Warning"));
+  });
+
+  const problems: { name: string; problems: Problem[]; want: string; conflict: string }[] = [
+    {
+      name: "a missing Service",
+      problems: [{ virtualIP: "default/web", condition: "Ready", reason: "ServiceNotFound", message: "Service default/web not found", excluded: true }],
+      want: "ServiceNotFound",
+      conflict: "False",
+    },
+    {
+      name: "a lost conflict",
+      problems: [
+        { virtualIP: "default/web", condition: "Ready", reason: "Conflict", message: "conflicts with default/old", excluded: true, other: "default/old" },
+        { virtualIP: "default/web", condition: "Conflict", reason: "DuplicateAddress", message: "address 192.0.2.10 is used by default/old", excluded: true, other: "default/old" },
+      ],
+      want: "Conflict",
+      conflict: "True",
+    },
+  ];
+  for (const c of problems) {
+    void test(`${c.name} sets Ready=False/${c.want} and a Warning Event`, () => {
+      const p = planVirtualIPStatus(input({ problems: c.problems, participants: [] }));
+      assert.equal(p.readyReason, c.want);
+      assert.equal(p.summary.conditions.find((x) => x.type === "Conflict")?.status, c.conflict);
+      assert.ok(p.events.length >= 1 && p.events.every((e) => e.type === "Warning"));
+    });
+  }
+
+  void test("an invalid spec is Ready=False/InvalidSpec naming the field, and its entries are removed", () => {
+    const p = planVirtualIPStatus(input({ invalid: "VirtualIP default/web: spec.virtualRouterId: Too big", live: { nodes: [entry("node-a", "BACKUP")] } }));
+    assert.equal(p.readyReason, "InvalidSpec");
+    assert.match(p.summary.conditions[0]?.message ?? "", /spec\.virtualRouterId/);
+    assert.deepEqual(p.nodeWrites, [{ node: "node-a" }]);
+  });
+
+  void test("a VirtualIP being deleted says Deleting and writes no node entries and no Events", () => {
+    const p = planVirtualIPStatus(input({ deleting: true, live: { nodes: [entry("node-a", "MASTER")] } }));
+    assert.equal(p.readyReason, "Deleting");
+    assert.deepEqual(p.nodeWrites, []);
+    assert.deepEqual(p.events, []);
+  });
+});

@@ -276,12 +276,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   sweepStaleRuns();
   const run = currentRun();
   const dataDir = mkdtempSync(join(tmpdir(), "kvo-cp-"));
-  run.add("dirs", dataDir);
+  const keep = process.env.KVO_KEEP_DATA_DIR === "1";
+  if (!keep) run.add("dirs", dataDir);
   const timeoutMs = opts.readyTimeoutMs ?? 60_000;
   const extraSANs = opts.extraSANs ?? [];
   const procs: { etcd?: ChildProcess; apiserver?: ChildProcess } = {};
   let stopped = false;
-  const keep = process.env.KVO_KEEP_DATA_DIR === "1";
   const release = registerCleanup(() => {
     procs.apiserver?.kill("SIGKILL");
     procs.etcd?.kill("SIGKILL");

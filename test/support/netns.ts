@@ -274,7 +274,7 @@ export async function createNodes(opts: NodesOptions): Promise<Nodes> {
   const nodes = created.filter((n) => n.name !== "client");
   const client = created.find((n) => n.name === "client");
   const find = (n: NetNode | string): NetNode => {
-    if (typeof n !== "string") return n;
+    if (typeof n === "object" && n !== null) return n;
     const node = created.find((c) => c.name === n);
     if (!node) throw new Error(`no node ${n}; have ${created.map((c) => c.name).join(", ")}`);
     return node;

@@ -16,7 +16,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
-    && npm ci --no-audit --no-fund --loglevel=warn
+    && npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 RUN npx tsc -p tsconfig.build.json
@@ -27,7 +27,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
-    && npm ci --omit=dev --no-audit --no-fund --loglevel=warn
+    && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=warn
 
 # 3: Runtime: keepalived + iproute2 from Debian, the compiled code, its deps.
 FROM ${BASE_IMAGE}

@@ -36,7 +36,7 @@ if [[ -n "$ca" && -s "$ca" ]]; then
 fi
 
 start=$SECONDS
-podman build "${pull[@]}" --runtime runc --layers \
+podman build "${pull[@]}" --runtime runc --layers --jobs 2 \
   "${secret[@]}" \
   --build-arg "BASE_IMAGE=$base" --build-arg "VERSION=$version" \
   -t "$image" -f "$root/Dockerfile" "$root"

@@ -14,6 +14,7 @@ import {
   kubectl as runKubectl,
   NODE_SANS,
   REPO_ROOT,
+  runCommand,
   startControlPlane,
   type CommandResult,
   type ControlPlane,
@@ -65,6 +66,8 @@ export interface EnvOptions {
   logLevel?: string;
   /** Extra operator flags. */
   operatorFlags?: string[];
+  /** More manifests applied (as admin) after RBAC and before the operators start (also: a file named by KVO_E2E_EXTRA_MANIFESTS). */
+  extraManifests?: string;
   /** Called with progress lines (default: nothing). */
   progress?: (line: string) => void;
 }
@@ -138,7 +141,7 @@ export interface Env {
   leader(): Promise<string | undefined>;
   /** Who answers HTTP at `address` from the client namespace (one request), or undefined. */
   whoAnswers(address: string, timeoutMs?: number): Promise<string | undefined>;
-  /** Nodes whose eth0 carries `address` right now. */
+  /** Nodes that carry `address` on any interface right now (`ip -n <netns> addr`). */
   holders(address: string): Promise<string[]>;
   /** Pids (host view) of the keepalived processes running in a node. */
   keepalivedPids(node: string): number[];
@@ -433,6 +436,9 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
       await kctl(["patch", "node", n.name, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: nodeStatus(n) })]);
     }
     await apply(readFileSync(SAMPLE_SERVICES, "utf8"));
+    if (opts.extraManifests) await apply(opts.extraManifests);
+    // A hook for trying things by hand: more objects from a file.
+    if (process.env.KVO_E2E_EXTRA_MANIFESTS) await apply(readFileSync(process.env.KVO_E2E_EXTRA_MANIFESTS, "utf8"));
 
     say("Starting a whoami HTTP server in every node");
     const whoami: NodeProcess[] = [];
@@ -540,8 +546,8 @@ function buildEnv(p: EnvParts): Env {
     async holders(address) {
       const out: string[] = [];
       for (const n of p.nodes.nodes) {
-        const res = await p.nodes.exec(n, "ip", ["-j", "addr", "show", "dev", "eth0"], { check: false });
-        if (res.code !== 0) continue;
+        const res = await runCommand("ip", ["-n", n.netns, "-j", "addr", "show"], { check: false });
+        if (res.code !== 0) throw new Error(`ip -n ${n.netns} addr failed: ${res.stderr}`);
         const links = JSON.parse(res.stdout) as { addr_info?: { local?: string }[] }[];
         if (links.some((l) => (l.addr_info ?? []).some((a) => a.local === address))) out.push(n.name);
       }

@@ -208,10 +208,10 @@ void describe("Helm chart", () => {
     assert.equal(readFileSync(join(CHART_DIR, "crds/keepalived-vip.io_virtualips.yaml"), "utf8"), readFileSync(CRD_FILE, "utf8"));
   });
 
-  void test("chart RBAC equals config/rbac: same objects, same rules, same bindings", async () => {
+  void test("chart RBAC equals config/rbac (and config/manager's ServiceAccount): same objects, rules and bindings", async () => {
     const chart = rbacContent(await renderChart());
-    const config = rbacContent(readConfigDir("config/rbac"));
-    assert.ok(config.size >= 9, `config/rbac holds the operator's and the agent's RBAC (found ${[...config.keys()].join(", ")})`);
+    const config = rbacContent([...readConfigDir("config/rbac"), ...readConfigDir("config/manager")]);
+    assert.ok(config.size >= 10, `config/rbac holds the operator's and the agent's RBAC (found ${[...config.keys()].join(", ")})`);
     assert.deepEqual([...chart.keys()].sort(), [...config.keys()].sort());
     for (const [key, content] of config) assert.deepEqual(chart.get(key), content, `${key} differs between the chart and config/rbac`);
   });

@@ -164,6 +164,17 @@ void describe("helm install into a real API server", () => {
     });
   });
 
+  void test("the operator's token is bound by the chart's RBAC: its namespace only for DaemonSets, get-only for other Secrets", async () => {
+    const operator = await cp.kubeconfigFor(NAMESPACE, "keepalived-vip-operator");
+    const canI = async (args: string[]): Promise<string> => (await kubectl(cp, ["auth", "can-i", ...args], { kubeconfig: operator, check: false })).stdout.trim();
+    assert.equal(await canI(["create", "daemonsets.apps", "-n", NAMESPACE]), "yes");
+    assert.equal(await canI(["create", "daemonsets.apps", "-n", "default"]), "no");
+    assert.equal(await canI(["patch", "virtualips.keepalived-vip.io", "--subresource=status", "-n", "default"]), "yes");
+    assert.equal(await canI(["get", "secrets", "-n", "default"]), "yes");
+    assert.equal(await canI(["list", "secrets", "-n", "default"]), "no");
+    assert.equal(await canI(["patch", "services", "-n", "default"]), "no");
+  });
+
   void test("helm uninstall removes every object it created; the CRD and VirtualIPs stay", async () => {
     const res = await helm(["uninstall", RELEASE, "--namespace", NAMESPACE, "--timeout", "60s"], { kubeconfig: cp.kubeconfigPath });
     assert.equal(res.code, 0, res.stderr);

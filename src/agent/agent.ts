@@ -105,6 +105,11 @@ export class Agent {
       logger: opts.logger,
       renew: () => this.renewLease(),
       onFailure: () => this.metrics.heartbeatFailures.inc(),
+      // The API server answers again: catch up now rather than at the end of each backoff.
+      onRecovered: () => {
+        this.reporter.retryNow();
+        this.watch?.retryNow();
+      },
     });
   }
 

@@ -11,6 +11,8 @@ export interface HeartbeatOptions {
   clock: Clock;
   logger: Logger;
   onFailure?(err: unknown): void;
+  /** Called on the first success after failures. */
+  onRecovered?(): void;
 }
 
 /** A periodic renewal loop; one renewal at a time. */
@@ -40,8 +42,11 @@ export class Heartbeat {
     try {
       await this.opts.renew();
       this.lastSuccess = this.opts.clock.now();
-      if (this.failing) this.opts.logger.info("Renewed heartbeat again");
-      this.failing = false;
+      if (this.failing) {
+        this.opts.logger.info("Renewed heartbeat again");
+        this.failing = false;
+        this.opts.onRecovered?.();
+      }
     } catch (err) {
       this.opts.onFailure?.(err);
       if (!this.failing) this.opts.logger.warn("Failed to renew heartbeat", { error: describeError(err) });

@@ -2,7 +2,7 @@
 // (SIGTERM), restart with backoff after an unexpected exit, and removal of
 // stale keepalived processes. I/O (processes, signals, pid files).
 import { spawn, type ChildProcess } from "node:child_process";
-import { promises as fsp } from "node:fs";
+import { promises as fsp, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Clock, Timer } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
@@ -69,10 +69,17 @@ export interface SupervisorOptions {
 /** What the supervisor is doing. */
 export type SupervisorPhase = "idle" | "running" | "backoff" | "stopping" | "stopped";
 
+/** Whether `pid` runs; a zombie (killed, not yet reaped by its new parent) does not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }
@@ -171,6 +178,10 @@ export class KeepalivedSupervisor {
 
   private async spawnNow(): Promise<void> {
     await killStaleKeepalived(this.opts.paths, { logger: this.opts.logger });
+    // keepalived refuses to start ("already running") while a pid file names a
+    // live pid, and a killed child may linger as a zombie: the files go first.
+    const { pid, vrrpPid, checkersPid } = this.opts.paths;
+    await Promise.all([pid, vrrpPid, checkersPid].map((f) => fsp.rm(f, { force: true })));
     const args = keepalivedArgs(this.opts.paths);
     const child = spawn(this.opts.keepalivedPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;

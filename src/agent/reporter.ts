@@ -67,6 +67,16 @@ export class StatusReporter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Sends every write that waits for a retry now (e.g. the API server is known to be back). */
+  retryNow(): void {
+    if (this.closed) return;
+    for (const [key, s] of this.keys) {
+      if (!s.timer || s.failures === 0) continue;
+      s.timer.cancel();
+      this.schedule(key, s, 0);
+    }
+  }
+
   /** Cancels timers; writes in flight finish but nothing new starts. */
   close(): void {
     this.closed = true;

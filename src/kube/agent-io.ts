@@ -29,6 +29,8 @@ export interface SecretWatchOptions {
 /** A running watch. */
 export interface SecretWatch {
   stop(): void;
+  /** Ends a backoff wait at once (e.g. the API server is known to be back). */
+  retryNow(): void;
 }
 
 function observed(secret: k8s.V1Secret): ObservedSecret {
@@ -130,6 +132,7 @@ export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions
       state.request?.abort();
       state.wake?.();
     },
+    retryNow: () => state.wake?.(),
   };
 }
 

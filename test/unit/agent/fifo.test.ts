@@ -8,6 +8,7 @@ import { NotifyFifoReader, ensureFifo } from "../../../src/agent/fifo.js";
 import { createLogger } from "../../../src/shared/logger.js";
 
 const logger = createLogger("test", "error");
+logger.silent = true;
 
 async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;

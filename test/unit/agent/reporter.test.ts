@@ -121,6 +121,20 @@ void describe("StatusReporter", () => {
     assert.equal(h.sent.length, 1);
   });
 
+  void test("retryNow ends the backoff wait of failed keys at once", async () => {
+    const h = harness({ desired: { k: entry("MASTER") } });
+    h.failTimes(3);
+    h.reporter.mark("k");
+    await h.clock.advance(0);
+    await h.clock.advance(200);
+    await h.clock.advance(400);
+    assert.deepEqual(h.failures, [200, 400, 800]);
+    h.reporter.retryNow();
+    await h.clock.advance(0);
+    assert.equal(h.sent.length, 1);
+    assert.deepEqual(h.reporter.pending(), []);
+  });
+
   void test("latency runs from the earliest mark covered, across retries", async () => {
     const h = harness({ desired: { k: entry("MASTER") } });
     const t0 = h.clock.now();

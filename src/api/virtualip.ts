@@ -236,6 +236,11 @@ export const virtualIPStatusSchema = z
   .object({
     observedGeneration: z.number().int().min(0).optional().meta({ description: "The .metadata.generation the operator last acted on." }),
     master: z.string().max(253).optional().meta({ description: "The node that holds the address now; empty when none does." }),
+    backups: z
+      .string()
+      .max(4096)
+      .optional()
+      .meta({ description: "Comma-separated names of the live nodes in BACKUP state, sorted (for kubectl get -o wide)." }),
     nodes: z
       .array(nodeStatusSchema)
       .max(5000)

@@ -66,7 +66,7 @@ export const PRINTER_COLUMNS: readonly PrinterColumn[] = [
   {
     name: "Backups",
     type: "string",
-    jsonPath: '.status.nodes[?(@.state=="BACKUP")].name',
+    jsonPath: ".status.backups",
     description: "Nodes standing by to take the address over.",
     priority: 1,
   },

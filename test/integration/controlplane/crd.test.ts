@@ -127,10 +127,12 @@ void describe("kubectl output", () => {
     const status = {
       status: {
         master: "node-b",
+        backups: "node-a,node-c",
         failovers: 2,
         nodes: [
           { name: "node-a", state: "BACKUP" },
           { name: "node-b", state: "MASTER" },
+          { name: "node-c", state: "BACKUP" },
         ],
         conditions: [{ type: "Ready", status: "True", reason: "Held", message: "node-b holds the address", lastTransitionTime: "2024-01-01T00:00:00Z" }],
       },
@@ -156,7 +158,7 @@ void describe("kubectl output", () => {
     const res = await kubectl(cp, ["get", "vip", "columns", "-n", NS, "-o", "wide"]);
     const [header, row] = rows(res.stdout);
     assert.ok(header?.includes("BACKUPS"), `no BACKUPS column: ${header?.join(" ")}`);
-    assert.equal(row?.[header!.indexOf("BACKUPS")], "node-a");
+    assert.equal(row?.[header!.indexOf("BACKUPS")], "node-a,node-c");
   });
 
   void test("kubectl explain virtualip.spec.virtualRouterId prints the schema's description", async () => {

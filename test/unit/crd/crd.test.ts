@@ -210,7 +210,7 @@ void describe("printer columns", () => {
     { header: "MASTER", type: "string", jsonPath: ".status.master" },
     { header: "STATUS", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
     { header: "AGE", type: "date", jsonPath: ".metadata.creationTimestamp" },
-    { header: "BACKUPS", type: "string", jsonPath: '.status.nodes[?(@.state=="BACKUP")].name', priority: 1 },
+    { header: "BACKUPS", type: "string", jsonPath: ".status.backups", priority: 1 },
     { header: "FAILOVERS", type: "integer", jsonPath: ".status.failovers", priority: 1 },
   ];
 

@@ -3,7 +3,8 @@
 # that the Dockerfile starts from when no registry can be reached: a Debian
 # bookworm minbase root made by debootstrap, plus this machine's own Node.js
 # runtime and npm copied in, imported with `podman import`.
-# Does nothing when the image already exists (FORCE=1 rebuilds). Needs root.
+# Does nothing when the image exists with this machine's Node.js version
+# (FORCE=1 rebuilds). Needs root.
 #
 # Environment: BASE_IMAGE (image name), DEBIAN_MIRROR (default: the first
 # Debian mirror of /etc/apt/sources.list*), NODE (the node binary to copy).
@@ -14,9 +15,18 @@ die() { log "$*"; exit 1; }
 image="${BASE_IMAGE:-localhost/keepalived-vip-base:bookworm}"
 suite=bookworm
 
+node_bin="$(readlink -f "${NODE:-$(command -v node)}")"
+[[ -x "$node_bin" ]] || die "no node binary found"
+node_version="$("$node_bin" --version)"
+
+# Up to date: the image exists and carries this machine's Node.js version.
 if [[ "${FORCE:-0}" != 1 ]] && podman image exists "$image"; then
-  log "$image exists; nothing to do (FORCE=1 rebuilds it)"
-  exit 0
+  have="$(podman image inspect --format '{{ index .Labels "io.keepalived-vip.node-version" }}' "$image" 2>/dev/null || true)"
+  if [[ "$have" == "$node_version" ]]; then
+    log "$image exists with node $node_version; nothing to do (FORCE=1 rebuilds it)"
+    exit 0
+  fi
+  log "$image has node ${have:-unknown}, this machine $node_version; rebuilding"
 fi
 [[ "$(id -u)" -eq 0 ]] || die "needs root (debootstrap, podman)"
 command -v debootstrap >/dev/null || die "debootstrap missing; run hack/image/setup.sh"
@@ -31,9 +41,6 @@ mirror="${mirror:-http://deb.debian.org/debian}"
 mirror="${mirror%/}"
 security="${DEBIAN_SECURITY_MIRROR:-${mirror}-security}"
 
-node_bin="$(readlink -f "${NODE:-$(command -v node)}")"
-[[ -x "$node_bin" ]] || die "no node binary found"
-node_version="$("$node_bin" --version)"
 [[ "$node_version" == v20.* ]] || log "warning: node $node_version is not Node 20"
 # npm as installed next to node (Debian/NodeSource: /usr/lib/node_modules/npm;
 # official tarballs: <prefix>/lib/node_modules/npm).

@@ -70,5 +70,6 @@ image: ## Build the container image with podman (IMAGE=..., BASE_IMAGE=node:20-b
 	@hack/image/build.sh
 
 .PHONY: test-packaging
-test-packaging: deps k8s-bins ## Helm chart, kustomize, RBAC and container image tests (real API server, podman)
+test-packaging: deps k8s-bins ## Helm chart, kustomize, RBAC and container image tests (real API server, podman; needs root)
+	@[ "$$(id -u)" -eq 0 ] || { echo "test-packaging needs root (podman, network namespaces): run it as root" >&2; exit 1; }
 	$(RUN_TESTS) test/integration/packaging

@@ -10,7 +10,7 @@ import { createLogger } from "../../../src/shared/logger.js";
 const logger = createLogger("test", "error");
 logger.silent = true;
 
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error("timed out");

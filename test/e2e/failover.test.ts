@@ -74,19 +74,24 @@ void describe("the sample VirtualIP on three nodes", () => {
       const failoversBefore = (await env.getVirtualIP(sample.name))?.status?.failovers ?? 0;
 
       const r = await measureFailover(env, { fault, from, probe, watch, timeoutMs: 20_000 });
-      assert.notEqual(r.answeredBy, from);
-      assert.equal(r.statusMaster, r.answeredBy, `the VIP answered from ${r.answeredBy} but status.master named ${r.statusMaster}`);
-      assert.ok(r.vipMs < 10_000, `the VIP moved only after ${r.vipMs} ms`);
-
-      await recoverFault(env, fault, from);
-      // No preemption by default: the new MASTER keeps the VIP, the failed node is a BACKUP again.
-      await waitForSteadyState(env, { name: sample.name, address: sample.address, master: r.answeredBy, timeoutMs: STEADY_MS });
+      try {
+        assert.notEqual(r.answeredBy, from);
+        assert.notEqual(r.statusMaster, from);
+        assert.ok(r.vipMs < 10_000, `the VIP moved only after ${r.vipMs} ms`);
+      } finally {
+        await recoverFault(env, fault, from);
+      }
+      // No preemption by default: a node that took over keeps the VIP (with equal
+      // priorities two BACKUPs may both take over for a moment; the higher IP stays).
+      const now = await waitForSteadyState(env, { name: sample.name, address: sample.address, timeoutMs: STEADY_MS });
+      assert.notEqual(now, from, `the VIP went back to ${from}`);
+      assert.ok([r.answeredBy, r.statusMaster].includes(now), `first answer from ${r.answeredBy}, status named ${r.statusMaster}, now ${now}`);
       const vip = await env.getVirtualIP(sample.name);
       assert.equal(nodeStates(vip)[from], "BACKUP", JSON.stringify(vip?.status));
       assert.ok((vip?.status?.failovers ?? 0) > failoversBefore, `failovers stayed ${failoversBefore}`);
       const settled = Date.now();
       await new Promise((r) => setTimeout(r, 2_000));
-      assert.deepEqual(Object.keys(probe.answersBetween(settled, Date.now())), [r.answeredBy], probe.describe(settled, Date.now()));
+      assert.deepEqual(Object.keys(probe.answersBetween(settled, Date.now())), [now], probe.describe(settled, Date.now()));
     });
   }
 

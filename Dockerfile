@@ -1,6 +1,6 @@
 # keepalived-vip-operator image: the operator and the node agent (same image,
 # other subcommand). Multi-stage: build with dev dependencies, run with
-# production dependencies, keepalived and iproute2 only.
+# production dependencies, keepalived, iproute2 and tini only.
 #
 # BASE_IMAGE must be Debian bookworm with Node.js 20 and npm on the PATH.
 # Default: the locally made base image (hack/image/base-image.sh, for hosts
@@ -33,7 +33,7 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
 FROM ${BASE_IMAGE}
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get update \
-    && apt-get install -y --no-install-recommends keepalived iproute2 \
+    && apt-get install -y --no-install-recommends keepalived iproute2 tini \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 WORKDIR /app
@@ -49,4 +49,6 @@ ENV NODE_ENV=production
 # The operator runs as this non-root user. The agent DaemonSet (built by the
 # operator) overrides it with user 0 and only NET_ADMIN, NET_RAW, NET_BROADCAST.
 USER 65532:65532
-ENTRYPOINT ["node", "/app/dist/main.js"]
+# tini is PID 1: it forwards signals to node and reaps orphaned keepalived
+# children, which node as PID 1 would leave as zombies.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/main.js"]

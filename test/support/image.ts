@@ -75,7 +75,7 @@ export interface AgentContainerOptions {
   netnsPath: string;
   /** Arguments after the entrypoint, e.g. ["agent", "--node-name=node-a", ...]. */
   args: readonly string[];
-  /** Default: the entrypoint of the image (`node /app/dist/main.js`). */
+  /** Default: the entrypoint of the image (tini, then `node /app/dist/main.js`). */
   entrypoint?: string;
   env?: Record<string, string>;
   /** Host directory mounted read-write at /run/keepalived-vip (e.g. NetNode.runtimeDir). */

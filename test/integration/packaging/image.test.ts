@@ -105,7 +105,8 @@ void describe("container image (podman, runc)", () => {
   void test("make image builds the image", async () => {
     const image = await ensureImage();
     const res = await podman(["image", "inspect", "--format", "{{.Config.User}}|{{json .Config.Entrypoint}}", image]);
-    assert.equal(res.stdout.trim(), '65532:65532|["node","/app/dist/main.js"]');
+    // tini is PID 1 so orphaned keepalived children are reaped.
+    assert.equal(res.stdout.trim(), '65532:65532|["/usr/bin/tini","--","node","/app/dist/main.js"]');
   });
 
   void test("the CLI runs as the non-root default user and lists every subcommand", async () => {

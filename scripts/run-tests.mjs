@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs every *.test.ts below the given folders with node's test runner (tsx
+// Runs every *.test.ts below the given folders (or the given files) with node's test runner (tsx
 // loader). Node 20's --test takes no globs, so the files are listed here.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 
 function list(dir) {
+  if (!statSync(dir).isDirectory()) return [dir];
   const out = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);

@@ -114,8 +114,22 @@ function dotILogger(opts: StartWatchesOptions, byId: Map<string, WatchTarget>): 
     info: (m) => opts.logger.debug(m),
     warn: (m) => opts.logger.warn(m),
     // The line before dot-i's process.exit(1).
-    error: (m) => opts.logger.error("Watch failed, exiting so that the pod restarts", { detail: m }),
+    error: (m) => opts.logger.error("Watch failed, exiting so that the pod restarts", watchFailure(m, byId)),
   };
+}
+
+/** The resource and error message of dot-i's "watch on resource X failed: {json}" line (no stack). */
+function watchFailure(line: string, byId: Map<string, WatchTarget>): Record<string, unknown> {
+  const m = /^watch on resource (\S+) failed: (.*)$/s.exec(line);
+  if (!m) return { detail: line };
+  let error = m[2] ?? "";
+  try {
+    const parsed = JSON.parse(error) as { message?: unknown };
+    if (typeof parsed.message === "string") error = parsed.message;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { resource: byId.get(m[1] ?? "")?.name ?? m[1], error };
 }
 
 class Watcher extends OperatorBase {

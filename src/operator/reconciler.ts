@@ -481,7 +481,7 @@ export class Reconciler {
     latest = (await applyVirtualIPStatus(clients, ref, sp.summary as unknown as Record<string, unknown>, { fieldManager: OPERATOR_FIELD_MANAGER })) as RawObject;
     this.putAndReport("VirtualIP", latest);
     logger.debug("Applied VirtualIP status", { virtualIP: key, master: sp.summary.master, ready: sp.readyReason });
-    for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, reason: e.reason, message: e.message });
+    for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, type: e.type, reason: e.reason, note: e.message });
     await this.opts.events.record({ apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: latest.metadata?.resourceVersion ?? "" }, sp.events);
     return latest;
   }

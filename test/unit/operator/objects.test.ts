@@ -1,0 +1,223 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { V1DaemonSet } from "@kubernetes/client-node";
+import { ANNOTATION_CONFIG_HASH, OPERATOR_FIELD_MANAGER } from "../../../src/api/index.js";
+import type { NodePlan } from "../../../src/render/index.js";
+import type { RawObject } from "../../../src/kube/watch.js";
+import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
+import { isSubset, jsonEqual } from "../../../src/operator/diff.js";
+import { buildNodeConfigSecret, nodeSecretNeedsApply, planStaleNodeSecrets } from "../../../src/operator/nodesecrets.js";
+import type { AgentSettings } from "../../../src/operator/options.js";
+import { buildServiceStatus, ownsIngress, planServiceIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
+
+const AGENT: AgentSettings = {
+  image: "example/keepalived-vip:1.0",
+  nodeSelector: { role: "edge" },
+  tolerations: [{ key: "edge", operator: "Exists", effect: "NoSchedule" }],
+  resources: { requests: { cpu: "10m", memory: "64Mi" } },
+  priorityClassName: "system-node-critical",
+  extraArgs: ["--keepalived-path=/usr/sbin/keepalived"],
+  serviceAccountName: "keepalived-vip-agent",
+  metricsPort: 9101,
+};
+
+void describe("buildAgentDaemonSet", () => {
+  void test("is deterministic: same settings, same object and spec hash", () => {
+    const a = buildAgentDaemonSet({ namespace: "kv", agent: AGENT });
+    const b = buildAgentDaemonSet({ namespace: "kv", agent: { ...AGENT } });
+    assert.deepEqual(a, b);
+    assert.match(a.metadata?.annotations?.[ANNOTATION_SPEC_HASH] ?? "", /^[0-9a-f]{64}$/);
+  });
+
+  void test("other settings give another spec hash", () => {
+    const a = buildAgentDaemonSet({ namespace: "kv", agent: AGENT });
+    const b = buildAgentDaemonSet({ namespace: "kv", agent: { ...AGENT, image: "example/keepalived-vip:1.1" } });
+    assert.notEqual(a.metadata?.annotations?.[ANNOTATION_SPEC_HASH], b.metadata?.annotations?.[ANNOTATION_SPEC_HASH]);
+  });
+
+  void test("runs the agent with host networking, root and only the three network capabilities", () => {
+    const pod = buildAgentDaemonSet({ namespace: "kv", agent: AGENT }).spec?.template.spec;
+    const c = pod?.containers[0];
+    assert.equal(pod?.hostNetwork, true);
+    assert.equal(pod?.dnsPolicy, "ClusterFirstWithHostNet");
+    assert.deepEqual(pod?.nodeSelector, { "kubernetes.io/os": "linux", role: "edge" });
+    assert.deepEqual(pod?.tolerations, AGENT.tolerations);
+    assert.equal(pod?.priorityClassName, "system-node-critical");
+    assert.deepEqual(c?.args, ["agent", "--metrics-bind-address=:9101", "--keepalived-path=/usr/sbin/keepalived"]);
+    assert.deepEqual(c?.securityContext, {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] },
+    });
+    assert.equal(c?.ports?.[0]?.containerPort, 9101);
+    assert.ok((pod?.terminationGracePeriodSeconds ?? 0) >= 10);
+  });
+
+  void test("leaves priorityClassName and tolerations out when unset", () => {
+    const { priorityClassName: _p, ...rest } = AGENT;
+    const pod = buildAgentDaemonSet({ namespace: "kv", agent: { ...rest, tolerations: [] } }).spec?.template.spec;
+    assert.equal(pod?.priorityClassName, undefined);
+    assert.equal(pod?.tolerations, undefined);
+  });
+});
+
+void describe("daemonSetNeedsApply", () => {
+  const desired = buildAgentDaemonSet({ namespace: "kv", agent: AGENT });
+  /** The live object as the API server returns it: our fields plus defaults and rewritten quantities. */
+  const live = (): V1DaemonSet => {
+    const l = structuredClone(desired);
+    const c = l.spec!.template.spec!.containers[0]!;
+    c.terminationMessagePath = "/dev/termination-log";
+    c.resources = { requests: { cpu: "10m", memory: "64Mi" } };
+    l.spec!.revisionHistoryLimit = 10;
+    l.metadata!.resourceVersion = "42";
+    return l;
+  };
+  const cases: { name: string; live: () => V1DaemonSet | undefined; want: boolean }[] = [
+    { name: "missing: apply", live: () => undefined, want: true },
+    { name: "equal apart from server defaults: no apply", live, want: false },
+    {
+      name: "another spec hash (settings changed): apply",
+      live: () => {
+        const l = live();
+        l.metadata!.annotations![ANNOTATION_SPEC_HASH] = "old";
+        return l;
+      },
+      want: true,
+    },
+    {
+      name: "image changed by hand: apply",
+      live: () => {
+        const l = live();
+        l.spec!.template.spec!.containers[0]!.image = "other";
+        return l;
+      },
+      want: true,
+    },
+    {
+      name: "a quantity rewritten by the server: no apply",
+      live: () => {
+        const l = live();
+        l.spec!.template.spec!.containers[0]!.resources = { requests: { cpu: "0.01", memory: "64Mi" } };
+        return l;
+      },
+      want: false,
+    },
+  ];
+  for (const c of cases) void test(c.name, () => assert.equal(daemonSetNeedsApply(desired, c.live()), c.want));
+});
+
+const PLAN: NodePlan = {
+  node: "node-a",
+  config: "global_defs {\n}\n",
+  hash: "abc123",
+  instances: { node: "node-a", instances: [] },
+};
+
+void describe("buildNodeConfigSecret", () => {
+  void test("carries config, instances, node and hash, and a non-controlling owner reference", () => {
+    const s = buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN });
+    assert.equal(s.metadata?.name, "keepalived-vip-node-node-a");
+    assert.equal(Buffer.from(s.data?.["keepalived.conf"] ?? "", "base64").toString(), PLAN.config);
+    assert.deepEqual(JSON.parse(Buffer.from(s.data?.["instances.json"] ?? "", "base64").toString()), PLAN.instances);
+    assert.equal(s.metadata?.annotations?.[ANNOTATION_CONFIG_HASH], "abc123");
+    assert.deepEqual(s.metadata?.ownerReferences, [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-1", controller: false, blockOwnerDeletion: false }]);
+    assert.deepEqual(buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN }), s);
+  });
+});
+
+void describe("nodeSecretNeedsApply", () => {
+  const desired = buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN });
+  const live = (): RawObject => ({ ...(structuredClone(desired) as unknown as RawObject), metadata: { ...structuredClone(desired.metadata), resourceVersion: "5", uid: "s-1" } as RawObject["metadata"] });
+  const cases: { name: string; mutate: (l: RawObject) => RawObject | undefined; want: boolean }[] = [
+    { name: "equal: no write", mutate: (l) => l, want: false },
+    { name: "missing: write", mutate: () => undefined, want: true },
+    { name: "other config bytes: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": "eA==" } }), want: true },
+    { name: "other hash annotation: write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, annotations: { ...l.metadata?.annotations, [ANNOTATION_CONFIG_HASH]: "zzz" } } }), want: true },
+    { name: "Node recreated (other uid): write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-0", controller: false, blockOwnerDeletion: false }] } }), want: true },
+    { name: "extra label added by someone: no write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, labels: { ...l.metadata?.labels, extra: "1" } } }), want: false },
+  ];
+  for (const c of cases) void test(c.name, () => assert.equal(nodeSecretNeedsApply(desired, c.mutate(live())), c.want));
+});
+
+void describe("planStaleNodeSecrets", () => {
+  void test("deletes the Secrets of Nodes that are gone, and only ours", () => {
+    const secret = (name: string, managed = true): RawObject => ({ metadata: { name, uid: `uid-${name}`, labels: managed ? { "app.kubernetes.io/managed-by": "keepalived-vip-operator" } : {} } });
+    const got = planStaleNodeSecrets(["node-a"], [secret("keepalived-vip-node-node-b"), secret("keepalived-vip-node-node-a"), secret("keepalived-vip-node-x", false)]);
+    assert.deepEqual(got, [{ name: "keepalived-vip-node-node-b", uid: "uid-keepalived-vip-node-node-b" }]);
+  });
+});
+
+void describe("Service ingress", () => {
+  const lb = (name: string, extra: Record<string, unknown> = {}): RawObject => ({ metadata: { name, namespace: "default" }, spec: { type: "LoadBalancer" }, ...extra });
+  const owned = (name: string, ips: string[]): RawObject => ({
+    metadata: { name, namespace: "default", managedFields: [{ manager: OPERATOR_FIELD_MANAGER, fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }] },
+    spec: { type: "LoadBalancer" },
+    status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: "VIP" })) } },
+  });
+
+  void test("merges VirtualIPs naming one Service, sorted by address", () => {
+    const services = new Map([["default/web", lb("web")]]);
+    const got = planServiceIngress(
+      [
+        { service: "default/web", address: "192.0.2.20", publish: true },
+        { service: "default/web", address: "192.0.2.3", publish: true },
+        { service: "default/web", address: "192.0.2.9", publish: false },
+      ],
+      services,
+    );
+    assert.deepEqual(got.get("default/web"), ["192.0.2.3", "192.0.2.20"]);
+  });
+
+  const skip: { name: string; svc: RawObject }[] = [
+    { name: "ClusterIP", svc: { metadata: { name: "web", namespace: "default" }, spec: { type: "ClusterIP" } } },
+    { name: "another loadBalancerClass", svc: lb("web", { spec: { type: "LoadBalancer", loadBalancerClass: "example.com/other" } }) },
+  ];
+  for (const c of skip) {
+    void test(`publishes nothing on a ${c.name} Service`, () => {
+      assert.equal(planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", c.svc]])).has("default/web"), false);
+    });
+  }
+
+  void test("our class is accepted", () => {
+    const svc = lb("web", { spec: { type: "LoadBalancer", loadBalancerClass: "keepalived-vip.io/vip" } });
+    assert.deepEqual(planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", svc]])).get("default/web"), ["192.0.2.3"]);
+  });
+
+  void test("releases an ingress we own once no VirtualIP names the Service", () => {
+    const svc = owned("web", ["192.0.2.3"]);
+    assert.equal(ownsIngress(svc), true);
+    const got = planServiceIngress([], new Map([["default/web", svc]]));
+    assert.deepEqual(got.get("default/web"), []);
+    assert.equal(serviceIngressNeedsApply([], svc), true);
+    assert.deepEqual(buildServiceStatus([]), {});
+  });
+
+  const needs: { name: string; desired: string[]; live: RawObject; want: boolean }[] = [
+    { name: "equal IPs (server added ipMode): no write", desired: ["192.0.2.3"], live: owned("web", ["192.0.2.3"]), want: false },
+    { name: "other IPs: write", desired: ["192.0.2.4"], live: owned("web", ["192.0.2.3"]), want: true },
+    { name: "nothing wanted and not ours: no write", desired: [], live: lb("web"), want: false },
+  ];
+  for (const c of needs) void test(c.name, () => assert.equal(serviceIngressNeedsApply(c.desired, c.live), c.want));
+});
+
+void describe("isSubset", () => {
+  const cases: [unknown, unknown, boolean][] = [
+    [{ a: 1 }, { a: 1, b: 2 }, true],
+    [{ a: 1, b: 2 }, { a: 1 }, false],
+    [[1, 2], [1, 2], true],
+    [[1], [1, 2], false],
+    [{ a: [{ x: 1 }] }, { a: [{ x: 1, y: 2 }] }, true],
+    [{ a: undefined }, {}, true],
+    ["x", "y", false],
+    [null, null, true],
+  ];
+  for (const [d, l, want] of cases) void test(`${JSON.stringify(d)} in ${JSON.stringify(l)}: ${want}`, () => assert.equal(isSubset(d, l), want));
+  void test("jsonEqual ignores key order only", () => {
+    assert.equal(jsonEqual({ a: 1, b: [1] }, { b: [1], a: 1 }), true);
+    assert.equal(jsonEqual({ a: 1 }, { a: 1, b: 2 }), false);
+  });
+});

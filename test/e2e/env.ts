@@ -4,7 +4,7 @@
 // `make bench-failover`. Does I/O; everything it starts is removed by stop().
 import * as k8s from "@kubernetes/client-node";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { agentLeaseName, GROUP, LEADER_LEASE_NAME, PLURAL, VERSION } from "../../src/api/index.js";
@@ -77,11 +77,11 @@ export interface OperatorHandle {
   readonly identity: string;
   readonly logFile: string;
   running(): boolean;
-  /** Starts it (again) when it is not running. */
+  /** Starts it when it is not running; from then on it is restarted whenever it exits on its own (as by the kubelet). */
   start(): void;
   /** SIGTERM, then SIGKILL; resolves when it has exited. */
   stop(): Promise<void>;
-  /** Sends a signal and waits for the exit. */
+  /** Sends a signal and waits for the exit; it stays down until start(). */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Host pid while running. */
   pid(): number | undefined;
@@ -92,11 +92,11 @@ export interface AgentHandle {
   readonly node: string;
   readonly logFile: string | undefined;
   running(): Promise<boolean>;
-  /** Starts it when it is not running (a kubelet restarting the container). */
+  /** Starts it when it is not running (a kubelet restarting the container); later exits of its own are followed by a restart. */
   start(): Promise<void>;
   /** Graceful stop (SIGTERM); resolves when it has exited. */
   stop(): Promise<void>;
-  /** Sends `signal` (default SIGKILL) to the agent process and waits until it and its keepalived are gone. */
+  /** Sends `signal` (default SIGKILL) to the agent process and waits until it and its keepalived are gone; it stays down until start(). */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Its output so far (the tail, for failure messages). */
   logs(lines?: number): Promise<string>;
@@ -244,6 +244,60 @@ interface AgentContext {
   logLevel: string;
 }
 
+/** Restarts a process that exits on its own, as the kubelet restarts a container (restartPolicy Always). */
+interface Restarter {
+  /** Wants it running: starts it now unless it runs; later exits are followed by a restart. */
+  want(): void;
+  /** No longer wants it: exits are not followed by a restart (a crash injected by a test, a stop). */
+  release(): void;
+  current(): ChildProcess | undefined;
+  running(): boolean;
+}
+
+/**
+ * Keeps `launch`ed processes running while wanted. The backoff (1 s, doubling
+ * to 8 s, reset after 30 s of running) is shorter than the kubelet's 10 s to
+ * 5 min, to keep tests quick; each restart is noted in `logFile`.
+ */
+function restarter(launch: () => ChildProcess, logFile: string): Restarter {
+  let child: ChildProcess | undefined;
+  let wanted = false;
+  let backoffMs = 1_000;
+  let timer: NodeJS.Timeout | undefined;
+  const alive = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const spawnOne = (): void => {
+    const c = launch();
+    const startedAt = Date.now();
+    child = c;
+    c.once("exit", (code, signal) => {
+      if (!wanted || child !== c) return;
+      if (Date.now() - startedAt > 30_000) backoffMs = 1_000;
+      appendFileSync(logFile, `e2e: exited (${code ?? signal}); restarting in ${backoffMs} ms, as the kubelet would\n`);
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (wanted && !alive()) spawnOne();
+      }, backoffMs);
+      timer.unref();
+      backoffMs = Math.min(backoffMs * 2, 8_000);
+    });
+  };
+  return {
+    want() {
+      wanted = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (!alive()) spawnOne();
+    },
+    release() {
+      wanted = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+    current: () => child,
+    running: alive,
+  };
+}
+
 // pid 1 of an agent's pid namespace: starts the agent, reaps orphans while it
 // waits (as a container runtime's init does), and exits when the agent exits,
 // which makes the kernel kill everything else in the namespace.
@@ -256,46 +310,45 @@ const PID1_SCRIPT = '"$@" & wait $!';
  * keepalived children, which the agent itself does not reap.
  */
 function processAgent(ctx: AgentContext): AgentHandle {
-  let proc: NodeProcess | undefined;
   const logFile = join(ctx.logDir, `agent-${ctx.node.name}.log`);
-  const alive = (): boolean => proc !== undefined && proc.child.exitCode === null && proc.child.signalCode === null;
-  const agentPid = (): number | undefined => (proc?.child.pid === undefined ? undefined : findDescendant(proc.child.pid, "node"));
+  const args = ["--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", PID1_SCRIPT, "sh", process.execPath, "--import", "tsx", MAIN, "agent", `--kubeconfig=${ctx.kubeconfig}`];
+  const env = { ...process.env, NODE_NAME: ctx.node.name, POD_NAMESPACE: ctx.namespace, HOST_IP: ctx.node.ipv4, LOG_LEVEL: ctx.logLevel };
+  const proc = restarter(() => ctx.nodes.spawn(ctx.node, "unshare", args, { env, logFile }).child, logFile);
+  const agentPid = (): number | undefined => {
+    const pid = proc.current()?.pid;
+    return pid === undefined ? undefined : findDescendant(pid, "node");
+  };
   return {
     node: ctx.node.name,
     logFile,
-    running: () => Promise.resolve(alive()),
+    running: () => Promise.resolve(proc.running()),
     start() {
-      if (alive()) return Promise.resolve();
-      proc = ctx.nodes.spawn(
-        ctx.node,
-        "unshare",
-        ["--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", PID1_SCRIPT, "sh", process.execPath, "--import", "tsx", MAIN, "agent", `--kubeconfig=${ctx.kubeconfig}`],
-        {
-          env: { ...process.env, NODE_NAME: ctx.node.name, POD_NAMESPACE: ctx.namespace, HOST_IP: ctx.node.ipv4, LOG_LEVEL: ctx.logLevel },
-          logFile,
-        },
-      );
+      proc.want();
       return Promise.resolve();
     },
     async stop() {
-      if (!proc || !alive()) return;
+      proc.release();
+      const child = proc.current();
+      if (!child || !proc.running()) return;
+      const exited = waitForExit(child);
       const pid = agentPid();
-      const exited = waitForExit(proc.child);
       if (pid !== undefined) process.kill(pid, "SIGTERM");
-      else proc.child.kill("SIGTERM");
-      const timer = setTimeout(() => proc?.child.kill("SIGKILL"), 15_000);
+      else child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
       await exited;
       clearTimeout(timer);
     },
     async kill(signal = "SIGKILL") {
-      if (!proc || !alive()) return;
+      proc.release();
+      const child = proc.current();
+      if (!child || !proc.running()) return;
       let pid = agentPid();
       for (let i = 0; pid === undefined && i < 50; i++) {
         await sleep(20);
         pid = agentPid();
       }
-      const exited = waitForExit(proc.child);
-      process.kill(pid ?? proc.child.pid!, signal);
+      const exited = waitForExit(child);
+      process.kill(pid ?? child.pid!, signal);
       await exited;
     },
     logs: (lines = 60) => Promise.resolve(tailFile(logFile, lines)),
@@ -352,37 +405,37 @@ interface OperatorContext {
 async function operatorHandle(ctx: OperatorContext): Promise<OperatorHandle> {
   const logFile = join(ctx.logDir, `${ctx.identity}.log`);
   const metricsPort = await freePort();
-  let child: ChildProcess | undefined;
-  const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const args = [
+    "--import",
+    "tsx",
+    MAIN,
+    "operator",
+    `--kubeconfig=${ctx.kubeconfig}`,
+    `--namespace=${ctx.namespace}`,
+    `--identity=${ctx.identity}`,
+    `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+    ...ctx.flags,
+  ];
+  const proc = restarter(() => startDaemon(process.execPath, args, { logFile, cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: ctx.logLevel } }), logFile);
   return {
     identity: ctx.identity,
     logFile,
-    running,
-    start() {
-      if (running()) return;
-      const args = [
-        "--import",
-        "tsx",
-        MAIN,
-        "operator",
-        `--kubeconfig=${ctx.kubeconfig}`,
-        `--namespace=${ctx.namespace}`,
-        `--identity=${ctx.identity}`,
-        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
-        ...ctx.flags,
-      ];
-      child = startDaemon(process.execPath, args, { logFile, cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: ctx.logLevel } });
-    },
+    running: () => proc.running(),
+    start: () => proc.want(),
     async stop() {
+      proc.release();
+      const child = proc.current();
       if (child) await stopChild(child, 10_000);
     },
     async kill(signal = "SIGKILL") {
-      if (!child || !running()) return;
+      proc.release();
+      const child = proc.current();
+      if (!child || !proc.running()) return;
       const exited = waitForExit(child);
       child.kill(signal);
       await exited;
     },
-    pid: () => (running() ? child?.pid : undefined),
+    pid: () => (proc.running() ? proc.current()?.pid : undefined),
   };
 }
 

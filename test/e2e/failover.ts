@@ -136,6 +136,8 @@ export interface FailoverResult {
   fault: Fault;
   /** The MASTER the fault hit. */
   from: string;
+  /** When the fault took effect (ms since the epoch). */
+  faultAt: number;
   /** The first other node that answered at the VIP. */
   answeredBy: string;
   /** The node status.master named first after the fault (other than `from`). */
@@ -173,7 +175,7 @@ export async function measureFailover(env: Env, opts: MeasureOptions): Promise<F
         `answers: ${opts.probe.describe(t0, Date.now())}; status: ${describeStatus(vip)}\n${await env.diagnostics(25)}`,
     );
   }
-  return { fault: opts.fault, from: opts.from, answeredBy: answer.node, statusMaster: status.node, vipMs: answer.at - t0, statusMs: status.at - t0 };
+  return { fault: opts.fault, from: opts.from, faultAt: t0, answeredBy: answer.node, statusMaster: status.node, vipMs: answer.at - t0, statusMs: status.at - t0 };
 }
 
 function firstOtherAnswer(probe: Probe, from: string, after: number): { node: string; at: number } | undefined {

@@ -44,6 +44,25 @@ require-root:
 test-integration: require-root deps k8s-bins ## Integration tests: real kube-apiserver + etcd, network-namespace nodes (needs root)
 	$(RUN_TESTS) test/integration
 
+.PHONY: test-e2e
+test-e2e: deps k8s-bins ## End-to-end: real failover on simulated nodes (namespaces, keepalived, agents, operator, podman image); needs root
+	@[ "$$(id -u)" -eq 0 ] || { echo "test-e2e needs root (network namespaces, keepalived, podman): run it as root" >&2; exit 1; }
+	$(RUN_TESTS) test/e2e
+
+.PHONY: bench-failover
+bench-failover: deps k8s-bins ## Failover times (VIP and status) for 1s and 100ms adverts x 3 faults; table + one JSON line (BENCH_RUNS, BENCH_INTERVALS, BENCH_FAULTS); needs root
+	@[ "$$(id -u)" -eq 0 ] || { echo "bench-failover needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
+	$(NODE) --import tsx test/bench/failover/bench.ts
+
+.PHONY: demo
+demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, samples, a real failover; left running (state in .dev/demo); needs root
+	@[ "$$(id -u)" -eq 0 ] || { echo "demo needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
+	@hack/demo.sh up
+
+.PHONY: demo-down
+demo-down: ## Stop the demo and remove everything it created
+	@hack/demo.sh down
+
 .PHONY: dev-cluster
 dev-cluster: deps k8s-bins ## Start a local control plane with the CRD in the background; kubeconfig in .dev/kubeconfig
 	@hack/dev-cluster.sh start
@@ -53,7 +72,7 @@ dev-cluster-down: ## Stop the dev-cluster control plane and remove its state
 	@hack/dev-cluster.sh stop
 
 .PHONY: test
-test: deps build lint typecheck test-unit test-integration ## Everything: build, lint, type-check, every test tier
+test: deps build lint typecheck test-unit test-integration test-e2e ## Everything: build, lint, type-check, every test tier
 
 .PHONY: clean
 clean: ## Remove build output

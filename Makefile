@@ -63,6 +63,10 @@ demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, s
 demo-down: ## Stop the demo and remove everything it created
 	@hack/demo.sh down
 
+.PHONY: bench-operator
+bench-operator: deps k8s-bins ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane; prints one JSON line (BENCH_* to change sizes)
+	$(NODE) --import tsx test/bench/operator/bench.ts
+
 .PHONY: dev-cluster
 dev-cluster: deps k8s-bins ## Start a local control plane with the CRD in the background; kubeconfig in .dev/kubeconfig
 	@hack/dev-cluster.sh start

@@ -129,7 +129,7 @@ async function httpGet(url: string): Promise<{ status: number; body: string }> {
 }
 
 /** Starts `keepalived-vip operator` (from source, through tsx) with the operator's ServiceAccount token. */
-export async function runOperator(env: OperatorEnv, opts: { identity: string; args?: string[]; namespace?: string }): Promise<OperatorProcess> {
+export async function runOperator(env: OperatorEnv, opts: { identity: string; args?: string[]; namespace?: string; nodeOptions?: string }): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const logFile = join(env.cp.dataDir, `operator-${opts.identity}.log`);
   const args = [
@@ -143,7 +143,9 @@ export async function runOperator(env: OperatorEnv, opts: { identity: string; ar
     `--metrics-bind-address=127.0.0.1:${metricsPort}`,
     ...(opts.args ?? []),
   ];
-  const child = startDaemon(process.execPath, args, { logFile, cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.cp.dataDir, LOG_LEVEL: process.env.OPERATOR_LOG_LEVEL ?? "info" } });
+  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.cp.dataDir, LOG_LEVEL: process.env.OPERATOR_LOG_LEVEL ?? "info" };
+  if (opts.nodeOptions) childEnv.NODE_OPTIONS = opts.nodeOptions;
+  const child = startDaemon(process.execPath, args, { logFile, cwd: REPO_ROOT, env: childEnv });
   const base = `http://127.0.0.1:${metricsPort}`;
   const proc: OperatorProcess = {
     identity: opts.identity,

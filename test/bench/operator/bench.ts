@@ -1,0 +1,243 @@
+// `make bench-operator`: the operator at scale on a real control plane. 1,000
+// VirtualIPs (250 router ids) over 50 Nodes, every Node taking part in every
+// VirtualIP (the largest configs: every address and 49 unicast peers per
+// instance on every node). Measures convergence after the last create, the
+// latency from one VirtualIP update to every updated node Secret, the
+// operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
+import { readFileSync } from "node:fs";
+import { API_VERSION, GROUP, KIND, PLURAL, SECRET_KEY_INSTANCES, VERSION, type NodeInstanceMap } from "../../../src/api/index.js";
+import { k8s } from "../../../src/kube/client.js";
+import { NS, createNode, runOperator, startOperatorEnv, writesOf, type OperatorEnv, type OperatorProcess, type Samples } from "../../integration/operator/harness.js";
+
+const BENCH_NS = "bench";
+
+interface Settings {
+  vips: number;
+  nodes: number;
+  services: number;
+  routerIds: number;
+  updates: number;
+  idleMs: number;
+}
+
+function intSetting(env: NodeJS.ProcessEnv, name: string, def: number, max: number): number {
+  const v = Number(env[name] ?? String(def));
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`${name}=${env[name]}: want 1..${max}`);
+  return v;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  return {
+    vips: intSetting(env, "BENCH_VIPS", 1000, 4000),
+    nodes: intSetting(env, "BENCH_NODES", 50, 200),
+    services: intSetting(env, "BENCH_SERVICES", 100, 1000),
+    routerIds: intSetting(env, "BENCH_ROUTER_IDS", 250, 255),
+    updates: intSetting(env, "BENCH_UPDATES", 30, 1000),
+    idleMs: intSetting(env, "BENCH_IDLE_SECONDS", 60, 3600) * 1000,
+  };
+}
+
+const nodeName = (i: number): string => `node-${String(i).padStart(3, "0")}`;
+/** VirtualIP addresses: IPv6 in 2001:db8:100::/64 (no IPv4 test range holds 1,000). */
+const vipAddress = (i: number): string => `2001:db8:100::${(i + 1).toString(16)}`;
+/** Addresses used by the update rounds. */
+const updateAddress = (i: number): string => `2001:db8:200::${(i + 1).toString(16)}`;
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+/** What the bench sees through its own watches. */
+class Observed {
+  /** VirtualIP name -> converged (observedGeneration current, Ready reason Active or NoMaster). */
+  readonly vips = new Map<string, boolean>();
+  /** Node -> address -> true, from each node Secret's instances.json. */
+  readonly addresses = new Map<string, Set<string>>();
+  /** Node -> VirtualIP keys in its config. */
+  readonly vipKeys = new Map<string, Set<string>>();
+  private waiters: { check: () => boolean; resolve: (at: number) => void }[] = [];
+
+  onVip(obj: { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; reason: string }[] } }): void {
+    const reason = obj.status?.conditions?.find((c) => c.type === "Ready")?.reason;
+    this.vips.set(obj.metadata?.name ?? "", obj.status?.observedGeneration === obj.metadata?.generation && (reason === "Active" || reason === "NoMaster"));
+    this.poke();
+  }
+
+  onSecret(obj: k8s.V1Secret): void {
+    const node = obj.metadata?.annotations?.["keepalived-vip.io/node"] ?? "";
+    const text = Buffer.from(obj.data?.[SECRET_KEY_INSTANCES] ?? "", "base64").toString("utf8");
+    const map = JSON.parse(text || '{"instances":[]}') as NodeInstanceMap;
+    this.addresses.set(node, new Set(map.instances.flatMap((i) => i.addresses)));
+    this.vipKeys.set(node, new Set(map.instances.flatMap((i) => i.virtualIPs)));
+    this.poke();
+  }
+
+  /** Resolves with the time at which `check` first holds (checked on every event). */
+  when(check: () => boolean): Promise<number> {
+    if (check()) return Promise.resolve(Date.now());
+    return new Promise((resolve) => this.waiters.push({ check, resolve }));
+  }
+
+  private poke(): void {
+    const now = Date.now();
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.check()) return true;
+      w.resolve(now);
+      return false;
+    });
+  }
+}
+
+function watch(kc: k8s.KubeConfig, path: string, onObject: (o: unknown) => void): void {
+  const w = new k8s.Watch(kc);
+  const start = (): void =>
+    void w.watch(path, {}, (type: string, obj: unknown) => {
+      if (type === "ADDED" || type === "MODIFIED") onObject(obj);
+    }, () => setTimeout(start, 100));
+  start();
+}
+
+async function setUp(env: OperatorEnv, s: Settings): Promise<void> {
+  await env.cp.ensureNamespace(BENCH_NS);
+  await pool(Array.from({ length: s.nodes }, (_, i) => i), 10, async (i) => {
+    await createNode(env, nodeName(i), { ip: `192.0.2.${100 + i}` });
+    // A second InternalIP of the VirtualIPs' family, for unicast peers.
+    await env.admin.core.patchNodeStatus(
+      nodeName(i),
+      { status: { addresses: [{ type: "InternalIP", address: `192.0.2.${100 + i}` }, { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` }] } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      { headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } },
+    );
+  });
+  await pool(Array.from({ length: s.services }, (_, i) => i), 10, async (i) => {
+    await env.admin.core.createNamespacedService(BENCH_NS, { metadata: { name: `svc-${i}` }, spec: { ports: [{ name: "http", port: 80, protocol: "TCP" }], selector: { app: `svc-${i}` } } });
+  });
+}
+
+function vipBody(i: number, s: Settings): Record<string, unknown> {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: `vip-${i}`, namespace: BENCH_NS },
+    spec: { serviceRef: { name: `svc-${i % s.services}` }, address: vipAddress(i), virtualRouterId: (i % s.routerIds) + 1 },
+  };
+}
+
+function peakRssMB(p: OperatorProcess): number {
+  const status = readFileSync(`/proc/${p.child.pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
+function sampleSum(m: Samples, prefix: string): number {
+  let n = 0;
+  for (const [k, v] of m) if (k.startsWith(prefix)) n += v;
+  return n;
+}
+
+async function main(): Promise<void> {
+  const s = readSettings(process.env);
+  const t0 = Date.now();
+  const env = await startOperatorEnv();
+  let op: OperatorProcess | undefined;
+  try {
+    await setUp(env, s);
+    log(`control plane, ${s.nodes} Nodes and ${s.services} Services ready in ${Date.now() - t0} ms`);
+    const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS;
+    op = await runOperator(env, { identity: "bench", args: ["--workers=16"], ...(nodeOptions ? { nodeOptions } : {}) });
+    const seen = new Observed();
+    watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, (o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
+    watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, (o) => seen.onSecret(o as k8s.V1Secret));
+
+    // 1: create every VirtualIP, as fast as the API server takes them.
+    const createStart = Date.now();
+    await pool(Array.from({ length: s.vips }, (_, i) => i), 20, async (i) => {
+      await env.admin.custom.createNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, vipBody(i, s));
+    });
+    const lastCreate = Date.now();
+    log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
+    const nodes = Array.from({ length: s.nodes }, (_, i) => nodeName(i));
+    const allVipsDone = seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean));
+    const allSecretsDone = seen.when(() => nodes.every((n) => (seen.vipKeys.get(n)?.size ?? 0) === s.vips));
+    const [vipsAt, secretsAt] = await Promise.all([allVipsDone, allSecretsDone]);
+    const convergeMs = Math.max(vipsAt, secretsAt) - lastCreate;
+    log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, node Secrets ${secretsAt - lastCreate} ms)`);
+
+    // 2: one VirtualIP update at a time -> every node Secret carries the new address.
+    const latencies: number[] = [];
+    for (let u = 0; u < s.updates; u++) {
+      const i = (u * 37) % s.vips;
+      const address = updateAddress(u);
+      const start = Date.now();
+      await env.admin.custom.patchNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, `vip-${i}`, { spec: { address } }, undefined, undefined, undefined, {
+        headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH },
+      });
+      const at = await seen.when(() => nodes.every((n) => seen.addresses.get(n)?.has(address) ?? false));
+      latencies.push(at - start);
+    }
+    latencies.sort((a, b) => a - b);
+    log(`update -> node Secrets: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} updates`);
+
+    // 3: idle: no writes at all (leader Lease renewals are counted apart).
+    await new Promise((r) => setTimeout(r, 5000));
+    const before = await op.metrics();
+    await new Promise((r) => setTimeout(r, s.idleMs));
+    const after = await op.metrics();
+    const idleWrites = writesOf(after) - writesOf(before);
+    const idleLeaseWrites = writesOf(after, { includeLeases: true }) - writesOf(after) - (writesOf(before, { includeLeases: true }) - writesOf(before));
+    const renders = sampleSum(after, "keepalived_vip_operator_render_duration_seconds_count");
+    const renderSeconds = sampleSum(after, "keepalived_vip_operator_render_duration_seconds_sum");
+    const result = {
+      bench: "operator",
+      virtualIPs: s.vips,
+      nodes: s.nodes,
+      routerIds: s.routerIds,
+      convergeMs,
+      convergeStatusMs: vipsAt - lastCreate,
+      convergeSecretsMs: secretsAt - lastCreate,
+      createMs: lastCreate - createStart,
+      updateToSecretsP50Ms: percentile(latencies, 50),
+      updateToSecretsP99Ms: percentile(latencies, 99),
+      updates: latencies.length,
+      peakRssMB: peakRssMB(op),
+      idleSeconds: s.idleMs / 1000,
+      idleWrites,
+      idleLeaderLeaseWrites: idleLeaseWrites,
+      totalWrites: writesOf(after),
+      renders,
+      meanRenderMs: renders > 0 ? Math.round((renderSeconds / renders) * 1000) : 0,
+      configBytesPerNode: 0,
+    };
+    const cfg = (await env.admin.core.readNamespacedSecret(`keepalived-vip-node-${nodeName(0)}`, NS)).body.data?.["keepalived.conf"] ?? "";
+    result.configBytesPerNode = Buffer.from(cfg, "base64").length;
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await op?.stop();
+    await env.cp.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

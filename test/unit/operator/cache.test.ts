@@ -1,0 +1,63 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { RawObject } from "../../../src/kube/watch.js";
+import { ObjectCache } from "../../../src/operator/cache.js";
+
+function obj(name: string, rv: string, extra: Record<string, unknown> = {}): RawObject {
+  return { metadata: { name, namespace: "default", uid: `uid-${name}`, resourceVersion: rv, managedFields: [{ manager: "x" }] }, ...extra };
+}
+
+void describe("ObjectCache", () => {
+  void test("a replayed ADDED with the same resourceVersion is no change", () => {
+    const c = new ObjectCache();
+    assert.ok(c.put("VirtualIP", obj("a", "5")));
+    assert.equal(c.put("VirtualIP", obj("a", "5")), undefined);
+  });
+
+  void test("an older resourceVersion (a watch event behind our own write's response) is ignored", () => {
+    const c = new ObjectCache();
+    c.put("Secret", obj("a", "10", { data: { k: "new" } }));
+    assert.equal(c.put("Secret", obj("a", "9", { data: { k: "old" } })), undefined);
+    assert.deepEqual(c.get("Secret", "default/a")?.data, { k: "new" });
+  });
+
+  void test("a newer version reports the previous and current objects", () => {
+    const c = new ObjectCache();
+    c.put("Node", obj("a", "1", { spec: { x: 1 } }));
+    const change = c.put("Node", obj("a", "2", { spec: { x: 2 } }));
+    assert.deepEqual(change?.previous?.spec, { x: 1 });
+    assert.deepEqual(change?.current?.spec, { x: 2 });
+  });
+
+  void test("managedFields are dropped except on Services", () => {
+    const c = new ObjectCache();
+    c.put("VirtualIP", obj("a", "1"));
+    c.put("Service", obj("a", "1"));
+    assert.equal(c.get("VirtualIP", "default/a")?.metadata?.managedFields, undefined);
+    assert.deepEqual(c.get("Service", "default/a")?.metadata?.managedFields, [{ manager: "x" }]);
+  });
+
+  void test("remove reports the deleted object and is remembered for the sync barrier", () => {
+    const c = new ObjectCache();
+    c.put("Lease", obj("a", "1"));
+    const since = c.currentSeq;
+    assert.equal(c.remove("Lease", "default/a")?.previous?.metadata?.name, "a");
+    assert.equal(c.has("Lease", "default/a"), false);
+    assert.equal(c.deletedSince("Lease", "default/a", since), true);
+    assert.equal(c.remove("Lease", "default/a"), undefined);
+  });
+
+  void test("sweep drops objects a fresh list no longer shows, but keeps ones updated after the list began", () => {
+    const c = new ObjectCache();
+    c.put("VirtualIP", obj("kept", "1"));
+    c.put("VirtualIP", obj("gone", "2"));
+    const since = c.currentSeq;
+    c.put("VirtualIP", obj("new", "3"));
+    const removed = c.sweep("VirtualIP", new Map([["default/kept", "1"]]), since);
+    assert.deepEqual(
+      removed.map((r) => r.key),
+      ["default/gone"],
+    );
+    assert.deepEqual([...c.entries("VirtualIP").keys()].sort(), ["default/kept", "default/new"]);
+  });
+});

@@ -1,0 +1,110 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { parseDuration, parseOperatorOptions, type OptionSources } from "../../../src/operator/options.js";
+
+function sources(over: Partial<OptionSources> = {}): OptionSources {
+  return { flags: {}, env: {}, defaultIdentity: "host_1", ...over };
+}
+
+function ok(over: Partial<OptionSources> = {}) {
+  const res = parseOperatorOptions(sources(over));
+  assert.ok(res.ok, res.ok ? "" : res.errors.join("; "));
+  return res.config;
+}
+
+function errors(over: Partial<OptionSources>): string[] {
+  const res = parseOperatorOptions(sources(over));
+  assert.equal(res.ok, false);
+  return res.ok ? [] : res.errors;
+}
+
+void describe("parseOperatorOptions", () => {
+  void test("defaults: client-go leader-election durations, :8080, keepalived-vip-system, hostname identity", () => {
+    const c = ok();
+    assert.equal(c.namespace, "keepalived-vip-system");
+    assert.equal(c.identity, "host_1");
+    assert.equal(c.leaderElect, true);
+    assert.deepEqual([c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs], [15_000, 10_000, 2_000]);
+    assert.equal(c.metricsBindAddress, ":8080");
+    assert.equal(c.agent.metricsPort, 9101);
+    assert.equal(c.agent.serviceAccountName, "keepalived-vip-agent");
+    assert.deepEqual(c.agent.nodeSelector, {});
+    assert.deepEqual(c.agent.extraArgs, []);
+    assert.equal(c.kubeconfig, undefined);
+  });
+
+  void test("precedence: flag over env var over config file over default", () => {
+    const configText = "agent-image: from-file\nnamespace: file-ns\nworkers: 3\n";
+    const c = ok({ flags: { "agent-image": "from-flag" }, env: { POD_NAMESPACE: "env-ns" }, configText });
+    assert.equal(c.agent.image, "from-flag");
+    assert.equal(c.namespace, "env-ns");
+    assert.equal(c.workers, 3);
+  });
+
+  void test("structured values: k=v selectors, JSON tolerations and resources, repeated extra args", () => {
+    const c = ok({
+      flags: {
+        "agent-node-selector": "role=edge, zone=a",
+        "agent-tolerations": '[{"key":"edge","operator":"Exists","effect":"NoSchedule"}]',
+        "agent-resources": '{"limits":{"memory":"128Mi"}}',
+        "agent-extra-args": ["--a", "--b=1"],
+        "agent-priority-class": "",
+      },
+    });
+    assert.deepEqual(c.agent.nodeSelector, { role: "edge", zone: "a" });
+    assert.deepEqual(c.agent.tolerations, [{ key: "edge", operator: "Exists", effect: "NoSchedule" }]);
+    assert.deepEqual(c.agent.resources, { limits: { memory: "128Mi" } });
+    assert.deepEqual(c.agent.extraArgs, ["--a", "--b=1"]);
+    assert.equal(c.agent.priorityClassName, undefined);
+  });
+
+  void test("the config file may use YAML maps and lists for the same settings", () => {
+    const configText = ["agent-node-selector: {role: edge}", "agent-tolerations:", "  - {operator: Exists}", "agent-extra-args: [--x]", "leader-elect: false", "lease-duration: 30s", "renew-deadline: 20s"].join("\n");
+    const c = ok({ configText });
+    assert.deepEqual(c.agent.nodeSelector, { role: "edge" });
+    assert.deepEqual(c.agent.tolerations, [{ operator: "Exists" }]);
+    assert.deepEqual(c.agent.extraArgs, ["--x"]);
+    assert.equal(c.leaderElect, false);
+    assert.equal(c.leaseDurationMs, 30_000);
+  });
+
+  const bad: { name: string; over: Partial<OptionSources>; want: RegExp }[] = [
+    { name: "a duration without unit", over: { flags: { "lease-duration": "15" } }, want: /^--lease-duration: "15" is not a positive duration/ },
+    { name: "leader-elect not a boolean", over: { flags: { "leader-elect": "yes" } }, want: /^--leader-elect: "yes" is not true or false/ },
+    { name: "renew deadline not shorter than the lease", over: { flags: { "renew-deadline": "15s" } }, want: /^--renew-deadline: must be shorter than --lease-duration/ },
+    { name: "retry period too close to the renew deadline", over: { flags: { "retry-period": "9s" } }, want: /^--retry-period: must be shorter/ },
+    { name: "a selector part without =", over: { flags: { "agent-node-selector": "edge" } }, want: /^--agent-node-selector: "edge" is not key=value/ },
+    { name: "a bad label value", over: { flags: { "agent-node-selector": "a=b c" } }, want: /^--agent-node-selector \(a\): not a valid label value/ },
+    { name: "an unknown toleration field", over: { flags: { "agent-tolerations": '[{"keys":"x"}]' } }, want: /^--agent-tolerations \(0\)/ },
+    { name: "a bad quantity", over: { flags: { "agent-resources": '{"limits":{"memory":"lots"}}' } }, want: /^--agent-resources \(limits\.memory\): not a quantity/ },
+    { name: "a port out of range", over: { env: { KEEPALIVED_VIP_AGENT_METRICS_PORT: "70000" } }, want: /^--agent-metrics-port \(from KEEPALIVED_VIP_AGENT_METRICS_PORT\)/ },
+    { name: "a bad bind address", over: { flags: { "metrics-bind-address": "localhost" } }, want: /^--metrics-bind-address: want host:port/ },
+    { name: "a bad namespace", over: { flags: { namespace: "Kube_System" } }, want: /^--namespace: not a namespace name/ },
+    { name: "an unknown key in the config file", over: { configText: "agent-imag: x\n", configPath: "/etc/kv.yaml" }, want: /^--config \/etc\/kv\.yaml: unknown setting "agent-imag"/ },
+    { name: "a config file that is not a map", over: { configText: "- a\n" }, want: /^--config config file: want a map/ },
+    { name: "a bad value from the config file names the file", over: { configText: "workers: many\n", configPath: "/etc/kv.yaml" }, want: /^--workers \(from \/etc\/kv\.yaml\): "many" is not a whole number/ },
+  ];
+  for (const c of bad) {
+    void test(`rejects ${c.name}, naming the flag`, () => {
+      const errs = errors(c.over);
+      assert.ok(
+        errs.some((e) => c.want.test(e)),
+        errs.join("\n"),
+      );
+    });
+  }
+});
+
+void describe("parseDuration", () => {
+  const cases: [string, number | undefined][] = [
+    ["15s", 15_000],
+    ["500ms", 500],
+    ["1m30s", 90_000],
+    ["1.5s", 1500],
+    ["2h", 7_200_000],
+    ["15", undefined],
+    ["s", undefined],
+    ["-1s", undefined],
+  ];
+  for (const [text, want] of cases) void test(`${text} -> ${want}`, () => assert.equal(parseDuration(text), want));
+});

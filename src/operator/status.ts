@@ -18,6 +18,8 @@ export const SplitBrainReason = {
 export interface OperatorStatus {
   observedGeneration: number;
   master: string;
+  /** Live taking-part nodes in BACKUP, sorted, comma-separated (the BACKUPS column; ADR 0006). */
+  backups: string;
   failovers: number;
   lastFailoverTime?: string;
   conditions: Condition[];
@@ -82,6 +84,15 @@ export function planMaster(input: {
   return now >= at ? { master, masters: masters.map((m) => m.name), splitBrain: true } : { master, masters: masters.map((m) => m.name), splitBrain: false, splitBrainAt: at };
 }
 
+/** The live taking-part nodes reporting BACKUP, sorted and comma-separated. */
+export function planBackups(entries: readonly NodeStatus[], participants: ReadonlySet<string>, isLive: (node: string) => boolean): string {
+  return entries
+    .filter((e) => e.state === "BACKUP" && participants.has(e.name) && isLive(e.name))
+    .map((e) => e.name)
+    .sort()
+    .join(",");
+}
+
 /** Whether a change of master from `previous` to `next` is a failover (one node to another; not from or to none). */
 export function isFailover(previous: string, next: string): boolean {
   return previous !== "" && next !== "" && previous !== next;
@@ -115,6 +126,7 @@ export interface StatusInput {
   /** The status as it is now (agents' entries and the operator's last summary). */
   live: {
     master?: string;
+    backups?: string;
     failovers?: number;
     lastFailoverTime?: string;
     conditions?: Condition[];
@@ -216,6 +228,7 @@ export function summaryEqual(live: StatusInput["live"] & { observedGeneration?: 
   return (
     live.observedGeneration === summary.observedGeneration &&
     (live.master ?? "") === summary.master &&
+    (live.backups ?? "") === summary.backups &&
     (live.failovers ?? 0) === summary.failovers &&
     live.failovers !== undefined &&
     live.lastFailoverTime === summary.lastFailoverTime &&
@@ -263,7 +276,8 @@ export function planVirtualIPStatus(input: StatusInput & { live: { observedGener
   const lastFailoverTime = failedOver ? nowText : live.lastFailoverTime;
   const ready = readyDecision(input, m.master);
   const conditions = planConditions(live.conditions, [ready, conflictDecision(input), splitBrainDecision(m)], input.generation, nowText);
-  const summary: OperatorStatus = { observedGeneration: input.generation, master: m.master, failovers, conditions };
+  const backups = planBackups(live.nodes ?? [], participants, input.isLive);
+  const summary: OperatorStatus = { observedGeneration: input.generation, master: m.master, backups, failovers, conditions };
   if (lastFailoverTime !== undefined) summary.lastFailoverTime = lastFailoverTime;
   const changed = !summaryEqual(live, summary);
   const events = changed && !input.deleting ? [...masterEvents(previous, m.master, { address: input.address, ...(input.lastHolder ? { lastHolder: input.lastHolder } : {}) }), ...conditionEvents(live.conditions, conditions)] : [];

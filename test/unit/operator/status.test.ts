@@ -4,6 +4,7 @@ import type { Condition, NodeStatus } from "../../../src/api/index.js";
 import type { Problem } from "../../../src/render/index.js";
 import {
   isFailover,
+  planBackups,
   planConditions,
   planMaster,
   planNodeEntryWrites,
@@ -70,6 +71,33 @@ void describe("planMaster", () => {
     });
     assert.equal(m.master, "c");
     assert.equal(m.splitBrainAt, T0 - 4000 + 5000);
+  });
+});
+
+void describe("planBackups", () => {
+  const participants = new Set(["node-a", "node-b", "node-c", "node-d"]);
+  const cases: { name: string; entries: NodeStatus[]; live?: string[]; want: string }[] = [
+    { name: "every live BACKUP, sorted", entries: [entry("node-c", "BACKUP"), entry("node-b", "MASTER"), entry("node-a", "BACKUP")], want: "node-a,node-c" },
+    { name: "a dead node is not a backup", entries: [entry("node-a", "BACKUP"), entry("node-c", "BACKUP")], live: ["node-a"], want: "node-a" },
+    { name: "a node that no longer takes part is not a backup", entries: [entry("node-x", "BACKUP"), entry("node-d", "BACKUP")], want: "node-d" },
+    { name: "FAULT and STOPPED are not backups", entries: [entry("node-a", "FAULT"), entry("node-b", "STOPPED")], want: "" },
+  ];
+  for (const c of cases) {
+    void test(c.name, () => {
+      const live = c.live ? new Set(c.live) : undefined;
+      assert.equal(planBackups(c.entries, participants, (n) => !live || live.has(n)), c.want);
+    });
+  }
+
+  void test("the summary carries the backups and a change of backups alone is a change", () => {
+    const nodes = [entry("node-a", "BACKUP"), entry("node-b", "MASTER"), entry("node-c", "BACKUP")];
+    const first = planVirtualIPStatus(input({ live: { nodes } }));
+    assert.equal(first.summary.backups, "node-a,node-c");
+    const settled = planVirtualIPStatus(input({ live: { ...first.summary, nodes } }));
+    assert.equal(settled.changed, false);
+    const oneGone = planVirtualIPStatus(input({ live: { ...first.summary, nodes: nodes.slice(1) } }));
+    assert.equal(oneGone.changed, true);
+    assert.equal(oneGone.summary.backups, "node-c");
   });
 });
 

@@ -76,8 +76,10 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
   try {
     for (let i = 0; i < opts.runs; i++) {
       const master = await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
-      // A few adverts of calm, so that the fault hits a MASTER in its normal rhythm.
-      await sleep(Math.max(300, 2 * advertMs));
+      // A few adverts of calm, then a random part of one interval: recovery takes
+      // about the same time every run, and without it every fault would fall at
+      // the same point between two adverts.
+      await sleep(Math.max(300, 2 * advertMs) + Math.random() * advertMs);
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
       const mismatch = r.answeredBy === r.statusMaster ? "" : ` (status named ${r.statusMaster})`;

@@ -1,5 +1,6 @@
 // The operator's in-memory view of the cluster, fed by watch events and by
 // the responses of its own writes. Pure (no I/O); a sequence number orders updates.
+import { createHash } from "node:crypto";
 import type { RawObject } from "../kube/watch.js";
 import { rawKey } from "../kube/watch.js";
 
@@ -31,10 +32,27 @@ function rvNumber(obj: RawObject | undefined): number | undefined {
   return Number(rv);
 }
 
+/** Prefix of a Secret data value the cache replaced by its digest. */
+export const DIGEST_PREFIX = "sha256:";
+
+/** A Secret data value as the cache keeps it: the sha256 of the base64 text, never the value. */
+export function digestValue(base64: string): string {
+  return DIGEST_PREFIX + createHash("sha256").update(base64, "utf8").digest("hex");
+}
+
 function strip(kind: Kind, obj: RawObject): RawObject {
-  if (KEEP_MANAGED_FIELDS.has(kind) || !obj.metadata?.managedFields) return obj;
-  const { managedFields: _drop, ...metadata } = obj.metadata;
-  return { ...obj, metadata };
+  let out = obj;
+  if (!KEEP_MANAGED_FIELDS.has(kind) && out.metadata?.managedFields) {
+    const { managedFields: _drop, ...metadata } = out.metadata;
+    out = { ...out, metadata };
+  }
+  // Node configs are large and may carry passwords: the cache keeps digests only.
+  if (kind === "Secret" && out.data && typeof out.data === "object") {
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(out.data as Record<string, string>)) data[k] = v.startsWith(DIGEST_PREFIX) ? v : digestValue(v);
+    out = { ...out, data };
+  }
+  return out;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 } from "../api/index.js";
 import type { NodePlan } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
+import { digestValue } from "./cache.js";
 import { isSubset } from "./diff.js";
 
 /** Label selector of the node-config Secrets (what the operator watches). */
@@ -57,11 +58,22 @@ export function buildNodeConfigSecret(opts: { namespace: string; node: NodeIdent
   };
 }
 
-/** Whether the live Secret differs from the desired one in anything the operator sets. */
-export function nodeSecretNeedsApply(desired: V1Secret, live: RawObject | undefined): boolean {
+/** Digests of a desired Secret's data values, as the cache keeps the live ones. */
+export function dataDigests(secret: V1Secret): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = digestValue(v);
+  return out;
+}
+
+/**
+ * Whether the live Secret (from the cache: data values are digests) differs
+ * from the desired one in anything the operator sets. `digests` are the
+ * desired data's digests (see {@link dataDigests}).
+ */
+export function nodeSecretNeedsApply(desired: V1Secret, live: RawObject | undefined, digests: Record<string, string> = dataDigests(desired)): boolean {
   if (!live) return true;
   const liveData = (live.data ?? {}) as Record<string, string>;
-  for (const [k, v] of Object.entries(desired.data ?? {})) if (liveData[k] !== v) return true;
+  for (const [k, v] of Object.entries(digests)) if (liveData[k] !== v) return true;
   const meta = live.metadata ?? {};
   return (
     !isSubset(desired.metadata?.annotations, meta.annotations) ||

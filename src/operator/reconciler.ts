@@ -18,7 +18,7 @@ import {
   agentFieldManager,
   type NodeStatus,
 } from "../api/index.js";
-import { planCluster, type ClusterPlan, type Problem } from "../render/index.js";
+import type { ClusterPlan, Problem } from "../render/index.js";
 import { applyObject, applyVirtualIPStatus, describeError, errorStatus, patchVirtualIPMetadata, type KubeClients } from "../kube/client.js";
 import { applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, toRaw } from "../kube/objects.js";
 import type { RawObject } from "../kube/watch.js";
@@ -31,8 +31,9 @@ import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
 import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, nodeInterfaces, VirtualIPParser } from "./gather.js";
 import type { OperatorMetrics } from "./metrics.js";
-import { buildNodeConfigSecret, nodeSecretNeedsApply, planStaleNodeSecrets, type SecretDeletion } from "./nodesecrets.js";
+import { buildNodeConfigSecret, dataDigests, nodeSecretNeedsApply, planStaleNodeSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
+import { renderInline, type Renderer } from "./render-worker.js";
 import { buildServiceStatus, planServiceIngress, serviceIngressNeedsApply, type IngressSource } from "./services.js";
 import { planVirtualIPStatus, type StatusPlan } from "./status.js";
 
@@ -52,6 +53,8 @@ export interface ReconcilerOptions {
   metrics: OperatorMetrics;
   events: EventRecorder;
   debounceMs?: number;
+  /** Runs planCluster; default inline (the operator passes a worker thread). */
+  render?: Renderer;
 }
 
 /** The outcome of the last render (the pure renderer's plan and what follows from it). */
@@ -87,6 +90,15 @@ function vipSpecFingerprint(obj: RawObject | undefined): string {
   return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp]);
 }
 
+/** A desired node Secret, with what it was built from and the digests of its data. */
+interface BuiltSecret {
+  hash: string;
+  instances: string;
+  uid: string;
+  secret: V1Secret;
+  digests: Record<string, string>;
+}
+
 /** Runs planning and applies; one instance per operator process. */
 export class Reconciler {
   readonly queue: KeyedQueue;
@@ -99,8 +111,8 @@ export class Reconciler {
   private readonly parser = new VirtualIPParser();
   private readonly auth: AuthSecrets;
   private readonly daemonSet: V1DaemonSet;
-  private readonly secretBuild = new Map<string, { hash: string; instances: string; uid: string; secret: V1Secret }>();
-  private desiredSecrets = new Map<string, V1Secret>();
+  private readonly secretBuild = new Map<string, BuiltSecret>();
+  private desiredSecrets = new Map<string, BuiltSecret>();
   private staleSecrets = new Map<string, SecretDeletion>();
   private desiredIngress = new Map<string, string[]>();
   private referencedServices = new Set<string>();
@@ -260,6 +272,8 @@ export class Reconciler {
     const now = this.opts.clock.now();
     this.refreshLiveness(now);
     if (this.renderDirty || (this.auth.nextRefreshAt() ?? Infinity) <= now) await this.renderPass();
+    // The data plane first: node configs and Service ingress are queued before statuses.
+    this.diffOwnedObjects();
     const dirty = this.statusDirty;
     this.statusDirty = new Set();
     const vips = this.opts.cache.entries("VirtualIP");
@@ -267,7 +281,6 @@ export class Reconciler {
       if (dirty !== "all" && !dirty.has(key)) continue;
       this.diffVirtualIP(key, obj, now);
     }
-    this.diffOwnedObjects();
     this.updateGauges();
     this.scheduleTimers(now);
   }
@@ -290,12 +303,13 @@ export class Reconciler {
       nodeInterfaces: nodeInterfaces(leases),
     });
     const end = this.opts.metrics.renderDuration.startTimer();
-    const plan = planCluster(view);
+    const plan = await (this.opts.render ?? renderInline)(view);
     end();
     const seq = ++this.renderSeq;
     const problems = new Map<string, Problem[]>();
     for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
-    this.render = { seq, plan, problems, invalid: gathered.invalid };
+    // The node configs live on in the desired Secrets only (they are the largest part of a plan).
+    this.render = { seq, plan: { ...plan, nodes: [] }, problems, invalid: gathered.invalid };
     for (const key of gathered.deleting) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     for (const key of gathered.invalid.keys()) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     this.planSecrets(plan, nodes);
@@ -307,16 +321,17 @@ export class Reconciler {
   private planSecrets(plan: ClusterPlan, nodes: RawObject[]): void {
     const { namespace } = this.opts.config;
     const uids = new Map(nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
-    const desired = new Map<string, V1Secret>();
+    const desired = new Map<string, BuiltSecret>();
     for (const np of plan.nodes) {
       const uid = uids.get(np.node) ?? "";
       const instances = JSON.stringify(np.instances);
       let built = this.secretBuild.get(np.node);
       if (!built || built.hash !== np.hash || built.instances !== instances || built.uid !== uid) {
-        built = { hash: np.hash, instances, uid, secret: buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }) };
+        const secret = buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np });
+        built = { hash: np.hash, instances, uid, secret, digests: dataDigests(secret) };
         this.secretBuild.set(np.node, built);
       }
-      desired.set(built.secret.metadata?.name ?? "", built.secret);
+      desired.set(built.secret.metadata?.name ?? "", built);
     }
     for (const node of [...this.secretBuild.keys()]) if (!uids.has(node)) this.secretBuild.delete(node);
     this.desiredSecrets = desired;
@@ -390,8 +405,8 @@ export class Reconciler {
 
   private diffOwnedObjects(): void {
     const { cache, config } = this.opts;
-    for (const [name, secret] of this.desiredSecrets) {
-      if (nodeSecretNeedsApply(secret, cache.get("Secret", keyOf(config.namespace, name)))) this.queue.add(`secret/${name}`);
+    for (const [name, d] of this.desiredSecrets) {
+      if (nodeSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) this.queue.add(`secret/${name}`);
     }
     for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
     for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
@@ -424,9 +439,10 @@ export class Reconciler {
   private async applySecret(name: string): Promise<void> {
     const { cache, clients, config, logger } = this.opts;
     const key = keyOf(config.namespace, name);
-    const desired = this.desiredSecrets.get(name);
-    if (desired) {
-      if (!nodeSecretNeedsApply(desired, cache.get("Secret", key))) return;
+    const built = this.desiredSecrets.get(name);
+    if (built) {
+      const desired = built.secret;
+      if (!nodeSecretNeedsApply(desired, cache.get("Secret", key), built.digests)) return;
       const stored = await applyObject(clients, desired, { fieldManager: OPERATOR_FIELD_MANAGER });
       this.putAndReport("Secret", toRaw(stored) as RawObject);
       logger.info("Applied node config", { secret: name, node: desired.metadata?.annotations?.[ANNOTATION_NODE], hash: desired.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] });
@@ -490,7 +506,7 @@ export class Reconciler {
   private cleanupDone(key: string): boolean {
     const { cache, config } = this.opts;
     if (this.excludedAt.get(key) === undefined || !this.render) return false;
-    for (const [name, secret] of this.desiredSecrets) if (nodeSecretNeedsApply(secret, cache.get("Secret", keyOf(config.namespace, name)))) return false;
+    for (const [name, d] of this.desiredSecrets) if (nodeSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) return false;
     for (const [svc, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", svc))) return false;
     return true;
   }

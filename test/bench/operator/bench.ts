@@ -152,6 +152,13 @@ function sampleSum(m: Samples, prefix: string): number {
   return n;
 }
 
+/** Mean duration of one reconcile of `kind`, in ms, from the histogram. */
+function meanMs(m: Samples, kind: string): number {
+  const sum = m.get(`keepalived_vip_operator_reconcile_duration_seconds_sum{kind="${kind}"}`) ?? 0;
+  const count = m.get(`keepalived_vip_operator_reconcile_duration_seconds_count{kind="${kind}"}`) ?? 0;
+  return count > 0 ? Math.round((sum / count) * 1000) : 0;
+}
+
 async function main(): Promise<void> {
   const s = readSettings(process.env);
   const t0 = Date.now();
@@ -181,6 +188,7 @@ async function main(): Promise<void> {
     log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, node Secrets ${secretsAt - lastCreate} ms)`);
 
     // 2: one VirtualIP update at a time -> every node Secret carries the new address.
+    const beforeUpdates = await op.metrics();
     const latencies: number[] = [];
     for (let u = 0; u < s.updates; u++) {
       const i = (u * 37) % s.vips;
@@ -193,6 +201,9 @@ async function main(): Promise<void> {
       latencies.push(at - start);
     }
     latencies.sort((a, b) => a - b);
+    const afterUpdates = await op.metrics();
+    const rendersDuringUpdates =
+      sampleSum(afterUpdates, "keepalived_vip_operator_render_duration_seconds_count") - sampleSum(beforeUpdates, "keepalived_vip_operator_render_duration_seconds_count");
     log(`update -> node Secrets: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} updates`);
 
     // 3: idle: no writes at all (leader Lease renewals are counted apart).
@@ -223,6 +234,9 @@ async function main(): Promise<void> {
       totalWrites: writesOf(after),
       renders,
       meanRenderMs: renders > 0 ? Math.round((renderSeconds / renders) * 1000) : 0,
+      rendersPerUpdate: latencies.length > 0 ? Math.round((rendersDuringUpdates / latencies.length) * 100) / 100 : 0,
+      meanSecretApplyMs: meanMs(after, "secret"),
+      meanVirtualIPApplyMs: meanMs(after, "virtualip"),
       configBytesPerNode: 0,
     };
     const cfg = (await env.admin.core.readNamespacedSecret(`keepalived-vip-node-${nodeName(0)}`, NS)).body.data?.["keepalived.conf"] ?? "";

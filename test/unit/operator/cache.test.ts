@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { RawObject } from "../../../src/kube/watch.js";
-import { ObjectCache } from "../../../src/operator/cache.js";
+import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 
 function obj(name: string, rv: string, extra: Record<string, unknown> = {}): RawObject {
   return { metadata: { name, namespace: "default", uid: `uid-${name}`, resourceVersion: rv, managedFields: [{ manager: "x" }] }, ...extra };
@@ -16,9 +16,9 @@ void describe("ObjectCache", () => {
 
   void test("an older resourceVersion (a watch event behind our own write's response) is ignored", () => {
     const c = new ObjectCache();
-    c.put("Secret", obj("a", "10", { data: { k: "new" } }));
-    assert.equal(c.put("Secret", obj("a", "9", { data: { k: "old" } })), undefined);
-    assert.deepEqual(c.get("Secret", "default/a")?.data, { k: "new" });
+    c.put("Node", obj("a", "10", { spec: { k: "new" } }));
+    assert.equal(c.put("Node", obj("a", "9", { spec: { k: "old" } })), undefined);
+    assert.deepEqual(c.get("Node", "default/a")?.spec, { k: "new" });
   });
 
   void test("a newer version reports the previous and current objects", () => {
@@ -35,6 +35,14 @@ void describe("ObjectCache", () => {
     c.put("Service", obj("a", "1"));
     assert.equal(c.get("VirtualIP", "default/a")?.metadata?.managedFields, undefined);
     assert.deepEqual(c.get("Service", "default/a")?.metadata?.managedFields, [{ manager: "x" }]);
+  });
+
+  void test("Secret data is kept as digests, never as values", () => {
+    const c = new ObjectCache();
+    c.put("Secret", obj("a", "1", { data: { "keepalived.conf": "c2VjcmV0" } }));
+    const data = c.get("Secret", "default/a")?.data as Record<string, string>;
+    assert.match(data["keepalived.conf"] ?? "", /^sha256:[0-9a-f]{64}$/);
+    assert.equal(data["keepalived.conf"], digestValue("c2VjcmV0"));
   });
 
   void test("remove reports the deleted object and is remembered for the sync barrier", () => {

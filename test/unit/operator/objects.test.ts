@@ -4,6 +4,7 @@ import type { V1DaemonSet } from "@kubernetes/client-node";
 import { ANNOTATION_CONFIG_HASH, OPERATOR_FIELD_MANAGER } from "../../../src/api/index.js";
 import type { NodePlan } from "../../../src/render/index.js";
 import type { RawObject } from "../../../src/kube/watch.js";
+import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
 import { isSubset, jsonEqual } from "../../../src/operator/diff.js";
 import { buildNodeConfigSecret, nodeSecretNeedsApply, planStaleNodeSecrets } from "../../../src/operator/nodesecrets.js";
@@ -131,11 +132,15 @@ void describe("buildNodeConfigSecret", () => {
 
 void describe("nodeSecretNeedsApply", () => {
   const desired = buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN });
-  const live = (): RawObject => ({ ...(structuredClone(desired) as unknown as RawObject), metadata: { ...structuredClone(desired.metadata), resourceVersion: "5", uid: "s-1" } as RawObject["metadata"] });
+  /** The live Secret as the cache keeps it: data values replaced by their digests. */
+  const live = (): RawObject => {
+    const l = { ...(structuredClone(desired) as unknown as RawObject), metadata: { ...structuredClone(desired.metadata), resourceVersion: "5", uid: "s-1" } as RawObject["metadata"] };
+    return new ObjectCache().put("Secret", l)?.current as RawObject;
+  };
   const cases: { name: string; mutate: (l: RawObject) => RawObject | undefined; want: boolean }[] = [
     { name: "equal: no write", mutate: (l) => l, want: false },
     { name: "missing: write", mutate: () => undefined, want: true },
-    { name: "other config bytes: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": "eA==" } }), want: true },
+    { name: "other config bytes: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": digestValue("eA==") } }), want: true },
     { name: "other hash annotation: write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, annotations: { ...l.metadata?.annotations, [ANNOTATION_CONFIG_HASH]: "zzz" } } }), want: true },
     { name: "Node recreated (other uid): write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-0", controller: false, blockOwnerDeletion: false }] } }), want: true },
     { name: "extra label added by someone: no write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, labels: { ...l.metadata?.labels, extra: "1" } } }), want: false },

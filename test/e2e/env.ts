@@ -4,7 +4,7 @@
 // `make bench-failover`. Does I/O; everything it starts is removed by stop().
 import * as k8s from "@kubernetes/client-node";
 import type { ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { agentLeaseName, GROUP, LEADER_LEASE_NAME, PLURAL, VERSION } from "../../src/api/index.js";
@@ -60,7 +60,7 @@ export interface EnvOptions {
   operatorReplicas?: number;
   /** Agents as host processes in a pid namespace per node (default), or containers from the image (podman). */
   agents?: AgentMode;
-  /** Directory for the logs of operators, agents and whoami servers (kept after stop). Default: .dev/e2e/<run id>. */
+  /** Directory for the logs of operators, agents and whoami servers (kept after stop). Default: .dev/e2e/<run id> (pruned after a day). */
   logDir?: string;
   /** LOG_LEVEL of operators and agents (default "info"). */
   logLevel?: string;
@@ -439,6 +439,22 @@ async function operatorHandle(ctx: OperatorContext): Promise<OperatorHandle> {
   };
 }
 
+/** Where each e2e run keeps its logs (one directory per run id). */
+const E2E_LOG_ROOT = join(REPO_ROOT, ".dev/e2e");
+
+/** Removes run log directories older than `maxAgeMs`. */
+function pruneOldLogs(root: string, maxAgeMs: number): void {
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > maxAgeMs) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // removed meanwhile
+    }
+  }
+}
+
 /** Default operator flags: quick leader hand-over for tests. */
 export const TEST_OPERATOR_FLAGS = ["--lease-duration=4s", "--renew-deadline=3s", "--retry-period=500ms"];
 
@@ -455,7 +471,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   const namespace = SYSTEM_NAMESPACE;
   const logLevel = opts.logLevel ?? "info";
   const agentMode = opts.agents ?? "process";
-  const logDir = opts.logDir ?? join(REPO_ROOT, ".dev/e2e", currentRun().runId);
+  if (opts.logDir === undefined) pruneOldLogs(E2E_LOG_ROOT, 24 * 3_600_000);
+  const logDir = opts.logDir ?? join(E2E_LOG_ROOT, currentRun().runId);
   mkdirSync(logDir, { recursive: true });
   const image = agentMode === "container" ? await ensureImage() : undefined;
 

@@ -86,7 +86,6 @@ void describe("the sample VirtualIP on three nodes", () => {
       // priorities two BACKUPs may both take over for a moment; the higher IP stays).
       const now = await waitForSteadyState(env, { name: sample.name, address: sample.address, timeoutMs: STEADY_MS });
       assert.notEqual(now, from, `the VIP went back to ${from}`);
-      assert.ok([r.answeredBy, r.statusMaster].includes(now), `first answer from ${r.answeredBy}, status named ${r.statusMaster}, now ${now}`);
       const vip = await env.getVirtualIP(sample.name);
       assert.equal(nodeStates(vip)[from], "BACKUP", JSON.stringify(vip?.status));
       assert.ok((vip?.status?.failovers ?? 0) > failoversBefore, `failovers stayed ${failoversBefore}`);

@@ -5,7 +5,7 @@ import { Agent } from "../agent/agent.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
 import { createLogger } from "../shared/logger.js";
-import { PROGRAM, UsageError, parseCommandArgs } from "./command.js";
+import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
 const DEFAULTS = {
   runtimeDir: DEFAULT_RUNTIME_DIR,
@@ -108,18 +108,6 @@ export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): Agen
   };
 }
 
-/** Resolves when the process receives SIGTERM or SIGINT. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off("SIGTERM", on);
-      process.off("SIGINT", on);
-      resolve(sig);
-    };
-    process.on("SIGTERM", on);
-    process.on("SIGINT", on);
-  });
-}
 
 /** Runs the agent until SIGTERM/SIGINT; resolves to the exit status. */
 export async function run(argv: string[]): Promise<number> {

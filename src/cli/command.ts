@@ -60,3 +60,16 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"
     throw e;
   }
 }
+
+/** Resolves when the process receives SIGTERM or SIGINT. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off("SIGTERM", on);
+      process.off("SIGINT", on);
+      resolve(sig);
+    };
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
+  });
+}

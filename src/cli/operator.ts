@@ -5,7 +5,7 @@ import { describeError } from "../kube/client.js";
 import { defaultIdentity, startOperator } from "../operator/operator.js";
 import { OPERATOR_FLAGS, parseOperatorOptions, renderOperatorHelp } from "../operator/options.js";
 import { createLogger } from "../shared/logger.js";
-import { PROGRAM, UsageError, parseCommandArgs } from "./command.js";
+import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -14,17 +14,6 @@ type FlagOptions = Record<string, { type: "string"; multiple?: boolean }>;
 
 const OPTIONS: FlagOptions = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f.name, f.multiple ? { type: "string", multiple: true } : { type: "string" }]));
 
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off("SIGTERM", on);
-      process.off("SIGINT", on);
-      resolve(sig);
-    };
-    process.on("SIGTERM", on);
-    process.on("SIGINT", on);
-  });
-}
 
 function readConfig(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;

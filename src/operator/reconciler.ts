@@ -181,33 +181,43 @@ export class Reconciler {
     if (this.statusDirty !== "all") this.statusDirty.add(key);
   }
 
-  /** Turns a cache change into marks: render, status of one VirtualIP, or only a diff pass. */
+  /**
+   * Turns a cache change into marks (render, status of one VirtualIP, or only
+   * a diff pass) and schedules the planning pass; changes nothing reads (a
+   * Lease renewal, a Node heartbeat, an unreferenced EndpointSlice) schedule nothing.
+   */
   onChange(change: CacheChange): void {
+    if (this.mark(change)) this.schedulePlan();
+  }
+
+  private mark(change: CacheChange): boolean {
     const { previous, current } = change;
     switch (change.kind) {
       case "VirtualIP":
         this.onVirtualIPChange(change.key, previous, current);
-        break;
+        return true;
       case "Node":
-        if (nodeFingerprint(previous) !== nodeFingerprint(current)) this.renderDirty = true;
-        break;
-      case "Service":
-        if (JSON.stringify(previous?.spec) !== JSON.stringify(current?.spec) && (this.referencedServices.has(change.key) || !previous || !current)) this.renderDirty = true;
-        break;
+        if (nodeFingerprint(previous) === nodeFingerprint(current)) return false;
+        this.renderDirty = true;
+        return true;
+      case "Service": {
+        const specChanged = JSON.stringify(previous?.spec) !== JSON.stringify(current?.spec);
+        if (specChanged && (this.referencedServices.has(change.key) || !previous || !current)) this.renderDirty = true;
+        return specChanged || JSON.stringify(previous?.status) !== JSON.stringify(current?.status);
+      }
       case "EndpointSlice": {
         const svc = (current ?? previous)?.metadata?.labels?.["kubernetes.io/service-name"];
         const ns = (current ?? previous)?.metadata?.namespace ?? "";
-        if (svc && this.referencedServices.has(keyOf(ns, svc))) this.renderDirty = true;
-        break;
+        if (!svc || !this.referencedServices.has(keyOf(ns, svc))) return false;
+        this.renderDirty = true;
+        return true;
       }
       case "Lease":
-        this.onLeaseChange(previous, current);
-        break;
+        return this.onLeaseChange(previous, current);
       case "Secret":
       case "DaemonSet":
-        break;
+        return true;
     }
-    this.schedulePlan();
   }
 
   private onVirtualIPChange(key: string, previous: RawObject | undefined, current: RawObject | undefined): void {
@@ -222,15 +232,22 @@ export class Reconciler {
     }
   }
 
-  private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): void {
+  /** An agent Lease matters when its published interface changes or the agent dies or comes back. */
+  private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): boolean {
     const name = (current ?? previous)?.metadata?.name ?? "";
-    if (!name.startsWith(AGENT_LEASE_PREFIX)) return;
+    if (!name.startsWith(AGENT_LEASE_PREFIX)) return false;
     const ifname = (o: RawObject | undefined): string => o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? "";
-    if (ifname(previous) !== ifname(current)) this.renderDirty = true;
+    let relevant = false;
+    if (ifname(previous) !== ifname(current)) {
+      this.renderDirty = true;
+      relevant = true;
+    }
     const now = this.opts.clock.now();
-    const wasLive = (leaseExpiry(previous) ?? 0) > now;
-    const isLive = (leaseExpiry(current) ?? 0) > now;
-    if (wasLive !== isLive) this.statusDirty = "all";
+    if ((leaseExpiry(previous) ?? 0) > now !== (leaseExpiry(current) ?? 0) > now) {
+      this.statusDirty = "all";
+      relevant = true;
+    }
+    return relevant;
   }
 
   private async handle(key: string): Promise<HandlerResult | void> {

@@ -5,7 +5,8 @@
 // latency from one VirtualIP update to every updated node Secret, the
 // operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
 import { readFileSync } from "node:fs";
-import { API_VERSION, GROUP, KIND, PLURAL, SECRET_KEY_INSTANCES, VERSION, type NodeInstanceMap } from "../../../src/api/index.js";
+import https from "node:https";
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_NODE, API_VERSION, GROUP, KIND, PLURAL, SECRET_KEY_INSTANCES, VERSION, nodeConfigSecretName, type NodeInstanceMap } from "../../../src/api/index.js";
 import { k8s } from "../../../src/kube/client.js";
 import { NS, createNode, runOperator, startOperatorEnv, writesOf, type OperatorEnv, type OperatorProcess, type Samples } from "../../integration/operator/harness.js";
 
@@ -60,14 +61,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-/** What the bench sees through its own watches. */
+/** What the bench sees through its own watches (node Secrets as metadata only, to stay light). */
 class Observed {
   /** VirtualIP name -> converged (observedGeneration current, Ready reason Active or NoMaster). */
   readonly vips = new Map<string, boolean>();
-  /** Node -> address -> true, from each node Secret's instances.json. */
-  readonly addresses = new Map<string, Set<string>>();
-  /** Node -> VirtualIP keys in its config. */
-  readonly vipKeys = new Map<string, Set<string>>();
+  /** Node -> config hash and when it last changed. */
+  readonly secrets = new Map<string, { hash: string; changedAt: number }>();
   private waiters: { check: () => boolean; resolve: (at: number) => void }[] = [];
 
   onVip(obj: { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; reason: string }[] } }): void {
@@ -76,12 +75,10 @@ class Observed {
     this.poke();
   }
 
-  onSecret(obj: k8s.V1Secret): void {
-    const node = obj.metadata?.annotations?.["keepalived-vip.io/node"] ?? "";
-    const text = Buffer.from(obj.data?.[SECRET_KEY_INSTANCES] ?? "", "base64").toString("utf8");
-    const map = JSON.parse(text || '{"instances":[]}') as NodeInstanceMap;
-    this.addresses.set(node, new Set(map.instances.flatMap((i) => i.addresses)));
-    this.vipKeys.set(node, new Set(map.instances.flatMap((i) => i.virtualIPs)));
+  onSecretMeta(obj: { metadata?: { annotations?: Record<string, string> } }): void {
+    const node = obj.metadata?.annotations?.[ANNOTATION_NODE] ?? "";
+    const hash = obj.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] ?? "";
+    if (this.secrets.get(node)?.hash !== hash) this.secrets.set(node, { hash, changedAt: Date.now() });
     this.poke();
   }
 
@@ -108,6 +105,40 @@ function watch(kc: k8s.KubeConfig, path: string, onObject: (o: unknown) => void)
       if (type === "ADDED" || type === "MODIFIED") onObject(obj);
     }, () => setTimeout(start, 100));
   start();
+}
+
+/** Watches a collection as PartialObjectMetadata (no data), restarting when the server ends the watch. */
+function watchMetadata(kc: k8s.KubeConfig, path: string, onObject: (o: { metadata?: { annotations?: Record<string, string> } }) => void): void {
+  const start = async (): Promise<void> => {
+    const server = kc.getCurrentCluster()?.server ?? "";
+    const opts: https.RequestOptions = { headers: { Accept: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1" } };
+    await kc.applyToHTTPSOptions(opts);
+    const req = https.request(new URL(`${server}${path}?watch=true`), opts, (res) => {
+      let buf = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buf += chunk;
+        for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim() === "") continue;
+          const ev = JSON.parse(line) as { type: string; object: { metadata?: { annotations?: Record<string, string> } } };
+          if (ev.type === "ADDED" || ev.type === "MODIFIED") onObject(ev.object);
+        }
+      });
+      res.on("end", () => setTimeout(() => void start(), 100));
+    });
+    req.on("error", () => setTimeout(() => void start(), 500));
+    req.end();
+  };
+  void start();
+}
+
+/** The VirtualIP keys and addresses in a node's config, read in full. */
+async function readInstances(env: OperatorEnv, node: string): Promise<{ keys: Set<string>; addresses: Set<string> }> {
+  const s = (await env.admin.core.readNamespacedSecret(nodeConfigSecretName(node), NS)).body;
+  const map = JSON.parse(Buffer.from(s.data?.[SECRET_KEY_INSTANCES] ?? "", "base64").toString("utf8")) as NodeInstanceMap;
+  return { keys: new Set(map.instances.flatMap((i) => i.virtualIPs)), addresses: new Set(map.instances.flatMap((i) => i.addresses)) };
 }
 
 async function setUp(env: OperatorEnv, s: Settings): Promise<void> {
@@ -171,7 +202,7 @@ async function main(): Promise<void> {
     op = await runOperator(env, { identity: "bench", args: ["--workers=16"], ...(nodeOptions ? { nodeOptions } : {}) });
     const seen = new Observed();
     watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, (o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
-    watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, (o) => seen.onSecret(o as k8s.V1Secret));
+    watchMetadata(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, (o) => seen.onSecretMeta(o));
 
     // 1: create every VirtualIP, as fast as the API server takes them.
     const createStart = Date.now();
@@ -179,11 +210,22 @@ async function main(): Promise<void> {
       await env.admin.custom.createNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, vipBody(i, s));
     });
     const lastCreate = Date.now();
-    log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
     const nodes = Array.from({ length: s.nodes }, (_, i) => nodeName(i));
-    const allVipsDone = seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean));
-    const allSecretsDone = seen.when(() => nodes.every((n) => (seen.vipKeys.get(n)?.size ?? 0) === s.vips));
-    const [vipsAt, secretsAt] = await Promise.all([allVipsDone, allSecretsDone]);
+    log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
+    const vipsAt = await seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean));
+    // Node Secrets: read them in full until each carries every VirtualIP and none changed while reading;
+    // they became current when they last changed.
+    let secretsAt = 0;
+    for (;;) {
+      const readStart = Date.now();
+      const complete = await Promise.all(nodes.map(async (n) => (await readInstances(env, n)).keys.size === s.vips));
+      const changedWhileReading = [...seen.secrets.values()].some((x) => x.changedAt >= readStart);
+      if (complete.every(Boolean) && !changedWhileReading) {
+        secretsAt = Math.max(...nodes.map((n) => seen.secrets.get(n)?.changedAt ?? readStart));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const convergeMs = Math.max(vipsAt, secretsAt) - lastCreate;
     log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, node Secrets ${secretsAt - lastCreate} ms)`);
 
@@ -193,12 +235,16 @@ async function main(): Promise<void> {
     for (let u = 0; u < s.updates; u++) {
       const i = (u * 37) % s.vips;
       const address = updateAddress(u);
+      const before = new Map(nodes.map((n) => [n, seen.secrets.get(n)?.hash ?? ""]));
       const start = Date.now();
       await env.admin.custom.patchNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, `vip-${i}`, { spec: { address } }, undefined, undefined, undefined, {
         headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH },
       });
-      const at = await seen.when(() => nodes.every((n) => seen.addresses.get(n)?.has(address) ?? false));
-      latencies.push(at - start);
+      await seen.when(() => nodes.every((n) => (seen.secrets.get(n)?.hash ?? "") !== before.get(n)));
+      latencies.push(Math.max(...nodes.map((n) => seen.secrets.get(n)?.changedAt ?? 0)) - start);
+      // Outside the timing: the change seen is the one that carries the new address.
+      const probe = nodes[u % nodes.length] ?? nodes[0] ?? "";
+      if (!(await readInstances(env, probe)).addresses.has(address)) throw new Error(`node ${probe}: config changed without ${address}`);
     }
     latencies.sort((a, b) => a - b);
     const afterUpdates = await op.metrics();

@@ -461,7 +461,8 @@ export class Reconciler {
       const desired = built.secret;
       if (!nodeSecretNeedsApply(desired, cache.get("Secret", key), built.digests)) return;
       const stored = await applyObject(clients, desired, { fieldManager: OPERATOR_FIELD_MANAGER });
-      this.putAndReport("Secret", toRaw(stored) as RawObject);
+      // What was stored is what was sent: cache its metadata and the digests, not another copy of the data.
+      this.putAndReport("Secret", { apiVersion: "v1", kind: "Secret", metadata: toRaw(stored.metadata) as RawObject["metadata"], data: built.digests });
       logger.info("Applied node config", { secret: name, node: desired.metadata?.annotations?.[ANNOTATION_NODE], hash: desired.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] });
       return;
     }

@@ -6,6 +6,7 @@
 // operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
 import { readFileSync } from "node:fs";
 import https from "node:https";
+import { loadavg } from "node:os";
 import { ANNOTATION_CONFIG_HASH, ANNOTATION_NODE, API_VERSION, GROUP, KIND, PLURAL, SECRET_KEY_INSTANCES, VERSION, nodeConfigSecretName, type NodeInstanceMap } from "../../../src/api/index.js";
 import { k8s } from "../../../src/kube/client.js";
 import { NS, createNode, runOperator, startOperatorEnv, writesOf, type OperatorEnv, type OperatorProcess, type Samples } from "../../integration/operator/harness.js";
@@ -193,6 +194,7 @@ function meanMs(m: Samples, kind: string): number {
 async function main(): Promise<void> {
   const s = readSettings(process.env);
   const t0 = Date.now();
+  const loadAtStart = loadavg()[0] ?? 0;
   const env = await startOperatorEnv();
   let op: OperatorProcess | undefined;
   try {
@@ -284,6 +286,8 @@ async function main(): Promise<void> {
       meanSecretApplyMs: meanMs(after, "secret"),
       meanVirtualIPApplyMs: meanMs(after, "virtualip"),
       configBytesPerNode: 0,
+      // Other work on the machine skews every figure: the 1-minute load average at start and end.
+      loadAverage: [Math.round(loadAtStart * 100) / 100, Math.round((loadavg()[0] ?? 0) * 100) / 100],
     };
     const cfg = (await env.admin.core.readNamespacedSecret(`keepalived-vip-node-${nodeName(0)}`, NS)).body.data?.["keepalived.conf"] ?? "";
     result.configBytesPerNode = Buffer.from(cfg, "base64").length;

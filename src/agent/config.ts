@@ -100,3 +100,21 @@ export function judgeConfigTest(exitCode: number | null, output: string): Config
   const shown = bad.length > 0 ? bad : ok ? [] : lines.length > 0 ? lines : [`keepalived exited with code ${String(exitCode)}`];
   return { ok, problems: [...new Set(shown.map(redactConfigTestLine))] };
 }
+
+/** Where the kernel lists IPVS virtual services; missing when IPVS is not available. */
+export const IPVS_PROC_FILE = "/proc/net/ip_vs";
+
+/** Message of a config refused because the kernel has no IPVS. */
+export const NO_IPVS_PROBLEM =
+  `the config has IPVS virtual servers (forwarding: ipvs) but this node's kernel has no IPVS (${IPVS_PROC_FILE} is missing): load the ip_vs module on the node, or use forwarding: kube-proxy`;
+
+/**
+ * Judges what `keepalived --config-test` cannot see: a config with
+ * `virtual_server` blocks passes the test on a kernel without IPVS, but
+ * keepalived then exits at start with a fatal error, taking every VIP of the
+ * node down with it. Such a config is refused like a failed test.
+ */
+export function judgeKernelSupport(config: string, ipvsAvailable: boolean): ConfigTestVerdict {
+  const needsIpvs = /^\s*virtual_server\s/m.test(config);
+  return needsIpvs && !ipvsAvailable ? { ok: false, problems: [NO_IPVS_PROBLEM] } : { ok: true, problems: [] };
+}

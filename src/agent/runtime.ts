@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { NOTIFY_FIFO_NAME, SECRET_KEY_CONFIG, SECRET_KEY_INSTANCES, type NodeInstanceMap } from "../api/index.js";
-import { judgeConfigTest, parseInstanceMap, type ConfigTestVerdict, type RunningConfig } from "./config.js";
+import { IPVS_PROC_FILE, judgeConfigTest, judgeKernelSupport, parseInstanceMap, type ConfigTestVerdict, type RunningConfig } from "./config.js";
 
 /** Paths inside a runtime directory. */
 export interface RuntimePaths {
@@ -74,6 +74,18 @@ export interface ConfigTestOptions {
   keepalivedPath: string;
   /** Kills the test after this long. Default 30 s. */
   timeoutMs?: number;
+  /** Whether the kernel has IPVS. Default: {@link ipvsAvailable}. */
+  ipvsAvailable?: () => Promise<boolean>;
+}
+
+/** Whether this node's kernel has IPVS (the ip_vs module is loaded or built in). */
+export async function ipvsAvailable(): Promise<boolean> {
+  try {
+    await fsp.access(IPVS_PROC_FILE);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -95,7 +107,9 @@ export async function testCandidateConfig(paths: RuntimePaths, config: string, o
     );
   });
   const log = (await readText(paths.testLog)) ?? "";
-  return judgeConfigTest(code, `${log}\n${stderr}`);
+  const verdict = judgeConfigTest(code, `${log}\n${stderr}`);
+  if (!verdict.ok) return verdict;
+  return judgeKernelSupport(config, await (opts.ipvsAvailable ?? ipvsAvailable)());
 }
 
 /** Installs the tested candidate as the live config (rename) together with its instance map. */

@@ -1,7 +1,7 @@
 // Tests of node-config Secret parsing, the sync decision and the config-test verdict.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { hashConfig, judgeConfigTest, parseNodeConfigSecret, planConfigSync, redactConfigTestLine, type NodeConfig } from "../../../src/agent/config.js";
+import { hashConfig, judgeConfigTest, judgeKernelSupport, NO_IPVS_PROBLEM, parseNodeConfigSecret, planConfigSync, redactConfigTestLine, type NodeConfig } from "../../../src/agent/config.js";
 import type { NodeInstanceMap } from "../../../src/api/index.js";
 
 const MAP: NodeInstanceMap = {
@@ -77,4 +77,21 @@ void describe("judgeConfigTest", () => {
   void test("redaction removes quoted values and file paths", () => {
     assert.equal(redactConfigTestLine(`(/etc/secret/path.conf: Line 9) auth_pass 'hunter2' "x y"`), `(Line 9) auth_pass '…' "…"`);
   });
+});
+
+void describe("judgeKernelSupport", () => {
+  const VS = "global_defs {\n}\nvirtual_server 192.0.2.50 80 {\n  lb_algo rr\n}\n";
+  const cases: Array<{ name: string; config: string; ipvs: boolean; ok: boolean }> = [
+    { name: "virtual servers without IPVS are refused", config: VS, ipvs: false, ok: false },
+    { name: "virtual servers with IPVS pass", config: VS, ipvs: true, ok: true },
+    { name: "no virtual server needs no IPVS", config: CONF, ipvs: false, ok: true },
+    { name: "the word in a comment does not count", config: "# no virtual_server here\n" + CONF, ipvs: false, ok: true },
+  ];
+  for (const c of cases) {
+    void test(c.name, () => {
+      const v = judgeKernelSupport(c.config, c.ipvs);
+      assert.equal(v.ok, c.ok);
+      assert.deepEqual(v.problems, c.ok ? [] : [NO_IPVS_PROBLEM]);
+    });
+  }
 });

@@ -39,6 +39,13 @@ export class VirtualIPParser {
   }
 }
 
+/** When an agent last renewed its heartbeat Lease, or undefined when it cannot tell. */
+export function leaseRenewal(lease: RawObject | undefined): number | undefined {
+  const spec = (lease?.spec ?? {}) as { renewTime?: string };
+  const t = spec.renewTime ? Date.parse(spec.renewTime) : NaN;
+  return Number.isNaN(t) ? undefined : t;
+}
+
 /** When an agent's heartbeat Lease expires (renewTime + leaseDurationSeconds), or undefined when it cannot tell. */
 export function leaseExpiry(lease: RawObject | undefined): number | undefined {
   const spec = (lease?.spec ?? {}) as { renewTime?: string; leaseDurationSeconds?: number };

@@ -29,7 +29,7 @@ import { AuthSecrets } from "./authsecrets.js";
 import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
-import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, nodeInterfaces, VirtualIPParser } from "./gather.js";
+import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildNodeConfigSecret, dataDigests, nodeSecretNeedsApply, planStaleNodeSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
@@ -398,6 +398,7 @@ export class Reconciler {
         const lease = agentLeasesByNode([node], leases, config.namespace).get(node);
         return (leaseExpiry(lease) ?? 0) > now;
       },
+      renewedAt: (node) => leaseRenewal(agentLeasesByNode([node], leases, config.namespace).get(node)),
       ...(this.lastHolder.has(key) ? { lastHolder: this.lastHolder.get(key) } : {}),
       now,
     });

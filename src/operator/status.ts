@@ -62,12 +62,16 @@ export function splitBrainThresholdMs(advertIntervalMs: number): number {
  * Picks the master among the entries of taking-part, live nodes in state
  * MASTER. With several, the newest `since` wins at once (ties: name order);
  * split brain is declared only when at least two have been MASTER together
- * for longer than the threshold.
+ * for longer than the threshold, and each of their agents renewed its
+ * heartbeat after that: a node that lost its network still reads MASTER until
+ * its Lease expires, but cannot renew it, so node loss is no split brain.
  */
 export function planMaster(input: {
   entries: readonly NodeStatus[];
   participants: ReadonlySet<string>;
   isLive: (node: string) => boolean;
+  /** When the node's agent last renewed its heartbeat Lease (epoch ms). Unset: not checked. */
+  renewedAt?: (node: string) => number | undefined;
   now: number;
   advertIntervalMs: number;
 }): MasterPlan {
@@ -81,8 +85,17 @@ export function planMaster(input: {
   // Two or more have been MASTER together since the second-oldest `since`.
   const overlapStart = [...masters].sort((a, b) => a.since - b.since)[1]?.since ?? now;
   const at = overlapStart + splitBrainThresholdMs(input.advertIntervalMs);
-  return now >= at ? { master, masters: masters.map((m) => m.name), splitBrain: true } : { master, masters: masters.map((m) => m.name), splitBrain: false, splitBrainAt: at };
+  const names = masters.map((m) => m.name);
+  if (now < at) return { master, masters: names, splitBrain: false, splitBrainAt: at };
+  const renewedAt = input.renewedAt;
+  const allHeardSince = renewedAt === undefined || names.every((n) => (renewedAt(n) ?? -Infinity) >= at);
+  if (allHeardSince) return { master, masters: names, splitBrain: true };
+  // Wait for every MASTER's agent to prove it is alive (its next heartbeat).
+  return { master, masters: names, splitBrain: false, splitBrainAt: now + SPLIT_BRAIN_RECHECK_MS };
 }
+
+/** How often a pending split brain is checked again while waiting for heartbeats. */
+export const SPLIT_BRAIN_RECHECK_MS = 1000;
 
 /** The live taking-part nodes reporting BACKUP, sorted and comma-separated. */
 export function planBackups(entries: readonly NodeStatus[], participants: ReadonlySet<string>, isLive: (node: string) => boolean): string {
@@ -141,6 +154,8 @@ export interface StatusInput {
   /** Problems the renderer found for this VirtualIP. */
   problems: readonly Problem[];
   isLive: (node: string) => boolean;
+  /** When the node's agent last renewed its heartbeat Lease (epoch ms). */
+  renewedAt?: (node: string) => number | undefined;
   /** The last non-empty master this operator saw, so that X -> "" -> Y counts as a failover. */
   lastHolder?: string;
   now: number;
@@ -269,7 +284,14 @@ export function planVirtualIPStatus(input: StatusInput & { live: { observedGener
   const { live, now } = input;
   const nowText = new Date(now).toISOString();
   const participants = new Set(input.invalid !== undefined || input.deleting ? [] : input.participants);
-  const m = planMaster({ entries: live.nodes ?? [], participants, isLive: input.isLive, now, advertIntervalMs: input.advertIntervalMs });
+  const m = planMaster({
+    entries: live.nodes ?? [],
+    participants,
+    isLive: input.isLive,
+    ...(input.renewedAt ? { renewedAt: input.renewedAt } : {}),
+    now,
+    advertIntervalMs: input.advertIntervalMs,
+  });
   const previous = live.master ?? "";
   const failedOver = isFailover(previous || input.lastHolder || "", m.master);
   const failovers = (live.failovers ?? 0) + (failedOver ? 1 : 0);

@@ -10,6 +10,7 @@ import {
   planNodeEntryWrites,
   planVirtualIPStatus,
   splitBrainThresholdMs,
+  SPLIT_BRAIN_RECHECK_MS,
   type StatusInput,
 } from "../../../src/operator/status.js";
 
@@ -72,6 +73,28 @@ void describe("planMaster", () => {
     assert.equal(m.master, "c");
     assert.equal(m.splitBrainAt, T0 - 4000 + 5000);
   });
+
+  // Overlap since T0 - 6000, threshold 5000: split brain from T0 - 1000 on, if both agents are heard after that.
+  const renewalCases: { name: string; renewed: Record<string, number>; splitBrain: boolean }[] = [
+    { name: "both agents renewed after the threshold: split brain", renewed: { a: T0 - 500, b: T0 - 200 }, splitBrain: true },
+    { name: "the old MASTER's agent went silent before it (node loss): no split brain yet", renewed: { a: T0 - 7000, b: T0 - 200 }, splitBrain: false },
+    { name: "an agent never heard: no split brain yet", renewed: { b: T0 - 200 }, splitBrain: false },
+  ];
+  for (const c of renewalCases) {
+    void test(c.name, () => {
+      const m = planMaster({
+        entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 6000)],
+        participants,
+        isLive: everyoneLive,
+        renewedAt: (n) => c.renewed[n],
+        now: T0,
+        advertIntervalMs: 1000,
+      });
+      assert.equal(m.master, "b");
+      assert.equal(m.splitBrain, c.splitBrain);
+      assert.equal(m.splitBrainAt, c.splitBrain ? undefined : T0 + SPLIT_BRAIN_RECHECK_MS);
+    });
+  }
 });
 
 void describe("planBackups", () => {

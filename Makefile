@@ -67,6 +67,10 @@ demo-down: ## Stop the demo and remove everything it created
 bench-operator: deps k8s-bins ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane; prints one JSON line (BENCH_* to change sizes)
 	$(NODE) --import tsx test/bench/operator/bench.ts
 
+.PHONY: bench-render
+bench-render: deps ## Pure renderer at scale: planCluster on 1,000 kube-proxy and 200 ipvs VirtualIPs over 50 Nodes; median of 5 runs, one JSON line
+	$(NODE) --import tsx test/bench/render/bench.ts
+
 .PHONY: dev-cluster
 dev-cluster: deps k8s-bins ## Start a local control plane with the CRD in the background; kubeconfig in .dev/kubeconfig
 	@hack/dev-cluster.sh start

@@ -23,7 +23,7 @@ import {
 } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { parseAuthPassword } from "./auth.js";
-import { nodeDefaultInterface, nodeInternalIP } from "./nodes.js";
+import { nodeDefaultInterface } from "./nodes.js";
 import { objectKey } from "./order.js";
 import { matchesLabelSelector } from "./selector.js";
 import type { Problem } from "./types.js";
@@ -101,7 +101,7 @@ function planAuth(key: string, vip: VirtualIP, index: ViewIndex): { auth: AuthSt
 
 function eligibleNodes(key: string, vip: VirtualIP, family: Family, index: ViewIndex): { nodes: V1Node[]; problem?: Problem } {
   const matching = index.nodes.filter((n) => matchesLabelSelector(vip.spec.nodeSelector, n.metadata?.labels));
-  const nodes = matching.filter((n) => nodeInternalIP(n, family) !== undefined);
+  const nodes = matching.filter((n) => index.nodeAddresses.get(n.metadata?.name ?? "")?.[family] !== undefined);
   if (nodes.length > 0) return { nodes };
   const text =
     matching.length === 0

@@ -1,13 +1,16 @@
 // keepalived.conf text of one node from planned values. Pure. Every value is
 // re-checked on the way into the text (IPs re-canonicalized, integers
 // range-checked, names restricted), so no object field can add a directive.
-import { NOTIFY_FIFO_NAME, canonicalIP, ipFamily } from "../api/index.js";
+// The parts of an instance that every node shares are rendered and checked
+// once per plan (InstanceTemplate); each node adds only its own lines.
+import { NOTIFY_FIFO_NAME, ipFamily } from "../api/index.js";
 import type { Family } from "../api/index.js";
 import { MAX_AUTH_PASSWORD } from "./auth.js";
 import type { IpvsProtocol, VirtualServer } from "./ipvs.js";
+import { parsedIP } from "./ipmemo.js";
 import { isInterfaceName } from "./nodes.js";
 import { compareIP, compareStrings, sortedUnique } from "./order.js";
-import { assertConfigShape, commentText, intToken, sanitizeName, token } from "./tokens.js";
+import { assertBalanced, assertLines, commentText, intToken, sanitizeName, token } from "./tokens.js";
 
 /** One vrrp_instance as one node runs it. */
 export interface KeepalivedInstance {
@@ -53,7 +56,8 @@ const INDENT = "    ";
 
 /** An IP literal as a token: must already be canonical and of `family`. */
 function ipToken(ip: string, family: Family, what: string): string {
-  if (canonicalIP(ip) !== ip || ipFamily(ip) !== family) throw new Error(`Refusing to render ${what} ${JSON.stringify(ip)}: not a canonical IPv${family} address`);
+  const parsed = parsedIP(ip);
+  if (parsed.canonical !== ip || parsed.family !== family) throw new Error(`Refusing to render ${what} ${JSON.stringify(ip)}: not a canonical IPv${family} address`);
   return token(ip, what);
 }
 
@@ -84,6 +88,12 @@ function addressLine(ip: string, family: Family, iface: string): string {
   return `${ipToken(ip, family, "virtual address")}/${family === 4 ? 32 : 128} dev ${iface}`;
 }
 
+/** `text` after checking that each of its lines is well-formed (see assertLines). */
+function checked(text: string): string {
+  assertLines(text);
+  return text;
+}
+
 /** `head { body }`, the body indented one level; nest by indenting the result. */
 function block(head: string, body: string[]): string[] {
   return [`${head} {`, ...indent(body), "}"];
@@ -93,7 +103,7 @@ function indent(lines: string[]): string[] {
   return lines.map((l) => `${INDENT}${l}`);
 }
 
-function renderAuth(inst: KeepalivedInstance): string[] {
+function renderAuth(inst: SharedInstance): string[] {
   if (inst.authPassword === undefined) return [];
   if (inst.version !== 2) throw new Error(`Refusing to render authentication in VRRPv${inst.version} instance ${inst.name}`);
   const pw = token(inst.authPassword, "auth_pass", true);
@@ -101,35 +111,128 @@ function renderAuth(inst: KeepalivedInstance): string[] {
   return block("authentication", ["auth_type PASS", `auth_pass ${pw}`]);
 }
 
-function renderUnicast(inst: KeepalivedInstance): string[] {
-  if (!inst.unicast) return [];
-  const src = ipToken(inst.unicast.sourceIP, inst.family, "unicast_src_ip");
-  const peers = sortedUnique(inst.unicast.peers, compareIP).filter((p) => p !== inst.unicast?.sourceIP);
-  // keepalived falls back to multicast (with a warning) when unicast has no peers; say so plainly instead.
-  if (peers.length === 0) return [];
-  return [`unicast_src_ip ${src}`, ...block("unicast_peer", peers.map((p) => ipToken(p, inst.family, "unicast_peer")))];
+/** The parts of one vrrp_instance that are the same on every node taking part. */
+export interface SharedInstance {
+  name: string;
+  virtualRouterId: number;
+  family: Family;
+  version: 2 | 3;
+  advertIntervalMs: number;
+  preempt: boolean;
+  /** Whether adverts go by unicast (when the node has a source address). */
+  unicast: boolean;
+  /** Unicast addresses of the nodes (any order, duplicates allowed); each node drops its own. */
+  peers: string[];
+  /** VRRPv2 PASS password. Secret: never log it. */
+  authPassword?: string;
+  primaryAddress: string;
+  excludedAddresses: string[];
+  virtualIPs: string[];
 }
 
-function renderInstance(inst: KeepalivedInstance): string[] {
-  const iface = interfaceToken(inst.interface, "interface");
-  const excluded = sortedUnique(inst.excludedAddresses, compareIP).filter((a) => a !== inst.primaryAddress);
-  const lines = [
-    "state BACKUP",
-    `interface ${iface}`,
-    `virtual_router_id ${intToken(inst.virtualRouterId, "virtual_router_id", [1, 255])}`,
-    `version ${intToken(inst.version, "version", [2, 3])}`,
-    `priority ${intToken(inst.priority, "priority", [1, 254])}`,
-    `advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`,
-    ...(inst.preempt ? [] : ["nopreempt"]),
-    ...renderUnicast(inst),
-    ...renderAuth(inst),
-    ...block("virtual_ipaddress", [addressLine(inst.primaryAddress, inst.family, iface)]),
-  ];
-  if (excluded.length > 0) {
+/** What one node puts into a shared instance. */
+export interface InstanceOnNode {
+  interface: string;
+  priority: number;
+  /** This node's unicast source address; no unicast without it. */
+  sourceIP?: string;
+}
+
+/**
+ * A vrrp_instance rendered and checked once for every node: the shared lines
+ * as text, the peers sorted, the address blocks per interface. Build it with
+ * {@link prepareInstance}; {@link renderInstanceOnNode} fills in a node.
+ */
+export interface InstanceTemplate {
+  name: string;
+  family: Family;
+  unicast: boolean;
+  /** VirtualIPs comment, vrrp_instance head and the state line. */
+  head: string;
+  /** virtual_router_id and version lines. */
+  ids: string;
+  /** advert_int and, without preemption, nopreempt. */
+  timing: string;
+  /** Sorted, unique peer addresses with their lines. */
+  peers: { ip: string; line: string }[];
+  /** authentication block, "" without one. */
+  auth: string;
+  primaryAddress: string;
+  /** Sorted, unique, without the primary. */
+  excluded: string[];
+  /** Interface -> the address blocks on it (filled as nodes are rendered). */
+  addressBlocks: Map<string, string>;
+}
+
+/** Renders the shared parts of `inst` once; throws on a value that is not safe to render. */
+export function prepareInstance(inst: SharedInstance): InstanceTemplate {
+  const peers = inst.unicast ? sortedUnique(inst.peers, compareIP) : [];
+  const lines = (l: string[]): string => checked(indent(l).join("\n"));
+  return {
+    name: inst.name,
+    family: inst.family,
+    unicast: inst.unicast,
+    head: checked([`# VirtualIPs: ${commentText(inst.virtualIPs.join(", "))}`, `vrrp_instance ${nameToken(inst.name, "vrrp_instance name")} {`, `${INDENT}state BACKUP`].join("\n")),
+    ids: lines([
+      `virtual_router_id ${intToken(inst.virtualRouterId, "virtual_router_id", [1, 255])}`,
+      `version ${intToken(inst.version, "version", [2, 3])}`,
+    ]),
+    timing: lines([`advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`, ...(inst.preempt ? [] : ["nopreempt"])]),
+    peers: peers.map((ip) => ({ ip, line: checked(`${INDENT}${INDENT}${ipToken(ip, inst.family, "unicast_peer")}`) })),
+    auth: lines(renderAuth(inst)),
+    primaryAddress: inst.primaryAddress,
+    excluded: sortedUnique(inst.excludedAddresses, compareIP).filter((a) => a !== inst.primaryAddress),
+    addressBlocks: new Map(),
+  };
+}
+
+/** virtual_ipaddress (and virtual_ipaddress_excluded) of a template on interface `iface`, rendered once per interface. */
+function addressBlocks(t: InstanceTemplate, iface: string): string {
+  const cached = t.addressBlocks.get(iface);
+  if (cached !== undefined) return cached;
+  const lines = block("virtual_ipaddress", [addressLine(t.primaryAddress, t.family, iface)]);
+  if (t.excluded.length > 0) {
     lines.push("# Held with the instance but not advertised: adding or removing one never changes the adverts.");
-    lines.push(...block("virtual_ipaddress_excluded", excluded.map((a) => addressLine(a, inst.family, iface))));
+    lines.push(...block("virtual_ipaddress_excluded", t.excluded.map((a) => addressLine(a, t.family, iface))));
   }
-  return [`# VirtualIPs: ${commentText(inst.virtualIPs.join(", "))}`, ...block(`vrrp_instance ${nameToken(inst.name, "vrrp_instance name")}`, lines)];
+  const text = checked(indent(lines).join("\n"));
+  t.addressBlocks.set(iface, text);
+  return text;
+}
+
+/** unicast_src_ip and the peers but this node; none when it has no source or no peer is left (keepalived would fall back to multicast). */
+function unicastLines(t: InstanceTemplate, sourceIP: string | undefined): string[] {
+  if (!t.unicast || sourceIP === undefined) return [];
+  const src = ipToken(sourceIP, t.family, "unicast_src_ip");
+  const peers: string[] = [];
+  for (const p of t.peers) if (p.ip !== sourceIP) peers.push(p.line);
+  if (peers.length === 0) return [];
+  return [checked(`${INDENT}unicast_src_ip ${src}\n${INDENT}unicast_peer {`), ...peers, `${INDENT}}`];
+}
+
+/** The whole vrrp_instance text of `t` on one node. */
+export function renderInstanceOnNode(t: InstanceTemplate, node: InstanceOnNode): string {
+  const iface = interfaceToken(node.interface, "interface");
+  const parts = [
+    t.head,
+    checked(`${INDENT}interface ${iface}`),
+    t.ids,
+    checked(`${INDENT}priority ${intToken(node.priority, "priority", [1, 254])}`),
+    t.timing,
+  ];
+  parts.push(...unicastLines(t, node.sourceIP));
+  if (t.auth !== "") parts.push(t.auth);
+  parts.push(addressBlocks(t, iface), "}");
+  return parts.join("\n");
+}
+
+/** One node's instance split into its shared part and its node values. */
+function splitInstance(inst: KeepalivedInstance): { shared: SharedInstance; node: InstanceOnNode } {
+  const { interface: iface, priority, unicast, ...rest } = inst;
+  return {
+    shared: { ...rest, unicast: unicast !== undefined, peers: unicast?.peers ?? [] },
+    node: { interface: iface, priority, ...(unicast ? { sourceIP: unicast.sourceIP } : {}) },
+  };
 }
 
 function protocolToken(p: IpvsProtocol): string {
@@ -158,7 +261,7 @@ function renderVirtualServer(vs: VirtualServer): string[] {
   return [comment, ...block(head, [...body, ...servers.flatMap((rs) => renderRealServer(vs, family, rs))])];
 }
 
-function renderGlobalDefs(input: KeepalivedConfInput): string[] {
+function renderGlobalDefs(input: { node: string; runtimeDir: string }): string[] {
   if (!/^\/[A-Za-z0-9_./-]*$/.test(input.runtimeDir)) throw new Error(`Refusing to render runtime directory ${JSON.stringify(input.runtimeDir)}`);
   return block(
     "global_defs",
@@ -174,6 +277,60 @@ function renderGlobalDefs(input: KeepalivedConfInput): string[] {
   );
 }
 
+/** An instance of a node's config: a (possibly shared) template and the node's values. */
+export interface NodeInstanceText {
+  template: InstanceTemplate;
+  values: InstanceOnNode;
+}
+
+/** Input of {@link renderNodeConf}. */
+export interface NodeConfInput {
+  node: string;
+  runtimeDir: string;
+  instances: NodeInstanceText[];
+  virtualServers: VirtualServer[];
+  /** Rendered virtual_server texts to reuse across the nodes of one plan. */
+  serverCache?: Map<VirtualServer, string>;
+}
+
+function virtualServerText(vs: VirtualServer, cache: Map<VirtualServer, string> | undefined): string {
+  const cached = cache?.get(vs);
+  if (cached !== undefined) return cached;
+  const text = checked(renderVirtualServer(vs).join("\n"));
+  cache?.set(vs, text);
+  return text;
+}
+
+/**
+ * Renders a node's keepalived.conf from prepared instance templates (see
+ * {@link renderKeepalivedConf} for the layout). Pieces shared by many nodes
+ * (templates, `serverCache`) are rendered once; the text is the same as
+ * rendering every piece anew.
+ */
+export function renderNodeConf(input: NodeConfInput): string {
+  const instances = [...input.instances].sort((a, b) => compareStrings(a.template.name, b.template.name));
+  const servers = [...input.virtualServers].sort(
+    (a, b) => compareIP(a.address, b.address) || a.port - b.port || compareStrings(a.protocol, b.protocol),
+  );
+  const sections = [
+    checked(
+      [
+        `# keepalived.conf of node ${sanitizeName(input.node)}`,
+        "# Generated by keepalived-vip-operator from VirtualIP objects. Do not edit: it is overwritten.",
+      ].join("\n"),
+    ),
+    checked(renderGlobalDefs(input).join("\n")),
+    ...instances.map((i) => renderInstanceOnNode(i.template, i.values)),
+    ...servers.map((vs) => virtualServerText(vs, input.serverCache)),
+  ];
+  // Every line was checked in the piece it came from (or is a constant brace line), and the
+  // pieces are whole lines: only the braces are left to count over the whole text.
+  // The final line break joined in, not appended: join() yields one flat string, fast to scan and hash.
+  const text = [...sections, ""].join("\n\n").slice(0, -1);
+  assertBalanced(text);
+  return text;
+}
+
 /**
  * Renders a node's keepalived.conf: a header, global_defs (router id, notify
  * FIFO, gratuitous ARP timing), one vrrp_instance per instance (sorted by
@@ -182,20 +339,9 @@ function renderGlobalDefs(input: KeepalivedConfInput): string[] {
  * to render, which means a bug upstream, never a user error.
  */
 export function renderKeepalivedConf(input: KeepalivedConfInput): string {
-  const instances = [...input.instances].sort((a, b) => compareStrings(a.name, b.name));
-  const servers = [...input.virtualServers].sort(
-    (a, b) => compareIP(a.address, b.address) || a.port - b.port || compareStrings(a.protocol, b.protocol),
-  );
-  const sections = [
-    [
-      `# keepalived.conf of node ${sanitizeName(input.node)}`,
-      "# Generated by keepalived-vip-operator from VirtualIP objects. Do not edit: it is overwritten.",
-    ],
-    renderGlobalDefs(input),
-    ...instances.map(renderInstance),
-    ...servers.map(renderVirtualServer),
-  ];
-  const text = `${sections.map((s) => s.join("\n")).join("\n\n")}\n`;
-  assertConfigShape(text);
-  return text;
+  const instances = input.instances.map((inst) => {
+    const { shared, node } = splitInstance(inst);
+    return { template: prepareInstance(shared), values: node };
+  });
+  return renderNodeConf({ node: input.node, runtimeDir: input.runtimeDir, instances, virtualServers: input.virtualServers });
 }

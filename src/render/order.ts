@@ -1,7 +1,7 @@
 // Ordering helpers that make every output of the renderer deterministic:
 // object keys, ages, IP addresses, plain string order. Pure.
-import { parseIPv4, parseIPv6 } from "../api/index.js";
 import type { VirtualIP } from "../api/index.js";
+import { parsedIP } from "./ipmemo.js";
 
 /** Byte-wise string order (never locale-dependent). */
 export function compareStrings(a: string, b: string): number {
@@ -33,18 +33,11 @@ export function compareAge(a: VirtualIP, b: VirtualIP): number {
   return compareStrings(objectKey(a.metadata), objectKey(b.metadata));
 }
 
-function ipNumbers(s: string): number[] {
-  const v4 = parseIPv4(s);
-  if (v4) return [4, ...v4];
-  const v6 = parseIPv6(s);
-  if (v6) return [6, ...v6];
-  return [];
-}
-
 /** Numeric order of IP literals: IPv4 before IPv6, then by value; non-IPs last, by text. */
 export function compareIP(a: string, b: string): number {
-  const na = ipNumbers(a);
-  const nb = ipNumbers(b);
+  if (a === b) return 0;
+  const na = parsedIP(a).numbers;
+  const nb = parsedIP(b).numbers;
   if (na.length === 0 || nb.length === 0) {
     if (na.length !== nb.length) return na.length === 0 ? 1 : -1;
     return compareStrings(a, b);

@@ -2,7 +2,6 @@
 // one keepalived.conf per node out. Pure and deterministic (same view in any
 // order, same bytes out).
 import { createHash } from "node:crypto";
-import type { V1Node } from "@kubernetes/client-node";
 import { CONDITION_CONFLICT, ReadyReason, parseDurationMs } from "../api/index.js";
 import type { Family, NodeInstance, VirtualIP } from "../api/index.js";
 import { planCandidates } from "./candidates.js";
@@ -12,9 +11,8 @@ import { planInstances } from "./instances.js";
 import type { PlannedInstance } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
-import { renderKeepalivedConf } from "./keepalived.js";
-import type { KeepalivedInstance } from "./keepalived.js";
-import { nodeInternalIP } from "./nodes.js";
+import { prepareInstance, renderNodeConf } from "./keepalived.js";
+import type { InstanceOnNode, InstanceTemplate, SharedInstance } from "./keepalived.js";
 import { compareStrings, objectKey } from "./order.js";
 import type { ClusterPlan, ClusterView, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexView } from "./view.js";
@@ -45,39 +43,45 @@ export function sortProblems(problems: Problem[]): Problem[] {
 interface NodeContext {
   index: ViewIndex;
   instances: PlannedInstance[];
+  /** The shared text of each instance, rendered once for all its nodes. */
+  templates: Map<PlannedInstance, InstanceTemplate>;
   virtualServers: Map<string, VirtualServer[]>;
+  /** virtual_server texts, rendered once for all nodes. */
+  serverTexts: Map<VirtualServer, string>;
   /** Node name -> InternalIP per family. */
   addresses: Map<string, Partial<Record<Family, string>>>;
 }
 
-function unicastFor(planned: PlannedInstance, node: string, ctx: NodeContext): KeepalivedInstance["unicast"] {
-  const { instance } = planned;
-  if (!instance.unicast) return undefined;
-  const sourceIP = ctx.addresses.get(node)?.[instance.family];
-  if (sourceIP === undefined) return undefined;
-  const peers = instance.nodes.filter((n) => n !== node).flatMap((n) => ctx.addresses.get(n)?.[instance.family] ?? []);
-  return { sourceIP, peers };
-}
-
-function keepalivedInstance(planned: PlannedInstance, node: string, ctx: NodeContext): KeepalivedInstance {
+/** The parts of an instance that every node taking part renders alike. */
+function sharedInstance(planned: PlannedInstance, addresses: NodeContext["addresses"]): SharedInstance {
   const { instance, members } = planned;
   const auth = members[0]?.auth;
   const primary = instance.primaryAddress ?? instance.addresses[0] ?? "";
-  const unicast = unicastFor(planned, node, ctx);
   return {
     name: instance.name,
-    interface: instance.interfaces[node] ?? "",
     virtualRouterId: instance.virtualRouterId,
     family: instance.family,
-    priority: instance.priorities[node] ?? 0,
     version: instance.version,
     advertIntervalMs: instance.advertIntervalMs,
     preempt: instance.preempt,
-    ...(unicast ? { unicast } : {}),
+    unicast: instance.unicast,
+    // Every node's address: each node drops its own when rendered.
+    peers: instance.unicast ? instance.nodes.flatMap((n) => addresses.get(n)?.[instance.family] ?? []) : [],
     ...(auth?.kind === "pass" ? { authPassword: auth.password } : {}),
     primaryAddress: primary,
     excludedAddresses: instance.addresses.filter((a) => a !== primary),
     virtualIPs: instance.virtualIPs,
+  };
+}
+
+/** What `node` puts into an instance: its interface, priority and unicast source. */
+function instanceOnNode(planned: PlannedInstance, node: string, ctx: NodeContext): InstanceOnNode {
+  const { instance } = planned;
+  const sourceIP = ctx.addresses.get(node)?.[instance.family];
+  return {
+    interface: instance.interfaces[node] ?? "",
+    priority: instance.priorities[node] ?? 0,
+    ...(sourceIP !== undefined ? { sourceIP } : {}),
   };
 }
 
@@ -94,6 +98,16 @@ function nodeInstance(planned: PlannedInstance, node: string): NodeInstance {
   };
 }
 
+/** The template of an instance, rendered on first use and then reused by every other node. */
+function templateOf(planned: PlannedInstance, ctx: NodeContext): InstanceTemplate {
+  let t = ctx.templates.get(planned);
+  if (!t) {
+    t = prepareInstance(sharedInstance(planned, ctx.addresses));
+    ctx.templates.set(planned, t);
+  }
+  return t;
+}
+
 /** Plans one node: the instances it takes part in, their virtual servers, the config text and its hash. */
 function planNode(node: string, ctx: NodeContext): NodePlan {
   const mine = ctx.instances.filter((p) => p.instance.nodes.includes(node));
@@ -103,24 +117,15 @@ function planNode(node: string, ctx: NodeContext): NodePlan {
     names.add(p.instance.name);
   }
   const virtualServers = mine.flatMap((p) => p.instance.virtualIPs.flatMap((key) => ctx.virtualServers.get(key) ?? []));
-  const config = renderKeepalivedConf({
+  const config = renderNodeConf({
     node,
     runtimeDir: ctx.index.options.runtimeDir,
-    instances: mine.map((p) => keepalivedInstance(p, node, ctx)),
+    instances: mine.map((p) => ({ template: templateOf(p, ctx), values: instanceOnNode(p, node, ctx) })),
     virtualServers,
+    serverCache: ctx.serverTexts,
   });
   const instances = mine.map((p) => nodeInstance(p, node)).sort((a, b) => compareStrings(a.instance, b.instance));
   return { node, config, hash: configHash(config), instances: { node, instances } };
-}
-
-function nodeAddresses(nodes: V1Node[]): Map<string, Partial<Record<Family, string>>> {
-  const out = new Map<string, Partial<Record<Family, string>>>();
-  for (const n of nodes) {
-    const v4 = nodeInternalIP(n, 4);
-    const v6 = nodeInternalIP(n, 6);
-    out.set(n.metadata?.name ?? "", { ...(v4 ? { 4: v4 } : {}), ...(v6 ? { 6: v6 } : {}) });
-  }
-  return out;
 }
 
 function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<string, VirtualServer[]> {
@@ -167,8 +172,10 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   const ctx: NodeContext = {
     index,
     instances,
+    templates: new Map(),
     virtualServers: planAllVirtualServers(index, rendered),
-    addresses: nodeAddresses(index.nodes),
+    serverTexts: new Map(),
+    addresses: index.nodeAddresses,
   };
   const virtualIPs: Record<string, VirtualIPPlan> = {};
   for (const vip of [...index.virtualIPs].sort((a, b) => compareStrings(objectKey(a.metadata), objectKey(b.metadata)))) {

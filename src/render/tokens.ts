@@ -37,8 +37,69 @@ export function commentText(s: string): string {
   return s.replace(/[^A-Za-z0-9_.,:/=() -]/g, "_");
 }
 
-/** One line of keepalived.conf as this renderer writes it. */
-const LINE = /^(?: {4})*(?:# [\x20-\x7e]*|\}|[^\s{}#!"'$\\]+(?: [^\s{}#!"'$\\]+)*(?: \{)?)$/;
+/**
+ * One line of keepalived.conf as this renderer writes it: indentation by 4
+ * spaces, then a comment, a closing brace, or tokens separated by single
+ * spaces with an optional opening brace; printable ASCII only (a token
+ * character is printable, not a space and not syntax).
+ */
+const STRICT_LINE_BODY = String.raw`(?: {4})*(?:# [\x20-\x7e]*|\}|[^\x00-\x20\x7f-\uffff{}#!"'$\\]+(?: [^\x00-\x20\x7f-\uffff{}#!"'$\\]+)*(?: \{)?)`;
+/** The first line, when it is neither empty nor a strict LINE. */
+const FIRST_MALFORMED = new RegExp(String.raw`^(?!(?:${STRICT_LINE_BODY})?(?:\n|$))`);
+/** A line break followed by a line that is neither empty nor a strict LINE. */
+const NEXT_MALFORMED = new RegExp(String.raw`\n(?!(?:${STRICT_LINE_BODY})?(?:\n|$))`);
+
+/** 0-based number of the line starting at `index` of `text`. */
+function lineAt(text: string, index: number): number {
+  let line = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+/**
+ * 0-based number of the first line of `text` that does not match LINE or
+ * holds a character outside printable ASCII, -1 when there is none: one
+ * regex pass over the whole text.
+ */
+function firstMalformedLine(text: string): number {
+  if (FIRST_MALFORMED.test(text)) return 0;
+  const m = NEXT_MALFORMED.exec(text);
+  return m ? lineAt(text, m.index + 1) : -1;
+}
+
+/** Brace depth change of a well-formed line text[start, end): +1 for "... {", -1 for "}", 0 otherwise. */
+function braceDelta(text: string, start: number, end: number): number {
+  let i = start;
+  while (i < end && text.charCodeAt(i) === 0x20) i++;
+  const first = text.charCodeAt(i);
+  if (first === 0x23) return 0; // "#": a comment
+  if (first === 0x7d) return -1; // "}": alone on a well-formed line
+  return text.charCodeAt(end - 1) === 0x7b ? 1 : 0; // "{"
+}
+
+/**
+ * Checks that every line of `text` is blank or a LINE (see
+ * STRICT_LINE_BODY); throws on the first that is not (a bug). Text made of
+ * checked pieces joined by line breaks needs no second check.
+ */
+export function assertLines(text: string): void {
+  const bad = firstMalformedLine(text);
+  if (bad >= 0) throw new Error(`Refusing to emit keepalived.conf: line ${bad + 1} is malformed`);
+}
+
+/** Checks that the braces of `text` (whose lines are all well-formed) balance; throws otherwise (a bug). */
+export function assertBalanced(text: string): void {
+  let depth = 0;
+  let line = 0;
+  for (let start = 0; start <= text.length; line++) {
+    const next = text.indexOf("\n", start);
+    const end = next < 0 ? text.length : next;
+    if (end > start) depth += braceDelta(text, start, end);
+    if (depth < 0) throw new Error(`Refusing to emit keepalived.conf: unbalanced "}" at line ${line + 1}`);
+    start = end + 1;
+  }
+  if (depth !== 0) throw new Error("Refusing to emit keepalived.conf: unbalanced braces");
+}
 
 /**
  * Checks the shape of a whole config: every line is blank, a comment, a
@@ -46,14 +107,6 @@ const LINE = /^(?: {4})*(?:# [\x20-\x7e]*|\}|[^\s{}#!"'$\\]+(?: [^\s{}#!"'$\\]+)
  * opening brace, and braces balance. Throws on anything else (a bug).
  */
 export function assertConfigShape(text: string): void {
-  let depth = 0;
-  text.split("\n").forEach((line, i) => {
-    if (line === "") return;
-    if (!LINE.test(line) || /[^\x20-\x7e]/.test(line)) throw new Error(`Refusing to emit keepalived.conf: line ${i + 1} is malformed`);
-    if (line.trimStart().startsWith("#")) return;
-    if (line.endsWith("{")) depth++;
-    if (line.trim() === "}") depth--;
-    if (depth < 0) throw new Error(`Refusing to emit keepalived.conf: unbalanced "}" at line ${i + 1}`);
-  });
-  if (depth !== 0) throw new Error("Refusing to emit keepalived.conf: unbalanced braces");
+  assertLines(text);
+  assertBalanced(text);
 }

@@ -2,9 +2,9 @@
 // it in the same order whatever order the caller gathered it in. Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
 import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
-import type { VirtualIP } from "../api/index.js";
+import type { Family, VirtualIP } from "../api/index.js";
 import { LABEL_SERVICE_NAME } from "./ipvs.js";
-import { isInterfaceName } from "./nodes.js";
+import { isInterfaceName, nodeInternalIP } from "./nodes.js";
 import type { DefaultInterfaceSources } from "./nodes.js";
 import { compareAge, compareStrings, objectKey } from "./order.js";
 import type { ClusterView, RenderOptions } from "./types.js";
@@ -21,6 +21,8 @@ export interface ViewIndex {
   virtualIPs: VirtualIP[];
   /** By name, unique. */
   nodes: V1Node[];
+  /** Node name -> its InternalIP per family (see nodeInternalIP), read once. */
+  nodeAddresses: Map<string, Partial<Record<Family, string>>>;
   /** By namespace/name. */
   services: Map<string, V1Service>;
   secrets: Map<string, V1Secret>;
@@ -73,6 +75,17 @@ function toMap<T extends { metadata?: { namespace?: string; name?: string } }>(i
   return map;
 }
 
+/** Node name -> InternalIP per family, for every node. */
+export function nodeAddresses(nodes: V1Node[]): Map<string, Partial<Record<Family, string>>> {
+  const out = new Map<string, Partial<Record<Family, string>>>();
+  for (const n of nodes) {
+    const v4 = nodeInternalIP(n, 4);
+    const v6 = nodeInternalIP(n, 6);
+    out.set(n.metadata?.name ?? "", { ...(v4 ? { 4: v4 } : {}), ...(v6 ? { 6: v6 } : {}) });
+  }
+  return out;
+}
+
 /** Sorts, de-duplicates and indexes `view`; resolves `options`. */
 export function indexView(view: ClusterView, options: RenderOptions = {}): ViewIndex {
   const vipKey = (v: VirtualIP): string => objectKey(v.metadata);
@@ -91,6 +104,7 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
   return {
     virtualIPs,
     nodes,
+    nodeAddresses: nodeAddresses(nodes),
     services: toMap(view.services),
     secrets: toMap(view.secrets),
     endpointSlices,

@@ -1,0 +1,101 @@
+// `make bench-render`: the pure renderer at scale. Builds synthetic cluster
+// views (1,000 kube-proxy VirtualIPs over 50 Nodes; 200 ipvs VirtualIPs with
+// EndpointSlices), times planCluster and prints one JSON line. No I/O but stdout.
+import { createHash } from "node:crypto";
+import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
+import { API_VERSION, KIND, parseVirtualIP } from "../../../src/api/index.js";
+import type { VirtualIP } from "../../../src/api/index.js";
+import { planCluster } from "../../../src/render/index.js";
+import type { ClusterView } from "../../../src/render/index.js";
+
+const RUNS = 5;
+const NODES = 50;
+const ROUTER_IDS = 250;
+const SERVICES = 100;
+
+/** Node i (0-based): an IPv4 InternalIP (192.0.2.x, then 198.51.100.x) and an IPv6 one. */
+function nodeOf(i: number): V1Node {
+  const v4 = i < 25 ? `192.0.2.${10 + i}` : `198.51.100.${10 + i}`;
+  return {
+    metadata: { name: `node-${String(i).padStart(2, "0")}` },
+    status: { addresses: [{ type: "InternalIP", address: v4 }, { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` }] },
+  };
+}
+
+/**
+ * Address of VirtualIP i: router ids 1..50 carry IPv4 addresses (203.0.113.x),
+ * the others IPv6 (2001:db8:100::x), so the 4 VirtualIPs of a router id share
+ * family and settings and form one instance.
+ */
+function vipAddress(i: number): string {
+  const group = i % ROUTER_IDS;
+  if (group < 50) return `203.0.113.${Math.floor(i / ROUTER_IDS) * 50 + group + 1}`;
+  return `2001:db8:100::${(i + 1).toString(16)}`;
+}
+
+function vipOf(i: number, forwarding: "kube-proxy" | "ipvs"): VirtualIP {
+  const res = parseVirtualIP({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: `vip-${i}`, namespace: "bench", creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString() },
+    spec: { serviceRef: { name: `svc-${i % SERVICES}` }, address: vipAddress(i), virtualRouterId: (i % ROUTER_IDS) + 1, forwarding },
+  });
+  if (!res.ok) throw new Error(res.error);
+  return res.value;
+}
+
+function serviceOf(i: number): V1Service {
+  return { metadata: { name: `svc-${i}`, namespace: "bench" }, spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80 }, { name: "dns", port: 53, protocol: "UDP" }] } };
+}
+
+/** One EndpointSlice per family for Service i, 4 endpoints each (one not ready). */
+function slicesOf(i: number): V1EndpointSlice[] {
+  const ports = [{ name: "http", port: 8080 }, { name: "dns", port: 5353, protocol: "UDP" }];
+  const eps = (ip: (k: number) => string): V1EndpointSlice["endpoints"] =>
+    [0, 1, 2, 3].map((k) => ({ addresses: [ip(k)], ...(k === 3 ? { conditions: { ready: false } } : {}) }));
+  const meta = (fam: number): V1EndpointSlice["metadata"] => ({ name: `svc-${i}-v${fam}`, namespace: "bench", labels: { "kubernetes.io/service-name": `svc-${i}` } });
+  return [
+    { metadata: meta(4), addressType: "IPv4", ports, endpoints: eps((k) => `198.51.100.${100 + ((i * 4 + k) % 150)}`) },
+    { metadata: meta(6), addressType: "IPv6", ports, endpoints: eps((k) => `2001:db8:300::${(i * 4 + k + 1).toString(16)}`) },
+  ];
+}
+
+function buildView(vips: number, forwarding: "kube-proxy" | "ipvs"): ClusterView {
+  const services = Array.from({ length: SERVICES }, (_, i) => serviceOf(i));
+  return {
+    virtualIPs: Array.from({ length: vips }, (_, i) => vipOf(i, forwarding)),
+    nodes: Array.from({ length: NODES }, (_, i) => nodeOf(i)),
+    services,
+    endpointSlices: forwarding === "ipvs" ? services.flatMap((_, i) => slicesOf(i)) : [],
+    secrets: [],
+    nodeInterfaces: {},
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+/** Median wall time of RUNS planCluster runs, the heap used after the last, the output size and a digest of the whole plan. */
+function measure(name: string, view: ClusterView): Record<string, number | string> {
+  const times: number[] = [];
+  let bytes = 0;
+  let heapMB = 0;
+  let digest = "";
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    const plan = planCluster(view);
+    times.push(performance.now() - t0);
+    heapMB = process.memoryUsage().heapUsed / 2 ** 20;
+    bytes = plan.nodes.reduce((n, p) => n + p.config.length, 0);
+    digest = createHash("sha256").update(JSON.stringify(plan)).digest("hex").slice(0, 16);
+  }
+  const result = { name, vips: view.virtualIPs.length, nodes: view.nodes.length, medianMs: Math.round(median(times)), heapUsedMB: Math.round(heapMB), configBytes: bytes, planDigest: digest };
+  console.log(`${name}: median ${result.medianMs} ms of ${RUNS} runs (${times.map((t) => Math.round(t)).join(", ")}), heap used ${result.heapUsedMB} MB, ${bytes} config bytes`);
+  return result;
+}
+
+const kubeProxy = measure("kube-proxy", buildView(1000, "kube-proxy"));
+const ipvs = measure("ipvs", buildView(200, "ipvs"));
+console.log(JSON.stringify({ bench: "render", runs: RUNS, kubeProxy, ipvs }));

@@ -88,9 +88,15 @@ function addressLine(ip: string, family: Family, iface: string): string {
   return `${ipToken(ip, family, "virtual address")}/${family === 4 ? 32 : 128} dev ${iface}`;
 }
 
-/** `text` after checking that each of its lines is well-formed (see assertLines). */
-function checked(text: string): string {
+/**
+ * `text` (a piece of whole lines) after checking that each line is
+ * well-formed and that its braces balance once `opens` closing braces follow
+ * it. A config made of such pieces, with the closing brace lines they ask
+ * for, needs no second look.
+ */
+function checked(text: string, opens = 0): string {
   assertLines(text);
+  assertBalanced(opens === 0 ? text : `${text}${"\n}".repeat(opens)}`);
   return text;
 }
 
@@ -172,7 +178,7 @@ export function prepareInstance(inst: SharedInstance): InstanceTemplate {
     name: inst.name,
     family: inst.family,
     unicast: inst.unicast,
-    head: checked([`# VirtualIPs: ${commentText(inst.virtualIPs.join(", "))}`, `vrrp_instance ${nameToken(inst.name, "vrrp_instance name")} {`, `${INDENT}state BACKUP`].join("\n")),
+    head: checked([`# VirtualIPs: ${commentText(inst.virtualIPs.join(", "))}`, `vrrp_instance ${nameToken(inst.name, "vrrp_instance name")} {`, `${INDENT}state BACKUP`].join("\n"), 1),
     ids: lines([
       `virtual_router_id ${intToken(inst.virtualRouterId, "virtual_router_id", [1, 255])}`,
       `version ${intToken(inst.version, "version", [2, 3])}`,
@@ -207,7 +213,7 @@ function unicastLines(t: InstanceTemplate, sourceIP: string | undefined): string
   const peers: string[] = [];
   for (const p of t.peers) if (p.ip !== sourceIP) peers.push(p.line);
   if (peers.length === 0) return [];
-  return [checked(`${INDENT}unicast_src_ip ${src}\n${INDENT}unicast_peer {`), ...peers, `${INDENT}}`];
+  return [checked(`${INDENT}unicast_src_ip ${src}\n${INDENT}unicast_peer {`, 1), ...peers, `${INDENT}}`];
 }
 
 /** The whole vrrp_instance text of `t` on one node. */
@@ -323,12 +329,9 @@ export function renderNodeConf(input: NodeConfInput): string {
     ...instances.map((i) => renderInstanceOnNode(i.template, i.values)),
     ...servers.map((vs) => virtualServerText(vs, input.serverCache)),
   ];
-  // Every line was checked in the piece it came from (or is a constant brace line), and the
-  // pieces are whole lines: only the braces are left to count over the whole text.
-  // The final line break joined in, not appended: join() yields one flat string, fast to scan and hash.
-  const text = [...sections, ""].join("\n\n").slice(0, -1);
-  assertBalanced(text);
-  return text;
+  // Every line was checked in the piece it came from, and every piece balances (with the
+  // constant closing brace lines of its instance): the whole text needs no second scan.
+  return `${sections.join("\n\n")}\n`;
 }
 
 /**

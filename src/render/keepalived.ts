@@ -159,8 +159,10 @@ export interface InstanceTemplate {
   ids: string;
   /** advert_int and, without preemption, nopreempt. */
   timing: string;
-  /** Sorted, unique peer addresses with their lines. */
-  peers: { ip: string; line: string }[];
+  /** Sorted, unique peer addresses' lines, joined. */
+  peerText: string;
+  /** Peer address -> start of its line in peerText (in order). */
+  peerStarts: Map<string, number>;
   /** authentication block, "" without one. */
   auth: string;
   primaryAddress: string;
@@ -174,6 +176,13 @@ export interface InstanceTemplate {
 export function prepareInstance(inst: SharedInstance): InstanceTemplate {
   const peers = inst.unicast ? sortedUnique(inst.peers, compareIP) : [];
   const lines = (l: string[]): string => checked(indent(l).join("\n"));
+  const peerLines = peers.map((ip) => `${INDENT}${INDENT}${ipToken(ip, inst.family, "unicast_peer")}`);
+  const peerStarts = new Map<string, number>();
+  let offset = 0;
+  peers.forEach((ip, i) => {
+    peerStarts.set(ip, offset);
+    offset += (peerLines[i] ?? "").length + 1;
+  });
   return {
     name: inst.name,
     family: inst.family,
@@ -184,7 +193,8 @@ export function prepareInstance(inst: SharedInstance): InstanceTemplate {
       `version ${intToken(inst.version, "version", [2, 3])}`,
     ]),
     timing: lines([`advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`, ...(inst.preempt ? [] : ["nopreempt"])]),
-    peers: peers.map((ip) => ({ ip, line: checked(`${INDENT}${INDENT}${ipToken(ip, inst.family, "unicast_peer")}`) })),
+    peerText: checked(peerLines.join("\n")),
+    peerStarts,
     auth: lines(renderAuth(inst)),
     primaryAddress: inst.primaryAddress,
     excluded: sortedUnique(inst.excludedAddresses, compareIP).filter((a) => a !== inst.primaryAddress),
@@ -210,10 +220,18 @@ function addressBlocks(t: InstanceTemplate, iface: string): string {
 function unicastLines(t: InstanceTemplate, sourceIP: string | undefined): string[] {
   if (!t.unicast || sourceIP === undefined) return [];
   const src = ipToken(sourceIP, t.family, "unicast_src_ip");
-  const peers: string[] = [];
-  for (const p of t.peers) if (p.ip !== sourceIP) peers.push(p.line);
-  if (peers.length === 0) return [];
-  return [checked(`${INDENT}unicast_src_ip ${src}\n${INDENT}unicast_peer {`, 1), ...peers, `${INDENT}}`];
+  const peers = peersWithout(t, sourceIP);
+  if (peers === "") return [];
+  return [checked(`${INDENT}unicast_src_ip ${src}\n${INDENT}unicast_peer {`, 1), peers, `${INDENT}}`];
+}
+
+/** The peer lines of `t` but the one of `ip` ("" when none is left), cut out of the shared text. */
+function peersWithout(t: InstanceTemplate, ip: string): string {
+  const start = t.peerStarts.get(ip);
+  if (start === undefined) return t.peerText;
+  const next = t.peerText.indexOf("\n", start);
+  if (next < 0) return start === 0 ? "" : t.peerText.slice(0, start - 1);
+  return start === 0 ? t.peerText.slice(next + 1) : t.peerText.slice(0, start) + t.peerText.slice(next + 1);
 }
 
 /** The whole vrrp_instance text of `t` on one node. */

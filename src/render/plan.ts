@@ -42,7 +42,8 @@ export function sortProblems(problems: Problem[]): Problem[] {
 /** Context for planning one node. */
 interface NodeContext {
   index: ViewIndex;
-  instances: PlannedInstance[];
+  /** Node name -> the instances it takes part in, in plan order. */
+  byNode: Map<string, PlannedInstance[]>;
   /** The shared text of each instance, rendered once for all its nodes. */
   templates: Map<PlannedInstance, InstanceTemplate>;
   virtualServers: Map<string, VirtualServer[]>;
@@ -110,7 +111,7 @@ function templateOf(planned: PlannedInstance, ctx: NodeContext): InstanceTemplat
 
 /** Plans one node: the instances it takes part in, their virtual servers, the config text and its hash. */
 function planNode(node: string, ctx: NodeContext): NodePlan {
-  const mine = ctx.instances.filter((p) => p.instance.nodes.includes(node));
+  const mine = ctx.byNode.get(node) ?? [];
   const names = new Set<string>();
   for (const p of mine) {
     if (names.has(p.instance.name)) throw new Error(`Two VRRP instances named ${p.instance.name} on node ${node}: conflict detection missed a clash`);
@@ -140,9 +141,29 @@ function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<str
   return out;
 }
 
-function virtualIPPlan(vip: VirtualIP, instances: PlannedInstance[]): VirtualIPPlan {
+/** The instances each node takes part in, in plan order. */
+function instancesByNode(instances: PlannedInstance[]): Map<string, PlannedInstance[]> {
+  const out = new Map<string, PlannedInstance[]>();
+  for (const p of instances) {
+    for (const node of new Set(p.instance.nodes)) {
+      const list = out.get(node);
+      if (list) list.push(p);
+      else out.set(node, [p]);
+    }
+  }
+  return out;
+}
+
+/** VirtualIP key -> the first instance (in plan order) that carries it. */
+function carriers(instances: PlannedInstance[]): Map<string, PlannedInstance> {
+  const out = new Map<string, PlannedInstance>();
+  for (const p of instances) for (const key of p.instance.virtualIPs) if (!out.has(key)) out.set(key, p);
+  return out;
+}
+
+function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>): VirtualIPPlan {
   const key = objectKey(vip.metadata);
-  const carrier = instances.find((p) => p.instance.virtualIPs.includes(key));
+  const carrier = carrierOf.get(key);
   return {
     key,
     ...(carrier ? { instance: carrier.instance.name } : {}),
@@ -171,15 +192,16 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   const instances = planInstances(rendered);
   const ctx: NodeContext = {
     index,
-    instances,
+    byNode: instancesByNode(instances),
     templates: new Map(),
     virtualServers: planAllVirtualServers(index, rendered),
     serverTexts: new Map(),
     addresses: index.nodeAddresses,
   };
+  const carrierOf = carriers(instances);
   const virtualIPs: Record<string, VirtualIPPlan> = {};
   for (const vip of [...index.virtualIPs].sort((a, b) => compareStrings(objectKey(a.metadata), objectKey(b.metadata)))) {
-    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, instances);
+    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, carrierOf);
   }
   return {
     instances: instances.map((p) => p.instance),

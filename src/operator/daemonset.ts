@@ -67,6 +67,7 @@ function podSpec(agent: AgentSettings): NonNullable<NonNullable<V1DaemonSet["spe
           privileged: false,
           allowPrivilegeEscalation: false,
           capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] },
+          seccompProfile: { type: "RuntimeDefault" },
         },
         resources: { ...(agent.resources.requests ? { requests: { ...agent.resources.requests } } : {}), ...(agent.resources.limits ? { limits: { ...agent.resources.limits } } : {}) },
         volumeMounts: [{ name: "runtime", mountPath: DEFAULT_RUNTIME_DIR }],

@@ -52,6 +52,7 @@ void describe("buildAgentDaemonSet", () => {
       privileged: false,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] },
+      seccompProfile: { type: "RuntimeDefault" },
     });
     assert.equal(c?.ports?.[0]?.containerPort, 9101);
     assert.ok((pod?.terminationGracePeriodSeconds ?? 0) >= 10);

@@ -123,7 +123,8 @@ void describe("silent and departed nodes", () => {
 
   void test("an expired agent Lease turns the node UNKNOWN under the node's own field manager, and it cannot be master", async () => {
     alive.delete("node-c");
-    const v = await vipWhere("node-c UNKNOWN", (x) => x.status?.nodes?.find((n) => n.name === "node-c")?.state === "UNKNOWN", 20_000);
+    // Two writes: the UNKNOWN entry first, then the summary; wait for both.
+    const v = await vipWhere("node-c UNKNOWN and no master", (x) => x.status?.nodes?.find((n) => n.name === "node-c")?.state === "UNKNOWN" && x.status.master === "", 20_000);
     assert.equal(v.status?.master, "");
     assert.equal(conditionOf(v, "Ready")?.reason, "NoMaster");
     assert.deepEqual(await entryManagers("node-c"), [agentFieldManager("node-c")]);

@@ -25,11 +25,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? "1";
+// A watchdog for the whole tier: a test process that never exits (a handle
+// left open) fails the run with a clear message instead of hanging CI.
+const limitMinutes = Number(process.env.TEST_TIER_TIMEOUT_MINUTES ?? "40");
 const res = spawnSync(
   process.execPath,
-  // --test-force-exit: a test file whose tests are all done never hangs the
-  // tier on a handle left open (e.g. a FIFO descriptor under libuv).
-  ["--import", "tsx", "--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...flags, ...files],
-  { stdio: "inherit" },
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...flags, ...files],
+  { stdio: "inherit", timeout: limitMinutes * 60_000, killSignal: "SIGKILL" },
 );
+if (res.error?.code === "ETIMEDOUT" || res.signal === "SIGKILL") {
+  console.error(`test tier ${dirs.join(" ")} did not finish within ${limitMinutes} minutes (TEST_TIER_TIMEOUT_MINUTES): killed`);
+  process.exit(1);
+}
 process.exit(res.status ?? 1);

@@ -23,7 +23,7 @@ import {
   type NodeProcess,
   type Nodes,
 } from "../support/index.js";
-import { freePort } from "../support/controlplane.js";
+import { freePort, SERVICE_CIDR } from "../support/controlplane.js";
 import { ensureImage, runAgentContainer, type AgentContainer } from "../support/image.js";
 import { sleep, startDaemon, stopChild, tailFile, waitForExit } from "../support/process.js";
 import { currentRun } from "../support/runstate.js";
@@ -35,8 +35,8 @@ export const OPERATOR_SERVICE_ACCOUNT = "keepalived-vip-operator";
 export const AGENT_SERVICE_ACCOUNT = "keepalived-vip-agent";
 /** Port of the whoami HTTP server in every node (bound to all addresses, so it answers at a VIP). */
 export const WHOAMI_PORT = 80;
-/** IPv4 and IPv6 Service ranges of the test cluster: cluster-internal, never a traffic target. */
-const SERVICE_RANGES = "10.96.0.0/16,fd00:10:96::/112";
+/** IPv4 and IPv6 Service ranges of the test cluster (documentation ranges): cluster-internal, never a traffic target. */
+const SERVICE_RANGES = `${SERVICE_CIDR},2001:db8:96::/112`;
 const MAIN = join(REPO_ROOT, "src/main.ts");
 const RBAC_DIR = join(REPO_ROOT, "config/rbac");
 const CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml");

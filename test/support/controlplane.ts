@@ -14,10 +14,10 @@ import { createPki, type Pki } from "./pki.js";
 import { processRef, sleep, startDaemon, stopChild, tailFile, waitForExit } from "./process.js";
 import { currentRun, sweepStaleRuns } from "./runstate.js";
 
-/** Service CIDR of the test cluster: cluster-internal only, never a traffic target. */
-export const SERVICE_CIDR = "10.96.0.0/16";
+/** Service CIDR of the test cluster (a documentation range): cluster-internal only, never a traffic target. */
+export const SERVICE_CIDR = "198.51.100.128/25";
 /** ClusterIP of the `kubernetes` Service (first address of {@link SERVICE_CIDR}). */
-export const KUBERNETES_SERVICE_IP = "10.96.0.1";
+export const KUBERNETES_SERVICE_IP = "198.51.100.129";
 /** Address the API server advertises: the node bridge address (see netns.ts). */
 export const ADVERTISE_ADDRESS = "192.0.2.1";
 

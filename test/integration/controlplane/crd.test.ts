@@ -62,7 +62,7 @@ void describe("API server rejects invalid VirtualIPs", () => {
   const cases: { name: string; spec: Record<string, unknown>; message: string }[] = [
     {
       name: "address-with-prefix",
-      spec: { ...validSpec, address: "10.0.0.1/32" },
+      spec: { ...validSpec, address: "192.0.2.1/32" },
       message: "spec.address: Invalid value: address must be an IPv4 or IPv6 address in canonical form, without prefix length",
     },
     {

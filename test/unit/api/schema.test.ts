@@ -123,8 +123,8 @@ void describe("samples", () => {
 void describe("invalid VirtualIPs are rejected naming the field", () => {
   const cases: { name: string; obj: Record<string, unknown>; path: string; message: string | RegExp }[] = [
     { name: "address that is text", obj: vip({ ...base, address: "my-vip" }), path: "spec.address", message: "canonical form" },
-    { name: "address with prefix length", obj: vip({ ...base, address: "10.0.0.1/32" }), path: "spec.address", message: "without prefix length" },
-    { name: "address with a directive tail", obj: vip({ ...base, address: "10.0.0.1/32 }" }), path: "spec.address", message: "canonical form" },
+    { name: "address with prefix length", obj: vip({ ...base, address: "192.0.2.1/32" }), path: "spec.address", message: "without prefix length" },
+    { name: "address with a directive tail", obj: vip({ ...base, address: "192.0.2.1/32 }" }), path: "spec.address", message: "canonical form" },
     { name: "address with an octet over 255", obj: vip({ ...base, address: "256.1.1.1" }), path: "spec.address", message: "canonical form" },
     { name: "address in upper-case IPv6", obj: vip({ ...base, address: "2001:DB8::1" }), path: "spec.address", message: "canonical form" },
     { name: "address in uncompressed IPv6", obj: vip({ ...base, address: "2001:db8:0:0:0:0:0:1" }), path: "spec.address", message: "canonical form" },

@@ -23,23 +23,23 @@ void describe("planVirtualServers", () => {
     {
       name: "the target port comes from the slice port of the same name",
       svc: http,
-      slices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.1" }] })],
-      want: [[80, "TCP", ["10.0.0.1:8080"]]],
+      slices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.1" }] })],
+      want: [[80, "TCP", ["198.51.100.1:8080"]]],
     },
     {
       name: "slices may resolve a named port differently",
       svc: http,
       slices: [
-        slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.2" }] }),
-        slice("b", { service: "web", ports: [{ name: "http", port: 9090 }], endpoints: [{ ip: "10.0.0.1" }] }),
+        slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.2" }] }),
+        slice("b", { service: "web", ports: [{ name: "http", port: 9090 }], endpoints: [{ ip: "198.51.100.1" }] }),
       ],
-      want: [[80, "TCP", ["10.0.0.1:9090", "10.0.0.2:8080"]]],
+      want: [[80, "TCP", ["198.51.100.1:9090", "198.51.100.2:8080"]]],
     },
     {
       name: "an unnamed Service port matches the unnamed slice port",
       svc: service("web", { ports: [{ port: 80 }] }),
-      slices: [slice("a", { service: "web", ports: [{ port: 8080 }], endpoints: [{ ip: "10.0.0.1" }] })],
-      want: [[80, "TCP", ["10.0.0.1:8080"]]],
+      slices: [slice("a", { service: "web", ports: [{ port: 8080 }], endpoints: [{ ip: "198.51.100.1" }] })],
+      want: [[80, "TCP", ["198.51.100.1:8080"]]],
     },
     {
       name: "not-ready endpoints are left out; ready unset counts as ready",
@@ -48,15 +48,15 @@ void describe("planVirtualServers", () => {
         slice("a", {
           service: "web",
           ports: [{ name: "http", port: 8080 }],
-          endpoints: [{ ip: "10.0.0.1", ready: false }, { ip: "10.0.0.2" }, { ip: "10.0.0.3", ready: true }],
+          endpoints: [{ ip: "198.51.100.1", ready: false }, { ip: "198.51.100.2" }, { ip: "198.51.100.3", ready: true }],
         }),
       ],
-      want: [[80, "TCP", ["10.0.0.2:8080", "10.0.0.3:8080"]]],
+      want: [[80, "TCP", ["198.51.100.2:8080", "198.51.100.3:8080"]]],
     },
     {
       name: "a port without ready endpoints gets no virtual server",
       svc: http,
-      slices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.1", ready: false }] })],
+      slices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.1", ready: false }] })],
       want: [],
     },
     {
@@ -76,31 +76,31 @@ void describe("planVirtualServers", () => {
             { name: "dns-tcp", port: 5353, protocol: "UDP" },
             { name: "sctp", port: 3868, protocol: "SCTP" },
           ],
-          endpoints: [{ ip: "10.0.0.1" }],
+          endpoints: [{ ip: "198.51.100.1" }],
         }),
       ],
-      want: [[53, "UDP", ["10.0.0.1:5353"]]],
+      want: [[53, "UDP", ["198.51.100.1:5353"]]],
     },
     {
       name: "slices of another Service, namespace or family are ignored",
       svc: http,
       slices: [
-        slice("a", { service: "other", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.1" }] }),
-        slice("b", { service: "web", namespace: "elsewhere", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.2" }] }),
-        slice("c", { service: "web", family: 6, ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "fd00::3" }] }),
-        slice("d", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.4" }] }),
+        slice("a", { service: "other", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.1" }] }),
+        slice("b", { service: "web", namespace: "elsewhere", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.2" }] }),
+        slice("c", { service: "web", family: 6, ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "2001:db8:ff::3" }] }),
+        slice("d", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.4" }] }),
       ],
-      want: [[80, "TCP", ["10.0.0.4:8080"]]],
+      want: [[80, "TCP", ["198.51.100.4:8080"]]],
     },
     {
       name: "an IPv6 VirtualIP gets the IPv6 endpoints, canonical",
       svc: http,
       v: web6,
       slices: [
-        slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.1" }] }),
-        slice("b", { service: "web", family: 6, ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "FD00:0:0::1" }] }),
+        slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.1" }] }),
+        slice("b", { service: "web", family: 6, ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "2001:DB8:FF:0::1" }] }),
       ],
-      want: [[80, "TCP", ["fd00::1:8080"]]],
+      want: [[80, "TCP", ["2001:db8:ff::1:8080"]]],
     },
     {
       name: "duplicate endpoints and ports collapse; invalid ones are dropped; sorted numerically",
@@ -109,12 +109,12 @@ void describe("planVirtualServers", () => {
         slice("a", {
           service: "web",
           ports: [{ name: "a", port: 8080 }, { name: "b", port: 8443 }, { name: "z", port: 8000 }],
-          endpoints: [{ ip: "10.0.0.10" }, { ip: "10.0.0.9" }, { ip: "10.0.0.9" }, { ip: "not-an-ip" }],
+          endpoints: [{ ip: "198.51.100.10" }, { ip: "198.51.100.9" }, { ip: "198.51.100.9" }, { ip: "not-an-ip" }],
         }),
       ],
       want: [
-        [80, "TCP", ["10.0.0.9:8080", "10.0.0.10:8080"]],
-        [443, "TCP", ["10.0.0.9:8443", "10.0.0.10:8443"]],
+        [80, "TCP", ["198.51.100.9:8080", "198.51.100.10:8080"]],
+        [443, "TCP", ["198.51.100.9:8443", "198.51.100.10:8443"]],
       ],
     },
   ];
@@ -126,7 +126,7 @@ void describe("planVirtualServers", () => {
     const [vs] = planVirtualServers({
       vip: web4,
       service: http,
-      endpointSlices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.0.0.1" }] })],
+      endpointSlices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.1" }] })],
     });
     assert.equal(vs?.scheduler, "sh");
     assert.equal(vs?.method, "DR");

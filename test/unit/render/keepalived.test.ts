@@ -58,7 +58,7 @@ const server: VirtualServer = {
   protocol: "TCP",
   scheduler: "rr",
   method: "NAT",
-  realServers: [{ address: "10.244.0.5", port: 8080 }],
+  realServers: [{ address: "198.51.100.105", port: 8080 }],
 };
 const base: KeepalivedConfInput = { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [instance], virtualServers: [server] };
 
@@ -74,7 +74,7 @@ void describe("renderKeepalivedConf refuses unsafe values", () => {
     { name: "a password with a brace", input: { ...base, instances: [{ ...instance, authPassword: "a}b" }] }, secret: "a}b" },
     { name: "a password of nine characters", input: { ...base, instances: [{ ...instance, authPassword: "123456789" }] }, secret: "123456789" },
     { name: "authentication with VRRPv3", input: { ...base, instances: [{ ...instance, version: 3 }] } },
-    { name: "a real server port of 0", input: { ...base, virtualServers: [{ ...server, realServers: [{ address: "10.244.0.5", port: 0 }] }] } },
+    { name: "a real server port of 0", input: { ...base, virtualServers: [{ ...server, realServers: [{ address: "198.51.100.105", port: 0 }] }] } },
     { name: "a scheduler with a space", input: { ...base, virtualServers: [{ ...server, scheduler: "rr x" as VirtualServer["scheduler"] }] } },
     { name: "a protocol other than TCP or UDP", input: { ...base, virtualServers: [{ ...server, protocol: "SCTP" as VirtualServer["protocol"] }] } },
     { name: "a relative runtime directory", input: { ...base, runtimeDir: "run" } },
@@ -114,7 +114,7 @@ void describe("object fields cannot inject directives", () => {
       slice("web-1", {
         service: "web",
         ports: [{ name: "http}\nvirtual_server 1.2.3.4 1 {", port: 8080 }],
-        endpoints: [{ ip: "10.244.0.5" }, { ip: "10.244.0.6 }" }],
+        endpoints: [{ ip: "198.51.100.105" }, { ip: "198.51.100.106 }" }],
       }),
     ],
     nodeInterfaces: { "node-b": "eth0 }\nvrrp_instance x {" },
@@ -127,7 +127,7 @@ void describe("object fields cannot inject directives", () => {
       assert.equal(lines.filter((l) => l.startsWith("vrrp_instance")).length, n.instances.instances.length, n.config);
       assert.ok(!lines.some((l) => l.startsWith("vrrp_instance evil")), `${JSON.stringify(n.node)}: the node name opened an instance`);
       assert.ok(!lines.some((l) => l.includes("1.2.3.4")), "the port name reached the config as a directive");
-      assert.ok(!n.config.includes("10.244.0.6"), "an unparsable endpoint address reached the config");
+      assert.ok(!n.config.includes("198.51.100.106"), "an unparsable endpoint address reached the config");
       for (const l of lines) assert.doesNotMatch(l, /[{}]./, `a brace inside a line: ${l}`);
     }
     const evil = plan.nodes.find((n) => n.node === evilNode);

@@ -233,17 +233,17 @@ void describe("services and endpoints reach the config", () => {
   void test("ipvs forwarding renders a virtual_server per ready port on every taking-part node", () => {
     const v = view([vip({ name: "web", spec: { forwarding: "ipvs" } })], {
       services: [service("web", { ports: [{ name: "http", port: 80 }] })],
-      endpointSlices: [slice("web-1", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "10.244.0.5" }] })],
+      endpointSlices: [slice("web-1", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.105" }] })],
     });
     for (const n of planCluster(v).nodes) {
       assert.match(n.config, /virtual_server 192\.0\.2\.50 80 \{/);
-      assert.match(n.config, /real_server 10\.244\.0\.5 8080 \{/);
+      assert.match(n.config, /real_server 198\.51\.100\.105 8080 \{/);
     }
   });
 
   void test("kube-proxy forwarding renders no virtual_server", () => {
     const v = view([vip({ name: "web" })], {
-      endpointSlices: [slice("web-1", { service: "web", ports: [{ port: 80 }], endpoints: [{ ip: "10.244.0.5" }] })],
+      endpointSlices: [slice("web-1", { service: "web", ports: [{ port: 80 }], endpoints: [{ ip: "198.51.100.105" }] })],
     });
     assert.doesNotMatch(configOf(v), /virtual_server/);
   });

@@ -22,7 +22,8 @@ import { planReport, splitKey, virtualIPKeys } from "./status.js";
 /** Reporting component name in Events and logs. */
 export const AGENT_COMPONENT = "keepalived-vip-agent";
 
-export interface AgentOptions {
+/** What configures an agent, as read from flags and environment. */
+export interface AgentSettings {
   node: string;
   /** Namespace of the config Secret and the heartbeat Lease (the operator's). */
   namespace: string;
@@ -34,6 +35,10 @@ export interface AgentOptions {
   metricsBindAddress: string;
   leaseDurationSeconds: number;
   heartbeatIntervalMs: number;
+}
+
+/** Settings plus the collaborators the agent runs with. */
+export interface AgentOptions extends AgentSettings {
   clients: KubeClients;
   logger: Logger;
   clock?: Clock;

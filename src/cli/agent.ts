@@ -1,10 +1,11 @@
 // `keepalived-vip agent`: the node agent of the DaemonSet. Parses flags (with
 // environment fallbacks from the downward API), runs the agent until SIGTERM.
 import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
-import { Agent } from "../agent/agent.js";
+import { Agent, type AgentSettings as AgentCoreSettings } from "../agent/agent.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
 import { createLogger } from "../shared/logger.js";
+import { parseDuration } from "../shared/duration.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
 const DEFAULTS = {
@@ -58,25 +59,17 @@ export const DEFAULT_AGENT_NAMESPACE = "keepalived-vip-system";
 
 /** Parses "500ms", "3s", "1m" (or a bare number of seconds) into milliseconds. */
 export function parseDurationMs(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new UsageError(`--${flag}: invalid duration "${value}" (want e.g. 500ms, 3s, 1m)`);
-  const n = Number(m[1]);
-  const ms = m[2] === "ms" ? n : m[2] === "m" ? n * 60_000 : n * 1000;
+  const text = value.trim();
+  // A bare number is seconds.
+  const ms = parseDuration(/^\d+(\.\d+)?$/.test(text) ? `${text}s` : text);
+  if (ms === undefined) throw new UsageError(`--${flag}: invalid duration "${value}" (want e.g. 500ms, 3s, 1m)`);
   if (ms <= 0) throw new UsageError(`--${flag}: must be positive`);
   return ms;
 }
 
-/** The agent's settings after flags and environment. */
-export interface AgentSettings {
+/** The agent's settings after flags and environment, and the kubeconfig to reach the API with. */
+export interface AgentSettings extends AgentCoreSettings {
   kubeconfig?: string;
-  node: string;
-  namespace: string;
-  hostIP?: string;
-  runtimeDir: string;
-  keepalivedPath: string;
-  metricsBindAddress: string;
-  leaseDurationSeconds: number;
-  heartbeatIntervalMs: number;
 }
 
 /** Reads flags with environment fallbacks; throws UsageError on anything wrong. Pure apart from reading `env`. */

@@ -4,6 +4,7 @@ import { z } from "zod";
 import yaml from "js-yaml";
 import { DNS_SUBDOMAIN_PATTERN } from "../api/index.js";
 import { parseBindAddress } from "../shared/health-server.js";
+import { parseDuration } from "../shared/duration.js";
 
 /** A Kubernetes toleration, as the DaemonSet carries it. */
 export interface Toleration {
@@ -102,19 +103,6 @@ export function renderOperatorHelp(program: string): string {
     "  -h, --help\n      Show this help",
     "",
   ].join("\n");
-}
-
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-const DURATION = /^(\d+(?:\.\d+)?(ms|s|m|h))+$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go-style duration ("15s", "500ms", "1m30s") into milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (!DURATION.test(s)) return undefined;
-  let ms = 0;
-  for (const m of s.matchAll(DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 0);
-  return Math.round(ms);
 }
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

@@ -5,6 +5,7 @@
 import type { V1DaemonSet, V1Secret } from "@kubernetes/client-node";
 import {
   AGENT_LEASE_PREFIX,
+  agentLeaseName,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
   ANNOTATION_NODE,
@@ -383,6 +384,7 @@ export class Reconciler {
     const vplan = render?.plan.virtualIPs[key];
     const invalid = render?.invalid.get(key) ?? (isDeleting(obj) ? undefined : this.parseError(key, obj));
     const leases = cache.entries("Lease");
+    const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.namespace, agentLeaseName(node)));
     const spec = (obj.spec ?? {}) as { address?: string };
     return planVirtualIPStatus({
       key,
@@ -394,11 +396,8 @@ export class Reconciler {
       participants: vplan?.nodes ?? [],
       advertIntervalMs: vplan?.advertIntervalMs ?? 1000,
       problems: render?.problems.get(key) ?? [],
-      isLive: (node) => {
-        const lease = agentLeasesByNode([node], leases, config.namespace).get(node);
-        return (leaseExpiry(lease) ?? 0) > now;
-      },
-      renewedAt: (node) => leaseRenewal(agentLeasesByNode([node], leases, config.namespace).get(node)),
+      isLive: (node) => (leaseExpiry(leaseOf(node)) ?? 0) > now,
+      renewedAt: (node) => leaseRenewal(leaseOf(node)),
       ...(this.lastHolder.has(key) ? { lastHolder: this.lastHolder.get(key) } : {}),
       now,
     });

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { parseDuration, parseOperatorOptions, type OptionSources } from "../../../src/operator/options.js";
+import { parseOperatorOptions, type OptionSources } from "../../../src/operator/options.js";
+import { parseDuration } from "../../../src/shared/duration.js";
 
 function sources(over: Partial<OptionSources> = {}): OptionSources {
   return { flags: {}, env: {}, defaultIdentity: "host_1", ...over };

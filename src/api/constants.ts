@@ -37,10 +37,11 @@ export const NAME_VALUE = "keepalived-vip";
 export const COMPONENT_OPERATOR = "operator";
 export const COMPONENT_AGENT = "agent";
 export const COMPONENT_NODE_CONFIG = "node-config";
+export const COMPONENT_INSTANCE_CONFIG = "instance-config";
 
 /** Annotation on a node-config Secret: the Node it is for. */
 export const ANNOTATION_NODE = `${GROUP}/node`;
-/** Annotation on a node-config Secret: sha256 of the rendered keepalived.conf. */
+/** Annotation on a node or instance Secret: sha256 of its JSON (node.json or instance.json). */
 export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
 /**
  * Annotation on an agent's heartbeat Lease (and accepted on a Node for the
@@ -48,10 +49,16 @@ export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
  */
 export const ANNOTATION_DEFAULT_INTERFACE = `${GROUP}/default-interface`;
 
-/** Keys in a node-config Secret's data. */
-export const SECRET_KEY_CONFIG = "keepalived.conf";
-/** JSON of {@link NodeInstanceMap}: VRRP instance name -> VirtualIPs it carries. */
-export const SECRET_KEY_INSTANCES = "instances.json";
+/** Annotation on an instance Secret: the VRRP instance it carries. */
+export const ANNOTATION_INSTANCE = `${GROUP}/instance`;
+
+/** Key of a node Secret's data: JSON of {@link PublishedNode}. */
+export const SECRET_KEY_NODE = "node.json";
+/** Key of an instance Secret's data: JSON of {@link PublishedInstance}. */
+export const SECRET_KEY_INSTANCE = "instance.json";
+/** File names the agent keeps in its runtime directory. */
+export const CONFIG_FILE_NAME = "keepalived.conf";
+export const INSTANCES_FILE_NAME = "instances.json";
 
 /** Default runtime directory of the agent on a node (pid files, notify FIFO, live config). */
 export const DEFAULT_RUNTIME_DIR = "/run/keepalived-vip";
@@ -63,6 +70,8 @@ export const DEFAULT_PRIORITY = 100;
 
 /** Prefix of the per-node config Secret's name; see nodeConfigSecretName. */
 export const NODE_CONFIG_SECRET_PREFIX = "keepalived-vip-node-";
+/** Prefix of an instance Secret's name; see instanceSecretName. */
+export const INSTANCE_SECRET_PREFIX = "keepalived-vip-instance-";
 /** Prefix of the agent heartbeat Lease's name. */
 export const AGENT_LEASE_PREFIX = "keepalived-vip-agent-";
 /** Name of the operator's leader-election Lease. */

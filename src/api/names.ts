@@ -1,5 +1,5 @@
 // Derived object names (per-node Secret, per-node Lease). Pure.
-import { AGENT_LEASE_PREFIX, NODE_CONFIG_SECRET_PREFIX } from "./constants.js";
+import { AGENT_LEASE_PREFIX, INSTANCE_SECRET_PREFIX, NODE_CONFIG_SECRET_PREFIX } from "./constants.js";
 
 const MAX_NAME = 253;
 
@@ -20,7 +20,7 @@ function prefixed(prefix: string, node: string): string {
   return `${prefix}${node.slice(0, keep)}-${shortHash(node)}`;
 }
 
-/** Name of the Secret that holds the rendered keepalived.conf of `node`. */
+/** Name of the Secret that holds what is `node`'s own in its keepalived.conf (node.json). */
 export function nodeConfigSecretName(node: string): string {
   return prefixed(NODE_CONFIG_SECRET_PREFIX, node);
 }
@@ -28,4 +28,14 @@ export function nodeConfigSecretName(node: string): string {
 /** Name of the heartbeat Lease the agent on `node` renews. */
 export function agentLeaseName(node: string): string {
   return prefixed(AGENT_LEASE_PREFIX, node);
+}
+
+/**
+ * Name of the Secret that holds the shared part of VRRP instance `instance`
+ * (instance.json): the name lowercased, anything but [a-z0-9] as "-", and a
+ * hash of the exact name, so that two instance names never share a Secret.
+ */
+export function instanceSecretName(instance: string): string {
+  const readable = instance.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 200);
+  return `${INSTANCE_SECRET_PREFIX}${readable === "" ? "" : `${readable}-`}${shortHash(instance)}`;
 }

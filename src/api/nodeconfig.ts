@@ -29,3 +29,85 @@ export const nodeInstanceMapSchema = z
 
 export type NodeInstance = z.output<typeof nodeInstanceSchema>;
 export type NodeInstanceMap = z.output<typeof nodeInstanceMapSchema>;
+
+// ---- The published plan: what the operator writes and each agent assembles ----
+//
+// The operator does not write each node's keepalived.conf. It writes what
+// the nodes share once, one Secret per VRRP instance (`instance.json`), and
+// what is each node's own, one small Secret per node (`node.json`): the
+// instances it takes part in, with its interface, priority and unicast
+// source. The agent assembles its keepalived.conf from the two with the
+// renderer's own functions (src/render/assemble.ts), so one VirtualIP change
+// is one small write, however many nodes take part. See docs/adr/0007.
+
+/** One ipvs real server of a published virtual server. */
+export const publishedRealServerSchema = z.object({ address: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
+
+/** One keepalived virtual_server (forwarding: ipvs) of a published instance. */
+export const publishedVirtualServerSchema = z
+  .object({
+    virtualIP: z.string(),
+    service: z.string(),
+    portName: z.string(),
+    address: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    protocol: z.enum(["TCP", "UDP"]),
+    scheduler: z.enum(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq"]),
+    method: z.enum(["NAT", "DR", "TUN"]),
+    realServers: z.array(publishedRealServerSchema),
+  })
+  .strict();
+
+/** Content of the `instance.json` key of an instance Secret: the parts of one vrrp_instance every node shares. */
+export const publishedInstanceSchema = z
+  .object({
+    /** keepalived vrrp_instance name. */
+    name: z.string().min(1),
+    virtualRouterId: z.number().int().min(1).max(255),
+    family: z.union([z.literal(4), z.literal(6)]),
+    version: z.union([z.literal(2), z.literal(3)]),
+    advertIntervalMs: z.number().int().positive(),
+    preempt: z.boolean(),
+    /** Whether adverts go by unicast. */
+    unicast: z.boolean(),
+    /** Unicast addresses of every taking-part node, sorted; each node drops its own. */
+    peers: z.array(z.string()),
+    /** VRRPv2 PASS password (why these are Secrets). */
+    authPassword: z.string().optional(),
+    /** The one advertised address. */
+    primaryAddress: z.string().min(1),
+    /** Addresses held but not advertised, sorted. */
+    excludedAddresses: z.array(z.string()),
+    /** "namespace/name" of the VirtualIPs it carries, sorted. */
+    virtualIPs: z.array(z.string()),
+    /** virtual_servers of those VirtualIPs (forwarding: ipvs). */
+    virtualServers: z.array(publishedVirtualServerSchema),
+  })
+  .strict();
+
+/** What one node puts into one instance. */
+export const nodeInstanceEntrySchema = z
+  .object({
+    instance: z.string().min(1),
+    interface: z.string().min(1),
+    priority: z.number().int().min(1).max(254),
+    /** This node's unicast source address (unicast instances only). */
+    sourceIP: z.string().optional(),
+  })
+  .strict();
+
+/** Content of the `node.json` key of a node Secret. */
+export const publishedNodeSchema = z
+  .object({
+    node: z.string().min(1),
+    /** The agent's runtime directory (the notify FIFO path in global_defs). */
+    runtimeDir: z.string().min(1),
+    /** The instances the node takes part in, sorted by name. */
+    instances: z.array(nodeInstanceEntrySchema),
+  })
+  .strict();
+
+export type PublishedInstance = z.output<typeof publishedInstanceSchema>;
+export type PublishedVirtualServer = z.output<typeof publishedVirtualServerSchema>;
+export type NodeInstanceEntry = z.output<typeof nodeInstanceEntrySchema>;
+export type PublishedNode = z.output<typeof publishedNodeSchema>;

@@ -1,5 +1,5 @@
 // Public surface of the renderer: cluster view in, VRRP instances, problems
-// and per-node keepalived.conf out. Pure: no I/O, clock, environment or logger.
+// and the published plan out; per-node keepalived.conf assembled from it. Pure: no I/O, clock, environment or logger.
 export * from "./types.js";
 export { planCluster, configHash, sortProblems } from "./plan.js";
 export { indexView, resolveOptions } from "./view.js";
@@ -13,6 +13,10 @@ export type { PlannedInstance } from "./instances.js";
 export { planVirtualServers, serviceEndpointSlices, LABEL_SERVICE_NAME } from "./ipvs.js";
 export type { VirtualServer, VirtualServerInput, RealServer, IpvsProtocol } from "./ipvs.js";
 export { renderKeepalivedConf, advertIntervalText } from "./keepalived.js";
+export { assembleNodeConfig, sha256Hex } from "./assemble.js";
+export type { AssembledConfig, AssembleResult } from "./assemble.js";
+export { renderNodeConfigs } from "./published.js";
+export type { RenderedNodeConfig } from "./published.js";
 export type { KeepalivedConfInput, KeepalivedInstance } from "./keepalived.js";
 export { matchesLabelSelector } from "./selector.js";
 export { nodeInternalIP, nodeDefaultInterface, isInterfaceName } from "./nodes.js";

@@ -250,6 +250,18 @@ export function renderInstanceOnNode(t: InstanceTemplate, node: InstanceOnNode):
   return parts.join("\n");
 }
 
+/** Checks `node`'s values for `t` as {@link renderInstanceOnNode} would, without building the text. */
+export function checkInstanceOnNode(t: InstanceTemplate, node: InstanceOnNode): void {
+  interfaceToken(node.interface, "interface");
+  intToken(node.priority, "priority", [1, 254]);
+  if (t.unicast && node.sourceIP !== undefined) ipToken(node.sourceIP, t.family, "unicast_src_ip");
+}
+
+/** Checks that a virtual_server renders (throws like the renderer on an unsafe value). */
+export function checkVirtualServer(vs: VirtualServer): void {
+  checked(renderVirtualServer(vs).join("\n"));
+}
+
 /** One node's instance split into its shared part and its node values. */
 function splitInstance(inst: KeepalivedInstance): { shared: SharedInstance; node: InstanceOnNode } {
   const { interface: iface, priority, unicast, ...rest } = inst;

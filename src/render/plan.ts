@@ -1,9 +1,10 @@
 // The whole renderer decision: cluster view in, VRRP instances, problems and
-// one keepalived.conf per node out. Pure and deterministic (same view in any
+// the published plan out (each instance's shared part, each node's own
+// values; assemble.ts turns them into a node's keepalived.conf). Pure and deterministic (same view in any
 // order, same bytes out).
-import { createHash } from "node:crypto";
 import { CONDITION_CONFLICT, ReadyReason, parseDurationMs } from "../api/index.js";
-import type { Family, NodeInstance, VirtualIP } from "../api/index.js";
+import type { Family, NodeInstanceEntry, PublishedInstance, PublishedNode, VirtualIP } from "../api/index.js";
+import { sha256Hex } from "./assemble.js";
 import { planCandidates } from "./candidates.js";
 import type { Candidate } from "./candidates.js";
 import { planConflicts } from "./conflicts.js";
@@ -11,17 +12,14 @@ import { planInstances } from "./instances.js";
 import type { PlannedInstance } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
-import { prepareInstance, renderNodeConf } from "./keepalived.js";
-import type { InstanceOnNode, InstanceTemplate, SharedInstance } from "./keepalived.js";
-import { compareStrings, objectKey } from "./order.js";
-import type { ClusterPlan, ClusterView, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
+import { checkInstanceOnNode, checkVirtualServer, prepareInstance } from "./keepalived.js";
+import { compareIP, compareStrings, objectKey, sortedUnique } from "./order.js";
+import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexView } from "./view.js";
 import type { ViewIndex } from "./view.js";
 
 /** sha256 hex of a config text. */
-export function configHash(config: string): string {
-  return createHash("sha256").update(config, "utf8").digest("hex");
-}
+export const configHash = sha256Hex;
 
 /** Order of Ready reasons within one VirtualIP: the first is the one to show. */
 const READY_RANK: string[] = [
@@ -44,20 +42,18 @@ interface NodeContext {
   index: ViewIndex;
   /** Node name -> the instances it takes part in, in plan order. */
   byNode: Map<string, PlannedInstance[]>;
-  /** The shared text of each instance, rendered once for all its nodes. */
-  templates: Map<PlannedInstance, InstanceTemplate>;
   virtualServers: Map<string, VirtualServer[]>;
-  /** virtual_server texts, rendered once for all nodes. */
-  serverTexts: Map<VirtualServer, string>;
   /** Node name -> InternalIP per family. */
   addresses: Map<string, Partial<Record<Family, string>>>;
 }
 
-/** The parts of an instance that every node taking part renders alike. */
-function sharedInstance(planned: PlannedInstance, addresses: NodeContext["addresses"]): SharedInstance {
+/** The published, shared part of an instance: what every node taking part renders alike. */
+function publishedInstance(planned: PlannedInstance, ctx: NodeContext): PublishedInstance {
   const { instance, members } = planned;
   const auth = members[0]?.auth;
   const primary = instance.primaryAddress ?? instance.addresses[0] ?? "";
+  const peers = instance.unicast ? sortedUnique(instance.nodes.flatMap((n) => ctx.addresses.get(n)?.[instance.family] ?? []), compareIP) : [];
+  const virtualServers = instance.virtualIPs.flatMap((key) => ctx.virtualServers.get(key) ?? []);
   return {
     name: instance.name,
     virtualRouterId: instance.virtualRouterId,
@@ -66,50 +62,39 @@ function sharedInstance(planned: PlannedInstance, addresses: NodeContext["addres
     advertIntervalMs: instance.advertIntervalMs,
     preempt: instance.preempt,
     unicast: instance.unicast,
-    // Every node's address: each node drops its own when rendered.
-    peers: instance.unicast ? instance.nodes.flatMap((n) => addresses.get(n)?.[instance.family] ?? []) : [],
+    // Every node's address: each node drops its own when its config is assembled.
+    peers,
     ...(auth?.kind === "pass" ? { authPassword: auth.password } : {}),
     primaryAddress: primary,
     excludedAddresses: instance.addresses.filter((a) => a !== primary),
-    virtualIPs: instance.virtualIPs,
+    virtualIPs: [...instance.virtualIPs],
+    virtualServers,
   };
 }
 
 /** What `node` puts into an instance: its interface, priority and unicast source. */
-function instanceOnNode(planned: PlannedInstance, node: string, ctx: NodeContext): InstanceOnNode {
+function nodeEntry(planned: PlannedInstance, node: string, ctx: NodeContext): NodeInstanceEntry {
   const { instance } = planned;
-  const sourceIP = ctx.addresses.get(node)?.[instance.family];
+  const sourceIP = instance.unicast ? ctx.addresses.get(node)?.[instance.family] : undefined;
   return {
+    instance: instance.name,
     interface: instance.interfaces[node] ?? "",
     priority: instance.priorities[node] ?? 0,
     ...(sourceIP !== undefined ? { sourceIP } : {}),
   };
 }
 
-function nodeInstance(planned: PlannedInstance, node: string): NodeInstance {
-  const { instance } = planned;
-  return {
-    instance: instance.name,
-    virtualRouterId: instance.virtualRouterId,
-    interface: instance.interfaces[node] ?? "",
-    family: instance.family,
-    priority: instance.priorities[node] ?? 0,
-    addresses: [...instance.addresses],
-    virtualIPs: [...instance.virtualIPs],
-  };
+/** Publishes one instance: its JSON and hash, after checking that every value in it is safe to render. */
+function planPublishedInstance(planned: PlannedInstance, ctx: NodeContext): InstanceConfigPlan {
+  const published = publishedInstance(planned, ctx);
+  const template = prepareInstance(published);
+  for (const vs of published.virtualServers) checkVirtualServer(vs);
+  for (const node of new Set(planned.instance.nodes)) checkInstanceOnNode(template, nodeEntry(planned, node, ctx));
+  const json = JSON.stringify(published);
+  return { name: published.name, published, json, hash: sha256Hex(json) };
 }
 
-/** The template of an instance, rendered on first use and then reused by every other node. */
-function templateOf(planned: PlannedInstance, ctx: NodeContext): InstanceTemplate {
-  let t = ctx.templates.get(planned);
-  if (!t) {
-    t = prepareInstance(sharedInstance(planned, ctx.addresses));
-    ctx.templates.set(planned, t);
-  }
-  return t;
-}
-
-/** Plans one node: the instances it takes part in, their virtual servers, the config text and its hash. */
+/** Plans one node: the instances it takes part in, with its own values, as node.json. */
 function planNode(node: string, ctx: NodeContext): NodePlan {
   const mine = ctx.byNode.get(node) ?? [];
   const names = new Set<string>();
@@ -117,16 +102,13 @@ function planNode(node: string, ctx: NodeContext): NodePlan {
     if (names.has(p.instance.name)) throw new Error(`Two VRRP instances named ${p.instance.name} on node ${node}: conflict detection missed a clash`);
     names.add(p.instance.name);
   }
-  const virtualServers = mine.flatMap((p) => p.instance.virtualIPs.flatMap((key) => ctx.virtualServers.get(key) ?? []));
-  const config = renderNodeConf({
+  const published: PublishedNode = {
     node,
     runtimeDir: ctx.index.options.runtimeDir,
-    instances: mine.map((p) => ({ template: templateOf(p, ctx), values: instanceOnNode(p, node, ctx) })),
-    virtualServers,
-    serverCache: ctx.serverTexts,
-  });
-  const instances = mine.map((p) => nodeInstance(p, node)).sort((a, b) => compareStrings(a.instance, b.instance));
-  return { node, config, hash: configHash(config), instances: { node, instances } };
+    instances: mine.map((p) => nodeEntry(p, node, ctx)).sort((a, b) => compareStrings(a.instance, b.instance)),
+  };
+  const json = JSON.stringify(published);
+  return { node, published, json, hash: sha256Hex(json) };
 }
 
 function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<string, VirtualServer[]> {
@@ -174,8 +156,9 @@ function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>):
 
 /**
  * Plans the whole cluster: which VirtualIPs are left out and why (problems),
- * the VRRP instances the others form, and every Node's keepalived.conf (a
- * Node without any instance gets global_defs only). `virtualIPs` has an entry
+ * the VRRP instances the others form, and the published plan: each
+ * instance's shared part and every Node's own values (a Node without any
+ * instance gets an empty list, which assembles to global_defs only). `virtualIPs` has an entry
  * for every VirtualIP in the view; one left out has no instance and no nodes.
  *
  * Problems are sorted by VirtualIP, then the Ready ones first, most important
@@ -193,9 +176,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   const ctx: NodeContext = {
     index,
     byNode: instancesByNode(instances),
-    templates: new Map(),
     virtualServers: planAllVirtualServers(index, rendered),
-    serverTexts: new Map(),
     addresses: index.nodeAddresses,
   };
   const carrierOf = carriers(instances);
@@ -206,6 +187,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   return {
     instances: instances.map((p) => p.instance),
     problems: sortProblems([...candidates.flatMap((c) => c.problems), ...conflicts.problems]),
+    published: instances.map((p) => planPublishedInstance(p, ctx)).sort((a, b) => compareStrings(a.name, b.name)),
     nodes: index.nodes.map((n) => planNode(n.metadata?.name ?? "", ctx)),
     virtualIPs,
   };

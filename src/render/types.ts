@@ -1,7 +1,7 @@
 // Input and output types of the pure renderer: a snapshot of the cluster in,
-// VRRP instances, problems and per-node keepalived.conf out. Pure (types only).
+// VRRP instances, problems and the published plan out. Pure (types only).
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import type { ConflictReason, Family, NodeInstanceMap, ReadyReason, VirtualIP } from "../api/index.js";
+import type { ConflictReason, Family, PublishedInstance, PublishedNode, ReadyReason, VirtualIP } from "../api/index.js";
 
 /** Everything the renderer reads, gathered before any decision is made. */
 export interface ClusterView {
@@ -65,15 +65,24 @@ export interface VrrpInstance {
   primaryAddress?: string;
 }
 
-/** The rendered configuration of one node. */
+/** What is one node's own in its keepalived.conf (the node Secret's node.json). */
 export interface NodePlan {
   node: string;
-  /** Full keepalived.conf text. */
-  config: string;
-  /** sha256 hex of `config`. */
+  published: PublishedNode;
+  /** JSON text of `published`. */
+  json: string;
+  /** sha256 hex of `json`. */
   hash: string;
-  /** Instance map for the agent (the `instances.json` Secret key). */
-  instances: NodeInstanceMap;
+}
+
+/** The shared part of one VRRP instance (an instance Secret's instance.json). */
+export interface InstanceConfigPlan {
+  name: string;
+  published: PublishedInstance;
+  /** JSON text of `published`. */
+  json: string;
+  /** sha256 hex of `json`. */
+  hash: string;
 }
 
 /** Per-VirtualIP outcome of planning. */
@@ -91,6 +100,8 @@ export interface VirtualIPPlan {
 export interface ClusterPlan {
   instances: VrrpInstance[];
   problems: Problem[];
+  /** The shared part of every instance, sorted by name. */
+  published: InstanceConfigPlan[];
   /** One entry per Node in the view, sorted by node name. */
   nodes: NodePlan[];
   /** Keyed by "namespace/name", for every VirtualIP in the view. */

@@ -11,7 +11,7 @@ import { ObjectCache, type Kind } from "./cache.js";
 import { EventRecorder } from "./events.js";
 import { LeaderElector } from "./leader.js";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.js";
-import { NODE_CONFIG_SELECTOR } from "./nodesecrets.js";
+import { CONFIG_SECRETS_SELECTOR } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { Reconciler } from "./reconciler.js";
 import { RenderWorker } from "./render-worker.js";
@@ -29,7 +29,7 @@ export function operatorWatchTargets(namespace: string): (WatchTarget & { name: 
     { name: "EndpointSlice", group: "discovery.k8s.io", version: "v1", plural: "endpointslices" },
     { name: "Node", group: "", version: "v1", plural: "nodes" },
     { name: "Lease", group: "coordination.k8s.io", version: "v1", plural: "leases", namespace },
-    { name: "Secret", group: "", version: "v1", plural: "secrets", namespace, labelSelector: NODE_CONFIG_SELECTOR },
+    { name: "Secret", group: "", version: "v1", plural: "secrets", namespace, labelSelector: CONFIG_SECRETS_SELECTOR },
     { name: "DaemonSet", group: "apps", version: "v1", plural: "daemonsets", namespace, fieldSelector: `metadata.name=${DAEMONSET_NAME}` },
   ];
 }

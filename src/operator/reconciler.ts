@@ -8,6 +8,7 @@ import {
   agentLeaseName,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_INSTANCE,
   ANNOTATION_NODE,
   API_VERSION,
   CONDITION_CONFLICT,
@@ -17,6 +18,8 @@ import {
   OPERATOR_FIELD_MANAGER,
   ReadyReason,
   agentFieldManager,
+  instanceSecretName,
+  nodeConfigSecretName,
   type NodeStatus,
 } from "../api/index.js";
 import type { ClusterPlan, Problem } from "../render/index.js";
@@ -32,7 +35,7 @@ import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
 import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
 import type { OperatorMetrics } from "./metrics.js";
-import { buildNodeConfigSecret, dataDigests, nodeSecretNeedsApply, planStaleNodeSecrets, type SecretDeletion } from "./nodesecrets.js";
+import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, nodeSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { renderInline, type Renderer } from "./render-worker.js";
 import { buildServiceStatus, planServiceIngress, serviceIngressNeedsApply, type IngressSource } from "./services.js";
@@ -91,10 +94,11 @@ function vipSpecFingerprint(obj: RawObject | undefined): string {
   return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp]);
 }
 
-/** A desired node Secret, with what it was built from and the digests of its data. */
+/** A desired node or instance Secret, with what it was built from and the digests of its data. */
 interface BuiltSecret {
+  /** Hash of the published JSON it carries. */
   hash: string;
-  instances: string;
+  /** uid of the owning Node ("" for an instance Secret). */
   uid: string;
   secret: V1Secret;
   digests: Record<string, string>;
@@ -112,7 +116,7 @@ export class Reconciler {
   private readonly parser = new VirtualIPParser();
   private readonly auth: AuthSecrets;
   private readonly daemonSet: V1DaemonSet;
-  private readonly secretBuild = new Map<string, BuiltSecret>();
+  private secretBuild = new Map<string, BuiltSecret>();
   private desiredSecrets = new Map<string, BuiltSecret>();
   private staleSecrets = new Map<string, SecretDeletion>();
   private desiredIngress = new Map<string, string[]>();
@@ -326,8 +330,8 @@ export class Reconciler {
     const seq = ++this.renderSeq;
     const problems = new Map<string, Problem[]>();
     for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
-    // The node configs live on in the desired Secrets only (they are the largest part of a plan).
-    this.render = { seq, plan: { ...plan, nodes: [] }, problems, invalid: gathered.invalid };
+    // The published plan lives on in the desired Secrets only.
+    this.render = { seq, plan: { ...plan, nodes: [], published: [] }, problems, invalid: gathered.invalid };
     for (const key of gathered.deleting) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     for (const key of gathered.invalid.keys()) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     this.planSecrets(plan, nodes);
@@ -336,24 +340,33 @@ export class Reconciler {
     this.statusDirty = "all";
   }
 
+  /**
+   * The desired Secrets of a plan: one per node (node.json) and one per VRRP
+   * instance (instance.json). A Secret is built again only when what it
+   * carries changed; the others are reused with their digests.
+   */
   private planSecrets(plan: ClusterPlan, nodes: RawObject[]): void {
     const { namespace } = this.opts.config;
     const uids = new Map(nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
     const desired = new Map<string, BuiltSecret>();
+    const reuse = (name: string, hash: string, uid: string, build: () => V1Secret): void => {
+      let built = this.secretBuild.get(name);
+      if (!built || built.hash !== hash || built.uid !== uid) {
+        const secret = build();
+        built = { hash, uid, secret, digests: dataDigests(secret) };
+      }
+      desired.set(name, built);
+    };
+    for (const ip of plan.published) {
+      reuse(instanceSecretName(ip.name), ip.hash, "", () => buildInstanceSecret({ namespace, plan: ip }));
+    }
     for (const np of plan.nodes) {
       const uid = uids.get(np.node) ?? "";
-      const instances = JSON.stringify(np.instances);
-      let built = this.secretBuild.get(np.node);
-      if (!built || built.hash !== np.hash || built.instances !== instances || built.uid !== uid) {
-        const secret = buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np });
-        built = { hash: np.hash, instances, uid, secret, digests: dataDigests(secret) };
-        this.secretBuild.set(np.node, built);
-      }
-      desired.set(built.secret.metadata?.name ?? "", built);
+      reuse(nodeConfigSecretName(np.node), np.hash, uid, () => buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }));
     }
-    for (const node of [...this.secretBuild.keys()]) if (!uids.has(node)) this.secretBuild.delete(node);
+    this.secretBuild = desired;
     this.desiredSecrets = desired;
-    this.staleSecrets = new Map(planStaleNodeSecrets([...uids.keys()], this.opts.cache.values("Secret")).map((d) => [d.name, d]));
+    this.staleSecrets = new Map(planStaleConfigSecrets(new Set(desired.keys()), this.opts.cache.values("Secret")).map((d) => [d.name, d]));
   }
 
   private planIngress(vips: { key: string; vip: { spec: { forwarding: string; address: string; serviceRef: { name: string } }; metadata: { namespace?: string } } }[], plan: ClusterPlan, problems: Map<string, Problem[]>): void {
@@ -463,7 +476,9 @@ export class Reconciler {
       const stored = await applyObject(clients, desired, { fieldManager: OPERATOR_FIELD_MANAGER });
       // What was stored is what was sent: cache its metadata and the digests, not another copy of the data.
       this.putAndReport("Secret", { apiVersion: "v1", kind: "Secret", metadata: toRaw(stored.metadata) as RawObject["metadata"], data: built.digests });
-      logger.info("Applied node config", { secret: name, node: desired.metadata?.annotations?.[ANNOTATION_NODE], hash: desired.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] });
+      const annotations = desired.metadata?.annotations ?? {};
+      const what = annotations[ANNOTATION_NODE] !== undefined ? { node: annotations[ANNOTATION_NODE] } : { instance: annotations[ANNOTATION_INSTANCE] };
+      logger.info(what.node !== undefined ? "Applied node config" : "Applied instance config", { secret: name, ...what, hash: annotations[ANNOTATION_CONFIG_HASH] });
       return;
     }
     const stale = this.staleSecrets.get(name);
@@ -471,7 +486,7 @@ export class Reconciler {
     await deleteSecret(clients, { namespace: config.namespace, name }, stale.uid);
     const change = cache.remove("Secret", key);
     if (change) this.onChange(change);
-    logger.info("Deleted node config of a removed Node", { secret: name });
+    logger.info("Deleted a config Secret no longer in the plan", { secret: name });
   }
 
   /** One VirtualIP's writes, in order: add the finalizer, node entries, the summary status, remove the finalizer. */

@@ -2,12 +2,28 @@
 // VirtualIPs (250 router ids) over 50 Nodes, every Node taking part in every
 // VirtualIP (the largest configs: every address and 49 unicast peers per
 // instance on every node). Measures convergence after the last create, the
-// latency from one VirtualIP update to every updated node Secret, the
+// latency from one VirtualIP update until every node's config (as its agent
+// assembles it from the published node and instance Secrets) carries it, the
 // operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
 import { readFileSync } from "node:fs";
-import https from "node:https";
 import { loadavg } from "node:os";
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_NODE, API_VERSION, GROUP, KIND, PLURAL, SECRET_KEY_INSTANCES, VERSION, nodeConfigSecretName, type NodeInstanceMap } from "../../../src/api/index.js";
+import {
+  ANNOTATION_INSTANCE,
+  ANNOTATION_NODE,
+  API_VERSION,
+  GROUP,
+  KIND,
+  PLURAL,
+  SECRET_KEY_INSTANCE,
+  SECRET_KEY_NODE,
+  VERSION,
+  publishedInstanceSchema,
+  publishedNodeSchema,
+  type PublishedInstance,
+  type PublishedNode,
+} from "../../../src/api/index.js";
+import { CONFIG_SECRETS_SELECTOR } from "../../../src/operator/nodesecrets.js";
+import { assembleNodeConfig, type AssembledConfig } from "../../../src/render/index.js";
 import { k8s } from "../../../src/kube/client.js";
 import { NS, createNode, runOperator, startOperatorEnv, writesOf, type OperatorEnv, type OperatorProcess, type Samples } from "../../integration/operator/harness.js";
 
@@ -62,12 +78,19 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-/** What the bench sees through its own watches (node Secrets as metadata only, to stay light). */
+/**
+ * What the bench sees through its own watches: the VirtualIPs' statuses, and
+ * the published plan (node and instance Secrets, decoded) as every agent sees it.
+ */
 class Observed {
   /** VirtualIP name -> converged (observedGeneration current, Ready reason Active or NoMaster). */
   readonly vips = new Map<string, boolean>();
-  /** Node -> config hash and when it last changed. */
-  readonly secrets = new Map<string, { hash: string; changedAt: number }>();
+  /** Node -> its node.json. */
+  readonly nodes = new Map<string, PublishedNode>();
+  /** Instance name -> its instance.json. */
+  readonly instances = new Map<string, PublishedInstance>();
+  /** Bytes of every config Secret's data, by Secret name. */
+  readonly bytes = new Map<string, number>();
   private waiters: { check: () => boolean; resolve: (at: number) => void }[] = [];
 
   onVip(obj: { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; reason: string }[] } }): void {
@@ -76,11 +99,53 @@ class Observed {
     this.poke();
   }
 
-  onSecretMeta(obj: { metadata?: { annotations?: Record<string, string> } }): void {
-    const node = obj.metadata?.annotations?.[ANNOTATION_NODE] ?? "";
-    const hash = obj.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] ?? "";
-    if (this.secrets.get(node)?.hash !== hash) this.secrets.set(node, { hash, changedAt: Date.now() });
+  onSecret(type: string, obj: k8s.V1Secret): void {
+    const name = obj.metadata?.name ?? "";
+    const nodeB64 = obj.data?.[SECRET_KEY_NODE];
+    const instB64 = obj.data?.[SECRET_KEY_INSTANCE];
+    if (type === "DELETED") {
+      this.bytes.delete(name);
+      if (nodeB64 !== undefined) this.nodes.delete(obj.metadata?.annotations?.[ANNOTATION_NODE] ?? "");
+      if (instB64 !== undefined) this.instances.delete(obj.metadata?.annotations?.[ANNOTATION_INSTANCE] ?? "");
+    } else {
+      this.bytes.set(name, Object.values(obj.data ?? {}).reduce((n, v) => n + Buffer.from(v, "base64").length, 0));
+      if (nodeB64 !== undefined) {
+        const node = publishedNodeSchema.parse(JSON.parse(Buffer.from(nodeB64, "base64").toString("utf8")));
+        this.nodes.set(node.node, node);
+      }
+      if (instB64 !== undefined) {
+        const inst = publishedInstanceSchema.parse(JSON.parse(Buffer.from(instB64, "base64").toString("utf8")));
+        this.instances.set(inst.name, inst);
+      }
+    }
     this.poke();
+  }
+
+  /** Whether `node`'s config, as its agent would assemble it now, is complete and carries `address` (and not `without`). */
+  carries(node: string, address: string, without?: string): boolean {
+    const n = this.nodes.get(node);
+    if (!n) return false;
+    let found = false;
+    for (const e of n.instances) {
+      const inst = this.instances.get(e.instance);
+      if (!inst) return false;
+      if (inst.primaryAddress === address || inst.excludedAddresses.includes(address)) found = true;
+      if (without !== undefined && (inst.primaryAddress === without || inst.excludedAddresses.includes(without))) return false;
+    }
+    return found;
+  }
+
+  /** The VirtualIPs in `node`'s config as its agent would assemble it now; undefined while incomplete. */
+  virtualIPsOf(node: string): number | undefined {
+    const n = this.nodes.get(node);
+    if (!n) return undefined;
+    let count = 0;
+    for (const e of n.instances) {
+      const inst = this.instances.get(e.instance);
+      if (!inst) return undefined;
+      count += inst.virtualIPs.length;
+    }
+    return count;
   }
 
   /** Resolves with the time at which `check` first holds (checked on every event). */
@@ -99,47 +164,40 @@ class Observed {
   }
 }
 
-function watch(kc: k8s.KubeConfig, path: string, onObject: (o: unknown) => void): void {
+function watch(kc: k8s.KubeConfig, path: string, query: Record<string, string>, onObject: (type: string, o: unknown) => void): void {
   const w = new k8s.Watch(kc);
   const start = (): void =>
-    void w.watch(path, {}, (type: string, obj: unknown) => {
-      if (type === "ADDED" || type === "MODIFIED") onObject(obj);
+    void w.watch(path, query, (type: string, obj: unknown) => {
+      if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") onObject(type, obj);
     }, () => setTimeout(start, 100));
   start();
 }
 
-/** Watches a collection as PartialObjectMetadata (no data), restarting when the server ends the watch. */
-function watchMetadata(kc: k8s.KubeConfig, path: string, onObject: (o: { metadata?: { annotations?: Record<string, string> } }) => void): void {
-  const start = async (): Promise<void> => {
-    const server = kc.getCurrentCluster()?.server ?? "";
-    const opts: https.RequestOptions = { headers: { Accept: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1" } };
-    await kc.applyToHTTPSOptions(opts);
-    const req = https.request(new URL(`${server}${path}?watch=true`), opts, (res) => {
-      let buf = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        buf += chunk;
-        for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.trim() === "") continue;
-          const ev = JSON.parse(line) as { type: string; object: { metadata?: { annotations?: Record<string, string> } } };
-          if (ev.type === "ADDED" || ev.type === "MODIFIED") onObject(ev.object);
-        }
-      });
-      res.on("end", () => setTimeout(() => void start(), 100));
-    });
-    req.on("error", () => setTimeout(() => void start(), 500));
-    req.end();
-  };
-  void start();
-}
-
-/** The VirtualIP keys and addresses in a node's config, read in full. */
-async function readInstances(env: OperatorEnv, node: string): Promise<{ keys: Set<string>; addresses: Set<string> }> {
-  const s = (await env.admin.core.readNamespacedSecret(nodeConfigSecretName(node), NS)).body;
-  const map = JSON.parse(Buffer.from(s.data?.[SECRET_KEY_INSTANCES] ?? "", "base64").toString("utf8")) as NodeInstanceMap;
-  return { keys: new Set(map.instances.flatMap((i) => i.virtualIPs)), addresses: new Set(map.instances.flatMap((i) => i.addresses)) };
+/** Every node's keepalived.conf, assembled from the Secrets as stored (what each agent would run). */
+async function assembleAll(env: OperatorEnv, nodes: string[]): Promise<Map<string, AssembledConfig>> {
+  const list = (await env.admin.core.listNamespacedSecret(NS, undefined, undefined, undefined, undefined, CONFIG_SECRETS_SELECTOR)).body.items;
+  const decode = (s: k8s.V1Secret, key: string): unknown => JSON.parse(Buffer.from(s.data?.[key] ?? "", "base64").toString("utf8"));
+  const instances = new Map<string, PublishedInstance>();
+  const published = new Map<string, PublishedNode>();
+  for (const s of list) {
+    if (s.data?.[SECRET_KEY_INSTANCE] !== undefined) {
+      const inst = publishedInstanceSchema.parse(decode(s, SECRET_KEY_INSTANCE));
+      instances.set(inst.name, inst);
+    }
+    if (s.data?.[SECRET_KEY_NODE] !== undefined) {
+      const node = publishedNodeSchema.parse(decode(s, SECRET_KEY_NODE));
+      published.set(node.node, node);
+    }
+  }
+  const out = new Map<string, AssembledConfig>();
+  for (const n of nodes) {
+    const p = published.get(n);
+    if (!p) throw new Error(`node ${n}: no node Secret`);
+    const res = assembleNodeConfig(p, instances);
+    if (!res.ok) throw new Error(`node ${n}: ${res.problem}`);
+    out.set(n, res.value);
+  }
+  return out;
 }
 
 async function setUp(env: OperatorEnv, s: Settings): Promise<void> {
@@ -203,8 +261,8 @@ async function main(): Promise<void> {
     const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS;
     op = await runOperator(env, { identity: "bench", args: ["--workers=16"], ...(nodeOptions ? { nodeOptions } : {}) });
     const seen = new Observed();
-    watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, (o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
-    watchMetadata(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, (o) => seen.onSecretMeta(o));
+    watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, {}, (_t, o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
+    watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, { labelSelector: CONFIG_SECRETS_SELECTOR }, (t, o) => seen.onSecret(t, o as k8s.V1Secret));
 
     // 1: create every VirtualIP, as fast as the API server takes them.
     const createStart = Date.now();
@@ -215,44 +273,38 @@ async function main(): Promise<void> {
     const nodes = Array.from({ length: s.nodes }, (_, i) => nodeName(i));
     log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
     const vipsAt = await seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean));
-    // Node Secrets: read them in full until each carries every VirtualIP and none changed while reading;
-    // they became current when they last changed.
-    let secretsAt = 0;
-    for (;;) {
-      const readStart = Date.now();
-      const complete = await Promise.all(nodes.map(async (n) => (await readInstances(env, n)).keys.size === s.vips));
-      const changedWhileReading = [...seen.secrets.values()].some((x) => x.changedAt >= readStart);
-      if (complete.every(Boolean) && !changedWhileReading) {
-        secretsAt = Math.max(...nodes.map((n) => seen.secrets.get(n)?.changedAt ?? readStart));
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    // The published plan: complete when every node's config, as its agent would assemble it, carries every VirtualIP.
+    const secretsAt = await seen.when(() => nodes.every((n) => seen.virtualIPsOf(n) === s.vips));
     const convergeMs = Math.max(vipsAt, secretsAt) - lastCreate;
-    log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, node Secrets ${secretsAt - lastCreate} ms)`);
+    log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, published plan ${secretsAt - lastCreate} ms)`);
+    // Outside the timing: assemble every node's keepalived.conf from the Secrets as stored.
+    const assembled = await assembleAll(env, nodes);
+    for (const [n, a] of assembled) if (a.instances.instances.reduce((k, i) => k + i.virtualIPs.length, 0) !== s.vips) throw new Error(`node ${n}: assembled config lacks VirtualIPs`);
 
-    // 2: one VirtualIP update at a time -> every node Secret carries the new address.
+    // 2: one VirtualIP update at a time -> every node's config (as its agent assembles it) carries the new address.
     const beforeUpdates = await op.metrics();
     const latencies: number[] = [];
+    let address = "";
     for (let u = 0; u < s.updates; u++) {
       const i = (u * 37) % s.vips;
-      const address = updateAddress(u);
-      const before = new Map(nodes.map((n) => [n, seen.secrets.get(n)?.hash ?? ""]));
+      const old = (await env.admin.custom.getNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, `vip-${i}`)).body as { spec: { address: string } };
+      address = updateAddress(u);
       const start = Date.now();
       await env.admin.custom.patchNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, `vip-${i}`, { spec: { address } }, undefined, undefined, undefined, {
         headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH },
       });
-      await seen.when(() => nodes.every((n) => (seen.secrets.get(n)?.hash ?? "") !== before.get(n)));
-      latencies.push(Math.max(...nodes.map((n) => seen.secrets.get(n)?.changedAt ?? 0)) - start);
-      // Outside the timing: the change seen is the one that carries the new address.
-      const probe = nodes[u % nodes.length] ?? nodes[0] ?? "";
-      if (!(await readInstances(env, probe)).addresses.has(address)) throw new Error(`node ${probe}: config changed without ${address}`);
+      const at = await seen.when(() => nodes.every((n) => seen.carries(n, address, old.spec.address)));
+      latencies.push(at - start);
     }
+    // Outside the timing: the assembled texts carry the last new address.
+    const after2 = await assembleAll(env, nodes);
+    for (const [n, a] of after2) if (!a.config.includes(address)) throw new Error(`node ${n}: assembled config lacks ${address}`);
     latencies.sort((a, b) => a - b);
     const afterUpdates = await op.metrics();
     const rendersDuringUpdates =
       sampleSum(afterUpdates, "keepalived_vip_operator_render_duration_seconds_count") - sampleSum(beforeUpdates, "keepalived_vip_operator_render_duration_seconds_count");
-    log(`update -> node Secrets: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} updates`);
+    const writesPerUpdate = (writesOf(afterUpdates) - writesOf(beforeUpdates)) / Math.max(1, latencies.length);
+    log(`update -> published plan: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} updates`);
 
     // 3: idle: no writes at all (leader Lease renewals are counted apart).
     await new Promise((r) => setTimeout(r, 5000));
@@ -274,6 +326,7 @@ async function main(): Promise<void> {
       createMs: lastCreate - createStart,
       updateToSecretsP50Ms: percentile(latencies, 50),
       updateToSecretsP99Ms: percentile(latencies, 99),
+      writesPerUpdate: Math.round(writesPerUpdate * 100) / 100,
       updates: latencies.length,
       peakRssMB: peakRssMB(op),
       idleSeconds: s.idleMs / 1000,
@@ -285,12 +338,12 @@ async function main(): Promise<void> {
       rendersPerUpdate: latencies.length > 0 ? Math.round((rendersDuringUpdates / latencies.length) * 100) / 100 : 0,
       meanSecretApplyMs: meanMs(after, "secret"),
       meanVirtualIPApplyMs: meanMs(after, "virtualip"),
-      configBytesPerNode: 0,
+      configBytesPerNode: Buffer.byteLength(after2.get(nodes[0] ?? "")?.config ?? "", "utf8"),
+      publishedBytes: [...seen.bytes.values()].reduce((a, b) => a + b, 0),
+      configSecrets: seen.bytes.size,
       // Other work on the machine skews every figure: the 1-minute load average at start and end.
       loadAverage: [Math.round(loadAtStart * 100) / 100, Math.round((loadavg()[0] ?? 0) * 100) / 100],
     };
-    const cfg = (await env.admin.core.readNamespacedSecret(`keepalived-vip-node-${nodeName(0)}`, NS)).body.data?.["keepalived.conf"] ?? "";
-    result.configBytesPerNode = Buffer.from(cfg, "base64").length;
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await op?.stop();

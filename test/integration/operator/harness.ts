@@ -12,15 +12,19 @@ import {
   LABEL_COMPONENT,
   LEADER_LEASE_NAME,
   PLURAL,
-  SECRET_KEY_CONFIG,
-  SECRET_KEY_INSTANCES,
+  SECRET_KEY_INSTANCE,
+  SECRET_KEY_NODE,
+  publishedInstanceSchema,
+  publishedNodeSchema,
   VERSION,
   agentFieldManager,
   agentLeaseName,
   nodeConfigSecretName,
   type NodeInstanceMap,
+  type PublishedInstance,
   type NodeStatus,
 } from "../../../src/api/index.js";
+import { assembleNodeConfig } from "../../../src/render/index.js";
 import { applyVirtualIPStatus, createKubeClients, errorStatus, k8s, type KubeClients } from "../../../src/kube/client.js";
 import { formatMicroTime } from "../../../src/kube/leader.js";
 import { freePort, installCRDs, kubectl, REPO_ROOT, startControlPlane, type ControlPlane } from "../../support/index.js";
@@ -300,23 +304,46 @@ export function waitForReady(env: OperatorEnv, name: string, reason: string, tim
   );
 }
 
-/** A node's config Secret, decoded; undefined when it does not exist. */
+/**
+ * A node's config as its agent would assemble it from its node Secret and
+ * the instance Secrets; undefined when the node Secret does not exist.
+ */
 export interface NodeConfigSecret {
+  /** The assembled keepalived.conf ("" while the published plan is between two writes). */
   config: string;
   instances: NodeInstanceMap;
+  /** Set while the plan cannot be assembled yet (an instance Secret missing, an address moving). */
+  waiting?: string;
+  /** node.json of the node Secret, as stored. */
+  nodeJson: string;
   annotations: Record<string, string>;
   labels: Record<string, string>;
   ownerReferences: k8s.V1OwnerReference[];
   resourceVersion: string;
 }
 
+/** The published instances of the namespace, by instance name. */
+export async function readPublishedInstances(env: OperatorEnv, namespace = NS): Promise<Map<string, PublishedInstance>> {
+  const res = await env.admin.core.listNamespacedSecret(namespace, undefined, undefined, undefined, undefined, `${LABEL_COMPONENT}=instance-config`);
+  const out = new Map<string, PublishedInstance>();
+  for (const s of res.body.items) {
+    const inst = publishedInstanceSchema.parse(JSON.parse(Buffer.from(s.data?.[SECRET_KEY_INSTANCE] ?? "", "base64").toString("utf8")));
+    out.set(inst.name, inst);
+  }
+  return out;
+}
+
 export async function readNodeConfig(env: OperatorEnv, node: string, namespace = NS): Promise<NodeConfigSecret | undefined> {
   try {
     const s = (await env.admin.core.readNamespacedSecret(nodeConfigSecretName(node), namespace)).body;
-    const dec = (k: string): string => Buffer.from(s.data?.[k] ?? "", "base64").toString("utf8");
+    const nodeJson = Buffer.from(s.data?.[SECRET_KEY_NODE] ?? "", "base64").toString("utf8");
+    const assembled = assembleNodeConfig(publishedNodeSchema.parse(JSON.parse(nodeJson)), await readPublishedInstances(env, namespace));
+    if (!assembled.ok && !assembled.waiting) throw new Error(`node ${node}: ${assembled.problem}`);
     return {
-      config: dec(SECRET_KEY_CONFIG),
-      instances: JSON.parse(dec(SECRET_KEY_INSTANCES)) as NodeInstanceMap,
+      config: assembled.ok ? assembled.value.config : "",
+      instances: assembled.ok ? assembled.value.instances : { node, instances: [] },
+      ...(assembled.ok ? {} : { waiting: assembled.problem }),
+      nodeJson,
       annotations: s.metadata?.annotations ?? {},
       labels: s.metadata?.labels ?? {},
       ownerReferences: s.metadata?.ownerReferences ?? [],

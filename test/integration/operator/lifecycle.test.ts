@@ -106,7 +106,8 @@ void describe("owned objects", () => {
       const uid = (await env.admin.core.readNode(node)).body.metadata?.uid;
       assert.ok(s);
       assert.equal(s.annotations[ANNOTATION_NODE], node);
-      assert.equal(s.annotations[ANNOTATION_CONFIG_HASH], createHash("sha256").update(s.config).digest("hex"));
+      assert.equal(s.annotations[ANNOTATION_CONFIG_HASH], createHash("sha256").update(s.nodeJson).digest("hex"));
+      assert.equal(s.waiting, undefined);
       assert.equal(s.instances.node, node);
       assert.deepEqual(
         s.ownerReferences.map((o) => [o.kind, o.name, o.uid, o.controller, o.blockOwnerDeletion]),

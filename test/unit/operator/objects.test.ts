@@ -1,13 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1DaemonSet } from "@kubernetes/client-node";
-import { ANNOTATION_CONFIG_HASH, OPERATOR_FIELD_MANAGER } from "../../../src/api/index.js";
-import type { NodePlan } from "../../../src/render/index.js";
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_INSTANCE, OPERATOR_FIELD_MANAGER, instanceSecretName, type PublishedInstance } from "../../../src/api/index.js";
+import type { InstanceConfigPlan, NodePlan } from "../../../src/render/index.js";
 import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
 import { isSubset, jsonEqual } from "../../../src/operator/diff.js";
-import { buildNodeConfigSecret, nodeSecretNeedsApply, planStaleNodeSecrets } from "../../../src/operator/nodesecrets.js";
+import { CONFIG_SECRETS_SELECTOR, buildInstanceSecret, buildNodeConfigSecret, nodeSecretNeedsApply, planStaleConfigSecrets } from "../../../src/operator/nodesecrets.js";
 import type { AgentSettings } from "../../../src/operator/options.js";
 import { buildServiceStatus, ownsIngress, planServiceIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
 
@@ -112,22 +112,63 @@ void describe("daemonSetNeedsApply", () => {
   for (const c of cases) void test(c.name, () => assert.equal(daemonSetNeedsApply(desired, c.live()), c.want));
 });
 
+const NODE_JSON = JSON.stringify({ node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [{ instance: "vip_4_7", interface: "eth0", priority: 100 }] });
 const PLAN: NodePlan = {
   node: "node-a",
-  config: "global_defs {\n}\n",
+  published: JSON.parse(NODE_JSON) as NodePlan["published"],
+  json: NODE_JSON,
   hash: "abc123",
-  instances: { node: "node-a", instances: [] },
 };
 
+const SHARED: PublishedInstance = {
+  name: "vip_4_7",
+  virtualRouterId: 7,
+  family: 4,
+  version: 3,
+  advertIntervalMs: 1000,
+  preempt: true,
+  unicast: false,
+  peers: [],
+  primaryAddress: "192.0.2.7",
+  excludedAddresses: [],
+  virtualIPs: ["default/web"],
+  virtualServers: [],
+};
+const INSTANCE: InstanceConfigPlan = { name: "vip_4_7", published: SHARED, json: JSON.stringify(SHARED), hash: "def456" };
+
 void describe("buildNodeConfigSecret", () => {
-  void test("carries config, instances, node and hash, and a non-controlling owner reference", () => {
+  void test("carries node.json, node and hash, and a non-controlling owner reference", () => {
     const s = buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN });
     assert.equal(s.metadata?.name, "keepalived-vip-node-node-a");
-    assert.equal(Buffer.from(s.data?.["keepalived.conf"] ?? "", "base64").toString(), PLAN.config);
-    assert.deepEqual(JSON.parse(Buffer.from(s.data?.["instances.json"] ?? "", "base64").toString()), PLAN.instances);
+    assert.deepEqual(Object.keys(s.data ?? {}), ["node.json"]);
+    assert.equal(Buffer.from(s.data?.["node.json"] ?? "", "base64").toString(), NODE_JSON);
     assert.equal(s.metadata?.annotations?.[ANNOTATION_CONFIG_HASH], "abc123");
+    assert.equal(s.metadata?.labels?.["app.kubernetes.io/component"], "node-config");
     assert.deepEqual(s.metadata?.ownerReferences, [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-1", controller: false, blockOwnerDeletion: false }]);
     assert.deepEqual(buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN }), s);
+  });
+});
+
+void describe("buildInstanceSecret", () => {
+  void test("carries instance.json, the instance name and hash, no owner", () => {
+    const s = buildInstanceSecret({ namespace: "kv", plan: INSTANCE });
+    assert.equal(s.metadata?.name, instanceSecretName("vip_4_7"));
+    assert.match(s.metadata?.name ?? "", /^keepalived-vip-instance-vip-4-7-[0-9a-f]{8}$/);
+    assert.deepEqual(JSON.parse(Buffer.from(s.data?.["instance.json"] ?? "", "base64").toString()), SHARED);
+    assert.equal(s.metadata?.annotations?.[ANNOTATION_INSTANCE], "vip_4_7");
+    assert.equal(s.metadata?.annotations?.[ANNOTATION_CONFIG_HASH], "def456");
+    assert.equal(s.metadata?.labels?.["app.kubernetes.io/component"], "instance-config");
+    assert.equal(s.metadata?.ownerReferences, undefined);
+  });
+
+  void test("instance names that differ only in case or punctuation get different Secrets", () => {
+    const names = ["vip_4_7_br-lan", "vip_4_7_br_lan", "vip_4_7_BR_lan", "vip_4_7_br.lan"].map(instanceSecretName);
+    assert.equal(new Set(names).size, names.length);
+    for (const n of names) assert.match(n, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
+  void test("the watch selector names both config components", () => {
+    assert.equal(CONFIG_SECRETS_SELECTOR, "app.kubernetes.io/component in (node-config,instance-config)");
   });
 });
 
@@ -141,7 +182,8 @@ void describe("nodeSecretNeedsApply", () => {
   const cases: { name: string; mutate: (l: RawObject) => RawObject | undefined; want: boolean }[] = [
     { name: "equal: no write", mutate: (l) => l, want: false },
     { name: "missing: write", mutate: () => undefined, want: true },
-    { name: "other config bytes: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": digestValue("eA==") } }), want: true },
+    { name: "other node.json bytes: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "node.json": digestValue("eA==") } }), want: true },
+    { name: "a key of the older layout left over: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": digestValue("eA==") } }), want: true },
     { name: "other hash annotation: write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, annotations: { ...l.metadata?.annotations, [ANNOTATION_CONFIG_HASH]: "zzz" } } }), want: true },
     { name: "Node recreated (other uid): write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-0", controller: false, blockOwnerDeletion: false }] } }), want: true },
     { name: "extra label added by someone: no write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, labels: { ...l.metadata?.labels, extra: "1" } } }), want: false },
@@ -149,11 +191,24 @@ void describe("nodeSecretNeedsApply", () => {
   for (const c of cases) void test(c.name, () => assert.equal(nodeSecretNeedsApply(desired, c.mutate(live())), c.want));
 });
 
-void describe("planStaleNodeSecrets", () => {
-  void test("deletes the Secrets of Nodes that are gone, and only ours", () => {
-    const secret = (name: string, managed = true): RawObject => ({ metadata: { name, uid: `uid-${name}`, labels: managed ? { "app.kubernetes.io/managed-by": "keepalived-vip-operator" } : {} } });
-    const got = planStaleNodeSecrets(["node-a"], [secret("keepalived-vip-node-node-b"), secret("keepalived-vip-node-node-a"), secret("keepalived-vip-node-x", false)]);
-    assert.deepEqual(got, [{ name: "keepalived-vip-node-node-b", uid: "uid-keepalived-vip-node-node-b" }]);
+void describe("planStaleConfigSecrets", () => {
+  void test("deletes our node and instance Secrets the plan no longer has, and only ours", () => {
+    const secret = (name: string, component: string, managed = true): RawObject => ({
+      metadata: { name, uid: `uid-${name}`, labels: { "app.kubernetes.io/component": component, ...(managed ? { "app.kubernetes.io/managed-by": "keepalived-vip-operator" } : {}) } },
+    });
+    const wanted = new Set(["keepalived-vip-node-node-a", "keepalived-vip-instance-vip-4-7-0000abcd"]);
+    const got = planStaleConfigSecrets(wanted, [
+      secret("keepalived-vip-node-node-b", "node-config"),
+      secret("keepalived-vip-node-node-a", "node-config"),
+      secret("keepalived-vip-instance-vip-4-7-0000abcd", "instance-config"),
+      secret("keepalived-vip-instance-vip-4-9-0000ffff", "instance-config"),
+      secret("keepalived-vip-node-x", "node-config", false),
+      secret("keepalived-vip-other", "agent"),
+    ]);
+    assert.deepEqual(got, [
+      { name: "keepalived-vip-instance-vip-4-9-0000ffff", uid: "uid-keepalived-vip-instance-vip-4-9-0000ffff" },
+      { name: "keepalived-vip-node-node-b", uid: "uid-keepalived-vip-node-node-b" },
+    ]);
   });
 });
 

@@ -30,7 +30,7 @@ void describe("RenderWorker", () => {
       const [a, b] = await Promise.all([w.render(view()), renderInline(view())]);
       assert.deepEqual(a, b);
       assert.equal(a.nodes.length, 2);
-      assert.match(a.nodes[0]?.config ?? "", /192\.0\.2\.50/);
+      assert.match(a.published[0]?.json ?? "", /192\.0\.2\.50/);
       // A second request reuses the same worker.
       assert.deepEqual(await w.render(view()), b);
     } finally {

@@ -1,21 +1,24 @@
 // `keepalived-vip render`: the offline renderer. Reads YAML files of
-// Kubernetes objects and prints (or writes) the keepalived.conf of each node.
-// I/O: reads the input files and stdin, writes stdout, stderr and --out.
+// Kubernetes objects, plans them as the operator would, and prints (or
+// writes) the keepalived.conf each node's agent would assemble from the
+// published plan. I/O: reads the input files and stdin, writes stdout,
+// stderr and --out.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_RUNTIME_DIR, INTERFACE_NAME_PATTERN } from "../api/index.js";
-import { planCluster, resolveOptions, type ClusterPlan, type RenderOptions } from "../render/index.js";
+import { planCluster, renderNodeConfigs, resolveOptions, type ClusterPlan, type RenderOptions, type RenderedNodeConfig } from "../render/index.js";
 import { InputError, PROGRAM, UsageError, parseCommandArgs } from "./command.js";
 import { parseClusterView, type InputFile } from "./render-input.js";
 
 const HELP = `Usage: ${PROGRAM} render --node NAME [options] FILE...
        ${PROGRAM} render --all --out DIR [options] FILE...
 
-Renders the keepalived.conf the operator would give a node, from YAML files
-of Kubernetes objects, without a cluster. FILE is a multi-document YAML file,
-or - for stdin. VirtualIP, Node, Service, EndpointSlice and Secret objects
-are read (also inside a List); an agent heartbeat Lease gives its node's
-default interface; other kinds are ignored with a warning.
+Renders the keepalived.conf a node's agent would assemble from what the
+operator publishes, from YAML files of Kubernetes objects, without a
+cluster. FILE is a multi-document YAML file, or - for stdin. VirtualIP,
+Node, Service, EndpointSlice and Secret objects are read (also inside a
+List); an agent heartbeat Lease gives its node's default interface; other
+kinds are ignored with a warning.
 
 Problems the operator would report on a VirtualIP (a missing Service, a
 conflict, no eligible node, ...) are printed as warnings on stderr; the
@@ -109,7 +112,7 @@ function selectNodes(plan: ClusterPlan, node: string | undefined): ClusterPlan["
   throw new InputError([`node ${JSON.stringify(node)} is not in the input (nodes: ${known.length > 0 ? known.join(", ") : "none"})`]);
 }
 
-function writeConfigs(dir: string, nodes: ClusterPlan["nodes"]): string[] {
+function writeConfigs(dir: string, nodes: RenderedNodeConfig[]): string[] {
   try {
     mkdirSync(dir, { recursive: true });
     // The config may carry a VRRP password: readable by the owner only.
@@ -132,7 +135,8 @@ export function run(argv: string[]): Promise<number> {
   }
   const { view, warnings } = parseClusterView(readInputFiles(request.files));
   const plan = planCluster(view, request.options);
-  const nodes = selectNodes(plan, request.node);
+  // Only the nodes asked for are assembled, as their agents would.
+  const nodes = renderNodeConfigs({ nodes: selectNodes(plan, request.node), published: plan.published });
   const problems = plan.problems.map((p) => p.message);
   process.stderr.write([...warnings, ...problems].map((w) => `warning: ${w}\n`).join(""));
   if (request.out === undefined) {

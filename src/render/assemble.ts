@@ -38,11 +38,29 @@ function addressesOf(inst: PublishedInstance): string[] {
 }
 
 /**
+ * Why `node` cannot run its instances at all when two of its entries would
+ * render the same vrrp_instance (one instance named twice, or two instances
+ * with one vrrp_instance name); undefined when they would not. The planner
+ * never writes either, so this is a bug or a tampered Secret, not a wait.
+ */
+function instanceNamedTwice(node: PublishedNode, instances: ReadonlyMap<string, PublishedInstance>): string | undefined {
+  const byName = new Map<string, string>();
+  for (const e of node.instances) {
+    const name = (instances.get(e.instance) as PublishedInstance).name;
+    const other = byName.get(name);
+    if (other !== undefined) return `node ${node.node} names vrrp_instance ${name} twice (as ${other} and ${e.instance})`;
+    byName.set(name, e.instance);
+  }
+  return undefined;
+}
+
+/**
  * Assembles `node`'s keepalived.conf from its own values and the published
- * instances (by instance name). The text is exactly what the renderer would
- * write for the node in one piece. `templates` may carry prepared instances
- * from an earlier call (keyed by the instance object), so that a large
- * config is not re-rendered from scratch on each change.
+ * instances (by key: the name its entries give, see InstanceConfigPlan.name).
+ * The text is exactly what the renderer would write for the node in one
+ * piece. `templates` may carry prepared instances from an earlier call
+ * (keyed by the instance object), so that a large config is not re-rendered
+ * from scratch on each change.
  */
 export function assembleNodeConfig(
   node: PublishedNode,
@@ -54,6 +72,8 @@ export function assembleNodeConfig(
     const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, and ${missing.length - 5} more` : "");
     return { ok: false, waiting: true, problem: `waiting for ${missing.length} published instance(s): ${shown}`, missing };
   }
+  const twice = instanceNamedTwice(node, instances);
+  if (twice !== undefined) return { ok: false, waiting: false, problem: twice };
   const holder = new Map<string, string>();
   for (const e of node.instances) {
     const inst = instances.get(e.instance) as PublishedInstance;

@@ -12,7 +12,7 @@ import { planInstances } from "./instances.js";
 import type { PlannedInstance } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
-import { checkInstanceOnNode, checkVirtualServer, prepareInstance } from "./keepalived.js";
+import { checkInstanceOnNode, checkVirtualServer, prepareInstance, renderInstanceOnNode } from "./keepalived.js";
 import { compareIP, compareStrings, objectKey, sortedUnique } from "./order.js";
 import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexView } from "./view.js";
@@ -45,6 +45,26 @@ interface NodeContext {
   virtualServers: Map<string, VirtualServer[]>;
   /** Node name -> InternalIP per family. */
   addresses: Map<string, Partial<Record<Family, string>>>;
+  /** Each instance's key in the published plan (see {@link publishedKeys}). */
+  keys: Map<PlannedInstance, string>;
+}
+
+/**
+ * The key of each instance in the published plan (the name node entries
+ * refer to it by): its vrrp_instance name, which is unique but for instances
+ * with the same router id, family and interface on disjoint node sets. Those
+ * are each keyed by their name, "#" and a hash of their node list ("#" is in
+ * no instance name), so that no node ever assembles another's instance.
+ */
+function publishedKeys(instances: PlannedInstance[]): Map<PlannedInstance, string> {
+  const count = new Map<string, number>();
+  for (const p of instances) count.set(p.instance.name, (count.get(p.instance.name) ?? 0) + 1);
+  const out = new Map<PlannedInstance, string>();
+  for (const p of instances) {
+    const { name, nodes } = p.instance;
+    out.set(p, (count.get(name) ?? 0) > 1 ? `${name}#${sha256Hex(JSON.stringify(nodes)).slice(0, 16)}` : name);
+  }
+  return out;
 }
 
 /** The published, shared part of an instance: what every node taking part renders alike. */
@@ -77,7 +97,7 @@ function nodeEntry(planned: PlannedInstance, node: string, ctx: NodeContext): No
   const { instance } = planned;
   const sourceIP = instance.unicast ? ctx.addresses.get(node)?.[instance.family] : undefined;
   return {
-    instance: instance.name,
+    instance: ctx.keys.get(planned) ?? instance.name,
     interface: instance.interfaces[node] ?? "",
     priority: instance.priorities[node] ?? 0,
     ...(sourceIP !== undefined ? { sourceIP } : {}),
@@ -89,9 +109,12 @@ function planPublishedInstance(planned: PlannedInstance, ctx: NodeContext): Inst
   const published = publishedInstance(planned, ctx);
   const template = prepareInstance(published);
   for (const vs of published.virtualServers) checkVirtualServer(vs);
-  for (const node of new Set(planned.instance.nodes)) checkInstanceOnNode(template, nodeEntry(planned, node, ctx));
+  const entries = [...new Set(planned.instance.nodes)].map((node) => nodeEntry(planned, node, ctx));
+  for (const e of entries) checkInstanceOnNode(template, e);
+  // The addresses are checked as they are rendered, the same on every interface: one node's text checks them.
+  if (entries[0]) renderInstanceOnNode(template, entries[0]);
   const json = JSON.stringify(published);
-  return { name: published.name, published, json, hash: sha256Hex(json) };
+  return { name: ctx.keys.get(planned) ?? published.name, published, json, hash: sha256Hex(json) };
 }
 
 /** Plans one node: the instances it takes part in, with its own values, as node.json. */
@@ -178,6 +201,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
     byNode: instancesByNode(instances),
     virtualServers: planAllVirtualServers(index, rendered),
     addresses: index.nodeAddresses,
+    keys: publishedKeys(instances),
   };
   const carrierOf = carriers(instances);
   const virtualIPs: Record<string, VirtualIPPlan> = {};

@@ -77,6 +77,11 @@ export interface NodePlan {
 
 /** The shared part of one VRRP instance (an instance Secret's instance.json). */
 export interface InstanceConfigPlan {
+  /**
+   * Key of the instance in the published plan, the name node entries refer
+   * to it by: `published.name`, unless instances on disjoint node sets share
+   * that name; then `<name>#<hash of its node list>`.
+   */
   name: string;
   published: PublishedInstance;
   /** JSON text of `published`. */
@@ -100,7 +105,7 @@ export interface VirtualIPPlan {
 export interface ClusterPlan {
   instances: VrrpInstance[];
   problems: Problem[];
-  /** The shared part of every instance, sorted by name. */
+  /** The shared part of every instance, sorted by key (`name`). */
   published: InstanceConfigPlan[];
   /** One entry per Node in the view, sorted by node name. */
   nodes: NodePlan[];

@@ -1,14 +1,17 @@
 // `make bench-render`: the pure renderer at scale. Builds synthetic cluster
 // views (1,000 kube-proxy VirtualIPs over 50 Nodes; 200 ipvs VirtualIPs with
-// EndpointSlices), times planCluster and prints one JSON line. No I/O but stdout.
+// EndpointSlices) and times two things: planCluster, the published plan the
+// operator computes on each change, and planCluster + renderNodeConfigs,
+// every node's keepalived.conf as well (what planCluster alone used to do,
+// so comparable with earlier figures). Prints one JSON line. No I/O but stdout.
 import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
 import { API_VERSION, KIND, parseVirtualIP } from "../../../src/api/index.js";
 import type { VirtualIP } from "../../../src/api/index.js";
-import { planCluster } from "../../../src/render/index.js";
-import type { ClusterView } from "../../../src/render/index.js";
+import { planCluster, renderNodeConfigs } from "../../../src/render/index.js";
+import type { ClusterPlan, ClusterView, RenderedNodeConfig } from "../../../src/render/index.js";
 
 const RUNS = 5;
 const NODES = 50;
@@ -84,42 +87,92 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-/** One planCluster run: its time, the heap in use right after it and once its garbage is gone (over `base`), and the output. */
-function runOnce(view: ClusterView, base: number): { ms: number; heapMB: number; retainedMB: number; bytes: number; digest: string } {
+/** What one timed step leaves behind: the plan, and the assembled configs when the step builds them. */
+interface Output {
+  plan: ClusterPlan;
+  configs?: RenderedNodeConfig[];
+}
+
+/** One timed run: its time, the heap in use right after it and once its garbage is gone (over `base`), and the output. */
+function runOnce(step: (view: ClusterView) => Output, view: ClusterView, base: number): { ms: number; heapMB: number; retainedMB: number; out: Output } {
   gc();
   const t0 = performance.now();
-  const plan = planCluster(view);
+  const out = step(view);
   const ms = performance.now() - t0;
   const heapMB = (process.memoryUsage().heapUsed - base) / MB;
   gc();
   const retainedMB = (process.memoryUsage().heapUsed - base) / MB;
-  const bytes = plan.nodes.reduce((n, p) => n + p.config.length, 0);
-  const digest = createHash("sha256").update(JSON.stringify(plan)).digest("hex").slice(0, 16);
-  return { ms, heapMB, retainedMB, bytes, digest };
+  return { ms, heapMB, retainedMB, out };
+}
+
+/** A run's figures without its output. */
+type RunFigures = Omit<ReturnType<typeof runOnce>, "out">;
+
+/**
+ * One run of {@link runOnce}, its output dropped when its frame is gone, so
+ * that no run's output is in the heap of the next.
+ */
+function runDropped(step: (view: ClusterView) => Output, view: ClusterView, base: number): RunFigures {
+  const { ms, heapMB, retainedMB } = runOnce(step, view, base);
+  return { ms, heapMB, retainedMB };
+}
+
+/** Bytes the operator writes for a plan: every instance.json and node.json. */
+function publishedBytes(plan: ClusterPlan): number {
+  return [...plan.published, ...plan.nodes].reduce((n, p) => n + p.json.length, 0);
 }
 
 /**
- * Median wall time of RUNS planCluster runs; the most heap in use right
- * after a run (its garbage included) and what the plan itself keeps, both
- * over the heap before planning; the output size and a digest of the whole plan.
+ * Digest of the plan as planCluster returned it before the published plan
+ * (instances, problems, every node's config, hash and instance map,
+ * VirtualIPs), so that it equals the digests of earlier runs.
  */
-function measure(name: string, view: ClusterView): Record<string, number | string> {
+function planDigest(plan: ClusterPlan, configs: RenderedNodeConfig[]): string {
+  const whole = { instances: plan.instances, problems: plan.problems, nodes: configs, virtualIPs: plan.virtualIPs };
+  return createHash("sha256").update(JSON.stringify(whole)).digest("hex").slice(0, 16);
+}
+
+/**
+ * Median wall time of RUNS runs of `step`; the most heap in use right after
+ * a run (its garbage included) and what its output keeps, both over the heap
+ * before it.
+ */
+function timed(step: (view: ClusterView) => Output, view: ClusterView): { figures: Record<string, number>; times: string; out: Output } {
   gc();
   const base = process.memoryUsage().heapUsed;
-  const runs = Array.from({ length: RUNS }, () => runOnce(view, base));
-  const last = runs[runs.length - 1];
+  const runs: RunFigures[] = [];
+  for (let i = 1; i < RUNS; i++) runs.push(runDropped(step, view, base));
+  const { out, ...lastFigures } = runOnce(step, view, base);
+  runs.push(lastFigures);
+  const figures = {
+    medianMs: Math.round(median(runs.map((r) => r.ms))),
+    heapUsedMB: Math.round(Math.max(...runs.map((r) => r.heapMB))),
+    retainedMB: Math.round(lastFigures.retainedMB),
+  };
+  return { figures, times: runs.map((r) => Math.round(r.ms)).join(", "), out };
+}
+
+/** Both figures of one view, with the output's size and a digest of the whole plan (assembled configs included). */
+function measure(name: string, view: ClusterView): Record<string, unknown> {
+  const plan = timed((v) => ({ plan: planCluster(v) }), view);
+  const full = timed((v) => {
+    const p = planCluster(v);
+    return { plan: p, configs: renderNodeConfigs(p) };
+  }, view);
+  const configs = full.out.configs ?? [];
   const result = {
     name,
     vips: view.virtualIPs.length,
     nodes: view.nodes.length,
-    medianMs: Math.round(median(runs.map((r) => r.ms))),
-    heapUsedMB: Math.round(Math.max(...runs.map((r) => r.heapMB))),
-    planRetainedMB: Math.round(last?.retainedMB ?? 0),
-    configBytes: last?.bytes ?? 0,
-    planDigest: last?.digest ?? "",
+    planCluster: { ...plan.figures, publishedBytes: publishedBytes(plan.out.plan) },
+    planAndRender: { ...full.figures, configBytes: configs.reduce((n, c) => n + c.config.length, 0) },
+    planDigest: planDigest(full.out.plan, configs),
   };
-  const times = runs.map((r) => Math.round(r.ms)).join(", ");
-  console.log(`${name}: median ${result.medianMs} ms of ${RUNS} runs (${times}), heap used ${result.heapUsedMB} MB (plan keeps ${result.planRetainedMB} MB), ${result.configBytes} config bytes`);
+  const show = (what: string, t: typeof plan, bytes: string): string =>
+    `  ${what}: median ${t.figures.medianMs} ms of ${RUNS} runs (${t.times}), heap used ${t.figures.heapUsedMB} MB (output keeps ${t.figures.retainedMB} MB), ${bytes}`;
+  console.log(`${name}:`);
+  console.log(show("planCluster", plan, `${result.planCluster.publishedBytes} published bytes`));
+  console.log(show("planCluster + renderNodeConfigs", full, `${result.planAndRender.configBytes} config bytes, plan digest ${result.planDigest}`));
   return result;
 }
 

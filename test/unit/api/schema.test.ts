@@ -7,7 +7,7 @@ import { join, relative } from "node:path";
 import yaml from "js-yaml";
 import type { V1Secret } from "@kubernetes/client-node";
 import { API_VERSION, KIND, ReadyReason, canonicalIP, parseIPv4, parseIPv6, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
-import { planCluster, type ClusterView } from "../../../src/render/index.js";
+import { planCluster, renderNodeConfigs, type ClusterView } from "../../../src/render/index.js";
 
 const root = join(import.meta.dirname, "../../..");
 const samplesDir = join(root, "config/samples");
@@ -289,7 +289,7 @@ void describe("the auth password is checked when rendering (the Secret is a sepa
       const problems = plan.problems.filter((p) => p.virtualIP === "default/bad");
       if (!c.rejected) {
         assert.deepEqual(problems, []);
-        assert.ok(plan.nodes[0]?.config.includes(`auth_pass ${c.password}`), "password missing from the config");
+        assert.ok(renderNodeConfigs(plan)[0]?.config.includes(`auth_pass ${c.password}`), "password missing from the config");
         return;
       }
       assert.equal(problems.length, 1, JSON.stringify(problems));
@@ -297,7 +297,8 @@ void describe("the auth password is checked when rendering (the Secret is a sepa
       assert.equal(problems[0]?.excluded, true);
       assert.match(problems[0]?.message ?? "", /spec\.vrrp\.authSecretRef/);
       assert.ok(!JSON.stringify(plan.problems).includes(c.password), "the password appears in a problem");
-      assert.ok(!plan.nodes.some((n) => n.config.includes(c.password)), "the rejected password reached a config");
+      assert.ok(!renderNodeConfigs(plan).some((n) => n.config.includes(c.password)), "the rejected password reached a config");
+      assert.ok(!plan.published.some((p) => p.json.includes(c.password)), "the rejected password was published");
     });
   }
 });

@@ -1,7 +1,7 @@
 // Grouping and conflicts: what forms one VRRP instance, what clashes, who wins.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { planCluster } from "../../../src/render/index.js";
+import { planCluster, renderNodeConfigs } from "../../../src/render/index.js";
 import type { ClusterPlan, Problem } from "../../../src/render/index.js";
 import { node, view, vip } from "./factory.js";
 import type { VipInput } from "./factory.js";
@@ -92,7 +92,7 @@ void describe("conflicts", () => {
       assert.ok(plan.problems.some((p) => p.virtualIP === "default/b" && p.condition === "Ready" && p.reason === "Conflict"));
       assert.equal(conflictOf(plan, "default/a"), undefined, "the winner gets no problem");
       assert.deepEqual(rendered(plan), ["default/a"]);
-      for (const n of plan.nodes) assert.ok(!n.config.includes("192.0.2.51"), `${n.node} carries the loser's address`);
+      for (const n of renderNodeConfigs(plan)) assert.ok(!n.config.includes("192.0.2.51"), `${n.node} carries the loser's address`);
     });
   }
 
@@ -127,7 +127,26 @@ void describe("conflicts", () => {
     const plan = planCluster(view([a, b], { nodes }));
     assert.deepEqual(plan.problems, []);
     assert.equal(plan.instances.length, 2);
-    for (const n of plan.nodes) assert.equal(n.instances.instances.length, 1);
+    for (const n of renderNodeConfigs(plan)) assert.equal(n.instances.instances.length, 1);
+  });
+
+  void test("instances sharing a name on disjoint nodes are published apart, and each node assembles its own", () => {
+    const nodes = [node("node-a", ["192.0.2.11"], { labels: { rack: "1" } }), node("node-b", ["192.0.2.12"], { labels: { rack: "2" } })];
+    const a = vip({ name: "a", created: older, spec: { nodeSelector: { matchLabels: { rack: "1" } } } });
+    const b = vip({ name: "b", created: newer, spec: { address: "192.0.2.51", nodeSelector: { matchLabels: { rack: "2" } }, vrrp: { preempt: true } } });
+    const plan = planCluster(view([a, b], { nodes }));
+    assert.deepEqual(plan.published.map((p) => p.published.name), ["vip_4_51", "vip_4_51"]);
+    assert.equal(new Set(plan.published.map((p) => p.name)).size, 2, "two published instances under one key");
+    for (const p of plan.published) assert.match(p.name, /^vip_4_51#[0-9a-f]{16}$/);
+    const [na, nb] = renderNodeConfigs(plan);
+    assert.match(na?.config ?? "", /^ {8}192\.0\.2\.50\/32 dev eth0$/m);
+    assert.doesNotMatch(na?.config ?? "", /192\.0\.2\.51|192\.0\.2\.12/);
+    assert.match(nb?.config ?? "", /^ {8}192\.0\.2\.51\/32 dev eth0$/m);
+    assert.doesNotMatch(nb?.config ?? "", /192\.0\.2\.50|192\.0\.2\.11/);
+    assert.deepEqual(
+      [na, nb].map((n) => n?.instances.instances.map((i) => [i.instance, i.addresses])),
+      [[["vip_4_51", ["192.0.2.50"]]], [["vip_4_51", ["192.0.2.51"]]]],
+    );
   });
 
   void test("the same router id in the other family is no conflict", () => {

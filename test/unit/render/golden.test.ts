@@ -6,23 +6,24 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { planCluster } from "../../../src/render/index.js";
-import type { ClusterPlan } from "../../../src/render/index.js";
+import { planCluster, renderNodeConfigs } from "../../../src/render/index.js";
+import type { ClusterPlan, RenderedNodeConfig } from "../../../src/render/index.js";
 import { FIXTURES, GOLDEN, KEEPALIVED, KeepalivedChecker, loadFixture } from "./support.js";
 
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
-/** Everything but the config texts, as a readable JSON golden. */
-function summary(plan: ClusterPlan): string {
-  const nodes = plan.nodes.map((n) => ({ node: n.node, hash: n.hash, instances: n.instances.instances }));
+/** Everything but the config texts, as a readable JSON golden (node hashes are those of the assembled configs). */
+function summary(plan: ClusterPlan, configs: RenderedNodeConfig[]): string {
+  const nodes = configs.map((n) => ({ node: n.node, hash: n.hash, instances: n.instances.instances }));
   return `${JSON.stringify({ problems: plan.problems, instances: plan.instances, virtualIPs: plan.virtualIPs, nodes }, null, 2)}\n`;
 }
 
-/** Expected files of a case: <node>.conf per node, plus _plan.json. */
+/** Expected files of a case: <node>.conf per node (assembled from the published plan), plus _plan.json. */
 function expectedFiles(plan: ClusterPlan): Map<string, string> {
+  const configs = renderNodeConfigs(plan);
   const files = new Map<string, string>();
-  for (const n of plan.nodes) files.set(`${n.node}.conf`, n.config);
-  files.set("_plan.json", summary(plan));
+  for (const n of configs) files.set(`${n.node}.conf`, n.config);
+  files.set("_plan.json", summary(plan, configs));
   return files;
 }
 

@@ -2,7 +2,7 @@
 // directive (the renderer refuses unsafe tokens; odd names are sanitized).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { advertIntervalText, assertConfigShape, planCluster, renderKeepalivedConf } from "../../../src/render/index.js";
+import { advertIntervalText, assertConfigShape, planCluster, renderKeepalivedConf, renderNodeConfigs } from "../../../src/render/index.js";
 import type { KeepalivedConfInput, KeepalivedInstance, VirtualServer } from "../../../src/render/index.js";
 import { KeepalivedChecker } from "./support.js";
 import { node, service, slice, view, vip } from "./factory.js";
@@ -120,9 +120,10 @@ void describe("object fields cannot inject directives", () => {
     nodeInterfaces: { "node-b": "eth0 }\nvrrp_instance x {" },
   });
   const plan = planCluster(v);
+  const configs = renderNodeConfigs(plan);
 
   void test("odd Node names, port names, addresses and interfaces are sanitized or dropped", () => {
-    for (const n of plan.nodes) {
+    for (const n of configs) {
       const lines = directives(n.config);
       assert.equal(lines.filter((l) => l.startsWith("vrrp_instance")).length, n.instances.instances.length, n.config);
       assert.ok(!lines.some((l) => l.startsWith("vrrp_instance evil")), `${JSON.stringify(n.node)}: the node name opened an instance`);
@@ -130,7 +131,7 @@ void describe("object fields cannot inject directives", () => {
       assert.ok(!n.config.includes("198.51.100.106"), "an unparsable endpoint address reached the config");
       for (const l of lines) assert.doesNotMatch(l, /[{}]./, `a brace inside a line: ${l}`);
     }
-    const evil = plan.nodes.find((n) => n.node === evilNode);
+    const evil = configs.find((n) => n.node === evilNode);
     assert.ok(evil);
     assert.match(evil.config, /^ {4}router_id node-a___vrrp_instance_evil____$/m);
   });
@@ -140,7 +141,7 @@ void describe("object fields cannot inject directives", () => {
   });
 
   void test("the rendered configs still pass keepalived --config-test", () => {
-    for (const n of plan.nodes) {
+    for (const n of configs) {
       const res = checker.check(n.config);
       assert.equal(res.status, 0, `${JSON.stringify(n.node)}: ${res.log}`);
       assert.equal(res.log.trim(), "", res.log);

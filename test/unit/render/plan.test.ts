@@ -4,13 +4,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { nodeInstanceMapSchema } from "../../../src/api/index.js";
-import { instanceName, planCluster } from "../../../src/render/index.js";
+import { instanceName, planCluster, renderNodeConfigs } from "../../../src/render/index.js";
 import type { ClusterView } from "../../../src/render/index.js";
 import { blockOf, node, secret, service, slice, view, vip } from "./factory.js";
 import { loadFixture } from "./support.js";
 
 function configOf(v: ClusterView, name = "node-a"): string {
-  const n = planCluster(v).nodes.find((p) => p.node === name);
+  const n = renderNodeConfigs(planCluster(v)).find((p) => p.node === name);
   assert.ok(n, `no plan for ${name}`);
   return n.config;
 }
@@ -118,6 +118,7 @@ void describe("plan shape", () => {
     { nodes: [node("node-a", ["192.0.2.11"]), node("node-b", ["192.0.2.12"]), node("spare", [])] },
   );
   const plan = planCluster(v);
+  const configs = renderNodeConfigs(plan);
 
   void test("every VirtualIP has an entry; one left out has no instance and no nodes", () => {
     assert.deepEqual(plan.virtualIPs, {
@@ -129,7 +130,9 @@ void describe("plan shape", () => {
 
   void test("every Node gets a plan, sorted by name; a node without instances gets global_defs only", () => {
     assert.deepEqual(plan.nodes.map((n) => n.node), ["node-a", "node-b", "spare"]);
-    const spare = plan.nodes[2];
+    assert.deepEqual(plan.nodes[2]?.published.instances, []);
+    assert.deepEqual(configs.map((n) => n.node), ["node-a", "node-b", "spare"]);
+    const spare = configs[2];
     assert.ok(spare);
     assert.match(spare.config, /global_defs \{/);
     assert.doesNotMatch(spare.config, /vrrp_instance|virtual_server/);
@@ -137,11 +140,12 @@ void describe("plan shape", () => {
   });
 
   void test("hash is the sha256 of the config and instance maps satisfy the agent contract", () => {
-    for (const n of plan.nodes) {
+    for (const n of configs) {
       assert.equal(n.hash, createHash("sha256").update(n.config).digest("hex"));
       assert.ok(nodeInstanceMapSchema.safeParse(n.instances).success, `instance map of ${n.node} is invalid`);
     }
-    assert.deepEqual(plan.nodes[0]?.instances.instances, [
+    for (const n of [...plan.nodes, ...plan.published]) assert.equal(n.hash, createHash("sha256").update(n.json).digest("hex"));
+    assert.deepEqual(configs[0]?.instances.instances, [
       { instance: "vip_4_51", virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.50"], virtualIPs: ["default/web"] },
     ]);
   });
@@ -158,7 +162,7 @@ void describe("plan shape", () => {
   });
 
   void test("runtimeDir and defaultInterface options reach the config", () => {
-    const config = planCluster(v, { runtimeDir: "/var/run/kv/", defaultInterface: "ens5" }).nodes[0]?.config ?? "";
+    const config = renderNodeConfigs(planCluster(v, { runtimeDir: "/var/run/kv/", defaultInterface: "ens5" }))[0]?.config ?? "";
     assert.match(config, /^\s+vrrp_notify_fifo \/var\/run\/kv\/notify\.fifo$/m);
     assert.match(config, /^\s+interface ens5$/m);
   });
@@ -197,9 +201,12 @@ void describe("secrets", () => {
         ["default/v4", "InvalidAuthSecret"],
       ],
     );
-    const summary = JSON.stringify({ ...plan, nodes: plan.nodes.map((n) => ({ ...n, config: "" })) });
-    for (const p of passwords) assert.ok(!summary.includes(p), `plan outside the configs shows password ${p}`);
-    const config = plan.nodes[0]?.config ?? "";
+    // Only the instance Secrets' instance.json (plan.published) carries a password.
+    const summary = JSON.stringify({ ...plan, published: [] });
+    for (const p of passwords) assert.ok(!summary.includes(p), `plan outside the published instances shows password ${p}`);
+    const published = JSON.stringify(plan.published);
+    for (const p of passwords.slice(2)) assert.ok(!published.includes(JSON.stringify(p).slice(1, -1)), `a rejected password ${p} was published`);
+    const config = renderNodeConfigs(plan)[0]?.config ?? "";
     assert.match(config, /auth_pass Pw\.1$/m);
     assert.match(config, /auth_pass Secret99$/m);
   });
@@ -235,7 +242,7 @@ void describe("services and endpoints reach the config", () => {
       services: [service("web", { ports: [{ name: "http", port: 80 }] })],
       endpointSlices: [slice("web-1", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.105" }] })],
     });
-    for (const n of planCluster(v).nodes) {
+    for (const n of renderNodeConfigs(planCluster(v))) {
       assert.match(n.config, /virtual_server 192\.0\.2\.50 80 \{/);
       assert.match(n.config, /real_server 198\.51\.100\.105 8080 \{/);
     }

@@ -1,12 +1,13 @@
-// The renderer at scale: a large view renders the same bytes as before
-// instance text was shared across nodes, the same as rendering each node on
-// its own, in any input order; the config shape check agrees with a plain
-// line-by-line reference.
+// The renderer at scale: the configs assembled from a large view's published
+// plan are the same bytes as before instance text was shared across nodes
+// (and before the plan was split into published instances and nodes), the
+// same as rendering each node on its own, in any input order; the config
+// shape check agrees with a plain line-by-line reference.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { assertConfigShape, nodeInternalIP, planCluster, planVirtualServers, renderKeepalivedConf } from "../../../src/render/index.js";
-import type { ClusterPlan, ClusterView, KeepalivedInstance, VirtualServer, VrrpInstance } from "../../../src/render/index.js";
+import { assertConfigShape, nodeInternalIP, planCluster, planVirtualServers, renderKeepalivedConf, renderNodeConfigs } from "../../../src/render/index.js";
+import type { ClusterView, RenderedNodeConfig, KeepalivedInstance, VirtualServer, VrrpInstance } from "../../../src/render/index.js";
 import { SCALE_PASSWORD, scaleView } from "./scale-view.js";
 
 /**
@@ -16,9 +17,9 @@ import { SCALE_PASSWORD, scaleView } from "./scale-view.js";
  */
 const SCALE_CONFIGS_SHA256 = "4bf9f040f24e362a54dae7b2231854bb21ead95b65218640a61ea8a86c92248b";
 
-function configsDigest(plan: ClusterPlan): string {
+function configsDigest(configs: RenderedNodeConfig[]): string {
   const h = createHash("sha256");
-  for (const n of plan.nodes) h.update(`${n.node}\0${n.config}\0`);
+  for (const n of configs) h.update(`${n.node}\0${n.config}\0`);
   return h.digest("hex");
 }
 
@@ -81,21 +82,24 @@ function virtualServersOf(view: ClusterView, inst: VrrpInstance): VirtualServer[
 void describe("planCluster at 200 VirtualIPs x 20 Nodes", () => {
   const view = scaleView();
   const plan = planCluster(view);
+  const configs = renderNodeConfigs(plan);
 
   void test("the view exercises what it should: instances, ipvs, auth, no problems", () => {
     assert.equal(plan.instances.length, 50);
+    assert.equal(plan.published.length, 50);
+    assert.equal(configs.length, 20);
     assert.deepEqual(plan.problems, []);
-    assert.ok(plan.nodes.every((n) => n.config.includes("virtual_server ")), "a node without virtual_server");
-    assert.ok(plan.nodes.every((n) => n.config.includes("auth_pass ")), "a node without authentication");
-    assert.ok(plan.nodes.some((n) => /vrrp_instance vip_6_/.test(n.config)), "no IPv6 instance");
+    assert.ok(configs.every((n) => n.config.includes("virtual_server ")), "a node without virtual_server");
+    assert.ok(configs.every((n) => n.config.includes("auth_pass ")), "a node without authentication");
+    assert.ok(configs.some((n) => /vrrp_instance vip_6_/.test(n.config)), "no IPv6 instance");
   });
 
   void test("configs are byte-identical to those of the renderer that rendered each node anew", () => {
-    assert.equal(configsDigest(plan), SCALE_CONFIGS_SHA256);
+    assert.equal(configsDigest(configs), SCALE_CONFIGS_SHA256);
   });
 
   void test("every node's config equals rendering that node on its own", () => {
-    for (const n of plan.nodes) {
+    for (const n of configs) {
       const mine = plan.instances.filter((i) => i.nodes.includes(n.node));
       const alone = renderKeepalivedConf({
         node: n.node,
@@ -119,7 +123,9 @@ void describe("planCluster at 200 VirtualIPs x 20 Nodes", () => {
         secrets: shuffled(view.secrets, rand),
         nodeInterfaces: view.nodeInterfaces,
       };
-      assert.equal(JSON.stringify(planCluster(mixed)), want, `seed ${seed}`);
+      const mixedPlan = planCluster(mixed);
+      assert.equal(JSON.stringify(mixedPlan), want, `seed ${seed}`);
+      assert.equal(configsDigest(renderNodeConfigs(mixedPlan)), SCALE_CONFIGS_SHA256, `seed ${seed}`);
     }
   });
 });

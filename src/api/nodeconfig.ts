@@ -88,6 +88,11 @@ export const publishedInstanceSchema = z
 /** What one node puts into one instance. */
 export const nodeInstanceEntrySchema = z
   .object({
+    /**
+     * The instance's key in the plan: its vrrp_instance name, or that name,
+     * "#" and a hash when instances on disjoint node sets share the name. The
+     * instance Secret is instanceSecretName(key).
+     */
     instance: z.string().min(1),
     interface: z.string().min(1),
     priority: z.number().int().min(1).max(254),

@@ -127,6 +127,11 @@ void describe("helm install into a real API server", () => {
         act: (a) => a.core.listNamespacedSecret(NAMESPACE, undefined, undefined, undefined, `metadata.name=${secretName}`),
       },
       {
+        name: "may list the instance Secrets by label selector (for a watch)",
+        allowed: true,
+        act: (a) => a.core.listNamespacedSecret(NAMESPACE, undefined, undefined, undefined, undefined, "app.kubernetes.io/component=instance-config"),
+      },
+      {
         name: "may create its heartbeat Lease in its namespace",
         allowed: true,
         act: (a) => a.coordination.createNamespacedLease(NAMESPACE, { metadata: { name: `keepalived-vip-agent-${NODE}`, namespace: NAMESPACE }, spec: { holderIdentity: NODE } }),

@@ -1,13 +1,14 @@
-// The node agent: glues config sync (watch, --config-test, atomic install,
-// reload), keepalived supervision, notify FIFO, status reports, heartbeat,
-// interface discovery and metrics together. I/O (through the modules it wires).
-import { ANNOTATION_DEFAULT_INTERFACE, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
+// The node agent: glues config sync (watches of the published plan,
+// assembly, --config-test, atomic install, reload), keepalived supervision,
+// notify FIFO, status reports, heartbeat, interface discovery and metrics
+// together. I/O (through the modules it wires).
+import { ANNOTATION_DEFAULT_INTERFACE, COMPONENT_INSTANCE_CONFIG, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
 import { describeError, type KubeClients } from "../kube/client.js";
-import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchSecretByName, type ObservedSecret, type SecretWatch } from "../kube/agent-io.js";
+import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchSecretByName, watchSecrets, type SecretWatch } from "../kube/agent-io.js";
 import { realClock, type Clock, type Timer } from "../shared/clock.js";
 import { startHealthServer, type HealthCheckResult, type HealthServer } from "../shared/health-server.js";
 import type { Logger } from "../shared/logger.js";
-import { parseNodeConfigSecret, planConfigSync, type NodeConfig } from "./config.js";
+import { planConfigSync, type NodeConfig } from "./config.js";
 import { NotifyFifoReader } from "./fifo.js";
 import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface } from "./ip.js";
@@ -15,6 +16,7 @@ import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
+import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { StatusReporter } from "./reporter.js";
 import { ensureRuntimeDir, installConfig, installInstances, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
 import { planReport, splitKey, virtualIPKeys } from "./status.js";
@@ -22,10 +24,13 @@ import { planReport, splitKey, virtualIPKeys } from "./status.js";
 /** Reporting component name in Events and logs. */
 export const AGENT_COMPONENT = "keepalived-vip-agent";
 
+/** Label selector of the instance Secrets (instance.json) in the agent's namespace. */
+export const INSTANCE_SECRETS_SELECTOR = `${LABEL_COMPONENT}=${COMPONENT_INSTANCE_CONFIG}`;
+
 /** What configures an agent, as read from flags and environment. */
 export interface AgentSettings {
   node: string;
-  /** Namespace of the config Secret and the heartbeat Lease (the operator's). */
+  /** Namespace of the config Secrets and the heartbeat Lease (the operator's). */
   namespace: string;
   /** The node's InternalIP, to find the default interface. */
   hostIP?: string;
@@ -58,7 +63,7 @@ export class Agent {
   private readonly reporter: StatusReporter;
   private readonly fifo: NotifyFifoReader;
   private readonly heartbeat: Heartbeat;
-  private watch?: SecretWatch;
+  private watches: SecretWatch[] = [];
   private health?: HealthServer;
   private resyncTimer?: Timer;
 
@@ -69,13 +74,19 @@ export class Agent {
   private defaultInterface?: string;
   private beats = 0;
   private readonly uids = new Map<string, string>();
-  private pendingSecret?: { secret: ObservedSecret | undefined };
+  private readonly plan: PublishedPlanView;
+  /** The problem of the last refusal before config-test (the same one is not refused again). */
+  private lastRefusedProblem?: string;
+  /** What the agent waits for, while it waits. */
+  private waitingFor?: string;
+  private syncPending = false;
   private syncing?: Promise<void>;
 
   constructor(private readonly opts: AgentOptions) {
     this.paths = runtimePaths(opts.runtimeDir);
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? createAgentMetrics();
+    this.plan = new PublishedPlanView(opts.node);
     this.supervisor = new KeepalivedSupervisor({
       keepalivedPath: opts.keepalivedPath,
       paths: this.paths,
@@ -113,7 +124,7 @@ export class Agent {
       // The API server answers again: catch up now rather than at the end of each backoff.
       onRecovered: () => {
         this.reporter.retryNow();
-        this.watch?.retryNow();
+        for (const w of this.watches) w.retryNow();
       },
     });
   }
@@ -142,13 +153,23 @@ export class Agent {
       await this.supervisor.start();
     }
 
-    // 2: Follow the node's config Secret.
-    this.watch = watchSecretByName(this.opts.clients, {
-      namespace: this.opts.namespace,
-      name: nodeConfigSecretName(this.opts.node),
-      onChange: (secret) => this.onSecret(secret),
-      onError: (err, retryInMs) => log.warn("Failed to watch config Secret", { error: describeError(err), retryInMs }),
-    });
+    // 2: Follow the published plan: the node's own Secret and the instance Secrets.
+    const namespace = this.opts.namespace;
+    this.watches = [
+      watchSecretByName(this.opts.clients, {
+        namespace,
+        name: nodeConfigSecretName(this.opts.node),
+        onChange: (secret) => this.changed(this.plan.setNode(secret)),
+        onError: (err, retryInMs) => log.warn("Failed to watch node Secret", { error: describeError(err), retryInMs }),
+      }),
+      watchSecrets(this.opts.clients, {
+        namespace,
+        labelSelector: INSTANCE_SECRETS_SELECTOR,
+        onList: (secrets) => this.changed(this.plan.replaceInstances(secrets)),
+        onEvent: (type, secret) => this.changed(type === "DELETED" ? this.plan.deleteInstance(secret.name) : this.plan.putInstance(secret)),
+        onError: (err, retryInMs) => log.warn("Failed to watch instance Secrets", { error: describeError(err), retryInMs }),
+      }),
+    ];
     this.scheduleResync();
   }
 
@@ -156,7 +177,7 @@ export class Agent {
   async stop(): Promise<void> {
     const log = this.opts.logger;
     log.info("Stopping agent");
-    this.watch?.stop();
+    for (const w of this.watches) w.stop();
     this.heartbeat.stop();
     this.resyncTimer?.cancel();
     await this.supervisor.stop();
@@ -185,36 +206,41 @@ export class Agent {
 
   // --- config sync ---------------------------------------------------------
 
-  private onSecret(secret: ObservedSecret | undefined): void {
-    this.pendingSecret = { secret };
-    this.syncing ??= this.drainSecrets().finally(() => (this.syncing = undefined));
+  /** A watch changed the plan view; `relevant`: the change can matter to this node's config. */
+  private changed(relevant: boolean): void {
+    if (!relevant || !this.plan.synced) return;
+    this.syncPending = true;
+    this.syncing ??= this.drainChanges().finally(() => (this.syncing = undefined));
   }
 
-  /** Handles Secret versions one at a time; a burst collapses to the latest. */
-  private async drainSecrets(): Promise<void> {
-    while (this.pendingSecret) {
-      const { secret } = this.pendingSecret;
-      this.pendingSecret = undefined;
+  /** Decides on the plan one change at a time; a burst collapses to one decision on the latest view. */
+  private async drainChanges(): Promise<void> {
+    while (this.syncPending) {
+      this.syncPending = false;
       try {
-        await this.syncConfig(secret);
+        await this.syncConfig();
       } catch (err) {
         this.opts.logger.error("Failed to sync config", { error: err instanceof Error ? err.message : String(err) });
       }
     }
   }
 
-  private async syncConfig(secret: ObservedSecret | undefined): Promise<void> {
+  private async syncConfig(): Promise<void> {
     const log = this.opts.logger;
-    if (!secret) {
-      log.info("Config Secret not found; keeping the installed config", { secret: nodeConfigSecretName(this.opts.node) });
+    const decision = this.plan.decide(this.applied);
+    this.setWaiting(decision);
+    if (decision.kind === "wait") return;
+    if (decision.kind === "refuse") {
+      if (decision.problem === this.lastRefusedProblem) {
+        log.debug("Config still refused", { problem: decision.problem });
+        return;
+      }
+      this.lastRefusedProblem = decision.problem;
+      this.refuse({ problems: [decision.problem], virtualIPs: decision.virtualIPs });
       return;
     }
-    const parsed = parseNodeConfigSecret(secret.data, this.opts.node);
-    if (!parsed.ok) {
-      this.refuse({ problems: [parsed.error], instances: parsed.instances, hash: undefined });
-      return;
-    }
-    const candidate = parsed.value;
+    this.lastRefusedProblem = undefined;
+    const candidate = decision.candidate;
     const plan = planConfigSync(candidate, { config: this.appliedConfig, instances: this.applied });
     if (plan.action === "none") {
       log.debug("Config unchanged", { hash: candidate.hash });
@@ -230,13 +256,32 @@ export class Agent {
     await this.applyConfig(candidate);
   }
 
+  /**
+   * Tracks waiting for the rest of the published plan: the gauge, and a log
+   * line when the reason changes (info) or stays (debug). Waiting is not a
+   * failure: the running config keeps running.
+   */
+  private setWaiting(decision: PlanDecision): void {
+    const log = this.opts.logger;
+    const before = this.waitingFor;
+    this.waitingFor = decision.kind === "wait" ? decision.problem : undefined;
+    this.metrics.configWaiting.set(decision.kind === "wait" ? 1 : 0);
+    if (decision.kind === "wait") {
+      const fields = { problem: decision.problem, missing: decision.missing.slice(0, 20), keepsRunning: this.appliedConfig !== undefined };
+      if (decision.problem !== before) log.info("Waiting for the published plan", fields);
+      else log.debug("Still waiting for the published plan", fields);
+    } else if (before !== undefined) {
+      log.info("Stopped waiting for the published plan", { waitedFor: before, decision: decision.kind });
+    }
+  }
+
   private async applyConfig(candidate: NodeConfig): Promise<void> {
     const log = this.opts.logger;
     if (candidate.hash === this.lastRejectedHash) return;
     const verdict = await testCandidateConfig(this.paths, candidate.config, { keepalivedPath: this.opts.keepalivedPath });
     if (!verdict.ok) {
       this.lastRejectedHash = candidate.hash;
-      this.refuse({ problems: verdict.problems, instances: candidate.instances, hash: candidate.hash });
+      this.refuse({ problems: verdict.problems, virtualIPs: virtualIPKeys(candidate.instances), hash: candidate.hash });
       return;
     }
     this.lastRejectedHash = undefined;
@@ -248,15 +293,15 @@ export class Agent {
     log.info("Applied keepalived config", { hash: candidate.hash, keepalived: how, instances: candidate.instances.instances.length });
   }
 
-  /** A refused candidate: counted, logged, and an Event on each VirtualIP it names. The last good config keeps running. */
-  private refuse(what: { problems: string[]; instances?: NodeInstanceMap; hash?: string }): void {
+  /** A refused candidate: counted, logged, and an Event on each VirtualIP it concerns. The last good config keeps running. */
+  private refuse(what: { problems: string[]; virtualIPs: string[]; hash?: string }): void {
     this.metrics.configTestFailures.inc();
     const running = this.appliedConfig !== undefined;
     this.opts.logger.error("Refused keepalived config", { hash: what.hash, problems: what.problems, keepsRunning: running });
     const hash = what.hash ? ` (hash ${what.hash.slice(0, 12)})` : "";
     const tail = running ? "the last good config keeps running" : "keepalived is not started";
     const message = `Node ${this.opts.node} refused its keepalived config${hash}: ${what.problems.slice(0, 5).join("; ")}; ${tail}`;
-    for (const key of virtualIPKeys(what.instances)) {
+    for (const key of what.virtualIPs) {
       const ref = splitKey(key);
       createVirtualIPEvent(this.opts.clients, {
         ref,

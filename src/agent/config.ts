@@ -1,52 +1,74 @@
-// The node config as the agent receives it (Secret data) and the decisions
-// taken on it: parse, compare with the running config, judge --config-test. Pure.
-import { createHash } from "node:crypto";
-import { SECRET_KEY_CONFIG, SECRET_KEY_INSTANCES, formatIssues, nodeInstanceMapSchema, type NodeInstanceMap } from "../api/index.js";
+// The node config as the agent receives it (node.json of its node Secret,
+// instance.json of each instance Secret) and the decisions taken on it:
+// parse, compare with the running config, judge --config-test. Pure.
+import {
+  INSTANCES_FILE_NAME,
+  SECRET_KEY_INSTANCE,
+  SECRET_KEY_NODE,
+  formatIssues,
+  nodeInstanceMapSchema,
+  publishedInstanceSchema,
+  publishedNodeSchema,
+  type NodeInstanceMap,
+  type PublishedInstance,
+  type PublishedNode,
+} from "../api/index.js";
+import type { AssembledConfig } from "../render/index.js";
+import type { z } from "zod";
 
-/** A node's keepalived.conf and the instance map that goes with it. */
-export interface NodeConfig {
-  config: string;
-  instances: NodeInstanceMap;
-  /** sha256 hex of `config`. */
-  hash: string;
-}
+/** A node's keepalived.conf, its sha256 and the instance map that goes with it (as assembled). */
+export type NodeConfig = AssembledConfig;
 
-/** sha256 hex of a config text (the same hash the operator puts on the Secret). */
-export function hashConfig(config: string): string {
-  return createHash("sha256").update(config, "utf8").digest("hex");
-}
+/** A parsed value, or why it could not be parsed (never quoting a value). */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
-/** Parses the JSON text of instances.json. */
-export function parseInstanceMap(text: string): { ok: true; value: NodeInstanceMap } | { ok: false; error: string } {
+/** Parses JSON text with a schema; errors start with `what` and name fields, never values. */
+function parseJson<T>(text: string, what: string, schema: z.ZodType<T>): Parsed<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, error: `${SECRET_KEY_INSTANCES} is not JSON: ${err instanceof Error ? err.message : String(err)}` };
+  } catch {
+    // JSON.parse messages quote the text around the error, which may be a password.
+    return { ok: false, error: `${what} is not valid JSON` };
   }
-  const res = nodeInstanceMapSchema.safeParse(raw);
-  return res.success ? { ok: true, value: res.data } : { ok: false, error: formatIssues(res.error, SECRET_KEY_INSTANCES) };
+  const res = schema.safeParse(raw);
+  return res.success ? { ok: true, value: res.data } : { ok: false, error: formatIssues(res.error, what) };
+}
+
+/** Decodes one key of a Secret's base64 `data`; undefined when the key is missing. */
+function secretText(data: Readonly<Record<string, string>> | undefined, key: string): string | undefined {
+  const b64 = data?.[key];
+  return b64 === undefined ? undefined : Buffer.from(b64, "base64").toString("utf8");
+}
+
+/** Parses the JSON text of the instance map file (instances.json in the runtime directory). */
+export function parseInstanceMap(text: string): Parsed<NodeInstanceMap> {
+  return parseJson(text, INSTANCES_FILE_NAME, nodeInstanceMapSchema);
 }
 
 /**
- * Parses the base64 `data` of a node-config Secret. Errors name the key, never a value.
- * `node` must match the map's node (a Secret meant for another node is refused).
+ * Parses the base64 `data` of a node Secret (its node.json). `node` must match
+ * the one it names (a Secret meant for another node is refused). Errors name
+ * the Secret and the key, never a value.
  */
-export function parseNodeConfigSecret(
-  data: Readonly<Record<string, string>> | undefined,
-  node: string,
-): { ok: true; value: NodeConfig } | { ok: false; error: string; instances?: NodeInstanceMap } {
-  const b64config = data?.[SECRET_KEY_CONFIG];
-  const b64instances = data?.[SECRET_KEY_INSTANCES];
-  if (b64config === undefined) return { ok: false, error: `Secret has no ${SECRET_KEY_CONFIG} key` };
-  if (b64instances === undefined) return { ok: false, error: `Secret has no ${SECRET_KEY_INSTANCES} key` };
-  const config = Buffer.from(b64config, "base64").toString("utf8");
-  const parsed = parseInstanceMap(Buffer.from(b64instances, "base64").toString("utf8"));
-  if (!parsed.ok) return parsed;
-  if (parsed.value.node !== node) {
-    return { ok: false, error: `${SECRET_KEY_INSTANCES} is for node "${parsed.value.node}", not "${node}"`, instances: parsed.value };
-  }
-  return { ok: true, value: { config, instances: parsed.value, hash: hashConfig(config) } };
+export function parseNodeSecret(secretName: string, data: Readonly<Record<string, string>> | undefined, node: string): Parsed<PublishedNode> {
+  const text = secretText(data, SECRET_KEY_NODE);
+  if (text === undefined) return { ok: false, error: `Secret ${secretName} has no ${SECRET_KEY_NODE} key` };
+  const parsed = parseJson(text, SECRET_KEY_NODE, publishedNodeSchema);
+  if (!parsed.ok) return { ok: false, error: `Secret ${secretName}: ${parsed.error}` };
+  if (parsed.value.node !== node) return { ok: false, error: `Secret ${secretName}: ${SECRET_KEY_NODE} is for node "${parsed.value.node}", not "${node}"` };
+  return parsed;
+}
+
+/**
+ * Parses the base64 `data` of an instance Secret (its instance.json). Errors
+ * name the Secret and the key, never a value.
+ */
+export function parseInstanceSecret(secretName: string, data: Readonly<Record<string, string>> | undefined): Parsed<PublishedInstance> {
+  const text = secretText(data, SECRET_KEY_INSTANCE);
+  if (text === undefined) return { ok: false, error: `Secret ${secretName} has no ${SECRET_KEY_INSTANCE} key` };
+  const parsed = parseJson(text, SECRET_KEY_INSTANCE, publishedInstanceSchema);
+  return parsed.ok ? parsed : { ok: false, error: `Secret ${secretName}: ${parsed.error}` };
 }
 
 /** What the agent has installed in its runtime directory (undefined parts are missing). */

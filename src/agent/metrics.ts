@@ -13,6 +13,8 @@ export interface AgentMetrics {
   transitions: Counter<"instance" | "to">;
   reloads: Counter;
   configTestFailures: Counter;
+  /** 1 while the published plan is incomplete for this node (the running config is kept). */
+  configWaiting: Gauge;
   keepalivedRestarts: Counter;
   /** FIFO line (or other state change) -> status write done. */
   reportLatency: Histogram;
@@ -30,7 +32,12 @@ export function createAgentMetrics(defaults = true): AgentMetrics {
     vrrpState: new Gauge({ name: "keepalived_vip_agent_vrrp_state", help: "VRRP state of each keepalived instance on this node (1 for the current state).", labelNames: ["instance", "state"], registers }),
     transitions: new Counter({ name: "keepalived_vip_agent_vrrp_transitions_total", help: "VRRP state transitions seen on the notify FIFO.", labelNames: ["instance", "to"], registers }),
     reloads: new Counter({ name: "keepalived_vip_agent_reloads_total", help: "keepalived reloads (SIGHUP) after a new config was installed.", registers }),
-    configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Candidate configs refused by keepalived --config-test.", registers }),
+    configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Candidate configs refused: by keepalived --config-test, or before it (an unreadable or unsafe published plan).", registers }),
+    configWaiting: new Gauge({
+      name: "keepalived_vip_agent_config_waiting",
+      help: "1 while this node's published plan is incomplete (no node Secret, an instance it names not published yet, or an address moving between instances): the running config is kept.",
+      registers,
+    }),
     keepalivedRestarts: new Counter({ name: "keepalived_vip_agent_keepalived_restarts_total", help: "Restarts of keepalived after it exited unexpectedly.", registers }),
     reportLatency: new Histogram({
       name: "keepalived_vip_agent_report_latency_seconds",

@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { NOTIFY_FIFO_NAME, SECRET_KEY_CONFIG, SECRET_KEY_INSTANCES, type NodeInstanceMap } from "../api/index.js";
+import { CONFIG_FILE_NAME, INSTANCES_FILE_NAME, NOTIFY_FIFO_NAME, type NodeInstanceMap } from "../api/index.js";
 import { IPVS_PROC_FILE, judgeConfigTest, judgeKernelSupport, parseInstanceMap, type ConfigTestVerdict, type RunningConfig } from "./config.js";
 
 /** Paths inside a runtime directory. */
@@ -24,9 +24,9 @@ export interface RuntimePaths {
 export function runtimePaths(dir: string): RuntimePaths {
   return {
     dir,
-    config: join(dir, SECRET_KEY_CONFIG),
-    instances: join(dir, SECRET_KEY_INSTANCES),
-    candidate: join(dir, `${SECRET_KEY_CONFIG}.candidate`),
+    config: join(dir, CONFIG_FILE_NAME),
+    instances: join(dir, INSTANCES_FILE_NAME),
+    candidate: join(dir, `${CONFIG_FILE_NAME}.candidate`),
     testLog: join(dir, "config-test.log"),
     fifo: join(dir, NOTIFY_FIFO_NAME),
     pid: join(dir, "keepalived.pid"),

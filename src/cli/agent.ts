@@ -18,15 +18,16 @@ const DEFAULTS = {
 
 const HELP = `Usage: ${PROGRAM} agent [options]
 
-Runs on every node (DaemonSet, hostNetwork): follows the node's config Secret,
-checks each config with keepalived --config-test, runs keepalived, reports VRRP
-state into each VirtualIP's status.nodes and renews a heartbeat Lease.
+Runs on every node (DaemonSet, hostNetwork): follows the published plan (the
+node's Secret and the instance Secrets), assembles the node's keepalived.conf,
+checks it with keepalived --config-test, runs keepalived, reports VRRP state
+into each VirtualIP's status.nodes and renews a heartbeat Lease.
 
 Options (environment variable in brackets):
   --kubeconfig PATH             kubeconfig file (default: KUBECONFIG, ~/.kube/config,
                                 or the in-cluster ServiceAccount)
   --node-name NAME              this node's name, required [NODE_NAME]
-  --namespace NS                namespace of the config Secret and the heartbeat
+  --namespace NS                namespace of the config Secrets and the heartbeat
                                 Lease [POD_NAMESPACE] (default keepalived-vip-system)
   --host-ip IP                  the node's InternalIP; its interface is published
                                 as the default interface [HOST_IP]

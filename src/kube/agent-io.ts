@@ -1,22 +1,25 @@
-// The node agent's Kubernetes I/O: watch of its one config Secret, heartbeat
-// Lease, its status.nodes entry, Events on VirtualIPs. I/O.
+// The node agent's Kubernetes I/O: watches of its config Secrets (its own
+// node Secret by name, the instance Secrets by label), heartbeat Lease, its
+// status.nodes entry, Events on VirtualIPs. I/O.
 import { randomBytes } from "node:crypto";
 import { API_VERSION, KIND, agentFieldManager, type NodeStatus } from "../api/index.js";
 import { applyObject, applyVirtualIPStatus, describeError, errorStatus, k8s, type KubeClients, type VirtualIPRef } from "./client.js";
 
 /** A Secret's identity and data as the agent needs it. */
 export interface ObservedSecret {
+  name: string;
   resourceVersion: string;
   /** base64 values, as the API returns them. */
   data: Record<string, string>;
   annotations: Record<string, string>;
 }
 
-export interface SecretWatchOptions {
+/** What a watch reports about one Secret. */
+export type SecretEventType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** What every Secret watch takes besides what it watches. */
+interface WatchBehaviour {
   namespace: string;
-  name: string;
-  /** Called with the Secret's current content, or undefined when it does not exist (or was deleted). */
-  onChange(secret: ObservedSecret | undefined): void;
   /** Called when a list or watch failed; the watch retries by itself. */
   onError?(err: unknown, retryInMs: number): void;
   /** Called after every successful list (the view is in sync with the API server). */
@@ -24,6 +27,30 @@ export interface SecretWatchOptions {
   /** Backoff between failed attempts: initial, doubled, capped. Default 200 ms .. 10 s. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+}
+
+/** A watch of the Secrets that match a field and/or label selector. */
+export interface SecretsWatchOptions extends WatchBehaviour {
+  /** e.g. "metadata.name=x". */
+  fieldSelector?: string;
+  /** e.g. "app.kubernetes.io/component=instance-config". */
+  labelSelector?: string;
+  /**
+   * Called after every (re)list with every Secret that matches: the whole
+   * view, so a Secret missing from it was deleted while nobody watched.
+   */
+  onList(secrets: ObservedSecret[]): void;
+  /** Called for each change the watch reports, in order. */
+  onEvent(type: SecretEventType, secret: ObservedSecret): void;
+  /** Items per list page. Default 500. */
+  pageSize?: number;
+}
+
+/** A watch of one Secret by name. */
+export interface SecretWatchOptions extends WatchBehaviour {
+  name: string;
+  /** Called with the Secret's current content, or undefined when it does not exist (or was deleted). */
+  onChange(secret: ObservedSecret | undefined): void;
 }
 
 /** A running watch. */
@@ -35,6 +62,7 @@ export interface SecretWatch {
 
 function observed(secret: k8s.V1Secret): ObservedSecret {
   return {
+    name: secret.metadata?.name ?? "",
     resourceVersion: secret.metadata?.resourceVersion ?? "",
     data: secret.data ?? {},
     annotations: secret.metadata?.annotations ?? {},
@@ -52,22 +80,32 @@ function delay(ms: number, signal: { stopped: boolean; wake?: () => void }): Pro
 }
 
 /**
- * Watches one Secret by name (list + watch with a metadata.name field selector,
- * so a Role restricted by resourceNames suffices). Resumes from the last
- * resourceVersion, relists after 410 Gone, reconnects with backoff.
+ * Watches the Secrets of a namespace that match the selectors: a paginated
+ * list, then a watch resumed from the last resourceVersion seen (bookmarks
+ * included), a relist after 410 Gone, reconnects with backoff. Each (re)list
+ * reports the whole view (onList), each watch event one Secret (onEvent).
  */
-export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions): SecretWatch {
-  const fieldSelector = `metadata.name=${opts.name}`;
+export function watchSecrets(clients: KubeClients, opts: SecretsWatchOptions): SecretWatch {
+  const { fieldSelector, labelSelector } = opts;
   const state: { stopped: boolean; wake?: () => void; request?: { abort(): void } } = { stopped: false };
   const initial = opts.retryInitialMs ?? 200;
   const max = opts.retryMaxMs ?? 10_000;
+  const limit = opts.pageSize ?? 500;
 
+  /** Lists every page; resolves to the list's resourceVersion. */
   const list = async (): Promise<string> => {
-    const res = await clients.core.listNamespacedSecret(opts.namespace, undefined, undefined, undefined, fieldSelector);
-    const item = res.body.items.find((s) => s.metadata?.name === opts.name);
-    if (!state.stopped) opts.onChange(item ? observed(item) : undefined);
+    const items: ObservedSecret[] = [];
+    let rv = "";
+    let next: string | undefined;
+    do {
+      const res = await clients.core.listNamespacedSecret(opts.namespace, undefined, undefined, next, fieldSelector, labelSelector, limit);
+      items.push(...res.body.items.map(observed));
+      rv = res.body.metadata?.resourceVersion ?? rv;
+      next = res.body.metadata?._continue || undefined;
+    } while (next && !state.stopped);
+    if (!state.stopped) opts.onList(items);
     opts.onSynced?.();
-    return res.body.metadata?.resourceVersion ?? "";
+    return rv;
   };
 
   /** Watches from `rv` until the stream ends; resolves to the last resourceVersion seen, or undefined when a relist is needed. */
@@ -76,7 +114,13 @@ export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions
       let last: string | undefined = rv;
       let events = 0;
       const watch = new k8s.Watch(clients.kc);
-      const query = { fieldSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 240 + Math.floor(Math.random() * 120) };
+      const query = {
+        ...(fieldSelector ? { fieldSelector } : {}),
+        ...(labelSelector ? { labelSelector } : {}),
+        resourceVersion: rv,
+        allowWatchBookmarks: true,
+        timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+      };
       const onEvent = (type: string, obj: k8s.V1Secret & { code?: number }): void => {
         events++;
         if (type === "ERROR") {
@@ -85,8 +129,8 @@ export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions
           return;
         }
         if (obj.metadata?.resourceVersion) last = obj.metadata.resourceVersion;
-        if (type === "BOOKMARK" || state.stopped) return;
-        opts.onChange(type === "DELETED" ? undefined : observed(obj));
+        if (state.stopped || (type !== "ADDED" && type !== "MODIFIED" && type !== "DELETED")) return;
+        opts.onEvent(type, observed(obj));
       };
       watch
         .watch(`/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/secrets`, query, onEvent, (err: unknown) => resolve({ rv: last, err, events }))
@@ -134,6 +178,27 @@ export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions
     },
     retryNow: () => state.wake?.(),
   };
+}
+
+/**
+ * Watches one Secret by name (list + watch with a metadata.name field selector,
+ * so a Role restricted by resourceNames suffices), with the behaviour of
+ * {@link watchSecrets}.
+ */
+export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions): SecretWatch {
+  const { name } = opts;
+  return watchSecrets(clients, {
+    namespace: opts.namespace,
+    fieldSelector: `metadata.name=${name}`,
+    onList: (secrets) => opts.onChange(secrets.find((s) => s.name === name)),
+    onEvent: (type, secret) => {
+      if (secret.name === name) opts.onChange(type === "DELETED" ? undefined : secret);
+    },
+    onError: (err, retryInMs) => opts.onError?.(err, retryInMs),
+    onSynced: () => opts.onSynced?.(),
+    retryInitialMs: opts.retryInitialMs,
+    retryMaxMs: opts.retryMaxMs,
+  });
 }
 
 /** Formats epoch milliseconds as a Kubernetes MicroTime (6 fractional digits). */

@@ -1,7 +1,10 @@
 // The node agent for real: three network-namespace nodes, each running
 // `keepalived-vip agent` (and so a real keepalived) with the agent's own
 // ServiceAccount token bound by config/rbac/agent_*.yaml, against a real
-// kube-apiserver. Node config Secrets are written here from planCluster output.
+// kube-apiserver. The published plan (one instance Secret per VRRP instance,
+// one node Secret per node) is written here from planCluster output, as the
+// operator writes it, and sometimes only in part, as the operator may leave
+// it between two writes.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
@@ -9,22 +12,30 @@ import { join } from "node:path";
 import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_INSTANCE,
+  ANNOTATION_NODE,
   API_VERSION,
+  COMPONENT_INSTANCE_CONFIG,
+  COMPONENT_NODE_CONFIG,
   GROUP,
   KIND,
+  LABEL_COMPONENT,
+  LABEL_MANAGED_BY,
+  MANAGED_BY_VALUE,
   PLURAL,
-  SECRET_KEY_CONFIG,
-  SECRET_KEY_INSTANCES,
+  SECRET_KEY_INSTANCE,
+  SECRET_KEY_NODE,
   VERSION,
   agentLeaseName,
+  instanceSecretName,
   nodeConfigSecretName,
   parseVirtualIP,
   type NodeStatus,
   type VirtualIP,
   type VirtualIPSpecInput,
 } from "../../../src/api/index.js";
-import { applyObject, createKubeClients, type KubeClients } from "../../../src/kube/client.js";
-import { planCluster, type ClusterView } from "../../../src/render/index.js";
+import { applyObject, createKubeClients, errorStatus, type KubeClients } from "../../../src/kube/client.js";
+import { planCluster, renderNodeConfigs, type ClusterPlan, type ClusterView } from "../../../src/render/index.js";
 import {
   applyManifests,
   createNodes,
@@ -61,6 +72,8 @@ interface VipDef {
 
 const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51 } };
 const DB: VipDef = { name: "db", spec: { address: "192.0.2.51", virtualRouterId: 52 } };
+/** A third VirtualIP, published in part by the tests of the published plan, then removed. */
+const CACHE: VipDef = { name: "cache", spec: { address: "192.0.2.52", virtualRouterId: 53 } };
 
 function vipObject(def: VipDef): Record<string, unknown> {
   return {
@@ -97,28 +110,88 @@ function clusterView(vips: VirtualIP[]): ClusterView {
   };
 }
 
-/** Writes one node's config Secret as the operator does (server-side apply). */
-async function writeNodeSecret(node: string, data: { config: string; instances: string; hash: string }): Promise<void> {
-  const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+
+/** Writes one node's Secret (node.json) as the operator does (server-side apply). */
+async function writeNodeSecret(node: string, data: { json: string; hash: string }): Promise<void> {
   await applyObject(
     admin,
     {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name: nodeConfigSecretName(node), namespace: NS, annotations: { [ANNOTATION_CONFIG_HASH]: data.hash } },
+      metadata: {
+        name: nodeConfigSecretName(node),
+        namespace: NS,
+        labels: { [LABEL_COMPONENT]: COMPONENT_NODE_CONFIG, [LABEL_MANAGED_BY]: MANAGED_BY_VALUE },
+        annotations: { [ANNOTATION_NODE]: node, [ANNOTATION_CONFIG_HASH]: data.hash },
+      },
       type: "Opaque",
-      data: { [SECRET_KEY_CONFIG]: b64(data.config), [SECRET_KEY_INSTANCES]: b64(data.instances) },
+      data: { [SECRET_KEY_NODE]: b64(data.json) },
     },
     { fieldManager: MANAGER },
   );
 }
 
-/** Renders the cluster from the stored VirtualIPs and writes every node's Secret; returns the plan. */
-async function publishConfigs(defs: VipDef[]): Promise<ReturnType<typeof planCluster>> {
+/** Writes one instance Secret (instance.json) under its key in the plan, as the operator does. */
+async function writeInstanceSecret(key: string, data: { json: string; hash: string }): Promise<void> {
+  await applyObject(
+    admin,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: instanceSecretName(key),
+        namespace: NS,
+        labels: { [LABEL_COMPONENT]: COMPONENT_INSTANCE_CONFIG, [LABEL_MANAGED_BY]: MANAGED_BY_VALUE },
+        annotations: { [ANNOTATION_INSTANCE]: key, [ANNOTATION_CONFIG_HASH]: data.hash },
+      },
+      type: "Opaque",
+      data: { [SECRET_KEY_INSTANCE]: b64(data.json) },
+    },
+    { fieldManager: MANAGER },
+  );
+}
+
+async function deleteInstanceSecret(key: string): Promise<void> {
+  try {
+    await admin.core.deleteNamespacedSecret(instanceSecretName(key), NS);
+  } catch (err) {
+    if (errorStatus(err) !== 404) throw err;
+  }
+}
+
+/** Names of the instance Secrets in the namespace. */
+async function instanceSecretNames(): Promise<string[]> {
+  const res = await admin.core.listNamespacedSecret(NS, undefined, undefined, undefined, undefined, `${LABEL_COMPONENT}=${COMPONENT_INSTANCE_CONFIG}`);
+  return res.body.items.map((s) => s.metadata?.name ?? "");
+}
+
+/** Plans the cluster from the stored VirtualIPs (no problems expected). */
+async function planFor(defs: VipDef[]): Promise<ClusterPlan> {
   const plan = planCluster(clusterView(await readVips(defs)));
   assert.deepEqual(plan.problems, [], "the test cluster view should render without problems");
-  for (const p of plan.nodes) await writeNodeSecret(p.node, { config: p.config, instances: JSON.stringify(p.instances), hash: p.hash });
   return plan;
+}
+
+/**
+ * Renders the cluster from the stored VirtualIPs and writes the whole plan
+ * as the operator does: the instance Secrets first, then the node Secrets,
+ * then the instance Secrets no longer planned go. Returns the plan.
+ */
+async function publishConfigs(defs: VipDef[]): Promise<ClusterPlan> {
+  const plan = await planFor(defs);
+  for (const p of plan.published) await writeInstanceSecret(p.name, p);
+  for (const p of plan.nodes) await writeNodeSecret(p.node, p);
+  const wanted = new Set(plan.published.map((p) => instanceSecretName(p.name)));
+  for (const name of await instanceSecretNames()) if (!wanted.has(name)) await admin.core.deleteNamespacedSecret(name, NS);
+  return plan;
+}
+
+/** The keepalived.conf `node` should assemble from `plan`. */
+function expectedConfig(plan: ClusterPlan, node: string): string {
+  const found = renderNodeConfigs(plan).find((c) => c.node === node);
+  assert.ok(found, `no config for ${node} in the plan`);
+  return found.config;
 }
 
 // --- observation helpers -----------------------------------------------------
@@ -200,6 +273,32 @@ function agentLog(node: string): LogLine[] {
     }
   }
   return out;
+}
+
+/** The live keepalived.conf of a node. */
+function liveConfigOf(node: NetNode): string {
+  return readFileSync(join(node.runtimeDir, "keepalived.conf"), "utf8");
+}
+
+/** keepalived_vip_agent_config_waiting of every node. */
+async function waitingGauges(): Promise<number[]> {
+  return Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_config_waiting")));
+}
+
+/** What a node has installed and how often it reloaded, for every node. */
+async function snapshot(): Promise<{ configs: string[]; reloads: number[] }> {
+  const reloads = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_reloads_total")));
+  return { configs: nodes.nodes.map(liveConfigOf), reloads };
+}
+
+/** resourceVersion of every node Secret. */
+async function nodeSecretVersions(): Promise<string[]> {
+  return Promise.all(nodes.nodes.map(async (n) => (await admin.core.readNamespacedSecret(nodeConfigSecretName(n.name), NS)).body.metadata?.resourceVersion ?? ""));
+}
+
+/** The last line of a node's agent log with this message. */
+function lastLog(node: string, message: string): LogLine | undefined {
+  return agentLog(node).reverse().find((l) => l.message === message);
 }
 
 /** Pids of keepalived processes (parent and children) inside a node. */
@@ -421,14 +520,15 @@ void describe("agent with keepalived in three nodes", () => {
   void test("a config that fails keepalived --config-test is refused and the last good one keeps running", async () => {
     const node = nodes.nodes[0]!;
     const pidsBefore = keepalivedPids(node.name).sort();
-    const liveConfig = readFileSync(join(node.runtimeDir, "keepalived.conf"), "utf8");
+    const liveConfig = liveConfigOf(node);
     const metrics = await metricsOf(node.name);
     const failuresBefore = metricValue(metrics, "keepalived_vip_agent_config_test_failures_total");
     const reloadsBefore = metricValue(metrics, "keepalived_vip_agent_reloads_total");
-    const good = planCluster(clusterView(await readVips([WEB, DB]))).nodes.find((p) => p.node === node.name)!;
+    const good = (await planFor([WEB, DB])).nodes.find((p) => p.node === node.name)!;
 
-    const broken = `${good.config}\nvrrp_instance broken {\n    virtual_router_id 300\n    bogus_keyword yes\n}\n`;
-    await writeNodeSecret(node.name, { config: broken, instances: JSON.stringify(good.instances), hash: "broken" });
+    // Safe to render, but the node has no such interface: only keepalived --config-test can tell.
+    const broken = JSON.stringify({ ...good.published, instances: good.published.instances.map((e) => ({ ...e, interface: "nosuch0" })) });
+    await writeNodeSecret(node.name, { json: broken, hash: "broken" });
 
     await waitFor("the config-test failure metric", async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 1);
     const events = await waitFor("ConfigTestFailed Events on both VirtualIPs", async () => {
@@ -440,19 +540,138 @@ void describe("agent with keepalived in three nodes", () => {
       assert.equal(e.type, "Warning");
       assert.equal(e.involvedObject.kind, KIND);
       assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused its keepalived config`));
-      assert.match(e.message ?? "", /Unknown keyword/);
-      assert.doesNotMatch(e.message ?? "", /bogus_keyword/, "quoted config text is not echoed");
+      assert.match(e.message ?? "", /interface nosuch0 .*doesn't exist|Non-existent interface/);
+      assert.doesNotMatch(e.message ?? "", /keepalived\.conf|\/run\//, "no file paths");
     }
     assert.ok(agentLog(node.name).some((l) => l.message === "Refused keepalived config"), "a log line names the refusal");
-    assert.equal(readFileSync(join(node.runtimeDir, "keepalived.conf"), "utf8"), liveConfig, "the live config is unchanged");
+    assert.equal(liveConfigOf(node), liveConfig, "the live config is unchanged");
     assert.deepEqual(keepalivedPids(node.name).sort(), pidsBefore, "keepalived was neither restarted nor replaced");
     assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "no reload");
     assert.equal((await holders(WEB.spec.address)).length, 1);
 
-    // Back to the good bytes: the same as running, so no write and no reload.
-    await writeNodeSecret(node.name, { config: good.config, instances: JSON.stringify(good.instances), hash: good.hash });
+    // Back to the good bytes: the same config as running, so no write and no reload.
+    await writeNodeSecret(node.name, good);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "same bytes: no reload");
+  });
+
+  void test("an unreadable instance Secret is refused on every node that names it, naming the Secret", async () => {
+    const plan = await planFor([WEB, DB]);
+    const web = plan.published.find((p) => p.published.virtualIPs.includes("default/web"))!;
+    const before = await Promise.all(nodes.nodes.map(async (n) => ({ config: liveConfigOf(n), metrics: await metricsOf(n.name) })));
+    const failuresBefore = before.map((b) => metricValue(b.metrics, "keepalived_vip_agent_config_test_failures_total"));
+    const reloadsBefore = before.map((b) => metricValue(b.metrics, "keepalived_vip_agent_reloads_total"));
+
+    await writeInstanceSecret(web.name, { json: JSON.stringify({ ...web.published, virtualRouterId: 300 }), hash: "tampered" });
+
+    await waitFor("a refusal on every node", async () => {
+      const now = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_config_test_failures_total")));
+      return now.every((v, i) => v === failuresBefore[i]! + 1);
+    });
+    const secret = instanceSecretName(web.name);
+    await waitFor("an Event on web naming the instance Secret", async () => {
+      const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");
+      return res.body.items.some((e) => e.involvedObject.name === "web" && (e.message ?? "").includes(`Secret ${secret}: instance.json.virtualRouterId`));
+    });
+    for (const [i, n] of nodes.nodes.entries()) {
+      const refusal = agentLog(n.name).find((l) => l.message === "Refused keepalived config" && JSON.stringify(l.problems).includes(secret));
+      assert.ok(refusal, `${n.name} logged the refusal naming ${secret}`);
+      assert.equal(liveConfigOf(n), before[i]!.config, `${n.name}: the live config is unchanged`);
+    }
+    assert.equal((await holders(WEB.spec.address)).length, 1);
+
+    // The operator's bytes again: the same config as running, no reload anywhere.
+    await publishConfigs([WEB, DB]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const reloadsAfter = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_reloads_total")));
+    assert.deepEqual(reloadsAfter, reloadsBefore, "same config: no reload");
+  });
+
+  void test("node Secrets before the instance Secret they name: the agents wait with the running config, then apply it when it comes", async () => {
+    await applyObject(admin, vipObject(CACHE), { fieldManager: MANAGER });
+    const plan = await planFor([WEB, DB, CACHE]);
+    const cache = plan.published.find((p) => p.published.virtualIPs.includes("default/cache"))!;
+    const before = await snapshot();
+
+    for (const p of plan.published) if (p !== cache) await writeInstanceSecret(p.name, p);
+    for (const p of plan.nodes) await writeNodeSecret(p.node, p);
+
+    await waitFor("every agent waiting", async () => (await waitingGauges()).every((v) => v === 1));
+    for (const n of nodes.nodes) {
+      const line = lastLog(n.name, "Waiting for the published plan");
+      assert.ok(line, `${n.name} logged that it waits`);
+      assert.deepEqual(line.missing, [cache.name]);
+      assert.match(String(line.problem), new RegExp(instanceSecretName(cache.name)));
+      assert.equal(line.level, "info");
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(await snapshot(), before, "no node installed or reloaded anything while it waited");
+    assert.deepEqual(await holders(CACHE.spec.address), []);
+    for (const n of nodes.nodes) {
+      const res = await nodes.exec(n.name, "curl", ["-fsS", "http://127.0.0.1:9101/readyz"]);
+      assert.match(res.stdout, /ok\n$/, `${n.name} stays ready while it waits`);
+    }
+
+    await writeInstanceSecret(cache.name, cache);
+
+    await waitFor("every agent running the assembled config", async () => {
+      const waiting = await waitingGauges();
+      return waiting.every((v) => v === 0) && nodes.nodes.every((n) => liveConfigOf(n) === expectedConfig(plan, n.name));
+    });
+    const after = await snapshot();
+    assert.deepEqual(after.reloads, before.reloads.map((r) => r + 1), "one reload per node");
+    await settledMaster(CACHE);
+    assert.ok(await waitFor(`ping ${CACHE.spec.address}`, () => pingFromClient(CACHE.spec.address), 10_000));
+  });
+
+  void test("an address change in one instance Secret alone (node Secrets untouched) reaches keepalived", async () => {
+    const before = await planFor([WEB, DB, CACHE]);
+    const moved: VipDef = { ...CACHE, spec: { ...CACHE.spec, address: "192.0.2.53" } };
+    await applyObject(admin, vipObject(moved), { fieldManager: MANAGER });
+    const after = await planFor([WEB, DB, CACHE]);
+    assert.deepEqual(after.nodes.map((p) => p.hash), before.nodes.map((p) => p.hash), "node.json does not change");
+    const changed = after.published.filter((p) => before.published.find((q) => q.name === p.name)?.hash !== p.hash);
+    assert.deepEqual(changed.map((p) => p.published.virtualIPs), [["default/cache"]], "only the cache instance changes");
+    const nodeVersions = await nodeSecretVersions();
+    const reloadsBefore = (await snapshot()).reloads;
+
+    await writeInstanceSecret(changed[0]!.name, changed[0]!);
+
+    await waitFor("the new address on one node, the old one on none", async () => {
+      return (await holders(moved.spec.address)).length === 1 && (await holders(CACHE.spec.address)).length === 0;
+    });
+    for (const n of nodes.nodes) assert.equal(liveConfigOf(n), expectedConfig(after, n.name), `${n.name} runs the assembled config`);
+    assert.deepEqual((await snapshot()).reloads, reloadsBefore.map((r) => r + 1), "one reload per node");
+    assert.deepEqual(await nodeSecretVersions(), nodeVersions, "no node Secret was written");
+    assert.ok(await waitFor(`ping ${moved.spec.address}`, () => pingFromClient(moved.spec.address), 10_000));
+    CACHE.spec.address = moved.spec.address;
+  });
+
+  void test("an instance Secret deleted while node Secrets still name it: the agents wait and keep the last good config", async () => {
+    const cacheKey = (await planFor([WEB, DB, CACHE])).published.find((p) => p.published.virtualIPs.includes("default/cache"))!.name;
+    const before = await snapshot();
+    const holder = await settledMaster(CACHE);
+
+    await deleteInstanceSecret(cacheKey);
+
+    await waitFor("every agent waiting", async () => (await waitingGauges()).every((v) => v === 1));
+    for (const n of nodes.nodes) {
+      const line = lastLog(n.name, "Waiting for the published plan");
+      assert.deepEqual(line?.missing, [cacheKey], `${n.name} waits for ${cacheKey}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(await snapshot(), before, "nothing installed or reloaded");
+    assert.deepEqual(await holders(CACHE.spec.address), [holder], "keepalived still holds the address");
+
+    // The operator's next complete plan (the VirtualIP gone) ends the wait.
+    await admin.custom.deleteNamespacedCustomObject(GROUP, VERSION, "default", PLURAL, CACHE.name);
+    const plan = await publishConfigs([WEB, DB]);
+    await waitFor("every agent running the plan without cache", async () => {
+      const waiting = await waitingGauges();
+      return waiting.every((v) => v === 0) && nodes.nodes.every((n) => liveConfigOf(n) === expectedConfig(plan, n.name));
+    });
+    await waitFor(`${CACHE.spec.address} released`, async () => (await holders(CACHE.spec.address)).length === 0, 10_000);
+    for (const n of nodes.nodes) assert.ok(agentLog(n.name).some((l) => l.message === "Stopped waiting for the published plan"));
   });
 
   void test("keepalived SIGKILLed: the leftover VIP is removed, keepalived restarts, the state is reported", async () => {

@@ -1,44 +1,106 @@
-// Tests of node-config Secret parsing, the sync decision and the config-test verdict.
+// Tests of the published plan's Secret parsing (node.json, instance.json),
+// the instance map file, the sync decision and the config-test verdict.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { hashConfig, judgeConfigTest, judgeKernelSupport, NO_IPVS_PROBLEM, parseNodeConfigSecret, planConfigSync, redactConfigTestLine, type NodeConfig } from "../../../src/agent/config.js";
-import type { NodeInstanceMap } from "../../../src/api/index.js";
+import {
+  judgeConfigTest,
+  judgeKernelSupport,
+  NO_IPVS_PROBLEM,
+  parseInstanceMap,
+  parseInstanceSecret,
+  parseNodeSecret,
+  planConfigSync,
+  redactConfigTestLine,
+  type NodeConfig,
+} from "../../../src/agent/config.js";
+import type { NodeInstanceMap, PublishedInstance, PublishedNode } from "../../../src/api/index.js";
+import { sha256Hex } from "../../../src/render/index.js";
 
 const MAP: NodeInstanceMap = {
   node: "node-a",
   instances: [{ instance: "vip_4_51_eth0", virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.100"], virtualIPs: ["default/web"] }],
 };
 const CONF = "global_defs {\n}\n";
-const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
-void describe("parseNodeConfigSecret", () => {
-  void test("decodes config and instance map and hashes the config", () => {
-    const res = parseNodeConfigSecret({ "keepalived.conf": b64(CONF), "instances.json": b64(JSON.stringify(MAP)) }, "node-a");
-    assert.ok(res.ok);
-    assert.equal(res.value.config, CONF);
-    assert.deepEqual(res.value.instances, MAP);
-    assert.equal(res.value.hash, hashConfig(CONF));
-    assert.match(res.value.hash, /^[0-9a-f]{64}$/);
+const NODE: PublishedNode = { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [{ instance: "vip_4_51", interface: "eth0", priority: 100, sourceIP: "192.0.2.11" }] };
+const INSTANCE: PublishedInstance = {
+  name: "vip_4_51",
+  virtualRouterId: 51,
+  family: 4,
+  version: 2,
+  advertIntervalMs: 1000,
+  preempt: false,
+  unicast: true,
+  peers: ["192.0.2.11", "192.0.2.12"],
+  authPassword: "hunter2",
+  primaryAddress: "192.0.2.50",
+  excludedAddresses: [],
+  virtualIPs: ["default/web"],
+  virtualServers: [],
+};
+
+void describe("parseNodeSecret", () => {
+  void test("decodes node.json", () => {
+    const res = parseNodeSecret("s", { "node.json": b64(JSON.stringify(NODE)) }, "node-a");
+    assert.deepEqual(res, { ok: true, value: NODE });
   });
 
   const bad: Array<[string, Record<string, string> | undefined, RegExp]> = [
-    ["no data", undefined, /no keepalived\.conf key/],
-    ["no instances", { "keepalived.conf": b64(CONF) }, /no instances\.json key/],
-    ["instances not JSON", { "keepalived.conf": b64(CONF), "instances.json": b64("{nope") }, /instances\.json is not JSON/],
-    ["instances wrong shape", { "keepalived.conf": b64(CONF), "instances.json": b64('{"node":"node-a","instances":[{"instance":""}]}') }, /instances\.json\.instances\.0/],
-    ["another node's map", { "keepalived.conf": b64(CONF), "instances.json": b64(JSON.stringify({ ...MAP, node: "node-b" })) }, /for node "node-b"/],
+    ["no data", undefined, /^Secret s has no node\.json key$/],
+    ["an old-layout Secret", { "keepalived.conf": b64(CONF), "instances.json": b64(JSON.stringify(MAP)) }, /^Secret s has no node\.json key$/],
+    ["not JSON", { "node.json": b64("{hunter2") }, /^Secret s: node\.json is not valid JSON$/],
+    ["wrong shape", { "node.json": b64(JSON.stringify({ ...NODE, instances: [{ instance: "" }] })) }, /^Secret s: node\.json\.instances\.0\.instance/],
+    ["an unknown field", { "node.json": b64(JSON.stringify({ ...NODE, extra: "hunter2" })) }, /^Secret s: node\.json: .*extra/],
+    ["another node's", { "node.json": b64(JSON.stringify({ ...NODE, node: "node-b" })) }, /^Secret s: node\.json is for node "node-b", not "node-a"$/],
   ];
   for (const [name, data, want] of bad) {
     void test(`refuses ${name}`, () => {
-      const res = parseNodeConfigSecret(data, "node-a");
+      const res = parseNodeSecret("s", data, "node-a");
       assert.equal(res.ok, false);
-      if (!res.ok) assert.match(res.error, want);
+      if (!res.ok) {
+        assert.match(res.error, want);
+        assert.doesNotMatch(res.error, /hunter2/);
+      }
     });
   }
 });
 
+void describe("parseInstanceSecret", () => {
+  void test("decodes instance.json", () => {
+    assert.deepEqual(parseInstanceSecret("s", { "instance.json": b64(JSON.stringify(INSTANCE)) }), { ok: true, value: INSTANCE });
+  });
+
+  const bad: Array<[string, Record<string, string> | undefined, RegExp]> = [
+    ["no data", undefined, /^Secret s has no instance\.json key$/],
+    ["not JSON (the text is never quoted)", { "instance.json": b64('{"authPassword":"hunter2"') }, /^Secret s: instance\.json is not valid JSON$/],
+    ["a password of the wrong type", { "instance.json": b64(JSON.stringify({ ...INSTANCE, authPassword: 12345678 })) }, /^Secret s: instance\.json\.authPassword/],
+    ["a router id out of range", { "instance.json": b64(JSON.stringify({ ...INSTANCE, virtualRouterId: 300 })) }, /^Secret s: instance\.json\.virtualRouterId/],
+  ];
+  for (const [name, data, want] of bad) {
+    void test(`refuses ${name}`, () => {
+      const res = parseInstanceSecret("s", data);
+      assert.equal(res.ok, false);
+      if (!res.ok) {
+        assert.match(res.error, want);
+        assert.doesNotMatch(res.error, /hunter2|12345678/);
+      }
+    });
+  }
+});
+
+void describe("parseInstanceMap", () => {
+  void test("reads the instance map file", () => assert.deepEqual(parseInstanceMap(JSON.stringify(MAP)), { ok: true, value: MAP }));
+  void test("refuses a file that is not JSON, naming the file", () => assert.deepEqual(parseInstanceMap("{"), { ok: false, error: "instances.json is not valid JSON" }));
+  void test("refuses a wrong shape, naming the field", () => {
+    const res = parseInstanceMap('{"node":"node-a","instances":[{"instance":""}]}');
+    assert.equal(res.ok, false);
+    if (!res.ok) assert.match(res.error, /instances\.json\.instances\.0/);
+  });
+});
+
 void describe("planConfigSync", () => {
-  const cand: NodeConfig = { config: CONF, instances: MAP, hash: hashConfig(CONF) };
+  const cand: NodeConfig = { config: CONF, instances: MAP, hash: sha256Hex(CONF) };
   const cases: Array<[string, Parameters<typeof planConfigSync>[1], string]> = [
     ["same bytes and same map: nothing", { config: CONF, instances: structuredClone(MAP) }, "none"],
     ["nothing installed yet", {}, "apply"],

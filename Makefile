@@ -64,7 +64,7 @@ demo-down: ## Stop the demo and remove everything it created
 	@hack/demo.sh down
 
 .PHONY: bench-operator
-bench-operator: deps k8s-bins ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane; prints one JSON line (BENCH_* to change sizes)
+bench-operator: deps k8s-bins build ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane; prints one JSON line (BENCH_* to change sizes)
 	$(NODE) --import tsx test/bench/operator/bench.ts
 
 .PHONY: bench-render

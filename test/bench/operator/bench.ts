@@ -87,7 +87,7 @@ class Observed {
   readonly vips = new Map<string, boolean>();
   /** Node -> its node.json. */
   readonly nodes = new Map<string, PublishedNode>();
-  /** Instance name -> its instance.json. */
+  /** Instance key (the instance annotation, what node entries name) -> its instance.json. */
   readonly instances = new Map<string, PublishedInstance>();
   /** Bytes of every config Secret's data, by Secret name. */
   readonly bytes = new Map<string, number>();
@@ -115,7 +115,7 @@ class Observed {
       }
       if (instB64 !== undefined) {
         const inst = publishedInstanceSchema.parse(JSON.parse(Buffer.from(instB64, "base64").toString("utf8")));
-        this.instances.set(inst.name, inst);
+        this.instances.set(obj.metadata?.annotations?.[ANNOTATION_INSTANCE] ?? inst.name, inst);
       }
     }
     this.poke();
@@ -182,7 +182,7 @@ async function assembleAll(env: OperatorEnv, nodes: string[]): Promise<Map<strin
   for (const s of list) {
     if (s.data?.[SECRET_KEY_INSTANCE] !== undefined) {
       const inst = publishedInstanceSchema.parse(decode(s, SECRET_KEY_INSTANCE));
-      instances.set(inst.name, inst);
+      instances.set(s.metadata?.annotations?.[ANNOTATION_INSTANCE] ?? inst.name, inst);
     }
     if (s.data?.[SECRET_KEY_NODE] !== undefined) {
       const node = publishedNodeSchema.parse(decode(s, SECRET_KEY_NODE));
@@ -259,7 +259,10 @@ async function main(): Promise<void> {
     await setUp(env, s);
     log(`control plane, ${s.nodes} Nodes and ${s.services} Services ready in ${Date.now() - t0} ms`);
     const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS;
-    op = await runOperator(env, { identity: "bench", args: ["--workers=16"], ...(nodeOptions ? { nodeOptions } : {}) });
+    const extraArgs = (process.env.BENCH_OPERATOR_ARGS ?? "").split(" ").filter((a) => a !== "");
+    // The compiled operator, as the image runs it (BENCH_OPERATOR_FROM=source: through tsx).
+    const fromDist = (process.env.BENCH_OPERATOR_FROM ?? "dist") === "dist";
+    op = await runOperator(env, { identity: "bench", args: ["--workers=16", ...extraArgs], fromDist, ...(nodeOptions ? { nodeOptions } : {}) });
     const seen = new Observed();
     watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, {}, (_t, o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
     watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, { labelSelector: CONFIG_SECRETS_SELECTOR }, (t, o) => seen.onSecret(t, o as k8s.V1Secret));

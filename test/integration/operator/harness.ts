@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_INSTANCE,
   API_VERSION,
   GROUP,
   KIND,
@@ -132,14 +133,20 @@ async function httpGet(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-/** Starts `keepalived-vip operator` (from source, through tsx) with the operator's ServiceAccount token. */
-export async function runOperator(env: OperatorEnv, opts: { identity: string; args?: string[]; namespace?: string; nodeOptions?: string }): Promise<OperatorProcess> {
+/**
+ * Starts `keepalived-vip operator` with the operator's ServiceAccount token:
+ * from source through tsx, or with `fromDist` the compiled dist/main.js (what
+ * the image runs; `make build` first).
+ */
+export async function runOperator(
+  env: OperatorEnv,
+  opts: { identity: string; args?: string[]; namespace?: string; nodeOptions?: string; fromDist?: boolean },
+): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const logFile = join(env.cp.dataDir, `operator-${opts.identity}.log`);
+  const entry = opts.fromDist ? [join(REPO_ROOT, "dist/main.js")] : ["--import", "tsx", join(REPO_ROOT, "src/main.ts")];
   const args = [
-    "--import",
-    "tsx",
-    join(REPO_ROOT, "src/main.ts"),
+    ...entry,
     "operator",
     `--kubeconfig=${env.operatorKubeconfig}`,
     `--namespace=${opts.namespace ?? NS}`,
@@ -322,13 +329,13 @@ export interface NodeConfigSecret {
   resourceVersion: string;
 }
 
-/** The published instances of the namespace, by instance name. */
+/** The published instances of the namespace, by their key in the plan (the instance annotation, what node entries name). */
 export async function readPublishedInstances(env: OperatorEnv, namespace = NS): Promise<Map<string, PublishedInstance>> {
   const res = await env.admin.core.listNamespacedSecret(namespace, undefined, undefined, undefined, undefined, `${LABEL_COMPONENT}=instance-config`);
   const out = new Map<string, PublishedInstance>();
   for (const s of res.body.items) {
     const inst = publishedInstanceSchema.parse(JSON.parse(Buffer.from(s.data?.[SECRET_KEY_INSTANCE] ?? "", "base64").toString("utf8")));
-    out.set(inst.name, inst);
+    out.set(s.metadata?.annotations?.[ANNOTATION_INSTANCE] ?? inst.name, inst);
   }
   return out;
 }

@@ -14,7 +14,7 @@ import { createOperatorMetrics, type OperatorMetrics } from "./metrics.js";
 import { CONFIG_SECRETS_SELECTOR } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { Reconciler } from "./reconciler.js";
-import { RenderWorker } from "./render-worker.js";
+import { RenderWorker, renderInline } from "./render-worker.js";
 
 /** How long the sync barrier waits for the watches to deliver a listed object before listing again. */
 const SYNC_RELIST_MS = 2000;
@@ -112,8 +112,8 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const clients = createKubeClients({ ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), onWrite: (verb, resource) => metrics.writes.inc({ verb, resource }) });
   const cache = new ObjectCache();
   const events = new EventRecorder({ clients, clock, logger, component: "keepalived-vip-operator", host: config.identity });
-  const renderer = new RenderWorker();
-  const reconciler = new Reconciler({ config, clients, cache, clock, logger, metrics, events, render: renderer.render });
+  const renderer = config.renderThread === "worker" ? new RenderWorker() : undefined;
+  const reconciler = new Reconciler({ config, clients, cache, clock, logger, metrics, events, render: renderer?.render ?? renderInline });
   let elector: LeaderElector | undefined;
 
   const health = await startHealthServer({
@@ -175,7 +175,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
       await reconciler.queue.shutDown();
       await elector?.release();
       await health.close();
-      await renderer.close();
+      await renderer?.close();
     },
   };
 }

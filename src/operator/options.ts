@@ -47,6 +47,8 @@ export interface OperatorConfig {
   metricsBindAddress: string;
   /** How many objects are written at once. */
   workers: number;
+  /** Where the renderer runs: on the main thread, or in a worker thread of its own. */
+  renderThread: "inline" | "worker";
   agent: AgentSettings;
 }
 
@@ -66,7 +68,7 @@ export interface FlagDef {
 export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "config", env: "KEEPALIVED_VIP_CONFIG", help: "YAML file with any of these settings, keyed by flag name (flags and env vars win)" },
   { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file (default: in-cluster, then ~/.kube/config)" },
-  { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, the agent DaemonSet, node-config Secrets and Leases" },
+  { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, the agent DaemonSet, the node and instance config Secrets and Leases" },
   { name: "identity", env: "POD_NAME", default: "<hostname>_<pid>", help: "Leader-election identity of this replica" },
   { name: "leader-elect", env: "KEEPALIVED_VIP_LEADER_ELECT", default: "true", help: "Elect a leader through a Lease; only the leader writes (true|false)" },
   { name: "lease-duration", env: "KEEPALIVED_VIP_LEASE_DURATION", default: "15s", help: "How long others wait for an unrenewed leader Lease before taking over" },
@@ -74,6 +76,12 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "retry-period", env: "KEEPALIVED_VIP_RETRY_PERIOD", default: "2s", help: "Interval between leader-election attempts" },
   { name: "metrics-bind-address", env: "KEEPALIVED_VIP_METRICS_BIND_ADDRESS", default: ":8080", help: "Address of /metrics, /healthz and /readyz (host:port, :port, [v6]:port)" },
   { name: "workers", env: "KEEPALIVED_VIP_WORKERS", default: "8", help: "How many objects are written concurrently" },
+  {
+    name: "render-thread",
+    env: "KEEPALIVED_VIP_RENDER_THREAD",
+    default: "inline",
+    help: "Where the plan is rendered: inline (on the main thread; about 0.1 s for 1,000 VirtualIPs over 50 Nodes) or worker (a thread of its own, for very large clusters; costs memory)",
+  },
   { name: "agent-image", env: "KEEPALIVED_VIP_AGENT_IMAGE", default: "localhost/keepalived-vip-operator:dev", help: "Image of the agent DaemonSet" },
   { name: "agent-node-selector", env: "KEEPALIVED_VIP_AGENT_NODE_SELECTOR", default: "", help: "Node labels the agent pods need, k=v,k2=v2 (a map in the config file)" },
   { name: "agent-tolerations", env: "KEEPALIVED_VIP_AGENT_TOLERATIONS", default: "[]", help: "Tolerations of the agent pods, as a JSON list (a list in the config file)" },
@@ -94,8 +102,9 @@ export function renderOperatorHelp(program: string): string {
     `Usage: ${program} operator [options]`,
     "",
     "Runs the operator: watches VirtualIPs, Services, EndpointSlices, Nodes and agent Leases;",
-    "writes the agent DaemonSet, one keepalived config Secret per Node, Service load-balancer",
-    "status and VirtualIP status. Precedence: flag, then env var, then config file, then default.",
+    "writes the agent DaemonSet, the published plan (one config Secret per VRRP instance and one",
+    "per Node, from which each agent assembles its keepalived.conf), Service load-balancer status",
+    "and VirtualIP status. Precedence: flag, then env var, then config file, then default.",
     "Log level: LOG_LEVEL (default info).",
     "",
     "Options:",
@@ -211,6 +220,7 @@ const settingsSchema = z
     "retry-period": duration,
     "metrics-bind-address": bindAddress,
     workers: intIn(1, 256),
+    "render-thread": z.enum(["inline", "worker"]),
     "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
     "agent-node-selector": nodeSelector,
     "agent-tolerations": z.unknown().transform(fromJSON).pipe(z.array(toleration)),
@@ -314,6 +324,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
     retryPeriodMs: s["retry-period"],
     metricsBindAddress: s["metrics-bind-address"],
     workers: s.workers,
+    renderThread: s["render-thread"],
     agent: {
       image: s["agent-image"],
       nodeSelector: s["agent-node-selector"],

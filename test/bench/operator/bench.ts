@@ -6,6 +6,8 @@
 // assembles it from the published node and instance Secrets) carries it, the
 // operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import yaml from "js-yaml";
 import { loadavg } from "node:os";
 import {
   ANNOTATION_INSTANCE,
@@ -25,6 +27,7 @@ import {
 import { CONFIG_SECRETS_SELECTOR } from "../../../src/operator/nodesecrets.js";
 import { assembleNodeConfig, type AssembledConfig } from "../../../src/render/index.js";
 import { k8s } from "../../../src/kube/client.js";
+import { REPO_ROOT } from "../../support/index.js";
 import { NS, createNode, runOperator, startOperatorEnv, writesOf, type OperatorEnv, type OperatorProcess, type Samples } from "../../integration/operator/harness.js";
 
 const BENCH_NS = "bench";
@@ -249,6 +252,21 @@ function meanMs(m: Samples, kind: string): number {
   return count > 0 ? Math.round((sum / count) * 1000) : 0;
 }
 
+/** NODE_OPTIONS of the operator container as shipped (config/manager/manager.yaml; the chart's default is the same, a test checks it). */
+function shippedNodeOptions(): string {
+  type Manifest = { kind?: string; spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } };
+  const docs = yaml.loadAll(readFileSync(join(REPO_ROOT, "config/manager/manager.yaml"), "utf8")) as Manifest[];
+  const env = docs.find((d) => d?.kind === "Deployment")?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  return env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "";
+}
+
+/** Environment variables for the operator process: BENCH_OPERATOR_ENV="K=V K2=V2". */
+function operatorEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of (process.env.BENCH_OPERATOR_ENV ?? "").split(" ").filter((x) => x.includes("="))) out[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  return out;
+}
+
 async function main(): Promise<void> {
   const s = readSettings(process.env);
   const t0 = Date.now();
@@ -258,11 +276,12 @@ async function main(): Promise<void> {
   try {
     await setUp(env, s);
     log(`control plane, ${s.nodes} Nodes and ${s.services} Services ready in ${Date.now() - t0} ms`);
-    const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS;
+    const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? shippedNodeOptions();
+    log(`operator NODE_OPTIONS: ${JSON.stringify(nodeOptions)}`);
     const extraArgs = (process.env.BENCH_OPERATOR_ARGS ?? "").split(" ").filter((a) => a !== "");
     // The compiled operator, as the image runs it (BENCH_OPERATOR_FROM=source: through tsx).
     const fromDist = (process.env.BENCH_OPERATOR_FROM ?? "dist") === "dist";
-    op = await runOperator(env, { identity: "bench", args: ["--workers=16", ...extraArgs], fromDist, ...(nodeOptions ? { nodeOptions } : {}) });
+    op = await runOperator(env, { identity: "bench", args: ["--workers=16", ...extraArgs], fromDist, ...(nodeOptions ? { nodeOptions } : {}), env: operatorEnv() });
     const seen = new Observed();
     watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, {}, (_t, o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
     watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, { labelSelector: CONFIG_SECRETS_SELECTOR }, (t, o) => seen.onSecret(t, o as k8s.V1Secret));
@@ -332,6 +351,10 @@ async function main(): Promise<void> {
       writesPerUpdate: Math.round(writesPerUpdate * 100) / 100,
       updates: latencies.length,
       peakRssMB: peakRssMB(op),
+      // At the end, from the operator's own process metrics: what the main thread's V8 heap holds.
+      heapUsedMB: Math.round((after.get("keepalived_vip_operator_nodejs_heap_size_used_bytes") ?? 0) / 1048576),
+      heapTotalMB: Math.round((after.get("keepalived_vip_operator_nodejs_heap_size_total_bytes") ?? 0) / 1048576),
+      externalMB: Math.round((after.get("keepalived_vip_operator_nodejs_external_memory_bytes") ?? 0) / 1048576),
       idleSeconds: s.idleMs / 1000,
       idleWrites,
       idleLeaderLeaseWrites: idleLeaseWrites,

@@ -140,7 +140,7 @@ async function httpGet(url: string): Promise<{ status: number; body: string }> {
  */
 export async function runOperator(
   env: OperatorEnv,
-  opts: { identity: string; args?: string[]; namespace?: string; nodeOptions?: string; fromDist?: boolean },
+  opts: { identity: string; args?: string[]; namespace?: string; nodeOptions?: string; fromDist?: boolean; env?: Record<string, string> },
 ): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const logFile = join(env.cp.dataDir, `operator-${opts.identity}.log`);
@@ -156,6 +156,7 @@ export async function runOperator(
   ];
   const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.cp.dataDir, LOG_LEVEL: process.env.OPERATOR_LOG_LEVEL ?? "info" };
   if (opts.nodeOptions) childEnv.NODE_OPTIONS = opts.nodeOptions;
+  for (const [k, v] of Object.entries(opts.env ?? {})) childEnv[k] = v;
   const child = startDaemon(process.execPath, args, { logFile, cwd: REPO_ROOT, env: childEnv });
   const base = `http://127.0.0.1:${metricsPort}`;
   const proc: OperatorProcess = {

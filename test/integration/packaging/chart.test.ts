@@ -103,6 +103,11 @@ void describe("Helm chart", () => {
     );
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+    // The heap cap: the chart's default and config/manager's (what make bench-operator measures) agree.
+    const managerDeployment = readConfigDir("config/manager").find((o) => o.kind === "Deployment") as unknown as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
+    const managerNodeOptions = managerDeployment.spec.template.spec.containers[0]?.env.find((e) => e.name === "NODE_OPTIONS")?.value;
+    assert.equal(c.env.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=128 --max-semi-space-size=4");
+    assert.equal(managerNodeOptions, "--max-old-space-size=128 --max-semi-space-size=4");
     assert.ok(c.resources.requests && c.resources.limits, "resources are set");
     assert.deepEqual(c.ports, [{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
 
@@ -126,7 +131,7 @@ void describe("Helm chart", () => {
       replicaCount: 3,
       image: { repository: "registry.example.com/kvo", tag: "1.2.3", pullPolicy: "Always" },
       imagePullSecrets: [{ name: "regcred" }],
-      operator: { logLevel: "debug", workers: 4, extraArgs: ["--lease-duration=30s"] },
+      operator: { logLevel: "debug", workers: 4, heapLimitMiB: 300, extraArgs: ["--lease-duration=30s"] },
       agent: {
         nodeSelector: { "node-role.example.com/edge": "true", zone: "a" },
         tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
@@ -142,6 +147,7 @@ void describe("Helm chart", () => {
     const c = operatorContainer(objs);
     assert.equal(c.image, "registry.example.com/kvo:1.2.3");
     assert.deepEqual(c.env.find((e) => e.name === "LOG_LEVEL"), { name: "LOG_LEVEL", value: "debug" });
+    assert.deepEqual(c.env.find((e) => e.name === "NODE_OPTIONS"), { name: "NODE_OPTIONS", value: "--max-old-space-size=300 --max-semi-space-size=4" });
     const cfg = operatorConfigOf(c);
     assert.equal(cfg.workers, 4);
     assert.equal(cfg.leaseDurationMs, 30_000);

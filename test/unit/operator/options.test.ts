@@ -32,6 +32,12 @@ void describe("parseOperatorOptions", () => {
     assert.deepEqual(c.agent.nodeSelector, {});
     assert.deepEqual(c.agent.extraArgs, []);
     assert.equal(c.kubeconfig, undefined);
+    assert.equal(c.renderThread, "inline");
+  });
+
+  void test("--render-thread=worker (or its env var) moves the renderer to a thread of its own", () => {
+    assert.equal(ok({ flags: { "render-thread": "worker" } }).renderThread, "worker");
+    assert.equal(ok({ env: { KEEPALIVED_VIP_RENDER_THREAD: "worker" } }).renderThread, "worker");
   });
 
   void test("precedence: flag over env var over config file over default", () => {
@@ -80,6 +86,7 @@ void describe("parseOperatorOptions", () => {
     { name: "a bad quantity", over: { flags: { "agent-resources": '{"limits":{"memory":"lots"}}' } }, want: /^--agent-resources \(limits\.memory\): not a quantity/ },
     { name: "a port out of range", over: { env: { KEEPALIVED_VIP_AGENT_METRICS_PORT: "70000" } }, want: /^--agent-metrics-port \(from KEEPALIVED_VIP_AGENT_METRICS_PORT\)/ },
     { name: "a bad bind address", over: { flags: { "metrics-bind-address": "localhost" } }, want: /^--metrics-bind-address: want host:port/ },
+    { name: "an unknown render thread", over: { flags: { "render-thread": "gpu" } }, want: /^--render-thread/ },
     { name: "a bad namespace", over: { flags: { namespace: "Kube_System" } }, want: /^--namespace: not a namespace name/ },
     { name: "an unknown key in the config file", over: { configText: "agent-imag: x\n", configPath: "/etc/kv.yaml" }, want: /^--config \/etc\/kv\.yaml: unknown setting "agent-imag"/ },
     { name: "a config file that is not a map", over: { configText: "- a\n" }, want: /^--config config file: want a map/ },

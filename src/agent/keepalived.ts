@@ -64,6 +64,54 @@ export interface SupervisorOptions {
   backoffMaxMs?: number;
   /** A run at least this long resets the backoff. Default 30 s. */
   stableAfterMs?: number;
+  /**
+   * How long a reload waits for a just-started keepalived to announce its
+   * VRRP and checker child processes before it sends SIGHUP anyway. Default 5 s.
+   */
+  readyTimeoutMs?: number;
+}
+
+/** The console line keepalived's parent prints when it has forked a child process (VRRP or checker). */
+const CHILD_STARTED = /^Starting (VRRP|Healthcheck) child process, pid=\d+/;
+
+/**
+ * When a just-started keepalived can take a reload. A SIGHUP that reaches
+ * keepalived before it has forked its child processes is lost: the children
+ * start from the config the parent read at start. So a reload waits until
+ * both children are announced (--all starts both), the timeout passes, or
+ * the process exits.
+ */
+class StartupGate {
+  readonly ready: Promise<void>;
+  private open = false;
+  private release: () => void = () => undefined;
+  private readonly children = new Set<string>();
+  private timer?: Timer;
+
+  constructor(clock: Clock, timeoutMs: number) {
+    this.ready = new Promise((resolve) => (this.release = resolve));
+    this.timer = clock.setTimer(() => this.openNow(), timeoutMs);
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Looks at one console line (timestamp stripped). */
+  onLine(line: string): void {
+    const m = CHILD_STARTED.exec(line);
+    if (!m?.[1]) return;
+    this.children.add(m[1]);
+    if (this.children.size >= 2) this.openNow();
+  }
+
+  openNow(): void {
+    if (this.open) return;
+    this.open = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.release();
+  }
 }
 
 /** What the supervisor is doing. */
@@ -119,6 +167,7 @@ export async function killStaleKeepalived(paths: RuntimePaths, opts: { logger: L
 /** Runs keepalived as a child process and keeps it running. */
 export class KeepalivedSupervisor {
   private child?: ChildProcess;
+  private gate?: StartupGate;
   private startedAt = 0;
   private failures = 0;
   private restartTimer?: Timer;
@@ -144,11 +193,18 @@ export class KeepalivedSupervisor {
   }
 
   /**
-   * Makes keepalived read its config again: SIGHUP when it runs, a start when
-   * idle; during a backoff the coming restart reads the new file anyway.
-   * Resolves to what was done.
+   * Makes keepalived read its config again: SIGHUP when it runs (once a
+   * just-started keepalived has forked its children, see StartupGate), a
+   * start when idle; during a backoff the coming restart reads the new file
+   * anyway. Resolves to what was done.
    */
   async reload(): Promise<"reloaded" | "started" | "deferred"> {
+    const child = this.child;
+    const gate = this.gate;
+    if (this.currentPhase === "running" && child?.pid && gate && !gate.isOpen) {
+      this.opts.logger.debug("Waiting for keepalived to start its child processes before reloading", { pid: child.pid });
+      await gate.ready;
+    }
     if (this.currentPhase === "running" && this.child?.pid) {
       this.child.kill("SIGHUP");
       return "reloaded";
@@ -162,6 +218,7 @@ export class KeepalivedSupervisor {
 
   /** SIGTERM keepalived (it sends priority-0 adverts) and waits for it; SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 10_000): Promise<void> {
+    this.gate?.openNow();
     this.restartTimer?.cancel();
     this.restartTimer = undefined;
     const child = this.child;
@@ -185,12 +242,16 @@ export class KeepalivedSupervisor {
     const args = keepalivedArgs(this.opts.paths);
     const child = spawn(this.opts.keepalivedPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
+    const gate = new StartupGate(this.opts.clock, this.opts.readyTimeoutMs ?? 5000);
+    this.gate?.openNow();
+    this.gate = gate;
     this.startedAt = this.opts.clock.now();
     this.currentPhase = "running";
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on("line", (raw) => {
         const line = stripKeepalivedTimestamp(raw);
+        gate.onLine(line);
         if (isNotableKeepalivedLine(line)) this.opts.logger.info("keepalived", { line });
         else this.opts.logger.debug("keepalived", { line });
       });
@@ -199,9 +260,15 @@ export class KeepalivedSupervisor {
       child.once("error", (err) => {
         this.opts.logger.error("Failed to run keepalived", { path: this.opts.keepalivedPath, error: err.message });
         // "exit" does not follow a spawn error.
-        if (child.pid === undefined) void this.handleExit(child, { code: null, signal: null }).finally(resolve);
+        if (child.pid === undefined) {
+          gate.openNow();
+          void this.handleExit(child, { code: null, signal: null }).finally(resolve);
+        }
       });
-      child.once("exit", (code, signal) => void this.handleExit(child, { code, signal }).finally(resolve));
+      child.once("exit", (code, signal) => {
+        gate.openNow();
+        void this.handleExit(child, { code, signal }).finally(resolve);
+      });
     });
     if (child.pid !== undefined) {
       this.opts.logger.info("Started keepalived", { pid: child.pid, command: [this.opts.keepalivedPath, ...args].join(" ") });

@@ -22,17 +22,25 @@ import { createLogger } from "../../../src/shared/logger.js";
 const logger = createLogger("test", "error");
 logger.silent = true;
 
-// Writes its pid like keepalived -p, logs each SIGHUP, exits 0 on SIGTERM,
-// and exits 3 at once when the file "crash" exists next to it.
+// Writes its pid like keepalived -p, announces its two child processes like
+// keepalived (after as many seconds as the file "slow" next to it says),
+// logs each SIGHUP ("early" before the announcement), exits 0 on SIGTERM, and
+// exits 3 at once when the file "crash" exists next to it.
 const FAKE = `#!/bin/sh
 dir=$(dirname "$0")
 pidfile=""
 while [ $# -gt 0 ]; do [ "$1" = "-p" ] && pidfile=$2; shift; done
+trap 'if [ -e "$dir/children" ]; then echo hup >> "$dir/hups"; else echo early >> "$dir/hups"; fi' HUP
+sp=""
+trap 'rm -f "$pidfile"; [ -n "$sp" ] && kill $sp 2>/dev/null; exit 0' TERM
 echo $$ > "$pidfile"
-echo "Thu Nov 26 02:28:43 2026: Starting Keepalived v2.2.7" 
+echo "Thu Nov 26 02:28:43 2026: Starting Keepalived v2.2.7"
 [ -e "$dir/crash" ] && exit 3
-trap 'echo hup >> "$dir/hups"' HUP
-trap 'rm -f "$pidfile"; exit 0' TERM
+# (wait, not a foreground sleep: a trap runs as soon as its signal arrives)
+if [ -e "$dir/slow" ]; then sleep "$(cat "$dir/slow")" & sp=$!; wait $sp; fi
+touch "$dir/children"
+echo "Thu Nov 26 02:28:43 2026: Starting Healthcheck child process, pid=$$"
+echo "Thu Nov 26 02:28:43 2026: Starting VRRP child process, pid=$$"
 while :; do sleep 0.05; done
 `;
 
@@ -99,6 +107,39 @@ void describe("KeepalivedSupervisor", () => {
       assert.equal(sup.phase, "stopped");
       assert.equal(existsSync(paths.pid), false, "the process ran its TERM handler");
       assert.equal(await sup.reload(), "deferred");
+    } finally {
+      await sup.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void test("a reload right after the start waits until keepalived has forked its child processes", async () => {
+    const { dir, bin, paths } = setup();
+    writeFileSync(join(dir, "slow"), "0.5");
+    const sup = new KeepalivedSupervisor({ keepalivedPath: bin, paths, logger, clock: realClock, onUnexpectedExit: () => Promise.reject(new Error("unexpected")) });
+    try {
+      assert.equal(await sup.reload(), "started");
+      await waitFor(() => existsSync(paths.pid));
+      assert.equal(await sup.reload(), "reloaded");
+      assert.ok(existsSync(join(dir, "children")), "the reload returned only after the children were announced");
+      await waitFor(() => existsSync(join(dir, "hups")));
+      assert.equal(readFileSync(join(dir, "hups"), "utf8"), "hup\n", "no SIGHUP reached keepalived before its children started");
+    } finally {
+      await sup.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void test("a keepalived that never announces its children is reloaded after the timeout", async () => {
+    const { dir, bin, paths } = setup();
+    writeFileSync(join(dir, "slow"), "30");
+    const sup = new KeepalivedSupervisor({ keepalivedPath: bin, paths, logger, clock: realClock, readyTimeoutMs: 300, onUnexpectedExit: () => Promise.reject(new Error("unexpected")) });
+    try {
+      assert.equal(await sup.reload(), "started");
+      await waitFor(() => existsSync(paths.pid));
+      assert.equal(await sup.reload(), "reloaded");
+      await waitFor(() => existsSync(join(dir, "hups")));
+      assert.equal(readFileSync(join(dir, "hups"), "utf8"), "early\n");
     } finally {
       await sup.stop();
       rmSync(dir, { recursive: true, force: true });

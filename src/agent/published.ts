@@ -69,6 +69,8 @@ export class PublishedPlanView {
   /** Secret names of the instances the node names (empty while node.json does not parse). */
   private named = new Set<string>();
   private readonly templates: Templates = new WeakMap();
+  /** Rendered virtual_servers kept between assemblies, keyed by the (stable) parsed server. */
+  private readonly serverTexts: NonNullable<Parameters<typeof assembleNodeConfig>[3]> = new WeakMap();
 
   constructor(private readonly node: string) {
     this.nodeSecret = nodeConfigSecretName(node);
@@ -148,7 +150,7 @@ export class PublishedPlanView {
       const more = broken.length > SHOWN ? [`and ${broken.length - SHOWN} more instance Secrets`] : [];
       return { kind: "refuse", problem: [...broken.slice(0, SHOWN), ...more].join("; "), virtualIPs: virtualIPs() };
     }
-    const res = assembleNodeConfig(node, instances, this.templates);
+    const res = assembleNodeConfig(node, instances, this.templates, this.serverTexts);
     if (res.ok) return { kind: "apply", candidate: res.value };
     if (res.waiting) {
       const secrets = res.missing.map(instanceSecretName);
@@ -167,7 +169,7 @@ export class PublishedPlanView {
   private explainRefusal(node: PublishedNode, instances: ReadonlyMap<string, PublishedInstance>, problem: string): string {
     if (!assembleNodeConfig({ ...node, instances: [] }, instances).ok) return `Secret ${this.nodeSecret}: ${problem}`;
     const culprits = node.instances.flatMap((e) => {
-      const alone = assembleNodeConfig({ ...node, instances: [e] }, instances, this.templates);
+      const alone = assembleNodeConfig({ ...node, instances: [e] }, instances, this.templates, this.serverTexts);
       return alone.ok ? [] : [`Secret ${instanceSecretName(e.instance)} (instance ${e.instance}): ${alone.problem}`];
     });
     if (culprits.length === 0) return problem;

@@ -4,6 +4,7 @@
 // offline renderer and the tests run it for every node. Pure.
 import { createHash } from "node:crypto";
 import type { NodeInstance, NodeInstanceMap, PublishedInstance, PublishedNode } from "../api/index.js";
+import type { VirtualServer } from "./ipvs.js";
 import { prepareInstance, renderNodeConf, type InstanceTemplate } from "./keepalived.js";
 import { compareIP, sortedUnique } from "./order.js";
 
@@ -66,6 +67,7 @@ export function assembleNodeConfig(
   node: PublishedNode,
   instances: ReadonlyMap<string, PublishedInstance>,
   templates?: WeakMap<PublishedInstance, InstanceTemplate>,
+  serverTexts?: WeakMap<VirtualServer, string>,
 ): AssembleResult {
   const missing = node.instances.filter((e) => !instances.has(e.instance)).map((e) => e.instance);
   if (missing.length > 0) {
@@ -100,6 +102,7 @@ export function assembleNodeConfig(
       runtimeDir: node.runtimeDir,
       instances: parts.map(({ template, values }) => ({ template, values })),
       virtualServers: parts.flatMap(({ inst }) => inst.virtualServers),
+      ...(serverTexts ? { serverCache: serverTexts } : {}),
     });
     const entries: NodeInstance[] = node.instances.map((e) => {
       const inst = instances.get(e.instance) as PublishedInstance;

@@ -326,10 +326,10 @@ export interface NodeConfInput {
   instances: NodeInstanceText[];
   virtualServers: VirtualServer[];
   /** Rendered virtual_server texts to reuse across the nodes of one plan. */
-  serverCache?: Map<VirtualServer, string>;
+  serverCache?: WeakMap<VirtualServer, string>;
 }
 
-function virtualServerText(vs: VirtualServer, cache: Map<VirtualServer, string> | undefined): string {
+function virtualServerText(vs: VirtualServer, cache: WeakMap<VirtualServer, string> | undefined): string {
   const cached = cache?.get(vs);
   if (cached !== undefined) return cached;
   const text = checked(renderVirtualServer(vs).join("\n"));

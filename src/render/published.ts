@@ -2,6 +2,7 @@
 // them (the offline renderer, tests and benchmarks use it). Pure.
 import type { NodeInstanceMap, PublishedInstance } from "../api/index.js";
 import { assembleNodeConfig } from "./assemble.js";
+import type { VirtualServer } from "./ipvs.js";
 import type { InstanceTemplate } from "./keepalived.js";
 import type { ClusterPlan } from "./types.js";
 
@@ -22,8 +23,9 @@ export interface RenderedNodeConfig {
 export function renderNodeConfigs(plan: Pick<ClusterPlan, "nodes" | "published">): RenderedNodeConfig[] {
   const instances = new Map<string, PublishedInstance>(plan.published.map((p) => [p.name, p.published]));
   const templates = new WeakMap<PublishedInstance, InstanceTemplate>();
+  const serverTexts = new WeakMap<VirtualServer, string>();
   return plan.nodes.map((np) => {
-    const res = assembleNodeConfig(np.published, instances, templates);
+    const res = assembleNodeConfig(np.published, instances, templates, serverTexts);
     if (!res.ok) throw new Error(`Cannot assemble the config of node ${np.node}: ${res.problem}`);
     return { node: np.node, ...res.value };
   });

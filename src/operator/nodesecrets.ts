@@ -33,19 +33,9 @@ export interface NodeIdentity {
   uid: string;
 }
 
-/** Labels of every Secret of one component. */
+/** Labels of every config Secret of one component (node or instance config). */
 function configLabels(component: string): Record<string, string> {
   return { [LABEL_NAME]: NAME_VALUE, [LABEL_COMPONENT]: component, [LABEL_MANAGED_BY]: MANAGED_BY_VALUE };
-}
-
-/** Labels of every node-config Secret. */
-export function nodeConfigLabels(): Record<string, string> {
-  return configLabels(COMPONENT_NODE_CONFIG);
-}
-
-/** Labels of every instance Secret. */
-export function instanceConfigLabels(): Record<string, string> {
-  return configLabels(COMPONENT_INSTANCE_CONFIG);
 }
 
 /**
@@ -62,7 +52,7 @@ export function buildNodeConfigSecret(opts: { namespace: string; node: NodeIdent
     metadata: {
       name: nodeConfigSecretName(node.name),
       namespace: opts.namespace,
-      labels: nodeConfigLabels(),
+      labels: configLabels(COMPONENT_NODE_CONFIG),
       annotations: { [ANNOTATION_NODE]: node.name, [ANNOTATION_CONFIG_HASH]: plan.hash },
       ownerReferences: [{ apiVersion: "v1", kind: "Node", name: node.name, uid: node.uid, controller: false, blockOwnerDeletion: false }],
     },
@@ -84,7 +74,7 @@ export function buildInstanceSecret(opts: { namespace: string; plan: InstanceCon
     metadata: {
       name: instanceSecretName(plan.name),
       namespace: opts.namespace,
-      labels: instanceConfigLabels(),
+      labels: configLabels(COMPONENT_INSTANCE_CONFIG),
       annotations: { [ANNOTATION_INSTANCE]: plan.name, [ANNOTATION_CONFIG_HASH]: plan.hash },
     },
     data: { [SECRET_KEY_INSTANCE]: Buffer.from(plan.json, "utf8").toString("base64") },
@@ -99,11 +89,11 @@ export function dataDigests(secret: V1Secret): Record<string, string> {
 }
 
 /**
- * Whether the live Secret (from the cache: data values are digests) differs
+ * Whether a live node or instance Secret (from the cache: data values are digests) differs
  * from the desired one in anything the operator sets. `digests` are the
  * desired data's digests (see {@link dataDigests}).
  */
-export function nodeSecretNeedsApply(desired: V1Secret, live: RawObject | undefined, digests: Record<string, string> = dataDigests(desired)): boolean {
+export function configSecretNeedsApply(desired: V1Secret, live: RawObject | undefined, digests: Record<string, string> = dataDigests(desired)): boolean {
   if (!live) return true;
   const liveData = (live.data ?? {}) as Record<string, string>;
   for (const [k, v] of Object.entries(digests)) if (liveData[k] !== v) return true;

@@ -35,7 +35,7 @@ import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
 import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
 import type { OperatorMetrics } from "./metrics.js";
-import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, nodeSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
+import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { renderInline, type Renderer } from "./render-worker.js";
 import { buildServiceStatus, planServiceIngress, serviceIngressNeedsApply, type IngressSource } from "./services.js";
@@ -116,7 +116,6 @@ export class Reconciler {
   private readonly parser = new VirtualIPParser();
   private readonly auth: AuthSecrets;
   private readonly daemonSet: V1DaemonSet;
-  private secretBuild = new Map<string, BuiltSecret>();
   private desiredSecrets = new Map<string, BuiltSecret>();
   private staleSecrets = new Map<string, SecretDeletion>();
   private desiredIngress = new Map<string, string[]>();
@@ -350,7 +349,7 @@ export class Reconciler {
     const uids = new Map(nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
     const desired = new Map<string, BuiltSecret>();
     const reuse = (name: string, hash: string, uid: string, build: () => V1Secret): void => {
-      let built = this.secretBuild.get(name);
+      let built = this.desiredSecrets.get(name);
       if (!built || built.hash !== hash || built.uid !== uid) {
         const secret = build();
         built = { hash, uid, secret, digests: dataDigests(secret) };
@@ -364,7 +363,6 @@ export class Reconciler {
       const uid = uids.get(np.node) ?? "";
       reuse(nodeConfigSecretName(np.node), np.hash, uid, () => buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }));
     }
-    this.secretBuild = desired;
     this.desiredSecrets = desired;
     this.staleSecrets = new Map(planStaleConfigSecrets(new Set(desired.keys()), this.opts.cache.values("Secret")).map((d) => [d.name, d]));
   }
@@ -436,7 +434,7 @@ export class Reconciler {
   private diffOwnedObjects(): void {
     const { cache, config } = this.opts;
     for (const [name, d] of this.desiredSecrets) {
-      if (nodeSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) this.queue.add(`secret/${name}`);
+      if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) this.queue.add(`secret/${name}`);
     }
     for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
     for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
@@ -472,7 +470,7 @@ export class Reconciler {
     const built = this.desiredSecrets.get(name);
     if (built) {
       const desired = built.secret;
-      if (!nodeSecretNeedsApply(desired, cache.get("Secret", key), built.digests)) return;
+      if (!configSecretNeedsApply(desired, cache.get("Secret", key), built.digests)) return;
       const stored = await applyObject(clients, desired, { fieldManager: OPERATOR_FIELD_MANAGER });
       // What was stored is what was sent: cache its metadata and the digests, not another copy of the data.
       this.putAndReport("Secret", { apiVersion: "v1", kind: "Secret", metadata: toRaw(stored.metadata) as RawObject["metadata"], data: built.digests });
@@ -539,7 +537,7 @@ export class Reconciler {
   private cleanupDone(key: string): boolean {
     const { cache, config } = this.opts;
     if (this.excludedAt.get(key) === undefined || !this.render) return false;
-    for (const [name, d] of this.desiredSecrets) if (nodeSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) return false;
+    for (const [name, d] of this.desiredSecrets) if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) return false;
     for (const [svc, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", svc))) return false;
     return true;
   }

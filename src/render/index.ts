@@ -1,7 +1,7 @@
 // Public surface of the renderer: cluster view in, VRRP instances, problems
 // and the published plan out; per-node keepalived.conf assembled from it. Pure: no I/O, clock, environment or logger.
 export * from "./types.js";
-export { planCluster, configHash, sortProblems } from "./plan.js";
+export { planCluster, sortProblems } from "./plan.js";
 export { indexView, resolveOptions } from "./view.js";
 export type { ViewIndex, ResolvedOptions } from "./view.js";
 export { planCandidate, planCandidates, priorityOf } from "./candidates.js";

@@ -18,8 +18,6 @@ import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, R
 import { indexView } from "./view.js";
 import type { ViewIndex } from "./view.js";
 
-/** sha256 hex of a config text. */
-export const configHash = sha256Hex;
 
 /** Order of Ready reasons within one VirtualIP: the first is the one to show. */
 const READY_RANK: string[] = [

@@ -25,10 +25,21 @@ import {
   type PublishedNode,
 } from "../../../src/api/index.js";
 import { CONFIG_SECRETS_SELECTOR } from "../../../src/operator/nodesecrets.js";
-import { assembleNodeConfig, type AssembledConfig } from "../../../src/render/index.js";
 import { k8s } from "../../../src/kube/client.js";
 import { REPO_ROOT } from "../../support/index.js";
-import { NS, createNode, runOperator, startOperatorEnv, writesOf, type OperatorEnv, type OperatorProcess, type Samples } from "../../integration/operator/harness.js";
+import {
+  NS,
+  createNode,
+  readNodeConfig,
+  readPublishedInstances,
+  runOperator,
+  startOperatorEnv,
+  writesOf,
+  type NodeConfigSecret,
+  type OperatorEnv,
+  type OperatorProcess,
+  type Samples,
+} from "../../integration/operator/harness.js";
 
 const BENCH_NS = "bench";
 
@@ -177,28 +188,14 @@ function watch(kc: k8s.KubeConfig, path: string, query: Record<string, string>, 
 }
 
 /** Every node's keepalived.conf, assembled from the Secrets as stored (what each agent would run). */
-async function assembleAll(env: OperatorEnv, nodes: string[]): Promise<Map<string, AssembledConfig>> {
-  const list = (await env.admin.core.listNamespacedSecret(NS, undefined, undefined, undefined, undefined, CONFIG_SECRETS_SELECTOR)).body.items;
-  const decode = (s: k8s.V1Secret, key: string): unknown => JSON.parse(Buffer.from(s.data?.[key] ?? "", "base64").toString("utf8"));
-  const instances = new Map<string, PublishedInstance>();
-  const published = new Map<string, PublishedNode>();
-  for (const s of list) {
-    if (s.data?.[SECRET_KEY_INSTANCE] !== undefined) {
-      const inst = publishedInstanceSchema.parse(decode(s, SECRET_KEY_INSTANCE));
-      instances.set(s.metadata?.annotations?.[ANNOTATION_INSTANCE] ?? inst.name, inst);
-    }
-    if (s.data?.[SECRET_KEY_NODE] !== undefined) {
-      const node = publishedNodeSchema.parse(decode(s, SECRET_KEY_NODE));
-      published.set(node.node, node);
-    }
-  }
-  const out = new Map<string, AssembledConfig>();
+async function assembleAll(env: OperatorEnv, nodes: string[]): Promise<Map<string, NodeConfigSecret>> {
+  const instances = await readPublishedInstances(env);
+  const out = new Map<string, NodeConfigSecret>();
   for (const n of nodes) {
-    const p = published.get(n);
-    if (!p) throw new Error(`node ${n}: no node Secret`);
-    const res = assembleNodeConfig(p, instances);
-    if (!res.ok) throw new Error(`node ${n}: ${res.problem}`);
-    out.set(n, res.value);
+    const cfg = await readNodeConfig(env, n, NS, instances);
+    if (!cfg) throw new Error(`node ${n}: no node Secret`);
+    if (cfg.waiting !== undefined) throw new Error(`node ${n}: ${cfg.waiting}`);
+    out.set(n, cfg);
   }
   return out;
 }

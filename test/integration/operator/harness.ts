@@ -8,6 +8,7 @@ import {
   ANNOTATION_DEFAULT_INTERFACE,
   ANNOTATION_INSTANCE,
   API_VERSION,
+  COMPONENT_INSTANCE_CONFIG,
   GROUP,
   KIND,
   LABEL_COMPONENT,
@@ -332,7 +333,7 @@ export interface NodeConfigSecret {
 
 /** The published instances of the namespace, by their key in the plan (the instance annotation, what node entries name). */
 export async function readPublishedInstances(env: OperatorEnv, namespace = NS): Promise<Map<string, PublishedInstance>> {
-  const res = await env.admin.core.listNamespacedSecret(namespace, undefined, undefined, undefined, undefined, `${LABEL_COMPONENT}=instance-config`);
+  const res = await env.admin.core.listNamespacedSecret(namespace, undefined, undefined, undefined, undefined, `${LABEL_COMPONENT}=${COMPONENT_INSTANCE_CONFIG}`);
   const out = new Map<string, PublishedInstance>();
   for (const s of res.body.items) {
     const inst = publishedInstanceSchema.parse(JSON.parse(Buffer.from(s.data?.[SECRET_KEY_INSTANCE] ?? "", "base64").toString("utf8")));
@@ -341,11 +342,12 @@ export async function readPublishedInstances(env: OperatorEnv, namespace = NS): 
   return out;
 }
 
-export async function readNodeConfig(env: OperatorEnv, node: string, namespace = NS): Promise<NodeConfigSecret | undefined> {
+/** `node`'s config Secret, assembled with `instances` (default: the published instances, read now). */
+export async function readNodeConfig(env: OperatorEnv, node: string, namespace = NS, instances?: ReadonlyMap<string, PublishedInstance>): Promise<NodeConfigSecret | undefined> {
   try {
     const s = (await env.admin.core.readNamespacedSecret(nodeConfigSecretName(node), namespace)).body;
     const nodeJson = Buffer.from(s.data?.[SECRET_KEY_NODE] ?? "", "base64").toString("utf8");
-    const assembled = assembleNodeConfig(publishedNodeSchema.parse(JSON.parse(nodeJson)), await readPublishedInstances(env, namespace));
+    const assembled = assembleNodeConfig(publishedNodeSchema.parse(JSON.parse(nodeJson)), instances ?? (await readPublishedInstances(env, namespace)));
     if (!assembled.ok && !assembled.waiting) throw new Error(`node ${node}: ${assembled.problem}`);
     return {
       config: assembled.ok ? assembled.value.config : "",

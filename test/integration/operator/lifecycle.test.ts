@@ -6,7 +6,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_NODE, DAEMONSET_NAME, FINALIZER, nodeConfigSecretName } from "../../../src/api/index.js";
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_INSTANCE, ANNOTATION_NODE, DAEMONSET_NAME, FINALIZER, instanceSecretName, nodeConfigSecretName } from "../../../src/api/index.js";
+import { errorStatus } from "../../../src/kube/client.js";
 import {
   NS,
   conditionOf,
@@ -133,12 +134,14 @@ void describe("VirtualIPs", () => {
     assert.match(cfg?.config ?? "", /unicast_peer/);
   });
 
-  void test("a new address replaces the old one in configs and in the Service ingress", async () => {
+  void test("a new address replaces the old one in configs and in the Service ingress, rewriting its instance Secret and no node Secret", async () => {
+    const nodeSecretVersions = await everyNode(async (n) => (await readNodeConfig(env, n))?.resourceVersion);
     await patchVipSpec(env, "web", { address: "192.0.2.60" });
     await eventually(async () => JSON.stringify(await serviceIngress(env, "web")) === '["192.0.2.60"]', { what: "ingress 192.0.2.60" });
     await eventually(async () => (await everyNode(async (n) => (await readNodeConfig(env, n))?.config ?? "")).every((c) => c.includes("192.0.2.60") && !c.includes("192.0.2.50")), {
       what: "configs with the new address",
     });
+    assert.deepEqual(await everyNode(async (n) => (await readNodeConfig(env, n))?.resourceVersion), nodeSecretVersions, "the address lives in the instance Secret only");
     const vip = await waitForReady(env, "web", "NoMaster");
     assert.equal(vip.status?.observedGeneration, vip.metadata.generation);
   });
@@ -238,6 +241,38 @@ void describe("deletion", () => {
     await eventually(async () => (await readVip(env, "web")) === undefined, { what: "web gone" });
     await waitForConfigs([], ["default/web"]);
     assert.deepEqual(await serviceIngress(env, "web"), []);
+  });
+
+  void test("each VRRP instance has a Secret of its own (labels, instance and hash annotations, no owner), deleted with its last VirtualIP", async () => {
+    await createVip(env, "solo", { service: "web", address: "192.0.2.90", virtualRouterId: 97 });
+    const name = instanceSecretName("vip_4_97");
+    const secret = await eventually(async () => {
+      try {
+        return (await env.admin.core.readNamespacedSecret(name, NS)).body;
+      } catch {
+        return undefined;
+      }
+    }, { what: `instance Secret ${name}` });
+    assert.equal(secret.metadata?.labels?.["app.kubernetes.io/component"], "instance-config");
+    assert.equal(secret.metadata?.labels?.["app.kubernetes.io/managed-by"], "keepalived-vip-operator");
+    assert.equal(secret.metadata?.annotations?.[ANNOTATION_INSTANCE], "vip_4_97");
+    const json = Buffer.from(secret.data?.["instance.json"] ?? "", "base64").toString("utf8");
+    assert.equal(secret.metadata?.annotations?.[ANNOTATION_CONFIG_HASH], createHash("sha256").update(json).digest("hex"));
+    assert.deepEqual(JSON.parse(json).virtualIPs, ["default/solo"]);
+    assert.equal(secret.metadata?.ownerReferences, undefined);
+    await deleteVip(env, "solo");
+    await eventually(async () => (await readVip(env, "solo")) === undefined, { what: "solo gone" });
+    await eventually(
+      async () => {
+        try {
+          await env.admin.core.readNamespacedSecret(name, NS);
+          return false;
+        } catch (err) {
+          return errorStatus(err) === 404;
+        }
+      },
+      { what: `instance Secret ${name} deleted` },
+    );
   });
 });
 

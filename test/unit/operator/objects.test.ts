@@ -7,7 +7,7 @@ import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
 import { isSubset, jsonEqual } from "../../../src/operator/diff.js";
-import { CONFIG_SECRETS_SELECTOR, buildInstanceSecret, buildNodeConfigSecret, nodeSecretNeedsApply, planStaleConfigSecrets } from "../../../src/operator/nodesecrets.js";
+import { CONFIG_SECRETS_SELECTOR, buildInstanceSecret, buildNodeConfigSecret, configSecretNeedsApply, planStaleConfigSecrets } from "../../../src/operator/nodesecrets.js";
 import type { AgentSettings } from "../../../src/operator/options.js";
 import { buildServiceStatus, ownsIngress, planServiceIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
 
@@ -172,7 +172,7 @@ void describe("buildInstanceSecret", () => {
   });
 });
 
-void describe("nodeSecretNeedsApply", () => {
+void describe("configSecretNeedsApply", () => {
   const desired = buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN });
   /** The live Secret as the cache keeps it: data values replaced by their digests. */
   const live = (): RawObject => {
@@ -188,7 +188,7 @@ void describe("nodeSecretNeedsApply", () => {
     { name: "Node recreated (other uid): write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-0", controller: false, blockOwnerDeletion: false }] } }), want: true },
     { name: "extra label added by someone: no write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, labels: { ...l.metadata?.labels, extra: "1" } } }), want: false },
   ];
-  for (const c of cases) void test(c.name, () => assert.equal(nodeSecretNeedsApply(desired, c.mutate(live())), c.want));
+  for (const c of cases) void test(c.name, () => assert.equal(configSecretNeedsApply(desired, c.mutate(live())), c.want));
 });
 
 void describe("planStaleConfigSecrets", () => {

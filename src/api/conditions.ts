@@ -20,7 +20,19 @@ export const ReadyReason = {
   InvalidSpec: "InvalidSpec",
   /** The auth Secret or key is missing or its password is invalid. */
   InvalidAuthSecret: "InvalidAuthSecret",
-  /** Left out because it conflicts with an older VirtualIP. */
+  /** No VirtualIPPool exists, or none admits the namespace (nothing is rendered without a pool). */
+  NoPool: "NoPool",
+  /** spec.address (or spec.pool) is in no pool that admits the VirtualIP's namespace. */
+  AddressNotAllowed: "AddressNotAllowed",
+  /** spec.virtualRouterId is outside the router ids of the address's pool. */
+  RouterIdNotAllowed: "RouterIdNotAllowed",
+  /** The address is never allowed: a node's own, loopback, multicast, link-local, a Service range, ... */
+  AddressReserved: "AddressReserved",
+  /** The pools that admit the namespace have no free address (or router id) left. */
+  PoolExhausted: "PoolExhausted",
+  /** Another controller wrote the Service's status.loadBalancer.ingress: it is left alone. */
+  IngressOwnedElsewhere: "IngressOwnedElsewhere",
+  /** Left out because it conflicts with a VirtualIP that claimed the address or router id first. */
   Conflict: "Conflict",
   /** Being deleted. */
   Deleting: "Deleting",

@@ -13,6 +13,20 @@ export const SINGULAR = "virtualip";
 export const SHORT_NAMES = ["vip"] as const;
 export const CATEGORIES = ["keepalived-vip"] as const;
 
+/** The cluster-scoped pool kind: which addresses and router ids which namespaces may use. */
+export const POOL_KIND = "VirtualIPPool";
+export const POOL_LIST_KIND = "VirtualIPPoolList";
+export const POOL_PLURAL = "virtualippools";
+export const POOL_SINGULAR = "virtualippool";
+export const POOL_SHORT_NAMES = ["vippool"] as const;
+
+/** Annotations a LoadBalancer Service may carry to choose its VirtualIP's address, pool and router id. */
+export const ANNOTATION_LB_ADDRESS = `${GROUP}/address`;
+export const ANNOTATION_LB_POOL = `${GROUP}/pool`;
+export const ANNOTATION_LB_ROUTER_ID = `${GROUP}/virtual-router-id`;
+/** Label on a VirtualIP the operator made for a LoadBalancer Service: the Service's name. */
+export const LABEL_LB_SERVICE = `${GROUP}/service`;
+
 /** Finalizer the operator puts on every VirtualIP it manages. */
 export const FINALIZER = `${GROUP}/cleanup`;
 

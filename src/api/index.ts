@@ -6,3 +6,5 @@ export * from "./virtualip.js";
 export * from "./conditions.js";
 export * from "./rules.js";
 export * from "./nodeconfig.js";
+export * from "./iprange.js";
+export * from "./pool.js";

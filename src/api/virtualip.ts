@@ -43,12 +43,13 @@ const labelSelectorRequirement = z
   .strict()
   .meta({ description: "A label selector requirement: a key, an operator and values." });
 
-const nodeSelector = z
+/** A standard label selector (matchLabels and matchExpressions); give it a description with `.meta()`. */
+export const labelSelectorSchema = z
   .object({
     matchLabels: z
       .record(z.string().max(317), z.string().max(63))
       .optional()
-      .meta({ description: "Node labels that must all match (key = value)." }),
+      .meta({ description: "Labels that must all match (key = value)." }),
     matchExpressions: z
       .array(
         withRules(labelSelectorRequirement, [
@@ -63,8 +64,11 @@ const nodeSelector = z
       .optional()
       .meta({ description: "Label selector requirements that must all match." }),
   })
-  .strict()
-  .meta({ description: "Which nodes take part (a standard label selector over Node labels). Empty or unset: every node that runs the agent." });
+  .strict();
+
+const nodeSelector = labelSelectorSchema.meta({
+  description: "Which nodes take part (a standard label selector over Node labels). Empty or unset: every node that runs the agent.",
+});
 
 const ipvs = z
   .object({
@@ -159,13 +163,32 @@ export const virtualIPSpecSchema = withRules(
         .string()
         .min(2)
         .max(45)
-        .meta({ description: "The virtual IP: an IPv4 or IPv6 literal in canonical form, without prefix length (e.g. 192.0.2.50 or 2001:db8::50)." }),
+        .optional()
+        .meta({
+          description:
+            "The virtual IP: an IPv4 or IPv6 literal in canonical form, without prefix length (e.g. 192.0.2.50 or 2001:db8::50). It must lie in a VirtualIPPool that admits this namespace. Unset: allocated from a pool (status.address).",
+        }),
       virtualRouterId: z
         .number()
         .int()
         .min(1)
         .max(255)
-        .meta({ description: "VRRP virtual router id, 1..255. VirtualIPs with the same id, interface and VRRP settings share one VRRP instance." }),
+        .optional()
+        .meta({
+          description:
+            "VRRP virtual router id, 1..255, within the router ids of the address's pool. VirtualIPs of one namespace with the same id, interface and VRRP settings share one VRRP instance. Unset: allocated from the pool (status.virtualRouterId).",
+        }),
+      pool: z
+        .string()
+        .min(1)
+        .max(253)
+        .regex(new RegExp(DNS_SUBDOMAIN_PATTERN))
+        .optional()
+        .meta({ description: "Name of the VirtualIPPool to take the address from (or that must hold spec.address). Unset: any pool that admits this namespace; allocation uses the autoAssign pools in name order." }),
+      ipFamily: z
+        .enum(["IPv4", "IPv6"])
+        .optional()
+        .meta({ description: "Address family to allocate when spec.address is unset: IPv4 or IPv6. Unset: IPv4 if the pool has a free IPv4 address, else IPv6 (IPv4 only with VRRP version 2)." }),
       interface: z
         .string()
         .min(1)
@@ -188,16 +211,28 @@ export const virtualIPSpecSchema = withRules(
     .meta({ description: "The desired virtual IP." }),
   [
     {
-      cel: "isIP(self.address) && ip.isCanonical(self.address)",
+      cel: "!has(self.address) || (isIP(self.address) && ip.isCanonical(self.address))",
       message: "address must be an IPv4 or IPv6 address in canonical form, without prefix length",
       fieldPath: ".address",
-      check: (s) => canonicalIP(s.address) === s.address,
+      check: (s) => s.address === undefined || canonicalIP(s.address) === s.address,
     },
     {
-      cel: "self.vrrp.version == 3 || !self.address.contains(':')",
+      cel: "!has(self.address) || self.vrrp.version == 3 || !self.address.contains(':')",
       message: "an IPv6 address needs VRRP version 3",
       fieldPath: ".vrrp.version",
-      check: (s) => s.vrrp.version === 3 || !s.address.includes(":"),
+      check: (s) => s.address === undefined || s.vrrp.version === 3 || !s.address.includes(":"),
+    },
+    {
+      cel: "!has(self.ipFamily) || self.ipFamily == 'IPv4' || self.vrrp.version == 3",
+      message: "ipFamily IPv6 needs VRRP version 3",
+      fieldPath: ".ipFamily",
+      check: (s) => s.ipFamily !== "IPv6" || s.vrrp.version === 3,
+    },
+    {
+      cel: "!has(self.ipFamily) || !has(self.address) || ((self.ipFamily == 'IPv6') == self.address.contains(':'))",
+      message: "ipFamily must be the family of address",
+      fieldPath: ".ipFamily",
+      check: (s) => s.ipFamily === undefined || s.address === undefined || (s.ipFamily === "IPv6") === s.address.includes(":"),
     },
   ],
 );
@@ -231,6 +266,16 @@ export const conditionSchema = z
   })
   .meta({ description: "A standard Kubernetes condition." });
 
+/** When this VirtualIP first held its address: the first claim wins a conflict (see docs/pools.md). */
+export const claimSchema = z
+  .object({
+    address: z.string().max(45).meta({ description: "The claimed address." }),
+    virtualRouterId: z.number().int().min(1).max(255).meta({ description: "The claimed router id." }),
+    generation: z.number().int().min(0).meta({ description: "The .metadata.generation the claim was last confirmed at." }),
+    time: timeString.meta({ description: "When the VirtualIP first became usable with this address and router id.", format: "date-time" }),
+  })
+  .meta({ description: "The operator's record that this VirtualIP holds its address and router id; an older claim wins a conflict." });
+
 /** The `status` of a VirtualIP. */
 export const virtualIPStatusSchema = z
   .object({
@@ -250,6 +295,10 @@ export const virtualIPStatusSchema = z
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["name"],
       }),
+    address: z.string().max(45).optional().meta({ description: "The address in effect: spec.address, or the one allocated from status.pool. Unset while none is allowed or free." }),
+    virtualRouterId: z.number().int().min(1).max(255).optional().meta({ description: "The VRRP router id in effect: spec.virtualRouterId, or the one allocated from status.pool." }),
+    pool: z.string().max(253).optional().meta({ description: "The VirtualIPPool the address belongs to." }),
+    claim: claimSchema.optional(),
     failovers: z.number().int().min(0).optional().meta({ description: "How many times the address moved from one node to another." }),
     lastFailoverTime: timeString.optional().meta({ description: "When the address last moved.", format: "date-time" }),
     conditions: z
@@ -298,6 +347,7 @@ export type NodeState = z.output<typeof nodeStateSchema>;
 export type NodeStatus = z.output<typeof nodeStatusSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 export type VirtualIPStatus = z.output<typeof virtualIPStatusSchema>;
+export type Claim = z.output<typeof claimSchema>;
 export type VirtualIP = z.output<typeof virtualIPSchema>;
 export type LabelSelector = NonNullable<VirtualIPSpec["nodeSelector"]>;
 export type Forwarding = VirtualIPSpec["forwarding"];

@@ -10,7 +10,9 @@ import {
   GROUP,
   INTERFACE_NAME_PATTERN,
   KIND,
+  POOL_KIND,
   agentLeaseName,
+  parsePool,
   parseVirtualIP,
   type VirtualIP,
 } from "../api/index.js";
@@ -32,9 +34,19 @@ export interface RenderInput {
 type KubeObject = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string } };
 
 /** Kinds `render` reads, by "group/Kind" (core group empty). */
-const READ_KINDS = ["/Node", "/Service", "/Secret", "discovery.k8s.io/EndpointSlice", "coordination.k8s.io/Lease", `${GROUP}/${KIND}`];
-const READ_KIND_NAMES = "VirtualIP, Node, Service, EndpointSlice, Secret and Lease";
-const CLUSTER_SCOPED = new Set(["/Node"]);
+const READ_KINDS = [
+  "/Node",
+  "/Service",
+  "/Secret",
+  "/Namespace",
+  "discovery.k8s.io/EndpointSlice",
+  "coordination.k8s.io/Lease",
+  "networking.k8s.io/ServiceCIDR",
+  `${GROUP}/${KIND}`,
+  `${GROUP}/${POOL_KIND}`,
+];
+const READ_KIND_NAMES = "VirtualIP, VirtualIPPool, Namespace, ServiceCIDR, Node, Service, EndpointSlice, Secret and Lease";
+const CLUSTER_SCOPED = new Set(["/Node", "/Namespace", "networking.k8s.io/ServiceCIDR", `${GROUP}/${POOL_KIND}`]);
 
 const DNS_SUBDOMAIN = new RegExp(DNS_SUBDOMAIN_PATTERN);
 const INTERFACE_NAME = new RegExp(INTERFACE_NAME_PATTERN);
@@ -47,7 +59,18 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 class Collector {
   readonly errors: string[] = [];
   readonly warnings: string[] = [];
-  readonly view: ClusterView = { virtualIPs: [], nodes: [], services: [], endpointSlices: [], secrets: [], nodeInterfaces: {} };
+  readonly view: ClusterView = {
+    virtualIPs: [],
+    nodes: [],
+    services: [],
+    endpointSlices: [],
+    secrets: [],
+    nodeInterfaces: {},
+    pools: [],
+    namespaces: [],
+    serviceCIDRs: [],
+    releasing: [],
+  };
   /** "group/Kind namespace/name" -> file that defined it first. */
   private readonly seen = new Map<string, string>();
   /** Node -> interface published on the agent's Lease. */
@@ -140,10 +163,40 @@ function addVirtualIP(obj: KubeObject, file: string, out: Collector): void {
   }
   const vip: VirtualIP = res.value;
   if (vip.metadata.deletionTimestamp !== undefined) {
-    out.warnings.push(`${file}: VirtualIP ${vip.metadata.namespace}/${vip.metadata.name} is being deleted; left out`);
+    out.warnings.push(`${file}: VirtualIP ${vip.metadata.namespace}/${vip.metadata.name} is being deleted; left out (its address is not handed out again)`);
+    const held = vip.status?.address ?? vip.spec.address;
+    if (held !== undefined) out.view.releasing?.push(held);
     return;
   }
   out.view.virtualIPs.push(vip);
+}
+
+function addPool(obj: KubeObject, file: string, out: Collector): void {
+  const res = parsePool(obj);
+  if (!res.ok) {
+    out.errors.push(`${file}: ${res.error}`);
+    return;
+  }
+  out.view.pools.push(res.value);
+}
+
+function addNamespace(obj: KubeObject, file: string, out: Collector): void {
+  const labels = obj.metadata.labels;
+  const problem = stringMapError(labels, "metadata.labels");
+  if (problem) {
+    out.errors.push(`${file}: Namespace ${obj.metadata.name}: ${problem}`);
+    return;
+  }
+  out.view.namespaces?.push({ name: obj.metadata.name, labels: { ...((labels ?? {}) as Record<string, string>) } });
+}
+
+function addServiceCIDR(obj: KubeObject, file: string, out: Collector): void {
+  const cidrs = isRecord(obj.spec) ? obj.spec.cidrs : undefined;
+  if (!Array.isArray(cidrs) || cidrs.some((c) => typeof c !== "string")) {
+    out.errors.push(`${file}: ServiceCIDR ${obj.metadata.name}: spec.cidrs must be a list of CIDRs`);
+    return;
+  }
+  out.view.serviceCIDRs?.push({ name: obj.metadata.name, cidrs: cidrs as string[] });
 }
 
 function addNode(obj: KubeObject, file: string, out: Collector): void {
@@ -217,6 +270,12 @@ function addObject(doc: Record<string, unknown>, where: string, file: string, ou
   switch (kindKey) {
     case `${GROUP}/${KIND}`:
       return addVirtualIP(obj, file, out);
+    case `${GROUP}/${POOL_KIND}`:
+      return addPool(obj, file, out);
+    case "/Namespace":
+      return addNamespace(obj, file, out);
+    case "networking.k8s.io/ServiceCIDR":
+      return addServiceCIDR(obj, file, out);
     case "/Node":
       return addNode(obj, file, out);
     case "/Secret":
@@ -255,7 +314,9 @@ function referencedSecrets(view: ClusterView): V1Secret[] {
 
 /**
  * Parses the input files of `render` (untrusted) into a ClusterView.
- * VirtualIPs are validated with the API schema (defaults applied); Nodes,
+ * VirtualIPs and VirtualIPPools are validated with the API schema (defaults
+ * applied; a VirtualIP's status, when given, carries its allocation and claim);
+ * Namespaces give their labels and ServiceCIDRs their ranges; Nodes,
  * Services, EndpointSlices and Secrets are checked for a name; an agent
  * heartbeat Lease contributes its node's default interface; other kinds are
  * ignored with a warning. A namespaced object without namespace is in

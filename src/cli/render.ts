@@ -134,7 +134,8 @@ export function run(argv: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   const { view, warnings } = parseClusterView(readInputFiles(request.files));
-  const plan = planCluster(view, request.options);
+  // Claims of unusable VirtualIPs run out as they would in the operator.
+  const plan = planCluster({ ...view, now: view.now ?? Date.now() }, request.options);
   // Only the nodes asked for are assembled, as their agents would.
   const nodes = renderNodeConfigs({ nodes: selectNodes(plan, request.node), published: plan.published });
   const problems = plan.problems.map((p) => p.message);

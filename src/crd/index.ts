@@ -2,3 +2,4 @@
 // generated from the zod schema. Pure.
 export * from "./structural.js";
 export * from "./virtualip.js";
+export * from "./pool.js";

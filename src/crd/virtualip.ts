@@ -43,7 +43,7 @@ export interface CustomResourceDefinition {
   spec: {
     group: string;
     names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
-    scope: "Namespaced";
+    scope: "Namespaced" | "Cluster";
     versions: {
       name: string;
       served: boolean;
@@ -57,9 +57,9 @@ export interface CustomResourceDefinition {
 
 /** Columns of `kubectl get virtualips`; priority 1 columns appear with `-o wide`. */
 export const PRINTER_COLUMNS: readonly PrinterColumn[] = [
-  { name: "Address", type: "string", jsonPath: ".spec.address", description: "The virtual IP." },
+  { name: "Address", type: "string", jsonPath: ".status.address", description: "The virtual IP in effect (spec.address or allocated from a pool)." },
   { name: "Service", type: "string", jsonPath: ".spec.serviceRef.name", description: "The Service the address fronts." },
-  { name: "VRID", type: "integer", jsonPath: ".spec.virtualRouterId", description: "VRRP virtual router id." },
+  { name: "VRID", type: "integer", jsonPath: ".status.virtualRouterId", description: "VRRP virtual router id in effect." },
   { name: "Master", type: "string", jsonPath: ".status.master", description: "The node that holds the address now." },
   { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: "Reason of the Ready condition." },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since the object was created." },
@@ -71,14 +71,15 @@ export const PRINTER_COLUMNS: readonly PrinterColumn[] = [
     priority: 1,
   },
   { name: "Failovers", type: "integer", jsonPath: ".status.failovers", description: "How many times the address moved between nodes.", priority: 1 },
+  { name: "Pool", type: "string", jsonPath: ".status.pool", description: "The VirtualIPPool the address belongs to.", priority: 1 },
 ];
 
-function toStructural(schema: z.ZodType): StructuralSchema {
+export function toStructural(schema: z.ZodType): StructuralSchema {
   const json = z.toJSONSchema(schema, { target: "openapi-3.0", io: "input" }) as JsonSchema;
   return buildStructuralSchema(json);
 }
 
-function describedBy(schema: z.ZodType): string {
+export function describedBy(schema: z.ZodType): string {
   const meta = schema.meta() as { description?: unknown } | undefined;
   if (typeof meta?.description !== "string") throw new Error("VirtualIP schema has no description");
   return meta.description;
@@ -86,9 +87,14 @@ function describedBy(schema: z.ZodType): string {
 
 /** The openAPIV3Schema of the VirtualIP kind: apiVersion, kind, metadata, spec (required), status. */
 export function buildVirtualIPSchema(): StructuralSchema {
+  return objectSchema(virtualIPSchema, virtualIPSpecSchema, virtualIPStatusSchema);
+}
+
+/** The openAPIV3Schema of a kind: apiVersion, kind, metadata, spec (required), status. */
+export function objectSchema(whole: z.ZodType, spec: z.ZodType, status: z.ZodType): StructuralSchema {
   return {
     type: "object",
-    description: describedBy(virtualIPSchema),
+    description: describedBy(whole),
     required: ["spec"],
     properties: {
       apiVersion: {
@@ -98,8 +104,8 @@ export function buildVirtualIPSchema(): StructuralSchema {
       kind: { type: "string", description: "REST resource this object represents, in CamelCase." },
       // The API server forbids anything but `type` here (even a description).
       metadata: { type: "object" },
-      spec: toStructural(virtualIPSpecSchema),
-      status: toStructural(virtualIPStatusSchema),
+      spec: toStructural(spec),
+      status: toStructural(status),
     },
   };
 }

@@ -1,6 +1,6 @@
 // Writes and reads of the operator beyond client.ts: Service status apply,
 // Secret delete and read, Event create and patch. Every write is counted. I/O.
-import { GROUP, KIND, PLURAL, VERSION } from "../api/index.js";
+import { GROUP, KIND, PLURAL, POOL_KIND, POOL_PLURAL, VERSION } from "../api/index.js";
 import { errorStatus, k8s, type KubeClients } from "./client.js";
 
 const APPLY_HEADERS = { headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_APPLY_YAML } };
@@ -81,5 +81,13 @@ export async function applyVirtualIPStatusAt(
   clients.countWrite("apply", "virtualips/status");
   const body = { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: ref.name, namespace: ref.namespace, resourceVersion: ref.resourceVersion }, status };
   const res = await clients.custom.patchNamespacedCustomObjectStatus(GROUP, VERSION, ref.namespace, PLURAL, ref.name, body, undefined, fieldManager, true, APPLY_HEADERS);
+  return res.body as Record<string, unknown>;
+}
+
+/** Applies the status of a VirtualIPPool (cluster-scoped) under `fieldManager`. */
+export async function applyPoolStatus(clients: KubeClients, name: string, status: Record<string, unknown>, fieldManager: string): Promise<Record<string, unknown>> {
+  clients.countWrite("apply", "virtualippools/status");
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: POOL_KIND, metadata: { name }, status };
+  const res = await clients.custom.patchClusterCustomObjectStatus(GROUP, VERSION, POOL_PLURAL, name, body, undefined, fieldManager, true, APPLY_HEADERS);
   return res.body as Record<string, unknown>;
 }

@@ -5,7 +5,7 @@ import type { RawObject } from "../kube/watch.js";
 import { rawKey } from "../kube/watch.js";
 
 /** The kinds the operator keeps. */
-export type Kind = "VirtualIP" | "Service" | "EndpointSlice" | "Node" | "Lease" | "Secret" | "DaemonSet";
+export type Kind = "VirtualIP" | "VirtualIPPool" | "Namespace" | "ServiceCIDR" | "Service" | "EndpointSlice" | "Node" | "Lease" | "Secret" | "DaemonSet";
 
 /** Kinds whose managedFields the operator reads (Service: who owns status.loadBalancer.ingress). */
 const KEEP_MANAGED_FIELDS = new Set<Kind>(["Service"]);

@@ -1,7 +1,7 @@
 // Gathering: the cached objects turned into the renderer's ClusterView, plus
 // what the operator reads from agent Leases (interface, liveness). Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import { ANNOTATION_DEFAULT_INTERFACE, agentLeaseName, parseVirtualIP, type ParseResult, type VirtualIP } from "../api/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, agentLeaseName, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
 import type { ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
@@ -84,7 +84,30 @@ export interface GatheredVirtualIPs {
   deleting: Set<string>;
 }
 
-/** Sorts the cached VirtualIPs into valid, invalid and deleting. */
+/**
+ * The part of a VirtualIP's status that planning reads: the allocation
+ * (address, router id, pool), the claim and the Ready condition (when it
+ * became unusable). Fields that do not parse are left out.
+ */
+export function plannedStatus(obj: RawObject): NonNullable<VirtualIP["status"]> {
+  const raw = (obj.status ?? {}) as Record<string, unknown>;
+  const out: NonNullable<VirtualIP["status"]> = {};
+  if (typeof raw.address === "string") out.address = raw.address;
+  if (typeof raw.virtualRouterId === "number") out.virtualRouterId = raw.virtualRouterId;
+  if (typeof raw.pool === "string") out.pool = raw.pool;
+  const claim = claimSchema.safeParse(raw.claim);
+  if (claim.success) out.claim = claim.data;
+  const ready = Array.isArray(raw.conditions) ? (raw.conditions as unknown[]).map((c) => conditionSchema.safeParse(c)).find((c) => c.success && c.data.type === "Ready") : undefined;
+  if (ready?.success) out.conditions = [ready.data];
+  return out;
+}
+
+/** A fingerprint of the status fields planning reads (see plannedStatus). */
+export function plannedStatusFingerprint(obj: RawObject | undefined): string {
+  return obj ? JSON.stringify(plannedStatus(obj)) : "";
+}
+
+/** Sorts the cached VirtualIPs into valid, invalid and deleting; valid ones carry their planned status. */
 export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: VirtualIPParser): GatheredVirtualIPs {
   const out: GatheredVirtualIPs = { valid: [], invalid: new Map(), deleting: new Set() };
   for (const [key, obj] of vips) {
@@ -93,10 +116,39 @@ export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: V
       continue;
     }
     const res = parser.parse(key, obj);
-    if (res.ok) out.valid.push(res.value);
+    if (res.ok) out.valid.push({ ...res.value, status: plannedStatus(obj) });
     else out.invalid.set(key, res.error);
   }
   return out;
+}
+
+/** The addresses VirtualIPs being deleted still hold (status.address, else spec.address). */
+export function releasingAddresses(vips: ReadonlyMap<string, RawObject>): string[] {
+  const out: string[] = [];
+  for (const obj of vips.values()) {
+    if (!isDeleting(obj)) continue;
+    const a = (obj.status as { address?: unknown } | undefined)?.address ?? (obj.spec as { address?: unknown } | undefined)?.address;
+    if (typeof a === "string") out.push(a);
+  }
+  return out.sort();
+}
+
+/** Parses the cached VirtualIPPools: the valid ones, and a parse error per invalid one (by name). */
+export function gatherPools(pools: readonly RawObject[]): { valid: VirtualIPPool[]; invalid: Map<string, string> } {
+  const valid: VirtualIPPool[] = [];
+  const invalid = new Map<string, string>();
+  for (const obj of pools) {
+    const { managedFields: _m, ...metadata } = obj.metadata ?? {};
+    const res = parsePool({ apiVersion: obj.apiVersion, kind: obj.kind, metadata, spec: obj.spec });
+    if (res.ok) valid.push(res.value);
+    else invalid.set(obj.metadata?.name ?? "", res.error);
+  }
+  return { valid, invalid };
+}
+
+/** The CIDRs of networking.k8s.io/v1 ServiceCIDR objects. */
+export function gatherServiceCIDRs(objs: readonly RawObject[]): { name: string; cidrs: string[] }[] {
+  return objs.map((o) => ({ name: o.metadata?.name ?? "", cidrs: ((o.spec as { cidrs?: unknown } | undefined)?.cidrs as string[] | undefined)?.filter((c) => typeof c === "string") ?? [] }));
 }
 
 /** Everything buildClusterView reads. */
@@ -107,6 +159,11 @@ export interface ViewSources {
   endpointSlices: readonly RawObject[];
   authSecrets: readonly V1Secret[];
   nodeInterfaces: Record<string, string>;
+  pools: VirtualIPPool[];
+  namespaces: readonly RawObject[];
+  serviceCIDRs: { name: string; cidrs: string[] }[];
+  releasing: string[];
+  now: number;
 }
 
 /** The renderer's input. Raw JSON objects are what the typed ones serialize to (timestamps as strings). */
@@ -118,5 +175,10 @@ export function buildClusterView(s: ViewSources): ClusterView {
     endpointSlices: s.endpointSlices as unknown as V1EndpointSlice[],
     secrets: [...s.authSecrets],
     nodeInterfaces: s.nodeInterfaces,
+    pools: s.pools,
+    namespaces: s.namespaces.map((n) => ({ name: n.metadata?.name ?? "", labels: { ...(n.metadata?.labels ?? {}) } })),
+    serviceCIDRs: s.serviceCIDRs,
+    releasing: s.releasing,
+    now: s.now,
   };
 }

@@ -1,7 +1,7 @@
 // The operator process: clients, watches into the cache, the initial sync,
 // leader election, the reconciler and the health server, wired together. I/O.
 import { hostname } from "node:os";
-import { DAEMONSET_NAME, GROUP, LEADER_LEASE_NAME, PLURAL, VERSION } from "../api/index.js";
+import { DAEMONSET_NAME, GROUP, LEADER_LEASE_NAME, PLURAL, POOL_PLURAL, VERSION } from "../api/index.js";
 import { createKubeClients, describeError, type KubeClients } from "../kube/client.js";
 import { listKeys, rawKey, startWatches, type RawObject, type WatchEventType, type WatchTarget } from "../kube/watch.js";
 import { realClock, type Clock } from "../shared/clock.js";
@@ -25,6 +25,9 @@ const RESYNC_DELAY_MS = 2000;
 export function operatorWatchTargets(namespace: string): (WatchTarget & { name: Kind })[] {
   return [
     { name: "VirtualIP", group: GROUP, version: VERSION, plural: PLURAL },
+    { name: "VirtualIPPool", group: GROUP, version: VERSION, plural: POOL_PLURAL },
+    { name: "Namespace", group: "", version: "v1", plural: "namespaces" },
+    { name: "ServiceCIDR", group: "networking.k8s.io", version: "v1", plural: "servicecidrs" },
     { name: "Service", group: "", version: "v1", plural: "services" },
     { name: "EndpointSlice", group: "discovery.k8s.io", version: "v1", plural: "endpointslices" },
     { name: "Node", group: "", version: "v1", plural: "nodes" },

@@ -49,6 +49,10 @@ export interface OperatorConfig {
   workers: number;
   /** Where the renderer runs: on the main thread, or in a worker thread of its own. */
   renderThread: "inline" | "worker";
+  /** How long a VirtualIP that became unusable keeps its claim on its address (ms). */
+  claimGraceMs: number;
+  /** Serve LoadBalancer Services without spec.loadBalancerClass too (as if they named ours). */
+  loadBalancerDefaultClass: boolean;
   agent: AgentSettings;
 }
 
@@ -82,6 +86,18 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
     default: "inline",
     help: "Where the plan is rendered: inline (on the main thread; about 0.1 s for 1,000 VirtualIPs over 50 Nodes) or worker (a thread of its own, for very large clusters; costs memory)",
   },
+  {
+    name: "claim-grace-period",
+    env: "KEEPALIVED_VIP_CLAIM_GRACE_PERIOD",
+    default: "5m",
+    help: "How long a VirtualIP that became unusable (Service missing, refused) keeps its claim on its address before another may take it",
+  },
+  {
+    name: "load-balancer-default-class",
+    env: "KEEPALIVED_VIP_LOAD_BALANCER_DEFAULT_CLASS",
+    default: "false",
+    help: "Also give a VirtualIP to LoadBalancer Services that name no loadBalancerClass (true|false); those naming keepalived-vip.io/vip always get one",
+  },
   { name: "agent-image", env: "KEEPALIVED_VIP_AGENT_IMAGE", default: "localhost/keepalived-vip-operator:dev", help: "Image of the agent DaemonSet" },
   { name: "agent-node-selector", env: "KEEPALIVED_VIP_AGENT_NODE_SELECTOR", default: "", help: "Node labels the agent pods need, k=v,k2=v2 (a map in the config file)" },
   { name: "agent-tolerations", env: "KEEPALIVED_VIP_AGENT_TOLERATIONS", default: "[]", help: "Tolerations of the agent pods, as a JSON list (a list in the config file)" },
@@ -101,10 +117,12 @@ export function renderOperatorHelp(program: string): string {
   return [
     `Usage: ${program} operator [options]`,
     "",
-    "Runs the operator: watches VirtualIPs, Services, EndpointSlices, Nodes and agent Leases;",
-    "writes the agent DaemonSet, the published plan (one config Secret per VRRP instance and one",
-    "per Node, from which each agent assembles its keepalived.conf), Service load-balancer status",
-    "and VirtualIP status. Precedence: flag, then env var, then config file, then default.",
+    "Runs the operator: watches VirtualIPs, VirtualIPPools, Namespaces, ServiceCIDRs, Services,",
+    "EndpointSlices, Nodes and agent Leases; allocates addresses from the pools; writes the agent",
+    "DaemonSet, the published plan (one config Secret per VRRP instance and one per Node, from",
+    "which each agent assembles its keepalived.conf), the VirtualIPs of LoadBalancer Services,",
+    "Service load-balancer status, VirtualIP and pool status.",
+    "Precedence: flag, then env var, then config file, then default.",
     "Log level: LOG_LEVEL (default info).",
     "",
     "Options:",
@@ -221,6 +239,8 @@ const settingsSchema = z
     "metrics-bind-address": bindAddress,
     workers: intIn(1, 256),
     "render-thread": z.enum(["inline", "worker"]),
+    "claim-grace-period": duration,
+    "load-balancer-default-class": bool,
     "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
     "agent-node-selector": nodeSelector,
     "agent-tolerations": z.unknown().transform(fromJSON).pipe(z.array(toleration)),
@@ -325,6 +345,8 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
     metricsBindAddress: s["metrics-bind-address"],
     workers: s.workers,
     renderThread: s["render-thread"],
+    claimGraceMs: s["claim-grace-period"],
+    loadBalancerDefaultClass: s["load-balancer-default-class"],
     agent: {
       image: s["agent-image"],
       nodeSelector: s["agent-node-selector"],

@@ -24,7 +24,7 @@ import {
 } from "../api/index.js";
 import type { ClusterPlan, Problem } from "../render/index.js";
 import { applyObject, applyVirtualIPStatus, describeError, errorStatus, patchVirtualIPMetadata, type KubeClients } from "../kube/client.js";
-import { applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, toRaw } from "../kube/objects.js";
+import { applyPoolStatus, applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, toRaw } from "../kube/objects.js";
 import type { RawObject } from "../kube/watch.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
@@ -33,13 +33,29 @@ import { AuthSecrets } from "./authsecrets.js";
 import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
-import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
+import {
+  agentLeasesByNode,
+  buildClusterView,
+  gatherPools,
+  gatherServiceCIDRs,
+  gatherVirtualIPs,
+  isDeleting,
+  keyOf,
+  leaseExpiry,
+  leaseRenewal,
+  nodeInterfaces,
+  plannedStatusFingerprint,
+  releasingAddresses,
+  VirtualIPParser,
+} from "./gather.js";
+import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "./pools.js";
+
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { renderInline, type Renderer } from "./render-worker.js";
 import { buildServiceStatus, planServiceIngress, serviceIngressNeedsApply, type IngressSource } from "./services.js";
-import { planVirtualIPStatus, type StatusPlan } from "./status.js";
+import { planClaim, planVirtualIPStatus, type StatusPlan } from "./status.js";
 
 /** Key of the global planning pass in the work queue. */
 export const PLAN_KEY = "plan";
@@ -87,11 +103,17 @@ function nodeFingerprint(obj: RawObject | undefined): string {
   return JSON.stringify([obj.metadata?.uid, obj.metadata?.labels, obj.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], status.addresses]);
 }
 
-/** A fingerprint of what the renderer reads from a VirtualIP. */
+/** A fingerprint of what the renderer reads from a VirtualIP (its spec, and the allocation and claim in its status). */
 function vipSpecFingerprint(obj: RawObject | undefined): string {
   if (!obj) return "";
   const m = obj.metadata ?? {};
-  return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp]);
+  return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp, plannedStatusFingerprint(obj)]);
+}
+
+/** A fingerprint of what the renderer reads from a VirtualIPPool or a Namespace (spec, labels). */
+function specAndLabelsFingerprint(obj: RawObject | undefined): string {
+  if (!obj) return "";
+  return JSON.stringify([obj.metadata?.uid, obj.metadata?.generation, obj.metadata?.labels, obj.metadata?.creationTimestamp, obj.spec]);
 }
 
 /** A desired node or instance Secret, with what it was built from and the digests of its data. */
@@ -119,6 +141,8 @@ export class Reconciler {
   private desiredSecrets = new Map<string, BuiltSecret>();
   private staleSecrets = new Map<string, SecretDeletion>();
   private desiredIngress = new Map<string, string[]>();
+  private desiredPools = new Map<string, DesiredPoolStatus>();
+  private claimExpiresAt: number | undefined;
   private referencedServices = new Set<string>();
   private readonly excludedAt = new Map<string, number>();
   private readonly lastHolder = new Map<string, string>();
@@ -204,6 +228,14 @@ export class Reconciler {
         if (nodeFingerprint(previous) === nodeFingerprint(current)) return false;
         this.renderDirty = true;
         return true;
+      case "VirtualIPPool":
+        if (specAndLabelsFingerprint(previous) !== specAndLabelsFingerprint(current)) this.renderDirty = true;
+        return true;
+      case "Namespace":
+      case "ServiceCIDR":
+        if (specAndLabelsFingerprint(previous) === specAndLabelsFingerprint(current)) return false;
+        this.renderDirty = true;
+        return true;
       case "Service": {
         const specChanged = JSON.stringify(previous?.spec) !== JSON.stringify(current?.spec);
         if (specChanged && (this.referencedServices.has(change.key) || !previous || !current)) this.renderDirty = true;
@@ -281,6 +313,8 @@ export class Reconciler {
         return this.applyVirtualIP(rest);
       case "service":
         return this.applyService(rest);
+      case "pool":
+        return this.applyPool(rest);
       case "daemonset":
         return this.applyDaemonSet();
     }
@@ -292,6 +326,7 @@ export class Reconciler {
     if (!this.synced) return;
     const now = this.opts.clock.now();
     this.refreshLiveness(now);
+    if (this.claimExpiresAt !== undefined && this.claimExpiresAt <= now) this.renderDirty = true;
     if (this.renderDirty || (this.auth.nextRefreshAt() ?? Infinity) <= now) await this.renderPass();
     // The data plane first: node configs and Service ingress are queued before statuses.
     this.diffOwnedObjects();
@@ -315,6 +350,7 @@ export class Reconciler {
     const nodes = cache.values("Node");
     const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
     const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.namespace);
+    const pools = gatherPools(cache.values("VirtualIPPool"));
     const view = buildClusterView({
       virtualIPs: gathered.valid,
       nodes,
@@ -322,6 +358,11 @@ export class Reconciler {
       endpointSlices: cache.values("EndpointSlice"),
       authSecrets: this.auth.secrets(),
       nodeInterfaces: nodeInterfaces(leases),
+      pools: pools.valid,
+      namespaces: cache.values("Namespace"),
+      serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
+      releasing: releasingAddresses(cache.entries("VirtualIP")),
+      now: this.opts.clock.now(),
     });
     const end = this.opts.metrics.renderDuration.startTimer();
     const plan = await (this.opts.render ?? renderInline)(view);
@@ -334,6 +375,9 @@ export class Reconciler {
     for (const key of gathered.deleting) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     for (const key of gathered.invalid.keys()) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     this.planSecrets(plan, nodes);
+    this.desiredPools = new Map(plan.pools.map((p) => [p.name, buildPoolStatus(p, pools.invalid)]));
+    for (const [name, error] of pools.invalid) if (!this.desiredPools.has(name)) this.desiredPools.set(name, buildPoolStatus({ name, allocated: 0, available: 0, ready: { status: "False", reason: "InvalidSpec", message: error } }, pools.invalid));
+    this.claimExpiresAt = claimExpiry(gathered.valid, plan, { graceMs: config.claimGraceMs, now: view.now ?? 0 });
     this.planIngress(gathered.valid.map((v) => ({ key: keyOf(v.metadata.namespace ?? "default", v.metadata.name), vip: v })), plan, problems);
     this.referencedServices = new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name)));
     this.statusDirty = "all";
@@ -367,10 +411,10 @@ export class Reconciler {
     this.staleSecrets = new Map(planStaleConfigSecrets(new Set(desired.keys()), this.opts.cache.values("Secret")).map((d) => [d.name, d]));
   }
 
-  private planIngress(vips: { key: string; vip: { spec: { forwarding: string; address: string; serviceRef: { name: string } }; metadata: { namespace?: string } } }[], plan: ClusterPlan, problems: Map<string, Problem[]>): void {
+  private planIngress(vips: { key: string; vip: { spec: { forwarding: string; serviceRef: { name: string } }; metadata: { namespace?: string } } }[], plan: ClusterPlan, problems: Map<string, Problem[]>): void {
     const sources: IngressSource[] = vips.map(({ key, vip }) => ({
       service: keyOf(vip.metadata.namespace ?? "default", vip.spec.serviceRef.name),
-      address: vip.spec.address,
+      address: plan.virtualIPs[key]?.address ?? "",
       publish: vip.spec.forwarding === "kube-proxy" && plan.virtualIPs[key]?.instance !== undefined && !(problems.get(key) ?? []).some((p) => p.excluded),
     }));
     this.desiredIngress = planServiceIngress(sources, this.opts.cache.entries("Service"));
@@ -396,10 +440,26 @@ export class Reconciler {
     const invalid = render?.invalid.get(key) ?? (isDeleting(obj) ? undefined : this.parseError(key, obj));
     const leases = cache.entries("Lease");
     const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.namespace, agentLeaseName(node)));
-    const spec = (obj.spec ?? {}) as { address?: string };
+    const live = statusOf(obj);
+    const deleting = isDeleting(obj);
+    // A VirtualIP being deleted keeps its address and claim until its finalizer goes: no one gets the address before.
+    const allocation = deleting ? { address: live.address, virtualRouterId: live.virtualRouterId, pool: live.pool } : { address: vplan?.address, virtualRouterId: vplan?.virtualRouterId, pool: vplan?.pool };
+    const claim = deleting
+      ? live.claim
+      : planClaim({
+          live: live.claim,
+          claimed: vplan?.claimed ?? false,
+          claimVoid: vplan?.claimVoid ?? false,
+          address: vplan?.address,
+          virtualRouterId: vplan?.virtualRouterId,
+          generation: obj.metadata?.generation ?? 0,
+          now,
+        });
     return planVirtualIPStatus({
       key,
-      address: spec.address ?? "",
+      address: allocation.address ?? (obj.spec as { address?: string } | undefined)?.address ?? "",
+      allocation: Object.fromEntries(Object.entries(allocation).filter(([, v]) => v !== undefined)),
+      ...(claim !== undefined ? { claim } : {}),
       generation: obj.metadata?.generation ?? 0,
       live: statusOf(obj),
       ...(invalid !== undefined ? { invalid } : {}),
@@ -438,6 +498,7 @@ export class Reconciler {
     }
     for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
     for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
+    for (const [name, d] of this.desiredPools) if (poolStatusNeedsApply(d, cache.get("VirtualIPPool", name))) this.queue.add(`pool/${name}`);
     if (daemonSetNeedsApply(this.daemonSet, cache.get("DaemonSet", keyOf(config.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) this.queue.add(`daemonset/${DAEMONSET_NAME}`);
   }
 
@@ -457,6 +518,7 @@ export class Reconciler {
       if (exp !== undefined && exp > now && (lease.metadata?.name ?? "").startsWith(AGENT_LEASE_PREFIX)) at = Math.min(at, exp);
     }
     at = Math.min(at, this.auth.nextRefreshAt() ?? Infinity);
+    if (this.claimExpiresAt !== undefined) at = Math.min(at, this.claimExpiresAt);
     if (at === Infinity) return;
     if (this.recheckAt.size > 0) for (const key of this.recheckAt.keys()) this.markStatus(key);
     this.schedulePlan(Math.max(at - now + 10, this.debounceMs));
@@ -557,6 +619,21 @@ export class Reconciler {
     }
   }
 
+  private async applyPool(name: string): Promise<void> {
+    const { cache, clients, logger } = this.opts;
+    const desired = this.desiredPools.get(name);
+    const live = cache.get("VirtualIPPool", name);
+    if (!desired || !poolStatusNeedsApply(desired, live)) return;
+    try {
+      const stored = await applyPoolStatus(clients, name, poolStatusBody(desired, live, new Date(this.opts.clock.now()).toISOString()), OPERATOR_FIELD_MANAGER);
+      this.putAndReport("VirtualIPPool", stored as RawObject);
+      logger.info("Applied VirtualIPPool status", { pool: name, allocated: desired.allocated, available: desired.available, ready: desired.ready.reason });
+    } catch (err) {
+      if (errorStatus(err) === 404) return;
+      throw err;
+    }
+  }
+
   private async applyDaemonSet(): Promise<void> {
     const { cache, clients, config, logger } = this.opts;
     if (!daemonSetNeedsApply(this.daemonSet, cache.get("DaemonSet", keyOf(config.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) return;
@@ -566,7 +643,7 @@ export class Reconciler {
   }
 
   /** Stores a write's response in the cache, so the next diff sees it before the watch event arrives. */
-  private putAndReport(kind: "Secret" | "VirtualIP" | "Service" | "DaemonSet", obj: RawObject): void {
+  private putAndReport(kind: "Secret" | "VirtualIP" | "VirtualIPPool" | "Service" | "DaemonSet", obj: RawObject): void {
     const change = this.opts.cache.put(kind, obj);
     if (change) this.onChange(change);
   }

@@ -2,7 +2,7 @@
 // agents' entries, failover counting, split-brain timing, conditions, Events,
 // and the entries it writes on behalf of silent or departed nodes. Pure.
 import { CONDITION_CONFLICT, CONDITION_READY, CONDITION_SPLIT_BRAIN, ConflictReason, ReadyReason } from "../api/index.js";
-import type { Condition, NodeStatus } from "../api/index.js";
+import type { Claim, Condition, NodeStatus } from "../api/index.js";
 import type { Problem } from "../render/index.js";
 
 /** Extra time on top of 3 advert intervals before two MASTERs count as split brain (reporting delay, clock skew). */
@@ -17,6 +17,11 @@ export const SplitBrainReason = {
 /** The status fields the operator owns (applied under its own field manager). */
 export interface OperatorStatus {
   observedGeneration: number;
+  /** The address, router id and pool in effect (spec or allocated); unset while none is allowed. */
+  address?: string;
+  virtualRouterId?: number;
+  pool?: string;
+  claim?: Claim;
   master: string;
   /** Live taking-part nodes in BACKUP, sorted, comma-separated (the BACKUPS column; ADR 0006). */
   backups: string;
@@ -138,6 +143,10 @@ export interface StatusInput {
   generation: number;
   /** The status as it is now (agents' entries and the operator's last summary). */
   live: {
+    address?: string;
+    virtualRouterId?: number;
+    pool?: string;
+    claim?: Claim;
     master?: string;
     backups?: string;
     failovers?: number;
@@ -158,7 +167,33 @@ export interface StatusInput {
   renewedAt?: (node: string) => number | undefined;
   /** The last non-empty master this operator saw, so that X -> "" -> Y counts as a failover. */
   lastHolder?: string;
+  /** The address, router id and pool planning gave it. */
+  allocation?: { address?: string; virtualRouterId?: number; pool?: string };
+  /** The claim to record (see planClaim); unset: none. */
+  claim?: Claim;
   now: number;
+}
+
+/**
+ * The claim a VirtualIP's status should carry: a rendered VirtualIP keeps its
+ * claim on the same address and router id (confirmed at the current
+ * generation) or makes a new one now; a void claim is dropped; otherwise the
+ * live claim stays as it is (within its grace period).
+ */
+export function planClaim(input: {
+  live: Claim | undefined;
+  claimed: boolean;
+  claimVoid: boolean;
+  address: string | undefined;
+  virtualRouterId: number | undefined;
+  generation: number;
+  now: number;
+}): Claim | undefined {
+  const { live } = input;
+  if (input.claimVoid) return undefined;
+  if (!input.claimed || input.address === undefined || input.virtualRouterId === undefined) return live;
+  if (live && live.address === input.address && live.virtualRouterId === input.virtualRouterId) return { ...live, generation: input.generation };
+  return { address: input.address, virtualRouterId: input.virtualRouterId, generation: input.generation, time: new Date(input.now).toISOString() };
 }
 
 /** A write of one node's entry, under that node's field manager. undefined entry: remove it. */
@@ -182,6 +217,12 @@ export interface StatusPlan {
 
 const PROBLEM_READY_REASONS = new Set<string>([
   ReadyReason.InvalidSpec,
+  ReadyReason.NoPool,
+  ReadyReason.AddressNotAllowed,
+  ReadyReason.RouterIdNotAllowed,
+  ReadyReason.AddressReserved,
+  ReadyReason.PoolExhausted,
+  ReadyReason.IngressOwnedElsewhere,
   ReadyReason.ServiceNotFound,
   ReadyReason.ServiceNotLoadBalancer,
   ReadyReason.NoEligibleNodes,
@@ -242,6 +283,10 @@ function conditionsEqual(a: readonly Condition[] | undefined, b: readonly Condit
 export function summaryEqual(live: StatusInput["live"] & { observedGeneration?: number }, summary: OperatorStatus): boolean {
   return (
     live.observedGeneration === summary.observedGeneration &&
+    live.address === summary.address &&
+    live.virtualRouterId === summary.virtualRouterId &&
+    live.pool === summary.pool &&
+    JSON.stringify(live.claim ?? null) === JSON.stringify(summary.claim ?? null) &&
     (live.master ?? "") === summary.master &&
     (live.backups ?? "") === summary.backups &&
     (live.failovers ?? 0) === summary.failovers &&
@@ -300,6 +345,11 @@ export function planVirtualIPStatus(input: StatusInput & { live: { observedGener
   const conditions = planConditions(live.conditions, [ready, conflictDecision(input), splitBrainDecision(m)], input.generation, nowText);
   const backups = planBackups(live.nodes ?? [], participants, input.isLive);
   const summary: OperatorStatus = { observedGeneration: input.generation, master: m.master, backups, failovers, conditions };
+  const alloc = input.allocation ?? {};
+  if (alloc.address !== undefined) summary.address = alloc.address;
+  if (alloc.virtualRouterId !== undefined) summary.virtualRouterId = alloc.virtualRouterId;
+  if (alloc.pool !== undefined) summary.pool = alloc.pool;
+  if (input.claim !== undefined) summary.claim = input.claim;
   if (lastFailoverTime !== undefined) summary.lastFailoverTime = lastFailoverTime;
   const changed = !summaryEqual(live, summary);
   const events = changed && !input.deleting ? [...masterEvents(previous, m.master, { address: input.address, ...(input.lastHolder ? { lastHolder: input.lastHolder } : {}) }), ...conditionEvents(live.conditions, conditions)] : [];

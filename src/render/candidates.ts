@@ -6,9 +6,11 @@
 // - A VirtualIP whose Service is missing (ServiceNotFound) or, with
 //   forwarding kube-proxy, is not a LoadBalancer of ours (ServiceNotLoadBalancer)
 //   is left out of every config: an address with nothing behind it would expose
-//   whatever listens on the node's host network. It still claims its address
-//   and router id (see conflicts.ts), so fixing its Service never evicts a
-//   newer VirtualIP that was admitted meanwhile: the older one always wins.
+//   whatever listens on the node's host network. It keeps its claim on its
+//   address and router id for a grace period (claims.ts), so a Service being
+//   re-created does not hand the address to someone else; without a claim it
+//   blocks no one.
+// - The address and router id come from planAddresses (pools.ts).
 // - Nodes being deleted still take part; keepalived sees them go.
 // - VRRP version 2 with an IPv6 address is InvalidSpec (VRRPv2 has no IPv6).
 import type { V1Node, V1Service } from "@kubernetes/client-node";
@@ -23,6 +25,8 @@ import {
 } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { parseAuthPassword } from "./auth.js";
+import { claimRank, type ClaimRank } from "./claims.js";
+import type { AddressAssignment } from "./pools.js";
 import { nodeDefaultInterface } from "./nodes.js";
 import { objectKey } from "./order.js";
 import { matchesLabelSelector } from "./selector.js";
@@ -36,8 +40,15 @@ export type AuthState = { kind: "none" } | { kind: "invalid" } | { kind: "pass";
 export interface Candidate {
   key: string;
   vip: VirtualIP;
-  /** Canonical address. */
+  namespace: string;
+  /** Canonical address in effect (spec.address or the allocated one). */
   address: string;
+  /** Router id in effect (spec.virtualRouterId or the allocated one). */
+  virtualRouterId: number;
+  /** The pool the address belongs to. */
+  pool?: string;
+  /** How strong its hold on the address is (see claims.ts). */
+  rank: ClaimRank;
   family: Family;
   /** spec.interface; undefined when each node uses its default interface. */
   interfaceSpec: string | undefined;
@@ -54,7 +65,11 @@ export interface Candidate {
   auth: AuthState;
   /** Ready problems; the candidate is rendered only when there are none (and it wins its conflicts). */
   problems: Problem[];
-  /** false when the spec itself is unusable: such a VirtualIP claims no address and no router id. */
+  /**
+   * Whether it takes part in conflicts: its spec and address are allowed, and it
+   * is either usable or still holds an unexpired claim. An unusable VirtualIP
+   * without a claim blocks no one, so an address cannot be squatted.
+   */
   claims: boolean;
 }
 
@@ -110,25 +125,39 @@ function eligibleNodes(key: string, vip: VirtualIP, family: Family, index: ViewI
   return { nodes, problem: readyProblem(key, ReadyReason.NoEligibleNodes, "spec.nodeSelector", text) };
 }
 
-function specProblem(key: string, vip: VirtualIP, family: Family | undefined, advertMs: number | undefined): Problem | undefined {
+function specProblem(key: string, vip: VirtualIP, family: Family | undefined, advertMs: number | undefined, address: string): Problem | undefined {
   if (family === undefined) return readyProblem(key, ReadyReason.InvalidSpec, "spec.address", "not an IP address in canonical form");
   if (advertMs === undefined) return readyProblem(key, ReadyReason.InvalidSpec, "spec.vrrp.advertisementInterval", "not a duration");
   if (family === 6 && vip.spec.vrrp.version === 2) {
-    return readyProblem(key, ReadyReason.InvalidSpec, "spec.vrrp.version", `VRRP version 2 cannot carry IPv6 address ${vip.spec.address}; use version 3`);
+    return readyProblem(key, ReadyReason.InvalidSpec, "spec.vrrp.version", `VRRP version 2 cannot carry IPv6 address ${address}; use version 3`);
   }
   return undefined;
 }
 
-/** Resolves one VirtualIP against the view. */
-export function planCandidate(vip: VirtualIP, index: ViewIndex): Candidate {
+/** What planCandidate needs besides the VirtualIP and the view. */
+export interface CandidateContext {
+  assignment: AddressAssignment | undefined;
+  now?: number;
+  claimGraceMs: number;
+}
+
+/** Resolves one VirtualIP against the view, with the address and router id it was assigned. */
+export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateContext): Candidate {
   const key = objectKey(vip.metadata);
-  const address = canonicalIP(vip.spec.address) ?? vip.spec.address;
+  const namespace = vip.metadata.namespace || "default";
+  const assigned = ctx.assignment;
+  const address = canonicalIP(assigned?.address ?? "") ?? assigned?.address ?? "";
   const family = ipFamily(address);
   const advertMs = parseDurationMs(vip.spec.vrrp.advertisementInterval);
+  const virtualRouterId = assigned?.virtualRouterId ?? 0;
   const base: Candidate = {
     key,
     vip,
+    namespace,
     address,
+    virtualRouterId,
+    ...(assigned?.pool !== undefined ? { pool: assigned.pool } : {}),
+    rank: { tier: 2, time: Infinity },
     family: family ?? 4,
     interfaceSpec: vip.spec.interface,
     nodes: [],
@@ -142,12 +171,12 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex): Candidate {
     problems: [],
     claims: false,
   };
-  const invalid = specProblem(key, vip, family, advertMs);
+  if (!assigned || assigned.problem) return { ...base, problems: assigned?.problem ? [assigned.problem] : [] };
+  const invalid = specProblem(key, vip, family, advertMs, address);
   if (invalid || family === undefined) return { ...base, problems: invalid ? [invalid] : [] };
 
   const problems: Problem[] = [];
-  const ns = vip.metadata.namespace || "default";
-  const svcProblem = serviceProblem(key, vip, index.services.get(`${ns}/${vip.spec.serviceRef.name}`));
+  const svcProblem = serviceProblem(key, vip, index.services.get(`${namespace}/${vip.spec.serviceRef.name}`));
   if (svcProblem) problems.push(svcProblem);
   const auth = planAuth(key, vip, index);
   if (auth.problem) problems.push(auth.problem);
@@ -162,10 +191,13 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex): Candidate {
     priorities[name] = priorityOf(vip, name);
   }
   const nodes = eligible.nodes.map((n) => n.metadata?.name ?? "");
-  return { ...base, nodes, interfaces, priorities, auth: auth.auth, problems, claims: true };
+  const rank = claimRank(vip, address, virtualRouterId, { ...(ctx.now !== undefined ? { now: ctx.now } : {}), graceMs: ctx.claimGraceMs });
+  const claims = problems.length === 0 || rank.tier < 2;
+  return { ...base, rank, nodes, interfaces, priorities, auth: auth.auth, problems, claims };
 }
 
-/** Resolves every VirtualIP of the view, oldest first. */
-export function planCandidates(index: ViewIndex): Candidate[] {
-  return index.virtualIPs.map((vip) => planCandidate(vip, index));
+/** Resolves every VirtualIP of the view, oldest first, with the addresses and router ids planned for them. */
+export function planCandidates(index: ViewIndex, assignments: ReadonlyMap<string, AddressAssignment>): Candidate[] {
+  const ctx = { ...(index.now !== undefined ? { now: index.now } : {}), claimGraceMs: index.options.claimGraceMs };
+  return index.virtualIPs.map((vip) => planCandidate(vip, index, { ...ctx, assignment: assignments.get(objectKey(vip.metadata)) }));
 }

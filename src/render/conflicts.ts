@@ -1,10 +1,13 @@
 // Conflicts between VirtualIPs: the same address twice, or the same router id
 // and family on the same interface of a node with settings that cannot form
-// one VRRP instance. The older object wins; the newer is left out. Pure.
+// one VRRP instance (VirtualIPs of different namespaces never can). The
+// oldest claim wins (claims.ts); the other is left out. A message names the
+// winner and the differing fields only when the winner is in the same
+// namespace: nothing of another namespace is revealed. Pure.
 import { CONDITION_CONFLICT, CONDITION_READY, ConflictReason, ReadyReason } from "../api/index.js";
 import { priorityOf } from "./candidates.js";
 import type { Candidate } from "./candidates.js";
-import { compareAge, timestampMs } from "./order.js";
+import { compareClaims } from "./claims.js";
 import type { Problem } from "./types.js";
 
 /** Outcome of {@link planConflicts}. */
@@ -32,6 +35,7 @@ function prioritiesEqual(a: Candidate, b: Candidate): boolean {
  */
 export function differingFields(a: Candidate, b: Candidate): string[] {
   const out: string[] = [];
+  if (a.namespace !== b.namespace) out.push("metadata.namespace");
   if (a.interfaceSpec !== b.interfaceSpec) out.push("spec.interface");
   if (a.nodes.join(",") !== b.nodes.join(",")) out.push("spec.nodeSelector");
   if (a.version !== b.version) out.push("spec.vrrp.version");
@@ -48,43 +52,44 @@ function sharedNode(a: Candidate, b: Candidate): string | undefined {
   return a.nodes.find((n) => b.interfaces[n] !== undefined && b.interfaces[n] === a.interfaces[n]);
 }
 
-/** How a message names the winner: older, or the same age and first by namespace/name. */
+/** How a message names the winner: by name in the same namespace, anonymously in another. */
 function winnerText(winner: Candidate, loser: Candidate): string {
-  const same = timestampMs(winner.vip.metadata.creationTimestamp) === timestampMs(loser.vip.metadata.creationTimestamp);
-  return same ? `VirtualIP ${winner.key} (created at the same time, first by namespace/name)` : `older VirtualIP ${winner.key}`;
+  if (winner.namespace !== loser.namespace) return "a VirtualIP of another namespace";
+  const how = winner.rank.tier < 2 ? "which claimed it first" : "which is older";
+  return `VirtualIP ${winner.key} (${how})`;
 }
 
 function conflictProblems(loser: Candidate, winner: Candidate, reason: ConflictReason, text: string): Problem[] {
   const message = `VirtualIP ${loser.key}: ${text}`;
+  const other = winner.namespace === loser.namespace ? { other: winner.key } : {};
   return [
-    { virtualIP: loser.key, condition: CONDITION_CONFLICT, reason, message, other: winner.key, excluded: true },
-    { virtualIP: loser.key, condition: CONDITION_READY, reason: ReadyReason.Conflict, message, other: winner.key, excluded: true },
+    { virtualIP: loser.key, condition: CONDITION_CONFLICT, reason, message, ...other, excluded: true },
+    { virtualIP: loser.key, condition: CONDITION_READY, reason: ReadyReason.Conflict, message, ...other, excluded: true },
   ];
 }
 
 function routerIdClash(c: Candidate, accepted: Candidate[]): Problem[] | undefined {
   for (const w of accepted) {
-    if (w.vip.spec.virtualRouterId !== c.vip.spec.virtualRouterId || w.family !== c.family) continue;
+    if (w.virtualRouterId !== c.virtualRouterId || w.family !== c.family) continue;
     const node = sharedNode(w, c);
     if (node === undefined) continue;
     const fields = differingFields(w, c);
     if (fields.length === 0) continue;
-    const text =
-      `spec.virtualRouterId: ${c.vip.spec.virtualRouterId} (IPv${c.family}) is already used by ${winnerText(w, c)} ` +
-      `on interface ${c.interfaces[node] ?? ""} of node ${node} with different settings (${fields.join(", ")})`;
+    const settings = w.namespace === c.namespace ? ` with different settings (${fields.join(", ")})` : "";
+    const text = `spec.virtualRouterId: ${c.virtualRouterId} (IPv${c.family}) is already used by ${winnerText(w, c)} on interface ${c.interfaces[node] ?? ""} of node ${node}${settings}`;
     return conflictProblems(c, w, ConflictReason.RouterIdClash, text);
   }
   return undefined;
 }
 
 /**
- * Decides conflicts among `candidates` (any order; decided oldest first).
+ * Decides conflicts among `candidates` (any order; decided oldest claim first).
  * A candidate is checked only against candidates already accepted, so one
  * left out for a conflict never causes a conflict for anyone else.
  * Candidates that make no claim (invalid spec) are neither accepted nor reported here.
  */
 export function planConflicts(candidates: Candidate[]): ConflictPlan {
-  const ordered = [...candidates].sort((a, b) => compareAge(a.vip, b.vip));
+  const ordered = [...candidates].sort(compareClaims);
   const accepted: Candidate[] = [];
   const byAddress = new Map<string, Candidate>();
   const problems: Problem[] = [];

@@ -2,6 +2,10 @@
 // and the published plan out; per-node keepalived.conf assembled from it. Pure: no I/O, clock, environment or logger.
 export * from "./types.js";
 export { planCluster, sortProblems } from "./plan.js";
+export { indexPools, indexReserved, planAddresses, planPoolStatuses, poolAdmits, poolHolds, reservedBy } from "./pools.js";
+export type { AddressAssignment, PoolIndex, PoolPlan, Reserved, UsablePool } from "./pools.js";
+export { claimRank, compareClaims, claimExpired, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
+export type { ClaimRank } from "./claims.js";
 export { indexView, resolveOptions } from "./view.js";
 export type { ViewIndex, ResolvedOptions } from "./view.js";
 export { planCandidate, planCandidates, priorityOf } from "./candidates.js";

@@ -7,19 +7,20 @@
 // failover (or two MASTERs) each time an address is added to or removed from
 // a shared instance while the nodes briefly run different configs. So every
 // instance carries exactly one address in virtual_ipaddress, its primary:
-// the address of its oldest member, which stays the same for as long as that
+// the address of its member with the oldest claim, which stays the same for as long as that
 // member exists. All other addresses go to virtual_ipaddress_excluded, which
 // keepalived adds and removes with the instance state but never advertises.
 import type { Family } from "../api/index.js";
 import type { Candidate } from "./candidates.js";
 import { differingFields } from "./conflicts.js";
-import { compareAge, compareIP, compareStrings, sortedUnique } from "./order.js";
+import { compareClaims } from "./claims.js";
+import { compareIP, compareStrings, sortedUnique } from "./order.js";
 import type { VrrpInstance } from "./types.js";
 
 /** An instance with its members, as node planning needs it. */
 export interface PlannedInstance {
   instance: VrrpInstance;
-  /** Member candidates, oldest first: the first one holds the primary address and the auth settings. */
+  /** Member candidates, oldest claim first: the first one holds the primary address and the auth settings. */
   members: Candidate[];
 }
 
@@ -40,8 +41,8 @@ function buildInstance(members: Candidate[]): VrrpInstance {
   const first = members[0];
   if (!first) throw new Error("An instance needs at least one member");
   return {
-    name: instanceName(first.vip.spec.virtualRouterId, first.family, first.interfaceSpec),
-    virtualRouterId: first.vip.spec.virtualRouterId,
+    name: instanceName(first.virtualRouterId, first.family, first.interfaceSpec),
+    virtualRouterId: first.virtualRouterId,
     interfaces: { ...first.interfaces },
     family: first.family,
     version: first.version,
@@ -63,12 +64,12 @@ function buildInstance(members: Candidate[]): VrrpInstance {
  */
 export function planInstances(candidates: Candidate[]): PlannedInstance[] {
   const groups: Candidate[][] = [];
-  for (const c of [...candidates].sort((a, b) => compareAge(a.vip, b.vip))) {
+  for (const c of [...candidates].sort(compareClaims)) {
     const group = groups.find((g) => {
       const head = g[0];
       return (
         head !== undefined &&
-        head.vip.spec.virtualRouterId === c.vip.spec.virtualRouterId &&
+        head.virtualRouterId === c.virtualRouterId &&
         head.family === c.family &&
         differingFields(head, c).length === 0
       );

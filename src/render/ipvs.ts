@@ -42,6 +42,8 @@ export interface VirtualServer {
 /** Input of {@link planVirtualServers}. */
 export interface VirtualServerInput {
   vip: VirtualIP;
+  /** The address in effect (spec.address or the allocated one). */
+  address: string;
   service: V1Service;
   /** EndpointSlices of the view (filtered here by namespace and service-name label). */
   endpointSlices: V1EndpointSlice[];
@@ -91,7 +93,7 @@ function realServersFor(slices: V1EndpointSlice[], port: { name: string; protoco
  */
 export function planVirtualServers(input: VirtualServerInput): VirtualServer[] {
   const { vip, service } = input;
-  const address = canonicalIP(vip.spec.address);
+  const address = canonicalIP(input.address);
   const family = address === undefined ? undefined : ipFamily(address);
   if (address === undefined || family === undefined) return [];
   const slices = serviceEndpointSlices(service, input.endpointSlices, family);

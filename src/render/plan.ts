@@ -9,6 +9,7 @@ import { planCandidates } from "./candidates.js";
 import type { Candidate } from "./candidates.js";
 import { planConflicts } from "./conflicts.js";
 import { planInstances } from "./instances.js";
+import { planAddresses, planPoolStatuses } from "./pools.js";
 import type { PlannedInstance } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
@@ -22,6 +23,11 @@ import type { ViewIndex } from "./view.js";
 /** Order of Ready reasons within one VirtualIP: the first is the one to show. */
 const READY_RANK: string[] = [
   ReadyReason.InvalidSpec,
+  ReadyReason.NoPool,
+  ReadyReason.AddressReserved,
+  ReadyReason.AddressNotAllowed,
+  ReadyReason.RouterIdNotAllowed,
+  ReadyReason.PoolExhausted,
   ReadyReason.Conflict,
   ReadyReason.ServiceNotFound,
   ReadyReason.ServiceNotLoadBalancer,
@@ -139,7 +145,7 @@ function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<str
     const serviceKey = `${c.vip.metadata.namespace || "default"}/${c.vip.spec.serviceRef.name}`;
     const service = index.services.get(serviceKey);
     if (!service) continue;
-    out.set(c.key, planVirtualServers({ vip: c.vip, service, endpointSlices: index.endpointSlicesByService.get(serviceKey) ?? [] }));
+    out.set(c.key, planVirtualServers({ vip: c.vip, address: c.address, service, endpointSlices: index.endpointSlicesByService.get(serviceKey) ?? [] }));
   }
   return out;
 }
@@ -164,11 +170,16 @@ function carriers(instances: PlannedInstance[]): Map<string, PlannedInstance> {
   return out;
 }
 
-function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>): VirtualIPPlan {
+function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>, candidate: Candidate | undefined): VirtualIPPlan {
   const key = objectKey(vip.metadata);
   const carrier = carrierOf.get(key);
+  const assigned = candidate && candidate.address !== "" && candidate.virtualRouterId > 0;
   return {
     key,
+    ...(assigned ? { address: candidate.address, virtualRouterId: candidate.virtualRouterId } : {}),
+    ...(assigned && candidate.pool !== undefined ? { pool: candidate.pool } : {}),
+    claimed: carrier !== undefined,
+    claimVoid: vip.status?.claim !== undefined && carrier === undefined && (candidate?.rank.tier ?? 2) === 2,
     ...(carrier ? { instance: carrier.instance.name } : {}),
     nodes: carrier ? [...carrier.instance.nodes] : [],
     advertIntervalMs: carrier?.instance.advertIntervalMs ?? parseDurationMs(vip.spec.vrrp.advertisementInterval) ?? 0,
@@ -190,7 +201,15 @@ function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>):
  */
 export function planCluster(view: ClusterView, options: RenderOptions = {}): ClusterPlan {
   const index = indexView(view, options);
-  const candidates = planCandidates(index);
+  const assignments = planAddresses({
+    virtualIPs: index.virtualIPs,
+    pools: index.pools,
+    reserved: index.reserved,
+    namespaceLabels: index.namespaceLabels,
+    releasing: index.releasing,
+  });
+  const candidates = planCandidates(index, assignments);
+  const byKey = new Map(candidates.map((c) => [c.key, c]));
   const conflicts = planConflicts(candidates);
   const rendered = conflicts.accepted.filter((c) => c.problems.length === 0);
   const instances = planInstances(rendered);
@@ -204,7 +223,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   const carrierOf = carriers(instances);
   const virtualIPs: Record<string, VirtualIPPlan> = {};
   for (const vip of [...index.virtualIPs].sort((a, b) => compareStrings(objectKey(a.metadata), objectKey(b.metadata)))) {
-    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, carrierOf);
+    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, carrierOf, byKey.get(objectKey(vip.metadata)));
   }
   return {
     instances: instances.map((p) => p.instance),
@@ -212,5 +231,6 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
     published: instances.map((p) => planPublishedInstance(p, ctx)).sort((a, b) => compareStrings(a.name, b.name)),
     nodes: index.nodes.map((n) => planNode(n.metadata?.name ?? "", ctx)),
     virtualIPs,
+    pools: planPoolStatuses(view.pools, index.pools, assignments, index.reserved),
   };
 }

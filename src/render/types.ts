@@ -1,7 +1,8 @@
 // Input and output types of the pure renderer: a snapshot of the cluster in,
 // VRRP instances, problems and the published plan out. Pure (types only).
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import type { ConflictReason, Family, PublishedInstance, PublishedNode, ReadyReason, VirtualIP } from "../api/index.js";
+import type { ConflictReason, Family, PublishedInstance, PublishedNode, ReadyReason, VirtualIP, VirtualIPPool } from "../api/index.js";
+import type { PoolPlan } from "./pools.js";
 
 /** Everything the renderer reads, gathered before any decision is made. */
 export interface ClusterView {
@@ -14,6 +15,18 @@ export interface ClusterView {
   secrets: V1Secret[];
   /** Node name -> interface that carries its InternalIP, as published by its agent. */
   nodeInterfaces: Record<string, string>;
+  /** Parsed VirtualIPPools: without a pool that admits it, no VirtualIP is rendered. */
+  pools: VirtualIPPool[];
+  /** Namespaces with their labels (pools select namespaces by label); one not listed has only its name label. */
+  namespaces?: { name: string; labels?: Record<string, string> }[];
+  /** The cluster's Service ranges (networking.k8s.io/v1 ServiceCIDR): never a virtual IP. */
+  serviceCIDRs?: { name: string; cidrs: string[] }[];
+  /** Node name -> host addresses its agent published (never a virtual IP, like every Node address). */
+  agentAddresses?: Record<string, string[]>;
+  /** Addresses of VirtualIPs being deleted: not handed out again until they are gone. */
+  releasing?: string[];
+  /** The time of the view (epoch ms), for claims of unusable VirtualIPs to expire; unset: they never do. */
+  now?: number;
 }
 
 export interface RenderOptions {
@@ -21,6 +34,8 @@ export interface RenderOptions {
   runtimeDir?: string;
   /** Interface used when a VirtualIP names none and the node has published none. Default "eth0". */
   defaultInterface?: string;
+  /** How long an unusable VirtualIP keeps its claim on its address (ms). Default 5 minutes. */
+  claimGraceMs?: number;
 }
 
 /** A problem found in the cluster, reported on a VirtualIP as a condition and an Event. */
@@ -93,6 +108,14 @@ export interface InstanceConfigPlan {
 /** Per-VirtualIP outcome of planning. */
 export interface VirtualIPPlan {
   key: string;
+  /** The address, router id and pool in effect (status.address, status.virtualRouterId, status.pool); unset when none is allowed. */
+  address?: string;
+  virtualRouterId?: number;
+  pool?: string;
+  /** It is rendered: the operator records (or keeps) its claim on address and router id. */
+  claimed: boolean;
+  /** It holds no claim any more (unusable past the grace period): the operator removes status.claim. */
+  claimVoid: boolean;
   /** Instance name carrying it; undefined when it was excluded. */
   instance?: string;
   /** Taking-part node names, sorted. */
@@ -111,4 +134,6 @@ export interface ClusterPlan {
   nodes: NodePlan[];
   /** Keyed by "namespace/name", for every VirtualIP in the view. */
   virtualIPs: Record<string, VirtualIPPlan>;
+  /** Every VirtualIPPool of the view by name: its counts and Ready condition. */
+  pools: PoolPlan[];
 }

@@ -7,12 +7,15 @@ import { LABEL_SERVICE_NAME } from "./ipvs.js";
 import { isInterfaceName, nodeInternalIP } from "./nodes.js";
 import type { DefaultInterfaceSources } from "./nodes.js";
 import { compareAge, compareStrings, objectKey } from "./order.js";
+import { DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
+import { indexPools, indexReserved, type PoolIndex, type Reserved } from "./pools.js";
 import type { ClusterView, RenderOptions } from "./types.js";
 
 /** Options with defaults applied and checked. */
 export interface ResolvedOptions {
   runtimeDir: string;
   defaultInterface: string;
+  claimGraceMs: number;
 }
 
 /** The view, de-duplicated, sorted and keyed. */
@@ -32,6 +35,12 @@ export interface ViewIndex {
   endpointSlicesByService: Map<string, V1EndpointSlice[]>;
   interfaces: DefaultInterfaceSources;
   options: ResolvedOptions;
+  pools: PoolIndex;
+  reserved: Reserved;
+  /** Namespace name -> labels. */
+  namespaceLabels: Map<string, Record<string, string>>;
+  releasing: string[];
+  now?: number;
 }
 
 /** Applies defaults to `options`; throws on a value that could not be rendered safely (a caller bug). */
@@ -44,7 +53,9 @@ export function resolveOptions(options: RenderOptions = {}): ResolvedOptions {
   if (!isInterfaceName(defaultInterface)) {
     throw new Error(`RenderOptions.defaultInterface ${JSON.stringify(defaultInterface)} is not a plain interface name`);
   }
-  return { runtimeDir, defaultInterface };
+  const claimGraceMs = options.claimGraceMs ?? DEFAULT_CLAIM_GRACE_MS;
+  if (!Number.isFinite(claimGraceMs) || claimGraceMs < 0) throw new Error(`RenderOptions.claimGraceMs ${claimGraceMs} must be a duration >= 0`);
+  return { runtimeDir, defaultInterface, claimGraceMs };
 }
 
 /** Sorts by key, ties broken by the JSON text so that even duplicates come out in one order. */
@@ -86,6 +97,17 @@ export function nodeAddresses(nodes: V1Node[]): Map<string, Partial<Record<Famil
   return out;
 }
 
+/** Node name -> every address of the Node (all types) and its agent's published host addresses. */
+function reservedNodeAddresses(nodes: V1Node[], agentAddresses: Record<string, string[]>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const n of nodes) {
+    const name = n.metadata?.name ?? "";
+    out.set(name, (n.status?.addresses ?? []).map((a) => a.address));
+  }
+  for (const [node, addrs] of Object.entries(agentAddresses)) out.set(node, [...(out.get(node) ?? []), ...addrs]);
+  return out;
+}
+
 /** Sorts, de-duplicates and indexes `view`; resolves `options`. */
 export function indexView(view: ClusterView, options: RenderOptions = {}): ViewIndex {
   const vipKey = (v: VirtualIP): string => objectKey(v.metadata);
@@ -111,5 +133,10 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
     endpointSlicesByService,
     interfaces: { nodeInterfaces: { ...view.nodeInterfaces }, fallback: resolved.defaultInterface },
     options: resolved,
+    pools: indexPools(view.pools),
+    reserved: indexReserved({ nodeAddresses: reservedNodeAddresses(nodes, view.agentAddresses ?? {}), serviceCIDRs: new Map((view.serviceCIDRs ?? []).map((c) => [c.name, c.cidrs])) }),
+    namespaceLabels: new Map((view.namespaces ?? []).map((n) => [n.name, { ...(n.labels ?? {}) }])),
+    releasing: [...(view.releasing ?? [])].sort(),
+    ...(view.now !== undefined ? { now: view.now } : {}),
   };
 }

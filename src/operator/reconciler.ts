@@ -626,7 +626,7 @@ export class Reconciler {
     if (!desired || !poolStatusNeedsApply(desired, live)) return;
     try {
       const stored = await applyPoolStatus(clients, name, poolStatusBody(desired, live, new Date(this.opts.clock.now()).toISOString()), OPERATOR_FIELD_MANAGER);
-      this.putAndReport("VirtualIPPool", stored as RawObject);
+      this.putAndReport("VirtualIPPool", stored);
       logger.info("Applied VirtualIPPool status", { pool: name, allocated: desired.allocated, available: desired.available, ready: desired.ready.reason });
     } catch (err) {
       if (errorStatus(err) === 404) return;

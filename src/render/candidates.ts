@@ -125,7 +125,8 @@ function eligibleNodes(key: string, vip: VirtualIP, family: Family, index: ViewI
   return { nodes, problem: readyProblem(key, ReadyReason.NoEligibleNodes, "spec.nodeSelector", text) };
 }
 
-function specProblem(key: string, vip: VirtualIP, family: Family | undefined, advertMs: number | undefined, address: string): Problem | undefined {
+function specProblem(vip: VirtualIP, resolved: { key: string; family: Family | undefined; advertMs: number | undefined; address: string }): Problem | undefined {
+  const { key, family, advertMs, address } = resolved;
   if (family === undefined) return readyProblem(key, ReadyReason.InvalidSpec, "spec.address", "not an IP address in canonical form");
   if (advertMs === undefined) return readyProblem(key, ReadyReason.InvalidSpec, "spec.vrrp.advertisementInterval", "not a duration");
   if (family === 6 && vip.spec.vrrp.version === 2) {
@@ -172,7 +173,7 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
     claims: false,
   };
   if (!assigned || assigned.problem) return { ...base, problems: assigned?.problem ? [assigned.problem] : [] };
-  const invalid = specProblem(key, vip, family, advertMs, address);
+  const invalid = specProblem(vip, { key, family, advertMs, address });
   if (invalid || family === undefined) return { ...base, problems: invalid ? [invalid] : [] };
 
   const problems: Problem[] = [];

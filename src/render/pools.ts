@@ -267,7 +267,8 @@ function poolProblem(key: string, vip: VirtualIP, input: AddressInput, admitting
 }
 
 /** Checks an explicit spec.address: reserved, in a pool that admits the namespace. */
-function explicitAddress(key: string, vip: VirtualIP, address: string, input: AddressInput, admitting: UsablePool[]): AddressAssignment {
+function explicitAddress(vip: VirtualIP, address: string, input: AddressInput, admitting: UsablePool[]): AddressAssignment {
+  const key = objectKey(vip.metadata);
   const n = ipToBigInt(address);
   if (!n) return { problem: problem(key, ReadyReason.InvalidSpec, "spec.address", "not an IP address") };
   const what = reservedBy(input.reserved, n.family, n.value);
@@ -373,7 +374,7 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
     const key = objectKey(vip.metadata);
     const pools = admitting.get(key) ?? [];
     if (vip.spec.address !== undefined) {
-      const a = explicitAddress(key, vip, vip.spec.address, input, pools);
+      const a = explicitAddress(vip, vip.spec.address, input, pools);
       out.set(key, a);
       if (a.address !== undefined) take(a.address);
       continue;

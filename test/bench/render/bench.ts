@@ -12,6 +12,7 @@ import { API_VERSION, KIND, parseVirtualIP } from "../../../src/api/index.js";
 import type { VirtualIP } from "../../../src/api/index.js";
 import { planCluster, renderNodeConfigs } from "../../../src/render/index.js";
 import type { ClusterPlan, ClusterView, RenderedNodeConfig } from "../../../src/render/index.js";
+import { testPool } from "../../support/pools.js";
 
 const RUNS = 5;
 const NODES = 50;
@@ -74,6 +75,7 @@ function buildView(vips: number, forwarding: "kube-proxy" | "ipvs"): ClusterView
     endpointSlices: forwarding === "ipvs" ? services.flatMap((_, i) => slicesOf(i)) : [],
     secrets: [],
     nodeInterfaces: {},
+    pools: [testPool()],
   };
 }
 

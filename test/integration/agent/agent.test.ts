@@ -50,6 +50,7 @@ import {
   type NodeProcess,
   type Nodes,
 } from "../../support/index.js";
+import { testPool } from "../../support/pools.js";
 
 const NS = "keepalived-vip-system";
 const SA = "keepalived-vip-agent";
@@ -107,6 +108,7 @@ function clusterView(vips: VirtualIP[]): ClusterView {
     endpointSlices: [],
     secrets: [],
     nodeInterfaces: {},
+    pools: [testPool()],
   };
 }
 

@@ -8,6 +8,7 @@ import yaml from "js-yaml";
 import type { V1Secret } from "@kubernetes/client-node";
 import { API_VERSION, KIND, ReadyReason, canonicalIP, parseIPv4, parseIPv6, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
 import { planCluster, renderNodeConfigs, type ClusterView } from "../../../src/render/index.js";
+import { testPool } from "../../support/pools.js";
 
 const root = join(import.meta.dirname, "../../..");
 const samplesDir = join(root, "config/samples");
@@ -272,6 +273,7 @@ void describe("the auth password is checked when rendering (the Secret is a sepa
       endpointSlices: [],
       secrets: [secret],
       nodeInterfaces: {},
+      pools: [testPool()],
     };
   }
   const secret = (fields: Pick<V1Secret, "data" | "stringData">): V1Secret => ({ metadata: { name: "vrrp-auth", namespace: "default" }, ...fields });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { parseVirtualIP } from "../../../src/api/index.js";
 import type { ClusterView } from "../../../src/render/index.js";
 import { RenderWorker, renderInline } from "../../../src/operator/render-worker.js";
+import { testPool } from "../../support/pools.js";
 
 function view(): ClusterView {
   const vip = parseVirtualIP({
@@ -20,6 +21,7 @@ function view(): ClusterView {
     endpointSlices: [],
     secrets: [],
     nodeInterfaces: {},
+    pools: [testPool()],
   };
 }
 

@@ -3,6 +3,7 @@ import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/c
 import { API_VERSION, KIND, parseVirtualIP } from "../../../src/api/index.js";
 import type { VirtualIP, VirtualIPSpecInput } from "../../../src/api/index.js";
 import type { ClusterView } from "../../../src/render/index.js";
+import { testPool } from "../../support/pools.js";
 
 export interface VipInput {
   name: string;
@@ -60,6 +61,7 @@ export function view(virtualIPs: VirtualIP[], extra: Partial<ClusterView> = {}):
     endpointSlices: [],
     secrets: [],
     nodeInterfaces: {},
+    pools: [testPool()],
     ...extra,
   };
 }

@@ -9,7 +9,7 @@ const web4 = vip({ name: "web", spec: { forwarding: "ipvs", address: "192.0.2.50
 const web6 = vip({ name: "web", spec: { forwarding: "ipvs", address: "2001:db8::50" } });
 
 function plan(svc: V1Service, slices: V1EndpointSlice[], v = web4): [number, string, string[]][] {
-  return planVirtualServers({ vip: v, service: svc, endpointSlices: slices }).map((vs) => [
+  return planVirtualServers({ vip: v, address: v.spec.address ?? "", service: svc, endpointSlices: slices }).map((vs) => [
     vs.port,
     vs.protocol,
     vs.realServers.map((r) => `${r.address}:${r.port}`),
@@ -125,6 +125,7 @@ void describe("planVirtualServers", () => {
   void test("scheduler and method come from spec.ipvs", () => {
     const [vs] = planVirtualServers({
       vip: web4,
+      address: web4.spec.address ?? "",
       service: http,
       endpointSlices: [slice("a", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.1" }] })],
     });

@@ -96,6 +96,7 @@ void describe("determinism", () => {
           endpointSlices: shuffled(base.endpointSlices, seed + 3).map((s) => ({ ...s, endpoints: shuffled(s.endpoints ?? [], seed), ports: shuffled(s.ports ?? [], seed) })),
           secrets: shuffled(base.secrets, seed + 4),
           nodeInterfaces: base.nodeInterfaces,
+          pools: base.pools,
         };
         assert.equal(JSON.stringify(planCluster(mixed)), want, `seed ${seed}`);
       }

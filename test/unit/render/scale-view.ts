@@ -5,6 +5,7 @@ import type { V1EndpointSlice } from "@kubernetes/client-node";
 import type { VirtualIP } from "../../../src/api/index.js";
 import type { ClusterView } from "../../../src/render/index.js";
 import { node, secret, service, slice, vip } from "./factory.js";
+import { testPool } from "../../support/pools.js";
 
 /** The auth password of every VRRPv2 VirtualIP in the view. */
 export const SCALE_PASSWORD = "s3cret";
@@ -67,5 +68,6 @@ export function scaleView(): ClusterView {
     endpointSlices: dnsSlices(),
     secrets: ["team-a", "team-b"].map((ns) => secret("vrrp-auth", { password: SCALE_PASSWORD }, ns)),
     nodeInterfaces: { [nodeName(1)]: "ens3", [nodeName(2)]: "ens4" },
+    pools: [testPool()],
   };
 }

@@ -75,7 +75,7 @@ function virtualServersOf(view: ClusterView, inst: VrrpInstance): VirtualServer[
     const vip = view.virtualIPs.find((v) => `${v.metadata.namespace}/${v.metadata.name}` === key);
     if (!vip || vip.spec.forwarding !== "ipvs") return [];
     const service = view.services.find((s) => s.metadata?.namespace === vip.metadata.namespace && s.metadata?.name === vip.spec.serviceRef.name);
-    return service ? planVirtualServers({ vip, service, endpointSlices: view.endpointSlices }) : [];
+    return service ? planVirtualServers({ vip, address: vip.spec.address ?? "", service, endpointSlices: view.endpointSlices }) : [];
   });
 }
 
@@ -122,6 +122,7 @@ void describe("planCluster at 200 VirtualIPs x 20 Nodes", () => {
         endpointSlices: shuffled(view.endpointSlices, rand).map((s) => ({ ...s, endpoints: shuffled(s.endpoints ?? [], rand) })),
         secrets: shuffled(view.secrets, rand),
         nodeInterfaces: view.nodeInterfaces,
+        pools: view.pools,
       };
       const mixedPlan = planCluster(mixed);
       assert.equal(JSON.stringify(mixedPlan), want, `seed ${seed}`);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import { KIND, parseVirtualIP } from "../../../src/api/index.js";
+import { KIND, POOL_KIND, parsePool, parseVirtualIP } from "../../../src/api/index.js";
 import type { ClusterView } from "../../../src/render/index.js";
 
 export const REPO = join(import.meta.dirname, "..", "..", "..");
@@ -38,7 +38,7 @@ function hasName(obj: Record<string, unknown>): boolean {
  * annotations, so `nodeInterfaces` is empty.
  */
 export function parseClusterObjects(objects: unknown[]): ParsedClusterObjects {
-  const view: ClusterView = { virtualIPs: [], nodes: [], services: [], endpointSlices: [], secrets: [], nodeInterfaces: {} };
+  const view: ClusterView = { virtualIPs: [], nodes: [], services: [], endpointSlices: [], secrets: [], nodeInterfaces: {}, pools: [] };
   const errors: string[] = [];
   const visit = (obj: unknown, where: string): void => {
     if (obj === null || obj === undefined) return;
@@ -49,6 +49,12 @@ export function parseClusterObjects(objects: unknown[]): ParsedClusterObjects {
     const kind = obj.kind;
     if (kind === "List" && Array.isArray(obj.items)) {
       obj.items.forEach((item, i) => visit(item, `${where}.items[${i}]`));
+      return;
+    }
+    if (kind === POOL_KIND) {
+      const res = parsePool(obj);
+      if (res.ok) view.pools.push(res.value);
+      else errors.push(res.error);
       return;
     }
     if (kind === KIND) {

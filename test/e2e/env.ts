@@ -10,7 +10,7 @@ import yaml from "js-yaml";
 import { agentLeaseName, GROUP, LEADER_LEASE_NAME, PLURAL, VERSION } from "../../src/api/index.js";
 import {
   createNodes,
-  installCRDs,
+  installProjectCRDs,
   kubectl as runKubectl,
   NODE_SANS,
   REPO_ROOT,
@@ -39,7 +39,6 @@ export const WHOAMI_PORT = 80;
 const SERVICE_RANGES = `${SERVICE_CIDR},2001:db8:96::/112`;
 const MAIN = join(REPO_ROOT, "src/main.ts");
 const RBAC_DIR = join(REPO_ROOT, "config/rbac");
-const CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml");
 const SAMPLE_SERVICES = join(REPO_ROOT, "config/samples/cluster/services.yaml");
 
 // Answers every request with the node name; dual-stack, so it answers at any VIP the node holds.
@@ -496,7 +495,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     };
 
     say("Installing the CRD, RBAC, Node objects and the sample Services");
-    await installCRDs(cp, [CRD_FILE]);
+    await installProjectCRDs(cp);
     await cp.ensureNamespace(namespace);
     await apply(rbacManifests(namespace));
     const operatorKubeconfig = await cp.kubeconfigFor(namespace, OPERATOR_SERVICE_ACCOUNT, { site: "host" });

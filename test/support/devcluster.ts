@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startControlPlane } from "./controlplane.js";
 import { registerCleanup } from "./cleanup.js";
 import { REPO_ROOT } from "./k8sbins.js";
-import { installCRDs, kubectl } from "./kubectl.js";
+import { installProjectCRDs, kubectl } from "./kubectl.js";
 import { NODE_SANS } from "./netns.js";
 import { isAlive, processRef, sleep, tailFile, type ProcessRef } from "./process.js";
 
@@ -17,7 +17,6 @@ const LOG = join(DEV, "dev-cluster.log");
 const KUBECONFIG = join(DEV, "kubeconfig");
 const NODE_KUBECONFIG = join(DEV, "kubeconfig-node");
 const BIN = join(DEV, "bin");
-const CRD = join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml");
 /** Everything this tool writes under .dev/, removed by `stop`. */
 const OWNED = [STATE, KUBECONFIG, NODE_KUBECONFIG, BIN, join(DEV, "dev-cluster.pid")];
 
@@ -66,7 +65,7 @@ function usage(state: State): string {
 async function run(): Promise<void> {
   const cp = await startControlPlane({ extraSANs: [...NODE_SANS] });
   registerCleanup(removeState);
-  await installCRDs(cp, [CRD]);
+  await installProjectCRDs(cp);
   const version = (JSON.parse((await kubectl(cp, ["get", "--raw", "/version"])).stdout) as { gitVersion: string }).gitVersion;
   mkdirSync(BIN, { recursive: true });
   for (const tool of ["kubectl", "helm"]) symlinkSync(join(cp.bins.dir, tool), join(BIN, tool));

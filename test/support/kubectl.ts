@@ -3,6 +3,9 @@
 import * as k8s from "@kubernetes/client-node";
 import type { ControlPlane } from "./controlplane.js";
 import { runCommand, sleep, type CommandResult } from "./process.js";
+import { join } from "node:path";
+import { REPO_ROOT } from "./k8sbins.js";
+import { testPoolObject } from "./pools.js";
 
 /** Options of {@link kubectl}. */
 export interface KubectlOptions {
@@ -82,4 +85,20 @@ export async function installCRDs(cp: ControlPlane, files: readonly string[], ti
   if (names.length === 0) throw new Error(`no CustomResourceDefinition in ${files.join(", ")}`);
   await waitForCRDs(cp, names, timeoutMs);
   return names;
+}
+
+/** The project's CRDs (VirtualIP, VirtualIPPool) as generated into crds/. */
+export const PROJECT_CRD_FILES: readonly string[] = [join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml"), join(REPO_ROOT, "crds/keepalived-vip.io_virtualippools.yaml")];
+
+/**
+ * Installs the project's CRDs and, unless `pool` is false, the permissive test
+ * VirtualIPPool (test/support/pools.ts), so that the documentation addresses
+ * the tests use are allowed.
+ */
+export async function installProjectCRDs(cp: ControlPlane, opts: { pool?: boolean } = {}): Promise<void> {
+  await installCRDs(cp, PROJECT_CRD_FILES);
+  if (opts.pool === false) return;
+  const { metadata, ...rest } = testPoolObject();
+  const { creationTimestamp: _c, ...meta } = metadata as Record<string, unknown>;
+  await kubectl(cp, ["apply", "--server-side", "--field-manager=keepalived-vip-tests", "-f", "-"], { input: JSON.stringify({ ...rest, metadata: meta }) });
 }

@@ -39,7 +39,7 @@ import { planCluster, renderNodeConfigs, type ClusterPlan, type ClusterView } fr
 import {
   applyManifests,
   createNodes,
-  installCRDs,
+  installProjectCRDs,
   kubectl,
   NODE_SANS,
   REPO_ROOT,
@@ -346,7 +346,7 @@ before(async () => {
   cp = await startControlPlane({ extraSANs: [...NODE_SANS] });
   nodes = await createNodes({ count: 3, withClient: true, hostPorts: [cp.port] });
   admin = createKubeClients({ kubeconfig: cp.kubeconfigPath });
-  await installCRDs(cp, [join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml")]);
+  await installProjectCRDs(cp);
   await cp.ensureNamespace(NS);
   const rbac = readdirSync(join(REPO_ROOT, "config/rbac"))
     .filter((f) => f.startsWith("agent_") && f.endsWith(".yaml"))

@@ -2,10 +2,9 @@
 // exactly as the Roles and RoleBindings say: RBAC is real in the test cluster.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION } from "../../../src/api/constants.js";
-import { installCRDs, kubectl, REPO_ROOT, startControlPlane, type ControlPlane } from "../../support/index.js";
+import { installProjectCRDs, kubectl, startControlPlane, type ControlPlane } from "../../support/index.js";
 
 const NS = "rbac-test";
 const SA = "reader";
@@ -16,7 +15,7 @@ let kubeconfig: string;
 
 before(async () => {
   cp = await startControlPlane();
-  await installCRDs(cp, [join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml")]);
+  await installProjectCRDs(cp);
   await cp.ensureNamespace(NS);
   const manifests = [
     {

@@ -29,7 +29,7 @@ import {
 import { assembleNodeConfig } from "../../../src/render/index.js";
 import { applyVirtualIPStatus, createKubeClients, errorStatus, k8s, type KubeClients } from "../../../src/kube/client.js";
 import { formatMicroTime } from "../../../src/kube/leader.js";
-import { freePort, installCRDs, kubectl, REPO_ROOT, startControlPlane, type ControlPlane } from "../../support/index.js";
+import { freePort, installProjectCRDs, kubectl, REPO_ROOT, startControlPlane, type ControlPlane } from "../../support/index.js";
 import { startDaemon, stopChild, tailFile } from "../../support/process.js";
 
 /** Namespace of the operator in these tests (the manifests' own). */
@@ -70,7 +70,7 @@ export async function startOperatorEnv(opts: { namespace?: string; apiServerFlag
   const ns = opts.namespace ?? NS;
   const cp = await startControlPlane({ apiServerFlags: opts.apiServerFlags ?? [] });
   try {
-    await installCRDs(cp, [join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml")]);
+    await installProjectCRDs(cp);
     await cp.ensureNamespace(ns);
     const manifests = operatorRbacFiles()
       .map((f) => readFileSync(f, "utf8").replaceAll(NS, ns))

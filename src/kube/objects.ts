@@ -91,3 +91,15 @@ export async function applyPoolStatus(clients: KubeClients, name: string, status
   const res = await clients.custom.patchClusterCustomObjectStatus(GROUP, VERSION, POOL_PLURAL, name, body, undefined, fieldManager, true, APPLY_HEADERS);
   return res.body as Record<string, unknown>;
 }
+
+/** Deletes a VirtualIP, only if it still has `uid`; resolves false when it was already gone. */
+export async function deleteVirtualIP(clients: KubeClients, ref: ObjectRef, uid: string): Promise<boolean> {
+  clients.countWrite("delete", "virtualips");
+  try {
+    await clients.custom.deleteNamespacedCustomObject(GROUP, VERSION, ref.namespace, PLURAL, ref.name, undefined, undefined, undefined, undefined, { preconditions: { uid } });
+    return true;
+  } catch (err) {
+    if (errorStatus(err) === 404 || errorStatus(err) === 409) return false;
+    throw err;
+  }
+}

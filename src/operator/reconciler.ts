@@ -24,7 +24,9 @@ import {
 } from "../api/index.js";
 import type { ClusterPlan, Problem } from "../render/index.js";
 import { applyObject, applyVirtualIPStatus, describeError, errorStatus, patchVirtualIPMetadata, type KubeClients } from "../kube/client.js";
-import { applyPoolStatus, applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, toRaw } from "../kube/objects.js";
+import { applyPoolStatus, applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, deleteVirtualIP, toRaw } from "../kube/objects.js";
+import type { k8s } from "../kube/client.js";
+import { loadBalancerVIPNeedsApply, planLoadBalancerVIPs, type LoadBalancerPlan } from "./lbservices.js";
 import type { RawObject } from "../kube/watch.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
@@ -142,6 +144,7 @@ export class Reconciler {
   private staleSecrets = new Map<string, SecretDeletion>();
   private desiredIngress = new Map<string, string[]>();
   private desiredPools = new Map<string, DesiredPoolStatus>();
+  private loadBalancers: LoadBalancerPlan = { apply: new Map(), remove: new Map() };
   private claimExpiresAt: number | undefined;
   private referencedServices = new Set<string>();
   private readonly excludedAt = new Map<string, number>();
@@ -315,6 +318,8 @@ export class Reconciler {
         return this.applyService(rest);
       case "pool":
         return this.applyPool(rest);
+      case "lbvip":
+        return this.applyLoadBalancerVIP(rest);
       case "daemonset":
         return this.applyDaemonSet();
     }
@@ -499,6 +504,9 @@ export class Reconciler {
     for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
     for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
     for (const [name, d] of this.desiredPools) if (poolStatusNeedsApply(d, cache.get("VirtualIPPool", name))) this.queue.add(`pool/${name}`);
+    this.loadBalancers = planLoadBalancerVIPs(cache.entries("Service"), cache.entries("VirtualIP"), { defaultClass: config.loadBalancerDefaultClass });
+    for (const [key, d] of this.loadBalancers.apply) if (loadBalancerVIPNeedsApply(d.object, cache.get("VirtualIP", key))) this.queue.add(`lbvip/${key}`);
+    for (const key of this.loadBalancers.remove.keys()) this.queue.add(`lbvip/${key}`);
     if (daemonSetNeedsApply(this.daemonSet, cache.get("DaemonSet", keyOf(config.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) this.queue.add(`daemonset/${DAEMONSET_NAME}`);
   }
 
@@ -617,6 +625,24 @@ export class Reconciler {
       if (errorStatus(err) === 404) return;
       throw err;
     }
+  }
+
+  /** Creates or updates the VirtualIP of a LoadBalancer Service, or deletes one its Service no longer wants. */
+  private async applyLoadBalancerVIP(key: string): Promise<void> {
+    const { cache, clients, logger } = this.opts;
+    const desired = this.loadBalancers.apply.get(key);
+    if (desired) {
+      if (!loadBalancerVIPNeedsApply(desired.object, cache.get("VirtualIP", key))) return;
+      for (const note of desired.ignored) logger.warn("Ignored a LoadBalancer Service annotation", { virtualIP: key, reason: note });
+      const stored = await applyObject(clients, desired.object as k8s.KubernetesObject, { fieldManager: OPERATOR_FIELD_MANAGER });
+      this.putAndReport("VirtualIP", toRaw(stored) as RawObject);
+      logger.info("Applied the VirtualIP of a LoadBalancer Service", { virtualIP: key });
+      return;
+    }
+    const uid = this.loadBalancers.remove.get(key);
+    if (uid === undefined || !cache.has("VirtualIP", key)) return;
+    await deleteVirtualIP(clients, vipRef(key), uid);
+    logger.info("Deleted the VirtualIP of a Service that no longer wants it", { virtualIP: key });
   }
 
   private async applyPool(name: string): Promise<void> {

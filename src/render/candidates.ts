@@ -18,6 +18,7 @@ import {
   CONDITION_READY,
   DEFAULT_PRIORITY,
   LOAD_BALANCER_CLASS,
+  OPERATOR_FIELD_MANAGER,
   ReadyReason,
   canonicalIP,
   ipFamily,
@@ -84,6 +85,16 @@ function readyProblem(key: string, reason: ReadyReason, field: string, text: str
   return { virtualIP: key, condition: CONDITION_READY, reason, message: `VirtualIP ${key}: ${field}: ${text}`, excluded: true };
 }
 
+/** Whether another controller than this operator wrote the Service's load-balancer ingress (from managedFields). */
+export function ingressOwnedElsewhere(service: V1Service): boolean {
+  if ((service.status?.loadBalancer?.ingress ?? []).length === 0) return false;
+  const owners = (service.metadata?.managedFields ?? []).filter((e) => {
+    const f = e.fieldsV1 as Record<string, Record<string, Record<string, unknown>>> | undefined;
+    return f?.["f:status"]?.["f:loadBalancer"]?.["f:ingress"] !== undefined;
+  });
+  return owners.length > 0 && owners.every((e) => e.manager !== OPERATOR_FIELD_MANAGER);
+}
+
 function serviceProblem(key: string, vip: VirtualIP, service: V1Service | undefined): Problem | undefined {
   const ns = vip.metadata.namespace || "default";
   const svc = `Service ${ns}/${vip.spec.serviceRef.name}`;
@@ -92,6 +103,9 @@ function serviceProblem(key: string, vip: VirtualIP, service: V1Service | undefi
   const type = service.spec?.type ?? "ClusterIP";
   if (type !== "LoadBalancer") {
     return readyProblem(key, ReadyReason.ServiceNotLoadBalancer, "spec.forwarding", `kube-proxy forwarding needs ${svc} to be type LoadBalancer, it is ${type}`);
+  }
+  if (ingressOwnedElsewhere(service)) {
+    return readyProblem(key, ReadyReason.IngressOwnedElsewhere, "spec.forwarding", `${svc} has status.loadBalancer.ingress written by another controller; it is left alone`);
   }
   const cls = service.spec?.loadBalancerClass;
   if (cls !== undefined && cls !== null && cls !== LOAD_BALANCER_CLASS) {

@@ -131,7 +131,11 @@ void describe("invalid VirtualIPs are rejected naming the field", () => {
     { name: "address in uncompressed IPv6", obj: vip({ ...base, address: "2001:db8:0:0:0:0:0:1" }), path: "spec.address", message: "canonical form" },
     { name: "address with leading zeros", obj: vip({ ...base, address: "192.0.2.050" }), path: "spec.address", message: "canonical form" },
     { name: "address with a zone", obj: vip({ ...base, address: "fe80::1%eth0" }), path: "spec.address", message: "canonical form" },
-    { name: "address missing", obj: vip({ serviceRef: { name: "nginx" }, virtualRouterId: 51 }), path: "spec.address", message: "expected string" },
+    { name: "address that is a number", obj: vip({ ...base, address: 3221226034 }), path: "spec.address", message: "expected string" },
+    { name: "ipFamily IPv6 with VRRP version 2", obj: vip({ serviceRef: { name: "nginx" }, ipFamily: "IPv6", vrrp: { version: 2 } }), path: "spec.ipFamily", message: "ipFamily IPv6 needs VRRP version 3" },
+    { name: "ipFamily other than the address's", obj: vip({ ...base, ipFamily: "IPv6" }), path: "spec.ipFamily", message: "ipFamily must be the family of address" },
+    { name: "ipFamily in lower case", obj: vip({ ...base, ipFamily: "ipv4" }), path: "spec.ipFamily", message: "Invalid option" },
+    { name: "pool with an upper-case name", obj: vip({ ...base, pool: "Lan" }), path: "spec.pool", message: "Invalid string" },
     { name: "router id 0", obj: vip({ ...base, virtualRouterId: 0 }), path: "spec.virtualRouterId", message: ">=1" },
     { name: "router id 256", obj: vip({ ...base, virtualRouterId: 256 }), path: "spec.virtualRouterId", message: "<=255" },
     { name: "router id 1.5", obj: vip({ ...base, virtualRouterId: 1.5 }), path: "spec.virtualRouterId", message: "expected int" },
@@ -229,6 +233,9 @@ void describe("invalid VirtualIPs are rejected naming the field", () => {
 
 void describe("valid boundary values are accepted", () => {
   const cases: { name: string; spec: Record<string, unknown> }[] = [
+    { name: "address and router id omitted (allocated from a pool)", spec: { serviceRef: { name: "nginx" } } },
+    { name: "a pool and an IPv6 family without an address", spec: { serviceRef: { name: "nginx" }, pool: "lan", ipFamily: "IPv6" } },
+    { name: "ipFamily matching the address", spec: { ...base, address: "2001:db8::50", ipFamily: "IPv6" } },
     { name: "router id 1", spec: { ...base, virtualRouterId: 1 } },
     { name: "router id 255", spec: { ...base, virtualRouterId: 255 } },
     { name: "canonical IPv6", spec: { ...base, address: "2001:db8::50" } },

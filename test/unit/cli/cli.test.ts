@@ -15,10 +15,14 @@ const samples = readdirSync(join(root, "config/samples"))
   .filter((n) => n.startsWith("virtualip-") && n.endsWith(".yaml"))
   .sort()
   .map((n) => join("config/samples", n));
-const cluster = readdirSync(join(root, "config/samples/cluster"))
-  .filter((n) => n.endsWith(".yaml"))
-  .sort()
-  .map((n) => join("config/samples/cluster", n));
+/** The objects of the cluster the samples run in, with the pool their addresses and router ids come from. */
+const cluster = [
+  ...readdirSync(join(root, "config/samples/cluster"))
+    .filter((n) => n.endsWith(".yaml"))
+    .sort()
+    .map((n) => join("config/samples/cluster", n)),
+  "config/samples/virtualippool.yaml",
+];
 const allSamples = [...samples, ...cluster];
 
 interface Result {
@@ -143,6 +147,25 @@ void describe("keepalived-vip render of the samples", { concurrency: true }, () 
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.includes("virtual_router_id 51"));
     assert.ok(!r.stdout.includes("virtual_router_id 60"));
+  });
+
+  void test("without a pool nothing is rendered and each VirtualIP is a NoPool warning", async () => {
+    const noPool = cluster.filter((f) => !f.endsWith("virtualippool.yaml"));
+    const r = await cli(["render", "--node", "node-a", ...samples, ...noPool]);
+    assert.equal(r.code, 0, r.stderr);
+    assertCleanStderr(r.stderr);
+    for (const name of ["nginx", "nginx-ipv6", "web", "web-vrrp2"]) {
+      assert.match(r.stderr, new RegExp(`^warning: VirtualIP default/${name}: spec\\.address: no VirtualIPPool is in use`, "m"));
+    }
+    assert.ok(!r.stdout.includes("vrrp_instance"), "a VirtualIP was rendered without a pool");
+  });
+
+  void test("an address outside the pool is refused like the operator refuses it", async () => {
+    const stdin = readFileSync(join(root, "config/samples/virtualip-basic.yaml"), "utf8").replace("address: 192.0.2.50", "address: 192.0.2.150");
+    const r = await cli(["render", "--node", "node-a", "-", ...cluster], stdin);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: VirtualIP default\/nginx: spec\.address: 192\.0\.2\.150 is not in any VirtualIPPool that admits namespace default$/m);
+    assert.ok(!r.stdout.includes("192.0.2.150"), "an address outside every pool was rendered");
   });
 
   void test("the kustomization among the inputs is ignored with a warning", async () => {

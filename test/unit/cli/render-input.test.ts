@@ -75,6 +75,9 @@ void describe("parseClusterView on the samples", () => {
     assert.deepEqual(view.endpointSlices.map((s) => s.metadata?.name), ["web-7xk2p"]);
     assert.deepEqual(view.secrets.map((s) => s.metadata?.name), ["vrrp-auth"]);
     assert.deepEqual(view.nodeInterfaces, {});
+    assert.deepEqual(view.pools.map((p) => [p.metadata.name, p.spec.addresses, p.spec.virtualRouterIds, p.spec.autoAssign]), [
+      ["demo", ["192.0.2.50-192.0.2.99", "2001:db8::50-2001:db8::99"], ["50-99"], true],
+    ]);
   });
 
   void test("warns only about the kustomization, which is not a cluster object", () => {
@@ -116,17 +119,42 @@ void describe("parseClusterView objects", () => {
     );
   });
 
-  void test("leaves out a VirtualIP being deleted, with a warning", () => {
+  void test("leaves out a VirtualIP being deleted, with a warning, and keeps its address from being handed out", () => {
     const deleting = VIP.replace("metadata: { name: web }", 'metadata: { name: web, deletionTimestamp: "2024-01-01T00:00:00Z" }');
     const { view, warnings } = parse(file("a.yaml", deleting));
     assert.deepEqual(view.virtualIPs, []);
-    assert.deepEqual(warnings, ["a.yaml: VirtualIP default/web is being deleted; left out"]);
+    assert.deepEqual(view.releasing, ["192.0.2.50"]);
+    assert.deepEqual(warnings, ["a.yaml: VirtualIP default/web is being deleted; left out (its address is not handed out again)"]);
+  });
+
+  void test("a VirtualIP being deleted releases its allocated address (status.address)", () => {
+    const allocated = `apiVersion: keepalived-vip.io/v1alpha1
+kind: VirtualIP
+metadata: { name: auto, deletionTimestamp: "2024-01-01T00:00:00Z" }
+spec: { serviceRef: { name: web } }
+status: { address: 192.0.2.77, virtualRouterId: 77, pool: lan }
+`;
+    const { view } = parse(file("a.yaml", allocated));
+    assert.deepEqual(view.releasing, ["192.0.2.77"]);
+  });
+
+  void test("reads VirtualIPPools (cluster-scoped, defaults applied), Namespace labels and ServiceCIDRs", () => {
+    const pool = "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [50-99] }\n";
+    const ns = "apiVersion: v1\nkind: Namespace\nmetadata: { name: team-a, labels: { team: web } }\n";
+    const cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: [10.96.0.0/16, fd00:10:96::/112] }\n";
+    const { view, warnings } = parse(file("a.yaml", pool, ns, cidr));
+    assert.deepEqual(warnings, []);
+    assert.equal(view.pools.length, 1);
+    assert.equal(view.pools[0]?.metadata.namespace, undefined, "a pool is cluster-scoped");
+    assert.deepEqual(view.pools[0]?.spec, { addresses: ["192.0.2.64/27"], virtualRouterIds: ["50-99"], autoAssign: true });
+    assert.deepEqual(view.namespaces, [{ name: "team-a", labels: { team: "web" } }]);
+    assert.deepEqual(view.serviceCIDRs, [{ name: "kubernetes", cidrs: ["10.96.0.0/16", "fd00:10:96::/112"] }]);
   });
 
   void test("ignores other kinds with a warning naming file and object", () => {
     const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg, namespace: kube-system }\n";
     const { warnings } = parse(file("a.yaml", cm));
-    assert.deepEqual(warnings, ["a.yaml: ignored ConfigMap kube-system/cfg (v1): render reads only VirtualIP, Node, Service, EndpointSlice, Secret and Lease"]);
+    assert.deepEqual(warnings, ["a.yaml: ignored ConfigMap kube-system/cfg (v1): render reads only VirtualIP, VirtualIPPool, Namespace, ServiceCIDR, Node, Service, EndpointSlice, Secret and Lease"]);
   });
 
   void test("ignores a known kind name of another API group", () => {
@@ -197,6 +225,31 @@ void describe("parseClusterView errors", () => {
       name: "invalid VirtualIP names file, object and field",
       files: [file("vip.yaml", VIP.replace("virtualRouterId: 51", "virtualRouterId: 300"))],
       errors: ["vip.yaml: VirtualIP default/web: spec.virtualRouterId: Too big: expected number to be <=255"],
+    },
+    {
+      name: "invalid VirtualIPPool names file, pool and field",
+      files: [file("pool.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.65/27], virtualRouterIds: [50-99] }\n")],
+      errors: [/^pool\.yaml: VirtualIPPool lan: spec\.addresses\.0: must be a CIDR/],
+    },
+    {
+      name: "a pool with router ids out of range",
+      files: [file("pool.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [0-300] }\n")],
+      errors: [/^pool\.yaml: VirtualIPPool lan: spec\.virtualRouterIds\.0: router ids are 1\.\.255/],
+    },
+    {
+      name: "the same pool twice",
+      files: [file("a.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [\"50\"] }\n"), file("b.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan, namespace: x }\nspec: { addresses: [192.0.2.96/27], virtualRouterIds: [\"51\"] }\n")],
+      errors: ["b.yaml: VirtualIPPool lan is defined twice (also in a.yaml)"],
+    },
+    {
+      name: "a ServiceCIDR without cidrs",
+      files: [file("a.yaml", "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: 10.96.0.0/16 }\n")],
+      errors: ["a.yaml: ServiceCIDR kubernetes: spec.cidrs must be a list of CIDRs"],
+    },
+    {
+      name: "a Namespace label that is not a string",
+      files: [file("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: { name: team-a, labels: { team: [web] } }\n")],
+      errors: ["a.yaml: Namespace team-a: metadata.labels.team must be a string"],
     },
     {
       name: "a document that is not a mapping",

@@ -85,6 +85,15 @@ void describe("CRD identity", () => {
     assert.deepEqual(schema.required, ["spec"]);
     assert.deepEqual(at(".metadata"), { type: "object" });
   });
+
+  void test("a spec needs only its Service: address and router id may come from a pool", () => {
+    assert.deepEqual(at(".spec").required, ["serviceRef"]);
+    for (const path of [".spec.address", ".spec.virtualRouterId", ".spec.pool", ".spec.ipFamily", ".status.address", ".status.virtualRouterId", ".status.pool", ".status.claim"]) {
+      assert.ok(at(path).description, `${path} has no description`);
+    }
+    assert.deepEqual(at(".spec.ipFamily").enum, ["IPv4", "IPv6"]);
+    assert.deepEqual(at(".status.claim").required, ["address", "virtualRouterId", "generation", "time"]);
+  });
 });
 
 void describe("structural schema rules", () => {
@@ -178,7 +187,10 @@ void describe("list-map keys", () => {
 
 void describe("CEL validation rules", () => {
   const cases: { path: string; fieldPath?: string; rule: RegExp; message: RegExp }[] = [
-    { path: ".spec", fieldPath: ".address", rule: /^isIP\(self\.address\) && ip\.isCanonical\(self\.address\)$/, message: /canonical form/ },
+    { path: ".spec", fieldPath: ".address", rule: /^!has\(self\.address\) \|\| \(isIP\(self\.address\) && ip\.isCanonical\(self\.address\)\)$/, message: /canonical form/ },
+    { path: ".spec", fieldPath: ".vrrp.version", rule: /^!has\(self\.address\) \|\| self\.vrrp\.version == 3 \|\|/, message: /an IPv6 address needs VRRP version 3/ },
+    { path: ".spec", fieldPath: ".ipFamily", rule: /^!has\(self\.ipFamily\) \|\| self\.ipFamily == 'IPv4' \|\| self\.vrrp\.version == 3$/, message: /ipFamily IPv6 needs VRRP version 3/ },
+    { path: ".spec", fieldPath: ".ipFamily", rule: /^!has\(self\.ipFamily\) \|\| !has\(self\.address\) \|\|/, message: /ipFamily must be the family of address/ },
     { path: ".spec.vrrp", fieldPath: ".authSecretRef", rule: /self\.version == 2/, message: /only supported with VRRP version 2/ },
     { path: ".spec.vrrp", fieldPath: ".advertisementInterval", rule: /^self\.version != 2 \|\|/, message: /whole seconds from 1s to 255s/ },
     { path: ".spec.vrrp", fieldPath: ".advertisementInterval", rule: /^self\.version != 3 \|\|/, message: /from 10ms to 40\.95s in steps of 10ms/ },
@@ -204,14 +216,15 @@ void describe("CEL validation rules", () => {
 
 void describe("printer columns", () => {
   const expected = [
-    { header: "ADDRESS", type: "string", jsonPath: ".spec.address" },
+    { header: "ADDRESS", type: "string", jsonPath: ".status.address" },
     { header: "SERVICE", type: "string", jsonPath: ".spec.serviceRef.name" },
-    { header: "VRID", type: "integer", jsonPath: ".spec.virtualRouterId" },
+    { header: "VRID", type: "integer", jsonPath: ".status.virtualRouterId" },
     { header: "MASTER", type: "string", jsonPath: ".status.master" },
     { header: "STATUS", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
     { header: "AGE", type: "date", jsonPath: ".metadata.creationTimestamp" },
     { header: "BACKUPS", type: "string", jsonPath: ".status.backups", priority: 1 },
     { header: "FAILOVERS", type: "integer", jsonPath: ".status.failovers", priority: 1 },
+    { header: "POOL", type: "string", jsonPath: ".status.pool", priority: 1 },
   ];
 
   void test("kubectl shows the expected columns in order (priority 1 only with -o wide)", () => {

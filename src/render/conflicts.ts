@@ -8,6 +8,7 @@ import { CONDITION_CONFLICT, CONDITION_READY, ConflictReason, ReadyReason } from
 import { priorityOf } from "./candidates.js";
 import type { Candidate } from "./candidates.js";
 import { compareClaims } from "./claims.js";
+import { timestampMs } from "./order.js";
 import type { Problem } from "./types.js";
 
 /** Outcome of {@link planConflicts}. */
@@ -52,11 +53,17 @@ function sharedNode(a: Candidate, b: Candidate): string | undefined {
   return a.nodes.find((n) => b.interfaces[n] !== undefined && b.interfaces[n] === a.interfaces[n]);
 }
 
+/** Why the winner came first: its claim, its age, or (same age, no claim) its name. */
+function whyFirst(winner: Candidate, loser: Candidate): string {
+  if (winner.rank.tier < 2) return "which claimed it first";
+  const same = timestampMs(winner.vip.metadata.creationTimestamp) === timestampMs(loser.vip.metadata.creationTimestamp);
+  return same ? "created at the same time, first by namespace/name" : "which is older";
+}
+
 /** How a message names the winner: by name in the same namespace, anonymously in another. */
 function winnerText(winner: Candidate, loser: Candidate): string {
   if (winner.namespace !== loser.namespace) return "a VirtualIP of another namespace";
-  const how = winner.rank.tier < 2 ? "which claimed it first" : "which is older";
-  return `VirtualIP ${winner.key} (${how})`;
+  return `VirtualIP ${winner.key} (${whyFirst(winner, loser)})`;
 }
 
 function conflictProblems(loser: Candidate, winner: Candidate, reason: ConflictReason, text: string): Problem[] {

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { planCluster, renderNodeConfigs } from "../../../src/render/index.js";
 import type { ClusterPlan, Problem } from "../../../src/render/index.js";
-import { node, view, vip } from "./factory.js";
+import { claimed, node, view, vip } from "./factory.js";
 import type { VipInput } from "./factory.js";
 
 const older = "2024-01-01T00:00:00Z";
@@ -104,7 +104,7 @@ void describe("conflicts", () => {
   void test("at the same age, namespace/name decides", () => {
     const plan = planCluster(view([vip({ name: "b", created: older }), vip({ name: "a", created: older })]));
     assert.equal(conflictOf(plan, "default/b")?.other, "default/a");
-    assert.match(conflictOf(plan, "default/b")?.message ?? "", /same time/);
+    assert.match(conflictOf(plan, "default/b")?.message ?? "", /default\/a \(created at the same time, first by namespace\/name\)/);
   });
 
   void test("a VirtualIP left out for a conflict causes no conflict for anyone else", () => {
@@ -166,11 +166,21 @@ void describe("conflicts", () => {
     assert.deepEqual(plan.instances.map((i) => i.name), ["vip_4_51", "vip_4_51_eth1"]);
   });
 
-  void test("an older VirtualIP without its Service still holds its claim", () => {
+  void test("an older VirtualIP without its Service and without a claim blocks no one", () => {
     const a = vip({ name: "a", created: older, spec: { serviceRef: { name: "gone" } } });
+    const b = vip({ name: "b", created: newer, spec: { vrrp: { preempt: true } } });
+    const plan = planCluster(view([a, b]));
+    assert.equal(conflictOf(plan, "default/b"), undefined);
+    assert.deepEqual(rendered(plan), ["default/b"]);
+    assert.deepEqual(plan.problems.filter((p) => p.virtualIP === "default/a").map((p) => p.reason), ["ServiceNotFound"]);
+  });
+
+  void test("an older VirtualIP without its Service still holds its claim", () => {
+    const a = claimed(vip({ name: "a", created: older, spec: { serviceRef: { name: "gone" } } }), { time: older });
     const b = vip({ name: "b", created: newer, spec: { address: "192.0.2.51", vrrp: { preempt: true } } });
     const plan = planCluster(view([a, b]));
     assert.equal(conflictOf(plan, "default/b")?.other, "default/a");
+    assert.match(conflictOf(plan, "default/b")?.message ?? "", /default\/a \(which claimed it first\)/);
     assert.deepEqual(rendered(plan), []);
   });
 

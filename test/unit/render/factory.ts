@@ -75,3 +75,27 @@ export function blockOf(config: string, head: string): string | undefined {
   const end = lines.findIndex((l, i) => i > start && l.trim() === "}" && l.length - l.trimStart().length === indent);
   return lines.slice(start, end + 1).join("\n");
 }
+
+/**
+ * A copy of `v` whose status records a claim on its address and router id
+ * (spec values unless given) made at `time`, at the object's generation
+ * unless given, and optionally a Ready condition (reason, since when).
+ */
+export function claimed(
+  v: VirtualIP,
+  claim: { time: string; address?: string; virtualRouterId?: number; generation?: number },
+  ready?: { status: "True" | "False"; reason: string; since: string },
+): VirtualIP {
+  const address = claim.address ?? v.spec.address ?? v.status?.address;
+  const virtualRouterId = claim.virtualRouterId ?? v.spec.virtualRouterId ?? v.status?.virtualRouterId;
+  if (address === undefined || virtualRouterId === undefined) throw new Error(`claimed(${v.metadata.name}): no address or router id to claim`);
+  const conditions = ready ? [{ type: "Ready", status: ready.status, reason: ready.reason, message: "", lastTransitionTime: ready.since }] : undefined;
+  return {
+    ...v,
+    status: {
+      ...v.status,
+      claim: { address, virtualRouterId, generation: claim.generation ?? v.metadata.generation ?? 0, time: claim.time },
+      ...(conditions ? { conditions } : {}),
+    },
+  };
+}

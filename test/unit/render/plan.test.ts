@@ -123,10 +123,33 @@ void describe("plan shape", () => {
 
   void test("every VirtualIP has an entry; one left out has no instance and no nodes", () => {
     assert.deepEqual(plan.virtualIPs, {
-      "default/lost": { key: "default/lost", nodes: [], advertIntervalMs: 1000 },
-      "default/nowhere": { key: "default/nowhere", nodes: [], advertIntervalMs: 1000 },
-      "default/web": { key: "default/web", instance: "vip_4_51", nodes: ["node-a", "node-b"], advertIntervalMs: 1000 },
+      "default/lost": { key: "default/lost", address: "192.0.2.50", virtualRouterId: 51, pool: "test", claimed: false, claimVoid: false, nodes: [], advertIntervalMs: 1000 },
+      "default/nowhere": { key: "default/nowhere", address: "192.0.2.70", virtualRouterId: 51, pool: "test", claimed: false, claimVoid: false, nodes: [], advertIntervalMs: 1000 },
+      "default/web": {
+        key: "default/web",
+        address: "192.0.2.50",
+        virtualRouterId: 51,
+        pool: "test",
+        claimed: true,
+        claimVoid: false,
+        instance: "vip_4_51",
+        nodes: ["node-a", "node-b"],
+        advertIntervalMs: 1000,
+      },
     });
+  });
+
+  void test("a VirtualIP refused by the pools has no address, router id or pool in its entry", () => {
+    const refused = planCluster(view([vip({ name: "outside", spec: { address: "203.0.113.50" } })]));
+    assert.deepEqual(refused.virtualIPs["default/outside"], { key: "default/outside", claimed: false, claimVoid: false, nodes: [], advertIntervalMs: 1000 });
+    assert.deepEqual(refused.problems.map((p) => p.reason), ["AddressNotAllowed"]);
+  });
+
+  void test("every pool has an entry with its counts", () => {
+    assert.deepEqual(
+      plan.pools.map((p) => [p.name, p.allocated, p.ready.status, p.ready.reason]),
+      [["test", 2, "True", "InUse"]],
+    );
   });
 
   void test("every Node gets a plan, sorted by name; a node without instances gets global_defs only", () => {
@@ -214,6 +237,15 @@ void describe("secrets", () => {
 
   void test("two VirtualIPs with the same password in different Secrets share an instance", () => {
     const a = vip({ name: "a", created: "2024-01-01T00:00:00Z", spec: { vrrp: { version: 2, authSecretRef: { name: "s1", key: "p" } } } });
+    const b = vip({ name: "b", created: "2024-02-01T00:00:00Z", spec: { address: "192.0.2.51", vrrp: { version: 2, authSecretRef: { name: "s2", key: "p" } } } });
+    const secrets = [secret("s1", { p: "same" }), secret("s2", { p: "same" })];
+    const plan = planCluster(view([a, b], { secrets }));
+    assert.deepEqual(plan.problems, []);
+    assert.equal(plan.instances.length, 1);
+  });
+
+  void test("the same password in another namespace shares nothing, and the clash reveals nothing of the other namespace", () => {
+    const a = vip({ name: "a", created: "2024-01-01T00:00:00Z", spec: { vrrp: { version: 2, authSecretRef: { name: "s1", key: "p" } } } });
     const b = vip({
       name: "b",
       namespace: "other",
@@ -222,8 +254,14 @@ void describe("secrets", () => {
     });
     const secrets = [secret("s1", { p: "same" }), secret("s2", { p: "same" }, "other")];
     const plan = planCluster(view([a, b], { secrets, services: [service("web"), service("web", undefined, "other")] }));
-    assert.deepEqual(plan.problems, []);
     assert.equal(plan.instances.length, 1);
+    assert.deepEqual(plan.instances[0]?.virtualIPs, ["default/a"]);
+    assert.deepEqual(plan.problems.map((p) => [p.virtualIP, p.condition, p.reason, p.other]), [
+      ["other/b", "Ready", "Conflict", undefined],
+      ["other/b", "Conflict", "RouterIdClash", undefined],
+    ]);
+    const text = JSON.stringify(plan.problems);
+    for (const leak of ["default/a", "192.0.2.50", "metadata.namespace", "authSecretRef", "same"]) assert.ok(!text.includes(leak), `a problem reveals ${leak}: ${text}`);
   });
 
   void test("different passwords on one router id clash without showing either", () => {

@@ -77,6 +77,7 @@ async function run(): Promise<void> {
   writeState(state);
   const t0 = Date.now();
   const env = await startEnv({
+    pool: "demo",
     logDir: join(DIR, "logs"),
     agents: process.env.DEMO_AGENTS === "container" ? "container" : "process",
     progress: (line) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`),

@@ -69,6 +69,8 @@ export interface EnvOptions {
   extraManifests?: string;
   /** Called with progress lines (default: nothing). */
   progress?: (line: string) => void;
+  /** The VirtualIPPool to create: "test" (default, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/64, router ids 1-255) or "demo" (config/samples/virtualippool.yaml). */
+  pool?: "test" | "demo";
 }
 
 /** An operator replica on the host. */
@@ -494,8 +496,9 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
       await kctl(["apply", "--server-side", "--field-manager=keepalived-vip-e2e", "--force-conflicts", "-f", "-"], { input: manifests });
     };
 
-    say("Installing the CRD, RBAC, Node objects and the sample Services");
-    await installProjectCRDs(cp);
+    say("Installing the CRDs, the VirtualIPPool, RBAC, Node objects and the sample Services");
+    await installProjectCRDs(cp, { pool: (opts.pool ?? "test") === "test" });
+    if (opts.pool === "demo") await apply(readFileSync(join(REPO_ROOT, "config/samples/virtualippool.yaml"), "utf8"));
     await cp.ensureNamespace(namespace);
     await apply(rbacManifests(namespace));
     const operatorKubeconfig = await cp.kubeconfigFor(namespace, OPERATOR_SERVICE_ACCOUNT, { site: "host" });

@@ -58,6 +58,8 @@ the operator builds the agent DaemonSet.
 - {{ printf "--leader-elect=%t" .Values.operator.leaderElection | quote }}
 - {{ printf "--metrics-bind-address=:%d" (int .Values.metrics.port) | quote }}
 - {{ printf "--workers=%d" (int .Values.operator.workers) | quote }}
+- {{ printf "--claim-grace-period=%s" .Values.operator.claimGracePeriod | quote }}
+- {{ printf "--load-balancer-default-class=%t" .Values.loadBalancer.defaultClass | quote }}
 - {{ printf "--agent-image=%s" (include "kvo.agentImage" .) | quote }}
 - {{ printf "--agent-service-account=%s" (include "kvo.agentName" .) | quote }}
 - {{ printf "--agent-metrics-port=%d" (int .Values.agent.metricsPort) | quote }}

@@ -62,15 +62,16 @@ export function operatorRbacFiles(): string[] {
 }
 
 /**
- * Starts a control plane, installs the CRD, creates the namespace and applies
+ * Starts a control plane, installs the CRDs (and the permissive test pool unless
+ * `pool` is false), creates the namespace and applies
  * the operator's RBAC exactly as shipped (namespace substituted), and mints
  * a token for its ServiceAccount.
  */
-export async function startOperatorEnv(opts: { namespace?: string; apiServerFlags?: string[] } = {}): Promise<OperatorEnv> {
+export async function startOperatorEnv(opts: { namespace?: string; apiServerFlags?: string[]; pool?: boolean } = {}): Promise<OperatorEnv> {
   const ns = opts.namespace ?? NS;
   const cp = await startControlPlane({ apiServerFlags: opts.apiServerFlags ?? [] });
   try {
-    await installProjectCRDs(cp);
+    await installProjectCRDs(cp, { pool: opts.pool ?? true });
     await cp.ensureNamespace(ns);
     const manifests = operatorRbacFiles()
       .map((f) => readFileSync(f, "utf8").replaceAll(NS, ns))

@@ -2,9 +2,9 @@
 // VirtualIPs over 20 Nodes, both families, shared router ids, selectors,
 // priorities, VRRPv2 auth, multicast, named interfaces and ipvs forwarding.
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import type { VirtualIP } from "../../../src/api/index.js";
 import type { ClusterView } from "../../../src/render/index.js";
 import { node, secret, service, slice, vip } from "./factory.js";
+import { API_VERSION, POOL_KIND, parsePool, type VirtualIP, type VirtualIPPool } from "../../../src/api/index.js";
 import { testPool } from "../../support/pools.js";
 
 /** The auth password of every VRRPv2 VirtualIP in the view. */
@@ -47,6 +47,18 @@ function vipOf(i: number): VirtualIP {
   });
 }
 
+/** The IPv6 addresses of the view lie outside the test pool: a pool of their own admits them. */
+function scalePool(): VirtualIPPool {
+  const res = parsePool({
+    apiVersion: API_VERSION,
+    kind: POOL_KIND,
+    metadata: { name: "scale-v6", creationTimestamp: "2020-01-02T00:00:00Z" },
+    spec: { addresses: ["2001:db8:100::/120"], virtualRouterIds: ["1-255"] },
+  });
+  if (!res.ok) throw new Error(res.error);
+  return res.value;
+}
+
 function dnsSlices(): V1EndpointSlice[] {
   const ports = [{ name: "dns", port: 5353, protocol: "UDP" }, { name: "dns-tcp", port: 5353, protocol: "TCP" }];
   return [
@@ -68,6 +80,6 @@ export function scaleView(): ClusterView {
     endpointSlices: dnsSlices(),
     secrets: ["team-a", "team-b"].map((ns) => secret("vrrp-auth", { password: SCALE_PASSWORD }, ns)),
     nodeInterfaces: { [nodeName(1)]: "ens3", [nodeName(2)]: "ens4" },
-    pools: [testPool()],
+    pools: [testPool(), scalePool()],
   };
 }

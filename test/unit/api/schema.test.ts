@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import yaml from "js-yaml";
 import type { V1Secret } from "@kubernetes/client-node";
-import { API_VERSION, KIND, ReadyReason, canonicalIP, parseIPv4, parseIPv6, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
+import { API_VERSION, KIND, POOL_KIND, ReadyReason, canonicalIP, parseIPv4, parseIPv6, parsePool, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
 import { planCluster, renderNodeConfigs, type ClusterView } from "../../../src/render/index.js";
 import { testPool } from "../../support/pools.js";
 
@@ -105,9 +105,19 @@ void describe("samples", () => {
     assert.ok(typeof password === "string" && password.length >= 1 && password.length <= 8);
   });
 
-  void test("kustomization.yaml lists every VirtualIP sample file", () => {
+  void test("the pool sample is pool demo: 192.0.2.50-99, 2001:db8::50-99, router ids 50-99, every namespace", () => {
+    const pools = docs.filter(({ doc }) => doc.kind === POOL_KIND);
+    assert.deepEqual(pools.map(({ file }) => file), ["config/samples/virtualippool.yaml"]);
+    const res = parsePool(pools[0]?.doc);
+    assert.ok(res.ok, res.ok ? "" : res.error);
+    assert.equal(res.value.metadata.name, "demo");
+    assert.deepEqual(res.value.spec, { addresses: ["192.0.2.50-192.0.2.99", "2001:db8::50-2001:db8::99"], virtualRouterIds: ["50-99"], autoAssign: true });
+  });
+
+  void test("kustomization.yaml lists every VirtualIP and VirtualIPPool sample file", () => {
     const kustomization = yaml.load(readFileSync(join(samplesDir, "kustomization.yaml"), "utf8")) as { resources: string[] };
-    const files = [...new Set(vips.map(({ file }) => relative("config/samples", file)))].filter((f) => !f.includes("/")).sort();
+    const objects = docs.filter(({ doc }) => doc.kind === KIND || doc.kind === POOL_KIND);
+    const files = [...new Set(objects.map(({ file }) => relative("config/samples", file)))].filter((f) => !f.includes("/")).sort();
     assert.deepEqual([...kustomization.resources].sort(), files);
   });
 

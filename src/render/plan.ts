@@ -207,6 +207,8 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
     reserved: index.reserved,
     namespaceLabels: index.namespaceLabels,
     releasing: index.releasing,
+    ...(index.now !== undefined ? { now: index.now } : {}),
+    claimGraceMs: index.options.claimGraceMs,
   });
   const candidates = planCandidates(index, assignments);
   const byKey = new Map(candidates.map((c) => [c.key, c]));

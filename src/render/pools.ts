@@ -14,6 +14,7 @@ import { CONDITION_READY, ReadyReason, ipToBigInt, parseAddressRange, parseRoute
 import type { AddressRange, Family, RouterIdRange, VirtualIP, VirtualIPPool } from "../api/index.js";
 import { bigIntToIP, rangesOverlap } from "../api/index.js";
 import { compareAge, compareStrings, objectKey, timestampMs } from "./order.js";
+import { claimExpired, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
 import { matchesLabelSelector } from "./selector.js";
 import type { Problem } from "./types.js";
 
@@ -197,7 +198,8 @@ export function reservedBy(reserved: Reserved, family: Family, value: bigint): s
 
 /** Whether `labels` of namespace `ns` are admitted by the pool. */
 export function poolAdmits(pool: UsablePool, ns: string, labels: Readonly<Record<string, string>> | undefined): boolean {
-  return matchesLabelSelector(pool.pool.spec.namespaceSelector, { [NAMESPACE_NAME_LABEL]: ns, ...(labels ?? {}) });
+  // The name label last: a Namespace's own labels never stand in for another namespace's name.
+  return matchesLabelSelector(pool.pool.spec.namespaceSelector, { ...(labels ?? {}), [NAMESPACE_NAME_LABEL]: ns });
 }
 
 function inRange(r: PoolRange, value: bigint): boolean {
@@ -233,6 +235,10 @@ export interface AddressInput {
   namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** Addresses still held by VirtualIPs being deleted (not handed out until they are gone). */
   releasing: readonly string[];
+  /** The time of the view (epoch ms), for claims to expire; unset: they never do. */
+  now?: number;
+  /** How long an unusable VirtualIP keeps its claim (ms). Default DEFAULT_CLAIM_GRACE_MS. */
+  claimGraceMs?: number;
 }
 
 function problem(key: string, reason: string, field: string, text: string): Problem {
@@ -250,7 +256,11 @@ function admittingPools(vip: VirtualIP, input: AddressInput): UsablePool[] {
   return input.pools.usable.filter((p) => (vip.spec.pool === undefined || p.name === vip.spec.pool) && poolAdmits(p, ns, labels));
 }
 
-/** A problem with spec.pool or with there being no pool for the namespace; undefined when some pool admits it. */
+/**
+ * A problem with spec.pool or with there being no pool for the namespace;
+ * undefined when some pool admits it. An explicit spec.address that no pool
+ * admitting the namespace holds is left to explicitAddress (AddressNotAllowed).
+ */
 function poolProblem(key: string, vip: VirtualIP, input: AddressInput, admitting: UsablePool[]): Problem | undefined {
   const ns = namespaceOf(vip);
   const named = vip.spec.pool;
@@ -262,7 +272,11 @@ function poolProblem(key: string, vip: VirtualIP, input: AddressInput, admitting
     return undefined;
   }
   if (input.pools.usable.length === 0) return problem(key, ReadyReason.NoPool, "spec.address", "no VirtualIPPool is in use in the cluster: nothing is rendered until the cluster admin creates one");
+  if (vip.spec.address !== undefined) return undefined;
   if (admitting.length === 0) return problem(key, ReadyReason.NoPool, "spec.address", `no VirtualIPPool admits namespace ${ns}`);
+  if (!admitting.some((p) => p.pool.spec.autoAssign)) {
+    return problem(key, ReadyReason.NoPool, "spec.pool", `no VirtualIPPool that admits namespace ${ns} assigns addresses automatically (autoAssign); name one in spec.pool`);
+  }
   return undefined;
 }
 
@@ -353,22 +367,40 @@ function allocateRouterId(vip: VirtualIP, a: AddressAssignment, pool: UsablePool
   return state.shapes.get(`${family}|${pool.name}|${instanceShape(vip)}`);
 }
 
+/** Whether the VirtualIP holds a live claim (status.claim, not expired) on `address`. */
+function holdsClaimOn(vip: VirtualIP, address: string, input: AddressInput): boolean {
+  const claim = vip.status?.claim;
+  return claim !== undefined && claim.address === address && !claimExpired(vip, input.now, input.claimGraceMs ?? DEFAULT_CLAIM_GRACE_MS);
+}
+
 /**
  * Decides the address, router id and pool of every VirtualIP, or the problem
  * that leaves it out. Explicit addresses and kept allocations come first
- * (a conflict between them is decided later, by claims); then every
- * VirtualIP without an address gets the first free one, oldest first.
+ * (a conflict between them is decided later, by claims): an allocation whose
+ * VirtualIP holds a claim on it is kept even when another VirtualIP names
+ * the address explicitly, so editing a VirtualIP onto a live allocated
+ * address never moves it. Kept allocations with a claim are placed before
+ * those without. Then every VirtualIP without an address gets the first
+ * free one, oldest first.
  */
 export function planAddresses(input: AddressInput): Map<string, AddressAssignment> {
   const out = new Map<string, AddressAssignment>();
+  /** Addresses not handed out: releasing, explicit and kept ones. */
   const taken = new Set<string>();
-  const take = (address: string): void => {
+  /** Addresses of kept allocations (one VirtualIP each). */
+  const kept = new Set<string>();
+  const keyOf = (address: string): string | undefined => {
     const n = ipToBigInt(address);
-    if (n) taken.add(addressKey(n.family, n.value));
+    return n ? addressKey(n.family, n.value) : undefined;
+  };
+  const take = (address: string, set: Set<string> = taken): void => {
+    const k = keyOf(address);
+    if (k !== undefined) set.add(k);
   };
   for (const a of input.releasing) take(a);
   const ordered = [...input.virtualIPs].sort(compareAge);
   const admitting = new Map(ordered.map((v) => [objectKey(v.metadata), admittingPools(v, input)]));
+  const keeping: { vip: VirtualIP; a: AddressAssignment & { address: string }; claim: boolean }[] = [];
   const pending: VirtualIP[] = [];
   for (const vip of ordered) {
     const key = objectKey(vip.metadata);
@@ -384,12 +416,23 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
       out.set(key, { problem: pp });
       continue;
     }
-    const kept = keptAllocation(vip, input, pools);
-    if (kept?.address !== undefined && !taken.has(addressKey(kept.family ?? 4, ipToBigInt(kept.address)?.value ?? 0n))) {
-      out.set(key, kept);
-      take(kept.address);
-    } else pending.push(vip);
+    const k = keptAllocation(vip, input, pools);
+    if (k?.address !== undefined) keeping.push({ vip, a: { ...k, address: k.address }, claim: holdsClaimOn(vip, k.address, input) });
+    else pending.push(vip);
   }
+  // Claim holders first (then by age): the one that held the address keeps it.
+  keeping.sort((x, y) => Number(y.claim) - Number(x.claim));
+  for (const { vip, a, claim } of keeping) {
+    const k = keyOf(a.address) ?? "";
+    if (kept.has(k) || (taken.has(k) && !claim)) {
+      pending.push(vip);
+      continue;
+    }
+    out.set(objectKey(vip.metadata), a);
+    take(a.address);
+    take(a.address, kept);
+  }
+  pending.sort(compareAge);
   for (const vip of pending) {
     const key = objectKey(vip.metadata);
     const a = allocateAddress(vip, admitting.get(key) ?? [], taken, input.reserved);

@@ -304,10 +304,10 @@ export function conditionOf(vip: StoredVip | undefined, type: string): { status:
 }
 
 /** Waits until the VirtualIP's Ready reason is `reason` with observedGeneration current; resolves the object. */
-export function waitForReady(env: OperatorEnv, name: string, reason: string, timeoutMs = 20_000): Promise<StoredVip> {
+export function waitForReady(env: OperatorEnv, name: string, reason: string, timeoutMs = 20_000, namespace = APP_NS): Promise<StoredVip> {
   return eventually(
     async () => {
-      const v = await readVip(env, name);
+      const v = await readVip(env, name, namespace);
       return v && v.status?.observedGeneration === v.metadata.generation && conditionOf(v, "Ready")?.reason === reason ? v : undefined;
     },
     { timeoutMs, what: `VirtualIP ${name} Ready reason ${reason}` },

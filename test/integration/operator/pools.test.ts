@@ -58,7 +58,7 @@ after(async () => {
 void describe("address pools", () => {
   void test("with no pool at all nothing is rendered (NoPool)", async () => {
     await createVip(env, "early", { service: "web", address: "192.0.2.70", virtualRouterId: 60 }, WEB);
-    const vip = await waitForReady(env, "early", "NoPool");
+    const vip = await waitForReady(env, "early", "NoPool", 20_000, WEB);
     assert.match(conditionOf(vip, "Ready")?.message ?? "", /no VirtualIPPool is in use/);
     assert.deepEqual(vipsInConfig(await readNodeConfig(env, "node-a")), []);
   });
@@ -76,13 +76,15 @@ void describe("address pools", () => {
     await apply(
       "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec:\n  addresses: [\"192.0.2.64/27\", \"2001:db8::100/120\"]\n  virtualRouterIds: [\"50-99\"]\n  namespaceSelector: { matchLabels: { team: web } }\n",
     );
-    await waitForReady(env, "early", "NoMaster");
+    await waitForReady(env, "early", "NoMaster", 20_000, WEB);
     assert.equal((await statusOf("early")).address, "192.0.2.70");
     await createVip(env, "tenant", { service: "web", address: "192.0.2.71", virtualRouterId: 61 }, OTHER);
-    const refused = await waitForReady(env, "tenant", "NoPool", 20_000).catch(() => undefined);
-    const vip = refused ?? (await readVip(env, "tenant", OTHER));
-    assert.equal(conditionOf(vip, "Ready")?.reason, "NoPool", JSON.stringify(vip?.status));
-    assert.match(conditionOf(vip, "Ready")?.message ?? "", /no VirtualIPPool admits namespace team-other/);
+    const vip = await waitForReady(env, "tenant", "AddressNotAllowed", 20_000, OTHER);
+    assert.match(conditionOf(vip, "Ready")?.message ?? "", /192\.0\.2\.71 is not in any VirtualIPPool that admits namespace team-other/);
+    await kubectl(env.cp, ["apply", "-n", OTHER, "-f", "-"], { input: "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIP\nmetadata: { name: tenant-auto }\nspec: { serviceRef: { name: web }, forwarding: kube-proxy }\n" });
+    const auto = await waitForReady(env, "tenant-auto", "NoPool", 20_000, OTHER);
+    assert.match(conditionOf(auto, "Ready")?.message ?? "", /no VirtualIPPool admits namespace team-other/);
+    assert.equal(auto.status && (auto.status as { address?: string }).address, undefined, "no address is allocated to a namespace no pool admits");
     const allocated = async (): Promise<number | undefined> => ((await env.admin.custom.getClusterCustomObject(GROUP, VERSION, POOL_PLURAL, "lan")).body as { status?: { allocated?: number } }).status?.allocated;
     await eventually(async () => ((await allocated()) === 1 ? true : undefined), { what: "pool status allocated 1" });
   });
@@ -97,7 +99,7 @@ void describe("address pools", () => {
     ];
     for (const [name, address, virtualRouterId] of cases) await createVip(env, name, { service: "web", address, virtualRouterId }, WEB);
     for (const [name, , , reason, message] of cases) {
-      const vip = await waitForReady(env, name, reason);
+      const vip = await waitForReady(env, name, reason, 20_000, WEB);
       assert.match(conditionOf(vip, "Ready")?.message ?? "", message);
       const events = await eventually(async () => ((await eventsFor(env, name, WEB)).some((e) => e.reason === reason) ? eventsFor(env, name, WEB) : undefined), { what: `${reason} Event on ${name}` });
       assert.ok(events.some((e) => e.type === "Warning" && e.reason === reason));
@@ -108,7 +110,7 @@ void describe("address pools", () => {
 
   void test("a VirtualIP without address gets one from the pool, and it survives an operator restart", async () => {
     await kubectl(env.cp, ["apply", "-n", WEB, "-f", "-"], { input: "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIP\nmetadata: { name: auto }\nspec: { serviceRef: { name: web }, forwarding: kube-proxy }\n" });
-    await waitForReady(env, "auto", "NoMaster");
+    await waitForReady(env, "auto", "NoMaster", 20_000, WEB);
     const first = await statusOf("auto");
     assert.equal(first.pool, "lan");
     assert.equal(first.address, "192.0.2.65", "the network address of 192.0.2.64/27 is never handed out; .65 is the first free one");
@@ -128,7 +130,7 @@ void describe("address pools", () => {
     const holder = await statusOf("auto");
     assert.ok((await readVip(env, "early", WEB))?.metadata, "early exists and is older than auto");
     await patchVipSpec(env, "early", { address: holder.address }, WEB);
-    const editor = await waitForReady(env, "early", "Conflict");
+    const editor = await waitForReady(env, "early", "Conflict", 20_000, WEB);
     assert.match(conditionOf(editor, "Conflict")?.message ?? "", /already used by VirtualIP team-web\/auto \(which claimed it first\)/);
     assert.equal(conditionOf(await readVip(env, "auto", WEB), "Ready")?.reason, "NoMaster");
     assert.ok(vipsInConfig(await readNodeConfig(env, "node-a")).includes(`${WEB}/auto`));
@@ -156,7 +158,7 @@ void describe("address pools", () => {
       input: "apiVersion: v1\nkind: Service\nmetadata: { name: elsewhere }\nstatus: { loadBalancer: { ingress: [ { ip: 192.0.2.90 } ] } }\n",
     });
     await createVip(env, "elsewhere", { service: "elsewhere", address: "192.0.2.73", virtualRouterId: 66 }, WEB);
-    await waitForReady(env, "elsewhere", "IngressOwnedElsewhere");
+    await waitForReady(env, "elsewhere", "IngressOwnedElsewhere", 20_000, WEB);
     assert.deepEqual(await serviceIngress(env, "elsewhere", WEB), ["192.0.2.90"]);
   });
 });

@@ -16,13 +16,15 @@ const HELP = `Usage: ${PROGRAM} render --node NAME [options] FILE...
 Renders the keepalived.conf a node's agent would assemble from what the
 operator publishes, from YAML files of Kubernetes objects, without a
 cluster. FILE is a multi-document YAML file, or - for stdin. VirtualIP,
-Node, Service, EndpointSlice and Secret objects are read (also inside a
-List); an agent heartbeat Lease gives its node's default interface; other
-kinds are ignored with a warning.
+VirtualIPPool, Namespace, ServiceCIDR, Node, Service, EndpointSlice and
+Secret objects are read (also inside a List); an agent heartbeat Lease gives
+its node's default interface; other kinds are ignored with a warning.
+Without a VirtualIPPool that admits its namespace, no VirtualIP is rendered.
 
-Problems the operator would report on a VirtualIP (a missing Service, a
-conflict, no eligible node, ...) are printed as warnings on stderr; the
-VirtualIPs concerned are left out of the config, as the operator would.
+Problems the operator would report on a VirtualIP (an address no pool
+allows, a reserved address, a missing Service, a conflict, no eligible
+node, ...) are printed as warnings on stderr; the VirtualIPs concerned are
+left out of the config, as the operator would.
 
 Options:
   --node NAME               print the keepalived.conf of node NAME on stdout

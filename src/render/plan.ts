@@ -6,6 +6,7 @@ import { CONDITION_CONFLICT, ReadyReason, parseDurationMs } from "../api/index.j
 import type { Family, NodeInstanceEntry, PublishedInstance, PublishedNode, VirtualIP } from "../api/index.js";
 import { sha256Hex } from "./assemble.js";
 import { planCandidates } from "./candidates.js";
+import { claimExpired } from "./claims.js";
 import type { Candidate } from "./candidates.js";
 import { planConflicts } from "./conflicts.js";
 import { planInstances } from "./instances.js";
@@ -170,7 +171,22 @@ function carriers(instances: PlannedInstance[]): Map<string, PlannedInstance> {
   return out;
 }
 
-function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>, candidate: Candidate | undefined): VirtualIPPlan {
+/**
+ * Whether a VirtualIP that is not rendered holds no claim any more: it has
+ * been unusable for longer than the grace period (whatever made it unusable:
+ * its Service, its auth Secret, or its pool refusing it), or it now wants
+ * another address or router id than it claimed.
+ */
+function claimIsVoid(vip: VirtualIP, candidate: Candidate | undefined, index: ViewIndex): boolean {
+  const claim = vip.status?.claim;
+  if (!claim) return false;
+  if (claimExpired(vip, index.now, index.options.claimGraceMs)) return true;
+  const address = candidate?.address || vip.spec.address;
+  const virtualRouterId = candidate?.virtualRouterId || vip.spec.virtualRouterId;
+  return (address !== undefined && address !== claim.address) || (virtualRouterId !== undefined && virtualRouterId !== claim.virtualRouterId);
+}
+
+function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>, candidate: Candidate | undefined, index: ViewIndex): VirtualIPPlan {
   const key = objectKey(vip.metadata);
   const carrier = carrierOf.get(key);
   const assigned = candidate && candidate.address !== "" && candidate.virtualRouterId > 0;
@@ -179,7 +195,7 @@ function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>, 
     ...(assigned ? { address: candidate.address, virtualRouterId: candidate.virtualRouterId } : {}),
     ...(assigned && candidate.pool !== undefined ? { pool: candidate.pool } : {}),
     claimed: carrier !== undefined,
-    claimVoid: vip.status?.claim !== undefined && carrier === undefined && (candidate?.rank.tier ?? 2) === 2,
+    claimVoid: carrier === undefined && claimIsVoid(vip, candidate, index),
     ...(carrier ? { instance: carrier.instance.name } : {}),
     nodes: carrier ? [...carrier.instance.nodes] : [],
     advertIntervalMs: carrier?.instance.advertIntervalMs ?? parseDurationMs(vip.spec.vrrp.advertisementInterval) ?? 0,
@@ -225,7 +241,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   const carrierOf = carriers(instances);
   const virtualIPs: Record<string, VirtualIPPlan> = {};
   for (const vip of [...index.virtualIPs].sort((a, b) => compareStrings(objectKey(a.metadata), objectKey(b.metadata)))) {
-    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, carrierOf, byKey.get(objectKey(vip.metadata)));
+    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, carrierOf, byKey.get(objectKey(vip.metadata)), index);
   }
   return {
     instances: instances.map((p) => p.instance),

@@ -144,7 +144,7 @@ void describe("pool validity", () => {
 
 void describe("admission by namespaceSelector", () => {
   const web = pool("web", { addresses: ["192.0.2.64/27"], namespaceSelector: { matchLabels: { team: "web" } } });
-  const namespaces = [
+  const namespaces: NonNullable<ClusterView["namespaces"]> = [
     { name: "shop", labels: { team: "web" } },
     { name: "other", labels: { team: "db" } },
     { name: "evil", labels: { team: "db", "kubernetes.io/metadata.name": "shop" } },

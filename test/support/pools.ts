@@ -1,6 +1,6 @@
 // The VirtualIPPool that test clusters and test views carry, so that the
-// documentation addresses the tests use are allowed: 192.0.2.0/24, 198.51.100.0/24 and
-// 2001:db8::/64, every router id, every namespace. Tests of pools themselves
+// documentation addresses the tests use are allowed: 192.0.2.0/24, 198.51.100.0/24,
+// 2001:db8::/64 and 2001:db8:100::/64 (the operator benchmark), every router id, every namespace. Tests of pools themselves
 // build their own. Pure.
 import { API_VERSION, POOL_KIND, parsePool, type VirtualIPPool } from "../../src/api/index.js";
 
@@ -12,7 +12,7 @@ export function testPoolObject(name = TEST_POOL_NAME): Record<string, unknown> {
     apiVersion: API_VERSION,
     kind: POOL_KIND,
     metadata: { name, creationTimestamp: "2020-01-01T00:00:00Z" },
-    spec: { addresses: ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/64"], virtualRouterIds: ["1-255"], autoAssign: true },
+    spec: { addresses: ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/64", "2001:db8:100::/64"], virtualRouterIds: ["1-255"], autoAssign: true },
   };
 }
 

@@ -1,12 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Condition, NodeStatus } from "../../../src/api/index.js";
+import type { Claim, Condition, NodeStatus } from "../../../src/api/index.js";
 import type { Problem } from "../../../src/render/index.js";
 import {
   isFailover,
   planBackups,
   planConditions,
   planMaster,
+  planClaim,
   planNodeEntryWrites,
   planVirtualIPStatus,
   splitBrainThresholdMs,
@@ -269,5 +270,40 @@ void describe("planVirtualIPStatus", () => {
     assert.equal(p.readyReason, "Deleting");
     assert.deepEqual(p.nodeWrites, []);
     assert.deepEqual(p.events, []);
+  });
+});
+
+void describe("planClaim", () => {
+  const held: Claim = { address: "192.0.2.10", virtualRouterId: 51, generation: 1, time: iso(T0 - 3_600_000) };
+  const base = { live: held, claimed: true, claimVoid: false, address: "192.0.2.10", virtualRouterId: 51, generation: 2, now: T0 };
+  const cases: { name: string; over: Partial<Parameters<typeof planClaim>[0]>; want: Claim | undefined }[] = [
+    { name: "a rendered VirtualIP without a claim claims now at its generation", over: { live: undefined }, want: { address: "192.0.2.10", virtualRouterId: 51, generation: 2, time: iso(T0) } },
+    { name: "a rendered VirtualIP keeps the time of its claim and confirms it at the current generation", over: {}, want: { ...held, generation: 2 } },
+    { name: "a new address is a new claim, made now", over: { address: "192.0.2.11" }, want: { address: "192.0.2.11", virtualRouterId: 51, generation: 2, time: iso(T0) } },
+    { name: "a new router id is a new claim, made now", over: { virtualRouterId: 52 }, want: { address: "192.0.2.10", virtualRouterId: 52, generation: 2, time: iso(T0) } },
+    { name: "a VirtualIP not rendered keeps its claim as it is (within the grace period)", over: { claimed: false, address: "192.0.2.99" }, want: held },
+    { name: "a VirtualIP not rendered and without a claim gets none", over: { claimed: false, live: undefined }, want: undefined },
+    { name: "a void claim is dropped", over: { claimed: false, claimVoid: true }, want: undefined },
+    { name: "a rendered VirtualIP without an address keeps what it has", over: { address: undefined }, want: held },
+  ];
+  for (const c of cases) {
+    void test(c.name, () => {
+      assert.deepEqual(planClaim({ ...base, ...c.over }), c.want);
+    });
+  }
+
+  void test("the status carries the allocation and the claim; a changed claim is a write, the same one is not", () => {
+    const allocation = { address: "192.0.2.10", virtualRouterId: 51, pool: "lan" };
+    const claim = planClaim({ ...base, live: undefined });
+    const first = planVirtualIPStatus(input({ allocation, ...(claim ? { claim } : {}) }));
+    assert.equal(first.changed, true);
+    assert.deepEqual([first.summary.address, first.summary.virtualRouterId, first.summary.pool, first.summary.claim], ["192.0.2.10", 51, "lan", claim]);
+    const same = planVirtualIPStatus(input({ allocation, ...(claim ? { claim } : {}), live: { ...first.summary } }));
+    assert.equal(same.changed, false);
+    const dropped = planVirtualIPStatus(input({ allocation, live: { ...first.summary } }));
+    assert.equal(dropped.changed, true);
+    assert.equal(dropped.summary.claim, undefined);
+    const moved = planVirtualIPStatus(input({ allocation: { ...allocation, address: "192.0.2.11" }, ...(claim ? { claim } : {}), live: { ...first.summary } }));
+    assert.equal(moved.changed, true);
   });
 });

@@ -11,6 +11,7 @@ import { GROUP, PLURAL, VERSION } from "../../../src/api/constants.js";
 import { installCRDs, kubectl, REPO_ROOT, startControlPlane, type ControlPlane } from "../../support/index.js";
 
 const CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml");
+const POOL_CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualippools.yaml");
 const SAMPLES_DIR = join(REPO_ROOT, "config/samples");
 const NS = "crd-test";
 
@@ -34,8 +35,8 @@ const validSpec = { serviceRef: { name: "web" }, address: "192.0.2.50", virtualR
 
 void describe("VirtualIP CRD", () => {
   void test("installs and becomes Established", async () => {
-    const names = await installCRDs(cp, [CRD_FILE]);
-    assert.deepEqual(names, [`${PLURAL}.${GROUP}`]);
+    const names = await installCRDs(cp, [CRD_FILE, POOL_CRD_FILE]);
+    assert.deepEqual(names, [`${PLURAL}.${GROUP}`, `virtualippools.${GROUP}`]);
     const res = await kubectl(cp, ["get", "crd", `${PLURAL}.${GROUP}`, "-o", "jsonpath={.status.conditions[?(@.type==\"Established\")].status}"]);
     assert.equal(res.stdout, "True");
   });
@@ -49,7 +50,7 @@ void describe("VirtualIP CRD", () => {
   for (const file of samples) {
     void test(`sample ${file} applies with kubectl apply`, async () => {
       const res = await kubectl(cp, ["apply", "-f", join(SAMPLES_DIR, file)]);
-      assert.match(res.stdout, /virtualip\.keepalived-vip\.io\/\S+ (created|configured|unchanged)/);
+      assert.match(res.stdout, /virtualip(pool)?\.keepalived-vip\.io\/\S+ (created|configured|unchanged)/);
     });
   }
   void test("the samples kustomization applies with kubectl apply -k", async () => {
@@ -126,6 +127,9 @@ void describe("kubectl output", () => {
     await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(vip("columns", { ...validSpec, address: "192.0.2.77", virtualRouterId: 77 })) });
     const status = {
       status: {
+        address: "192.0.2.77",
+        virtualRouterId: 77,
+        pool: "lan",
         master: "node-b",
         backups: "node-a,node-c",
         failovers: 2,
@@ -147,18 +151,19 @@ void describe("kubectl output", () => {
       .map((l) => l.trim().split(/\s+/));
   }
 
-  void test("kubectl get virtualips prints ADDRESS SERVICE VRID MASTER STATUS AGE", async () => {
+  void test("kubectl get virtualips prints ADDRESS SERVICE VRID MASTER STATUS AGE (address and router id in effect, from status)", async () => {
     const res = await kubectl(cp, ["get", "virtualips", "columns", "-n", NS]);
     const [header, row] = rows(res.stdout);
     assert.deepEqual(header, ["NAME", "ADDRESS", "SERVICE", "VRID", "MASTER", "STATUS", "AGE"]);
     assert.deepEqual(row?.slice(0, 6), ["columns", "192.0.2.77", "web", "77", "node-b", "Held"]);
   });
 
-  void test("kubectl get virtualips -o wide adds BACKUPS", async () => {
+  void test("kubectl get virtualips -o wide adds BACKUPS, FAILOVERS and POOL", async () => {
     const res = await kubectl(cp, ["get", "vip", "columns", "-n", NS, "-o", "wide"]);
     const [header, row] = rows(res.stdout);
     assert.ok(header?.includes("BACKUPS"), `no BACKUPS column: ${header?.join(" ")}`);
     assert.equal(row?.[header!.indexOf("BACKUPS")], "node-a,node-c");
+    assert.equal(row?.[header!.indexOf("POOL")], "lan");
   });
 
   void test("kubectl explain virtualip.spec.virtualRouterId prints the schema's description", async () => {

@@ -96,16 +96,29 @@ function poolRanges(pool: VirtualIPPool): { ranges: PoolRange[] } | { problem: P
   return { ranges };
 }
 
-/** Number of addresses of a range that may be handed out (edges and special ranges left out). */
-function usableCount(r: PoolRange): bigint {
-  let n = r.last - r.first + 1n - (r.skipEdges ? 2n : 0n);
-  for (const s of SPECIAL) {
-    if (!rangesOverlap(s.range, r)) continue;
-    const lo = s.range.first > r.first ? s.range.first : r.first;
-    const hi = s.range.last < r.last ? s.range.last : r.last;
-    n -= hi - lo + 1n;
+/** Number of addresses of a range that may be handed out: edges of a short IPv4 CIDR and every address of `excluded` left out. */
+function countUsable(r: PoolRange, excluded: readonly AddressRange[]): bigint {
+  const lo = r.skipEdges ? r.first + 1n : r.first;
+  const hi = r.skipEdges ? r.last - 1n : r.last;
+  if (hi < lo) return 0n;
+  const cuts = excluded
+    .filter((x) => x.family === r.family && x.first <= hi && lo <= x.last)
+    .map((x) => ({ first: x.first > lo ? x.first : lo, last: x.last < hi ? x.last : hi }))
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  let n = hi - lo + 1n;
+  // Excluded ranges may overlap each other: count each address once.
+  let end = lo - 1n;
+  for (const c of cuts) {
+    const from = c.first > end ? c.first : end + 1n;
+    if (c.last >= from) n -= c.last - from + 1n;
+    if (c.last > end) end = c.last;
   }
-  return n > 0n ? n : 0n;
+  return n;
+}
+
+/** Number of addresses of a range that may be handed out whatever the cluster (edges and special ranges left out). */
+function usableCount(r: PoolRange): bigint {
+  return countUsable(r, SPECIAL.map((x) => x.range));
 }
 
 /** Decides which pools are used: oldest first, so that a new pool never takes addresses from an older one. */
@@ -514,11 +527,15 @@ export function planPoolStatuses(pools: readonly VirtualIPPool[], index: PoolInd
       out.push({ name, allocated: 0, available: 0, ready: { status: "False", reason: bad?.reason ?? "Invalid", message: `VirtualIPPool ${name}: ${bad?.message ?? "not in use"}` } });
       continue;
     }
+    const excluded = reserved.ranges.map((x) => x.range);
     let total = 0n;
-    for (const r of usable.ranges) total += usableCount(r);
+    for (const r of usable.ranges) total += countUsable(r, excluded);
     for (const node of reserved.nodes.keys()) {
       const [fam, hex] = node.split(":");
-      if (poolHolds(usable, Number(fam) as Family, BigInt(`0x${hex ?? "0"}`))) total -= 1n;
+      const family = Number(fam) as Family;
+      const value = BigInt(`0x${hex ?? "0"}`);
+      const counted = !excluded.some((x) => x.family === family && x.first <= value && value <= x.last);
+      if (counted && poolHolds(usable, family, value)) total -= 1n;
     }
     const allocated = inUse.get(name)?.size ?? 0;
     const free = total - BigInt(allocated);

@@ -477,4 +477,23 @@ void describe("pool status", () => {
     );
     assert.match(p.pools[0]?.ready.message ?? "", /^VirtualIPPool a hands out 2 addresses; 32 free$/);
   });
+
+  void test("addresses that are never handed out are not available: Service ranges, special ranges, node addresses, each counted once", () => {
+    const pools = [pool("svc", { addresses: ["10.96.0.0/24", "10.97.0.0/30"] }), pool("mixed", { addresses: ["126.255.255.252-127.0.0.3", "2001:db8::/126"] })];
+    const extra: Partial<ClusterView> = {
+      serviceCIDRs: [{ name: "kubernetes", cidrs: ["10.96.0.0/16"] }, { name: "extra", cidrs: ["10.96.0.0/28", "10.97.0.1/32"] }],
+      agentAddresses: { "node-a": ["10.96.0.5", "126.255.255.253", "127.0.0.1", "2001:db8::2"] },
+    };
+    const p = plan([auto("x", { spec: { pool: "svc" } })], pools, extra);
+    // svc: 10.96.0.0/24 lies in a Service range; of 10.97.0.0/30 only .2 is left (.0 and .3 edges, .1 reserved).
+    // mixed: 126.255.255.252-255 less the node's .253, 127.0.0.0-3 loopback; 2001:db8::/126 less the node's ::2.
+    assert.deepEqual(
+      p.pools.map((x) => [x.name, x.allocated, x.available]),
+      [
+        ["mixed", 0, 6],
+        ["svc", 1, 0],
+      ],
+    );
+    assert.equal(outcome(p, "x"), "10.97.0.2/1@svc");
+  });
 });

@@ -9,11 +9,32 @@ import { REPO_ROOT } from "../../support/k8sbins.js";
 import { CHART_DIR, CRD_FILE } from "./manifests.js";
 
 const doc = readFileSync(join(REPO_ROOT, "docs/configuration.md"), "utf8");
+const POOL_CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualippools.yaml");
+
+/** The text of the `## <heading>` section, up to the next `## ` heading. */
+function section(heading: string): string {
+  const start = doc.indexOf(`\n## ${heading}`);
+  assert.ok(start >= 0, `no section ## ${heading}`);
+  const end = doc.indexOf("\n## ", start + 1);
+  return doc.slice(start, end < 0 ? undefined : end);
+}
 
 /** The table row documenting `path` (first cell is `path` in backticks), split into cells. */
-function row(path: string): string[] | undefined {
-  const line = doc.split("\n").find((l) => l.startsWith(`| \`${path}\` |`));
+function row(path: string, text = doc): string[] | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`| \`${path}\` |`));
   return line?.split("|").map((c) => c.trim()).slice(1, -1);
+}
+
+/** spec and status field paths of a CRD file. */
+function fieldsOf(file: string): Map<string, SchemaNode> {
+  const crd = yaml.load(readFileSync(file, "utf8")) as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } };
+  const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
+  const out = new Map<string, SchemaNode>();
+  crdFields(root.properties!.spec!, "spec", out);
+  crdFields(root.properties!.status!, "status", out);
+  out.delete("spec");
+  out.delete("status");
+  return out;
 }
 
 interface SchemaNode {
@@ -47,25 +68,26 @@ function lookup(obj: unknown, path: string): unknown {
 }
 
 void describe("docs/configuration.md", () => {
-  const crd = yaml.load(readFileSync(CRD_FILE, "utf8")) as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } };
-  const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
-  const fields = new Map<string, SchemaNode>();
-  crdFields(root.properties!.spec!, "spec", fields);
-  crdFields(root.properties!.status!, "status", fields);
-  fields.delete("spec");
-  fields.delete("status");
+  const fields = fieldsOf(CRD_FILE);
 
-  void test("documents every VirtualIP field of the CRD, and nothing the CRD lacks", () => {
-    assert.ok(fields.size > 30, `found ${fields.size} fields`);
-    const missing = [...fields.keys()].filter((p) => row(p) === undefined);
-    assert.deepEqual(missing, [], "fields without a row");
-    const documented = [...doc.matchAll(/^\| `((?:spec|status)\.[A-Za-z.]+)` \|/gm)].map((m) => m[1]!);
-    assert.deepEqual(
-      documented.filter((p) => !fields.has(p)),
-      [],
-      "rows for fields the CRD does not have",
-    );
-  });
+  for (const [kind, heading, file] of [
+    ["VirtualIP", "VirtualIP (", CRD_FILE],
+    ["VirtualIPPool", "VirtualIPPool (", POOL_CRD_FILE],
+  ] as const) {
+    void test(`documents every ${kind} field of the CRD, and nothing the CRD lacks`, () => {
+      const own = fieldsOf(file);
+      const text = section(heading);
+      assert.ok(own.size > 8, `found ${own.size} fields`);
+      const missing = [...own.keys()].filter((p) => row(p, text) === undefined);
+      assert.deepEqual(missing, [], "fields without a row");
+      const documented = [...text.matchAll(/^\| `((?:spec|status)\.[A-Za-z.]+)` \|/gm)].map((m) => m[1]!);
+      assert.deepEqual(
+        documented.filter((p) => !own.has(p)),
+        [],
+        "rows for fields the CRD does not have",
+      );
+    });
+  }
 
   void test("shows the CRD's default of every spec field that has a scalar default", () => {
     const scalars = [...fields].filter(([p, n]) => p.startsWith("spec.") && n.default !== undefined && typeof n.default !== "object");

@@ -77,7 +77,7 @@ void describe("kustomize config/default", () => {
   void test("creates the same kinds and names as the Helm chart, plus the CRD and the namespace", () => {
     const names = (objs: Obj[]) => objs.map(ref).sort();
     const extra = built.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Namespace");
-    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${NAMESPACE}`]);
+    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualippools.keepalived-vip.io", "CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${NAMESPACE}`]);
     assert.deepEqual(names(built.filter((o) => !extra.includes(o))), names(chart));
     for (const o of built.filter((x) => x.metadata.namespace !== undefined)) assert.equal(o.metadata.namespace, NAMESPACE, `${ref(o)} namespace`);
   });

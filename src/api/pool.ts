@@ -5,7 +5,7 @@ import { z } from "zod";
 import { API_VERSION, POOL_KIND } from "./constants.js";
 import { parseAddressRange, parseRouterIdRange } from "./iprange.js";
 import { withRules } from "./rules.js";
-import { conditionSchema, formatIssues, labelSelectorSchema, objectMetaSchema, type ParseResult } from "./virtualip.js";
+import { conditionListSchema, formatIssues, labelSelectorSchema, objectMetaSchema, type ParseResult } from "./virtualip.js";
 
 const addressEntry = withRules(
   z
@@ -68,15 +68,7 @@ export const poolStatusSchema = z
     observedGeneration: z.number().int().min(0).optional().meta({ description: "The .metadata.generation the operator last acted on." }),
     allocated: z.number().int().min(0).optional().meta({ description: "Addresses of the pool in use by VirtualIPs." }),
     available: z.number().int().min(0).optional().meta({ description: "Addresses of the pool still free (counted up to 2^53-1)." }),
-    conditions: z
-      .array(conditionSchema)
-      .max(8)
-      .optional()
-      .meta({
-        description: "Ready: whether the pool is in use (False with the reason when it is invalid or overlaps an older pool).",
-        "x-kubernetes-list-type": "map",
-        "x-kubernetes-list-map-keys": ["type"],
-      }),
+    conditions: conditionListSchema(8, "Ready: whether the pool is in use (False with the reason when it is invalid or overlaps an older pool)."),
   })
   .meta({ description: "What the pool hands out now." });
 

@@ -266,6 +266,15 @@ export const conditionSchema = z
   })
   .meta({ description: "A standard Kubernetes condition." });
 
+/** A list of conditions keyed by type (a map list, as metav1.Condition lists are). */
+export function conditionListSchema(max: number, description: string): z.ZodOptional<z.ZodArray<typeof conditionSchema>> {
+  return z
+    .array(conditionSchema)
+    .max(max)
+    .optional()
+    .meta({ description, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] });
+}
+
 /** When this VirtualIP first held its address: the first claim wins a conflict (see docs/pools.md). */
 export const claimSchema = z
   .object({
@@ -301,15 +310,7 @@ export const virtualIPStatusSchema = z
     claim: claimSchema.optional(),
     failovers: z.number().int().min(0).optional().meta({ description: "How many times the address moved from one node to another." }),
     lastFailoverTime: timeString.optional().meta({ description: "When the address last moved.", format: "date-time" }),
-    conditions: z
-      .array(conditionSchema)
-      .max(16)
-      .optional()
-      .meta({
-        description: "Ready (Reason says why or why not), Conflict (names the other object), SplitBrain (two nodes hold the address).",
-        "x-kubernetes-list-type": "map",
-        "x-kubernetes-list-map-keys": ["type"],
-      }),
+    conditions: conditionListSchema(16, "Ready (Reason says why or why not), Conflict (names the other object), SplitBrain (two nodes hold the address)."),
   })
   .meta({ description: "Observed state, written by the operator (summary) and the node agents (nodes)." });
 

@@ -282,6 +282,9 @@ export const claimSchema = z
     virtualRouterId: z.number().int().min(1).max(255).meta({ description: "The claimed router id." }),
     generation: z.number().int().min(0).meta({ description: "The .metadata.generation the claim was last confirmed at." }),
     time: timeString.meta({ description: "When the VirtualIP first became usable with this address and router id.", format: "date-time" }),
+    unusableSince: timeString
+      .optional()
+      .meta({ description: "Since when the VirtualIP has not been usable (not rendered); the claim lapses after the operator's grace period.", format: "date-time" }),
   })
   .meta({ description: "The operator's record that this VirtualIP holds its address and router id; an older claim wins a conflict." });
 

@@ -63,8 +63,7 @@ export function claimExpiry(vips: readonly VirtualIP[], plan: ClusterPlan, opts:
     if (!vip.status?.claim) continue;
     const key = `${vip.metadata.namespace || "default"}/${vip.metadata.name}`;
     if (plan.virtualIPs[key]?.claimed || plan.virtualIPs[key]?.claimVoid) continue;
-    const ready = vip.status.conditions?.find((c) => c.type === "Ready");
-    const since = ready?.status === "False" ? Date.parse(ready.lastTransitionTime) : NaN;
+    const since = Date.parse(vip.status.claim.unusableSince ?? "");
     if (Number.isNaN(since)) continue;
     const t = since + opts.graceMs + 1;
     if (t > opts.now && (at === undefined || t < at)) at = t;

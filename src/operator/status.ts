@@ -177,8 +177,9 @@ export interface StatusInput {
 /**
  * The claim a VirtualIP's status should carry: a rendered VirtualIP keeps its
  * claim on the same address and router id (confirmed at the current
- * generation) or makes a new one now; a void claim is dropped; otherwise the
- * live claim stays as it is (within its grace period).
+ * generation, no longer unusable) or makes a new one now; a void claim is
+ * dropped; otherwise the live claim stays, marked unusable since now if it was
+ * not yet (its grace period runs from then).
  */
 export function planClaim(input: {
   live: Claim | undefined;
@@ -191,8 +192,14 @@ export function planClaim(input: {
 }): Claim | undefined {
   const { live } = input;
   if (input.claimVoid) return undefined;
-  if (!input.claimed || input.address === undefined || input.virtualRouterId === undefined) return live;
-  if (live && live.address === input.address && live.virtualRouterId === input.virtualRouterId) return { ...live, generation: input.generation };
+  if (!input.claimed || input.address === undefined || input.virtualRouterId === undefined) {
+    // Not rendered: the claim lasts the grace period from the first plan that left it out.
+    return live && live.unusableSince === undefined ? { ...live, unusableSince: new Date(input.now).toISOString() } : live;
+  }
+  if (live && live.address === input.address && live.virtualRouterId === input.virtualRouterId) {
+    const { unusableSince: _u, ...kept } = live;
+    return { ...kept, generation: input.generation };
+  }
   return { address: input.address, virtualRouterId: input.virtualRouterId, generation: input.generation, time: new Date(input.now).toISOString() };
 }
 

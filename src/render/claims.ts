@@ -2,15 +2,11 @@
 // recorded by the operator when it first becomes usable with its address and
 // router id; a conflict goes to the oldest claim, not the oldest object, so
 // editing an old VirtualIP onto a live address never evicts the holder. Pure.
-import { ReadyReason } from "../api/index.js";
 import type { VirtualIP } from "../api/index.js";
 import { compareAge, timestampMs } from "./order.js";
 
 /** Default time a claim outlives its VirtualIP being unusable (its Service missing, refused, ...). */
 export const DEFAULT_CLAIM_GRACE_MS = 5 * 60 * 1000;
-
-/** Ready reasons under which a VirtualIP is still in every config: they never end a claim. */
-const RENDERED_REASONS = new Set<string>([ReadyReason.Active, ReadyReason.NoMaster, ReadyReason.Deleting]);
 
 /** How strong a VirtualIP's hold on its address is: 0 claimed now, 1 claimed before its last edit, 2 no claim. */
 export interface ClaimRank {
@@ -19,13 +15,16 @@ export interface ClaimRank {
   time: number;
 }
 
-/** Whether the VirtualIP has been unusable for longer than the grace period (then its claim is void). */
+/**
+ * Whether the VirtualIP has been unusable for longer than the grace period
+ * (then its claim is void): the operator records in the claim since when it
+ * has not been rendered (`unusableSince`), and clears that once it is again.
+ */
 export function claimExpired(vip: VirtualIP, now: number | undefined, graceMs: number): boolean {
-  if (now === undefined) return false;
-  const ready = vip.status?.conditions?.find((c) => c.type === "Ready");
-  if (!ready || ready.status !== "False" || RENDERED_REASONS.has(ready.reason)) return false;
-  const since = Date.parse(ready.lastTransitionTime);
-  return !Number.isNaN(since) && since + graceMs < now;
+  const since = vip.status?.claim?.unusableSince;
+  if (now === undefined || since === undefined) return false;
+  const t = Date.parse(since);
+  return !Number.isNaN(t) && t + graceMs < now;
 }
 
 /** The rank of a VirtualIP's claim on `address` and `virtualRouterId`. */

@@ -25,8 +25,10 @@ const MAX_COUNT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** One address range of a usable pool. */
 interface PoolRange extends AddressRange {
-  /** An IPv4 CIDR shorter than /31: its first and last address are never handed out. */
-  skipEdges: boolean;
+  /** The first address is never handed out: the network address of an IPv4 CIDR shorter than /31, the subnet-router anycast address of an IPv6 CIDR shorter than /127. */
+  skipFirst: boolean;
+  /** The last address is never handed out: the broadcast address of an IPv4 CIDR shorter than /31. */
+  skipLast: boolean;
 }
 
 /** A pool that is in use. */
@@ -88,7 +90,8 @@ function poolRanges(pool: VirtualIPPool): { ranges: PoolRange[] } | { problem: P
     const r = parseAddressRange(text);
     if (!r.ok) return { problem: { reason: "InvalidAddresses", message: `spec.addresses[${i}]: ${r.error}` } };
     const prefix = text.includes("/") ? Number(text.split("/")[1]) : undefined;
-    const range: PoolRange = { ...r.value, skipEdges: r.value.family === 4 && prefix !== undefined && prefix < 31 };
+    const shortCidr = prefix !== undefined && prefix < (r.value.family === 4 ? 31 : 127);
+    const range: PoolRange = { ...r.value, skipFirst: shortCidr, skipLast: shortCidr && r.value.family === 4 };
     const clash = ranges.find((o) => rangesOverlap(o, range));
     if (clash) return { problem: { reason: "InvalidAddresses", message: `spec.addresses[${i}]: ${text} overlaps ${clash.text} of the same pool` } };
     ranges.push(range);
@@ -98,8 +101,8 @@ function poolRanges(pool: VirtualIPPool): { ranges: PoolRange[] } | { problem: P
 
 /** Number of addresses of a range that may be handed out: edges of a short IPv4 CIDR and every address of `excluded` left out. */
 function countUsable(r: PoolRange, excluded: readonly AddressRange[]): bigint {
-  const lo = r.skipEdges ? r.first + 1n : r.first;
-  const hi = r.skipEdges ? r.last - 1n : r.last;
+  const lo = r.skipFirst ? r.first + 1n : r.first;
+  const hi = r.skipLast ? r.last - 1n : r.last;
   if (hi < lo) return 0n;
   const cuts = excluded
     .filter((x) => x.family === r.family && x.first <= hi && lo <= x.last)
@@ -217,10 +220,10 @@ export function poolAdmits(pool: UsablePool, ns: string, labels: Readonly<Record
 
 function inRange(r: PoolRange, value: bigint): boolean {
   if (value < r.first || value > r.last) return false;
-  return !r.skipEdges || (value !== r.first && value !== r.last);
+  return !(r.skipFirst && value === r.first) && !(r.skipLast && value === r.last);
 }
 
-/** Whether the pool holds the address (edges of short IPv4 CIDRs excluded). */
+/** Whether the pool holds the address (network, broadcast and subnet-router anycast addresses of CIDRs excluded). */
 export function poolHolds(pool: UsablePool, family: Family, value: bigint): boolean {
   return pool.ranges.some((r) => r.family === family && inRange(r, value));
 }

@@ -281,10 +281,16 @@ void describe("planClaim", () => {
     { name: "a rendered VirtualIP keeps the time of its claim and confirms it at the current generation", over: {}, want: { ...held, generation: 2 } },
     { name: "a new address is a new claim, made now", over: { address: "192.0.2.11" }, want: { address: "192.0.2.11", virtualRouterId: 51, generation: 2, time: iso(T0) } },
     { name: "a new router id is a new claim, made now", over: { virtualRouterId: 52 }, want: { address: "192.0.2.10", virtualRouterId: 52, generation: 2, time: iso(T0) } },
-    { name: "a VirtualIP not rendered keeps its claim as it is (within the grace period)", over: { claimed: false, address: "192.0.2.99" }, want: held },
+    { name: "a VirtualIP not rendered keeps its claim, marked unusable since now (its grace period starts)", over: { claimed: false, address: "192.0.2.99" }, want: { ...held, unusableSince: iso(T0) } },
+    {
+      name: "a VirtualIP still not rendered keeps the time it became unusable",
+      over: { claimed: false, live: { ...held, unusableSince: iso(T0 - 60_000) } },
+      want: { ...held, unusableSince: iso(T0 - 60_000) },
+    },
+    { name: "a VirtualIP rendered again is no longer unusable", over: { live: { ...held, unusableSince: iso(T0 - 60_000) } }, want: { ...held, generation: 2 } },
     { name: "a VirtualIP not rendered and without a claim gets none", over: { claimed: false, live: undefined }, want: undefined },
     { name: "a void claim is dropped", over: { claimed: false, claimVoid: true }, want: undefined },
-    { name: "a rendered VirtualIP without an address keeps what it has", over: { address: undefined }, want: held },
+    { name: "a rendered VirtualIP without an address keeps what it has, marked unusable", over: { address: undefined }, want: { ...held, unusableSince: iso(T0) } },
   ];
   for (const c of cases) {
     void test(c.name, () => {

@@ -94,7 +94,14 @@ export function claimed(
     ...v,
     status: {
       ...v.status,
-      claim: { address, virtualRouterId, generation: claim.generation ?? v.metadata.generation ?? 0, time: claim.time },
+      claim: {
+        address,
+        virtualRouterId,
+        generation: claim.generation ?? v.metadata.generation ?? 0,
+        time: claim.time,
+        // What the operator records when it leaves a claimed VirtualIP out of the plan.
+        ...(ready && ready.status === "False" && !["NoMaster", "Active"].includes(ready.reason) ? { unusableSince: ready.since } : {}),
+      },
       ...(conditions ? { conditions } : {}),
     },
   };

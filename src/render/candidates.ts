@@ -10,7 +10,7 @@
 //   address and router id for a grace period (claims.ts), so a Service being
 //   re-created does not hand the address to someone else; without a claim it
 //   blocks no one.
-// - The address and router id come from planAddresses (pools.ts).
+// - The address and router id come from planAddresses (allocation.ts).
 // - Nodes being deleted still take part; keepalived sees them go.
 // - VRRP version 2 with an IPv6 address is InvalidSpec (VRRPv2 has no IPv6).
 import type { V1Node, V1Service } from "@kubernetes/client-node";
@@ -27,7 +27,7 @@ import {
 import type { Family, VirtualIP } from "../api/index.js";
 import { parseAuthPassword } from "./auth.js";
 import { claimRank, type ClaimRank } from "./claims.js";
-import type { AddressAssignment } from "./pools.js";
+import type { AddressAssignment } from "./allocation.js";
 import { nodeDefaultInterface } from "./nodes.js";
 import { objectKey } from "./order.js";
 import { matchesLabelSelector } from "./selector.js";

@@ -2,8 +2,12 @@
 // and the published plan out; per-node keepalived.conf assembled from it. Pure: no I/O, clock, environment or logger.
 export * from "./types.js";
 export { planCluster, sortProblems } from "./plan.js";
-export { indexPools, indexReserved, planAddresses, planPoolStatuses, poolAdmits, poolHolds, reservedBy } from "./pools.js";
-export type { AddressAssignment, PoolIndex, PoolPlan, Reserved, UsablePool } from "./pools.js";
+export { indexPools, planPoolStatuses, poolAdmits, poolHolds } from "./pools.js";
+export type { PoolIndex, PoolPlan, UsablePool } from "./pools.js";
+export { indexReserved, reservedBy } from "./reserved.js";
+export type { Reserved } from "./reserved.js";
+export { planAddresses } from "./allocation.js";
+export type { AddressAssignment } from "./allocation.js";
 export { claimRank, compareClaims, claimExpired, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
 export type { ClaimRank } from "./claims.js";
 export { indexView, resolveOptions } from "./view.js";

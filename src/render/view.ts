@@ -8,7 +8,8 @@ import { isInterfaceName, nodeInternalIP } from "./nodes.js";
 import type { DefaultInterfaceSources } from "./nodes.js";
 import { compareAge, compareStrings, objectKey } from "./order.js";
 import { DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
-import { indexPools, indexReserved, type PoolIndex, type Reserved } from "./pools.js";
+import { indexPools, type PoolIndex } from "./pools.js";
+import { indexReserved, type Reserved } from "./reserved.js";
 import type { ClusterView, RenderOptions } from "./types.js";
 
 /** Options with defaults applied and checked. */

@@ -1,7 +1,14 @@
 # keepalived-vip-operator. `make help` lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-NODE ?= node
+# Node.js: the pinned release (hack/node-toolchain.env) that `make deps`
+# installs (hack/install-node.sh); its bin/ goes first on the PATH, so npx, npm
+# and every `node` a recipe or a test starts are that release too.
+include hack/node-toolchain.env
+NODE_ARCH := $(subst aarch64,arm64,$(subst x86_64,x64,$(shell uname -m)))
+NODE_HOME ?= $(or $(NODE_TOOLCHAIN_CACHE),$(HOME)/.cache/keepalived-vip-operator/node)/v$(NODE_VERSION)-linux-$(NODE_ARCH)
+export PATH := $(NODE_HOME)/bin:$(PATH)
+NODE ?= $(NODE_HOME)/bin/node
 RUN_TESTS := $(NODE) scripts/run-tests.mjs
 
 .PHONY: help
@@ -78,6 +85,10 @@ dev-cluster: deps k8s-bins ## Start a local control plane with the CRD in the ba
 .PHONY: dev-cluster-down
 dev-cluster-down: ## Stop the dev-cluster control plane and remove its state
 	@hack/dev-cluster.sh stop
+
+.PHONY: audit
+audit: deps ## Known advisories in the production dependencies (npm audit --omit=dev; needs the registry; see docs/supply-chain.md)
+	$(NODE) scripts/audit.mjs
 
 .PHONY: test
 test: deps build lint typecheck test-unit test-integration test-e2e ## Everything: build, lint, type-check, every test tier

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a fresh Debian machine:
-# Debian packages (keepalived, iproute2, ...) and the npm packages.
+# Debian packages (keepalived, iproute2, ...), the pinned Node.js with its npm
+# (hack/install-node.sh, versions in hack/node-toolchain.env) and the npm
+# packages (npm ci, run by that Node.js).
 # Idempotent: installs only what is missing. Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +26,13 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+node_home="$(hack/install-node.sh)"
+export PATH="$node_home/bin:$PATH"
+
+# Reinstall when the lock file or the Node.js version changed.
 stamp=node_modules/.install-stamp
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+want="$(node --version) $(npm --version)"
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund
-  touch "$stamp"
+  echo "$want" >"$stamp"
 fi

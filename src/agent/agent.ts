@@ -2,7 +2,7 @@
 // assembly, --config-test, atomic install, reload), keepalived supervision,
 // notify FIFO, status reports, heartbeat, interface discovery and metrics
 // together. I/O (through the modules it wires).
-import { ANNOTATION_DEFAULT_INTERFACE, COMPONENT_INSTANCE_CONFIG, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, COMPONENT_INSTANCE_CONFIG, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
 import { describeError, type KubeClients } from "../kube/client.js";
 import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchSecretByName, watchSecrets, type SecretWatch } from "../kube/agent-io.js";
 import { realClock, type Clock, type Timer } from "../shared/clock.js";
@@ -11,7 +11,7 @@ import type { Logger } from "../shared/logger.js";
 import { planConfigSync, type NodeConfig } from "./config.js";
 import { NotifyFifoReader } from "./fifo.js";
 import { Heartbeat } from "./heartbeat.js";
-import { findHostInterface } from "./ip.js";
+import { findHostInterface, hostAddresses } from "./ip.js";
 import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceState, type AgentMetrics } from "./metrics.js";
@@ -72,6 +72,8 @@ export class Agent {
   private states: InstanceStates = {};
   private lastRejectedHash?: string;
   private defaultInterface?: string;
+  /** The node's own addresses, published on the heartbeat Lease (never a VirtualIP). */
+  private hostAddresses: string[] = [];
   private beats = 0;
   private readonly uids = new Map<string, string>();
   private readonly plan: PublishedPlanView;
@@ -388,7 +390,9 @@ export class Agent {
   private async discoverInterface(): Promise<void> {
     if (!this.opts.hostIP) return;
     try {
-      const found = findHostInterface(await readInterfaces(), this.opts.hostIP);
+      const links = await readInterfaces();
+      const found = findHostInterface(links, this.opts.hostIP);
+      this.hostAddresses = hostAddresses(links, found, this.opts.hostIP);
       if (found !== this.defaultInterface) {
         if (found) this.opts.logger.info("Found default interface", { interface: found, hostIP: this.opts.hostIP });
         else this.opts.logger.warn("No interface carries the host IP", { hostIP: this.opts.hostIP });
@@ -402,6 +406,7 @@ export class Agent {
   private async renewLease(): Promise<void> {
     if (this.beats++ % 10 === 9 || this.defaultInterface === undefined) await this.discoverInterface();
     const annotations: Record<string, string> = this.defaultInterface ? { [ANNOTATION_DEFAULT_INTERFACE]: this.defaultInterface } : {};
+    if (this.hostAddresses.length > 0) annotations[ANNOTATION_HOST_ADDRESSES] = this.hostAddresses.join(",");
     await applyHeartbeatLease(this.opts.clients, {
       namespace: this.opts.namespace,
       name: agentLeaseName(this.opts.node),

@@ -47,6 +47,25 @@ export function findHostInterface(links: readonly LinkAddresses[], hostIP: strin
   return links.find((l) => l.addresses.some((a) => a.address === want))?.name;
 }
 
+/** Most host addresses an agent publishes. */
+export const MAX_HOST_ADDRESSES = 32;
+
+/**
+ * The node's own addresses the agent publishes so that no VirtualIP ever
+ * takes one: the host IP and every address of `iface` that is not a host
+ * route (/32, /128 are what keepalived adds for VIPs). Sorted, at most
+ * {@link MAX_HOST_ADDRESSES}.
+ */
+export function hostAddresses(links: readonly LinkAddresses[], iface: string | undefined, hostIP: string | undefined): string[] {
+  const out = new Set<string>();
+  const host = hostIP !== undefined ? canonicalIP(hostIP.trim()) : undefined;
+  if (host) out.add(host);
+  for (const a of links.find((l) => l.name === iface)?.addresses ?? []) {
+    if (a.prefixLength < (a.family === 4 ? 32 : 128)) out.add(a.address);
+  }
+  return [...out].sort().slice(0, MAX_HOST_ADDRESSES);
+}
+
 /** An address to remove from an interface. */
 export interface AddressOnLink {
   interface: string;

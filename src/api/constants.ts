@@ -63,6 +63,12 @@ export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
  */
 export const ANNOTATION_DEFAULT_INTERFACE = `${GROUP}/default-interface`;
 
+/**
+ * Annotation on an agent's heartbeat Lease: the node's own addresses
+ * (comma-separated), which no VirtualIP may ever use.
+ */
+export const ANNOTATION_HOST_ADDRESSES = `${GROUP}/host-addresses`;
+
 /** Annotation on an instance Secret: the VRRP instance it carries. */
 export const ANNOTATION_INSTANCE = `${GROUP}/instance`;
 

@@ -1,7 +1,7 @@
 // Gathering: the cached objects turned into the renderer's ClusterView, plus
 // what the operator reads from agent Leases (interface, liveness). Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import { ANNOTATION_DEFAULT_INTERFACE, agentLeaseName, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, agentLeaseName, canonicalIP, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
 import type { ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
@@ -70,6 +70,18 @@ export function nodeInterfaces(byNode: ReadonlyMap<string, RawObject>): Record<s
   for (const [node, lease] of [...byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const ifname = lease.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE];
     if (ifname) out[node] = ifname;
+  }
+  return out;
+}
+
+/** Node name -> the host addresses its agent published on its Lease (only IP literals; never a VirtualIP). */
+export function agentHostAddresses(byNode: ReadonlyMap<string, RawObject>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [node, lease] of [...byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const text = lease.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES];
+    if (!text) continue;
+    const addrs = text.split(",").map((a) => a.trim()).filter((a) => canonicalIP(a) === a).slice(0, 64);
+    if (addrs.length > 0) out[node] = addrs;
   }
   return out;
 }
@@ -163,6 +175,7 @@ export interface ViewSources {
   namespaces: readonly RawObject[];
   serviceCIDRs: { name: string; cidrs: string[] }[];
   releasing: string[];
+  agentAddresses: Record<string, string[]>;
   now: number;
 }
 
@@ -179,6 +192,7 @@ export function buildClusterView(s: ViewSources): ClusterView {
     namespaces: s.namespaces.map((n) => ({ name: n.metadata?.name ?? "", labels: { ...(n.metadata?.labels ?? {}) } })),
     serviceCIDRs: s.serviceCIDRs,
     releasing: s.releasing,
+    agentAddresses: s.agentAddresses,
     now: s.now,
   };
 }

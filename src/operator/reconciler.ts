@@ -8,6 +8,7 @@ import {
   agentLeaseName,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_HOST_ADDRESSES,
   ANNOTATION_INSTANCE,
   ANNOTATION_NODE,
   API_VERSION,
@@ -36,6 +37,7 @@ import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
 import {
+  agentHostAddresses,
   agentLeasesByNode,
   buildClusterView,
   gatherPools,
@@ -275,7 +277,9 @@ export class Reconciler {
   private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): boolean {
     const name = (current ?? previous)?.metadata?.name ?? "";
     if (!name.startsWith(AGENT_LEASE_PREFIX)) return false;
-    const ifname = (o: RawObject | undefined): string => o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? "";
+    // What the renderer reads from the Lease: the published interface and host addresses.
+    const ifname = (o: RawObject | undefined): string =>
+      `${o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? ""} ${o?.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES] ?? ""}`;
     let relevant = false;
     if (ifname(previous) !== ifname(current)) {
       this.renderDirty = true;
@@ -367,6 +371,7 @@ export class Reconciler {
       namespaces: cache.values("Namespace"),
       serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
       releasing: releasingAddresses(cache.entries("VirtualIP")),
+      agentAddresses: agentHostAddresses(leases),
       now: this.opts.clock.now(),
     });
     const end = this.opts.metrics.renderDuration.startTimer();

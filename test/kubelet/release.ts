@@ -164,10 +164,14 @@ export async function pods(c: KubeletCluster, component: "operator" | "agent"): 
 
 /** Polls `fn` until it returns a value other than undefined; throws after `timeoutMs` with `detail()`. */
 export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, detail: () => Promise<string> | string = () => ""): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const t0 = Date.now();
+  const deadline = t0 + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v !== undefined) return v;
+    if (v !== undefined) {
+      if (Date.now() - t0 > 5_000) console.log(`# waited ${Date.now() - t0} ms: ${what}`);
+      return v;
+    }
     if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms\n${await detail()}`);
     await sleep(500);
   }

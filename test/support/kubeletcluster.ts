@@ -415,7 +415,18 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
 
   try {
     progress("control plane");
-    cp = await startControlPlane({ extraSANs: [...NODE_SANS], kubelets: true });
+    // The host has no route to the nodes: the API server reaches kubelets (logs, exec) through a CONNECT proxy in the hub.
+    const egressSocket = join(dataDir, "egress.sock");
+    const egressConfig = join(dataDir, "egress-selector.yaml");
+    writeFileSync(
+      egressConfig,
+      yaml.dump({
+        apiVersion: "apiserver.k8s.io/v1beta1",
+        kind: "EgressSelectorConfiguration",
+        egressSelections: [{ name: "cluster", connection: { proxyProtocol: "HTTPConnect", transport: { uds: { udsName: egressSocket } } } }],
+      }),
+    );
+    cp = await startControlPlane({ extraSANs: [...NODE_SANS], kubelets: true, apiServerFlags: [`--egress-selector-config-file=${egressConfig}`] });
     const controlPlane = cp;
     const kubectl = (args: readonly string[], kopts: KubectlOptions = {}): Promise<CommandResult> => runKubectl(controlPlane, args, kopts);
     nodes = await createNodes({
@@ -425,6 +436,11 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
       hubListeners: [{ hostPort: cp.port, address: KUBERNETES_SERVICE_IP, port: 443 }],
     });
     const netNodes = nodes;
+    const proxy = startDaemon("ip", ["netns", "exec", nodes.hubNetns, process.execPath, "--import", "tsx", join(REPO_ROOT, "test/support/connectproxy.ts"), egressSocket], {
+      logFile: join(dataDir, "egress-proxy.log"),
+      cwd: REPO_ROOT,
+    });
+    daemons.push(proxy);
     const track = (child: ChildProcess): void => {
       const ref = child.pid === undefined ? undefined : processRef(child.pid);
       if (!ref) return;
@@ -459,6 +475,7 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
     track(sched);
     if (opts.installCRD) await installCRDs(cp, [CRD_FILE]);
 
+    await waitFor("the egress proxy's socket", 20_000, () => existsSync(egressSocket), () => tailFile(join(dataDir, "egress-proxy.log"), 20));
     // The hub reaches every pod range through its node (replies to pods, pod to pod across nodes).
     await runCommand("ip", ["netns", "exec", nodes.hubNetns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"]);
     const layouts: NodeLayout[] = nodes.nodes.map((net, index) => ({

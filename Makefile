@@ -73,7 +73,8 @@ bench-failover: deps k8s-bins ## Failover times (VIP and status) for 1s and 100m
 	$(NODE) --import tsx test/bench/failover/bench.ts
 
 .PHONY: demo
-demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, samples, a real failover; left running (state in .dev/demo); needs root
+demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, samples, a real failover; left running (state in .dev/demo; DEMO_NODES=kubelet: real kubelet nodes and the chart, .dev/kubelet); needs root
+	@[ "$${DEMO_NODES:-}" != kubelet ] || $(MAKE) --no-print-directory node-bins
 	@[ "$$(id -u)" -eq 0 ] || { echo "demo needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
 	@hack/demo.sh up
 

@@ -223,7 +223,7 @@ export async function vipStatus(c: KubeletCluster): Promise<{ master?: string; n
 
 /** One HTTP GET from the client namespace: the body (a node name) or undefined. */
 export async function whoAnswers(c: KubeletCluster, address = VIP.address): Promise<string | undefined> {
-  const res = await c.nodes.exec("client", process.execPath, [PROBER, `--url=http://${address}:${WHOAMI_PORT}/`, "--interval-ms=1000", "--timeout-ms=1000", "--max-seconds=1"], {
+  const res = await c.nodes.exec("client", process.execPath, [PROBER, `--url=http://${address}:${WHOAMI_PORT}/`, "--interval-ms=200", "--timeout-ms=1000", "--max-seconds=1"], {
     check: false,
     timeoutMs: 10_000,
   });

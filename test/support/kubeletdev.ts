@@ -1,7 +1,9 @@
 // `make kubelet-cluster`: the kubelet-node cluster (kubeletcluster.ts) left
 // running in the background for a person, with the project image (make image)
 // in every node under the chart's default name. State in .dev/kubelet/. Does I/O.
-//   kubeletdev.ts start | run | stop | status
+//   kubeletdev.ts start [--demo] | run [--demo] | stop | status
+// With --demo (`make demo DEMO_NODES=kubelet`) it also installs the chart as
+// the README says, applies a VirtualIP and shows a failover (test/kubelet/demo.ts).
 import { spawn } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -79,6 +81,11 @@ async function run(): Promise<void> {
   for (const tool of ["kubectl", "helm"]) symlinkSync(join(c.cp.bins.dir, tool), join(BIN, tool));
   copyFileSync(c.cp.kubeconfigPath, KUBECONFIG);
   for (const n of [...c.nodes.nodes, c.client]) state.netns[n.name] = n.netns;
+  if (process.argv.includes("--demo")) {
+    // `make demo DEMO_NODES=kubelet`: the README's install on these nodes, a VirtualIP, and a failover.
+    const demo = await import("../kubelet/demo.js");
+    await demo.showOnKubeletNodes(c);
+  }
   Object.assign(state, { phase: "ready", server: c.cp.server, dataDir: c.dataDir, startupMs: c.startupMs, memoryKiB: c.memory() });
   writeState(state);
   console.log(`Kubelet cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (nodes Ready ${c.startupMs} ms after the binaries were there)`);
@@ -97,7 +104,7 @@ async function start(): Promise<number> {
   removeState();
   mkdirSync(DIR, { recursive: true });
   const fd = openSync(LOG, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/support/kubeletdev.ts"), "run"], { cwd: REPO_ROOT, detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/support/kubeletdev.ts"), "run", ...process.argv.slice(3)], { cwd: REPO_ROOT, detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   child.unref();
   let exited = false;
@@ -107,7 +114,7 @@ async function start(): Promise<number> {
   while (Date.now() < deadline && !exited) {
     const state = readState();
     if (state?.phase === "ready" && state.process.pid === child.pid) {
-      console.log(`${tailFile(LOG, 3)}\n\n${usage(state)}`);
+      console.log(`${tailFile(LOG, process.argv.includes("--demo") ? 40 : 3)}\n\n${usage(state)}`);
       return 0;
     }
     await sleep(500);

@@ -6,7 +6,8 @@
 // - a watch that ends normally is restarted after 200 ms WITHOUT a resourceVersion, so every object
 //   comes again as ADDED and deletions during the gap are never seen: the caller relists (onRestart);
 // - a watch that fails (HTTP error, 403, connection error) logs "watch on resource X failed" and calls
-//   process.exit(1), which is what we want: the Deployment restarts the pod;
+//   process.exit(1), which is what we want: the Deployment restarts the pod; a collection that is
+//   not listable yet (a CRD `helm install` created a moment before answers 429) is waited for first;
 // - stop() aborts the requests, which lands in that same error path (exit 1): never call it to shut
 //   down, exit the process instead;
 // - there is no label or field selector parameter: it is appended to the plural ("secrets?labelSelector=..."),

@@ -29,6 +29,15 @@ export async function startCluster(progress?: (line: string) => void): Promise<K
   return startKubeletCluster({ nodeCount: 3, images: [{ source, names: [CHART_IMAGE] }], progress });
 }
 
+/**
+ * What the tier's VirtualIP needs from every install besides the operator:
+ * Helm values for `helm install` and objects applied after
+ * `kubectl apply -k config/default`. Empty today; when a VirtualIP needs a
+ * pool that admits its address, the pool goes here (as the chart's `pools:`
+ * value and as an object), and every install of the tier and the demo gets it.
+ */
+export const RELEASE_EXTRAS: { helmValues?: Record<string, unknown>; kustomizeObjects?: string } = {};
+
 /** How the operator is installed: the README's two ways. */
 export type InstallMethod = "helm" | "kustomize";
 
@@ -43,25 +52,28 @@ export interface InstallOptions {
 
 /**
  * The README's install: create and label the namespace, then `helm install`
- * of the chart (or `kubectl apply --server-side -k config/default`), then the
- * extra objects. Waits for nothing: see {@link waitForOperatorAndAgents}.
+ * of the chart (or `kubectl apply --server-side -k config/default`) with
+ * {@link RELEASE_EXTRAS}, then the extra objects. Waits for nothing: see
+ * {@link waitForOperatorAndAgents}.
  */
 export async function install(c: KubeletCluster, opts: InstallOptions): Promise<void> {
   if (opts.method === "helm") {
     await c.kubectl(["create", "namespace", NAMESPACE]);
     await c.kubectl(["label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged"]);
     const args = ["install", RELEASE, "charts/keepalived-vip-operator", "-n", NAMESPACE];
-    if (opts.values !== undefined) args.push("-f", valuesFile(c, "install", opts.values));
+    const values = { ...RELEASE_EXTRAS.helmValues, ...opts.values };
+    if (Object.keys(values).length > 0) args.push("-f", valuesFile(c, "install", values));
     await c.helm(args);
   } else {
     await c.kubectl(["apply", "--server-side", "-k", join(REPO_ROOT, "config/default")], { timeoutMs: 120_000 });
+    if (RELEASE_EXTRAS.kustomizeObjects !== undefined) await c.kubectl(["apply", "--server-side", "-f", "-"], { input: RELEASE_EXTRAS.kustomizeObjects });
   }
   if (opts.objects !== undefined) await c.kubectl(["apply", "--server-side", "-f", "-"], { input: opts.objects });
 }
 
-/** `helm upgrade` of the release with the chart and these values (reusing none of the old ones). */
+/** `helm upgrade` of the release with the chart, {@link RELEASE_EXTRAS} and these values (reusing none of the old ones). */
 export async function upgrade(c: KubeletCluster, values: Record<string, unknown>): Promise<void> {
-  await c.helm(["upgrade", RELEASE, "charts/keepalived-vip-operator", "-n", NAMESPACE, "-f", valuesFile(c, "upgrade", values)]);
+  await c.helm(["upgrade", RELEASE, "charts/keepalived-vip-operator", "-n", NAMESPACE, "-f", valuesFile(c, "upgrade", { ...RELEASE_EXTRAS.helmValues, ...values })]);
 }
 
 function valuesFile(c: KubeletCluster, name: string, values: Record<string, unknown>): string {

@@ -180,7 +180,13 @@ void describe("the chart on three kubelet nodes", () => {
     assert.ok(outage, "the outage test did not run");
     const operators = (r: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(r).filter(([name]) => name.startsWith("keepalived-vip-operator-")));
     const restarted = Object.keys(operators(outage.after)).filter((n) => outage!.after[n] !== outage!.before[n]);
-    const why = await Promise.all(restarted.map(async (n) => `${n}:\n${(await c.kubectl(["logs", "-n", NAMESPACE, n, "--previous", "--tail=5"], { check: false })).stdout}`));
+    const why = await Promise.all(
+      restarted.map(async (n) => {
+        const lines = (await c.kubectl(["logs", "-n", NAMESPACE, n, "--previous", "--tail=100"], { check: false })).stdout.split("\n").filter((l) => l.trim() !== "");
+        const errors = lines.filter((l) => l.includes('"level":"error"'));
+        return `${n}:\n${(errors.length > 0 ? errors : lines).slice(-3).join("\n")}`;
+      }),
+    );
     assert.deepEqual(operators(outage.after), operators(outage.before), `operator containers restarted; the last lines before each restart:\n${why.join("\n")}`);
   });
 

@@ -239,7 +239,8 @@ function apiServerArgs(cfg: ApiServerConfig, port: number): string[] {
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    // No controller-manager runs: nothing creates the `default` ServiceAccount a Pod would need.
+    // Without kubelets no controller manager runs: nothing would create the `default`
+    // ServiceAccount a Pod needs, so the ServiceAccount admission plugin is off.
     ...(cfg.kubelets
       ? [`--kubelet-client-certificate=${pki.kubeletClientCert!}`, `--kubelet-client-key=${pki.kubeletClientKey!}`, "--kubelet-preferred-address-types=InternalIP"]
       : ["--disable-admission-plugins=ServiceAccount"]),

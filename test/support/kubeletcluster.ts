@@ -483,7 +483,7 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
       net,
       index,
       dir: join(dataDir, net.name),
-      cgroup: `${net.netns}`,
+      cgroup: net.netns, // named like the namespace: the stale-run sweep finds it by the run id
       podCIDR: `198.51.100.${index * 32}/27`,
       podGateway: `198.51.100.${index * 32 + 1}`,
     }));

@@ -28,6 +28,8 @@ interface State {
   netns: Record<string, string>;
   dataDir?: string;
   startupMs?: number;
+  /** Started with --demo: the chart is installed and a VirtualIP applied. */
+  demo?: boolean;
   memoryKiB?: { node: string; kubeletKiB: number; containerdKiB: number; shimsKiB: number }[];
 }
 
@@ -55,9 +57,13 @@ function usage(state: State): string {
     "",
     "  export KUBECONFIG=$PWD/.dev/kubelet/kubeconfig PATH=$PWD/.dev/kubelet/bin:$PATH",
     "  kubectl get nodes -o wide",
-    "  kubectl create namespace keepalived-vip-system",
-    "  kubectl label namespace keepalived-vip-system pod-security.kubernetes.io/enforce=privileged",
-    "  helm install keepalived-vip charts/keepalived-vip-operator -n keepalived-vip-system",
+    ...(state.demo
+      ? ["  kubectl get pods -A -o wide; kubectl get vip -A -o wide     # the chart is installed (release keepalived-vip)"]
+      : [
+          "  kubectl create namespace keepalived-vip-system",
+          "  kubectl label namespace keepalived-vip-system pod-security.kubernetes.io/enforce=privileged",
+          "  helm install keepalived-vip charts/keepalived-vip-operator -n keepalived-vip-system",
+        ]),
     `  ip netns exec ${client} curl -s http://192.0.2.50/     # a VIP, from the client namespace (192.0.2.100)`,
     `  ip netns exec ${nodeA} ip addr show eth0`,
     "",
@@ -65,7 +71,7 @@ function usage(state: State): string {
       .map(([n, ns]) => `${n}=${ns}`)
       .join(" ")}`,
     `Logs: .dev/kubelet/kubelet-cluster.log, ${state.dataDir ?? "?"}/<node>/{kubelet,containerd}.log`,
-    "Stop it with: make kubelet-cluster-down",
+    `Stop it with: ${state.demo ? "make demo-down" : "make kubelet-cluster-down"}`,
   ].join("\n");
 }
 
@@ -86,7 +92,7 @@ async function run(): Promise<void> {
     const demo = await import("../kubelet/demo.js");
     await demo.showOnKubeletNodes(c);
   }
-  Object.assign(state, { phase: "ready", server: c.cp.server, dataDir: c.dataDir, startupMs: c.startupMs, memoryKiB: c.memory() });
+  Object.assign(state, { demo: process.argv.includes("--demo"), phase: "ready", server: c.cp.server, dataDir: c.dataDir, startupMs: c.startupMs, memoryKiB: c.memory() });
   writeState(state);
   console.log(`Kubelet cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (nodes Ready ${c.startupMs} ms after the binaries were there)`);
   // Stays up until a signal; the exit handlers remove the cluster and .dev/kubelet state.

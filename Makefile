@@ -56,13 +56,32 @@ test-e2e: deps k8s-bins ## End-to-end: real failover on simulated nodes (namespa
 	@[ "$$(id -u)" -eq 0 ] || { echo "test-e2e needs root (network namespaces, keepalived, podman): run it as root" >&2; exit 1; }
 	$(RUN_TESTS) test/e2e
 
+.PHONY: node-bins
+node-bins: ## Build once (cached) kubelet, kube-controller-manager, kube-scheduler, containerd and pause for the kubelet nodes
+	@hack/k8s-bins.sh kubelet kube-controller-manager kube-scheduler >/dev/null && dir="$$(hack/node-bins.sh)" && echo "node binaries: $$dir"
+
+.PHONY: test-kubelet
+test-kubelet: deps k8s-bins node-bins ## The chart on three real kubelet + containerd nodes: install, agent pod delete, helm upgrade, drain, API outage, uninstall (needs root, podman)
+	@[ "$$(id -u)" -eq 0 ] || { echo "test-kubelet needs root (network namespaces, cgroups, containerd, podman): run it as root" >&2; exit 1; }
+	$(RUN_TESTS) test/kubelet
+
+.PHONY: kubelet-cluster
+kubelet-cluster: deps k8s-bins node-bins ## Three real kubelet + containerd nodes with the image of `make image`, left running (state in .dev/kubelet); needs root
+	@[ "$$(id -u)" -eq 0 ] || { echo "kubelet-cluster needs root (network namespaces, cgroups, containerd): run it as root" >&2; exit 1; }
+	@hack/kubelet-cluster.sh start
+
+.PHONY: kubelet-cluster-down
+kubelet-cluster-down: ## Stop the kubelet cluster and remove everything it created
+	@hack/kubelet-cluster.sh stop
+
 .PHONY: bench-failover
 bench-failover: deps k8s-bins ## Failover times (VIP and status) for 1s and 100ms adverts x 3 faults; table + one JSON line (BENCH_RUNS, BENCH_INTERVALS, BENCH_FAULTS); needs root
 	@[ "$$(id -u)" -eq 0 ] || { echo "bench-failover needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
 	$(NODE) --import tsx test/bench/failover/bench.ts
 
 .PHONY: demo
-demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, samples, a real failover; left running (state in .dev/demo); needs root
+demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, samples, a real failover; left running (state in .dev/demo; DEMO_NODES=kubelet: real kubelet nodes and the chart, .dev/kubelet); needs root
+	@[ "$${DEMO_NODES:-}" != kubelet ] || $(MAKE) --no-print-directory node-bins
 	@[ "$$(id -u)" -eq 0 ] || { echo "demo needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
 	@hack/demo.sh up
 
@@ -91,7 +110,7 @@ audit: deps ## Known advisories in the production dependencies (npm audit --omit
 	$(NODE) scripts/audit.mjs
 
 .PHONY: test
-test: deps build lint typecheck test-unit test-integration test-e2e ## Everything: build, lint, type-check, every test tier
+test: deps build lint typecheck test-unit test-integration test-e2e test-kubelet ## Everything: build, lint, type-check, every test tier
 
 .PHONY: clean
 clean: ## Remove build output

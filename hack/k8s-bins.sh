@@ -4,7 +4,12 @@
 #
 #   BIN="$(hack/k8s-bins.sh)"
 #
-# If KUBEBUILDER_ASSETS names a directory that already holds all four, that
+# With arguments it provides those binaries instead of the four: the
+# kubelet-node cluster (hack/kubelet-cluster.sh) asks for
+#
+#   hack/k8s-bins.sh kube-apiserver etcd kubectl helm kubelet kube-controller-manager kube-scheduler
+#
+# If KUBEBUILDER_ASSETS names a directory that already holds all of them, that
 # directory is used as is. Otherwise the binaries are built from Go modules
 # into ${K8S_BINS_CACHE:-$HOME/.cache/keepalived-vip-operator/k8s}/<k8s version>/
 # (only those missing there). The versions come from test/k8s-bins/go.mod and
@@ -23,6 +28,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 k8s_mod="$root/test/k8s-bins"
 helm_mod="$k8s_mod/helm"
 bins=(kube-apiserver etcd kubectl helm)
+(( $# == 0 )) || bins=("$@")
 
 has_all() {
   local b
@@ -93,7 +99,18 @@ targets=(
   "kube-apiserver|$k8s_mod|k8s.io/kubernetes/cmd/kube-apiserver|$k8s_ldflags"
   "kubectl|$k8s_mod|k8s.io/kubernetes/cmd/kubectl|$k8s_ldflags"
   "helm|$helm_mod|helm.sh/helm/v3/cmd/helm|$helm_ldflags"
+  "kubelet|$k8s_mod|k8s.io/kubernetes/cmd/kubelet|$k8s_ldflags"
+  "kube-controller-manager|$k8s_mod|k8s.io/kubernetes/cmd/kube-controller-manager|$k8s_ldflags"
+  "kube-scheduler|$k8s_mod|k8s.io/kubernetes/cmd/kube-scheduler|$k8s_ldflags"
 )
+wanted() {
+  local b
+  for b in "${bins[@]}"; do [[ "$b" == "$1" ]] && return 0; done
+  return 1
+}
+for b in "${bins[@]}"; do
+  printf '%s\n' "${targets[@]}" | grep -q "^$b|" || die "unknown binary '$b'"
+done
 stamp_of() {
   case "$1" in
     etcd) echo "go.etcd.io/etcd/server/v3@${etcd_version} ${2}" ;;
@@ -109,6 +126,7 @@ is_current() {
 missing=()
 for t in "${targets[@]}"; do
   IFS='|' read -r name dir pkg ldflags <<<"$t"
+  wanted "$name" || continue
   is_current "$name" "$ldflags" || missing+=("$t")
 done
 

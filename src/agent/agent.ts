@@ -124,7 +124,10 @@ export class Agent {
       renew: () => this.renewLease(),
       onFailure: () => this.metrics.heartbeatFailures.inc(),
       // The API server answers again: catch up now rather than at the end of each backoff.
+      // A silence that long may have let the operator mark this node UNKNOWN (it speaks for
+      // a silent agent, ADR 0003) while nothing here changed: send every entry again.
       onRecovered: () => {
+        for (const key of virtualIPKeys(this.applied)) this.reporter.mark(key);
         this.reporter.retryNow();
         for (const w of this.watches) w.retryNow();
       },

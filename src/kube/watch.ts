@@ -6,7 +6,8 @@
 // - a watch that ends normally is restarted after 200 ms WITHOUT a resourceVersion, so every object
 //   comes again as ADDED and deletions during the gap are never seen: the caller relists (onRestart);
 // - a watch that fails (HTTP error, 403, connection error) logs "watch on resource X failed" and calls
-//   process.exit(1), which is what we want: the Deployment restarts the pod;
+//   process.exit(1), which is what we want: the Deployment restarts the pod; a collection that is
+//   not listable yet (a CRD `helm install` created a moment before answers 429) is waited for first;
 // - stop() aborts the requests, which lands in that same error path (exit 1): never call it to shut
 //   down, exit the process instead;
 // - there is no label or field selector parameter: it is appended to the plural ("secrets?labelSelector=..."),
@@ -143,6 +144,7 @@ class Watcher extends OperatorBase {
 
   protected async init(): Promise<void> {
     for (const t of this.opts.targets) {
+      await waitUntilListable(this.opts.kc, t, this.opts.logger);
       const plural = t.plural + selectorQuery(t);
       await this.watchResource(t.group, t.version, plural, (e: ResourceEvent) => this.handle(t, e), t.namespace);
     }
@@ -152,6 +154,32 @@ class Watcher extends OperatorBase {
     const type = e.type as string;
     if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") this.opts.onEvent(t, type, e.object as RawObject);
     return Promise.resolve();
+  }
+}
+
+/** How long a watch waits for its collection to answer before it starts anyway. */
+const LISTABLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Waits until the collection answers a list, retrying 429 and 5xx answers and
+ * connection errors (up to a minute). A CRD installed a moment before, as by
+ * `helm install`, answers 429 until the API server's watch cache for it is
+ * ready; a watch started then fails, and dot-i exits the process.
+ */
+async function waitUntilListable(kc: k8s.KubeConfig, t: WatchTarget, logger: WatchLogger): Promise<void> {
+  const deadline = Date.now() + LISTABLE_TIMEOUT_MS;
+  const base = collectionPath(t);
+  for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+    try {
+      await getJSON(kc, `${base}${base.includes("?") ? "&" : "?"}limit=1`);
+      return;
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      const retriable = status === undefined || status === 429 || status >= 500;
+      if (!retriable || Date.now() + delayMs > deadline) return;
+      logger.debug("Collection not listable yet; retrying before the watch starts", { resource: t.name, error: (err as Error).message });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 }
 

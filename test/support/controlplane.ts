@@ -36,6 +36,13 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
   /** Extra kube-apiserver flags, appended after the defaults. */
   apiServerFlags?: string[];
+  /**
+   * For a cluster with kubelets and a controller manager (kubeletcluster.ts):
+   * the ServiceAccount admission plugin on (pods get their token volume), and a
+   * client certificate for the API server's connections to kubelets, which it
+   * dials at their InternalIP.
+   */
+  kubelets?: boolean;
 }
 
 /** Options of {@link ControlPlane.tokenFor} and friends. */
@@ -59,6 +66,8 @@ export interface ControlPlane {
   readonly port: number;
   /** PEM file of the cluster CA. */
   readonly caPath: string;
+  /** Certificates and keys (the CA key signs node certificates; sa.key is the controller manager's). */
+  readonly pki: Pki;
   /** Admin (system:masters) kubeconfig for use on the host. */
   readonly kubeconfigPath: string;
   /** Admin kubeconfig whose server is {@link nodeServer}, or undefined without extraSANs. */
@@ -210,6 +219,7 @@ interface ApiServerConfig {
   pki: Pki;
   etcdUrl: string;
   bindAddress: string;
+  kubelets: boolean;
   extraFlags: string[];
 }
 
@@ -229,8 +239,11 @@ function apiServerArgs(cfg: ApiServerConfig, port: number): string[] {
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    // No controller-manager runs: nothing creates the `default` ServiceAccount a Pod would need.
-    "--disable-admission-plugins=ServiceAccount",
+    // Without kubelets no controller manager runs: nothing would create the `default`
+    // ServiceAccount a Pod needs, so the ServiceAccount admission plugin is off.
+    ...(cfg.kubelets
+      ? [`--kubelet-client-certificate=${pki.kubeletClientCert!}`, `--kubelet-client-key=${pki.kubeletClientKey!}`, "--kubelet-preferred-address-types=InternalIP"]
+      : ["--disable-admission-plugins=ServiceAccount"]),
     "--allow-privileged=true",
     "--shutdown-delay-duration=0s",
     "--profiling=false",
@@ -300,7 +313,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   };
 
   try {
-    const pki = await createPki({ dir: dataDir, extraSANs, serviceIP: KUBERNETES_SERVICE_IP });
+    const pki = await createPki({ dir: dataDir, extraSANs, serviceIP: KUBERNETES_SERVICE_IP, kubeletClient: opts.kubelets });
     const creds: Creds = { ca: readFileSync(pki.caCert), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey) };
     const etcd = await startEtcd(bins, dataDir, timeoutMs);
     procs.etcd = etcd.child;
@@ -310,6 +323,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       pki,
       etcdUrl: etcd.url,
       bindAddress: extraSANs.length > 0 ? "0.0.0.0" : "127.0.0.1",
+      kubelets: opts.kubelets ?? false,
       extraFlags: opts.apiServerFlags ?? [],
     };
     const logFile = join(dataDir, "kube-apiserver.log");
@@ -400,6 +414,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       nodeServer,
       port,
       caPath: pki.caCert,
+      pki,
       kubeconfigPath,
       nodeKubeconfigPath,
       kc,

@@ -54,6 +54,12 @@ export interface NodesOptions {
   withClient?: boolean;
   /** Host loopback TCP ports to make reachable at BRIDGE_IPV4/BRIDGE_IPV6:<same port> from the nodes (e.g. [cp.port]). */
   hostPorts?: number[];
+  /**
+   * More addresses for some of those host ports, inside the hub: `address`
+   * (added to the hub's lo) at `port`. The kubelet cluster makes the
+   * `kubernetes` Service's ClusterIP:443 answer so, for pods, without kube-proxy.
+   */
+  hubListeners?: { hostPort: number; address: string; port: number }[];
 }
 
 /** Options of {@link Nodes.exec}. */
@@ -262,7 +268,10 @@ export async function createNodes(opts: NodesOptions): Promise<Nodes> {
         run.addProcess(ref);
         void waitForExit(hostSide).then(() => run.removeProcess(ref.pid));
       }
-      const hubSide = await startRelay(["ip", "netns", "exec", topo.hub], [`unix:${sock}`, `tcp:${BRIDGE_IPV4}:${port}`, `tcp:[${BRIDGE_IPV6}]:${port}`], join(topo.dir, `relay-${port}.log`));
+      const extra = (opts.hubListeners ?? []).filter((l) => l.hostPort === port);
+      for (const l of extra) await ip(["-n", topo.hub, "addr", "add", `${l.address}/${l.address.includes(":") ? 128 : 32}`, "dev", "lo"]);
+      const listens = [`tcp:${BRIDGE_IPV4}:${port}`, `tcp:[${BRIDGE_IPV6}]:${port}`, ...extra.map((l) => `tcp:${l.address.includes(":") ? `[${l.address}]` : l.address}:${l.port}`)];
+      const hubSide = await startRelay(["ip", "netns", "exec", topo.hub], [`unix:${sock}`, ...listens], join(topo.dir, `relay-${port}.log`));
       relays.push(hubSide);
     }
   } catch (err) {

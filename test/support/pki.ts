@@ -16,6 +16,9 @@ export interface Pki {
   adminKey: string;
   saKey: string;
   saPub: string;
+  /** Client certificate the API server presents to kubelets (only with `kubeletClient`). */
+  kubeletClientCert?: string;
+  kubeletClientKey?: string;
 }
 
 /** Options of {@link createPki}. */
@@ -25,6 +28,8 @@ export interface PkiOptions {
   extraSANs?: string[];
   /** First address of the service range (the `kubernetes` Service's ClusterIP). */
   serviceIP: string;
+  /** Also a client certificate for the API server's connections to kubelets (exec, logs). */
+  kubeletClient?: boolean;
 }
 
 const DAYS = "3650";
@@ -80,5 +85,17 @@ export async function createPki(opts: PkiOptions): Promise<Pki> {
       await openssl(["pkey", "-in", saKey, "-pubout", "-out", saPub]);
     })(),
   ]);
-  return { caCert, caKey, serverCert, serverKey, adminCert, adminKey, saKey, saPub };
+  const pki: Pki = { caCert, caKey, serverCert, serverKey, adminCert, adminKey, saKey, saPub };
+  if (opts.kubeletClient) {
+    [pki.kubeletClientCert, pki.kubeletClientKey] = await signClientCert(pki, dir, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client");
+  }
+  return pki;
+}
+
+/** A client certificate signed by the CA of `pki` (subject e.g. /O=system:nodes/CN=system:node:node-a); resolves [cert, key] paths in `dir`. */
+export async function signClientCert(pki: Pick<Pki, "caCert" | "caKey">, dir: string, name: string, subject: string): Promise<[string, string]> {
+  const reqConfig = join(dir, "openssl-req.cnf");
+  writeFileSync(reqConfig, REQ_CONFIG);
+  const extensions = "authorityKeyIdentifier = keyid\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n";
+  return signLeaf({ caCert: pki.caCert, caKey: pki.caKey, reqConfig }, { dir, name, subject, extensions });
 }

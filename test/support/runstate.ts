@@ -2,7 +2,7 @@
 // daemons, directories) under /run/keepalived-vip-tests/<run-id>/, and sweeps
 // what runs whose owning process died left behind. Does I/O.
 import { randomInt } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerCleanup } from "./cleanup.js";
@@ -159,6 +159,87 @@ export function releaseRunSync(record: RunRecord): boolean {
   return leftNs.length === 0 && leftLinks.length === 0 && leftProcs.length === 0;
 }
 
+/** Mounted cgroup hierarchies (v1 controllers, name=systemd, the unified one; or the one v2 root), each once. */
+export function cgroupHierarchies(): string[] {
+  const root = "/sys/fs/cgroup";
+  if (existsSync(join(root, "cgroup.controllers"))) return [root];
+  const seen = new Set<string>();
+  try {
+    for (const name of readdirSync(root)) {
+      try {
+        const real = realpathSync(join(root, name));
+        if (statSync(real).isDirectory() && existsSync(join(real, "cgroup.procs"))) seen.add(real);
+      } catch {
+        // not a hierarchy
+      }
+    }
+  } catch {
+    return [];
+  }
+  return [...seen];
+}
+
+function cgroupDirsBottomUp(dir: string): string[] {
+  const out: string[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return out;
+  }
+  for (const e of entries) out.push(...cgroupDirsBottomUp(join(dir, e)));
+  out.push(dir);
+  return out;
+}
+
+function cgroupPids(dirs: string[]): number[] {
+  const pids = new Set<number>();
+  for (const d of dirs) {
+    try {
+      for (const l of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n")) if (l.trim() !== "") pids.add(Number(l));
+    } catch {
+      // removed meanwhile
+    }
+  }
+  pids.delete(process.pid);
+  return [...pids];
+}
+
+/**
+ * Kills every process in the top-level cgroup `name` (and below) of every
+ * hierarchy, waits (up to 5 s) until none is left, then removes the cgroups
+ * bottom-up. Returns true when none is left.
+ */
+export function removeCgroupTreeSync(name: string): boolean {
+  const tops = cgroupHierarchies()
+    .map((h) => join(h, name))
+    .filter((d) => existsSync(d));
+  for (let i = 0; i < 50; i++) {
+    const pids = cgroupPids(tops.flatMap(cgroupDirsBottomUp));
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    sleepSync(100);
+  }
+  for (const top of tops) {
+    for (const d of cgroupDirsBottomUp(top)) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // still busy: reported below
+      }
+    }
+  }
+  return tops.every((d) => !existsSync(d));
+}
+
 function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
@@ -228,6 +309,20 @@ export function sweepStaleRuns(): SweepReport {
     killNetnsProcessesSync(ns);
     runCommandSync("ip", ["netns", "delete", ns]);
     report.netns.push(ns);
+  }
+  // Kubelet-node clusters: a top-level cgroup per node, named like its namespace.
+  for (const h of cgroupHierarchies()) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(h);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
+      const runId = runIdOfName(name);
+      if (runId === undefined || isLiveRun(runId) || !statSync(join(h, name)).isDirectory()) continue;
+      removeCgroupTreeSync(name);
+    }
   }
   for (const link of readdirSync("/sys/class/net")) {
     const runId = runIdOfName(link);

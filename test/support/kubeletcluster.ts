@@ -14,7 +14,7 @@ import yaml from "js-yaml";
 import { registerCleanup } from "./cleanup.js";
 import { KUBERNETES_SERVICE_IP, startControlPlane, type ControlPlane } from "./controlplane.js";
 import { REPO_ROOT, resolveK8sBins, type K8sBins } from "./k8sbins.js";
-import { kubectl as runKubectl, installCRDs, type KubectlOptions } from "./kubectl.js";
+import { kubectl as runKubectl, installCRDs, PROJECT_CRD_FILES, type KubectlOptions } from "./kubectl.js";
 import { BRIDGE_IPV4, createNodes, NODE_SANS, type NetNode, type Nodes } from "./netns.js";
 import { signClientCert } from "./pki.js";
 import { processRef, runCommand, sleep, sleepSync, startDaemon, tailFile, waitForExit, type CommandResult } from "./process.js";
@@ -28,7 +28,6 @@ export const PAUSE_IMAGE = "localhost/keepalived-vip-pause:1";
 const KUBELET_PORT = 10250;
 /** Host-wide sysctls every kubelet start sets (kernel.panic=10, panic_on_oops=1, vm.overcommit_memory=1); restored after each start. */
 const KUBELET_SYSCTLS: Record<string, string> = { "kernel/panic": "10", "kernel/panic_on_oops": "1", "vm/overcommit_memory": "1" };
-const CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml");
 
 /** The binaries a kubelet cluster runs. */
 export interface KubeletClusterBins {
@@ -473,7 +472,7 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
     });
     daemons.push(sched);
     track(sched);
-    if (opts.installCRD) await installCRDs(cp, [CRD_FILE]);
+    if (opts.installCRD) await installCRDs(cp, PROJECT_CRD_FILES);
 
     await waitFor("the egress proxy's socket", 20_000, () => existsSync(egressSocket), () => tailFile(join(dataDir, "egress-proxy.log"), 20));
     // The hub reaches every pod range through its node (replies to pods, pod to pod across nodes).

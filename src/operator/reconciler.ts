@@ -131,7 +131,7 @@ export class Reconciler {
   constructor(private readonly opts: ReconcilerOptions) {
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.auth = new AuthSecrets({ clients: opts.clients, clock: opts.clock, logger: opts.logger });
-    this.daemonSet = buildAgentDaemonSet({ namespace: opts.config.namespace, agent: opts.config.agent });
+    this.daemonSet = buildAgentDaemonSet({ namespace: opts.config.namespace, agent: opts.config.agent, planNamespace: opts.config.planNamespace });
     this.queue = new KeyedQueue({
       clock: opts.clock,
       concurrency: opts.config.workers + 1,
@@ -314,7 +314,7 @@ export class Reconciler {
     this.renderDirty = false;
     const nodes = cache.values("Node");
     const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
-    const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.namespace);
+    const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.planNamespace);
     const view = buildClusterView({
       virtualIPs: gathered.valid,
       nodes,
@@ -345,7 +345,7 @@ export class Reconciler {
    * carries changed; the others are reused with their digests.
    */
   private planSecrets(plan: ClusterPlan, nodes: RawObject[]): void {
-    const { namespace } = this.opts.config;
+    const { planNamespace: namespace } = this.opts.config;
     const uids = new Map(nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
     const desired = new Map<string, BuiltSecret>();
     const reuse = (name: string, hash: string, uid: string, build: () => V1Secret): void => {
@@ -380,7 +380,7 @@ export class Reconciler {
     const { cache, config } = this.opts;
     const next = new Map<string, boolean>();
     for (const [key, lease] of cache.entries("Lease")) {
-      if (!key.startsWith(`${config.namespace}/${AGENT_LEASE_PREFIX}`)) continue;
+      if (!key.startsWith(`${config.planNamespace}/${AGENT_LEASE_PREFIX}`)) continue;
       next.set(key, (leaseExpiry(lease) ?? 0) > now);
     }
     const flipped = next.size !== this.liveness.size || [...next].some(([k, v]) => this.liveness.get(k) !== v);
@@ -395,7 +395,7 @@ export class Reconciler {
     const vplan = render?.plan.virtualIPs[key];
     const invalid = render?.invalid.get(key) ?? (isDeleting(obj) ? undefined : this.parseError(key, obj));
     const leases = cache.entries("Lease");
-    const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.namespace, agentLeaseName(node)));
+    const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.planNamespace, agentLeaseName(node)));
     const spec = (obj.spec ?? {}) as { address?: string };
     return planVirtualIPStatus({
       key,
@@ -434,9 +434,9 @@ export class Reconciler {
   private diffOwnedObjects(): void {
     const { cache, config } = this.opts;
     for (const [name, d] of this.desiredSecrets) {
-      if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) this.queue.add(`secret/${name}`);
+      if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.planNamespace, name)), d.digests)) this.queue.add(`secret/${name}`);
     }
-    for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
+    for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.planNamespace, name))) this.queue.add(`secret/${name}`);
     for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
     if (daemonSetNeedsApply(this.daemonSet, cache.get("DaemonSet", keyOf(config.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) this.queue.add(`daemonset/${DAEMONSET_NAME}`);
   }
@@ -466,7 +466,7 @@ export class Reconciler {
 
   private async applySecret(name: string): Promise<void> {
     const { cache, clients, config, logger } = this.opts;
-    const key = keyOf(config.namespace, name);
+    const key = keyOf(config.planNamespace, name);
     const built = this.desiredSecrets.get(name);
     if (built) {
       const desired = built.secret;
@@ -481,7 +481,7 @@ export class Reconciler {
     }
     const stale = this.staleSecrets.get(name);
     if (!stale || !cache.has("Secret", key)) return;
-    await deleteSecret(clients, { namespace: config.namespace, name }, stale.uid);
+    await deleteSecret(clients, { namespace: config.planNamespace, name }, stale.uid);
     const change = cache.remove("Secret", key);
     if (change) this.onChange(change);
     logger.info("Deleted a config Secret no longer in the plan", { secret: name });
@@ -537,7 +537,7 @@ export class Reconciler {
   private cleanupDone(key: string): boolean {
     const { cache, config } = this.opts;
     if (this.excludedAt.get(key) === undefined || !this.render) return false;
-    for (const [name, d] of this.desiredSecrets) if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) return false;
+    for (const [name, d] of this.desiredSecrets) if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.planNamespace, name)), d.digests)) return false;
     for (const [svc, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", svc))) return false;
     return true;
   }

@@ -74,10 +74,10 @@ void describe("kustomize config/default", () => {
     chart = await renderChart();
   });
 
-  void test("creates the same kinds and names as the Helm chart, plus the CRD and the namespace", () => {
+  void test("creates the same kinds, names and namespaces as the Helm chart, plus the CRD and the operator's namespace", () => {
     const names = (objs: Obj[]) => objs.map(ref).sort();
     const extra = built.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Namespace");
-    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${NAMESPACE}`, `Namespace/${PLAN_NAMESPACE}`]);
+    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${PLAN_NAMESPACE}`, `Namespace/${NAMESPACE}`]);
     assert.deepEqual(names(built.filter((o) => !extra.includes(o))), names(chart.filter((o) => o.kind !== "Namespace")));
     const where = (objs: Obj[]) => objs.filter((o) => o.metadata.namespace !== undefined).map((o) => `${o.metadata.namespace ?? ""}/${ref(o)}`).sort();
     assert.deepEqual(where(built), where(chart), "every object in the same namespace as with the chart");

@@ -1,29 +1,38 @@
-// Pods of the agent on named nodes, without a kubelet: a Node object and a
-// Pod object with spec.nodeName, so that a token bound to the Pod carries the
-// node's name as a real agent's does. I/O against a test control plane.
+// Pods of the agent on named nodes, without a kubelet: a Pod object with
+// spec.nodeName, so that a token bound to it carries the node's name as a real
+// agent's does (userInfo.extra["authentication.kubernetes.io/node-name"]),
+// which the agent's admission policies key on. I/O against a test control plane.
 import * as k8s from "@kubernetes/client-node";
-import type { ControlPlane } from "./controlplane.js";
+import type { ClientSite, ControlPlane } from "./controlplane.js";
 
-function isConflict(err: unknown): boolean {
-  return (err as { statusCode?: number }).statusCode === 409;
+/** What identifies an agent Pod on a node. */
+export interface AgentPod {
+  namespace: string;
+  serviceAccount: string;
+  node: string;
+  /** Pod name; default agent-<node>. */
+  pod?: string;
 }
 
-/**
- * Creates the Node (if missing) and a Pod of `serviceAccount` on it; resolves
- * a client configuration whose token is bound to that Pod.
- */
-export async function podBoundClientConfig(cp: ControlPlane, opts: { namespace: string; serviceAccount: string; node: string; pod: string }): Promise<k8s.KubeConfig> {
+/** Creates the Pod of `serviceAccount` on `node` (the Node object should exist); resolves its name and uid. */
+export async function createAgentPod(cp: ControlPlane, p: AgentPod): Promise<{ name: string; uid: string }> {
   const core = cp.kc.makeApiClient(k8s.CoreV1Api);
-  try {
-    await core.createNode({ metadata: { name: opts.node } });
-  } catch (err) {
-    if (!isConflict(err)) throw err;
-  }
-  const res = await core.createNamespacedPod(opts.namespace, {
-    metadata: { name: opts.pod, namespace: opts.namespace },
-    spec: { nodeName: opts.node, serviceAccountName: opts.serviceAccount, automountServiceAccountToken: false, containers: [{ name: "agent", image: "agent.invalid/none" }] },
+  const name = p.pod ?? `agent-${p.node}`;
+  const res = await core.createNamespacedPod(p.namespace, {
+    metadata: { name, namespace: p.namespace },
+    spec: { nodeName: p.node, serviceAccountName: p.serviceAccount, automountServiceAccountToken: false, containers: [{ name: "agent", image: "agent.invalid/none" }] },
   });
   const uid = res.body.metadata?.uid;
-  if (!uid) throw new Error(`Pod ${opts.namespace}/${opts.pod} has no uid`);
-  return cp.clientConfigFor(opts.namespace, opts.serviceAccount, { boundPod: { name: opts.pod, uid } });
+  if (!uid) throw new Error(`Pod ${p.namespace}/${name} has no uid`);
+  return { name, uid };
+}
+
+/** Creates the agent Pod on `node`; resolves a client configuration whose token is bound to it. */
+export async function podBoundClientConfig(cp: ControlPlane, p: AgentPod): Promise<k8s.KubeConfig> {
+  return cp.clientConfigFor(p.namespace, p.serviceAccount, { boundPod: await createAgentPod(cp, p) });
+}
+
+/** Creates the agent Pod on `node`; resolves the path of a kubeconfig whose token is bound to it. */
+export async function podBoundKubeconfig(cp: ControlPlane, p: AgentPod & { site?: ClientSite }): Promise<string> {
+  return cp.kubeconfigFor(p.namespace, p.serviceAccount, { boundPod: await createAgentPod(cp, p), ...(p.site ? { site: p.site } : {}) });
 }

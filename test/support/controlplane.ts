@@ -419,7 +419,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       ensureNamespace,
       tokenFor,
       async kubeconfigFor(namespace, serviceAccount, topts = {}) {
-        const path = join(dataDir, `${namespace}.${serviceAccount}.${topts.site ?? "host"}.kubeconfig`);
+        const path = join(dataDir, `${namespace}.${serviceAccount}.${topts.boundPod ? `${topts.boundPod.name}.` : ""}${topts.site ?? "host"}.kubeconfig`);
         writeFileSync(path, await tokenKubeconfig(namespace, serviceAccount, topts), { mode: 0o600 });
         return path;
       },

@@ -66,6 +66,7 @@ before(async () => {
   assert.equal(res.code, 0, res.stderr);
   await kubectl(cp, ["wait", "--for=condition=Established", "--timeout=30s", "crd/virtualips.keepalived-vip.io"]);
   admin = clientsOf(cp.kc);
+  for (const name of ["node-a", "node-b"]) await admin.core.createNode({ metadata: { name } });
   nodeA = clientsOf(await podBoundClientConfig(cp, { namespace: NAMESPACE, serviceAccount: AGENT_SA, node: "node-a", pod: "agent-a" }));
   nodeB = clientsOf(await podBoundClientConfig(cp, { namespace: NAMESPACE, serviceAccount: AGENT_SA, node: "node-b", pod: "agent-b" }));
   unbound = clientsOf(await cp.clientConfigFor(NAMESPACE, AGENT_SA));

@@ -70,10 +70,10 @@ void describe("Helm chart", () => {
       "PodDisruptionBudget/keepalived-vip-operator",
       "Role/keepalived-vip-agent",
       "Role/keepalived-vip-operator",
-      "Role/keepalived-vip-operator",
+      "Role/keepalived-vip-operator-plan",
       "RoleBinding/keepalived-vip-agent",
       "RoleBinding/keepalived-vip-operator",
-      "RoleBinding/keepalived-vip-operator",
+      "RoleBinding/keepalived-vip-operator-plan",
       "Service/keepalived-vip-operator-metrics",
       "ServiceAccount/keepalived-vip-agent",
       "ServiceAccount/keepalived-vip-operator",
@@ -87,7 +87,7 @@ void describe("Helm chart", () => {
     for (const o of namespaced) assert.ok([NAMESPACE, PLAN_NAMESPACE].includes(o.metadata.namespace ?? ""), `${ref(o)} is in the release or the plan's namespace`);
     assert.deepEqual(
       namespaced.filter((x) => x.metadata.namespace === PLAN_NAMESPACE).map(ref).sort(),
-      ["Role/keepalived-vip-agent", "Role/keepalived-vip-operator", "RoleBinding/keepalived-vip-agent", "RoleBinding/keepalived-vip-operator"],
+      ["Role/keepalived-vip-agent", "Role/keepalived-vip-operator-plan", "RoleBinding/keepalived-vip-agent", "RoleBinding/keepalived-vip-operator-plan"],
       "the agent's only Role and the operator's plan Role are in the plan's namespace",
     );
 

@@ -96,7 +96,7 @@ void describe("helm install into a real API server", () => {
         ]),
       });
       // The chart created the ServiceAccount; this mints a token for it bound to an agent Pod on NODE, as the kubelet does.
-      const kc = await podBoundClientConfig(cp, { namespace: NAMESPACE, serviceAccount: "keepalived-vip-agent", node: NODE, pod: "agent" });
+      const kc = await podBoundClientConfig(cp, { namespace: NAMESPACE, serviceAccount: "keepalived-vip-agent", node: NODE });
       api = { core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi), coordination: kc.makeApiClient(k8s.CoordinationV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
     });
 

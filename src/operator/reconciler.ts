@@ -33,7 +33,8 @@ import { AuthSecrets } from "./authsecrets.js";
 import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
-import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseExpiry, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
+import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
+import { HeartbeatSightings } from "./heartbeats.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
@@ -126,6 +127,8 @@ export class Reconciler {
   private readonly conflicted = new Set<string>();
   private readonly recheckAt = new Map<string, number>();
   private liveness = new Map<string, boolean>();
+  /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0009). */
+  private readonly heartbeats = new HeartbeatSightings();
   private readonly debounceMs: number;
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -247,7 +250,8 @@ export class Reconciler {
       relevant = true;
     }
     const now = this.opts.clock.now();
-    if ((leaseExpiry(previous) ?? 0) > now !== (leaseExpiry(current) ?? 0) > now) {
+    const key = keyOf((current ?? previous)?.metadata?.namespace ?? "", name);
+    if ((this.liveness.get(key) ?? false) !== this.heartbeats.isLive(current, now)) {
       this.statusDirty = "all";
       relevant = true;
     }
@@ -381,8 +385,9 @@ export class Reconciler {
     const next = new Map<string, boolean>();
     for (const [key, lease] of cache.entries("Lease")) {
       if (!key.startsWith(`${config.planNamespace}/${AGENT_LEASE_PREFIX}`)) continue;
-      next.set(key, (leaseExpiry(lease) ?? 0) > now);
+      next.set(key, this.heartbeats.isLive(lease, now));
     }
+    this.heartbeats.retain(new Set(next.keys()));
     const flipped = next.size !== this.liveness.size || [...next].some(([k, v]) => this.liveness.get(k) !== v);
     this.liveness = next;
     if (flipped) this.statusDirty = "all";
@@ -407,7 +412,7 @@ export class Reconciler {
       participants: vplan?.nodes ?? [],
       advertIntervalMs: vplan?.advertIntervalMs ?? 1000,
       problems: render?.problems.get(key) ?? [],
-      isLive: (node) => (leaseExpiry(leaseOf(node)) ?? 0) > now,
+      isLive: (node) => this.heartbeats.isLive(leaseOf(node), now),
       renewedAt: (node) => leaseRenewal(leaseOf(node)),
       ...(this.lastHolder.has(key) ? { lastHolder: this.lastHolder.get(key) } : {}),
       now,
@@ -453,7 +458,7 @@ export class Reconciler {
     let at = Infinity;
     for (const t of this.recheckAt.values()) at = Math.min(at, t);
     for (const lease of this.opts.cache.values("Lease")) {
-      const exp = leaseExpiry(lease);
+      const exp = this.heartbeats.expiry(lease, now);
       if (exp !== undefined && exp > now && (lease.metadata?.name ?? "").startsWith(AGENT_LEASE_PREFIX)) at = Math.min(at, exp);
     }
     at = Math.min(at, this.auth.nextRefreshAt() ?? Infinity);

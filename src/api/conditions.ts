@@ -22,6 +22,8 @@ export const ReadyReason = {
   InvalidAuthSecret: "InvalidAuthSecret",
   /** Left out because it conflicts with an older VirtualIP. */
   Conflict: "Conflict",
+  /** Left out because it would push a published plan object over the API's object size limit. */
+  TooLarge: "TooLarge",
   /** Being deleted. */
   Deleting: "Deleting",
 } as const;

@@ -34,6 +34,7 @@ import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
 import { agentLeasesByNode, buildClusterView, gatherVirtualIPs, isDeleting, keyOf, leaseRenewal, nodeInterfaces, VirtualIPParser } from "./gather.js";
+import { fitPlan } from "./fit.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
@@ -328,7 +329,8 @@ export class Reconciler {
       nodeInterfaces: nodeInterfaces(leases),
     });
     const end = this.opts.metrics.renderDuration.startTimer();
-    const plan = await (this.opts.render ?? renderInline)(view);
+    // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
+    const { plan } = await fitPlan(view, this.opts.render ?? renderInline);
     end();
     const seq = ++this.renderSeq;
     const problems = new Map<string, Problem[]>();

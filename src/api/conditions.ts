@@ -34,6 +34,8 @@ export const ReadyReason = {
   IngressOwnedElsewhere: "IngressOwnedElsewhere",
   /** Left out because it conflicts with a VirtualIP that claimed the address or router id first. */
   Conflict: "Conflict",
+  /** Left out because it would push a published plan object over the API's object size limit. */
+  TooLarge: "TooLarge",
   /** Being deleted. */
   Deleting: "Deleting",
 } as const;

@@ -31,12 +31,15 @@ function sha256(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
-/** The agent container's arguments: the subcommand, the flags the operator sets, then the extra ones. */
-export function agentArgs(agent: AgentSettings): string[] {
-  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, ...agent.extraArgs];
+/**
+ * The agent container's arguments: the subcommand, the flags the operator sets
+ * (the plan's namespace when it is not the pods' own, ADR 0010), then the extra ones.
+ */
+export function agentArgs(agent: AgentSettings, planNamespace?: string): string[] {
+  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, ...(planNamespace ? [`--namespace=${planNamespace}`] : []), ...agent.extraArgs];
 }
 
-function podSpec(agent: AgentSettings): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {
+function podSpec(agent: AgentSettings, planNamespace?: string): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {
   const fieldEnv = (name: string, fieldPath: string): { name: string; valueFrom: { fieldRef: { apiVersion: string; fieldPath: string } } } => ({
     name,
     valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } },
@@ -54,7 +57,7 @@ function podSpec(agent: AgentSettings): NonNullable<NonNullable<V1DaemonSet["spe
         name: "agent",
         image: agent.image,
         imagePullPolicy: "IfNotPresent",
-        args: agentArgs(agent),
+        args: agentArgs(agent, planNamespace),
         env: [fieldEnv("NODE_NAME", "spec.nodeName"), fieldEnv("POD_NAMESPACE", "metadata.namespace"), fieldEnv("POD_NAME", "metadata.name"), fieldEnv("HOST_IP", "status.hostIP")],
         ports: [{ name: "metrics", containerPort: agent.metricsPort, protocol: "TCP" }],
         livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
@@ -78,12 +81,13 @@ function podSpec(agent: AgentSettings): NonNullable<NonNullable<V1DaemonSet["spe
 }
 
 /** Builds the agent DaemonSet (same settings, same object and hash). */
-export function buildAgentDaemonSet(opts: { namespace: string; agent: AgentSettings }): V1DaemonSet {
+export function buildAgentDaemonSet(opts: { namespace: string; agent: AgentSettings; planNamespace?: string }): V1DaemonSet {
+  const planNamespace = opts.planNamespace !== undefined && opts.planNamespace !== opts.namespace ? opts.planNamespace : undefined;
   const labels = { ...agentSelectorLabels(), [LABEL_MANAGED_BY]: MANAGED_BY_VALUE };
   const spec: NonNullable<V1DaemonSet["spec"]> = {
     selector: { matchLabels: agentSelectorLabels() },
     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
-    template: { metadata: { labels: { ...labels } }, spec: podSpec(opts.agent) },
+    template: { metadata: { labels: { ...labels } }, spec: podSpec(opts.agent, planNamespace) },
   };
   return {
     apiVersion: "apps/v1",

@@ -46,14 +46,6 @@ export function leaseRenewal(lease: RawObject | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** When an agent's heartbeat Lease expires (renewTime + leaseDurationSeconds), or undefined when it cannot tell. */
-export function leaseExpiry(lease: RawObject | undefined): number | undefined {
-  const spec = (lease?.spec ?? {}) as { renewTime?: string; leaseDurationSeconds?: number };
-  if (!spec.renewTime || !spec.leaseDurationSeconds) return undefined;
-  const t = Date.parse(spec.renewTime);
-  return Number.isNaN(t) ? undefined : t + spec.leaseDurationSeconds * 1000;
-}
-
 /** The agent Lease of each node (by node name), from the Leases in the operator namespace. */
 export function agentLeasesByNode(nodes: readonly string[], leases: ReadonlyMap<string, RawObject>, namespace: string): Map<string, RawObject> {
   const out = new Map<string, RawObject>();

@@ -22,7 +22,7 @@ const SYNC_RELIST_MS = 2000;
 const RESYNC_DELAY_MS = 2000;
 
 /** The watches of the operator, each with the cache kind it feeds. */
-export function operatorWatchTargets(namespace: string): (WatchTarget & { name: Kind })[] {
+export function operatorWatchTargets(namespace: string, planNamespace: string = namespace): (WatchTarget & { name: Kind })[] {
   return [
     { name: "VirtualIP", group: GROUP, version: VERSION, plural: PLURAL },
     { name: "VirtualIPPool", group: GROUP, version: VERSION, plural: POOL_PLURAL },
@@ -31,8 +31,8 @@ export function operatorWatchTargets(namespace: string): (WatchTarget & { name: 
     { name: "Service", group: "", version: "v1", plural: "services" },
     { name: "EndpointSlice", group: "discovery.k8s.io", version: "v1", plural: "endpointslices" },
     { name: "Node", group: "", version: "v1", plural: "nodes" },
-    { name: "Lease", group: "coordination.k8s.io", version: "v1", plural: "leases", namespace },
-    { name: "Secret", group: "", version: "v1", plural: "secrets", namespace, labelSelector: CONFIG_SECRETS_SELECTOR },
+    { name: "Lease", group: "coordination.k8s.io", version: "v1", plural: "leases", namespace: planNamespace },
+    { name: "Secret", group: "", version: "v1", plural: "secrets", namespace: planNamespace, labelSelector: CONFIG_SECRETS_SELECTOR },
     { name: "DaemonSet", group: "apps", version: "v1", plural: "daemonsets", namespace, fieldSelector: `metadata.name=${DAEMONSET_NAME}` },
   ];
 }
@@ -127,7 +127,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     readyz: { synced: () => (reconciler.isSynced ? { ok: true } : { ok: false, message: "cache not synced yet" }) },
   });
 
-  const targets = operatorWatchTargets(config.namespace);
+  const targets = operatorWatchTargets(config.namespace, config.planNamespace);
   const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
     const kind = t.name as Kind;
     const change = type === "DELETED" ? cache.remove(kind, rawKey(obj)) : cache.put(kind, obj);

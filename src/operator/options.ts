@@ -38,7 +38,13 @@ export interface AgentSettings {
 /** Everything the operator needs to run. */
 export interface OperatorConfig {
   kubeconfig?: string;
+  /** Namespace of the operator: its leader Lease and the agent DaemonSet. */
   namespace: string;
+  /**
+   * Namespace of the published plan (node and instance Secrets) and of the
+   * agents' heartbeat Leases: the only namespace the agent can read (ADR 0010).
+   */
+  planNamespace: string;
   identity: string;
   leaderElect: boolean;
   leaseDurationMs: number;
@@ -72,7 +78,13 @@ export interface FlagDef {
 export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "config", env: "KEEPALIVED_VIP_CONFIG", help: "YAML file with any of these settings, keyed by flag name (flags and env vars win)" },
   { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file (default: in-cluster, then ~/.kube/config)" },
-  { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, the agent DaemonSet, the node and instance config Secrets and Leases" },
+  { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, its leader Lease and the agent DaemonSet" },
+  {
+    name: "plan-namespace",
+    env: "KEEPALIVED_VIP_PLAN_NAMESPACE",
+    default: "<--namespace>",
+    help: "Namespace of the node and instance config Secrets and the agents' heartbeat Leases, the only one the agents can read (the shipped manifests: keepalived-vip-nodes)",
+  },
   { name: "identity", env: "POD_NAME", default: "<hostname>_<pid>", help: "Leader-election identity of this replica" },
   { name: "leader-elect", env: "KEEPALIVED_VIP_LEADER_ELECT", default: "true", help: "Elect a leader through a Lease; only the leader writes (true|false)" },
   { name: "lease-duration", env: "KEEPALIVED_VIP_LEASE_DURATION", default: "15s", help: "How long others wait for an unrenewed leader Lease before taking over" },
@@ -231,6 +243,7 @@ const settingsSchema = z
   .object({
     kubeconfig: z.string().min(1).optional(),
     namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a namespace name"),
+    "plan-namespace": z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a namespace name").optional(),
     identity: z.string().min(1).max(128),
     "leader-elect": bool,
     "lease-duration": duration,
@@ -303,6 +316,8 @@ function mergeSources(sources: OptionSources, file: Record<string, unknown>): { 
       origin[f.name] = `--${f.name} (from ${sources.configPath ?? "the config file"})`;
     } else if (f.name === "identity") {
       values[f.name] = sources.defaultIdentity;
+    } else if (f.name === "plan-namespace") {
+      // Unset: the plan lives in the operator's namespace (--namespace).
     } else if (f.default !== undefined) {
       values[f.name] = f.default;
     } else if (f.multiple) {
@@ -337,6 +352,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
   if (errors.length > 0) return { ok: false, errors };
   const config: OperatorConfig = {
     namespace: s.namespace,
+    planNamespace: s["plan-namespace"] ?? s.namespace,
     identity: s.identity,
     leaderElect: s["leader-elect"],
     leaseDurationMs: s["lease-duration"],

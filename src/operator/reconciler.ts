@@ -45,7 +45,6 @@ import {
   gatherVirtualIPs,
   isDeleting,
   keyOf,
-  leaseExpiry,
   leaseRenewal,
   nodeInterfaces,
   plannedStatusFingerprint,
@@ -54,6 +53,8 @@ import {
 } from "./gather.js";
 import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "./pools.js";
 
+import { fitPlan } from "./fit.js";
+import { HeartbeatSightings } from "./heartbeats.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
@@ -155,12 +156,14 @@ export class Reconciler {
   private readonly conflicted = new Set<string>();
   private readonly recheckAt = new Map<string, number>();
   private liveness = new Map<string, boolean>();
+  /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0011). */
+  private readonly heartbeats = new HeartbeatSightings();
   private readonly debounceMs: number;
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.auth = new AuthSecrets({ clients: opts.clients, clock: opts.clock, logger: opts.logger });
-    this.daemonSet = buildAgentDaemonSet({ namespace: opts.config.namespace, agent: opts.config.agent });
+    this.daemonSet = buildAgentDaemonSet({ namespace: opts.config.namespace, agent: opts.config.agent, planNamespace: opts.config.planNamespace });
     this.queue = new KeyedQueue({
       clock: opts.clock,
       concurrency: opts.config.workers + 1,
@@ -286,7 +289,8 @@ export class Reconciler {
       relevant = true;
     }
     const now = this.opts.clock.now();
-    if ((leaseExpiry(previous) ?? 0) > now !== (leaseExpiry(current) ?? 0) > now) {
+    const key = keyOf((current ?? previous)?.metadata?.namespace ?? "", name);
+    if ((this.liveness.get(key) ?? false) !== this.heartbeats.isLive(current, now)) {
       this.statusDirty = "all";
       relevant = true;
     }
@@ -358,7 +362,7 @@ export class Reconciler {
     this.renderDirty = false;
     const nodes = cache.values("Node");
     const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
-    const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.namespace);
+    const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.planNamespace);
     const pools = gatherPools(cache.values("VirtualIPPool"));
     const view = buildClusterView({
       virtualIPs: gathered.valid,
@@ -375,7 +379,8 @@ export class Reconciler {
       now: this.opts.clock.now(),
     });
     const end = this.opts.metrics.renderDuration.startTimer();
-    const plan = await (this.opts.render ?? renderInline)(view);
+    // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
+    const { plan } = await fitPlan(view, this.opts.render ?? renderInline);
     end();
     const seq = ++this.renderSeq;
     const problems = new Map<string, Problem[]>();
@@ -399,7 +404,7 @@ export class Reconciler {
    * carries changed; the others are reused with their digests.
    */
   private planSecrets(plan: ClusterPlan, nodes: RawObject[]): void {
-    const { namespace } = this.opts.config;
+    const { planNamespace: namespace } = this.opts.config;
     const uids = new Map(nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
     const desired = new Map<string, BuiltSecret>();
     const reuse = (name: string, hash: string, uid: string, build: () => V1Secret): void => {
@@ -434,9 +439,10 @@ export class Reconciler {
     const { cache, config } = this.opts;
     const next = new Map<string, boolean>();
     for (const [key, lease] of cache.entries("Lease")) {
-      if (!key.startsWith(`${config.namespace}/${AGENT_LEASE_PREFIX}`)) continue;
-      next.set(key, (leaseExpiry(lease) ?? 0) > now);
+      if (!key.startsWith(`${config.planNamespace}/${AGENT_LEASE_PREFIX}`)) continue;
+      next.set(key, this.heartbeats.isLive(lease, now));
     }
+    this.heartbeats.retain(new Set(next.keys()));
     const flipped = next.size !== this.liveness.size || [...next].some(([k, v]) => this.liveness.get(k) !== v);
     this.liveness = next;
     if (flipped) this.statusDirty = "all";
@@ -449,7 +455,7 @@ export class Reconciler {
     const vplan = render?.plan.virtualIPs[key];
     const invalid = render?.invalid.get(key) ?? (isDeleting(obj) ? undefined : this.parseError(key, obj));
     const leases = cache.entries("Lease");
-    const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.namespace, agentLeaseName(node)));
+    const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.planNamespace, agentLeaseName(node)));
     const live = statusOf(obj);
     const deleting = isDeleting(obj);
     // A VirtualIP being deleted keeps its address and claim until its finalizer goes: no one gets the address before.
@@ -477,7 +483,7 @@ export class Reconciler {
       participants: vplan?.nodes ?? [],
       advertIntervalMs: vplan?.advertIntervalMs ?? 1000,
       problems: render?.problems.get(key) ?? [],
-      isLive: (node) => (leaseExpiry(leaseOf(node)) ?? 0) > now,
+      isLive: (node) => this.heartbeats.isLive(leaseOf(node), now),
       renewedAt: (node) => leaseRenewal(leaseOf(node)),
       ...(this.lastHolder.has(key) ? { lastHolder: this.lastHolder.get(key) } : {}),
       now,
@@ -504,9 +510,9 @@ export class Reconciler {
   private diffOwnedObjects(): void {
     const { cache, config } = this.opts;
     for (const [name, d] of this.desiredSecrets) {
-      if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) this.queue.add(`secret/${name}`);
+      if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.planNamespace, name)), d.digests)) this.queue.add(`secret/${name}`);
     }
-    for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.namespace, name))) this.queue.add(`secret/${name}`);
+    for (const name of this.staleSecrets.keys()) if (cache.has("Secret", keyOf(config.planNamespace, name))) this.queue.add(`secret/${name}`);
     for (const [key, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) this.queue.add(`service/${key}`);
     for (const [name, d] of this.desiredPools) if (poolStatusNeedsApply(d, cache.get("VirtualIPPool", name))) this.queue.add(`pool/${name}`);
     this.loadBalancers = planLoadBalancerVIPs(cache.entries("Service"), cache.entries("VirtualIP"), { defaultClass: config.loadBalancerDefaultClass });
@@ -527,7 +533,7 @@ export class Reconciler {
     let at = Infinity;
     for (const t of this.recheckAt.values()) at = Math.min(at, t);
     for (const lease of this.opts.cache.values("Lease")) {
-      const exp = leaseExpiry(lease);
+      const exp = this.heartbeats.expiry(lease, now);
       if (exp !== undefined && exp > now && (lease.metadata?.name ?? "").startsWith(AGENT_LEASE_PREFIX)) at = Math.min(at, exp);
     }
     at = Math.min(at, this.auth.nextRefreshAt() ?? Infinity);
@@ -541,7 +547,7 @@ export class Reconciler {
 
   private async applySecret(name: string): Promise<void> {
     const { cache, clients, config, logger } = this.opts;
-    const key = keyOf(config.namespace, name);
+    const key = keyOf(config.planNamespace, name);
     const built = this.desiredSecrets.get(name);
     if (built) {
       const desired = built.secret;
@@ -556,7 +562,7 @@ export class Reconciler {
     }
     const stale = this.staleSecrets.get(name);
     if (!stale || !cache.has("Secret", key)) return;
-    await deleteSecret(clients, { namespace: config.namespace, name }, stale.uid);
+    await deleteSecret(clients, { namespace: config.planNamespace, name }, stale.uid);
     const change = cache.remove("Secret", key);
     if (change) this.onChange(change);
     logger.info("Deleted a config Secret no longer in the plan", { secret: name });
@@ -612,7 +618,7 @@ export class Reconciler {
   private cleanupDone(key: string): boolean {
     const { cache, config } = this.opts;
     if (this.excludedAt.get(key) === undefined || !this.render) return false;
-    for (const [name, d] of this.desiredSecrets) if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.namespace, name)), d.digests)) return false;
+    for (const [name, d] of this.desiredSecrets) if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.planNamespace, name)), d.digests)) return false;
     for (const [svc, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", svc))) return false;
     return true;
   }

@@ -235,6 +235,7 @@ const PROBLEM_READY_REASONS = new Set<string>([
   ReadyReason.NoEligibleNodes,
   ReadyReason.InvalidAuthSecret,
   ReadyReason.Conflict,
+  ReadyReason.TooLarge,
 ]);
 
 function readyDecision(input: StatusInput, master: string): ConditionDecision {

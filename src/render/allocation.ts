@@ -91,7 +91,7 @@ function explicitAddress(vip: VirtualIP, address: string, input: AddressInput, a
   const pp = poolProblem(key, vip, input, admitting);
   if (pp) return { problem: pp };
   if (input.releasing.includes(address)) {
-    return { problem: problem(key, ReadyReason.Conflict, "spec.address", `${address} is still being removed from the nodes by a VirtualIP being deleted`) };
+    return { problem: problem(key, ReadyReason.Conflict, "spec.address", `${address} is still held by a VirtualIP being deleted or left out of the plan`) };
   }
   const pool = admitting.find((p) => poolHolds(p, n.family, n.value));
   if (!pool) {

@@ -23,6 +23,7 @@ import {
   type NodeProcess,
   type Nodes,
 } from "../support/index.js";
+import { podBoundKubeconfig } from "../support/agentpod.js";
 import { freePort, SERVICE_CIDR } from "../support/controlplane.js";
 import { ensureImage, runAgentContainer, type AgentContainer } from "../support/image.js";
 import { sleep, startDaemon, stopChild, tailFile, waitForExit } from "../support/process.js";
@@ -502,8 +503,12 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     await cp.ensureNamespace(namespace);
     await apply(rbacManifests(namespace));
     const operatorKubeconfig = await cp.kubeconfigFor(namespace, OPERATOR_SERVICE_ACCOUNT, { site: "host" });
-    const agentKubeconfig = await cp.kubeconfigFor(namespace, AGENT_SERVICE_ACCOUNT, { site: "node" });
     await apply(nodes.nodes.map((n) => JSON.stringify(buildNode(n))).join("\n"));
+    // Each agent's token is bound to a Pod on its node, as the kubelet's are: the admission policies key on that node.
+    const agentKubeconfigs = new Map<string, string>();
+    for (const n of nodes.nodes) {
+      agentKubeconfigs.set(n.name, await podBoundKubeconfig(cp, { namespace, serviceAccount: AGENT_SERVICE_ACCOUNT, node: n.name, site: "node" }));
+    }
     for (const n of nodes.nodes) {
       await kctl(["patch", "node", n.name, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: nodeStatus(n) })]);
     }
@@ -533,7 +538,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
       op.start();
     }
     for (const n of nodes.nodes) {
-      const ctx: AgentContext = { nodes, node: n, namespace, kubeconfig: agentKubeconfig, logDir, logLevel };
+      const ctx: AgentContext = { nodes, node: n, namespace, kubeconfig: agentKubeconfigs.get(n.name) ?? "", logDir, logLevel };
       const handle = agentMode === "container" ? containerAgent(ctx, image!) : processAgent(ctx);
       agents.set(n.name, handle);
       await handle.start();

@@ -51,6 +51,12 @@ export interface TokenOptions {
   expirationSeconds?: number;
   /** Server address the kubeconfig names (default "host"). */
   site?: ClientSite;
+  /**
+   * Binds the token to this Pod (as the kubelet's projected tokens are): the
+   * API server then adds the Pod's node to the token's identity
+   * (userInfo.extra["authentication.kubernetes.io/node-name"]).
+   */
+  boundPod?: { name: string; uid: string };
 }
 
 /** A running etcd + kube-apiserver. */
@@ -395,7 +401,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         if (!isConflict(err)) throw err;
       }
       const res = await core.createNamespacedServiceAccountToken(serviceAccount, namespace, {
-        spec: { audiences: [], expirationSeconds: topts.expirationSeconds ?? 86_400 },
+        spec: {
+          audiences: [],
+          expirationSeconds: topts.expirationSeconds ?? 86_400,
+          ...(topts.boundPod ? { boundObjectRef: { apiVersion: "v1", kind: "Pod", name: topts.boundPod.name, uid: topts.boundPod.uid } } : {}),
+        },
       });
       const token = res.body.status?.token;
       if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
@@ -424,7 +434,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       ensureNamespace,
       tokenFor,
       async kubeconfigFor(namespace, serviceAccount, topts = {}) {
-        const path = join(dataDir, `${namespace}.${serviceAccount}.${topts.site ?? "host"}.kubeconfig`);
+        const path = join(dataDir, `${namespace}.${serviceAccount}.${topts.boundPod ? `${topts.boundPod.name}.` : ""}${topts.site ?? "host"}.kubeconfig`);
         writeFileSync(path, await tokenKubeconfig(namespace, serviceAccount, topts), { mode: 0o600 });
         return path;
       },

@@ -5,6 +5,8 @@ names, and config/ (kustomize) uses the same ones.
 */}}
 {{- define "kvo.operatorName" -}}keepalived-vip-operator{{- end -}}
 {{- define "kvo.agentName" -}}keepalived-vip-agent{{- end -}}
+{{/* Namespace of the published plan and the heartbeat Leases (ADR 0010). */}}
+{{- define "kvo.planNamespace" -}}keepalived-vip-nodes{{- end -}}
 
 {{- define "kvo.chart" -}}
 {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
@@ -60,6 +62,7 @@ the operator builds the agent DaemonSet.
 - {{ printf "--workers=%d" (int .Values.operator.workers) | quote }}
 - {{ printf "--claim-grace-period=%s" .Values.operator.claimGracePeriod | quote }}
 - {{ printf "--load-balancer-default-class=%t" .Values.loadBalancer.defaultClass | quote }}
+- {{ printf "--plan-namespace=%s" (include "kvo.planNamespace" .) | quote }}
 - {{ printf "--agent-image=%s" (include "kvo.agentImage" .) | quote }}
 - {{ printf "--agent-service-account=%s" (include "kvo.agentName" .) | quote }}
 - {{ printf "--agent-metrics-port=%d" (int .Values.agent.metricsPort) | quote }}

@@ -37,7 +37,7 @@ import {
 import { applyObject, createKubeClients, errorStatus, type KubeClients } from "../../../src/kube/client.js";
 import { planCluster, renderNodeConfigs, type ClusterPlan, type ClusterView } from "../../../src/render/index.js";
 import {
-  applyManifests,
+  podBoundKubeconfig,
   createNodes,
   installProjectCRDs,
   kubectl,
@@ -59,7 +59,8 @@ const MANAGER = "keepalived-vip-tests";
 let cp: ControlPlane;
 let nodes: Nodes;
 let admin: KubeClients;
-let agentKubeconfig: string;
+/** Per node: a kubeconfig whose agent token is bound to a Pod on that node (the admission policies key on it). */
+const agentKubeconfigs = new Map<string, string>();
 const agents = new Map<string, NodeProcess>();
 /** Window of the API outage test: reports in it waited for the API server, not for the agent. */
 const outages: Array<{ from: number; to: number }> = [];
@@ -318,7 +319,7 @@ function startAgent(node: NetNode): NodeProcess {
   const proc = nodes.spawn(
     node,
     process.execPath,
-    ["--import", "tsx", join(REPO_ROOT, "src/main.ts"), "agent", "--kubeconfig", agentKubeconfig, "--keepalived-path", "/usr/sbin/keepalived", "--heartbeat-interval", "1s", "--lease-duration", "5s"],
+    ["--import", "tsx", join(REPO_ROOT, "src/main.ts"), "agent", "--kubeconfig", agentKubeconfigs.get(node.name) ?? "", "--keepalived-path", "/usr/sbin/keepalived", "--heartbeat-interval", "1s", "--lease-duration", "5s"],
     { env: { ...process.env, NODE_NAME: node.name, POD_NAMESPACE: NS, HOST_IP: node.ipv4, LOG_LEVEL: "info" } },
   );
   agents.set(node.name, proc);
@@ -348,11 +349,16 @@ before(async () => {
   admin = createKubeClients({ kubeconfig: cp.kubeconfigPath });
   await installProjectCRDs(cp);
   await cp.ensureNamespace(NS);
+  // The agent's RBAC and admission policies as shipped; the plan's namespace is the agent's own here.
   const rbac = readdirSync(join(REPO_ROOT, "config/rbac"))
     .filter((f) => f.startsWith("agent_") && f.endsWith(".yaml"))
-    .map((f) => join(REPO_ROOT, "config/rbac", f));
-  await applyManifests(cp, rbac);
-  agentKubeconfig = await cp.kubeconfigFor(NS, SA, { site: "node" });
+    .map((f) => readFileSync(join(REPO_ROOT, "config/rbac", f), "utf8").replaceAll("keepalived-vip-nodes", NS))
+    .join("\n---\n");
+  await kubectl(cp, ["apply", "-f", "-"], { input: rbac });
+  for (const n of nodes.nodes) {
+    await admin.core.createNode({ metadata: { name: n.name } });
+    agentKubeconfigs.set(n.name, await podBoundKubeconfig(cp, { namespace: NS, serviceAccount: SA, node: n.name, site: "node" }));
+  }
   for (const def of [WEB, DB]) await applyObject(admin, vipObject(def), { fieldManager: MANAGER });
   await publishConfigs([WEB, DB]);
 });

@@ -58,6 +58,8 @@ export function operatorRbacFiles(): string[] {
     "config/rbac/operator_role_binding.yaml",
     "config/rbac/operator_namespace_role.yaml",
     "config/rbac/operator_namespace_role_binding.yaml",
+    "config/rbac/operator_plan_role.yaml",
+    "config/rbac/operator_plan_role_binding.yaml",
   ].map((f) => join(REPO_ROOT, f));
 }
 
@@ -74,7 +76,8 @@ export async function startOperatorEnv(opts: { namespace?: string; apiServerFlag
     await installProjectCRDs(cp, { pool: opts.pool ?? true });
     await cp.ensureNamespace(ns);
     const manifests = operatorRbacFiles()
-      .map((f) => readFileSync(f, "utf8").replaceAll(NS, ns))
+      // The plan's namespace is the operator's own here (the operator runs without --plan-namespace).
+      .map((f) => readFileSync(f, "utf8").replaceAll("keepalived-vip-nodes", ns).replaceAll(NS, ns))
       .join("\n---\n");
     await kubectl(cp, ["apply", "-f", "-"], { input: manifests });
     const operatorKubeconfig = await cp.kubeconfigFor(ns, OPERATOR_SA);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
 import { OPERATOR_FLAGS, parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
-import { CHART_DIR, CRD_FILE, NAMESPACE, find, helm, rbacContent, readConfigDir, renderChart, renderChartRaw, type Obj } from "./manifests.js";
+import { CHART_DIR, CRD_FILE, NAMESPACE, PLAN_NAMESPACE, find, helm, rbacContent, readConfigDir, ref, renderChart, renderChartRaw, type Obj } from "./manifests.js";
 
 interface Container {
   name: string;
@@ -66,16 +66,30 @@ void describe("Helm chart", () => {
       "ClusterRoleBinding/keepalived-vip-agent",
       "ClusterRoleBinding/keepalived-vip-operator",
       "Deployment/keepalived-vip-operator",
+      "Namespace/keepalived-vip-nodes",
       "PodDisruptionBudget/keepalived-vip-operator",
       "Role/keepalived-vip-agent",
       "Role/keepalived-vip-operator",
+      "Role/keepalived-vip-operator-plan",
       "RoleBinding/keepalived-vip-agent",
       "RoleBinding/keepalived-vip-operator",
+      "RoleBinding/keepalived-vip-operator-plan",
       "Service/keepalived-vip-operator-metrics",
       "ServiceAccount/keepalived-vip-agent",
       "ServiceAccount/keepalived-vip-operator",
+      "ValidatingAdmissionPolicy/keepalived-vip-agent-lease",
+      "ValidatingAdmissionPolicy/keepalived-vip-agent-status",
+      "ValidatingAdmissionPolicyBinding/keepalived-vip-agent-lease",
+      "ValidatingAdmissionPolicyBinding/keepalived-vip-agent-status",
     ]);
-    for (const o of objs.filter((x) => !x.kind.startsWith("Cluster"))) assert.equal(o.metadata.namespace, NAMESPACE, `${o.kind}/${o.metadata.name} is in the release namespace`);
+    // The plan and the heartbeats live in a namespace of their own (ADR 0010); everything else in the release namespace.
+    const namespaced = objs.filter((x) => x.metadata.namespace !== undefined);
+    for (const o of namespaced) assert.ok([NAMESPACE, PLAN_NAMESPACE].includes(o.metadata.namespace ?? ""), `${ref(o)} is in the release or the plan's namespace`);
+    assert.deepEqual(
+      namespaced.filter((x) => x.metadata.namespace === PLAN_NAMESPACE).map(ref).sort(),
+      ["Role/keepalived-vip-agent", "Role/keepalived-vip-operator-plan", "RoleBinding/keepalived-vip-agent", "RoleBinding/keepalived-vip-operator-plan"],
+      "the agent's only Role and the operator's plan Role are in the plan's namespace",
+    );
 
     const dep = find(objs, "Deployment", "keepalived-vip-operator") as Obj & {
       spec: { replicas: number; template: { spec: { serviceAccountName: string; securityContext: Record<string, unknown> } } };

@@ -3,8 +3,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { kubectl, startControlPlane, type ControlPlane } from "../../support/index.js";
-import { CHART_DIR, NAMESPACE, helm, ref, renderChart, type Obj } from "./manifests.js";
+import { kubectl, podBoundClientConfig, startControlPlane, type ControlPlane } from "../../support/index.js";
+import { CHART_DIR, NAMESPACE, PLAN_NAMESPACE, helm, ref, renderChart, type Obj } from "./manifests.js";
 
 const RELEASE = "kvo";
 const CRD_NAME = "virtualips.keepalived-vip.io";
@@ -31,7 +31,7 @@ async function exists(o: { kind: string; name: string; namespace?: string }): Pr
 }
 
 function located(o: Obj): { kind: string; name: string; namespace?: string } {
-  return { kind: o.kind, name: o.metadata.name, ...(o.kind.startsWith("Cluster") ? {} : { namespace: NAMESPACE }) };
+  return { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace === undefined ? {} : { namespace: o.metadata.namespace }) };
 }
 
 const objects = (objs: object[]): string => objs.map((o) => JSON.stringify(o)).join("\n");
@@ -85,7 +85,7 @@ void describe("helm install into a real API server", () => {
       await kubectl(cp, ["apply", "-f", "-"], {
         input: objects([
           { apiVersion: "v1", kind: "Node", metadata: { name: NODE } },
-          { apiVersion: "v1", kind: "Secret", metadata: { name: `keepalived-vip-node-${NODE}`, namespace: NAMESPACE }, stringData: { "keepalived.conf": "# empty\n" } },
+          { apiVersion: "v1", kind: "Secret", metadata: { name: `keepalived-vip-node-${NODE}`, namespace: PLAN_NAMESPACE }, stringData: { "node.json": "{}" } },
           { apiVersion: "v1", kind: "Secret", metadata: { name: "vrrp-auth", namespace: "default" }, stringData: { password: "s3cret" } },
           {
             apiVersion: "keepalived-vip.io/v1alpha1",
@@ -95,8 +95,8 @@ void describe("helm install into a real API server", () => {
           },
         ]),
       });
-      // The chart created the ServiceAccount; this only mints a token (TokenRequest) for it.
-      const kc = await cp.clientConfigFor(NAMESPACE, "keepalived-vip-agent");
+      // The chart created the ServiceAccount; this mints a token for it bound to an agent Pod on NODE, as the kubelet does.
+      const kc = await podBoundClientConfig(cp, { namespace: NAMESPACE, serviceAccount: "keepalived-vip-agent", node: NODE });
       api = { core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi), coordination: kc.makeApiClient(k8s.CoordinationV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
     });
 
@@ -120,22 +120,24 @@ void describe("helm install into a real API server", () => {
             APPLY_PATCH,
           ),
       },
-      { name: "may read its node-config Secret in its namespace", allowed: true, act: (a) => a.core.readNamespacedSecret(secretName, NAMESPACE) },
+      { name: "may read its node-config Secret in the plan's namespace", allowed: true, act: (a) => a.core.readNamespacedSecret(secretName, PLAN_NAMESPACE) },
       {
         name: "may list its node-config Secret by field selector (for a watch)",
         allowed: true,
-        act: (a) => a.core.listNamespacedSecret(NAMESPACE, undefined, undefined, undefined, `metadata.name=${secretName}`),
+        act: (a) => a.core.listNamespacedSecret(PLAN_NAMESPACE, undefined, undefined, undefined, `metadata.name=${secretName}`),
       },
       {
         name: "may list the instance Secrets by label selector (for a watch)",
         allowed: true,
-        act: (a) => a.core.listNamespacedSecret(NAMESPACE, undefined, undefined, undefined, undefined, "app.kubernetes.io/component=instance-config"),
+        act: (a) => a.core.listNamespacedSecret(PLAN_NAMESPACE, undefined, undefined, undefined, undefined, "app.kubernetes.io/component=instance-config"),
       },
       {
-        name: "may create its heartbeat Lease in its namespace",
+        name: "may create its heartbeat Lease in the plan's namespace",
         allowed: true,
-        act: (a) => a.coordination.createNamespacedLease(NAMESPACE, { metadata: { name: `keepalived-vip-agent-${NODE}`, namespace: NAMESPACE }, spec: { holderIdentity: NODE } }),
+        act: (a) => a.coordination.createNamespacedLease(PLAN_NAMESPACE, { metadata: { name: `keepalived-vip-agent-${NODE}`, namespace: PLAN_NAMESPACE }, spec: { holderIdentity: NODE } }),
       },
+      { name: "may not read Secrets in the release namespace", allowed: false, act: (a) => a.core.listNamespacedSecret(NAMESPACE) },
+      { name: "may not read the operator's leader Lease", allowed: false, act: (a) => a.coordination.readNamespacedLease("keepalived-vip-operator-leader", NAMESPACE) },
       {
         name: "may not patch a VirtualIP's spec",
         allowed: false,
@@ -148,9 +150,9 @@ void describe("helm install into a real API server", () => {
         act: (a) => a.core.patchNode(NODE, { metadata: { labels: { owned: "yes" } } }, undefined, undefined, undefined, undefined, undefined, MERGE_PATCH),
       },
       {
-        name: "may not create Secrets in its namespace",
+        name: "may not create Secrets in the plan's namespace",
         allowed: false,
-        act: (a) => a.core.createNamespacedSecret(NAMESPACE, { metadata: { name: "stolen", namespace: NAMESPACE }, stringData: { a: "b" } }),
+        act: (a) => a.core.createNamespacedSecret(PLAN_NAMESPACE, { metadata: { name: "stolen", namespace: PLAN_NAMESPACE }, stringData: { a: "b" } }),
       },
       { name: "may not delete the agent DaemonSet", allowed: false, act: (a) => a.apps.deleteNamespacedDaemonSet("keepalived-vip-agent", NAMESPACE) },
     ];
@@ -169,11 +171,16 @@ void describe("helm install into a real API server", () => {
     });
   });
 
-  void test("the operator's token is bound by the chart's RBAC: its namespace only for DaemonSets, get-only for other Secrets", async () => {
+  void test("the operator's token is bound by the chart's RBAC: its namespace only for DaemonSets, the plan's for config Secrets, get-only for other Secrets", async () => {
     const operator = await cp.kubeconfigFor(NAMESPACE, "keepalived-vip-operator");
     const canI = async (args: string[]): Promise<string> => (await kubectl(cp, ["auth", "can-i", ...args], { kubeconfig: operator, check: false })).stdout.trim();
     assert.equal(await canI(["create", "daemonsets.apps", "-n", NAMESPACE]), "yes");
     assert.equal(await canI(["create", "daemonsets.apps", "-n", "default"]), "no");
+    assert.equal(await canI(["create", "secrets", "-n", PLAN_NAMESPACE]), "yes");
+    assert.equal(await canI(["watch", "leases.coordination.k8s.io", "-n", PLAN_NAMESPACE]), "yes");
+    assert.equal(await canI(["update", "leases.coordination.k8s.io", "-n", PLAN_NAMESPACE]), "no");
+    assert.equal(await canI(["update", "leases.coordination.k8s.io", "-n", NAMESPACE]), "yes");
+    assert.equal(await canI(["list", "secrets", "-n", NAMESPACE]), "no");
     assert.equal(await canI(["patch", "virtualips.keepalived-vip.io", "--subresource=status", "-n", "default"]), "yes");
     assert.equal(await canI(["get", "secrets", "-n", "default"]), "yes");
     assert.equal(await canI(["list", "secrets", "-n", "default"]), "no");
@@ -183,7 +190,10 @@ void describe("helm install into a real API server", () => {
   void test("helm uninstall removes every object it created; the CRD and VirtualIPs stay", async () => {
     const res = await helm(["uninstall", RELEASE, "--namespace", NAMESPACE, "--timeout", "60s"], { kubeconfig: cp.kubeconfigPath });
     assert.equal(res.code, 0, res.stderr);
-    for (const o of rendered) assert.equal(await exists(located(o)), false, `${ref(o)} was removed`);
+    for (const o of rendered.filter((x) => x.kind !== "Namespace")) assert.equal(await exists(located(o)), false, `${ref(o)} was removed`);
+    // A namespace goes through Terminating (finished by the namespace controller, which this control plane does not run).
+    const plan = await kubectl(cp, ["get", "namespace", PLAN_NAMESPACE, "-o", "jsonpath={.metadata.deletionTimestamp}"], { check: false });
+    assert.ok(plan.code !== 0 || plan.stdout !== "", `the plan's namespace is being deleted: ${plan.stdout}${plan.stderr}`);
     assert.ok(await exists({ kind: "crd", name: CRD_NAME }), "the CRD stays (Helm never deletes crds/)");
     assert.ok(await exists({ kind: "virtualip", name: "web", namespace: "default" }), "VirtualIPs stay");
   });

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import yaml from "js-yaml";
 import { OPERATOR_FLAGS, parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
 import { kubectl, REPO_ROOT, resolveK8sBins, runCommand, startControlPlane, type ControlPlane } from "../../support/index.js";
-import { CRD_FILE, NAMESPACE, find, parseObjects, ref, renderChart, type Obj } from "./manifests.js";
+import { CRD_FILE, NAMESPACE, PLAN_NAMESPACE, find, parseObjects, ref, renderChart, type Obj } from "./manifests.js";
 
 interface Deployment extends Obj {
   spec: { replicas: number; template: { spec: { containers: { name: string; image: string; args: string[] }[] } } };
@@ -74,12 +74,13 @@ void describe("kustomize config/default", () => {
     chart = await renderChart();
   });
 
-  void test("creates the same kinds and names as the Helm chart, plus the CRD and the namespace", () => {
+  void test("creates the same kinds, names and namespaces as the Helm chart, plus the CRD and the operator's namespace", () => {
     const names = (objs: Obj[]) => objs.map(ref).sort();
     const extra = built.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Namespace");
-    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualippools.keepalived-vip.io", "CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${NAMESPACE}`]);
-    assert.deepEqual(names(built.filter((o) => !extra.includes(o))), names(chart));
-    for (const o of built.filter((x) => x.metadata.namespace !== undefined)) assert.equal(o.metadata.namespace, NAMESPACE, `${ref(o)} namespace`);
+    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualippools.keepalived-vip.io", "CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${PLAN_NAMESPACE}`, `Namespace/${NAMESPACE}`]);
+    assert.deepEqual(names(built.filter((o) => !extra.includes(o))), names(chart.filter((o) => o.kind !== "Namespace")));
+    const where = (objs: Obj[]) => objs.filter((o) => o.metadata.namespace !== undefined).map((o) => `${o.metadata.namespace ?? ""}/${ref(o)}`).sort();
+    assert.deepEqual(where(built), where(chart), "every object in the same namespace as with the chart");
   });
 
   void test("the CRD is the generated one", () => {
@@ -87,8 +88,10 @@ void describe("kustomize config/default", () => {
     assert.deepEqual(crd, yaml.load(readFileSync(CRD_FILE, "utf8")));
   });
 
-  void test("the namespace admits the agent's host network and capabilities (Pod Security privileged)", () => {
+  void test("the namespace admits the agent's host network and capabilities (Pod Security privileged); the plan's namespace admits no such Pod", () => {
     assert.equal(find(built, "Namespace", NAMESPACE).metadata.labels?.["pod-security.kubernetes.io/enforce"], "privileged");
+    assert.equal(find(built, "Namespace", PLAN_NAMESPACE).metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
+    assert.equal(find(chart, "Namespace", PLAN_NAMESPACE).metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
   });
 
   void test("operator and agent run the released image, as with the chart", () => {

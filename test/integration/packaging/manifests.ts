@@ -10,6 +10,8 @@ import { runCommand, type CommandResult } from "../../support/process.js";
 
 export const CHART_DIR = join(REPO_ROOT, "charts/keepalived-vip-operator");
 export const NAMESPACE = "keepalived-vip-system";
+/** Namespace of the published plan and the heartbeat Leases (ADR 0010). */
+export const PLAN_NAMESPACE = "keepalived-vip-nodes";
 export const CRD_FILE = join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml");
 
 /** A Kubernetes object as far as these tests read it. */
@@ -83,7 +85,7 @@ export function ref(o: Obj): string {
   return `${o.kind}/${o.metadata.name}`;
 }
 
-const RBAC_KINDS = new Set(["ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "ServiceAccount"]);
+const RBAC_KINDS = new Set(["ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
 
 /** A PolicyRule with every list sorted, so equal rules compare equal. */
 interface Rule {
@@ -99,12 +101,18 @@ function sortedList(v: unknown): string[] {
 }
 
 /**
- * The authorisation content of RBAC objects, keyed by "Kind/name": sorted
- * rules of roles; roleRef and subjects of bindings; the name of
- * ServiceAccounts. Namespaces are left out (the chart installs into any).
+ * The authorisation content of RBAC objects and of the agent's admission
+ * policies, keyed by "Kind/namespace/name" (the release namespace written
+ * as "<release>", since the chart installs into any; the plan's namespace
+ * as itself): sorted rules of roles; roleRef and subjects of bindings; the
+ * name of ServiceAccounts; the spec of admission policies and their bindings.
  */
 export function rbacContent(objs: readonly Obj[]): Map<string, unknown> {
   const out = new Map<string, unknown>();
+  const ref = (o: Obj): string => {
+    const ns = o.metadata.namespace === undefined ? "" : o.metadata.namespace === NAMESPACE ? "<release>/" : `${o.metadata.namespace}/`;
+    return `${o.kind}/${ns}${o.metadata.name}`;
+  };
   for (const o of objs.filter((x) => RBAC_KINDS.has(x.kind))) {
     if (o.kind === "ClusterRole" || o.kind === "Role") {
       const rules = ((o.rules as Record<string, unknown>[] | undefined) ?? []).map(
@@ -121,6 +129,8 @@ export function rbacContent(objs: readonly Obj[]): Map<string, unknown> {
     } else if (o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding") {
       const subjects = ((o.subjects as Record<string, unknown>[] | undefined) ?? []).map((s) => ({ kind: s.kind, name: s.name }));
       out.set(ref(o), { roleRef: o.roleRef, subjects });
+    } else if (o.kind.startsWith("ValidatingAdmissionPolicy")) {
+      out.set(ref(o), o.spec);
     } else {
       out.set(ref(o), { name: o.metadata.name });
     }

@@ -336,7 +336,7 @@ void describe("address allocation", () => {
     assert.equal(outcome(releasing, "c"), "192.0.2.67/1@p");
     const explicit = plan([b, vip({ name: "x", created: t(4), spec: { address: "192.0.2.65" } })], [p29], { releasing: ["192.0.2.65"] });
     assert.equal(outcome(explicit, "x"), "Conflict");
-    assert.match(readyProblem(explicit, "x")?.message ?? "", /spec\.address: 192\.0\.2\.65 is still being removed from the nodes by a VirtualIP being deleted/);
+    assert.match(readyProblem(explicit, "x")?.message ?? "", /spec\.address: 192\.0\.2\.65 is still held by a VirtualIP being deleted or left out of the plan/);
     // a is gone: the address is free again.
     assert.equal(outcome(plan([b, c], [p29]), "c"), "192.0.2.65/1@p");
   });

@@ -1,0 +1,49 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { HeartbeatSightings } from "../../../src/operator/heartbeats.js";
+import type { RawObject } from "../../../src/kube/watch.js";
+
+/** An agent Lease at a resourceVersion; renewTime is the agent's clock and must not matter. */
+function lease(version: string, renewTime = "1999-01-01T00:00:00.000000Z", durationSeconds = 10): RawObject {
+  return { metadata: { namespace: "keepalived-vip-nodes", name: "keepalived-vip-agent-node-a", resourceVersion: version }, spec: { holderIdentity: "node-a", leaseDurationSeconds: durationSeconds, renewTime } };
+}
+
+void describe("HeartbeatSightings: liveness on the operator's clock", () => {
+  void test("a Lease seen for the first time is live for one duration, whatever its renewTime says", () => {
+    const h = new HeartbeatSightings();
+    assert.equal(h.isLive(lease("1", "1999-01-01T00:00:00.000000Z"), 1_000_000), true);
+    assert.equal(h.expiry(lease("1"), 1_005_000), 1_010_000);
+    assert.equal(h.isLive(lease("1"), 1_009_999), true);
+    assert.equal(h.isLive(lease("1"), 1_010_000), false);
+  });
+
+  void test("each new resourceVersion renews it at the time it is seen; an unchanged one expires", () => {
+    const h = new HeartbeatSightings();
+    h.isLive(lease("1"), 0);
+    assert.equal(h.isLive(lease("2", "2099-01-01T00:00:00.000000Z"), 8_000), true);
+    assert.equal(h.expiry(lease("2"), 17_000), 18_000);
+    assert.equal(h.isLive(lease("2"), 18_000), false, "a renewTime far in the future keeps nothing alive");
+  });
+
+  void test("renewedAt is known only after a change was seen", () => {
+    const h = new HeartbeatSightings();
+    assert.equal(h.renewedAt(lease("1"), 100), undefined);
+    assert.equal(h.renewedAt(lease("2"), 200), 200);
+    assert.equal(h.renewedAt(lease("2"), 300), 200);
+  });
+
+  void test("no Lease, no resourceVersion or no duration: not live", () => {
+    const h = new HeartbeatSightings();
+    assert.equal(h.isLive(undefined, 0), false);
+    assert.equal(h.isLive({ metadata: { name: "x" }, spec: { leaseDurationSeconds: 10 } }, 0), false);
+    assert.equal(h.isLive({ metadata: { name: "x", resourceVersion: "1" }, spec: {} }, 0), false);
+  });
+
+  void test("retain forgets Leases that are gone: a returning one starts over", () => {
+    const h = new HeartbeatSightings();
+    h.isLive(lease("1"), 0);
+    h.retain(new Set());
+    assert.equal(h.renewedAt(lease("2"), 50_000), undefined, "first sighting again");
+    assert.equal(h.isLive(lease("2"), 55_000), true);
+  });
+});

@@ -92,12 +92,12 @@ void describe("a join that would pass the object size limit", () => {
       const s = await instanceSecrets();
       return s.size === 1 ? s : undefined;
     }, { what: "the victim's instance Secret" });
-    await createHugeService("huge", TENANT_B);
-    await createVip(env, "joiner", { service: "huge", address: "192.0.2.51", virtualRouterId: 51, forwarding: "ipvs" }, TENANT_B);
-    const v = await waitForReady("joiner", TENANT_B, "TooLarge", 60_000);
+    await createHugeService("huge", TENANT_A);
+    await createVip(env, "joiner", { service: "huge", address: "192.0.2.51", virtualRouterId: 51, forwarding: "ipvs" }, TENANT_A);
+    const v = await waitForReady("joiner", TENANT_A, "TooLarge", 60_000);
     assert.equal(conditionOf(v, "Ready")?.status, "False");
-    assert.match(conditionOf(v, "Ready")?.message ?? "", /team-b\/joiner.*over the \d+-byte limit/);
-    await eventually(async () => (await eventsFor(env, "joiner", TENANT_B)).some((e) => e.type === "Warning" && e.reason === "TooLarge"), { what: "a TooLarge Event" });
+    assert.match(conditionOf(v, "Ready")?.message ?? "", /team-a\/joiner.*over the \d+-byte limit/);
+    await eventually(async () => (await eventsFor(env, "joiner", TENANT_A)).some((e) => e.type === "Warning" && e.reason === "TooLarge"), { what: "a TooLarge Event" });
     const victim = await waitForReady("victim", TENANT_A, "NoMaster");
     assert.notEqual(conditionOf(victim, "Ready")?.reason, "TooLarge");
     const after = await instanceSecrets();

@@ -49,6 +49,8 @@ export interface OperatorConfig {
   workers: number;
   /** Where the renderer runs: on the main thread, or in a worker thread of its own. */
   renderThread: "inline" | "worker";
+  /** The smallest spec.vrrp.advertisementInterval a VirtualIP may use, in ms (below it: Ready=False, AdvertIntervalTooShort). */
+  minAdvertIntervalMs: number;
   agent: AgentSettings;
 }
 
@@ -81,6 +83,12 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
     env: "KEEPALIVED_VIP_RENDER_THREAD",
     default: "inline",
     help: "Where the plan is rendered: inline (on the main thread; about 0.1 s for 1,000 VirtualIPs over 50 Nodes) or worker (a thread of its own, for very large clusters; costs memory)",
+  },
+  {
+    name: "min-advert-interval",
+    env: "KEEPALIVED_VIP_MIN_ADVERT_INTERVAL",
+    default: "100ms",
+    help: "Smallest spec.vrrp.advertisementInterval a VirtualIP may use; a shorter one is refused (Ready=False, AdvertIntervalTooShort). 10ms allows every VRRPv3 interval",
   },
   { name: "agent-image", env: "KEEPALIVED_VIP_AGENT_IMAGE", default: "localhost/keepalived-vip-operator:dev", help: "Image of the agent DaemonSet" },
   { name: "agent-node-selector", env: "KEEPALIVED_VIP_AGENT_NODE_SELECTOR", default: "", help: "Node labels the agent pods need, k=v,k2=v2 (a map in the config file)" },
@@ -140,6 +148,9 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
   return ms;
 });
+
+/** The advert floor: from 10ms (VRRPv3's shortest interval, so no floor) to 255s (VRRPv2's longest). */
+const advertFloor = duration.pipe(z.number().min(10, "must be at least 10ms").max(255_000, "must be at most 255s"));
 
 const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
   if (typeof v === "boolean") return v;
@@ -221,6 +232,7 @@ const settingsSchema = z
     "metrics-bind-address": bindAddress,
     workers: intIn(1, 256),
     "render-thread": z.enum(["inline", "worker"]),
+    "min-advert-interval": advertFloor,
     "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
     "agent-node-selector": nodeSelector,
     "agent-tolerations": z.unknown().transform(fromJSON).pipe(z.array(toleration)),
@@ -325,6 +337,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
     metricsBindAddress: s["metrics-bind-address"],
     workers: s.workers,
     renderThread: s["render-thread"],
+    minAdvertIntervalMs: s["min-advert-interval"],
     agent: {
       image: s["agent-image"],
       nodeSelector: s["agent-node-selector"],

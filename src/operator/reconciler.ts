@@ -324,7 +324,7 @@ export class Reconciler {
       nodeInterfaces: nodeInterfaces(leases),
     });
     const end = this.opts.metrics.renderDuration.startTimer();
-    const plan = await (this.opts.render ?? renderInline)(view);
+    const plan = await (this.opts.render ?? renderInline)(view, { minAdvertIntervalMs: config.minAdvertIntervalMs });
     end();
     const seq = ++this.renderSeq;
     const problems = new Map<string, Problem[]>();

@@ -182,6 +182,7 @@ export interface StatusPlan {
 
 const PROBLEM_READY_REASONS = new Set<string>([
   ReadyReason.InvalidSpec,
+  ReadyReason.AdvertIntervalTooShort,
   ReadyReason.ServiceNotFound,
   ReadyReason.ServiceNotLoadBalancer,
   ReadyReason.NoEligibleNodes,

@@ -119,6 +119,13 @@ function specProblem(key: string, vip: VirtualIP, family: Family | undefined, ad
   return undefined;
 }
 
+/** The admin's floor on the advert interval (RenderOptions.minAdvertIntervalMs). */
+function advertFloorProblem(key: string, vip: VirtualIP, advertMs: number, minAdvertMs: number): Problem | undefined {
+  if (advertMs >= minAdvertMs) return undefined;
+  const text = `${vip.spec.vrrp.advertisementInterval} is below the smallest advert interval this cluster allows, ${minAdvertMs}ms (operator --min-advert-interval)`;
+  return readyProblem(key, ReadyReason.AdvertIntervalTooShort, "spec.vrrp.advertisementInterval", text);
+}
+
 /** Resolves one VirtualIP against the view. */
 export function planCandidate(vip: VirtualIP, index: ViewIndex): Candidate {
   const key = objectKey(vip.metadata);
@@ -142,7 +149,7 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex): Candidate {
     problems: [],
     claims: false,
   };
-  const invalid = specProblem(key, vip, family, advertMs);
+  const invalid = specProblem(key, vip, family, advertMs) ?? advertFloorProblem(key, vip, advertMs ?? 0, index.options.minAdvertIntervalMs);
   if (invalid || family === undefined) return { ...base, problems: invalid ? [invalid] : [] };
 
   const problems: Problem[] = [];

@@ -22,6 +22,7 @@ import type { ViewIndex } from "./view.js";
 /** Order of Ready reasons within one VirtualIP: the first is the one to show. */
 const READY_RANK: string[] = [
   ReadyReason.InvalidSpec,
+  ReadyReason.AdvertIntervalTooShort,
   ReadyReason.Conflict,
   ReadyReason.ServiceNotFound,
   ReadyReason.ServiceNotLoadBalancer,

@@ -21,6 +21,8 @@ export interface RenderOptions {
   runtimeDir?: string;
   /** Interface used when a VirtualIP names none and the node has published none. Default "eth0". */
   defaultInterface?: string;
+  /** The smallest spec.vrrp.advertisementInterval accepted, in ms; below it a VirtualIP is refused (AdvertIntervalTooShort). Default DEFAULT_MIN_ADVERT_INTERVAL_MS. */
+  minAdvertIntervalMs?: number;
 }
 
 /** A problem found in the cluster, reported on a VirtualIP as a condition and an Event. */

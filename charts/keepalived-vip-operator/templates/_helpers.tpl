@@ -58,6 +58,7 @@ the operator builds the agent DaemonSet.
 - {{ printf "--leader-elect=%t" .Values.operator.leaderElection | quote }}
 - {{ printf "--metrics-bind-address=:%d" (int .Values.metrics.port) | quote }}
 - {{ printf "--workers=%d" (int .Values.operator.workers) | quote }}
+- {{ printf "--min-advert-interval=%s" .Values.operator.minAdvertInterval | quote }}
 - {{ printf "--agent-image=%s" (include "kvo.agentImage" .) | quote }}
 - {{ printf "--agent-service-account=%s" (include "kvo.agentName" .) | quote }}
 - {{ printf "--agent-metrics-port=%d" (int .Values.agent.metricsPort) | quote }}

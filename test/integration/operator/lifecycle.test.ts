@@ -75,14 +75,14 @@ async function waitForConfigs(want: string[], among: string[], nodes = NODES.map
 }
 
 void describe("owned objects", () => {
-  void test("applies the agent DaemonSet: hostNetwork, only NET_ADMIN/NET_RAW/NET_BROADCAST, node env, runtime dir", async () => {
+  void test("applies the agent DaemonSet: hostNetwork, only NET_ADMIN/NET_RAW/NET_BROADCAST/SYS_NICE, node env, runtime dir", async () => {
     const ds = await eventually(async () => (await env.admin.apps.readNamespacedDaemonSet(DAEMONSET_NAME, NS)).body, { what: "DaemonSet" });
     const pod = ds.spec?.template.spec;
     const c = pod?.containers[0];
     assert.equal(pod?.hostNetwork, true);
     assert.equal(pod?.dnsPolicy, "ClusterFirstWithHostNet");
     assert.equal(pod?.serviceAccountName, "keepalived-vip-agent");
-    assert.deepEqual({ ...c?.securityContext?.capabilities }, { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] });
+    assert.deepEqual({ ...c?.securityContext?.capabilities }, { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SYS_NICE"] });
     assert.equal(c?.securityContext?.privileged, false);
     assert.equal(c?.securityContext?.runAsUser, 0);
     assert.deepEqual(c?.args?.slice(0, 2), ["agent", "--metrics-bind-address=:9101"]);

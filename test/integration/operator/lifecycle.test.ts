@@ -200,6 +200,20 @@ void describe("VirtualIPs", () => {
     await waitForReady(env, "internal", "ServiceNotLoadBalancer");
     assert.deepEqual(await serviceIngress(env, "internal"), []);
   });
+
+  void test("an advert interval below the floor (default 100ms) is AdvertIntervalTooShort with a Warning Event and publishes nothing, until it is raised", async () => {
+    await createService(env, "fast");
+    await createVip(env, "fast", { service: "fast", address: "192.0.2.72", virtualRouterId: 55, vrrp: { version: 3, advertisementInterval: "50ms" } });
+    const vip = await waitForReady(env, "fast", "AdvertIntervalTooShort");
+    assert.equal(conditionOf(vip, "Ready")?.status, "False");
+    assert.match(conditionOf(vip, "Ready")?.message ?? "", /spec\.vrrp\.advertisementInterval: 50ms is below the smallest advert interval this cluster allows, 100ms/);
+    await eventually(async () => (await eventsFor(env, "fast")).some((e) => e.reason === "AdvertIntervalTooShort" && e.type === "Warning"), { what: "AdvertIntervalTooShort Event" });
+    assert.deepEqual(await serviceIngress(env, "fast"), []);
+    await waitForConfigs([], ["default/fast"]);
+    await patchVipSpec(env, "fast", { vrrp: { version: 3, advertisementInterval: "100ms" } });
+    await waitForReady(env, "fast", "NoMaster");
+    await eventually(async () => JSON.stringify(await serviceIngress(env, "fast")) === '["192.0.2.72"]', { what: "fast ingress" });
+  });
 });
 
 void describe("Nodes", () => {

@@ -61,7 +61,7 @@ LABEL org.opencontainers.image.title="keepalived-vip-operator" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
 # The operator runs as this non-root user. The agent DaemonSet (built by the
-# operator) overrides it with user 0 and only NET_ADMIN, NET_RAW, NET_BROADCAST.
+# operator) overrides it with user 0 and only NET_ADMIN, NET_RAW, NET_BROADCAST, SYS_NICE.
 USER 65532:65532
 # tini is PID 1: it forwards signals to node and reaps orphaned keepalived
 # children, which node as PID 1 would leave as zombies.

@@ -79,6 +79,11 @@ bench-failover: deps k8s-bins ## Failover times (VIP and status) for 1s and 100m
 	@[ "$$(id -u)" -eq 0 ] || { echo "bench-failover needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
 	$(NODE) --import tsx test/bench/failover/bench.ts
 
+.PHONY: bench-soak
+bench-soak: deps k8s-bins ## Idle VirtualIPs (10ms and 100ms adverts) under CPU hogs in every node: transitions, double claims, lost requests, load; table + one JSON line (BENCH_SOAK_MINUTES, BENCH_INTERVALS, BENCH_HOGS_PER_NODE); needs root
+	@[ "$$(id -u)" -eq 0 ] || { echo "bench-soak needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
+	$(NODE) --import tsx test/bench/soak/bench.ts
+
 .PHONY: demo
 demo: deps k8s-bins ## Three simulated nodes, control plane, operator, agents, samples, a real failover; left running (state in .dev/demo; DEMO_NODES=kubelet: real kubelet nodes and the chart, .dev/kubelet); needs root
 	@[ "$${DEMO_NODES:-}" != kubelet ] || $(MAKE) --no-print-directory node-bins

@@ -37,7 +37,7 @@ export function stripKeepalivedTimestamp(line: string): string {
   return line.replace(/^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}: /, "");
 }
 
-const NOTABLE = /Entering|removing VIPs|setting VIPs|Stopp|Starting|Reload|error|warn|fail|fault|exit|terminat|Unknown|Non-existent|permanent/i;
+const NOTABLE = /Entering|removing VIPs|setting VIPs|Stopp|Starting|Reload|error|warn|fail|fault|exit|terminat|Unknown|Non-existent|permanent|priority|rlimit|Unable|cannot/i;
 
 /** Whether a keepalived console line goes to the agent log at info (else debug). */
 export function isNotableKeepalivedLine(line: string): boolean {

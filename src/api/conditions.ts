@@ -18,6 +18,8 @@ export const ReadyReason = {
   NoEligibleNodes: "NoEligibleNodes",
   /** The spec fails validation (should be rare: the API server validates too). */
   InvalidSpec: "InvalidSpec",
+  /** spec.vrrp.advertisementInterval is below the floor the admin set (operator --min-advert-interval). */
+  AdvertIntervalTooShort: "AdvertIntervalTooShort",
   /** The auth Secret or key is missing or its password is invalid. */
   InvalidAuthSecret: "InvalidAuthSecret",
   /** No VirtualIPPool exists, or none admits the namespace (nothing is rendered without a pool). */

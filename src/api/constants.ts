@@ -82,6 +82,12 @@ export const INSTANCES_FILE_NAME = "instances.json";
 
 /** Default runtime directory of the agent on a node (pid files, notify FIFO, live config). */
 export const DEFAULT_RUNTIME_DIR = "/run/keepalived-vip";
+
+/**
+ * The smallest advert interval a VirtualIP may use unless the admin says otherwise
+ * (operator --min-advert-interval, render --min-advert-interval), in milliseconds.
+ */
+export const DEFAULT_MIN_ADVERT_INTERVAL_MS = 100;
 /** File name of keepalived's notify FIFO inside the runtime directory. */
 export const NOTIFY_FIFO_NAME = "notify.fifo";
 

@@ -2,6 +2,7 @@
 // environment fallbacks from the downward API), runs the agent until SIGTERM.
 import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
 import { Agent, type AgentSettings as AgentCoreSettings } from "../agent/agent.js";
+import { CAP_SYS_NICE, hasCapability, readSelfStatus } from "../agent/capabilities.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
 import { createLogger } from "../shared/logger.js";
@@ -120,6 +121,9 @@ export async function run(argv: string[]): Promise<number> {
     runtimeDir: settings.runtimeDir,
     metricsBindAddress: settings.metricsBindAddress,
   });
+  if (hasCapability(readSelfStatus(), CAP_SYS_NICE) === false) {
+    logger.warn("CAP_SYS_NICE is not granted: keepalived's VRRP process runs at normal priority, so on a busy node adverts may be late and cause false failovers (docs/agent.md)");
+  }
   await agent.start();
   const sig = await signal;
   logger.info("Received signal", { signal: sig });

@@ -5,7 +5,8 @@
 // stderr and --out.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_RUNTIME_DIR, INTERFACE_NAME_PATTERN } from "../api/index.js";
+import { DEFAULT_MIN_ADVERT_INTERVAL_MS, DEFAULT_RUNTIME_DIR, INTERFACE_NAME_PATTERN } from "../api/index.js";
+import { parseDuration } from "../shared/duration.js";
 import { planCluster, renderNodeConfigs, resolveOptions, type ClusterPlan, type RenderOptions, type RenderedNodeConfig } from "../render/index.js";
 import { InputError, PROGRAM, UsageError, parseCommandArgs } from "./command.js";
 import { parseClusterView, type InputFile } from "./render-input.js";
@@ -39,6 +40,10 @@ Options:
   --runtime-dir DIR         the agent's runtime directory on the node, where
                             keepalived finds its notify FIFO
                             (default ${DEFAULT_RUNTIME_DIR})
+  --min-advert-interval D   smallest spec.vrrp.advertisementInterval accepted;
+                            a VirtualIP below it is left out with a warning
+                            (AdvertIntervalTooShort), as the operator with
+                            the same flag would (default ${DEFAULT_MIN_ADVERT_INTERVAL_MS}ms)
   -h, --help                show this help
 
 Exit status: 0 rendered (warnings may have been printed), 1 bad input,
@@ -54,6 +59,7 @@ const OPTIONS = {
   out: { type: "string" },
   "default-interface": { type: "string" },
   "runtime-dir": { type: "string" },
+  "min-advert-interval": { type: "string" },
 } as const;
 
 /** What the command line asks for, checked. */
@@ -78,7 +84,12 @@ function parseRequest(argv: string[]): RenderRequest | "help" {
   if (!new RegExp(INTERFACE_NAME_PATTERN).test(defaultInterface)) {
     throw new UsageError(`--default-interface ${JSON.stringify(defaultInterface)} is not a plain interface name`);
   }
-  const options: RenderOptions = { defaultInterface, runtimeDir: values["runtime-dir"] ?? DEFAULT_RUNTIME_DIR };
+  const floorText = values["min-advert-interval"];
+  const minAdvertIntervalMs = floorText === undefined ? DEFAULT_MIN_ADVERT_INTERVAL_MS : parseDuration(floorText);
+  if (minAdvertIntervalMs === undefined || minAdvertIntervalMs < 10 || minAdvertIntervalMs > 255_000) {
+    throw new UsageError(`--min-advert-interval ${JSON.stringify(floorText)} is not a duration from 10ms to 255s, like 100ms or 1s`);
+  }
+  const options: RenderOptions = { defaultInterface, runtimeDir: values["runtime-dir"] ?? DEFAULT_RUNTIME_DIR, minAdvertIntervalMs };
   try {
     resolveOptions(options);
   } catch {

@@ -63,13 +63,14 @@ function podSpec(agent: AgentSettings, planNamespace?: string): NonNullable<NonN
         livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
         readinessProbe: { httpGet: { path: "/readyz", port: "metrics" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
         securityContext: {
-          // keepalived needs root for VRRP sockets and addresses, with these capabilities only.
+          // keepalived needs root for VRRP sockets and addresses, with these capabilities only;
+          // SYS_NICE lets its VRRP process raise its own priority (vrrp_priority in global_defs).
           runAsUser: 0,
           runAsGroup: 0,
           runAsNonRoot: false,
           privileged: false,
           allowPrivilegeEscalation: false,
-          capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] },
+          capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SYS_NICE"] },
           seccompProfile: { type: "RuntimeDefault" },
         },
         resources: { ...(agent.resources.requests ? { requests: { ...agent.resources.requests } } : {}), ...(agent.resources.limits ? { limits: { ...agent.resources.limits } } : {}) },

@@ -59,6 +59,8 @@ export interface OperatorConfig {
   claimGraceMs: number;
   /** Serve LoadBalancer Services without spec.loadBalancerClass too (as if they named ours). */
   loadBalancerDefaultClass: boolean;
+  /** The smallest spec.vrrp.advertisementInterval a VirtualIP may use, in ms (below it: Ready=False, AdvertIntervalTooShort). */
+  minAdvertIntervalMs: number;
   agent: AgentSettings;
 }
 
@@ -109,6 +111,12 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
     env: "KEEPALIVED_VIP_LOAD_BALANCER_DEFAULT_CLASS",
     default: "false",
     help: "Also give a VirtualIP to LoadBalancer Services that name no loadBalancerClass (true|false); those naming keepalived-vip.io/vip always get one",
+  },
+  {
+    name: "min-advert-interval",
+    env: "KEEPALIVED_VIP_MIN_ADVERT_INTERVAL",
+    default: "100ms",
+    help: "Smallest spec.vrrp.advertisementInterval a VirtualIP may use; a shorter one is refused (Ready=False, AdvertIntervalTooShort). 10ms allows every VRRPv3 interval",
   },
   { name: "agent-image", env: "KEEPALIVED_VIP_AGENT_IMAGE", default: "localhost/keepalived-vip-operator:dev", help: "Image of the agent DaemonSet" },
   { name: "agent-node-selector", env: "KEEPALIVED_VIP_AGENT_NODE_SELECTOR", default: "", help: "Node labels the agent pods need, k=v,k2=v2 (a map in the config file)" },
@@ -170,6 +178,9 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
   return ms;
 });
+
+/** The advert floor: from 10ms (VRRPv3's shortest interval, so no floor) to 255s (VRRPv2's longest). */
+const advertFloor = duration.pipe(z.number().min(10, "must be at least 10ms").max(255_000, "must be at most 255s"));
 
 const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
   if (typeof v === "boolean") return v;
@@ -254,6 +265,7 @@ const settingsSchema = z
     "render-thread": z.enum(["inline", "worker"]),
     "claim-grace-period": duration,
     "load-balancer-default-class": bool,
+    "min-advert-interval": advertFloor,
     "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
     "agent-node-selector": nodeSelector,
     "agent-tolerations": z.unknown().transform(fromJSON).pipe(z.array(toleration)),
@@ -363,6 +375,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
     renderThread: s["render-thread"],
     claimGraceMs: s["claim-grace-period"],
     loadBalancerDefaultClass: s["load-balancer-default-class"],
+    minAdvertIntervalMs: s["min-advert-interval"],
     agent: {
       image: s["agent-image"],
       nodeSelector: s["agent-node-selector"],

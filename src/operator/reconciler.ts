@@ -380,7 +380,9 @@ export class Reconciler {
     });
     const end = this.opts.metrics.renderDuration.startTimer();
     // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
-    const { plan } = await fitPlan(view, this.opts.render ?? renderInline);
+    const options = { minAdvertIntervalMs: config.minAdvertIntervalMs, claimGraceMs: config.claimGraceMs };
+    const render = this.opts.render ?? renderInline;
+    const { plan } = await fitPlan(view, (v) => render(v, options));
     end();
     const seq = ++this.renderSeq;
     const problems = new Map<string, Problem[]>();

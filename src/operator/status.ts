@@ -230,6 +230,7 @@ const PROBLEM_READY_REASONS = new Set<string>([
   ReadyReason.AddressReserved,
   ReadyReason.PoolExhausted,
   ReadyReason.IngressOwnedElsewhere,
+  ReadyReason.AdvertIntervalTooShort,
   ReadyReason.ServiceNotFound,
   ReadyReason.ServiceNotLoadBalancer,
   ReadyReason.NoEligibleNodes,

@@ -149,6 +149,13 @@ function specProblem(vip: VirtualIP, resolved: { key: string; family: Family | u
   return undefined;
 }
 
+/** The admin's floor on the advert interval (RenderOptions.minAdvertIntervalMs). */
+function advertFloorProblem(key: string, vip: VirtualIP, advertMs: number, minAdvertMs: number): Problem | undefined {
+  if (advertMs >= minAdvertMs) return undefined;
+  const text = `${vip.spec.vrrp.advertisementInterval} is below the smallest advert interval this cluster allows, ${minAdvertMs}ms (operator --min-advert-interval)`;
+  return readyProblem(key, ReadyReason.AdvertIntervalTooShort, "spec.vrrp.advertisementInterval", text);
+}
+
 /** What planCandidate needs besides the VirtualIP and the view. */
 export interface CandidateContext {
   assignment: AddressAssignment | undefined;
@@ -187,7 +194,7 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
     claims: false,
   };
   if (!assigned || assigned.problem) return { ...base, problems: assigned?.problem ? [assigned.problem] : [] };
-  const invalid = specProblem(vip, { key, family, advertMs, address });
+  const invalid = specProblem(vip, { key, family, advertMs, address }) ?? advertFloorProblem(key, vip, advertMs ?? 0, index.options.minAdvertIntervalMs);
   if (invalid || family === undefined) return { ...base, problems: invalid ? [invalid] : [] };
 
   const problems: Problem[] = [];

@@ -48,6 +48,15 @@ export interface KeepalivedConfInput {
 const GARP_MASTER_DELAY_S = 5;
 /** Refresh of gratuitous ARP/NA while MASTER, so switch and neighbour caches stay right. */
 const GARP_MASTER_REFRESH_S = 60;
+/**
+ * Nice value of keepalived's VRRP process: the highest, so that adverts go out
+ * and are read in time on a busy node (a late advert is a false failover).
+ * Needs CAP_SYS_NICE; without it keepalived logs "Unable to set process
+ * priority" and runs at nice 0. Not realtime scheduling (vrrp_rt_priority):
+ * keepalived 2.2.7 sets the VRRP process's RLIMIT_RTTIME to 0 on a reload and
+ * the kernel then kills it, and the agent reloads on every change (docs/agent.md).
+ */
+const VRRP_NICE = -20;
 /** Interval of the TCP health check of a real server, and its connect timeout. */
 const CHECK_DELAY_LOOP_S = 5;
 const CHECK_CONNECT_TIMEOUT_S = 3;
@@ -309,6 +318,9 @@ function renderGlobalDefs(input: { node: string; runtimeDir: string }): string[]
       `vrrp_garp_master_refresh ${GARP_MASTER_REFRESH_S}`,
       // A MASTER whose address list changed is still the same MASTER; do not drop its adverts.
       "vrrp_skip_check_adv_addr",
+      `vrrp_priority ${VRRP_NICE}`,
+      // Never switch to realtime on its own when late (see VRRP_NICE); -1 also silences the startup notice.
+      "max_auto_priority -1",
     ],
   );
 }

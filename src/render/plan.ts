@@ -30,6 +30,7 @@ const READY_RANK: string[] = [
   ReadyReason.AddressNotAllowed,
   ReadyReason.RouterIdNotAllowed,
   ReadyReason.PoolExhausted,
+  ReadyReason.AdvertIntervalTooShort,
   ReadyReason.Conflict,
   ReadyReason.ServiceNotFound,
   ReadyReason.ServiceNotLoadBalancer,

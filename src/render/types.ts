@@ -36,6 +36,8 @@ export interface RenderOptions {
   defaultInterface?: string;
   /** How long an unusable VirtualIP keeps its claim on its address (ms). Default 5 minutes. */
   claimGraceMs?: number;
+  /** The smallest spec.vrrp.advertisementInterval accepted, in ms; below it a VirtualIP is refused (AdvertIntervalTooShort). Default DEFAULT_MIN_ADVERT_INTERVAL_MS. */
+  minAdvertIntervalMs?: number;
 }
 
 /** A problem found in the cluster, reported on a VirtualIP as a condition and an Event. */

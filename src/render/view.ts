@@ -1,7 +1,7 @@
 // The cluster view, sorted and indexed once so that every later step reads
 // it in the same order whatever order the caller gathered it in. Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
+import { DEFAULT_MIN_ADVERT_INTERVAL_MS, DEFAULT_RUNTIME_DIR } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { LABEL_SERVICE_NAME } from "./ipvs.js";
 import { isInterfaceName, nodeInternalIP } from "./nodes.js";
@@ -17,6 +17,7 @@ export interface ResolvedOptions {
   runtimeDir: string;
   defaultInterface: string;
   claimGraceMs: number;
+  minAdvertIntervalMs: number;
 }
 
 /** The view, de-duplicated, sorted and keyed. */
@@ -56,7 +57,11 @@ export function resolveOptions(options: RenderOptions = {}): ResolvedOptions {
   }
   const claimGraceMs = options.claimGraceMs ?? DEFAULT_CLAIM_GRACE_MS;
   if (!Number.isFinite(claimGraceMs) || claimGraceMs < 0) throw new Error(`RenderOptions.claimGraceMs ${claimGraceMs} must be a duration >= 0`);
-  return { runtimeDir, defaultInterface, claimGraceMs };
+  const minAdvertIntervalMs = options.minAdvertIntervalMs ?? DEFAULT_MIN_ADVERT_INTERVAL_MS;
+  if (!Number.isInteger(minAdvertIntervalMs) || minAdvertIntervalMs < 0) {
+    throw new Error(`RenderOptions.minAdvertIntervalMs ${JSON.stringify(options.minAdvertIntervalMs)} must be a whole number of milliseconds, 0 or more`);
+  }
+  return { runtimeDir, defaultInterface, claimGraceMs, minAdvertIntervalMs };
 }
 
 /** Sorts by key, ties broken by the JSON text so that even duplicates come out in one order. */

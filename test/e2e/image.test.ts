@@ -1,5 +1,5 @@
 // End to end with the agents from the project's container image (podman, one
-// container per node namespace with only NET_ADMIN, NET_RAW, NET_BROADCAST):
+// container per node namespace with only NET_ADMIN, NET_RAW, NET_BROADCAST, SYS_NICE):
 // first election, then faults of the MASTER move the VIP and status.master,
 // and the failed node returns as BACKUP.
 import { after, before, describe, test } from "node:test";

@@ -12,7 +12,7 @@ export const IMAGE_REF = process.env.KVO_IMAGE ?? "localhost/keepalived-vip-oper
 /** Label on every container a test run starts: the run id, for stale sweeps. */
 export const CONTAINER_RUN_LABEL = "io.keepalived-vip.test-run";
 /** Capabilities of the agent, exactly as the agent DaemonSet grants them. */
-export const AGENT_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] as const;
+export const AGENT_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SYS_NICE"] as const;
 /** Runtime directory of the agent inside the container. */
 export const AGENT_RUNTIME_DIR = "/run/keepalived-vip";
 
@@ -107,7 +107,7 @@ export interface AgentContainer {
  * The podman arguments of an agent container: the same confinement as the
  * agent DaemonSet, which is not privileged:
  *   --network ns:<path>                  the node's network namespace (hostNetwork)
- *   --cap-drop all --cap-add NET_ADMIN,NET_RAW,NET_BROADCAST
+ *   --cap-drop all --cap-add NET_ADMIN,NET_RAW,NET_BROADCAST,SYS_NICE
  *   --user 0                             the image defaults to 65532 (the operator)
  *   --read-only                          read-only root; podman adds tmpfs /run and /tmp
  *   --security-opt no-new-privileges

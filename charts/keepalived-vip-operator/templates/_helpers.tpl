@@ -63,6 +63,7 @@ the operator builds the agent DaemonSet.
 - {{ printf "--claim-grace-period=%s" .Values.operator.claimGracePeriod | quote }}
 - {{ printf "--load-balancer-default-class=%t" .Values.loadBalancer.defaultClass | quote }}
 - {{ printf "--plan-namespace=%s" (include "kvo.planNamespace" .) | quote }}
+- {{ printf "--min-advert-interval=%s" .Values.operator.minAdvertInterval | quote }}
 - {{ printf "--agent-image=%s" (include "kvo.agentImage" .) | quote }}
 - {{ printf "--agent-service-account=%s" (include "kvo.agentName" .) | quote }}
 - {{ printf "--agent-metrics-port=%d" (int .Values.agent.metricsPort) | quote }}

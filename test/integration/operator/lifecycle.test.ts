@@ -75,14 +75,14 @@ async function waitForConfigs(want: string[], among: string[], nodes = NODES.map
 }
 
 void describe("owned objects", () => {
-  void test("applies the agent DaemonSet: hostNetwork, only NET_ADMIN/NET_RAW/NET_BROADCAST, node env, runtime dir", async () => {
+  void test("applies the agent DaemonSet: hostNetwork, only NET_ADMIN/NET_RAW/NET_BROADCAST/SYS_NICE, node env, runtime dir", async () => {
     const ds = await eventually(async () => (await env.admin.apps.readNamespacedDaemonSet(DAEMONSET_NAME, NS)).body, { what: "DaemonSet" });
     const pod = ds.spec?.template.spec;
     const c = pod?.containers[0];
     assert.equal(pod?.hostNetwork, true);
     assert.equal(pod?.dnsPolicy, "ClusterFirstWithHostNet");
     assert.equal(pod?.serviceAccountName, "keepalived-vip-agent");
-    assert.deepEqual({ ...c?.securityContext?.capabilities }, { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] });
+    assert.deepEqual({ ...c?.securityContext?.capabilities }, { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SYS_NICE"] });
     assert.equal(c?.securityContext?.privileged, false);
     assert.equal(c?.securityContext?.runAsUser, 0);
     assert.deepEqual(c?.args?.slice(0, 2), ["agent", "--metrics-bind-address=:9101"]);
@@ -199,6 +199,20 @@ void describe("VirtualIPs", () => {
     await createVip(env, "internal", { service: "internal", address: "192.0.2.71", virtualRouterId: 54 });
     await waitForReady(env, "internal", "ServiceNotLoadBalancer");
     assert.deepEqual(await serviceIngress(env, "internal"), []);
+  });
+
+  void test("an advert interval below the floor (default 100ms) is AdvertIntervalTooShort with a Warning Event and publishes nothing, until it is raised", async () => {
+    await createService(env, "fast");
+    await createVip(env, "fast", { service: "fast", address: "192.0.2.72", virtualRouterId: 55, vrrp: { version: 3, advertisementInterval: "50ms" } });
+    const vip = await waitForReady(env, "fast", "AdvertIntervalTooShort");
+    assert.equal(conditionOf(vip, "Ready")?.status, "False");
+    assert.match(conditionOf(vip, "Ready")?.message ?? "", /spec\.vrrp\.advertisementInterval: 50ms is below the smallest advert interval this cluster allows, 100ms/);
+    await eventually(async () => (await eventsFor(env, "fast")).some((e) => e.reason === "AdvertIntervalTooShort" && e.type === "Warning"), { what: "AdvertIntervalTooShort Event" });
+    assert.deepEqual(await serviceIngress(env, "fast"), []);
+    await waitForConfigs([], ["default/fast"]);
+    await patchVipSpec(env, "fast", { vrrp: { version: 3, advertisementInterval: "100ms" } });
+    await waitForReady(env, "fast", "NoMaster");
+    await eventually(async () => JSON.stringify(await serviceIngress(env, "fast")) === '["192.0.2.72"]', { what: "fast ingress" });
   });
 });
 

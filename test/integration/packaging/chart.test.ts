@@ -145,7 +145,7 @@ void describe("Helm chart", () => {
       replicaCount: 3,
       image: { repository: "registry.example.com/kvo", tag: "1.2.3", pullPolicy: "Always" },
       imagePullSecrets: [{ name: "regcred" }],
-      operator: { logLevel: "debug", workers: 4, heapLimitMiB: 300, extraArgs: ["--lease-duration=30s"] },
+      operator: { logLevel: "debug", workers: 4, heapLimitMiB: 300, minAdvertInterval: "20ms", extraArgs: ["--lease-duration=30s"] },
       agent: {
         nodeSelector: { "node-role.example.com/edge": "true", zone: "a" },
         tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
@@ -164,6 +164,7 @@ void describe("Helm chart", () => {
     assert.deepEqual(c.env.find((e) => e.name === "NODE_OPTIONS"), { name: "NODE_OPTIONS", value: "--max-old-space-size=300 --max-semi-space-size=4" });
     const cfg = operatorConfigOf(c);
     assert.equal(cfg.workers, 4);
+    assert.equal(cfg.minAdvertIntervalMs, 20);
     assert.equal(cfg.leaseDurationMs, 30_000);
     assert.equal(cfg.metricsBindAddress, ":9090");
     assert.deepEqual(cfg.agent, {
@@ -187,6 +188,7 @@ void describe("Helm chart", () => {
     const objs = await renderChart({ image: { tag: "1.0.0" }, agent: { image: { repository: "registry.example.com/agent" } } });
     assert.equal(operatorContainer(objs).image, "ghcr.io/keepalived-vip/keepalived-vip-operator:1.0.0");
     assert.equal(operatorConfigOf(operatorContainer(objs)).agent.image, "registry.example.com/agent:1.0.0");
+    assert.equal(operatorConfigOf(operatorContainer(objs)).minAdvertIntervalMs, 100, "the default advert floor");
   });
 
   void test("image.digest pins operator and agent by digest", async () => {
@@ -205,6 +207,8 @@ void describe("Helm chart", () => {
     { name: "a toleration with a bad operator", values: { agent: { tolerations: [{ key: "a", operator: "Maybe" }] } }, message: /tolerations/ },
     { name: "a node selector value that is not a string", values: { agent: { nodeSelector: { zone: 1 } } }, message: /nodeSelector/ },
     { name: "a bad log level", values: { operator: { logLevel: "loud" } }, message: /logLevel/ },
+    { name: "an advert floor that is no duration", values: { operator: { minAdvertInterval: "fast" } }, message: /minAdvertInterval/ },
+    { name: "an advert floor as a number", values: { operator: { minAdvertInterval: 100 } }, message: /minAdvertInterval.*want string/ },
     { name: "a bad pull policy", values: { image: { pullPolicy: "Sometimes" } }, message: /pullPolicy/ },
     { name: "a port out of range", values: { metrics: { port: 70000 } }, message: /metrics\/port/ },
     { name: "an operator flag without dashes", values: { operator: { extraArgs: ["lease-duration=1s"] } }, message: /extraArgs/ },

@@ -126,7 +126,7 @@ void describe("container image (podman, runc)", () => {
     assert.equal(res.stdout, readFileSync(join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml"), "utf8"));
   });
 
-  void test("keepalived and ip work with only NET_ADMIN, NET_RAW, NET_BROADCAST and are refused without them", async () => {
+  void test("keepalived and ip work with only NET_ADMIN, NET_RAW, NET_BROADCAST, SYS_NICE and are refused without them", async () => {
     const image = await ensureImage();
     const ns = await createNetns("c");
     cleanups.push(() => ns.destroy());
@@ -169,8 +169,8 @@ void describe("container image (podman, runc)", () => {
     assert.ok((await addressesOf(ns)).includes(VIP), `the VIP appeared on eth0; keepalived said:\n${logs}`);
     assert.match(logs, /\(VI_51\) Entering MASTER STATE/);
     const caps = await c.exec(["sh", "-c", "grep CapEff /proc/1/status"]);
-    // NET_BROADCAST (11), NET_ADMIN (12), NET_RAW (13): nothing else.
-    assert.equal(caps.stdout.trim().split(/\s+/)[1], "0000000000003800");
+    // NET_BROADCAST (11), NET_ADMIN (12), NET_RAW (13), SYS_NICE (23): nothing else.
+    assert.equal(caps.stdout.trim().split(/\s+/)[1], "0000000000803800");
 
     await c.kill("SIGTERM");
     const stopDeadline = Date.now() + 15_000;

@@ -83,6 +83,9 @@ void describe("keepalived command line", () => {
     ["Thu Nov 26 02:28:43 2026: (vip_4_51) Entering MASTER STATE", "(vip_4_51) Entering MASTER STATE", true],
     ["Thu Nov  6 02:28:43 2026: Sending gratuitous ARP on eth0 for 192.0.2.50", "Sending gratuitous ARP on eth0 for 192.0.2.50", false],
     ["no timestamp: Reload complete", "no timestamp: Reload complete", true],
+    // What keepalived says where the agent lacks CAP_SYS_NICE: worth seeing at info.
+    ["Fri Dec  4 18:52:50 2026: Unable to set process priority to -20 - Permission denied", "Unable to set process priority to -20 - Permission denied", true],
+    ["Fri Dec  4 18:52:50 2026: child process: cannot raise priority", "child process: cannot raise priority", true],
   ];
   for (const [raw, stripped, notable] of lines) {
     void test(`console line ${JSON.stringify(stripped)}`, () => {

@@ -79,7 +79,7 @@ void describe("keepalived-vip help", { concurrency: true }, () => {
       const r = await cli(args);
       assert.equal(r.code, 0);
       assert.match(r.stdout, /^Usage: keepalived-vip render --node NAME/);
-      for (const flag of ["--node NAME", "--all", "--out DIR", "--default-interface IF", "--runtime-dir DIR"]) assert.ok(r.stdout.includes(flag), flag);
+      for (const flag of ["--node NAME", "--all", "--out DIR", "--default-interface IF", "--runtime-dir DIR", "--min-advert-interval D"]) assert.ok(r.stdout.includes(flag), flag);
       assert.equal(r.stderr, "");
     });
   }
@@ -139,6 +139,20 @@ void describe("keepalived-vip render of the samples", { concurrency: true }, () 
     assert.ok(r.stdout.includes("interface ens3"));
     assert.ok(!r.stdout.includes("interface eth0"));
     assert.ok(r.stdout.includes("/var/run/kv/notify.fifo"));
+  });
+
+  void test("--min-advert-interval: below it (default 100ms) a VirtualIP is a warning and left out, as the operator would", async () => {
+    using tmp = tempDir();
+    const fast = join(tmp.dir, "fast.yaml");
+    writeFileSync(fast, readFileSync(join(root, "config/samples/virtualip-basic.yaml"), "utf8").replace(/spec:\n/, "spec:\n  vrrp: { version: 3, advertisementInterval: 20ms }\n"));
+    const refused = await cli(["render", "--node", "node-a", fast, ...cluster]);
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(refused.stderr, /^warning: VirtualIP default\/nginx: spec\.vrrp\.advertisementInterval: 20ms is below the smallest advert interval this cluster allows, 100ms/m);
+    assert.ok(!refused.stdout.includes("virtual_router_id 51"), "a VirtualIP below the floor was rendered");
+    const allowed = await cli(["render", "--node", "node-a", "--min-advert-interval", "20ms", fast, ...cluster]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(allowed.stderr, "");
+    assert.match(allowed.stdout, /virtual_router_id 51\n[^]*advert_int 0\.02\b/);
   });
 
   void test("- reads stdin", async () => {
@@ -234,6 +248,12 @@ void describe("keepalived-vip bad input", { concurrency: true }, () => {
       args: () => ["render", "--node", "node-a", "--default-interface", "eth0}", ...allSamples],
       code: 2,
       stderr: /^error: --default-interface "eth0}" is not a plain interface name/,
+    },
+    {
+      name: "an advert floor below VRRPv3's 10ms",
+      args: () => ["render", "--node", "node-a", "--min-advert-interval", "5ms", ...allSamples],
+      code: 2,
+      stderr: /^error: --min-advert-interval "5ms" is not a duration from 10ms to 255s/,
     },
     { name: "unknown subcommand", args: () => ["frobnicate"], code: 2, stderr: /^error: unknown subcommand "frobnicate"/ },
     { name: "unknown top-level flag", args: () => ["--frobnicate"], code: 2, stderr: /^error: unknown option "--frobnicate"/ },

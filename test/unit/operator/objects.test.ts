@@ -51,7 +51,7 @@ void describe("buildAgentDaemonSet", () => {
       runAsNonRoot: false,
       privileged: false,
       allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"] },
+      capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SYS_NICE"] },
       seccompProfile: { type: "RuntimeDefault" },
     });
     assert.equal(c?.ports?.[0]?.containerPort, 9101);

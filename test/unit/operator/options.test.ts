@@ -33,7 +33,19 @@ void describe("parseOperatorOptions", () => {
     assert.deepEqual(c.agent.extraArgs, []);
     assert.equal(c.kubeconfig, undefined);
     assert.equal(c.renderThread, "inline");
+    assert.equal(c.minAdvertIntervalMs, 100);
   });
+
+  const floors: { name: string; over: Partial<OptionSources>; want: number }[] = [
+    { name: "the flag", over: { flags: { "min-advert-interval": "10ms" } }, want: 10 },
+    { name: "its env var", over: { env: { KEEPALIVED_VIP_MIN_ADVERT_INTERVAL: "1s" } }, want: 1000 },
+    { name: "the config file", over: { configText: "min-advert-interval: 250ms\n" }, want: 250 },
+    { name: "the config file, in seconds", over: { configText: "min-advert-interval: 2\n" }, want: 2000 },
+    { name: "the flag over its env var", over: { flags: { "min-advert-interval": "50ms" }, env: { KEEPALIVED_VIP_MIN_ADVERT_INTERVAL: "1s" } }, want: 50 },
+  ];
+  for (const c of floors) {
+    void test(`--min-advert-interval from ${c.name} -> ${c.want}ms`, () => assert.equal(ok(c.over).minAdvertIntervalMs, c.want));
+  }
 
   void test("--render-thread=worker (or its env var) moves the renderer to a thread of its own", () => {
     assert.equal(ok({ flags: { "render-thread": "worker" } }).renderThread, "worker");
@@ -87,6 +99,9 @@ void describe("parseOperatorOptions", () => {
     { name: "a port out of range", over: { env: { KEEPALIVED_VIP_AGENT_METRICS_PORT: "70000" } }, want: /^--agent-metrics-port \(from KEEPALIVED_VIP_AGENT_METRICS_PORT\)/ },
     { name: "a bad bind address", over: { flags: { "metrics-bind-address": "localhost" } }, want: /^--metrics-bind-address: want host:port/ },
     { name: "an unknown render thread", over: { flags: { "render-thread": "gpu" } }, want: /^--render-thread/ },
+    { name: "an advert floor below 10ms", over: { flags: { "min-advert-interval": "5ms" } }, want: /^--min-advert-interval: must be at least 10ms/ },
+    { name: "an advert floor above 255s", over: { env: { KEEPALIVED_VIP_MIN_ADVERT_INTERVAL: "5m" } }, want: /^--min-advert-interval \(from KEEPALIVED_VIP_MIN_ADVERT_INTERVAL\): must be at most 255s/ },
+    { name: "an advert floor that is no duration", over: { flags: { "min-advert-interval": "fast" } }, want: /^--min-advert-interval: "fast" is not a positive duration/ },
     { name: "a bad namespace", over: { flags: { namespace: "Kube_System" } }, want: /^--namespace: not a namespace name/ },
     { name: "an unknown key in the config file", over: { configText: "agent-imag: x\n", configPath: "/etc/kv.yaml" }, want: /^--config \/etc\/kv\.yaml: unknown setting "agent-imag"/ },
     { name: "a config file that is not a map", over: { configText: "- a\n" }, want: /^--config config file: want a map/ },

@@ -240,6 +240,20 @@ void describe("planVirtualIPStatus", () => {
       conflict: "False",
     },
     {
+      name: "an advert interval below the admin's floor",
+      problems: [
+        {
+          virtualIP: "default/web",
+          condition: "Ready",
+          reason: "AdvertIntervalTooShort",
+          message: "VirtualIP default/web: spec.vrrp.advertisementInterval: 10ms is below the smallest advert interval this cluster allows, 100ms (operator --min-advert-interval)",
+          excluded: true,
+        },
+      ],
+      want: "AdvertIntervalTooShort",
+      conflict: "False",
+    },
+    {
       name: "a lost conflict",
       problems: [
         { virtualIP: "default/web", condition: "Ready", reason: "Conflict", message: "conflicts with default/old", excluded: true, other: "default/old" },
@@ -255,6 +269,7 @@ void describe("planVirtualIPStatus", () => {
       assert.equal(p.readyReason, c.want);
       assert.equal(p.summary.conditions.find((x) => x.type === "Conflict")?.status, c.conflict);
       assert.ok(p.events.length >= 1 && p.events.every((e) => e.type === "Warning"));
+      assert.ok(p.events.some((e) => e.reason === c.want || e.reason === c.problems.find((x) => x.condition === "Conflict")?.reason), JSON.stringify(p.events));
     });
   }
 

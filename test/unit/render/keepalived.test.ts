@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { advertIntervalText, assertConfigShape, planCluster, renderKeepalivedConf, renderNodeConfigs } from "../../../src/render/index.js";
 import type { KeepalivedConfInput, KeepalivedInstance, VirtualServer } from "../../../src/render/index.js";
 import { KeepalivedChecker } from "./support.js";
-import { node, service, slice, view, vip } from "./factory.js";
+import { blockOf, node, service, slice, view, vip } from "./factory.js";
 
 void describe("advertIntervalText", () => {
   const cases: [number, 2 | 3, string][] = [
@@ -167,4 +167,18 @@ void describe("assertConfigShape", () => {
   for (const [name, text] of bad) {
     void test(`refuses ${name}`, () => assert.throws(() => assertConfigShape(text), /Refusing/));
   }
+});
+
+void describe("global_defs: scheduling of the VRRP process", () => {
+  const configs = renderNodeConfigs(planCluster(view([vip({ name: "web" })]), {}));
+  void test("every node's VRRP process asks for nice -20 and never switches to realtime on its own", () => {
+    assert.equal(configs.length, 3);
+    for (const n of configs) {
+      const lines = (blockOf(n.config, "global_defs") ?? "").split("\n").map((l) => l.trim());
+      assert.ok(lines.includes("vrrp_priority -20"), `${n.node}: ${lines.join(" | ")}`);
+      assert.ok(lines.includes("max_auto_priority -1"), `${n.node}: ${lines.join(" | ")}`);
+      // keepalived 2.2.7 zeroes the realtime CPU limit on a reload and the kernel kills the VRRP process.
+      assert.ok(!lines.some((l) => /^(vrrp_rt_priority|vrrp_rlimit_rttime|vrrp_no_swap)\b/.test(l)), `${n.node}: ${lines.join(" | ")}`);
+    }
+  });
 });

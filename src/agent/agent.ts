@@ -354,7 +354,7 @@ export class Agent {
       touched.add(instance);
       if (prev?.state !== s.state) {
         setInstanceState(this.metrics, instance, s.state);
-        if (prev) this.metrics.transitions.inc({ instance, to: s.state });
+        if (prev) this.metrics.transitions.inc({ vrrp_instance: instance, to: s.state });
         this.opts.logger.info("Observed VRRP state", { instance, from: prev?.state, to: s.state, priority: s.priority });
       }
     }

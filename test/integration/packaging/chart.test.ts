@@ -50,11 +50,20 @@ void describe("Helm chart", () => {
     assert.equal(full.code, 0, full.stdout + full.stderr);
   });
 
-  void test("Chart.yaml is version 0.1.0 with appVersion 0.1.0", () => {
+  void test("Chart.yaml's version and appVersion are package.json's version", () => {
     const chart = yaml.load(readFileSync(join(CHART_DIR, "Chart.yaml"), "utf8")) as Record<string, unknown>;
+    const { version } = JSON.parse(readFileSync(join(CHART_DIR, "../../package.json"), "utf8")) as { version: string };
     assert.equal(chart.apiVersion, "v2");
-    assert.equal(chart.version, "0.1.0");
-    assert.equal(chart.appVersion, "0.1.0");
+    assert.equal(chart.version, version);
+    assert.equal(chart.appVersion, version);
+  });
+
+  void test("one replica renders no PodDisruptionBudget (it would block every drain); two render one", async () => {
+    const one = await renderChart({ replicaCount: 1 });
+    assert.equal(one.filter((o) => o.kind === "PodDisruptionBudget").length, 0);
+    const two = await renderChart({ replicaCount: 2 });
+    const pdb = two.filter((o) => o.kind === "PodDisruptionBudget");
+    assert.equal(pdb.length, 1);
   });
 
   void test("default values render the operator Deployment, PDB, ServiceAccounts, RBAC and metrics Service", async () => {

@@ -4,8 +4,8 @@ import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
 import { Agent, type AgentSettings as AgentCoreSettings } from "../agent/agent.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
-import { createLogger } from "../shared/logger.js";
 import { parseDuration } from "../shared/duration.js";
+import { LOG_LEVELS, createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
 const DEFAULTS = {
@@ -24,8 +24,9 @@ checks it with keepalived --config-test, runs keepalived, reports VRRP state
 into each VirtualIP's status.nodes and renews a heartbeat Lease.
 
 Options (environment variable in brackets):
-  --kubeconfig PATH             kubeconfig file (default: KUBECONFIG, ~/.kube/config,
-                                or the in-cluster ServiceAccount)
+  --kubeconfig PATH             kubeconfig file (default: $KUBECONFIG, then
+                                ~/.kube/config, then the in-cluster ServiceAccount)
+  --log-level LEVEL             error, warn, info or debug [LOG_LEVEL] (default info)
   --node-name NAME              this node's name, required [NODE_NAME]
   --namespace NS                namespace of the config Secrets and the heartbeat
                                 Lease [POD_NAMESPACE] (default keepalived-vip-system)
@@ -45,6 +46,7 @@ Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 2 on a usage error.
 
 const OPTIONS = {
   kubeconfig: { type: "string" },
+  "log-level": { type: "string" },
   "node-name": { type: "string" },
   namespace: { type: "string" },
   "host-ip": { type: "string" },
@@ -71,6 +73,7 @@ export function parseDurationMs(flag: string, value: string): number {
 /** The agent's settings after flags and environment, and the kubeconfig to reach the API with. */
 export interface AgentSettings extends AgentCoreSettings {
   kubeconfig?: string;
+  logLevel: string;
 }
 
 /** Reads flags with environment fallbacks; throws UsageError on anything wrong. Pure apart from reading `env`. */
@@ -89,8 +92,11 @@ export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): Agen
   const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", values["heartbeat-interval"] ?? DEFAULTS.heartbeatInterval);
   if (heartbeatIntervalMs >= leaseMs) throw new UsageError("--heartbeat-interval must be shorter than --lease-duration");
   const hostIP = (values["host-ip"] ?? env.HOST_IP ?? "").trim();
+  const logLevel = (values["log-level"] ?? env.LOG_LEVEL ?? "info").trim();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
   return {
     kubeconfig: values.kubeconfig,
+    logLevel,
     node,
     namespace: (values.namespace ?? env.POD_NAMESPACE ?? "").trim() || DEFAULT_AGENT_NAMESPACE,
     hostIP: hostIP === "" ? undefined : hostIP,
@@ -110,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const logger = createLogger("agent").child({ node: settings.node });
+  const logger = createLogger("agent", settings.logLevel).child({ node: settings.node });
   const clients = createKubeClients({ kubeconfig: settings.kubeconfig });
   const agent = new Agent({ ...settings, clients, logger });
   const signal = untilSignal();

@@ -33,7 +33,7 @@ function sha256(text: string): string {
 
 /** The agent container's arguments: the subcommand, the flags the operator sets, then the extra ones. */
 export function agentArgs(agent: AgentSettings): string[] {
-  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, ...agent.extraArgs];
+  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, `--log-level=${agent.logLevel}`, ...agent.extraArgs];
 }
 
 function podSpec(agent: AgentSettings): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {

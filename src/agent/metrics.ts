@@ -12,6 +12,8 @@ export interface AgentMetrics {
   /** 1 for the instance's current state, 0 for the others. */
   vrrpState: Gauge<"vrrp_instance" | "state">;
   transitions: Counter<"vrrp_instance" | "to">;
+  /** 1 per VRRP instance and VirtualIP it carries: maps vrrp_instance to the VirtualIP and its addresses. */
+  instanceInfo: Gauge<"vrrp_instance" | "namespace" | "name" | "address">;
   reloads: Counter;
   configTestFailures: Counter;
   /** 1 while the published plan is incomplete for this node (the running config is kept). */
@@ -33,6 +35,12 @@ export function createAgentMetrics(defaults = true): AgentMetrics {
     registry,
     vrrpState: new Gauge({ name: "keepalived_vip_agent_vrrp_state", help: "VRRP state of each keepalived instance on this node (1 for the current state).", labelNames: ["vrrp_instance", "state"], registers }),
     transitions: new Counter({ name: "keepalived_vip_agent_vrrp_transitions_total", help: "VRRP state transitions seen on the notify FIFO.", labelNames: ["vrrp_instance", "to"], registers }),
+    instanceInfo: new Gauge({
+      name: "keepalived_vip_agent_vrrp_instance_info",
+      help: "A constant 1 per VRRP instance of this node and VirtualIP it carries: namespace and name of the VirtualIP, address the instance's virtual addresses (comma-separated).",
+      labelNames: ["vrrp_instance", "namespace", "name", "address"],
+      registers,
+    }),
     reloads: new Counter({ name: "keepalived_vip_agent_reloads_total", help: "keepalived reloads (SIGHUP) after a new config was installed.", registers }),
     configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Candidate configs refused: by keepalived --config-test, or before it (an unreadable or unsafe published plan).", registers }),
     configWaiting: new Gauge({
@@ -60,4 +68,16 @@ export function setInstanceState(m: AgentMetrics, instance: string, state: Insta
 /** Drops the series of an instance that no longer exists. */
 export function removeInstance(m: AgentMetrics, instance: string): void {
   for (const s of STATES) m.vrrpState.remove({ vrrp_instance: instance, state: s });
+}
+
+/** Replaces the info series with the instances of the applied plan. */
+export function setInstanceInfo(m: AgentMetrics, instances: readonly { instance: string; addresses: readonly string[]; virtualIPs: readonly string[] }[]): void {
+  m.instanceInfo.reset();
+  for (const inst of instances) {
+    const address = inst.addresses.join(",");
+    for (const key of inst.virtualIPs) {
+      const slash = key.indexOf("/");
+      m.instanceInfo.set({ vrrp_instance: inst.instance, namespace: key.slice(0, slash), name: key.slice(slash + 1), address }, 1);
+    }
+  }
 }

@@ -102,3 +102,16 @@ void describe("production dependency tree", () => {
     assert.match(copies("@kubernetes/client-node")[0]?.[1].version ?? "", /^0\.20\./);
   });
 });
+
+void describe("kube_writes_total resource label", () => {
+  void test("applied kinds are counted by their API resource, as the other writes", async () => {
+    const { resourceOf } = await import("../../../src/kube/client.js");
+    assert.equal(resourceOf("Secret"), "secrets");
+    assert.equal(resourceOf("DaemonSet"), "daemonsets");
+    assert.equal(resourceOf("Service"), "services");
+    assert.equal(resourceOf("Lease"), "leases");
+    assert.equal(resourceOf("VirtualIP"), "virtualips");
+    assert.equal(resourceOf("NetworkPolicy"), "networkpolicies");
+    assert.equal(resourceOf("Ingress"), "ingresses");
+  });
+});

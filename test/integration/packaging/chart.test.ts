@@ -179,6 +179,7 @@ void describe("Helm chart", () => {
         resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
         priorityClassName: "",
         metricsPort: 9300,
+        logLevel: "warn",
         extraArgs: ["--heartbeat-interval=2s"],
       },
       metrics: { port: 9090, serviceMonitor: { enabled: true, labels: { release: "prom" } } },
@@ -201,6 +202,7 @@ void describe("Helm chart", () => {
       extraArgs: ["--heartbeat-interval=2s"],
       serviceAccountName: "keepalived-vip-agent",
       metricsPort: 9300,
+      logLevel: "warn",
     });
     for (const sa of ["keepalived-vip-operator", "keepalived-vip-agent"]) {
       assert.deepEqual(find(objs, "ServiceAccount", sa).imagePullSecrets, [{ name: "regcred" }], `${sa} carries the pull secret`);

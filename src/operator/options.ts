@@ -71,7 +71,7 @@ export interface FlagDef {
 /** Every flag of `operator`, in --help order. */
 export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "config", env: "KEEPALIVED_VIP_CONFIG", help: "YAML file with any of these settings, keyed by flag name (flags and env vars win)" },
-  { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount)" },
+  { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file; without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount" },
   { name: "log-level", env: "LOG_LEVEL", default: "info", help: "Log level: error, warn, info or debug" },
   { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, the agent DaemonSet, the node and instance config Secrets and Leases" },
   { name: "identity", env: "POD_NAME", default: "<hostname>_<pid>", help: "Leader-election identity of this replica" },
@@ -111,7 +111,6 @@ export function renderOperatorHelp(program: string): string {
     "writes the agent DaemonSet, the published plan (one config Secret per VRRP instance and one",
     "per Node, from which each agent assembles its keepalived.conf), Service load-balancer status",
     "and VirtualIP status. Precedence: flag, then env var, then config file, then default.",
-    "Log level: LOG_LEVEL (default info).",
     "",
     "Options:",
     ...rows,

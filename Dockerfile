@@ -60,6 +60,8 @@ LABEL org.opencontainers.image.title="keepalived-vip-operator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
+# `keepalived-vip --version` and the build_info metrics report this commit.
+ENV KEEPALIVED_VIP_REVISION=${REVISION}
 # The operator runs as this non-root user. The agent DaemonSet (built by the
 # operator) overrides it with user 0 and only NET_ADMIN, NET_RAW, NET_BROADCAST, SYS_NICE.
 USER 65532:65532

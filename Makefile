@@ -122,12 +122,12 @@ clean: ## Remove build output
 	rm -rf dist
 
 .PHONY: base-image
-base-image: ## Build the local base image (debootstrap + this machine's Node.js) if missing; needs root
+base-image: ## Build the local base images (debootstrap; + the pinned Node.js) if missing; needs root
 	@hack/image/setup.sh
 	@hack/image/base-image.sh
 
 .PHONY: image
-image: ## Build the container image with podman (IMAGE=..., BASE_IMAGE=node:20-bookworm-slim to pull a base)
+image: ## Build the container image with podman (IMAGE=...; BASE_IMAGE=node:24-bookworm-slim RUNTIME_BASE_IMAGE=debian:bookworm-slim to pull the bases)
 	@hack/image/setup.sh
 	@hack/image/build.sh
 

@@ -14,7 +14,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface, hostAddresses } from "./ip.js";
 import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
-import { createAgentMetrics, removeInstance, setInstanceState, type AgentMetrics } from "./metrics.js";
+import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { StatusReporter } from "./reporter.js";
@@ -325,6 +325,7 @@ export class Agent {
   private setApplied(map: NodeInstanceMap): void {
     const keys = new Set([...virtualIPKeys(this.applied), ...virtualIPKeys(map)]);
     this.applied = map;
+    setInstanceInfo(this.metrics, map.instances);
     const priorities = Object.fromEntries(map.instances.map((i) => [i.instance, i.priority]));
     this.fold({ kind: "configured", priorities }, this.clock.now());
     const now = this.clock.now();
@@ -359,7 +360,7 @@ export class Agent {
       touched.add(instance);
       if (prev?.state !== s.state) {
         setInstanceState(this.metrics, instance, s.state);
-        if (prev) this.metrics.transitions.inc({ instance, to: s.state });
+        if (prev) this.metrics.transitions.inc({ vrrp_instance: instance, to: s.state });
         this.opts.logger.info("Observed VRRP state", { instance, from: prev?.state, to: s.state, priority: s.priority });
       }
     }

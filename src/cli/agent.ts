@@ -5,8 +5,8 @@ import { Agent, type AgentSettings as AgentCoreSettings } from "../agent/agent.j
 import { CAP_SYS_NICE, hasCapability, readSelfStatus } from "../agent/capabilities.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
-import { createLogger } from "../shared/logger.js";
 import { parseDuration } from "../shared/duration.js";
+import { LOG_LEVELS, createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
 const DEFAULTS = {
@@ -17,28 +17,37 @@ const DEFAULTS = {
   heartbeatInterval: "3s",
 };
 
-const HELP = `Usage: ${PROGRAM} agent [options]
+/** The --help text of `agent` (the same layout as `operator --help`). */
+export const AGENT_HELP = `Usage: ${PROGRAM} agent [options]
 
 Runs on every node (DaemonSet, hostNetwork): follows the published plan (the
 node's Secret and the instance Secrets), assembles the node's keepalived.conf,
 checks it with keepalived --config-test, runs keepalived, reports VRRP state
 into each VirtualIP's status.nodes and renews a heartbeat Lease.
 
-Options (environment variable in brackets):
-  --kubeconfig PATH             kubeconfig file (default: KUBECONFIG, ~/.kube/config,
-                                or the in-cluster ServiceAccount)
-  --node-name NAME              this node's name, required [NODE_NAME]
-  --namespace NS                namespace of the config Secrets and the heartbeat
-                                Lease [POD_NAMESPACE] (default keepalived-vip-system)
-  --host-ip IP                  the node's InternalIP; its interface is published
-                                as the default interface [HOST_IP]
-  --runtime-dir DIR             live config, pid files, notify FIFO
-                                (default ${DEFAULTS.runtimeDir})
-  --keepalived-path PATH        keepalived binary (default ${DEFAULTS.keepalivedPath})
-  --metrics-bind-address ADDR   /metrics, /healthz, /readyz (default ${DEFAULTS.metricsBindAddress})
-  --lease-duration DURATION     heartbeat Lease duration (default ${DEFAULTS.leaseDuration})
-  --heartbeat-interval DURATION heartbeat renewal period (default ${DEFAULTS.heartbeatInterval})
-  -h, --help                    show this help
+Options:
+  --kubeconfig
+      Kubeconfig file; without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount
+  --log-level
+      Log level: error, warn, info or debug (default "info"; env LOG_LEVEL)
+  --node-name
+      This node's name, required (env NODE_NAME)
+  --namespace
+      Namespace of the config Secrets and the heartbeat Lease (default "keepalived-vip-system"; env POD_NAMESPACE)
+  --host-ip
+      The node's InternalIP; its interface is published as the default interface (env HOST_IP)
+  --runtime-dir
+      Live config, pid files, notify FIFO (default "${DEFAULTS.runtimeDir}")
+  --keepalived-path
+      keepalived binary (default "${DEFAULTS.keepalivedPath}")
+  --metrics-bind-address
+      Address of /metrics, /healthz and /readyz (default "${DEFAULTS.metricsBindAddress}")
+  --lease-duration
+      Heartbeat Lease duration (DURATION) (default "${DEFAULTS.leaseDuration}")
+  --heartbeat-interval
+      Heartbeat renewal period (DURATION) (default "${DEFAULTS.heartbeatInterval}")
+  -h, --help
+      Show this help
 
 DURATION is a number with a unit: 500ms, 3s, 1m.
 Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 2 on a usage error.
@@ -46,6 +55,7 @@ Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 2 on a usage error.
 
 const OPTIONS = {
   kubeconfig: { type: "string" },
+  "log-level": { type: "string" },
   "node-name": { type: "string" },
   namespace: { type: "string" },
   "host-ip": { type: "string" },
@@ -72,6 +82,7 @@ export function parseDurationMs(flag: string, value: string): number {
 /** The agent's settings after flags and environment, and the kubeconfig to reach the API with. */
 export interface AgentSettings extends AgentCoreSettings {
   kubeconfig?: string;
+  logLevel: string;
 }
 
 /** Reads flags with environment fallbacks; throws UsageError on anything wrong. Pure apart from reading `env`. */
@@ -90,8 +101,11 @@ export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): Agen
   const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", values["heartbeat-interval"] ?? DEFAULTS.heartbeatInterval);
   if (heartbeatIntervalMs >= leaseMs) throw new UsageError("--heartbeat-interval must be shorter than --lease-duration");
   const hostIP = (values["host-ip"] ?? env.HOST_IP ?? "").trim();
+  const logLevel = (values["log-level"] ?? env.LOG_LEVEL ?? "info").trim();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
   return {
     kubeconfig: values.kubeconfig,
+    logLevel,
     node,
     namespace: (values.namespace ?? env.POD_NAMESPACE ?? "").trim() || DEFAULT_AGENT_NAMESPACE,
     hostIP: hostIP === "" ? undefined : hostIP,
@@ -108,10 +122,10 @@ export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): Agen
 export async function run(argv: string[]): Promise<number> {
   const settings = parseAgentSettings(argv, process.env);
   if (settings === "help") {
-    process.stdout.write(HELP);
+    process.stdout.write(AGENT_HELP);
     return 0;
   }
-  const logger = createLogger("agent").child({ node: settings.node });
+  const logger = createLogger("agent", settings.logLevel).child({ node: settings.node });
   const clients = createKubeClients({ kubeconfig: settings.kubeconfig });
   const agent = new Agent({ ...settings, clients, logger });
   const signal = untilSignal();

@@ -1,6 +1,7 @@
 // Top-level command-line dispatch: picks the subcommand, prints the overall
 // usage, and turns thrown errors into `error: ...` lines and an exit status.
 // I/O: writes the process's stdout/stderr (or the Output it is given).
+import { versionLine } from "../shared/version.js";
 import { EXIT_FAILURE, EXIT_USAGE, InputError, PROGRAM, UsageError, type CommandModule } from "./command.js";
 
 /** One entry of the subcommand table in src/main.ts. */
@@ -35,7 +36,8 @@ export function renderUsage(subcommands: readonly Subcommand[]): string {
     "Subcommands:",
     ...lines,
     "",
-    `Run '${PROGRAM} <subcommand> --help' for the options of a subcommand.`,
+    `Run '${PROGRAM} <subcommand> --help' for the options of a subcommand,`,
+    `'${PROGRAM} --version' for the version and commit of this build.`,
     "",
   ].join("\n");
 }
@@ -76,6 +78,10 @@ export async function runMain(subcommands: readonly Subcommand[], argv: string[]
   }
   if (first === "-h" || first === "--help" || (first === "help" && rest.length === 0)) {
     out.stdout(renderUsage(subcommands));
+    return 0;
+  }
+  if (first === "--version" || first === "version") {
+    out.stdout(versionLine(PROGRAM));
     return 0;
   }
   const name = first === "help" ? (rest[0] ?? "") : first;

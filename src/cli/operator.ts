@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const res = parseOperatorOptions({ flags, env: process.env, ...(configText !== undefined ? { configText, configPath } : {}), defaultIdentity: defaultIdentity() });
   if (!res.ok) throw new UsageError(res.errors.join("\nerror: "));
   const { config } = res;
-  const logger = createLogger("operator").child({ identity: config.identity });
+  const logger = createLogger("operator", config.logLevel).child({ identity: config.identity });
   const fail = (what: string) => (err: unknown) => {
     logger.error(what, { error: describeError(err) });
     process.exit(1);

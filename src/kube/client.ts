@@ -63,11 +63,24 @@ export interface ApplyOptions {
 }
 
 /**
+ * The `resource` label of kube_writes_total for a kind: the lower-case plural
+ * the API path uses ("Secret" -> "secrets", "DaemonSet" -> "daemonsets"), as
+ * every other write is counted.
+ */
+export function resourceOf(kind: string | undefined): string {
+  if (!kind) return "unknown";
+  const lower = kind.toLowerCase();
+  if (lower.endsWith("s")) return `${lower}es`;
+  if (lower.endsWith("y")) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
+
+/**
  * Server-side applies a whole object (apiVersion, kind, metadata.name[, namespace] required).
  * Returns the object as stored.
  */
 export async function applyObject<T extends k8s.KubernetesObject>(clients: KubeClients, obj: T, opts: ApplyOptions): Promise<T> {
-  clients.countWrite("apply", `${obj.kind ?? "?"}`);
+  clients.countWrite("apply", resourceOf(obj.kind));
   const res = await clients.objects.patch(obj, undefined, undefined, opts.fieldManager, opts.force ?? true, APPLY_HEADERS);
   return res.body;
 }

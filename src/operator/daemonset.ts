@@ -36,7 +36,7 @@ function sha256(text: string): string {
  * (the plan's namespace when it is not the pods' own, ADR 0010), then the extra ones.
  */
 export function agentArgs(agent: AgentSettings, planNamespace?: string): string[] {
-  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, ...(planNamespace ? [`--namespace=${planNamespace}`] : []), ...agent.extraArgs];
+  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, `--log-level=${agent.logLevel}`, ...(planNamespace ? [`--namespace=${planNamespace}`] : []), ...agent.extraArgs];
 }
 
 function podSpec(agent: AgentSettings, planNamespace?: string): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {

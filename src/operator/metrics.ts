@@ -1,6 +1,7 @@
 // The operator's Prometheus metrics, in a registry of its own. Creating them
 // is pure; the shared health server serves the registry.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { registerBuildInfo } from "../shared/version.js";
 import { ReadyReason } from "../api/index.js";
 
 /** Every metric the operator exports. */
@@ -28,7 +29,8 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 /** Creates the operator's metrics in a fresh registry (with process metrics when `defaults`). */
 export function createOperatorMetrics(defaults = true): OperatorMetrics {
   const registry = new Registry();
-  if (defaults) collectDefaultMetrics({ register: registry, prefix: "keepalived_vip_operator_" });
+  if (defaults) collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry, "operator");
   const registers = [registry];
   const m: OperatorMetrics = {
     registry,

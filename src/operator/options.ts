@@ -1,5 +1,6 @@
 // The operator's settings: flag table (with env vars and defaults), the help
 // text, and validation of flags, environment and config file into one OperatorConfig. Pure.
+import { LOG_LEVELS } from "../shared/logger.js";
 import { z } from "zod";
 import yaml from "js-yaml";
 import { DNS_SUBDOMAIN_PATTERN } from "../api/index.js";
@@ -33,11 +34,14 @@ export interface AgentSettings {
   serviceAccountName: string;
   /** Port of the agent's /metrics, /healthz and /readyz on the node (hostNetwork). */
   metricsPort: number;
+  /** The agents' --log-level. */
+  logLevel: (typeof LOG_LEVELS)[number];
 }
 
 /** Everything the operator needs to run. */
 export interface OperatorConfig {
   kubeconfig?: string;
+  logLevel: (typeof LOG_LEVELS)[number];
   /** Namespace of the operator: its leader Lease and the agent DaemonSet. */
   namespace: string;
   /**
@@ -79,7 +83,8 @@ export interface FlagDef {
 /** Every flag of `operator`, in --help order. */
 export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "config", env: "KEEPALIVED_VIP_CONFIG", help: "YAML file with any of these settings, keyed by flag name (flags and env vars win)" },
-  { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file (default: in-cluster, then ~/.kube/config)" },
+  { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file; without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount" },
+  { name: "log-level", env: "LOG_LEVEL", default: "info", help: "Log level: error, warn, info or debug" },
   { name: "namespace", env: "POD_NAMESPACE", default: "keepalived-vip-system", help: "Namespace of the operator, its leader Lease and the agent DaemonSet" },
   {
     name: "plan-namespace",
@@ -125,6 +130,7 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "agent-priority-class", env: "KEEPALIVED_VIP_AGENT_PRIORITY_CLASS", default: "system-node-critical", help: "priorityClassName of the agent pods (empty for none)" },
   { name: "agent-extra-args", env: "KEEPALIVED_VIP_AGENT_EXTRA_ARGS", multiple: true, help: "Extra argument for the agent; repeat for several (env: space-separated; config: a list)" },
   { name: "agent-service-account", env: "KEEPALIVED_VIP_AGENT_SERVICE_ACCOUNT", default: "keepalived-vip-agent", help: "ServiceAccount of the agent pods" },
+  { name: "agent-log-level", env: "KEEPALIVED_VIP_AGENT_LOG_LEVEL", default: "info", help: "Log level of the agents (their --log-level): error, warn, info or debug" },
   { name: "agent-metrics-port", env: "KEEPALIVED_VIP_AGENT_METRICS_PORT", default: "9101", help: "Port of the agent's /metrics and /healthz on each node" },
 ];
 
@@ -143,7 +149,6 @@ export function renderOperatorHelp(program: string): string {
     "which each agent assembles its keepalived.conf), the VirtualIPs of LoadBalancer Services,",
     "Service load-balancer status, VirtualIP and pool status.",
     "Precedence: flag, then env var, then config file, then default.",
-    "Log level: LOG_LEVEL (default info).",
     "",
     "Options:",
     ...rows,
@@ -249,10 +254,13 @@ const bindAddress = z.string().refine(
   { message: "want host:port, :port or [ipv6]:port" },
 );
 
+const logLevel = z.enum(LOG_LEVELS);
+
 /** Schema of the merged settings, keyed by flag name. */
 const settingsSchema = z
   .object({
     kubeconfig: z.string().min(1).optional(),
+    "log-level": logLevel,
     namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a namespace name"),
     "plan-namespace": z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a namespace name").optional(),
     identity: z.string().min(1).max(128),
@@ -273,6 +281,7 @@ const settingsSchema = z
     "agent-priority-class": z.union([z.literal(""), dnsSubdomain]),
     "agent-extra-args": extraArgs,
     "agent-service-account": dnsSubdomain,
+    "agent-log-level": logLevel,
     "agent-metrics-port": intIn(1, 65535),
   })
   .strict();
@@ -363,6 +372,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
   if (s["retry-period"] * 1.2 >= s["renew-deadline"]) errors.push("--retry-period: must be shorter than --renew-deadline / 1.2");
   if (errors.length > 0) return { ok: false, errors };
   const config: OperatorConfig = {
+    logLevel: s["log-level"],
     namespace: s.namespace,
     planNamespace: s["plan-namespace"] ?? s.namespace,
     identity: s.identity,
@@ -385,6 +395,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
       extraArgs: s["agent-extra-args"],
       serviceAccountName: s["agent-service-account"],
       metricsPort: s["agent-metrics-port"],
+      logLevel: s["agent-log-level"],
     },
   };
   if (s.kubeconfig) config.kubeconfig = s.kubeconfig;

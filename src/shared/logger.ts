@@ -4,6 +4,9 @@ import winston from "winston";
 
 export type Logger = winston.Logger;
 
+/** The log levels `--log-level` accepts (operator and agent). */
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+
 /** Creates the process logger for a component (operator, agent, render). */
 export function createLogger(component: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
   return winston.createLogger({

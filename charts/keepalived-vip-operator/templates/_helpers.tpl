@@ -67,6 +67,7 @@ the operator builds the agent DaemonSet.
 - {{ printf "--agent-image=%s" (include "kvo.agentImage" .) | quote }}
 - {{ printf "--agent-service-account=%s" (include "kvo.agentName" .) | quote }}
 - {{ printf "--agent-metrics-port=%d" (int .Values.agent.metricsPort) | quote }}
+- {{ printf "--agent-log-level=%s" .Values.agent.logLevel | quote }}
 - {{ printf "--agent-priority-class=%s" .Values.agent.priorityClassName | quote }}
 - {{ printf "--agent-resources=%s" (.Values.agent.resources | toJson) | quote }}
 - {{ printf "--agent-tolerations=%s" (.Values.agent.tolerations | toJson) | quote }}

@@ -349,9 +349,9 @@ async function main(): Promise<void> {
       updates: latencies.length,
       peakRssMB: peakRssMB(op),
       // At the end, from the operator's own process metrics: what the main thread's V8 heap holds.
-      heapUsedMB: Math.round((after.get("keepalived_vip_operator_nodejs_heap_size_used_bytes") ?? 0) / 1048576),
-      heapTotalMB: Math.round((after.get("keepalived_vip_operator_nodejs_heap_size_total_bytes") ?? 0) / 1048576),
-      externalMB: Math.round((after.get("keepalived_vip_operator_nodejs_external_memory_bytes") ?? 0) / 1048576),
+      heapUsedMB: Math.round((after.get("nodejs_heap_size_used_bytes") ?? 0) / 1048576),
+      heapTotalMB: Math.round((after.get("nodejs_heap_size_total_bytes") ?? 0) / 1048576),
+      externalMB: Math.round((after.get("nodejs_external_memory_bytes") ?? 0) / 1048576),
       idleSeconds: s.idleMs / 1000,
       idleWrites,
       idleLeaderLeaseWrites: idleLeaseWrites,

@@ -50,11 +50,50 @@ void describe("Helm chart", () => {
     assert.equal(full.code, 0, full.stdout + full.stderr);
   });
 
-  void test("Chart.yaml is version 0.1.0 with appVersion 0.1.0", () => {
+  void test("Chart.yaml's version and appVersion are package.json's version", () => {
     const chart = yaml.load(readFileSync(join(CHART_DIR, "Chart.yaml"), "utf8")) as Record<string, unknown>;
+    const { version } = JSON.parse(readFileSync(join(CHART_DIR, "../../package.json"), "utf8")) as { version: string };
     assert.equal(chart.apiVersion, "v2");
-    assert.equal(chart.version, "0.1.0");
-    assert.equal(chart.appVersion, "0.1.0");
+    assert.equal(chart.version, version);
+    assert.equal(chart.appVersion, version);
+  });
+
+  void test("monitors on: an agent PodMonitor and a PrometheusRule with the documented alerts", async () => {
+    const objs = await renderChart({ agent: { podMonitor: { enabled: true, labels: { release: "prom" } } }, prometheusRule: { enabled: true } });
+    const pm = objs.find((o) => o.kind === "PodMonitor");
+    assert.ok(pm, "a PodMonitor");
+    const spec = pm.spec as { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string }[] };
+    assert.deepEqual(spec.selector.matchLabels, { "app.kubernetes.io/name": "keepalived-vip", "app.kubernetes.io/component": "agent" });
+    assert.equal(spec.podMetricsEndpoints[0]?.port, "metrics");
+    assert.equal(pm.metadata.labels?.release, "prom");
+    const rule = objs.find((o) => o.kind === "PrometheusRule");
+    assert.ok(rule, "a PrometheusRule");
+    const rules = (rule.spec as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+    assert.deepEqual(rules.map((r) => r.alert).sort(), ["KeepalivedVIPAgentNotReporting", "KeepalivedVIPConfigRejected", "KeepalivedVIPConfigWaiting", "KeepalivedVIPNoMaster", "KeepalivedVIPSplitBrain"]);
+    const docs = readFileSync(join(CHART_DIR, "../../docs/troubleshooting.md"), "utf8");
+    for (const r of rules.filter((x) => x.alert === "KeepalivedVIPNoMaster" || x.alert === "KeepalivedVIPSplitBrain")) {
+      assert.ok(docs.includes(r.expr), `docs/troubleshooting.md has the query of ${r.alert}: ${r.expr}`);
+    }
+    const off = await renderChart();
+    assert.equal(off.filter((o) => o.kind === "PodMonitor" || o.kind === "PrometheusRule").length, 0, "both off by default");
+  });
+
+  void test("keepalived-vip-viewer aggregates to view; keepalived-vip-editor to edit only when asked", async () => {
+    const label = (o: Obj | undefined, k: string) => o?.metadata.labels?.[`rbac.authorization.k8s.io/${k}`];
+    const byName = (objs: Obj[], n: string) => objs.find((o) => o.kind === "ClusterRole" && o.metadata.name === n);
+    const def = await renderChart();
+    assert.equal(label(byName(def, "keepalived-vip-viewer"), "aggregate-to-view"), "true");
+    assert.equal(label(byName(def, "keepalived-vip-editor"), "aggregate-to-edit"), undefined);
+    const on = await renderChart({ rbac: { aggregatedRoles: { aggregateToEdit: true } } });
+    assert.equal(label(byName(on, "keepalived-vip-editor"), "aggregate-to-edit"), "true");
+  });
+
+  void test("one replica renders no PodDisruptionBudget (it would block every drain); two render one", async () => {
+    const one = await renderChart({ replicaCount: 1 });
+    assert.equal(one.filter((o) => o.kind === "PodDisruptionBudget").length, 0);
+    const two = await renderChart({ replicaCount: 2 });
+    const pdb = two.filter((o) => o.kind === "PodDisruptionBudget");
+    assert.equal(pdb.length, 1);
   });
 
   void test("default values render the operator Deployment, PDB, ServiceAccounts, RBAC and metrics Service", async () => {
@@ -62,7 +101,9 @@ void describe("Helm chart", () => {
     const kinds = objs.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     assert.deepEqual(kinds, [
       "ClusterRole/keepalived-vip-agent",
+      "ClusterRole/keepalived-vip-editor",
       "ClusterRole/keepalived-vip-operator",
+      "ClusterRole/keepalived-vip-viewer",
       "ClusterRoleBinding/keepalived-vip-agent",
       "ClusterRoleBinding/keepalived-vip-operator",
       "Deployment/keepalived-vip-operator",
@@ -152,6 +193,7 @@ void describe("Helm chart", () => {
         resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
         priorityClassName: "",
         metricsPort: 9300,
+        logLevel: "warn",
         extraArgs: ["--heartbeat-interval=2s"],
       },
       metrics: { port: 9090, serviceMonitor: { enabled: true, labels: { release: "prom" } } },
@@ -175,6 +217,7 @@ void describe("Helm chart", () => {
       extraArgs: ["--heartbeat-interval=2s"],
       serviceAccountName: "keepalived-vip-agent",
       metricsPort: 9300,
+      logLevel: "warn",
     });
     for (const sa of ["keepalived-vip-operator", "keepalived-vip-agent"]) {
       assert.deepEqual(find(objs, "ServiceAccount", sa).imagePullSecrets, [{ name: "regcred" }], `${sa} carries the pull secret`);

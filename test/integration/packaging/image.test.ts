@@ -109,6 +109,31 @@ void describe("container image (podman, runc)", () => {
     assert.equal(res.stdout.trim(), '65532:65532|["/usr/bin/tini","--","node","/app/dist/main.js"]');
   });
 
+  void test("the image runs the pinned Node.js 24 and carries no npm, npx or corepack", async () => {
+    const image = await ensureImage();
+    const pinned = /^NODE_VERSION=(\S+)$/m.exec(readFileSync(join(REPO_ROOT, "hack/node-toolchain.env"), "utf8"))?.[1];
+    const res = await podman(["run", "--rm", "--runtime", "runc", "--pull=never", "--entrypoint", "node", image, "--version"]);
+    console.log(`node --version in ${image}: ${res.stdout.trim()}`);
+    assert.equal(res.stdout.trim(), `v${pinned}`);
+    assert.match(res.stdout, /^v24\./);
+    const tools = await podman(["run", "--rm", "--runtime", "runc", "--pull=never", "--entrypoint", "sh", image, "-c", "command -v npm npx corepack; ls -d /usr/local/lib/node_modules /usr/lib/node_modules 2>/dev/null; true"]);
+    assert.equal(tools.stdout.trim(), "", `the runtime image holds no package manager:\n${tools.stdout}`);
+  });
+
+  void test("OCI labels and --version agree with package.json and the commit", async () => {
+    const image = await ensureImage();
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
+    const res = await podman(["image", "inspect", "--format", "{{json .Labels}}", image]);
+    const labels = JSON.parse(res.stdout) as Record<string, string>;
+    assert.equal(labels["org.opencontainers.image.version"], version);
+    assert.equal(labels["org.opencontainers.image.licenses"], "Apache-2.0");
+    assert.match(labels["org.opencontainers.image.source"] ?? "", /^https:\/\/github\.com\//);
+    assert.match(labels["org.opencontainers.image.revision"] ?? "", /^[0-9a-f]{40}(-dirty)?$/);
+    assert.ok(!Number.isNaN(Date.parse(labels["org.opencontainers.image.created"] ?? "")), "created is a timestamp");
+    const v = await podman(["run", "--rm", "--runtime", "runc", "--pull=never", image, "--version"]);
+    assert.equal(v.stdout, `keepalived-vip ${version} (commit ${labels["org.opencontainers.image.revision"]}, node v${/^v?(.*)$/.exec((await podman(["run", "--rm", "--runtime", "runc", "--pull=never", "--entrypoint", "node", image, "--version"])).stdout.trim())?.[1]})\n`);
+  });
+
   void test("the CLI runs as the non-root default user and lists every subcommand", async () => {
     const image = await ensureImage();
     const help = await podman(["run", "--rm", "--runtime", "runc", "--pull=never", image, "--help"], { check: false });

@@ -8,6 +8,7 @@ void describe("parseAgentSettings", () => {
   void test("defaults, with the downward API environment", () => {
     assert.deepEqual(parseAgentSettings([], { NODE_NAME: "node-a", POD_NAMESPACE: "kv", HOST_IP: "192.0.2.11" }), {
       kubeconfig: undefined,
+      logLevel: "info",
       node: "node-a",
       namespace: "kv",
       hostIP: "192.0.2.11",
@@ -17,6 +18,13 @@ void describe("parseAgentSettings", () => {
       leaseDurationSeconds: 10,
       heartbeatIntervalMs: 3000,
     });
+  });
+
+  void test("--log-level, LOG_LEVEL, and a refused level", () => {
+    const env = { NODE_NAME: "n", LOG_LEVEL: "warn" };
+    assert.equal((parseAgentSettings([], env) as { logLevel: string }).logLevel, "warn");
+    assert.equal((parseAgentSettings(["--log-level", "debug"], env) as { logLevel: string }).logLevel, "debug");
+    assert.throws(() => parseAgentSettings(["--log-level", "verbose"], env), /--log-level: "verbose" is not one of error, warn, info, debug/);
   });
 
   void test("flags override the environment", () => {

@@ -20,6 +20,7 @@ const AGENT: AgentSettings = {
   extraArgs: ["--keepalived-path=/usr/sbin/keepalived"],
   serviceAccountName: "keepalived-vip-agent",
   metricsPort: 9101,
+  logLevel: "debug",
 };
 
 void describe("buildAgentDaemonSet", () => {
@@ -44,7 +45,7 @@ void describe("buildAgentDaemonSet", () => {
     assert.deepEqual(pod?.nodeSelector, { "kubernetes.io/os": "linux", role: "edge" });
     assert.deepEqual(pod?.tolerations, AGENT.tolerations);
     assert.equal(pod?.priorityClassName, "system-node-critical");
-    assert.deepEqual(c?.args, ["agent", "--metrics-bind-address=:9101", "--keepalived-path=/usr/sbin/keepalived"]);
+    assert.deepEqual(c?.args, ["agent", "--metrics-bind-address=:9101", "--log-level=debug", "--keepalived-path=/usr/sbin/keepalived"]);
     assert.deepEqual(c?.securityContext, {
       runAsUser: 0,
       runAsGroup: 0,

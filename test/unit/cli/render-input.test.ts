@@ -141,14 +141,14 @@ status: { address: 192.0.2.77, virtualRouterId: 77, pool: lan }
   void test("reads VirtualIPPools (cluster-scoped, defaults applied), Namespace labels and ServiceCIDRs", () => {
     const pool = "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [50-99] }\n";
     const ns = "apiVersion: v1\nkind: Namespace\nmetadata: { name: team-a, labels: { team: web } }\n";
-    const cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: [10.96.0.0/16, fd00:10:96::/112] }\n";
+    const cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: [198.18.0.0/16, 2001:db8:96::/112] }\n";
     const { view, warnings } = parse(file("a.yaml", pool, ns, cidr));
     assert.deepEqual(warnings, []);
     assert.equal(view.pools.length, 1);
     assert.equal(view.pools[0]?.metadata.namespace, undefined, "a pool is cluster-scoped");
     assert.deepEqual(view.pools[0]?.spec, { addresses: ["192.0.2.64/27"], virtualRouterIds: ["50-99"], autoAssign: true });
     assert.deepEqual(view.namespaces, [{ name: "team-a", labels: { team: "web" } }]);
-    assert.deepEqual(view.serviceCIDRs, [{ name: "kubernetes", cidrs: ["10.96.0.0/16", "fd00:10:96::/112"] }]);
+    assert.deepEqual(view.serviceCIDRs, [{ name: "kubernetes", cidrs: ["198.18.0.0/16", "2001:db8:96::/112"] }]);
   });
 
   void test("ignores other kinds with a warning naming file and object", () => {
@@ -243,7 +243,7 @@ void describe("parseClusterView errors", () => {
     },
     {
       name: "a ServiceCIDR without cidrs",
-      files: [file("a.yaml", "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: 10.96.0.0/16 }\n")],
+      files: [file("a.yaml", "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: 198.18.0.0/16 }\n")],
       errors: ["a.yaml: ServiceCIDR kubernetes: spec.cidrs must be a list of CIDRs"],
     },
     {

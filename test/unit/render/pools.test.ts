@@ -241,7 +241,7 @@ void describe("reserved addresses are refused whatever the pools say", () => {
       { metadata: { name: "node-b" }, status: { addresses: [{ type: "InternalIP", address: "192.0.2.12" }, { type: "ExternalIP", address: "203.0.113.12" }] } },
     ],
     agentAddresses: { "node-a": ["198.51.100.7", "2001:db8::7"] },
-    serviceCIDRs: [{ name: "kubernetes", cidrs: ["10.96.0.0/16", "fd00:10:96::/112"] }],
+    serviceCIDRs: [{ name: "kubernetes", cidrs: ["198.18.0.0/16", "2001:db8:96::/112"] }],
   };
   const cases: { address: string; what: RegExp }[] = [
     { address: "192.0.2.11", what: /is an address of Node node-a/ },
@@ -258,8 +258,8 @@ void describe("reserved addresses are refused whatever the pools say", () => {
     { address: "fe80::1", what: /is IPv6 link-local \(fe80::\/10\)/ },
     { address: "255.255.255.255", what: /is the limited broadcast address/ },
     { address: "::ffff:c000:232", what: /is IPv4-mapped IPv6 \(::ffff:0:0\/96\)/ },
-    { address: "10.96.0.10", what: /is the Service range 10\.96\.0\.0\/16 \(ServiceCIDR kubernetes\)/ },
-    { address: "fd00:10:96::1", what: /is the Service range fd00:10:96::\/112 \(ServiceCIDR kubernetes\)/ },
+    { address: "198.18.0.10", what: /is the Service range 198\.18\.0\.0\/16 \(ServiceCIDR kubernetes\)/ },
+    { address: "2001:db8:96::1", what: /is the Service range 2001:db8:96::\/112 \(ServiceCIDR kubernetes\)/ },
   ];
   for (const c of cases) {
     void test(`${c.address} is AddressReserved naming what it collides with`, () => {
@@ -479,13 +479,13 @@ void describe("pool status", () => {
   });
 
   void test("addresses that are never handed out are not available: Service ranges, special ranges, node addresses, each counted once", () => {
-    const pools = [pool("svc", { addresses: ["10.96.0.0/24", "10.97.0.0/30"] }), pool("mixed", { addresses: ["126.255.255.252-127.0.0.3", "2001:db8::/126"] })];
+    const pools = [pool("svc", { addresses: ["198.18.0.0/24", "198.19.0.0/30"] }), pool("mixed", { addresses: ["126.255.255.252-127.0.0.3", "2001:db8::/126"] })];
     const extra: Partial<ClusterView> = {
-      serviceCIDRs: [{ name: "kubernetes", cidrs: ["10.96.0.0/16"] }, { name: "extra", cidrs: ["10.96.0.0/28", "10.97.0.1/32"] }],
-      agentAddresses: { "node-a": ["10.96.0.5", "126.255.255.253", "127.0.0.1", "2001:db8::2"] },
+      serviceCIDRs: [{ name: "kubernetes", cidrs: ["198.18.0.0/16"] }, { name: "extra", cidrs: ["198.18.0.0/28", "198.19.0.1/32"] }],
+      agentAddresses: { "node-a": ["198.18.0.5", "126.255.255.253", "127.0.0.1", "2001:db8::2"] },
     };
     const p = plan([auto("x", { spec: { pool: "svc" } })], pools, extra);
-    // svc: 10.96.0.0/24 lies in a Service range; of 10.97.0.0/30 only .2 is left (.0 and .3 edges, .1 reserved).
+    // svc: 198.18.0.0/24 lies in a Service range; of 198.19.0.0/30 only .2 is left (.0 and .3 edges, .1 reserved).
     // mixed: 126.255.255.252-255 less the node's .253, 127.0.0.0-3 loopback; 2001:db8::/126 less its subnet-router anycast ::0 and the node's ::2.
     assert.deepEqual(
       p.pools.map((x) => [x.name, x.allocated, x.available]),
@@ -494,6 +494,6 @@ void describe("pool status", () => {
         ["svc", 1, 0],
       ],
     );
-    assert.equal(outcome(p, "x"), "10.97.0.2/1@svc");
+    assert.equal(outcome(p, "x"), "198.19.0.2/1@svc");
   });
 });

@@ -150,5 +150,7 @@ export function planPriorities(instances: readonly RankInput[]): Map<string, Rec
     const masters = balancedMasters(group, group[0]?.nodes ?? []);
     for (const inst of group) out.set(inst.key, defaultPriorities(inst, masters.get(inst.key)));
   }
+  // Keys in node order, so the published JSON reads the same way for every instance.
+  for (const [key, prios] of out) out.set(key, Object.fromEntries(Object.entries(prios).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   return out;
 }

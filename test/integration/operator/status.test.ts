@@ -88,8 +88,9 @@ void describe("master and failovers", () => {
 
   void test("MASTER moving from node-a to node-b shows at once, then counts one failover, keeps Ready's transition time, and records the move once", async () => {
     const before = await readVip(env, "web");
-    await reportAsAgent(env, "web", entry("node-a", "BACKUP", 0));
+    // node-b first: in between both report MASTER (the newer shows), so Ready never passes through NoMaster.
     await reportAsAgent(env, "web", entry("node-b", "MASTER", 0));
+    await reportAsAgent(env, "web", entry("node-a", "BACKUP", 0));
     await vipWhere("master node-b", (x) => x.status?.master === "node-b");
     // Counted once node-b has held it alone for 2 adverts + 1 s.
     const v = await vipWhere("one failover", (x) => x.status?.failovers === 1);

@@ -38,13 +38,17 @@ export interface RankInput {
   explicit: Readonly<Record<string, number>>;
 }
 
-/** 32-bit FNV-1a of `text`, then the murmur3 finalizer (every input bit reaches every output bit). */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
+/** 32-bit FNV-1a state after `text`, continuing from `h`. */
+function fnv1a(text: string, h = 0x811c9dc5): number {
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  return h;
+}
+
+/** The murmur3 finalizer: every input bit reaches every output bit. */
+function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -53,17 +57,23 @@ function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** The rendezvous weight of `node` for instance `key`: the same on every operator, in every release. */
+/**
+ * The rendezvous weight of `node` for instance `key`: FNV-1a of
+ * `<key>\0<node>` and the murmur3 finalizer. The same on every operator, in
+ * every release (changing it moves MASTERs).
+ */
 export function rendezvousWeight(key: string, node: string): number {
-  return hash32(`${key}\u0000${node}`);
+  return mix32(fnv1a(node, fnv1a("\u0000", fnv1a(key))));
 }
 
 /** `nodes` in rendezvous order for `key`: highest weight first, ties by name. */
 export function rendezvousOrder(key: string, nodes: readonly string[]): string[] {
+  const prefix = fnv1a("\u0000", fnv1a(key));
+  const weights = nodes.map((node) => mix32(fnv1a(node, prefix)));
   return nodes
-    .map((node) => ({ node, weight: rendezvousWeight(key, node) }))
-    .sort((a, b) => b.weight - a.weight || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
-    .map((x) => x.node);
+    .map((_, i) => i)
+    .sort((a, b) => (weights[b] ?? 0) - (weights[a] ?? 0) || ((nodes[a] ?? "") < (nodes[b] ?? "") ? -1 : 1))
+    .map((i) => nodes[i] ?? "");
 }
 
 /**
@@ -77,22 +87,18 @@ export function rankPriority(rank: number, count: number): number {
   return Math.max(PRIORITY_BOTTOM, Math.round(PRIORITY_TOP - rank * step));
 }
 
-/** Listed nodes their value; the others 100, 99, ... in rendezvous order, skipping listed values (never below 1). */
+/** Listed nodes their value; the others 100, 99, ... in rendezvous order, skipping listed values (never below 1); keys in node order. */
 function explicitPriorities(input: RankInput, listed: Map<string, number>): Record<string, number> {
   const taken = new Set(listed.values());
-  const out: Record<string, number> = {};
+  const values = new Map(listed);
   let next = PRIORITY_UNLISTED;
   for (const node of rendezvousOrder(input.key, input.nodes)) {
-    const own = listed.get(node);
-    if (own !== undefined) {
-      out[node] = own;
-      continue;
-    }
+    if (listed.has(node)) continue;
     while (next > 1 && taken.has(next)) next--;
-    out[node] = next;
+    values.set(node, next);
     if (next > 1) next--;
   }
-  return out;
+  return Object.fromEntries(input.nodes.map((node) => [node, values.get(node) ?? PRIORITY_UNLISTED]));
 }
 
 /**
@@ -100,13 +106,13 @@ function explicitPriorities(input: RankInput, listed: Map<string, number>): Reco
  * rendezvous order with room, where room is floor(n/k) for every node and
  * one more for the first n mod k nodes to get there.
  */
-function balancedMasters(group: RankInput[], nodes: readonly string[]): Map<string, string> {
+function balancedMasters(group: Ordered[], nodes: readonly string[]): Map<string, string> {
   const base = Math.floor(group.length / nodes.length);
   let extra = group.length % nodes.length;
   const load = new Map(nodes.map((n) => [n, 0]));
   const out = new Map<string, string>();
   for (const inst of group) {
-    for (const node of rendezvousOrder(inst.key, nodes)) {
+    for (const node of inst.order) {
       const l = load.get(node) ?? 0;
       if (l < base || (l === base && extra > 0)) {
         if (l === base) extra--;
@@ -119,11 +125,18 @@ function balancedMasters(group: RankInput[], nodes: readonly string[]): Map<stri
   return out;
 }
 
-/** Rank 0 as balanced, the others in rendezvous order, each rank its default priority. */
-function defaultPriorities(input: RankInput, master: string | undefined): Record<string, number> {
-  const order = rendezvousOrder(input.key, input.nodes);
-  const ranked = master === undefined ? order : [master, ...order.filter((n) => n !== master)];
-  return Object.fromEntries(ranked.map((node, rank) => [node, rankPriority(rank, ranked.length)]));
+/** An instance with its nodes sorted and in rendezvous order (computed once: the costly part at scale). */
+interface Ordered {
+  key: string;
+  nodes: string[];
+  order: string[];
+}
+
+/** Rank 0 as balanced, the others in rendezvous order, each rank its default priority; keys in node order. */
+function defaultPriorities(input: Ordered, master: string | undefined): Record<string, number> {
+  const ranked = master === undefined ? input.order : [master, ...input.order.filter((n) => n !== master)];
+  const rank = new Map(ranked.map((node, r) => [node, r]));
+  return Object.fromEntries(input.nodes.map((node) => [node, rankPriority(rank.get(node) ?? 0, ranked.length)]));
 }
 
 /**
@@ -132,7 +145,7 @@ function defaultPriorities(input: RankInput, master: string | undefined): Record
  */
 export function planPriorities(instances: readonly RankInput[]): Map<string, Record<string, number>> {
   const out = new Map<string, Record<string, number>>();
-  const groups = new Map<string, RankInput[]>();
+  const groups = new Map<string, { nodes: string[]; members: Ordered[] }>();
   for (const inst of instances) {
     const nodes = [...new Set(inst.nodes)].sort();
     const listed = new Map(nodes.filter((n) => Object.prototype.hasOwnProperty.call(inst.explicit, n)).map((n) => [n, inst.explicit[n] ?? PRIORITY_UNLISTED]));
@@ -141,16 +154,15 @@ export function planPriorities(instances: readonly RankInput[]): Map<string, Rec
       continue;
     }
     const set = nodes.join("\n");
+    const member = { key: inst.key, nodes, order: rendezvousOrder(inst.key, nodes) };
     const group = groups.get(set);
-    if (group) group.push({ ...inst, nodes });
-    else groups.set(set, [{ ...inst, nodes }]);
+    if (group) group.members.push(member);
+    else groups.set(set, { nodes, members: [member] });
   }
-  for (const group of groups.values()) {
-    group.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const masters = balancedMasters(group, group[0]?.nodes ?? []);
-    for (const inst of group) out.set(inst.key, defaultPriorities(inst, masters.get(inst.key)));
+  for (const { nodes, members } of groups.values()) {
+    members.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const masters = balancedMasters(members, nodes);
+    for (const inst of members) out.set(inst.key, defaultPriorities(inst, masters.get(inst.key)));
   }
-  // Keys in node order, so the published JSON reads the same way for every instance.
-  for (const [key, prios] of out) out.set(key, Object.fromEntries(Object.entries(prios).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   return out;
 }

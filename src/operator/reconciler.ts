@@ -629,6 +629,12 @@ export class Reconciler {
 
   private async patchFinalizers(key: string, obj: RawObject, finalizers: string[]): Promise<RawObject> {
     const stored = (await patchVirtualIPMetadata(this.opts.clients, vipRef(key), { finalizers, resourceVersion: obj.metadata?.resourceVersion })) as RawObject;
+    if (isDeleting(stored) && (stored.metadata?.finalizers ?? []).length === 0) {
+      // The API server deleted it with its last finalizer; its DELETED event may already have come, so never cache it again.
+      const change = this.opts.cache.remove("VirtualIP", key);
+      if (change) this.onChange(change);
+      return stored;
+    }
     this.putAndReport("VirtualIP", stored);
     return stored;
   }

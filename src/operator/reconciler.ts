@@ -619,7 +619,8 @@ export class Reconciler {
         if (!deletion.done) return;
         if (deletion.givenUp.length > 0) await this.recordGivenUp(key, obj, deletion);
         await this.patchFinalizers(key, obj, (obj.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER));
-        this.opts.logger.info("Removed the finalizer: every node confirmed the address is gone", { virtualIP: key, givenUp: deletion.givenUp });
+        const how = deletion.givenUp.length > 0 ? "Removed the finalizer: the deletion timeout passed" : "Removed the finalizer: every node confirmed the address is gone";
+        this.opts.logger.info(how, { virtualIP: key, ...(deletion.givenUp.length > 0 ? { unconfirmed: deletion.givenUp } : {}) });
       }
     } catch (err) {
       if (errorStatus(err) === 404) return;

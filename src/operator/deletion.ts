@@ -14,6 +14,12 @@ export interface AgentView {
   live: boolean;
   /** What it published it runs; undefined when it published nothing readable. */
   running: RunningSet | undefined;
+  /**
+   * The Lease was written after the deletion (its resourceVersion is newer).
+   * An older one may predate the node taking the address up: an agent cut
+   * off right after applying it never said so.
+   */
+  fresh: boolean;
 }
 
 /** Everything planDeletion reads. */
@@ -30,8 +36,8 @@ export interface DeletionInput {
   timeoutMs: number;
 }
 
-/** Why a node has not confirmed: it lists the address, its agent is not live, or it publishes nothing readable. */
-export type Unconfirmed = "runs" | "not-live" | "unknown";
+/** Why a node has not confirmed: it lists the address, its agent is not live, it has not renewed since the deletion, or it publishes nothing readable. */
+export type Unconfirmed = "runs" | "not-live" | "stale" | "unknown";
 
 export interface DeletionDecision {
   /** The finalizer may go. */
@@ -49,12 +55,13 @@ export interface DeletionDecision {
 function describe(w: { node: string; why: Unconfirmed }): string {
   if (w.why === "runs") return `node ${w.node} still runs it`;
   if (w.why === "not-live") return `the agent of node ${w.node} is not live`;
+  if (w.why === "stale") return `the agent of node ${w.node} has not renewed its Lease since the deletion`;
   return `the agent of node ${w.node} has not published what it runs`;
 }
 
 /**
  * Decides whether a deleted VirtualIP may go. A node confirms when what it
- * published no longer lists the address. A live agent that lists it is
+ * published after the deletion no longer lists the address. A live agent that lists it is
  * waited for without limit (the address is on that node's keepalived: a new
  * owner would make two holders); an agent that is not live, or publishes
  * nothing readable, is given up on `timeoutMs` after the deletion was seen.
@@ -66,8 +73,8 @@ export function planDeletion(input: DeletionInput): DeletionDecision {
   const waiting: { node: string; why: Unconfirmed }[] = [];
   for (const node of [...relevant].sort()) {
     const a = input.agents.get(node);
-    if (a?.running && !a.running.has(address)) continue;
-    waiting.push({ node, why: !a?.live ? "not-live" : a.running ? "runs" : "unknown" });
+    if (a?.running && !a.running.has(address) && a.fresh) continue;
+    waiting.push({ node, why: !a?.live ? "not-live" : !a.running ? "unknown" : a.running.has(address) ? "runs" : "stale" });
   }
   const deadline = input.startedAt + input.timeoutMs;
   if (waiting.length === 0) return { done: true, waiting, givenUp: [], message: `Being deleted: every node confirmed that ${address} is gone` };
@@ -95,7 +102,7 @@ export function planDeletion(input: DeletionInput): DeletionDecision {
  */
 export class DeletionTracker {
   private readonly nodes = new Map<string, readonly string[]>();
-  private readonly started = new Map<string, number>();
+  private readonly started = new Map<string, { at: number; version: string }>();
   private readonly parsed = new Map<string, { text: string; set: RunningSet | undefined }>();
 
   /** Notes the taking-part nodes of every planned VirtualIP (key -> nodes). */
@@ -108,11 +115,26 @@ export class DeletionTracker {
     return this.nodes.get(key) ?? [];
   }
 
-  /** When the deletion of `key` was first seen (noted now if it was not). */
-  startedAt(key: string, now: number): number {
-    let t = this.started.get(key);
-    if (t === undefined) this.started.set(key, (t = now));
-    return t;
+  /** When the deletion of `key` was first seen (noted now, with the object's resourceVersion, if it was not). */
+  startedAt(key: string, now: number, version = ""): number {
+    let s = this.started.get(key);
+    if (s === undefined) this.started.set(key, (s = { at: now, version }));
+    return s.at;
+  }
+
+  /**
+   * Whether a Lease at `leaseVersion` was written after the deletion of `key`
+   * was first seen. resourceVersions are etcd revisions, one sequence for all
+   * objects; the operator's cache orders updates by them already. When one is
+   * not a number, only a renewal seen after the deletion counts (`renewedAt`).
+   */
+  writtenAfter(key: string, leaseVersion: string | undefined, renewedAt: number | undefined): boolean {
+    const s = this.started.get(key);
+    if (!s) return false;
+    const a = Number(s.version);
+    const b = Number(leaseVersion);
+    if (s.version !== "" && leaseVersion !== undefined && Number.isSafeInteger(a) && Number.isSafeInteger(b)) return b > a;
+    return renewedAt !== undefined && renewedAt > s.at;
   }
 
   /** Keys whose deletion has been seen and that are not gone yet. */

@@ -291,10 +291,11 @@ export class Reconciler {
     const ifname = (o: RawObject | undefined): string =>
       `${o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? ""} ${o?.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES] ?? ""}`;
     let relevant = false;
-    // What a node runs decides when a deleted VirtualIP may go.
-    if (previous?.metadata?.annotations?.[ANNOTATION_RUNNING_ADDRESSES] !== current?.metadata?.annotations?.[ANNOTATION_RUNNING_ADDRESSES]) {
-      for (const key of this.deletions.deleting()) this.markStatus(key);
-      relevant = this.deletions.deleting().length > 0;
+    // What a node runs, renewed after a deletion, decides when the deleted VirtualIP may go.
+    const deleting = this.deletions.deleting();
+    if (deleting.length > 0 && previous?.metadata?.resourceVersion !== current?.metadata?.resourceVersion) {
+      for (const key of deleting) this.markStatus(key);
+      relevant = true;
     }
     if (ifname(previous) !== ifname(current)) {
       this.renderDirty = true;
@@ -517,13 +518,18 @@ export class Reconciler {
     const address = canonicalIP(live.address ?? (obj.spec as { address?: string } | undefined)?.address ?? "") ?? "";
     const participants = new Set([...this.deletions.participants(key), ...(live.nodes ?? []).map((n) => n.name)]);
     const names = new Set([...participants, ...cache.values("Node").map((n) => n.metadata?.name ?? "")]);
+    const startedAt = this.deletions.startedAt(key, now, obj.metadata?.resourceVersion ?? "");
     const agents = new Map<string, AgentView>();
     for (const [node, lease] of agentLeasesByNode([...names], cache.entries("Lease"), config.planNamespace)) {
-      agents.set(node, { live: this.heartbeats.isLive(lease, now), running: this.deletions.runningSet(node, lease.metadata?.annotations?.[ANNOTATION_RUNNING_ADDRESSES]) });
+      agents.set(node, {
+        live: this.heartbeats.isLive(lease, now),
+        running: this.deletions.runningSet(node, lease.metadata?.annotations?.[ANNOTATION_RUNNING_ADDRESSES]),
+        fresh: this.deletions.writtenAfter(key, lease.metadata?.resourceVersion, this.heartbeats.renewedAt(lease, now)),
+      });
     }
     // A node without an agent Lease has no agent: nothing runs the address there.
     const withAgent = [...participants].filter((n) => agents.has(n));
-    return planDeletion({ address, participants: withAgent, agents, startedAt: this.deletions.startedAt(key, now), now, timeoutMs: config.deletionTimeoutMs });
+    return planDeletion({ address, participants: withAgent, agents, startedAt, now, timeoutMs: config.deletionTimeoutMs });
   }
 
   private parseError(key: string, obj: RawObject): string | undefined {

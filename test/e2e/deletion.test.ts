@@ -107,10 +107,12 @@ void describe("deletion waits for the nodes", () => {
       await env.linkDown(master);
       const deletedAt = Date.now();
       await env.kubectl(["delete", "virtualip", "lost", "--wait=false"]);
+      let last = "";
       const message = await waitFor(`Ready saying ${master} is not live`, async () => {
         const r = await ready("lost");
+        last = r?.message ?? "(no VirtualIP)";
         return r?.message?.includes(`the agent of node ${master} is not live; given up on at`) ? r.message : undefined;
-      }, { timeoutMs: 40_000 });
+      }, { timeoutMs: 40_000 }).catch(async (err: unknown) => Promise.reject(new Error(`${String(err)}; last Ready message: ${last}\n${await env.diagnostics(30)}`)));
       assert.match(message, /^Being deleted: waiting for the nodes to confirm that 192\.0\.2\.81 is gone/);
       await waitFor("the VirtualIP gone after the timeout", async () => ((await env.getVirtualIP("lost")) === undefined ? true : undefined), { timeoutMs: (DELETION_TIMEOUT_S + 30) * 1000 });
       assert.ok(Date.now() - deletedAt >= (DELETION_TIMEOUT_S - 2) * 1000, `went after ${Date.now() - deletedAt} ms, before the timeout`);

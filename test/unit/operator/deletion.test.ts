@@ -8,8 +8,8 @@ const SALT = "0123456789abcdef";
 const T0 = 1_000_000;
 const TIMEOUT = 60_000;
 
-function agent(live: boolean, running: string[] | undefined): AgentView {
-  return { live, running: running === undefined ? undefined : parseRunningSet(encodeRunningSet(SALT, running)) };
+function agent(live: boolean, running: string[] | undefined, fresh = true): AgentView {
+  return { live, running: running === undefined ? undefined : parseRunningSet(encodeRunningSet(SALT, running)), fresh };
 }
 
 function decide(agents: Record<string, AgentView>, opts: { participants?: string[]; now?: number } = {}): ReturnType<typeof planDeletion> {
@@ -29,6 +29,9 @@ void describe("planDeletion: the finalizer waits for the nodes", () => {
     { name: "a node that did not take part and does not list it does not matter, live or not", agents: { a: agent(true, []), x: agent(false, undefined) }, participants: ["a"], done: true, waiting: [] },
     { name: "one stuck live node keeps a silent one from being given up", agents: { a: agent(true, [ADDRESS]), b: agent(false, [ADDRESS]) }, now: T0 + TIMEOUT, done: false, waiting: ["a:runs", "b:not-live"] },
     { name: "a participant without any agent view counts as not live", agents: {}, participants: ["a"], now: T0, done: false, waiting: ["a:not-live"], recheckAt: T0 + TIMEOUT },
+    { name: "a set written before the deletion does not confirm: the node may have taken the address up since", agents: { a: agent(true, [], false) }, done: false, waiting: ["a:stale"], recheckAt: T0 + TIMEOUT },
+    { name: "an agent cut off right after taking the address up (its last set predates it) is given up on only at the timeout", agents: { a: agent(false, [], false) }, now: T0 + TIMEOUT - 1, done: false, waiting: ["a:not-live"], recheckAt: T0 + TIMEOUT },
+    { name: "a stale set of a node that did not take part does not matter", agents: { a: agent(true, []), x: agent(true, [], false) }, participants: ["a"], done: true, waiting: [] },
   ];
   for (const row of table) {
     void test(row.name, () => {
@@ -56,6 +59,20 @@ void describe("planDeletion: the finalizer waits for the nodes", () => {
 });
 
 void describe("DeletionTracker", () => {
+  void test("a Lease counts as written after the deletion by resourceVersion, else by a renewal seen after it", () => {
+    const t = new DeletionTracker();
+    assert.equal(t.writtenAfter("default/web", "20", 100), false, "no deletion seen");
+    t.startedAt("default/web", 50, "10");
+    assert.equal(t.writtenAfter("default/web", "9", 100), false);
+    assert.equal(t.writtenAfter("default/web", "10", 100), false);
+    assert.equal(t.writtenAfter("default/web", "11", undefined), true);
+    const opaque = new DeletionTracker();
+    opaque.startedAt("default/web", 50, "abc");
+    assert.equal(opaque.writtenAfter("default/web", "11", undefined), false, "a first sighting proves nothing");
+    assert.equal(opaque.writtenAfter("default/web", "11", 50), false);
+    assert.equal(opaque.writtenAfter("default/web", "11", 51), true);
+  });
+
   void test("remembers the taking-part nodes of the last plan that had the VirtualIP, and when its deletion was first seen", () => {
     const t = new DeletionTracker();
     t.noteParticipants({ "default/web": { nodes: ["a", "b"] } });

@@ -76,7 +76,7 @@ export class Agent {
   /** The node's own addresses, published on the heartbeat Lease (never a VirtualIP). */
   private hostAddresses: string[] = [];
   private beats = 0;
-  /** What the node runs, published for deletions to wait on (ADR 0014); unknown until the installed config is resumed. */
+  /** What the node runs, published for deletions to wait on (ADR 0017); unknown until the installed config is resumed. */
   private readonly running = new RunningAddresses();
   private runningKnown = false;
   private readonly uids = new Map<string, string>();

@@ -1,5 +1,5 @@
 // What the agent tells the operator it runs, for deletions to wait on (ADR
-// 0014): the addresses of the applied instance map, plus addresses that left
+// 0017): the addresses of the applied instance map, plus addresses that left
 // it but were still seen on an interface. Pure apart from the link reader it
 // is given.
 import type { NodeInstanceMap } from "../api/index.js";

@@ -1,4 +1,4 @@
-// Deletion that waits for the nodes (ADR 0014): the finalizer of a deleted
+// Deletion that waits for the nodes (ADR 0017): the finalizer of a deleted
 // VirtualIP goes only once every node that took part has published that it
 // no longer runs the address, or, for a node whose agent is not live (or
 // publishes nothing), once the deletion timeout has passed. planDeletion is

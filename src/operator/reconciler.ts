@@ -162,7 +162,7 @@ export class Reconciler {
   private liveness = new Map<string, boolean>();
   /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0011). */
   private readonly heartbeats = new HeartbeatSightings();
-  /** Deleted VirtualIPs wait for their nodes (ADR 0014). */
+  /** Deleted VirtualIPs wait for their nodes (ADR 0017). */
   private readonly deletions = new DeletionTracker();
   private readonly debounceMs: number;
 
@@ -511,7 +511,7 @@ export class Reconciler {
     return sp;
   }
 
-  /** Whether the nodes let a deleted VirtualIP go: every one that took part confirmed its address is gone, or timed out (ADR 0014). */
+  /** Whether the nodes let a deleted VirtualIP go: every one that took part confirmed its address is gone, or timed out (ADR 0017). */
   private deletionDecision(key: string, obj: RawObject, now: number): DeletionDecision {
     const { cache, config } = this.opts;
     const live = statusOf(obj);

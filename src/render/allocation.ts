@@ -271,7 +271,7 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
       out.set(key, { ...a, problem: problem(key, ReadyReason.RouterIdNotAllowed, "spec.virtualRouterId", `${id} is not among the router ids of VirtualIPPool ${pool.name} (${pool.pool.spec.virtualRouterIds.join(", ")})`) });
       continue;
     }
-    // A router id a deleted VirtualIP still holds is joined only by those already using it (ADR 0014).
+    // A router id a deleted VirtualIP still holds is joined only by those already using it (ADR 0017).
     if (releasing.has(`${a.family ?? 4}:${id}`) && vip.status?.virtualRouterId !== id) {
       out.set(key, { ...a, problem: problem(key, ReadyReason.Conflict, "spec.virtualRouterId", `${id} is still held by a VirtualIP being deleted, until every node confirmed its address is gone`) });
       continue;

@@ -1,6 +1,6 @@
 // The compact form of "the addresses a node runs" that an agent publishes on
 // its heartbeat Lease and the operator reads before it lets a deleted
-// VirtualIP go (ADR 0014). Pure (hashing only).
+// VirtualIP go (ADR 0017). Pure (hashing only).
 //
 // Text form: `v1.<salt>.<data>`. Each address is hashed with the salt to 32
 // bits (sha256, first four bytes); the sorted distinct hashes are written as

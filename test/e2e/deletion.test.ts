@@ -5,7 +5,7 @@
 // naming the node; the address is never on two nodes meanwhile (sampled in
 // every node namespace). And a join that would push a VRRP instance over the
 // API's object size limit is refused without touching the instance it tried
-// to join (ADR 0014, docs/architecture.md).
+// to join (ADR 0017, docs/architecture.md).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startEnv, type Env } from "./env.js";

@@ -1,4 +1,4 @@
-// Deletion that waits for the nodes, against a real API server (ADR 0014):
+// Deletion that waits for the nodes, against a real API server (ADR 0017):
 // the test acts as the agents, publishing on their heartbeat Leases what they
 // run. A deleted VirtualIP keeps its finalizer (and its address and router
 // id) while a node lists the address; a node whose agent went silent is given

@@ -2,7 +2,7 @@
 // assembly, --config-test, atomic install, reload), keepalived supervision,
 // notify FIFO, status reports, heartbeat, interface discovery and metrics
 // together. I/O (through the modules it wires).
-import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, COMPONENT_INSTANCE_CONFIG, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_RUNNING_ADDRESSES, COMPONENT_INSTANCE_CONFIG, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
 import { describeError, type KubeClients } from "../kube/client.js";
 import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchSecretByName, watchSecrets, type SecretWatch } from "../kube/agent-io.js";
 import { realClock, type Clock, type Timer } from "../shared/clock.js";
@@ -18,6 +18,7 @@ import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, 
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { StatusReporter } from "./reporter.js";
+import { RunningAddresses } from "./running.js";
 import { ensureRuntimeDir, installConfig, installInstances, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
 import { planReport, splitKey, virtualIPKeys } from "./status.js";
 
@@ -75,6 +76,9 @@ export class Agent {
   /** The node's own addresses, published on the heartbeat Lease (never a VirtualIP). */
   private hostAddresses: string[] = [];
   private beats = 0;
+  /** What the node runs, published for deletions to wait on (ADR 0017); unknown until the installed config is resumed. */
+  private readonly running = new RunningAddresses();
+  private runningKnown = false;
   private readonly uids = new Map<string, string>();
   private readonly plan: PublishedPlanView;
   /** The problem of the last refusal before config-test (the same one is not refused again). */
@@ -157,6 +161,7 @@ export class Agent {
       log.info("Starting keepalived with the installed config", { path: this.paths.config });
       await this.supervisor.start();
     }
+    this.runningKnown = true;
 
     // 2: Follow the published plan: the node's own Secret and the instance Secrets.
     const namespace = this.opts.namespace;
@@ -325,6 +330,7 @@ export class Agent {
   private setApplied(map: NodeInstanceMap): void {
     const keys = new Set([...virtualIPKeys(this.applied), ...virtualIPKeys(map)]);
     this.applied = map;
+    this.running.setApplied(map);
     setInstanceInfo(this.metrics, map.instances);
     const priorities = Object.fromEntries(map.instances.map((i) => [i.instance, i.priority]));
     this.fold({ kind: "configured", priorities }, this.clock.now());
@@ -407,10 +413,23 @@ export class Agent {
     }
   }
 
+  /** The running-addresses annotation; an address that left the config counts until no interface carries it. */
+  private async runningAnnotation(): Promise<string> {
+    if (this.running.settling) {
+      try {
+        this.running.settle(await readInterfaces());
+      } catch (err) {
+        this.opts.logger.warn("Failed to read interfaces", { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return this.running.annotation();
+  }
+
   private async renewLease(): Promise<void> {
     if (this.beats++ % 10 === 9 || this.defaultInterface === undefined) await this.discoverInterface();
     const annotations: Record<string, string> = this.defaultInterface ? { [ANNOTATION_DEFAULT_INTERFACE]: this.defaultInterface } : {};
     if (this.hostAddresses.length > 0) annotations[ANNOTATION_HOST_ADDRESSES] = this.hostAddresses.join(",");
+    if (this.runningKnown) annotations[ANNOTATION_RUNNING_ADDRESSES] = await this.runningAnnotation();
     await applyHeartbeatLease(this.opts.clients, {
       namespace: this.opts.namespace,
       name: agentLeaseName(this.opts.node),

@@ -69,6 +69,14 @@ export const ANNOTATION_DEFAULT_INTERFACE = `${GROUP}/default-interface`;
  */
 export const ANNOTATION_HOST_ADDRESSES = `${GROUP}/host-addresses`;
 
+/**
+ * Annotation on an agent's heartbeat Lease: the addresses its keepalived
+ * config carries or that are still on an interface after leaving it, in the
+ * compact form of src/shared/running-set.ts (ADR 0017). The operator lets a
+ * deleted VirtualIP go only once no node lists its address.
+ */
+export const ANNOTATION_RUNNING_ADDRESSES = `${GROUP}/running-addresses`;
+
 /** Annotation on an instance Secret: the VRRP instance it carries. */
 export const ANNOTATION_INSTANCE = `${GROUP}/instance`;
 

@@ -137,6 +137,21 @@ export function releasingAddresses(vips: ReadonlyMap<string, RawObject>): string
   return out.sort();
 }
 
+/** The router ids ("family:id") VirtualIPs being deleted still hold (status, else spec). */
+export function releasingRouterIds(vips: ReadonlyMap<string, RawObject>): string[] {
+  const out = new Set<string>();
+  for (const obj of vips.values()) {
+    if (!isDeleting(obj)) continue;
+    const status = (obj.status ?? {}) as { address?: unknown; virtualRouterId?: unknown };
+    const spec = (obj.spec ?? {}) as { address?: unknown; virtualRouterId?: unknown };
+    const address = typeof status.address === "string" ? status.address : spec.address;
+    const id = typeof status.virtualRouterId === "number" ? status.virtualRouterId : spec.virtualRouterId;
+    if (typeof address !== "string" || typeof id !== "number" || canonicalIP(address) === undefined) continue;
+    out.add(`${address.includes(":") ? 6 : 4}:${id}`);
+  }
+  return [...out].sort();
+}
+
 /** Parses the cached VirtualIPPools: the valid ones, and a parse error per invalid one (by name). */
 export function gatherPools(pools: readonly RawObject[]): { valid: VirtualIPPool[]; invalid: Map<string, string> } {
   const valid: VirtualIPPool[] = [];
@@ -167,6 +182,7 @@ export interface ViewSources {
   namespaces: readonly RawObject[];
   serviceCIDRs: { name: string; cidrs: string[] }[];
   releasing: string[];
+  releasingRouterIds: string[];
   agentAddresses: Record<string, string[]>;
   now: number;
 }
@@ -184,6 +200,7 @@ export function buildClusterView(s: ViewSources): ClusterView {
     namespaces: s.namespaces.map((n) => ({ name: n.metadata?.name ?? "", labels: { ...(n.metadata?.labels ?? {}) } })),
     serviceCIDRs: s.serviceCIDRs,
     releasing: s.releasing,
+    releasingRouterIds: s.releasingRouterIds,
     agentAddresses: s.agentAddresses,
     now: s.now,
   };

@@ -67,6 +67,8 @@ export interface OperatorConfig {
   renderThread: "inline" | "worker";
   /** How long a VirtualIP that became unusable keeps its claim on its address (ms). */
   claimGraceMs: number;
+  /** How long a deleted VirtualIP waits for a node whose agent is not live to confirm its address is gone (ms). */
+  deletionTimeoutMs: number;
   /** Serve LoadBalancer Services without spec.loadBalancerClass too (as if they named ours). */
   loadBalancerDefaultClass: boolean;
   /** The smallest spec.vrrp.advertisementInterval a VirtualIP may use, in ms (below it: Ready=False, AdvertIntervalTooShort). */
@@ -116,6 +118,12 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
     env: "KEEPALIVED_VIP_CLAIM_GRACE_PERIOD",
     default: "5m",
     help: "How long a VirtualIP that became unusable (Service missing, refused) keeps its claim on its address before another may take it",
+  },
+  {
+    name: "deletion-timeout",
+    env: "KEEPALIVED_VIP_DELETION_TIMEOUT",
+    default: "5m",
+    help: "How long a deleted VirtualIP waits for a node whose agent is not live to confirm its address is gone; then it goes with a Warning Event naming the node (a live node that still runs the address is always waited for)",
   },
   {
     name: "load-balancer-default-class",
@@ -306,6 +314,7 @@ const settingsSchema = z
     workers: intIn(1, 256),
     "render-thread": z.enum(["inline", "worker"]),
     "claim-grace-period": duration,
+    "deletion-timeout": duration,
     "load-balancer-default-class": bool,
     "min-advert-interval": advertFloor,
     "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
@@ -421,6 +430,7 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
     workers: s.workers,
     renderThread: s["render-thread"],
     claimGraceMs: s["claim-grace-period"],
+    deletionTimeoutMs: s["deletion-timeout"],
     loadBalancerDefaultClass: s["load-balancer-default-class"],
     minAdvertIntervalMs: s["min-advert-interval"],
     agent: {

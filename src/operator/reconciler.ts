@@ -6,10 +6,12 @@ import type { V1DaemonSet, V1Secret } from "@kubernetes/client-node";
 import {
   AGENT_LEASE_PREFIX,
   agentLeaseName,
+  canonicalIP,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
   ANNOTATION_HOST_ADDRESSES,
   ANNOTATION_INSTANCE,
+  ANNOTATION_RUNNING_ADDRESSES,
   ANNOTATION_NODE,
   API_VERSION,
   CONDITION_CONFLICT,
@@ -35,6 +37,7 @@ import { KeyedQueue, type HandlerResult } from "../shared/queue.js";
 import { AuthSecrets } from "./authsecrets.js";
 import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
+import { DeletionTracker, planDeletion, type AgentView, type DeletionDecision } from "./deletion.js";
 import type { EventRecorder } from "./events.js";
 import {
   agentHostAddresses,
@@ -49,6 +52,7 @@ import {
   nodeInterfaces,
   plannedStatusFingerprint,
   releasingAddresses,
+  releasingRouterIds,
   VirtualIPParser,
 } from "./gather.js";
 import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "./pools.js";
@@ -160,6 +164,8 @@ export class Reconciler {
   private liveness = new Map<string, boolean>();
   /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0011). */
   private readonly heartbeats = new HeartbeatSightings();
+  /** Deleted VirtualIPs wait for their nodes (ADR 0017). */
+  private readonly deletions = new DeletionTracker();
   private readonly debounceMs: number;
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -272,6 +278,7 @@ export class Reconciler {
     if (!current) {
       this.parser.forget(key);
       for (const m of [this.excludedAt, this.holders, this.readyReasons, this.recheckAt]) m.delete(key);
+      this.deletions.forget(key);
       this.conflicted.delete(key);
     }
   }
@@ -284,6 +291,12 @@ export class Reconciler {
     const ifname = (o: RawObject | undefined): string =>
       `${o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? ""} ${o?.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES] ?? ""}`;
     let relevant = false;
+    // What a node runs, renewed after a deletion, decides when the deleted VirtualIP may go.
+    const deleting = this.deletions.deleting();
+    if (deleting.length > 0 && previous?.metadata?.resourceVersion !== current?.metadata?.resourceVersion) {
+      for (const key of deleting) this.markStatus(key);
+      relevant = true;
+    }
     if (ifname(previous) !== ifname(current)) {
       this.renderDirty = true;
       relevant = true;
@@ -375,6 +388,7 @@ export class Reconciler {
       namespaces: cache.values("Namespace"),
       serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
       releasing: releasingAddresses(cache.entries("VirtualIP")),
+      releasingRouterIds: releasingRouterIds(cache.entries("VirtualIP")),
       agentAddresses: agentHostAddresses(leases),
       now: this.opts.clock.now(),
     });
@@ -389,6 +403,7 @@ export class Reconciler {
     for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
     // The published plan lives on in the desired Secrets only.
     this.render = { seq, plan: { ...plan, nodes: [], published: [] }, problems, invalid: gathered.invalid };
+    this.deletions.noteParticipants(plan.virtualIPs);
     for (const key of gathered.deleting) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     for (const key of gathered.invalid.keys()) if (!this.excludedAt.has(key)) this.excludedAt.set(key, seq);
     this.planSecrets(plan, nodes);
@@ -460,6 +475,7 @@ export class Reconciler {
     const leaseOf = (node: string): RawObject | undefined => leases.get(keyOf(config.planNamespace, agentLeaseName(node)));
     const live = statusOf(obj);
     const deleting = isDeleting(obj);
+    const deletion = deleting ? this.deletionDecision(key, obj, now) : undefined;
     // A VirtualIP being deleted keeps its address and claim until its finalizer goes: no one gets the address before.
     const allocation = deleting ? { address: live.address, virtualRouterId: live.virtualRouterId, pool: live.pool } : { address: vplan?.address, virtualRouterId: vplan?.virtualRouterId, pool: vplan?.pool };
     const claim = deleting
@@ -473,7 +489,7 @@ export class Reconciler {
           generation: obj.metadata?.generation ?? 0,
           now,
         });
-    return planVirtualIPStatus({
+    const sp = planVirtualIPStatus({
       key,
       address: allocation.address ?? (obj.spec as { address?: string } | undefined)?.address ?? "",
       allocation: Object.fromEntries(Object.entries(allocation).filter(([, v]) => v !== undefined)),
@@ -482,6 +498,7 @@ export class Reconciler {
       live: statusOf(obj),
       ...(invalid !== undefined ? { invalid } : {}),
       deleting: isDeleting(obj),
+      ...(deletion ? { deletionMessage: deletion.message } : {}),
       participants: vplan?.nodes ?? [],
       advertIntervalMs: vplan?.advertIntervalMs ?? 1000,
       problems: render?.problems.get(key) ?? [],
@@ -490,6 +507,29 @@ export class Reconciler {
       ...(this.holders.has(key) ? { holder: this.holders.get(key) } : {}),
       now,
     });
+    if (deletion?.recheckAt !== undefined) sp.recheckAt = Math.min(sp.recheckAt ?? Infinity, deletion.recheckAt);
+    return sp;
+  }
+
+  /** Whether the nodes let a deleted VirtualIP go: every one that took part confirmed its address is gone, or timed out (ADR 0017). */
+  private deletionDecision(key: string, obj: RawObject, now: number): DeletionDecision {
+    const { cache, config } = this.opts;
+    const live = statusOf(obj);
+    const address = canonicalIP(live.address ?? (obj.spec as { address?: string } | undefined)?.address ?? "") ?? "";
+    const participants = new Set([...this.deletions.participants(key), ...(live.nodes ?? []).map((n) => n.name)]);
+    const names = new Set([...participants, ...cache.values("Node").map((n) => n.metadata?.name ?? "")]);
+    const startedAt = this.deletions.startedAt(key, now, obj.metadata?.resourceVersion ?? "");
+    const agents = new Map<string, AgentView>();
+    for (const [node, lease] of agentLeasesByNode([...names], cache.entries("Lease"), config.planNamespace)) {
+      agents.set(node, {
+        live: this.heartbeats.isLive(lease, now),
+        running: this.deletions.runningSet(node, lease.metadata?.annotations?.[ANNOTATION_RUNNING_ADDRESSES]),
+        fresh: this.deletions.writtenAfter(key, lease.metadata?.resourceVersion, this.heartbeats.renewedAt(lease, now)),
+      });
+    }
+    // A node without an agent Lease has no agent: nothing runs the address there.
+    const withAgent = [...participants].filter((n) => agents.has(n));
+    return planDeletion({ address, participants: withAgent, agents, startedAt, now, timeoutMs: config.deletionTimeoutMs });
   }
 
   private parseError(key: string, obj: RawObject): string | undefined {
@@ -581,9 +621,14 @@ export class Reconciler {
       if (!isDeleting(obj) && !finalizers.includes(FINALIZER)) obj = await this.patchFinalizers(key, obj, [...finalizers, FINALIZER]);
       obj = await this.applyStatus(key, obj);
       if (isDeleting(obj) && (obj.metadata?.finalizers ?? []).includes(FINALIZER)) {
-        if (!this.cleanupDone(key)) return { requeueAfterMs: FINALIZE_RECHECK_MS };
+        if (!this.cleanupDone(key, obj)) return { requeueAfterMs: FINALIZE_RECHECK_MS };
+        // The nodes decide when; a Lease change or the timeout plans this key again.
+        const deletion = this.deletionDecision(key, obj, this.opts.clock.now());
+        if (!deletion.done) return;
+        if (deletion.givenUp.length > 0) await this.recordGivenUp(key, obj, deletion);
         await this.patchFinalizers(key, obj, (obj.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER));
-        this.opts.logger.info("Removed the finalizer: the address is gone from every node config", { virtualIP: key });
+        const how = deletion.givenUp.length > 0 ? "Removed the finalizer: the deletion timeout passed" : "Removed the finalizer: every node confirmed the address is gone";
+        this.opts.logger.info(how, { virtualIP: key, ...(deletion.givenUp.length > 0 ? { unconfirmed: deletion.givenUp } : {}) });
       }
     } catch (err) {
       if (errorStatus(err) === 404) return;
@@ -593,6 +638,12 @@ export class Reconciler {
 
   private async patchFinalizers(key: string, obj: RawObject, finalizers: string[]): Promise<RawObject> {
     const stored = (await patchVirtualIPMetadata(this.opts.clients, vipRef(key), { finalizers, resourceVersion: obj.metadata?.resourceVersion })) as RawObject;
+    if (isDeleting(stored) && (stored.metadata?.finalizers ?? []).length === 0) {
+      // The API server deleted it with its last finalizer; its DELETED event may already have come, so never cache it again.
+      const change = this.opts.cache.remove("VirtualIP", key);
+      if (change) this.onChange(change);
+      return stored;
+    }
     this.putAndReport("VirtualIP", stored);
     return stored;
   }
@@ -622,13 +673,30 @@ export class Reconciler {
     return latest;
   }
 
-  /** Whether a deleted VirtualIP is gone from every node config and Service status. */
-  private cleanupDone(key: string): boolean {
+  /**
+   * Whether a deleted VirtualIP is gone from the node configs of the nodes it
+   * took part on and from its Service's status. Only its own objects count:
+   * another object that cannot be written never holds this deletion up.
+   */
+  private cleanupDone(key: string, obj: RawObject): boolean {
     const { cache, config } = this.opts;
     if (this.excludedAt.get(key) === undefined || !this.render) return false;
-    for (const [name, d] of this.desiredSecrets) if (configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.planNamespace, name)), d.digests)) return false;
-    for (const [svc, ips] of this.desiredIngress) if (serviceIngressNeedsApply(ips, cache.get("Service", svc))) return false;
-    return true;
+    for (const node of this.deletions.participants(key)) {
+      const name = nodeConfigSecretName(node);
+      const d = this.desiredSecrets.get(name);
+      if (d && configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(config.planNamespace, name)), d.digests)) return false;
+    }
+    const service = keyOf(vipRef(key).namespace, (obj.spec as { serviceRef?: { name?: string } } | undefined)?.serviceRef?.name ?? "");
+    const ips = this.desiredIngress.get(service);
+    return ips === undefined || !serviceIngressNeedsApply(ips, cache.get("Service", service));
+  }
+
+  /** The Warning Event of a deletion that went without every node's confirmation. */
+  private async recordGivenUp(key: string, obj: RawObject, deletion: DeletionDecision): Promise<void> {
+    const message = deletion.message.replace(/^Being deleted: /, "");
+    this.opts.logger.warn("Gave up waiting for nodes to confirm a deletion", { virtualIP: key, nodes: deletion.givenUp });
+    const ref = vipRef(key);
+    await this.opts.events.record({ apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: obj.metadata?.resourceVersion ?? "" }, [{ type: "Warning", reason: "DeletionUnconfirmed", message }]);
   }
 
   private async applyService(key: string): Promise<void> {

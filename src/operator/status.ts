@@ -153,6 +153,8 @@ export interface StatusInput {
   /** Parse error when the object fails the schema. */
   invalid?: string;
   deleting: boolean;
+  /** While deleting: which nodes the deletion waits for (src/operator/deletion.ts); default a generic message. */
+  deletionMessage?: string;
   /** Nodes taking part (from the plan); empty when left out. */
   participants: readonly string[];
   advertIntervalMs: number;
@@ -239,7 +241,7 @@ const PROBLEM_READY_REASONS = new Set<string>([
 
 function readyDecision(input: StatusInput, master: string): ConditionDecision {
   const ready = (reason: string, message: string, ok = false): ConditionDecision => ({ type: CONDITION_READY, status: ok ? "True" : "False", reason, message });
-  if (input.deleting) return ready(ReadyReason.Deleting, `Being deleted: ${input.address} is being removed from every node config`);
+  if (input.deleting) return ready(ReadyReason.Deleting, input.deletionMessage ?? `Being deleted: ${input.address} is being removed from every node config`);
   if (input.invalid !== undefined) return ready(ReadyReason.InvalidSpec, input.invalid);
   const problem = input.problems.find((p) => p.condition === CONDITION_READY);
   if (problem) return ready(problem.reason, problem.message);

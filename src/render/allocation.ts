@@ -36,6 +36,8 @@ export interface AddressInput {
   namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** Addresses still held by VirtualIPs being deleted (not handed out until they are gone). */
   releasing: readonly string[];
+  /** Router ids ("family:id") still held by VirtualIPs being deleted: only those that already use one keep it. */
+  releasingRouterIds?: readonly string[];
   /** The time of the view (epoch ms), for claims to expire; unset: they never do. */
   now?: number;
   /** How long an unusable VirtualIP keeps its claim (ms). Default DEFAULT_CLAIM_GRACE_MS. */
@@ -245,13 +247,14 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
     out.set(key, a);
     take(a.address);
   }
-  planRouterIds(ordered, out, input.pools);
+  planRouterIds(ordered, out, input.pools, new Set(input.releasingRouterIds ?? []));
   return out;
 }
 
 /** Checks explicit router ids against their pool and allocates the others (kept ones first). */
-function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAssignment>, pools: PoolIndex): void {
+function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAssignment>, pools: PoolIndex, releasing: ReadonlySet<string>): void {
   const state: RouterIdState = { used: new Map(), shapes: new Map() };
+  for (const k of releasing) state.used.set(k, 1);
   const needing: VirtualIP[] = [];
   for (const vip of ordered) {
     const key = objectKey(vip.metadata);
@@ -266,6 +269,11 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
     }
     if (!poolHasRouterId(pool, id)) {
       out.set(key, { ...a, problem: problem(key, ReadyReason.RouterIdNotAllowed, "spec.virtualRouterId", `${id} is not among the router ids of VirtualIPPool ${pool.name} (${pool.pool.spec.virtualRouterIds.join(", ")})`) });
+      continue;
+    }
+    // A router id a deleted VirtualIP still holds is joined only by those already using it (ADR 0017).
+    if (releasing.has(`${a.family ?? 4}:${id}`) && vip.status?.virtualRouterId !== id) {
+      out.set(key, { ...a, problem: problem(key, ReadyReason.Conflict, "spec.virtualRouterId", `${id} is still held by a VirtualIP being deleted, until every node confirmed its address is gone`) });
       continue;
     }
     out.set(key, { ...a, virtualRouterId: id });

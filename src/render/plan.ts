@@ -244,6 +244,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
     reserved: index.reserved,
     namespaceLabels: index.namespaceLabels,
     releasing: index.releasing,
+    releasingRouterIds: index.releasingRouterIds,
     ...(index.now !== undefined ? { now: index.now } : {}),
     claimGraceMs: index.options.claimGraceMs,
   });

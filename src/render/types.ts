@@ -25,6 +25,8 @@ export interface ClusterView {
   agentAddresses?: Record<string, string[]>;
   /** Addresses of VirtualIPs being deleted: not handed out again until they are gone. */
   releasing?: string[];
+  /** Router ids ("4:51", "6:7") of VirtualIPs being deleted: not handed out or joined until they are gone. */
+  releasingRouterIds?: string[];
   /** The time of the view (epoch ms), for claims of unusable VirtualIPs to expire; unset: they never do. */
   now?: number;
 }

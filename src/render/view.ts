@@ -42,6 +42,8 @@ export interface ViewIndex {
   /** Namespace name -> labels. */
   namespaceLabels: Map<string, Record<string, string>>;
   releasing: string[];
+  /** "family:id" router ids of VirtualIPs being deleted. */
+  releasingRouterIds: string[];
   now?: number;
 }
 
@@ -143,6 +145,7 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
     reserved: indexReserved({ nodeAddresses: reservedNodeAddresses(nodes, view.agentAddresses ?? {}), serviceCIDRs: new Map((view.serviceCIDRs ?? []).map((c) => [c.name, c.cidrs])) }),
     namespaceLabels: new Map((view.namespaces ?? []).map((n) => [n.name, { ...(n.labels ?? {}) }])),
     releasing: [...(view.releasing ?? [])].sort(),
+    releasingRouterIds: [...(view.releasingRouterIds ?? [])].sort(),
     ...(view.now !== undefined ? { now: view.now } : {}),
   };
 }

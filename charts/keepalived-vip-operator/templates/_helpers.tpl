@@ -61,6 +61,7 @@ the operator builds the agent DaemonSet.
 - {{ printf "--metrics-bind-address=:%d" (int .Values.metrics.port) | quote }}
 - {{ printf "--workers=%d" (int .Values.operator.workers) | quote }}
 - {{ printf "--claim-grace-period=%s" .Values.operator.claimGracePeriod | quote }}
+- {{ printf "--deletion-timeout=%s" .Values.operator.deletionTimeout | quote }}
 - {{ printf "--load-balancer-default-class=%t" .Values.loadBalancer.defaultClass | quote }}
 - {{ printf "--plan-namespace=%s" (include "kvo.planNamespace" .) | quote }}
 - {{ printf "--min-advert-interval=%s" .Values.operator.minAdvertInterval | quote }}

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   ANNOTATION_DEFAULT_INTERFACE,
   ANNOTATION_INSTANCE,
+  ANNOTATION_RUNNING_ADDRESSES,
   API_VERSION,
   COMPONENT_INSTANCE_CONFIG,
   GROUP,
@@ -29,6 +30,7 @@ import {
 import { assembleNodeConfig } from "../../../src/render/index.js";
 import { applyVirtualIPStatus, createKubeClients, errorStatus, k8s, type KubeClients } from "../../../src/kube/client.js";
 import { formatMicroTime } from "../../../src/kube/leader.js";
+import { encodeRunningSet } from "../../../src/shared/running-set.js";
 import { freePort, installProjectCRDs, kubectl, REPO_ROOT, startControlPlane, type ControlPlane } from "../../support/index.js";
 import { startDaemon, stopChild, tailFile } from "../../support/process.js";
 
@@ -392,13 +394,20 @@ export async function reportAsAgent(env: OperatorEnv, vip: string, entry: NodeSt
 }
 
 /** Creates or renews the heartbeat Lease of `node` as its agent would. */
-export async function renewAgentLease(env: OperatorEnv, node: string, opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string } = {}): Promise<void> {
+export async function renewAgentLease(
+  env: OperatorEnv,
+  node: string,
+  opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string; running?: readonly string[] } = {},
+): Promise<void> {
   const ns = opts.namespace ?? NS;
   const name = agentLeaseName(node);
+  const annotations: Record<string, string> = {};
+  if (opts.iface) annotations[ANNOTATION_DEFAULT_INTERFACE] = opts.iface;
+  if (opts.running) annotations[ANNOTATION_RUNNING_ADDRESSES] = encodeRunningSet("0123456789abcdef", opts.running);
   const body = {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
-    metadata: { name, namespace: ns, ...(opts.iface ? { annotations: { [ANNOTATION_DEFAULT_INTERFACE]: opts.iface } } : {}) },
+    metadata: { name, namespace: ns, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
     spec: { holderIdentity: node, leaseDurationSeconds: opts.durationSeconds ?? 10, renewTime: formatMicroTime(opts.renewTime ?? Date.now()) },
   };
   await env.admin.coordination.patchNamespacedLease(name, ns, body, undefined, undefined, agentFieldManager(node), undefined, true, {

@@ -341,6 +341,25 @@ void describe("address allocation", () => {
     assert.equal(outcome(plan([b, c], [p29]), "c"), "192.0.2.65/1@p");
   });
 
+  void test("release on delete: the router id of a VirtualIP being deleted is neither handed out nor joined until it is gone", () => {
+    const b = allocated(auto("b", { created: t(2) }), { address: "192.0.2.66", virtualRouterId: 2, pool: "p" });
+    const c = auto("c", { created: t(3) });
+    // a (192.0.2.65, router id 1) is being deleted: a node may still run its instance.
+    const held = { releasing: ["192.0.2.65"], releasingRouterIds: ["4:1"] };
+    assert.equal(outcome(plan([b, c], [p29], held), "c"), "192.0.2.67/3@p");
+    const joiner = vip({ name: "x", created: t(4), spec: { address: "192.0.2.68", virtualRouterId: 1 } });
+    const p = plan([b, joiner], [p29], held);
+    assert.equal(outcome(p, "x"), "Conflict");
+    assert.match(readyProblem(p, "x")?.message ?? "", /^VirtualIP default\/x: spec\.virtualRouterId: 1 is still held by a VirtualIP being deleted/);
+    // One that already uses the router id (a member of the same instance) keeps it.
+    const member = allocated(vip({ name: "m", created: t(1), spec: { address: "192.0.2.69", virtualRouterId: 1 } }), { address: "192.0.2.69", virtualRouterId: 1, pool: "p" });
+    assert.equal(outcome(plan([b, member], [p29], held), "m"), "192.0.2.69/1@p");
+    // Another family's router id 1 is another router id.
+    assert.equal(outcome(plan([b, c], [p29], { releasingRouterIds: ["6:1"] }), "c"), "192.0.2.65/1@p");
+    // a is gone: both are free again.
+    assert.equal(outcome(plan([b, c], [p29]), "c"), "192.0.2.65/1@p");
+  });
+
   void test("stability: a kept allocation stays even when a lower address frees up or an older VirtualIP has none", () => {
     const b = allocated(auto("b", { created: t(2) }), { address: "192.0.2.68", virtualRouterId: 7, pool: "p" });
     const a = auto("a", { created: t(1) });

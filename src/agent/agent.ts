@@ -11,7 +11,7 @@ import type { Logger } from "../shared/logger.js";
 import { ConfigGate } from "./gate.js";
 import { NotifyFifoReader } from "./fifo.js";
 import { Heartbeat } from "./heartbeat.js";
-import { findHostInterface, hostAddresses } from "./ip.js";
+import { findHostInterface, hostAddresses, nodeFactsAnnotations, publishedInterfaces } from "./ip.js";
 import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
@@ -19,7 +19,7 @@ import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } fro
 import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { sanitizeText } from "./isolate.js";
 import { StatusReporter } from "./reporter.js";
-import { ensureRuntimeDir, installConfig, installInstances, readAcceptedParts, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
+import { ensureRuntimeDir, installConfig, installInstances, ipvsAvailable, readAcceptedParts, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
 import { planReport, splitKey, virtualIPKeys } from "./status.js";
 
 /** Reporting component name in Events and logs. */
@@ -76,6 +76,8 @@ export class Agent {
   private defaultInterface?: string;
   /** The node's own addresses, published on the heartbeat Lease (never a VirtualIP). */
   private hostAddresses: string[] = [];
+  /** What the node has, published on the heartbeat Lease (ADR 0014): interface names and IPVS. */
+  private facts: { interfaces?: string[]; ipvs?: boolean } = {};
   private beats = 0;
   private readonly uids = new Map<string, string>();
   private readonly plan: PublishedPlanView;
@@ -414,9 +416,10 @@ export class Agent {
   // --- heartbeat and interface ---------------------------------------------
 
   private async discoverInterface(): Promise<void> {
-    if (!this.opts.hostIP) return;
     try {
       const links = await readInterfaces();
+      this.setFacts({ interfaces: publishedInterfaces(links), ipvs: await ipvsAvailable() });
+      if (!this.opts.hostIP) return;
       const found = findHostInterface(links, this.opts.hostIP);
       this.hostAddresses = hostAddresses(links, found, this.opts.hostIP);
       if (found !== this.defaultInterface) {
@@ -429,10 +432,22 @@ export class Agent {
     }
   }
 
+  /** Adopts what the node has; when it changed, instances refused before are tested again (an interface may have come). */
+  private setFacts(next: { interfaces?: string[]; ipvs?: boolean }): void {
+    const changed = JSON.stringify(next) !== JSON.stringify(this.facts);
+    const first = this.facts.interfaces === undefined && this.facts.ipvs === undefined;
+    this.facts = next;
+    if (!changed || first || this.gate.rejections().size === 0) return;
+    this.opts.logger.info("Node interfaces or IPVS changed: testing refused instances again", { interfaces: next.interfaces?.length, ipvs: next.ipvs });
+    this.gate.forgetRejections();
+    this.changed(true);
+  }
+
   private async renewLease(): Promise<void> {
-    if (this.beats++ % 10 === 9 || this.defaultInterface === undefined) await this.discoverInterface();
+    if (this.beats++ % 10 === 9 || (this.opts.hostIP !== undefined && this.defaultInterface === undefined)) await this.discoverInterface();
     const annotations: Record<string, string> = this.defaultInterface ? { [ANNOTATION_DEFAULT_INTERFACE]: this.defaultInterface } : {};
     if (this.hostAddresses.length > 0) annotations[ANNOTATION_HOST_ADDRESSES] = this.hostAddresses.join(",");
+    Object.assign(annotations, nodeFactsAnnotations(this.facts));
     await applyHeartbeatLease(this.opts.clients, {
       namespace: this.opts.namespace,
       name: agentLeaseName(this.opts.node),

@@ -1,6 +1,6 @@
 // Parsing of `ip -j addr` output and the decisions made from it: which
 // interface carries the host IP, which VIPs keepalived left behind. Pure.
-import { canonicalIP, type NodeInstance } from "../api/index.js";
+import { ANNOTATION_INTERFACES, ANNOTATION_IPVS, MAX_PUBLISHED_INTERFACES, canonicalIP, type NodeInstance } from "../api/index.js";
 
 /** One address on an interface. */
 export interface InterfaceAddress {
@@ -13,6 +13,8 @@ export interface InterfaceAddress {
 /** An interface and its addresses, as `ip -j addr` reports them. */
 export interface LinkAddresses {
   name: string;
+  /** The link kind (`ip -d`: linkinfo.info_kind, e.g. veth, bridge, vlan); undefined for plain devices. */
+  kind?: string;
   addresses: InterfaceAddress[];
 }
 
@@ -31,11 +33,12 @@ export function parseIpAddrJson(text: string): LinkAddresses[] {
   if (!Array.isArray(data)) throw new Error("ip -j addr: expected a JSON array");
   const out: LinkAddresses[] = [];
   for (const raw of data) {
-    const link = raw as { ifname?: unknown; addr_info?: unknown } | null;
+    const link = raw as { ifname?: unknown; addr_info?: unknown; linkinfo?: { info_kind?: unknown } } | null;
     if (typeof link?.ifname !== "string" || link.ifname === "") continue;
     const infos = Array.isArray(link.addr_info) ? (link.addr_info as unknown[]) : [];
     const addresses = infos.map(parseAddrInfo).filter((a): a is InterfaceAddress => a !== undefined);
-    out.push({ name: link.ifname, addresses });
+    const kind = link.linkinfo?.info_kind;
+    out.push({ name: link.ifname, ...(typeof kind === "string" ? { kind } : {}), addresses });
   }
   return out;
 }
@@ -45,6 +48,26 @@ export function findHostInterface(links: readonly LinkAddresses[], hostIP: strin
   const want = canonicalIP(hostIP.trim());
   if (!want) return undefined;
   return links.find((l) => l.addresses.some((a) => a.address === want))?.name;
+}
+
+/**
+ * The interface names the agent publishes (sorted), so that the operator can
+ * refuse a spec.interface no node has: every link but Pods' veth pairs (no
+ * VirtualIP belongs on one, and they come and go with every Pod). Undefined
+ * when there are more than MAX_PUBLISHED_INTERFACES: an incomplete list would
+ * refuse VirtualIPs wrongly.
+ */
+export function publishedInterfaces(links: readonly LinkAddresses[]): string[] | undefined {
+  const names = [...new Set(links.filter((l) => l.kind !== "veth").map((l) => l.name))].sort();
+  return names.length > MAX_PUBLISHED_INTERFACES ? undefined : names;
+}
+
+/** The Lease annotations that say what the node has: its interface names and whether it has IPVS. */
+export function nodeFactsAnnotations(facts: { interfaces?: readonly string[]; ipvs?: boolean }): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (facts.interfaces !== undefined) out[ANNOTATION_INTERFACES] = facts.interfaces.join(",");
+  if (facts.ipvs !== undefined) out[ANNOTATION_IPVS] = String(facts.ipvs);
+  return out;
 }
 
 /** Most host addresses an agent publishes. */

@@ -1,8 +1,8 @@
 // Gathering: the cached objects turned into the renderer's ClusterView, plus
 // what the operator reads from agent Leases (interface, liveness). Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, agentLeaseName, canonicalIP, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
-import type { ClusterView } from "../render/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, ANNOTATION_IPVS, INTERFACE_NAME_PATTERN, MAX_PUBLISHED_INTERFACES, agentLeaseName, canonicalIP, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
+import type { AgentCapabilities, ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
 /** "namespace/name" of a namespaced object. */
@@ -74,6 +74,31 @@ export function agentHostAddresses(byNode: ReadonlyMap<string, RawObject>): Reco
     if (!text) continue;
     const addrs = text.split(",").map((a) => a.trim()).filter((a) => canonicalIP(a) === a).slice(0, 64);
     if (addrs.length > 0) out[node] = addrs;
+  }
+  return out;
+}
+
+const INTERFACE_NAME = new RegExp(INTERFACE_NAME_PATTERN);
+
+/**
+ * Node name -> what its agent reports about the node on its Lease: interface
+ * names (only plain interface names, at most MAX_PUBLISHED_INTERFACES; a longer
+ * list counts as not reported) and whether IPVS is available ("true"/"false";
+ * anything else counts as not reported).
+ */
+export function agentCapabilities(byNode: ReadonlyMap<string, RawObject>): Record<string, AgentCapabilities> {
+  const out: Record<string, AgentCapabilities> = {};
+  for (const [node, lease] of [...byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const annotations = lease.metadata?.annotations ?? {};
+    const caps: AgentCapabilities = {};
+    const text = annotations[ANNOTATION_INTERFACES];
+    if (typeof text === "string") {
+      const names = text.split(",").map((n) => n.trim()).filter((n) => n !== "");
+      if (names.length <= MAX_PUBLISHED_INTERFACES) caps.interfaces = names.filter((n) => INTERFACE_NAME.test(n));
+    }
+    const ipvs = annotations[ANNOTATION_IPVS];
+    if (ipvs === "true" || ipvs === "false") caps.ipvs = ipvs === "true";
+    if (caps.interfaces !== undefined || caps.ipvs !== undefined) out[node] = caps;
   }
   return out;
 }
@@ -168,6 +193,8 @@ export interface ViewSources {
   serviceCIDRs: { name: string; cidrs: string[] }[];
   releasing: string[];
   agentAddresses: Record<string, string[]>;
+  /** Node name -> what its agent reports (interfaces, IPVS); unset: nothing. */
+  agentCapabilities?: Record<string, AgentCapabilities>;
   now: number;
 }
 
@@ -185,6 +212,7 @@ export function buildClusterView(s: ViewSources): ClusterView {
     serviceCIDRs: s.serviceCIDRs,
     releasing: s.releasing,
     agentAddresses: s.agentAddresses,
+    ...(s.agentCapabilities ? { agentCapabilities: s.agentCapabilities } : {}),
     now: s.now,
   };
 }

@@ -9,6 +9,8 @@ import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
   ANNOTATION_HOST_ADDRESSES,
+  ANNOTATION_INTERFACES,
+  ANNOTATION_IPVS,
   ANNOTATION_INSTANCE,
   ANNOTATION_NODE,
   API_VERSION,
@@ -37,6 +39,7 @@ import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import type { EventRecorder } from "./events.js";
 import {
+  agentCapabilities,
   agentHostAddresses,
   agentLeasesByNode,
   buildClusterView,
@@ -280,9 +283,9 @@ export class Reconciler {
   private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): boolean {
     const name = (current ?? previous)?.metadata?.name ?? "";
     if (!name.startsWith(AGENT_LEASE_PREFIX)) return false;
-    // What the renderer reads from the Lease: the published interface and host addresses.
+    // What the renderer reads from the Lease: the published interfaces, host addresses and IPVS.
     const ifname = (o: RawObject | undefined): string =>
-      `${o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? ""} ${o?.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES] ?? ""}`;
+      [ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, ANNOTATION_IPVS].map((a) => o?.metadata?.annotations?.[a] ?? "").join(" ");
     let relevant = false;
     if (ifname(previous) !== ifname(current)) {
       this.renderDirty = true;
@@ -376,6 +379,7 @@ export class Reconciler {
       serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
       releasing: releasingAddresses(cache.entries("VirtualIP")),
       agentAddresses: agentHostAddresses(leases),
+      agentCapabilities: agentCapabilities(leases),
       now: this.opts.clock.now(),
     });
     const end = this.opts.metrics.renderDuration.startTimer();

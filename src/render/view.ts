@@ -1,5 +1,6 @@
 // The cluster view, sorted and indexed once so that every later step reads
 // it in the same order whatever order the caller gathered it in. Pure.
+import type { AgentCapabilities } from "./capabilities.js";
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
 import { DEFAULT_MIN_ADVERT_INTERVAL_MS, DEFAULT_RUNTIME_DIR } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
@@ -42,6 +43,8 @@ export interface ViewIndex {
   /** Namespace name -> labels. */
   namespaceLabels: Map<string, Record<string, string>>;
   releasing: string[];
+  /** Node name -> what its agent reports (interfaces, IPVS). */
+  agentCapabilities: Map<string, AgentCapabilities>;
   now?: number;
 }
 
@@ -143,6 +146,7 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
     reserved: indexReserved({ nodeAddresses: reservedNodeAddresses(nodes, view.agentAddresses ?? {}), serviceCIDRs: new Map((view.serviceCIDRs ?? []).map((c) => [c.name, c.cidrs])) }),
     namespaceLabels: new Map((view.namespaces ?? []).map((n) => [n.name, { ...(n.labels ?? {}) }])),
     releasing: [...(view.releasing ?? [])].sort(),
+    agentCapabilities: new Map(Object.entries(view.agentCapabilities ?? {})),
     ...(view.now !== undefined ? { now: view.now } : {}),
   };
 }

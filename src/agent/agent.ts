@@ -12,7 +12,8 @@ import { ConfigGate } from "./gate.js";
 import { NotifyFifoReader } from "./fifo.js";
 import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface, hostAddresses, nodeFactsAnnotations, publishedInterfaces } from "./ip.js";
-import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
+import { readInterfaces } from "./ip-io.js";
+import { LeftoverTracker } from "./leftovers.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
@@ -66,6 +67,8 @@ export class Agent {
   private readonly heartbeat: Heartbeat;
   /** Judges each VRRP instance on its own and installs what passes (ADR 0014). */
   private readonly gate: ConfigGate;
+  /** What was on the interfaces before keepalived started: the cleanup removes only what it added. */
+  private readonly leftovers: LeftoverTracker;
   private watches: SecretWatch[] = [];
   private health?: HealthServer;
   private resyncTimer?: Timer;
@@ -93,6 +96,7 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? createAgentMetrics();
     this.plan = new PublishedPlanView(opts.node);
+    this.leftovers = new LeftoverTracker({ file: this.paths.addressSnapshot, logger: opts.logger, ...(opts.hostIP !== undefined ? { hostIP: opts.hostIP } : {}) });
     this.gate = new ConfigGate({
       assemble: (node, instances) => this.plan.assemble(node, instances),
       test: (config) => testCandidateConfig(this.paths, config, { keepalivedPath: opts.keepalivedPath }),
@@ -107,6 +111,9 @@ export class Agent {
       clock: this.clock,
       onUnexpectedExit: () => this.afterKeepalivedDied(),
       onStarted: () => void this.fifo.check(),
+      beforeStart: async () => {
+        await this.leftovers.beforeStart(this.applied?.instances ?? []);
+      },
     });
     this.reporter = new StatusReporter({
       clock: this.clock,
@@ -127,7 +134,14 @@ export class Agent {
         opts.logger.warn("Failed to report node status", { virtualIP: key, error: describeError(err), retryInMs });
       },
     });
-    this.fifo = new NotifyFifoReader({ path: this.paths.fifo, logger: opts.logger, onLine: (line, at) => this.onFifoLine(line, at), now: () => this.clock.now() });
+    this.fifo = new NotifyFifoReader({
+      path: this.paths.fifo,
+      logger: opts.logger,
+      onLine: (line, at) => this.onFifoLine(line, at),
+      now: () => this.clock.now(),
+      // keepalived keeps writing to the lost inode until it reloads.
+      onRecreated: () => void this.supervisor.hangup().then((sent) => sent && opts.logger.info("Sent SIGHUP to keepalived to reopen the notify FIFO", { path: this.paths.fifo })),
+    });
     this.heartbeat = new Heartbeat({
       clock: this.clock,
       intervalMs: opts.heartbeatIntervalMs,
@@ -399,7 +413,7 @@ export class Agent {
   }
 
   private async afterKeepalivedDied(): Promise<void> {
-    const removed = await removeLeftoverVips({ instances: this.applied?.instances ?? [], hostIP: this.opts.hostIP, logger: this.opts.logger });
+    const removed = await this.leftovers.cleanup(this.applied?.instances ?? []);
     this.fold({ kind: "all", state: "FAULT" }, this.clock.now());
     this.metrics.keepalivedRestarts.inc();
     this.opts.logger.info("Cleaned up after keepalived", { removedVIPs: removed.map((a) => a.address) });

@@ -32,6 +32,12 @@ export interface NotifyFifoOptions {
   checkIntervalMs?: number;
   /** Clock for the read timestamps. Default Date.now. */
   now?: () => number;
+  /**
+   * Called after the FIFO was found missing or replaced and made again: a
+   * running keepalived still writes to the old inode until it reloads, so the
+   * agent sends it SIGHUP.
+   */
+  onRecreated?(): void;
 }
 
 const MAX_LINE = 4096;
@@ -64,8 +70,13 @@ export class NotifyFifoReader {
     if (this.closed || this.reopening) return this.reopening;
     const st = await fsp.lstat(this.opts.path).catch(() => undefined);
     if (st?.isFIFO() && this.inode && st.dev === this.inode.dev && st.ino === this.inode.ino && this.socket && !this.socket.destroyed) return;
-    this.opts.logger.info("Reopening notify FIFO", { path: this.opts.path, reason: st ? "replaced" : "missing" });
-    this.reopening = this.open().finally(() => (this.reopening = undefined));
+    const lost = !st?.isFIFO() || (this.inode !== undefined && (st.dev !== this.inode.dev || st.ino !== this.inode.ino));
+    this.opts.logger.info("Reopening notify FIFO", { path: this.opts.path, reason: st ? (lost ? "replaced" : "closed") : "missing" });
+    this.reopening = this.open()
+      .then(() => {
+        if (lost && !this.closed) this.opts.onRecreated?.();
+      })
+      .finally(() => (this.reopening = undefined));
     return this.reopening;
   }
 

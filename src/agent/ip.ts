@@ -96,11 +96,25 @@ export interface AddressOnLink {
   prefixLength: number;
 }
 
+/** "interface address/prefix" of an address on a link: how snapshots name it. */
+export function addressKey(iface: string, a: { address: string; prefixLength: number }): string {
+  return `${iface} ${a.address}/${a.prefixLength}`;
+}
+
+/** Every address on every link, as snapshot keys (see {@link addressKey}), sorted. */
+export function snapshotAddresses(links: readonly LinkAddresses[]): string[] {
+  return [...new Set(links.flatMap((l) => l.addresses.map((a) => addressKey(l.name, a))))].sort();
+}
+
 /**
- * The VIPs of `instances` that are still on their interfaces, to be removed
- * after keepalived died. The host IP is never listed, even if an instance names it.
+ * The VIPs keepalived left on their interfaces, to be removed after it died.
+ * Only what keepalived itself adds counts: a host route (/32, /128) whose
+ * address is a VIP of `instances`, on the instance's interface, and that was
+ * not there before keepalived started (`preexisting`, from a snapshot taken
+ * just before; undefined when none was taken). Never the host IP, never an
+ * address with a shorter prefix (the node's own /24 or /64 equal to a VIP).
  */
-export function planLeftoverVips(links: readonly LinkAddresses[], instances: readonly NodeInstance[], hostIP?: string): AddressOnLink[] {
+export function planLeftoverVips(links: readonly LinkAddresses[], instances: readonly NodeInstance[], hostIP?: string, preexisting?: ReadonlySet<string>): AddressOnLink[] {
   const host = hostIP ? canonicalIP(hostIP) : undefined;
   const out: AddressOnLink[] = [];
   const seen = new Set<string>();
@@ -111,8 +125,9 @@ export function planLeftoverVips(links: readonly LinkAddresses[], instances: rea
       const want = canonicalIP(vip);
       if (!want || want === host) continue;
       for (const a of link.addresses) {
-        const key = `${link.name} ${a.address}/${a.prefixLength}`;
+        const key = addressKey(link.name, a);
         if (a.address !== want || seen.has(key)) continue;
+        if (a.prefixLength !== (a.family === 4 ? 32 : 128) || preexisting?.has(key)) continue;
         seen.add(key);
         out.push({ interface: link.name, address: a.address, prefixLength: a.prefixLength });
       }

@@ -17,6 +17,8 @@ export interface RuntimePaths {
   /** The instance parts of the live config (isolate.ts), with their last good versions. */
   accepted: string;
   candidate: string;
+  /** The interface addresses before keepalived last started (leftovers.ts). */
+  addressSnapshot: string;
   testLog: string;
   fifo: string;
   pid: string;
@@ -32,6 +34,7 @@ export function runtimePaths(dir: string): RuntimePaths {
     instances: join(dir, INSTANCES_FILE_NAME),
     accepted: join(dir, "accepted.json"),
     candidate: join(dir, `${CONFIG_FILE_NAME}.candidate`),
+    addressSnapshot: join(dir, "addresses-before-keepalived.json"),
     testLog: join(dir, "config-test.log"),
     fifo: join(dir, NOTIFY_FIFO_NAME),
     pid: join(dir, "keepalived.pid"),

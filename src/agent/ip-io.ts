@@ -8,9 +8,9 @@ import { parseIpAddrJson, planLeftoverVips, type AddressOnLink, type LinkAddress
 
 const run = promisify(execFile);
 
-/** Reads every interface, its kind and its addresses with `ip -j -d addr`. */
+/** Reads every interface and its addresses with `ip -j addr`. */
 export async function readInterfaces(ipPath = "ip"): Promise<LinkAddresses[]> {
-  const { stdout } = await run(ipPath, ["-j", "-d", "addr", "show"], { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(ipPath, ["-j", "addr", "show"], { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 });
   return parseIpAddrJson(stdout);
 }
 

@@ -13,8 +13,6 @@ export interface InterfaceAddress {
 /** An interface and its addresses, as `ip -j addr` reports them. */
 export interface LinkAddresses {
   name: string;
-  /** The link kind (`ip -d`: linkinfo.info_kind, e.g. veth, bridge, vlan); undefined for plain devices. */
-  kind?: string;
   addresses: InterfaceAddress[];
 }
 
@@ -33,12 +31,11 @@ export function parseIpAddrJson(text: string): LinkAddresses[] {
   if (!Array.isArray(data)) throw new Error("ip -j addr: expected a JSON array");
   const out: LinkAddresses[] = [];
   for (const raw of data) {
-    const link = raw as { ifname?: unknown; addr_info?: unknown; linkinfo?: { info_kind?: unknown } } | null;
+    const link = raw as { ifname?: unknown; addr_info?: unknown } | null;
     if (typeof link?.ifname !== "string" || link.ifname === "") continue;
     const infos = Array.isArray(link.addr_info) ? (link.addr_info as unknown[]) : [];
     const addresses = infos.map(parseAddrInfo).filter((a): a is InterfaceAddress => a !== undefined);
-    const kind = link.linkinfo?.info_kind;
-    out.push({ name: link.ifname, ...(typeof kind === "string" ? { kind } : {}), addresses });
+    out.push({ name: link.ifname, addresses });
   }
   return out;
 }
@@ -52,13 +49,12 @@ export function findHostInterface(links: readonly LinkAddresses[], hostIP: strin
 
 /**
  * The interface names the agent publishes (sorted), so that the operator can
- * refuse a spec.interface no node has: every link but Pods' veth pairs (no
- * VirtualIP belongs on one, and they come and go with every Pod). Undefined
- * when there are more than MAX_PUBLISHED_INTERFACES: an incomplete list would
- * refuse VirtualIPs wrongly.
+ * refuse a spec.interface no node has. Every link counts (a node's eth0 may be
+ * a veth, as in a container). Undefined when there are more than
+ * MAX_PUBLISHED_INTERFACES: an incomplete list would refuse VirtualIPs wrongly.
  */
 export function publishedInterfaces(links: readonly LinkAddresses[]): string[] | undefined {
-  const names = [...new Set(links.filter((l) => l.kind !== "veth").map((l) => l.name))].sort();
+  const names = [...new Set(links.map((l) => l.name))].sort();
   return names.length > MAX_PUBLISHED_INTERFACES ? undefined : names;
 }
 

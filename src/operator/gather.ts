@@ -103,6 +103,21 @@ export function agentCapabilities(byNode: ReadonlyMap<string, RawObject>): Recor
   return out;
 }
 
+/**
+ * What the renderer reads from an agent Lease, as a comparable text: the
+ * default interface, the host addresses, IPVS, whether interfaces are
+ * published and which of `referenced` (the names VirtualIPs give in
+ * spec.interface) they include. Other interface names coming and going
+ * (Pods' veths) change nothing.
+ */
+export function leaseRenderFingerprint(lease: RawObject | undefined, referenced: ReadonlySet<string>): string {
+  const a = lease?.metadata?.annotations ?? {};
+  const names = a[ANNOTATION_INTERFACES];
+  const list = names === undefined ? undefined : names.split(",").map((n) => n.trim());
+  const known = list === undefined ? "-" : list.length > MAX_PUBLISHED_INTERFACES ? "+" : list.filter((n) => referenced.has(n)).sort().join(",");
+  return JSON.stringify([a[ANNOTATION_DEFAULT_INTERFACE] ?? "", a[ANNOTATION_HOST_ADDRESSES] ?? "", a[ANNOTATION_IPVS] ?? "", known]);
+}
+
 /** The VirtualIPs of the cluster, sorted into what the renderer gets and what it does not. */
 export interface GatheredVirtualIPs {
   /** Valid and not being deleted: the renderer's input. */

@@ -8,9 +8,6 @@ import {
   agentLeaseName,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
-  ANNOTATION_HOST_ADDRESSES,
-  ANNOTATION_INTERFACES,
-  ANNOTATION_IPVS,
   ANNOTATION_INSTANCE,
   ANNOTATION_NODE,
   API_VERSION,
@@ -41,6 +38,7 @@ import type { EventRecorder } from "./events.js";
 import {
   agentCapabilities,
   agentHostAddresses,
+  leaseRenderFingerprint,
   agentLeasesByNode,
   buildClusterView,
   gatherPools,
@@ -153,6 +151,8 @@ export class Reconciler {
   private loadBalancers: LoadBalancerPlan = { apply: new Map(), remove: new Map() };
   private claimExpiresAt: number | undefined;
   private referencedServices = new Set<string>();
+  /** spec.interface of every valid VirtualIP: only these names of an agent's published interfaces matter to a render. */
+  private referencedInterfaces = new Set<string>();
   private readonly excludedAt = new Map<string, number>();
   private readonly lastHolder = new Map<string, string>();
   private readonly readyReasons = new Map<string, string>();
@@ -283,9 +283,9 @@ export class Reconciler {
   private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): boolean {
     const name = (current ?? previous)?.metadata?.name ?? "";
     if (!name.startsWith(AGENT_LEASE_PREFIX)) return false;
-    // What the renderer reads from the Lease: the published interfaces, host addresses and IPVS.
-    const ifname = (o: RawObject | undefined): string =>
-      [ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, ANNOTATION_IPVS].map((a) => o?.metadata?.annotations?.[a] ?? "").join(" ");
+    // What the renderer reads from the Lease: the default interface, host addresses, IPVS and the
+    // published interfaces VirtualIPs name (Pods' veths come and go without a render).
+    const ifname = (o: RawObject | undefined): string => leaseRenderFingerprint(o, this.referencedInterfaces);
     let relevant = false;
     if (ifname(previous) !== ifname(current)) {
       this.renderDirty = true;
@@ -401,6 +401,7 @@ export class Reconciler {
     this.claimExpiresAt = claimExpiry(gathered.valid, plan, { graceMs: config.claimGraceMs, now: view.now ?? 0 });
     this.planIngress(gathered.valid.map((v) => ({ key: keyOf(v.metadata.namespace ?? "default", v.metadata.name), vip: v })), plan, problems);
     this.referencedServices = new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name)));
+    this.referencedInterfaces = new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : [])));
     this.statusDirty = "all";
   }
 

@@ -116,17 +116,9 @@ void describe("planLeftoverVips", () => {
 });
 
 void describe("publishedInterfaces and nodeFactsAnnotations", () => {
-  void test("every link but veth pairs, sorted; the link kind comes from ip -d", () => {
-    const links = parseIpAddrJson(
-      JSON.stringify([
-        { ifname: "eth0", addr_info: [] },
-        { ifname: "cali1234", linkinfo: { info_kind: "veth" }, addr_info: [] },
-        { ifname: "br0", linkinfo: { info_kind: "bridge" }, addr_info: [] },
-        { ifname: "bond0.10", linkinfo: { info_kind: "vlan" }, addr_info: [] },
-      ]),
-    );
-    assert.equal(links[1]?.kind, "veth");
-    assert.deepEqual(publishedInterfaces(links), ["bond0.10", "br0", "eth0"]);
+  void test("every link, sorted, once", () => {
+    const links = parseIpAddrJson(SAMPLE);
+    assert.deepEqual(publishedInterfaces([...links, ...links]), ["eth0", "eth1", "eth2", "lo", "odd"]);
   });
 
   void test("too many links: unknown, never a partial list", () => {

@@ -88,17 +88,33 @@ export function desiredParts(node: PublishedNode, instances: ReadonlyMap<string,
   return out;
 }
 
-/** The node part and instance map of a set of parts, in the order `order` (the published node's) gives. */
+/**
+ * The node part and instance map of a set of parts: in the published node's
+ * order, then the kept instances it no longer names, by key.
+ */
 function layout(node: PublishedNode, parts: InstanceParts): { node: PublishedNode; instances: Map<string, PublishedInstance> } {
   const entries: NodeInstanceEntry[] = [];
   const instances = new Map<string, PublishedInstance>();
-  for (const e of node.instances) {
-    const p = parts.get(e.instance);
+  const named = new Set(node.instances.map((e) => e.instance));
+  const extra = [...parts.keys()].filter((k) => !named.has(k)).sort();
+  for (const key of [...node.instances.map((e) => e.instance), ...extra]) {
+    const p = parts.get(key);
     if (!p) continue;
     entries.push(p.entry);
-    instances.set(e.instance, p.instance);
+    instances.set(key, p.instance);
   }
   return { node: { ...node, instances: entries }, instances };
+}
+
+/**
+ * The last good instances the plan no longer names that carried a VirtualIP
+ * of `virtualIPs`: when an instance is replaced by one that fails (an
+ * interface change gives the instance another key), they are the
+ * VirtualIPs' last good version.
+ */
+function formerCarriers(lastGood: InstanceParts, desired: ReadonlyMap<string, InstancePart>, virtualIPs: readonly string[]): string[] {
+  const wanted = new Set(virtualIPs);
+  return [...lastGood].filter(([k, p]) => !desired.has(k) && p.instance.virtualIPs.some((v) => wanted.has(v))).map(([k]) => k).sort();
 }
 
 /** The config test run at most once per distinct text; a text equal to the running config passed before. */
@@ -162,7 +178,7 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
   const fresh = new Map<string, InstancePart>();
   for (const [key, part] of desired) {
     const known = input.known.get(key);
-    if (known && known.byKeepalived && known.version === partVersion(part)) carried.push({ ...known, kept: input.lastGood.has(key) });
+    if (known && known.byKeepalived && known.version === partVersion(part)) carried.push(known);
     else fresh.set(key, part);
   }
   const base = new Map<string, InstancePart>();
@@ -171,11 +187,15 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
     if (good) base.set(key, good);
   }
 
-  // 1: Everything new at once, the versions refused before kept out.
+  // 1: Everything new at once, the versions refused before kept out (their last good versions in).
   const all = withParts(base, fresh, [...fresh.keys()]);
   for (const r of carried) if (!input.lastGood.has(r.key)) all.delete(r.key);
+  for (const r of carried) if (!input.lastGood.has(r.key)) for (const k of formerCarriers(input.lastGood, desired, r.virtualIPs)) all.set(k, input.lastGood.get(k) as InstancePart);
   const first = carried.length === 0 && input.full ? await tester.run(input.full.config).then((v) => (v.ok ? { ok: true as const, config: input.full as NodeConfig } : { ok: false as const })) : await trial(input, tester, all);
-  if (first.ok) return { kind: "accept", candidate: first.config, parts: all, rejected: carried, tests: tester.tests };
+  if (first.ok) {
+    const kept = (vips: readonly string[]): boolean => [...all.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
+    return { kind: "accept", candidate: first.config, parts: all, rejected: carried.map((r) => ({ ...r, kept: kept(r.virtualIPs) })), tests: tester.tests };
+  }
 
   // 2: The last good versions, then the changed instances by bisection.
   const baseTrial = await trial(input, tester, base);
@@ -208,8 +228,22 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
   await tryGroup(changed);
   // 3: What could not be assembled may fit now that the others moved on.
   for (const [k, r] of [...refused]) if (!r.byKeepalived) await tryGroup([k]);
+  // 4: A refused instance the plan gave a new key keeps its VirtualIPs' former instances, when they still fit.
+  for (const key of [...refused.keys(), ...carried.map((r) => r.key)]) {
+    if (accepted.has(key)) continue;
+    const vips = fresh.get(key)?.instance.virtualIPs ?? carried.find((r) => r.key === key)?.virtualIPs ?? [];
+    const former = formerCarriers(input.lastGood, desired, vips).filter((k) => !accepted.has(k));
+    if (former.length === 0) continue;
+    const parts = withParts(accepted, input.lastGood, former);
+    const res = await trial(input, tester, parts);
+    if (res.ok) {
+      accepted = parts;
+      config = res.config;
+    }
+  }
+  const keptFor = (vips: readonly string[]): boolean => accepted.size > 0 && [...accepted.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
 
-  const rejected: Rejection[] = [...carried];
+  const rejected: Rejection[] = carried.map((r) => ({ ...r, kept: accepted.has(r.key) || keptFor(r.virtualIPs) }));
   for (const [key, r] of refused) {
     const part = fresh.get(key) as InstancePart;
     const version = partVersion(part);
@@ -220,7 +254,7 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
       version,
       problems: r.problems,
       virtualIPs: [...part.instance.virtualIPs].sort(),
-      kept: accepted.has(key),
+      kept: accepted.has(key) || keptFor(part.instance.virtualIPs),
       byKeepalived: r.byKeepalived,
       since: before?.version === version ? before.since : input.now,
     });

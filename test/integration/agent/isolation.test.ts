@@ -55,14 +55,14 @@ interface VipDef {
   spec: Partial<VirtualIPSpecInput> & { address: string; virtualRouterId: number };
 }
 
-const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51, vrrp: { priorities: { "node-a": 150 } } } };
+const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51, vrrp: { preempt: true, priorities: { "node-a": 150 } } } };
 /** Names an interface no node has. */
 const BAD: VipDef = { name: "bad", spec: { address: "192.0.2.51", virtualRouterId: 52, interface: "eth9" } };
 /** Created after BAD, on the same nodes. */
 const DB: VipDef = { name: "db", spec: { address: "192.0.2.53", virtualRouterId: 53 } };
 /** Its addresses are on node-a before keepalived starts: a secondary /32 and the node's own /24 (node-b is its MASTER). */
-const SIDE: VipDef = { name: "side", spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { priorities: { "node-b": 150 } } } };
-const HOSTNET: VipDef = { name: "hostnet", spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { priorities: { "node-b": 150 } } } };
+const SIDE: VipDef = { name: "side", spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { preempt: true, priorities: { "node-b": 150 } } } };
+const HOSTNET: VipDef = { name: "hostnet", spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { preempt: true, priorities: { "node-b": 150 } } } };
 const PREEXISTING = ["192.0.2.90/32", "198.51.100.5/24"];
 
 const defs = new Map<string, VipDef>();
@@ -245,9 +245,11 @@ after(async () => {
 
 void describe("per-instance isolation with real keepalived", () => {
   void test("a VirtualIP on a missing interface is refused on its own: the others run, its entries say why", async () => {
-    for (const n of nodes.nodes) startAgent(n);
-    assert.equal(await settledMaster(WEB), "node-a");
+    // node-b first, so that node-a never holds the addresses it had before (keepalived would take them as its own).
+    startAgent(node("node-b"));
     for (const def of [SIDE, HOSTNET]) assert.equal(await settledMaster(def), "node-b");
+    startAgent(node("node-a"));
+    await waitFor("web on node-a (priority 150, preempt)", async () => (await settledMaster(WEB)) === "node-a" || undefined);
     const bad = await waitFor("both nodes report bad as refused", async () => {
       const e = await entries(BAD.name);
       return e.length === 2 && e.every((x) => x.state === "FAULT" && x.configRejected) ? e : undefined;

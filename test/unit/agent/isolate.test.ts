@@ -103,6 +103,28 @@ void describe("judgeInstances", () => {
     assert.deepEqual(res.candidate.instances.instances.map((i) => i.instance), ["vip_a", "vip_b"]);
   });
 
+  void test("an instance replaced by a failing one under another key (an interface change) keeps the former one for its VirtualIPs", async () => {
+    const t = fakeTest();
+    const oldB = instance("vip_b_eth0", 52, "192.0.2.51", { virtualIPs: ["default/vip_b"] });
+    const newB = instance("vip_b_eth9", 52, "192.0.2.51", { virtualIPs: ["default/vip_b"] });
+    const before = nodeOf([{ key: "vip_a" }, { key: "vip_b_eth0" }]);
+    const lastGood = partsOf(before, new Map([["vip_a", A], ["vip_b_eth0", oldB]]));
+    const node = nodeOf([{ key: "vip_a" }, { key: "vip_b_eth9", iface: MISSING }]);
+    const instances = new Map([["vip_a", A], ["vip_b_eth9", newB]]);
+    const res = await judgeInstances(input({ node, instances, test: t.test, lastGood }));
+    assert.equal(res.kind, "accept");
+    if (res.kind !== "accept") return;
+    assert.deepEqual([...res.parts.keys()].sort(), ["vip_a", "vip_b_eth0"]);
+    assert.deepEqual(res.rejected.map((r) => [r.key, r.kept]), [["vip_b_eth9", true]]);
+    assert.deepEqual(res.candidate.instances.instances.map((i) => i.instance), ["vip_a", "vip_b_eth0"]);
+    // The next plan, the same refused version known: no test, the former instance still runs.
+    const known = new Map(res.rejected.map((r) => [r.key, r]));
+    const again = await judgeInstances(input({ node, instances, test: t.test, lastGood: res.parts, known, running: res.candidate.config }));
+    assert.equal(again.kind === "accept" && again.tests, 0);
+    assert.deepEqual(again.kind === "accept" && [...again.parts.keys()].sort(), ["vip_a", "vip_b_eth0"]);
+    assert.deepEqual(again.kind === "accept" && again.rejected.map((r) => r.kept), [true]);
+  });
+
   void test("a version refused before is not tested again: the same plan costs no test, another change one", async () => {
     const t = fakeTest();
     const instances = new Map([["vip_a", A], ["vip_b", B]]);

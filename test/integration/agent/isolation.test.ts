@@ -60,10 +60,14 @@ const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterI
 const BAD: VipDef = { name: "bad", spec: { address: "192.0.2.51", virtualRouterId: 52, interface: "eth9" } };
 /** Created after BAD, on the same nodes. */
 const DB: VipDef = { name: "db", spec: { address: "192.0.2.53", virtualRouterId: 53 } };
-/** Its addresses are on node-a before keepalived starts: a secondary /32 and the node's own /24 (node-b is its MASTER). */
+/**
+ * Their addresses are on node-a before keepalived starts, with the prefix of
+ * the node's own addresses: a secondary /24 on the node network and a /24 of
+ * another network (node-b is their MASTER).
+ */
 const SIDE: VipDef = { name: "side", spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { preempt: true, priorities: { "node-b": 150 } } } };
 const HOSTNET: VipDef = { name: "hostnet", spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { preempt: true, priorities: { "node-b": 150 } } } };
-const PREEXISTING = ["192.0.2.90/32", "198.51.100.5/24"];
+const PREEXISTING = ["192.0.2.90/24", "198.51.100.5/24"];
 
 const defs = new Map<string, VipDef>();
 
@@ -151,9 +155,14 @@ async function addressesOn(node: NetNode): Promise<string[]> {
   return links.flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
 }
 
+/** Nodes holding `address` as a VIP (node-a's pre-existing addresses do not count). */
 async function holders(address: string): Promise<string[]> {
   const out: string[] = [];
-  for (const n of nodes.nodes) if ((await addressesOn(n)).includes(`${address}/32`)) out.push(n.name);
+  for (const n of nodes.nodes) {
+    const a = `${address}/32`;
+    if (n.name === "node-a" && PREEXISTING.includes(a)) continue;
+    if ((await addressesOn(n)).includes(a)) out.push(n.name);
+  }
   return out;
 }
 
@@ -327,8 +336,10 @@ void describe("leftover cleanup after a keepalived crash", () => {
     const removed = agentLog("node-a").filter((l) => l.message === "Removed leftover VIP").map((l) => l.address);
     assert.ok(removed.includes(WEB.spec.address));
     for (const a of [SIDE.spec.address, HOSTNET.spec.address]) assert.ok(!removed.includes(a), `${a} was not removed`);
+    assert.ok(existsSync(join(victim.runtimeDir, "addresses-before-keepalived.json")), "the snapshot is kept in the runtime directory");
     await waitFor("keepalived restarted on node-a", () => Promise.resolve(keepalivedPids("node-a").length >= 2 || undefined), 15_000);
-    assert.ok(existsSync(join(victim.runtimeDir, "addresses-before-keepalived.json")));
+    await settledMaster(WEB);
+    for (const a of PREEXISTING) assert.ok((await addressesOn(victim)).includes(a), `${a} is still on node-a after the restart`);
   });
 });
 

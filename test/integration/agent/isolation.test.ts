@@ -7,7 +7,7 @@
 // while their reports are not in yet (ADR 0014).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   ANNOTATION_CONFIG_HASH,
@@ -347,8 +347,10 @@ void describe("notify FIFO", () => {
   void test("a removed FIFO is made again and keepalived told (SIGHUP): later transitions are reported", async () => {
     const holder = await settledMaster(DB);
     const other = nodes.nodes.find((n) => n.name !== holder) as NetNode;
-    rmSync(join(other.runtimeDir, "notify.fifo"));
-    await waitFor("the agent re-created the FIFO and sent SIGHUP", () => Promise.resolve(agentLog(other.name).some((l) => l.message === "Sent SIGHUP to keepalived to reopen the notify FIFO") || undefined), 15_000);
+    const fifo = join(other.runtimeDir, "notify.fifo");
+    rmSync(fifo);
+    await waitFor("the agent made the FIFO again", () => Promise.resolve(lstatSync(fifo, { throwIfNoEntry: false })?.isFIFO() || undefined), 15_000);
+    await new Promise((r) => setTimeout(r, 2000));
     // A transition on `other`, seen only through the new FIFO: the holder's keepalived stops.
     const pids = keepalivedPids(holder);
     for (const pid of pids) process.kill(pid, "SIGSTOP");
@@ -357,5 +359,6 @@ void describe("notify FIFO", () => {
     } finally {
       for (const pid of pids) process.kill(pid, "SIGCONT");
     }
+    assert.ok(agentLog(other.name).some((l) => l.message === "Sent SIGHUP to keepalived to reopen the notify FIFO"));
   });
 });

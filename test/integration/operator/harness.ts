@@ -246,6 +246,7 @@ export interface VipSpec {
   virtualRouterId: number;
   forwarding?: "ipvs" | "kube-proxy";
   nodeSelector?: { matchLabels?: Record<string, string> };
+  interface?: string;
   vrrp?: Record<string, unknown>;
 }
 
@@ -260,6 +261,7 @@ function vipBody(name: string, spec: VipSpec, namespace = APP_NS): Record<string
       virtualRouterId: spec.virtualRouterId,
       forwarding: spec.forwarding ?? "kube-proxy",
       ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+      ...(spec.interface ? { interface: spec.interface } : {}),
       ...(spec.vrrp ? { vrrp: spec.vrrp } : {}),
     },
   };
@@ -392,13 +394,18 @@ export async function reportAsAgent(env: OperatorEnv, vip: string, entry: NodeSt
 }
 
 /** Creates or renews the heartbeat Lease of `node` as its agent would. */
-export async function renewAgentLease(env: OperatorEnv, node: string, opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string } = {}): Promise<void> {
+export async function renewAgentLease(
+  env: OperatorEnv,
+  node: string,
+  opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string; annotations?: Record<string, string> } = {},
+): Promise<void> {
   const ns = opts.namespace ?? NS;
   const name = agentLeaseName(node);
+  const annotations = { ...(opts.iface ? { [ANNOTATION_DEFAULT_INTERFACE]: opts.iface } : {}), ...opts.annotations };
   const body = {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
-    metadata: { name, namespace: ns, ...(opts.iface ? { annotations: { [ANNOTATION_DEFAULT_INTERFACE]: opts.iface } } : {}) },
+    metadata: { name, namespace: ns, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
     spec: { holderIdentity: node, leaseDurationSeconds: opts.durationSeconds ?? 10, renewTime: formatMicroTime(opts.renewTime ?? Date.now()) },
   };
   await env.admin.coordination.patchNamespacedLease(name, ns, body, undefined, undefined, agentFieldManager(node), undefined, true, {

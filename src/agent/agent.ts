@@ -18,7 +18,7 @@ import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
-import { sanitizeText } from "./isolate.js";
+import { fieldOfProblem, sanitizeText } from "./isolate.js";
 import { StatusReporter } from "./reporter.js";
 import { ensureRuntimeDir, installConfig, installInstances, ipvsAvailable, readAcceptedParts, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
 import { planReport, splitKey, virtualIPKeys } from "./status.js";
@@ -342,8 +342,9 @@ export class Agent {
       : running
         ? "the last good config keeps running"
         : "keepalived is not started";
-    const subject = what.instance ? `VRRP instance ${what.instance}` : `its keepalived config${hash}`;
-    const message = `Node ${this.opts.node} refused ${subject}: ${sanitizeText(what.problems.slice(0, 5).join("; ")).slice(0, 800)}; ${tail}`;
+    const words = sanitizeText(what.problems.slice(0, 5).join("; ")).slice(0, 800);
+    const subject = what.instance ? `VRRP instance ${what.instance} (${fieldOfProblem(words)})` : `its keepalived config${hash}`;
+    const message = `Node ${this.opts.node} refused ${subject}: ${words}; ${tail}`;
     for (const key of what.virtualIPs) {
       const ref = splitKey(key);
       createVirtualIPEvent(this.opts.clients, {

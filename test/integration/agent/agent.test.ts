@@ -548,7 +548,7 @@ void describe("agent with keepalived in three nodes", () => {
     for (const e of events) {
       assert.equal(e.type, "Warning");
       assert.equal(e.involvedObject.kind, KIND);
-      assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused VRRP instance \\S+: .*; its last good version keeps running$`));
+      assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused VRRP instance \\S+ \\(spec\\.interface\\): .*; its last good version keeps running$`));
       assert.match(e.message ?? "", /interface nosuch0 .*doesn't exist|Non-existent interface/);
       assert.doesNotMatch(e.message ?? "", /keepalived\.conf|\/run\//, "no file paths");
     }

@@ -272,7 +272,7 @@ void describe("per-instance isolation with real keepalived", () => {
       assert.match(liveConfig(n), /192\.0\.2\.50/);
     }
     for (const def of [WEB, SIDE, HOSTNET]) for (const e of await entries(def.name)) assert.equal(e.configRejected, undefined, `${def.name}/${e.name} carries no refusal`);
-    await waitFor("an Event on bad naming the instance", async () => (await eventsOf(BAD.name)).some((m) => /refused VRRP instance .*eth9/.test(m)));
+    await waitFor("an Event on bad naming the instance", async () => (await eventsOf(BAD.name)).some((m) => /refused VRRP instance \S+ \(spec\.interface\): .*eth9/.test(m)));
     assert.deepEqual(await eventsOf(WEB.name), [], "no Event on web");
     assert.deepEqual(await holders(BAD.spec.address), []);
   });

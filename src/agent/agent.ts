@@ -65,7 +65,7 @@ export class Agent {
   private readonly reporter: StatusReporter;
   private readonly fifo: NotifyFifoReader;
   private readonly heartbeat: Heartbeat;
-  /** Judges each VRRP instance on its own and installs what passes (ADR 0014). */
+  /** Judges each VRRP instance on its own and installs what passes (ADR 0016). */
   private readonly gate: ConfigGate;
   /** What was on the interfaces before keepalived started: the cleanup removes only what it added. */
   private readonly leftovers: LeftoverTracker;
@@ -79,7 +79,7 @@ export class Agent {
   private defaultInterface?: string;
   /** The node's own addresses, published on the heartbeat Lease (never a VirtualIP). */
   private hostAddresses: string[] = [];
-  /** What the node has, published on the heartbeat Lease (ADR 0014): interface names and IPVS. */
+  /** What the node has, published on the heartbeat Lease (ADR 0016): interface names and IPVS. */
   private facts: { interfaces?: string[]; ipvs?: boolean } = {};
   private beats = 0;
   private readonly uids = new Map<string, string>();
@@ -294,7 +294,7 @@ export class Agent {
   }
 
   /**
-   * Judges the plan instance by instance (ADR 0014), installs what passes and
+   * Judges the plan instance by instance (ADR 0016), installs what passes and
    * reloads keepalived; a refused instance is reported on its own VirtualIPs only.
    */
   private async applyConfig(decision: Extract<PlanDecision, { kind: "apply" }>): Promise<void> {

@@ -3,7 +3,7 @@
 // IPVS on a kernel without it) never freezes the others. The node runs every
 // instance that passes, keeps the last good version of one that fails, and
 // leaves out a new one that never passed. Pure apart from the injected
-// config test (see docs/adr/0014-per-instance-isolation.md).
+// config test (see docs/adr/0016-per-instance-isolation.md).
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { nodeInstanceEntrySchema, publishedInstanceSchema, type NodeInstanceEntry, type PublishedInstance, type PublishedNode } from "../api/index.js";

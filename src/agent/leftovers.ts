@@ -1,5 +1,5 @@
 // What was on the node's interfaces before keepalived started, so that the
-// cleanup after a crash removes only what keepalived itself added (ADR 0014).
+// cleanup after a crash removes only what keepalived itself added (ADR 0016).
 // The snapshot is taken just before every keepalived start and kept in the
 // runtime directory, so an agent restarted after its container was killed
 // (keepalived's addresses left behind) still knows what was there before.

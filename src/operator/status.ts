@@ -247,7 +247,7 @@ const SHOWN_REJECTING_NODES = 3;
 /**
  * Ready=False ConfigRejected when a live taking-part node reports that its
  * keepalived refused this VirtualIP's instance (status.nodes[].configRejected,
- * ADR 0014); only this VirtualIP's own entries count.
+ * ADR 0016); only this VirtualIP's own entries count.
  */
 export function configRejectedDecision(input: Pick<StatusInput, "key" | "live" | "participants" | "isLive">): ConditionDecision | undefined {
   const participants = new Set(input.participants);

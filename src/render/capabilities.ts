@@ -2,7 +2,7 @@
 // VirtualIPs the operator refuses up front because of it: an interface no
 // selected node has, IPVS forwarding where no selected node has IPVS. Pure.
 //
-// Rule (ADR 0014): only nodes whose agent reports count. A VirtualIP is
+// Rule (ADR 0016): only nodes whose agent reports count. A VirtualIP is
 // refused when at least one selected node reports and none of the reporting
 // ones has what it needs; while no selected node reports (agents starting,
 // older agents), nothing is refused here and the agents' own config test

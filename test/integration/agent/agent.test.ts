@@ -538,7 +538,7 @@ void describe("agent with keepalived in three nodes", () => {
     const broken = JSON.stringify({ ...good.published, instances: good.published.instances.map((e) => ({ ...e, interface: "nosuch0" })) });
     await writeNodeSecret(node.name, { json: broken, hash: "broken" });
 
-    // Both instances changed and both fail: each is refused on its own (ADR 0014).
+    // Both instances changed and both fail: each is refused on its own (ADR 0016).
     await waitFor("the config-test failure metric", async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 2);
     const events = await waitFor("ConfigTestFailed Events on both VirtualIPs", async () => {
       const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");

@@ -4,7 +4,7 @@
 // The published plan is written here from planCluster output, as the
 // operator writes it; the plan is rendered without the agents' reports, so a
 // VirtualIP naming an interface no node has reaches the agents, as it does
-// while their reports are not in yet (ADR 0014).
+// while their reports are not in yet (ADR 0016).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";

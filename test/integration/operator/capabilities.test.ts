@@ -1,5 +1,5 @@
 // The operator's up-front checks and the agents' refusals against a real API
-// server (ADR 0014): agents publish their interfaces and IPVS on their Leases;
+// server (ADR 0016): agents publish their interfaces and IPVS on their Leases;
 // a VirtualIP naming an interface no node has, or ipvs forwarding where no
 // node has IPVS, is refused on its own while one created afterwards on the
 // same nodes goes in; a node's configRejected entry turns into

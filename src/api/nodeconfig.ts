@@ -68,6 +68,8 @@ export const publishedInstanceSchema = z
     version: z.union([z.literal(2), z.literal(3)]),
     advertIntervalMs: z.number().int().positive(),
     preempt: z.boolean(),
+    /** keepalived preempt_delay in ms (with preempt only); unset: none. */
+    preemptDelayMs: z.number().int().positive().max(1_000_000).optional(),
     /** Whether adverts go by unicast. */
     unicast: z.boolean(),
     /** Unicast addresses of every taking-part node, sorted; each node drops its own. */

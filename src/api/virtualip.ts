@@ -109,11 +109,26 @@ export const vrrpSpecSchema = withRules(
       preempt: z
         .boolean()
         .default(false)
-        .meta({ description: "Whether a node with a higher priority takes the address back when it returns. Default false: no second failover." }),
+        .meta({
+          description:
+            "Whether a node with a higher priority takes the address back when it returns. Default false: no second failover; a MASTER stays where it is after a failover until it fails itself.",
+        }),
+      preemptDelay: z
+        .string()
+        .max(10)
+        .regex(new RegExp(DURATION_PATTERN))
+        .optional()
+        .meta({
+          description:
+            "With preempt: true, how long a returning node with a higher priority waits before it takes the address back (keepalived preempt_delay), e.g. 30s; at most 1000s. Unset: at once.",
+        }),
       priorities: z
         .record(z.string().max(253), z.number().int().min(1).max(254))
         .optional()
-        .meta({ description: "VRRP priority per node name, 1..254; higher wins the election. Nodes not listed get 100." }),
+        .meta({
+          description:
+            "VRRP priority per node name, 1..254; higher wins the election. Unset: every node gets a distinct priority from 100 to 250, ranked so that MASTERs spread evenly over the nodes (docs/configuration.md). Set: listed nodes get their value, the others 100, 99, ... (skipping listed values).",
+        }),
       unicast: z
         .boolean()
         .default(true)
@@ -125,6 +140,18 @@ export const vrrpSpecSchema = withRules(
     .strict()
     .meta({ description: "VRRP settings. VirtualIPs that share a router id, interface and these settings form one VRRP instance and fail over together." }),
   [
+    {
+      cel: "!has(self.preemptDelay) || self.preempt",
+      message: "preemptDelay needs preempt: true (without preemption no node takes the address back)",
+      fieldPath: ".preemptDelay",
+      check: (v) => v.preemptDelay === undefined || v.preempt,
+    },
+    {
+      cel: "!has(self.preemptDelay) || duration(self.preemptDelay) <= duration('1000s')",
+      message: "preemptDelay must be at most 1000s",
+      fieldPath: ".preemptDelay",
+      check: (v) => v.preemptDelay === undefined || (parseDurationMs(v.preemptDelay) ?? Infinity) <= 1_000_000,
+    },
     {
       cel: "!has(self.authSecretRef) || self.version == 2",
       message: "authSecretRef is only supported with VRRP version 2",

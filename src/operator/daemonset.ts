@@ -52,6 +52,7 @@ function podSpec(agent: AgentSettings, planNamespace?: string): NonNullable<NonN
     ...(agent.priorityClassName ? { priorityClassName: agent.priorityClassName } : {}),
     nodeSelector: { "kubernetes.io/os": "linux", ...agent.nodeSelector },
     ...(agent.tolerations.length > 0 ? { tolerations: agent.tolerations.map((t) => ({ ...t })) } : {}),
+    ...(agent.affinity ? { affinity: structuredClone(agent.affinity) } : {}),
     containers: [
       {
         name: "agent",
@@ -88,7 +89,14 @@ export function buildAgentDaemonSet(opts: { namespace: string; agent: AgentSetti
   const spec: NonNullable<V1DaemonSet["spec"]> = {
     selector: { matchLabels: agentSelectorLabels() },
     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
-    template: { metadata: { labels: { ...labels } }, spec: podSpec(opts.agent, planNamespace) },
+    template: {
+      metadata: {
+        // The user's pod labels first: the operator's own always win.
+        labels: { ...opts.agent.podLabels, ...labels },
+        ...(Object.keys(opts.agent.podAnnotations).length > 0 ? { annotations: { ...opts.agent.podAnnotations } } : {}),
+      },
+      spec: podSpec(opts.agent, planNamespace),
+    },
   };
   return {
     apiVersion: "apps/v1",

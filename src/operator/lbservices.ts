@@ -64,24 +64,29 @@ function ownedBy(vip: RawObject, svcUid: string | undefined): boolean {
   return (vip.metadata?.ownerReferences ?? []).some((r) => (r as { kind?: string; uid?: string }).kind === "Service" && (svcUid === undefined || (r as { uid?: string }).uid === svcUid));
 }
 
+/** A tenant's annotation value as logs quote it: JSON, at most 64 characters of it. */
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
+}
+
 /** The spec fields the annotations choose, for one family; invalid values are left out and named. */
 function annotatedSpec(annotations: Record<string, string>, family: "IPv4" | "IPv6"): { spec: Record<string, unknown>; ignored: string[] } {
   const spec: Record<string, unknown> = {};
   const ignored: string[] = [];
   const addresses = (annotations[ANNOTATION_LB_ADDRESS] ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "");
   for (const a of addresses) {
-    if (canonicalIP(a) !== a) ignored.push(`${ANNOTATION_LB_ADDRESS}: ${JSON.stringify(a)} is not an IP address in canonical form`);
+    if (canonicalIP(a) !== a) ignored.push(`${ANNOTATION_LB_ADDRESS}: ${quoted(a)} is not an IP address in canonical form`);
     else if ((ipFamily(a) === 4 ? "IPv4" : "IPv6") === family) spec.address = a;
   }
   const pool = annotations[ANNOTATION_LB_POOL];
   if (pool !== undefined) {
     if (pool.length <= 253 && new RegExp(DNS_SUBDOMAIN_PATTERN).test(pool)) spec.pool = pool;
-    else ignored.push(`${ANNOTATION_LB_POOL}: ${JSON.stringify(pool)} is not a pool name`);
+    else ignored.push(`${ANNOTATION_LB_POOL}: ${quoted(pool)} is not a pool name`);
   }
   const rid = annotations[ANNOTATION_LB_ROUTER_ID];
   if (rid !== undefined) {
     if (/^[0-9]{1,3}$/.test(rid) && Number(rid) >= 1 && Number(rid) <= 255) spec.virtualRouterId = Number(rid);
-    else ignored.push(`${ANNOTATION_LB_ROUTER_ID}: ${JSON.stringify(rid)} is not a router id 1..255`);
+    else ignored.push(`${ANNOTATION_LB_ROUTER_ID}: ${quoted(rid)} is not a router id 1..255`);
   }
   return { spec, ignored };
 }

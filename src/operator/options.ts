@@ -27,6 +27,12 @@ export interface AgentSettings {
   image: string;
   nodeSelector: Record<string, string>;
   tolerations: Toleration[];
+  /** Extra labels of the agent pods (never the ones the operator sets). */
+  podLabels: Record<string, string>;
+  /** Annotations of the agent pods. */
+  podAnnotations: Record<string, string>;
+  /** Affinity of the agent pods, as Kubernetes spells it; checked by the API server on apply. */
+  affinity?: Record<string, unknown>;
   resources: Resources;
   priorityClassName?: string;
   /** Arguments appended after `agent` and the flags the operator sets. */
@@ -126,6 +132,9 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "agent-image", env: "KEEPALIVED_VIP_AGENT_IMAGE", default: "localhost/keepalived-vip-operator:dev", help: "Image of the agent DaemonSet" },
   { name: "agent-node-selector", env: "KEEPALIVED_VIP_AGENT_NODE_SELECTOR", default: "", help: "Node labels the agent pods need, k=v,k2=v2 (a map in the config file)" },
   { name: "agent-tolerations", env: "KEEPALIVED_VIP_AGENT_TOLERATIONS", default: "[]", help: "Tolerations of the agent pods, as a JSON list (a list in the config file)" },
+  { name: "agent-pod-labels", env: "KEEPALIVED_VIP_AGENT_POD_LABELS", default: "", help: "Extra labels of the agent pods, k=v,k2=v2 (a map in the config file); not the app.kubernetes.io/name, component or managed-by labels, which the operator sets" },
+  { name: "agent-pod-annotations", env: "KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS", default: "{}", help: "Annotations of the agent pods, as a JSON object (a map in the config file)" },
+  { name: "agent-affinity", env: "KEEPALIVED_VIP_AGENT_AFFINITY", default: "{}", help: "Affinity of the agent pods (nodeAffinity, podAffinity, podAntiAffinity), as JSON (a map in the config file)" },
   { name: "agent-resources", env: "KEEPALIVED_VIP_AGENT_RESOURCES", default: '{"requests":{"cpu":"10m","memory":"64Mi"},"limits":{"memory":"256Mi"}}', help: "Resources of the agent container, as JSON" },
   { name: "agent-priority-class", env: "KEEPALIVED_VIP_AGENT_PRIORITY_CLASS", default: "system-node-critical", help: "priorityClassName of the agent pods (empty for none)" },
   { name: "agent-extra-args", env: "KEEPALIVED_VIP_AGENT_EXTRA_ARGS", multiple: true, help: "Extra argument for the agent; repeat for several (env: space-separated; config: a list)" },
@@ -224,6 +233,31 @@ const nodeSelector = z
   })
   .pipe(labelMap);
 
+/** Labels the operator sets on the agent pods; the DaemonSet's selector depends on the first two. */
+const OPERATOR_POD_LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/managed-by"];
+
+const podLabels = nodeSelector.superRefine((labels, ctx) => {
+  for (const key of Object.keys(labels).filter((k) => OPERATOR_POD_LABELS.includes(k))) {
+    ctx.addIssue({ code: "custom", message: `${key} is set by the operator` });
+  }
+});
+
+/** Annotations: valid keys, string values, at most 256 KiB in all (the API server's limit). */
+const podAnnotations = z
+  .unknown()
+  .transform(fromJSON)
+  .pipe(z.record(z.string(), z.string()))
+  .superRefine((a, ctx) => {
+    for (const key of Object.keys(a).filter((k) => !LABEL_KEY.test(k))) ctx.addIssue({ code: "custom", path: [key], message: "not a valid annotation key" });
+  })
+  .refine((a) => Object.entries(a).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0) <= 256 * 1024, "more than 256 KiB of annotations");
+
+/** Affinity: only its three known parts, each an object; the API server checks the rest on apply. */
+const affinity = z
+  .unknown()
+  .transform(fromJSON)
+  .pipe(z.object({ nodeAffinity: z.record(z.string(), z.unknown()).optional(), podAffinity: z.record(z.string(), z.unknown()).optional(), podAntiAffinity: z.record(z.string(), z.unknown()).optional() }).strict());
+
 const toleration = z
   .object({
     key: z.string().optional(),
@@ -277,6 +311,9 @@ const settingsSchema = z
     "agent-image": z.string().regex(/^\S+$/, "not an image reference"),
     "agent-node-selector": nodeSelector,
     "agent-tolerations": z.unknown().transform(fromJSON).pipe(z.array(toleration)),
+    "agent-pod-labels": podLabels,
+    "agent-pod-annotations": podAnnotations,
+    "agent-affinity": affinity,
     "agent-resources": z.unknown().transform(fromJSON).pipe(resources),
     "agent-priority-class": z.union([z.literal(""), dnsSubdomain]),
     "agent-extra-args": extraArgs,
@@ -390,6 +427,9 @@ export function parseOperatorOptions(sources: OptionSources): OptionsResult {
       image: s["agent-image"],
       nodeSelector: s["agent-node-selector"],
       tolerations: s["agent-tolerations"],
+      podLabels: s["agent-pod-labels"],
+      podAnnotations: s["agent-pod-annotations"],
+      ...(Object.keys(s["agent-affinity"]).length > 0 ? { affinity: s["agent-affinity"] } : {}),
       resources: s["agent-resources"],
       ...(s["agent-priority-class"] ? { priorityClassName: s["agent-priority-class"] } : {}),
       extraArgs: s["agent-extra-args"],

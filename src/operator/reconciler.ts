@@ -62,6 +62,7 @@ import type { OperatorConfig } from "./options.js";
 import { renderInline, type Renderer } from "./render-worker.js";
 import { buildServiceStatus, planServiceIngress, serviceIngressNeedsApply, type IngressSource } from "./services.js";
 import { planClaim, planVirtualIPStatus, type StatusPlan } from "./status.js";
+import type { HolderMemory } from "./holder.js";
 
 /** Key of the global planning pass in the work queue. */
 export const PLAN_KEY = "plan";
@@ -154,7 +155,8 @@ export class Reconciler {
   /** spec.interface of every valid VirtualIP: only these names of an agent's published interfaces matter to a render. */
   private referencedInterfaces = new Set<string>();
   private readonly excludedAt = new Map<string, number>();
-  private readonly lastHolder = new Map<string, string>();
+  /** Per VirtualIP: the holder failovers are counted from (holder.ts); kept once a status plan is applied. */
+  private readonly holders = new Map<string, HolderMemory>();
   private readonly readyReasons = new Map<string, string>();
   private readonly conflicted = new Set<string>();
   private readonly recheckAt = new Map<string, number>();
@@ -270,11 +272,9 @@ export class Reconciler {
   private onVirtualIPChange(key: string, previous: RawObject | undefined, current: RawObject | undefined): void {
     if (vipSpecFingerprint(previous) !== vipSpecFingerprint(current)) this.renderDirty = true;
     this.markStatus(key);
-    const master = (current?.status as { master?: string } | undefined)?.master;
-    if (master) this.lastHolder.set(key, master);
     if (!current) {
       this.parser.forget(key);
-      for (const m of [this.excludedAt, this.lastHolder, this.readyReasons, this.recheckAt]) m.delete(key);
+      for (const m of [this.excludedAt, this.holders, this.readyReasons, this.recheckAt]) m.delete(key);
       this.conflicted.delete(key);
     }
   }
@@ -492,7 +492,7 @@ export class Reconciler {
       problems: render?.problems.get(key) ?? [],
       isLive: (node) => this.heartbeats.isLive(leaseOf(node), now),
       renewedAt: (node) => leaseRenewal(leaseOf(node)),
-      ...(this.lastHolder.has(key) ? { lastHolder: this.lastHolder.get(key) } : {}),
+      ...(this.holders.has(key) ? { holder: this.holders.get(key) } : {}),
       now,
     });
   }
@@ -510,6 +510,8 @@ export class Reconciler {
     else this.conflicted.delete(key);
     if (sp.recheckAt !== undefined) this.recheckAt.set(key, sp.recheckAt);
     else this.recheckAt.delete(key);
+    // A plan with a write decides the holder when the write lands (applyStatus); the apply plans again.
+    if (!sp.changed) this.holders.set(key, sp.holder);
     const finalizerDue = isDeleting(obj) === (obj.metadata?.finalizers ?? []).includes(FINALIZER);
     if (sp.changed || sp.nodeWrites.length > 0 || finalizerDue) this.queue.add(`virtualip/${key}`);
   }
@@ -612,8 +614,12 @@ export class Reconciler {
       this.putAndReport("VirtualIP", latest);
       logger.info(w.entry ? "Marked a silent node UNKNOWN" : "Removed the entry of a node that no longer takes part", { virtualIP: key, node: w.node });
     }
-    if (!sp.changed) return latest;
+    if (!sp.changed) {
+      this.holders.set(key, sp.holder);
+      return latest;
+    }
     latest = (await applyVirtualIPStatus(clients, ref, sp.summary as unknown as Record<string, unknown>, { fieldManager: OPERATOR_FIELD_MANAGER })) as RawObject;
+    this.holders.set(key, sp.holder);
     this.putAndReport("VirtualIP", latest);
     logger.debug("Applied VirtualIP status", { virtualIP: key, master: sp.summary.master, ready: sp.readyReason });
     for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, type: e.type, reason: e.reason, note: e.message });

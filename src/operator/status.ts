@@ -1,9 +1,10 @@
 // The operator's part of a VirtualIP's status: master selection from the
-// agents' entries, failover counting, split-brain timing, conditions, Events,
+// agents' entries, failover counting (holder.ts), split-brain timing, conditions, Events,
 // and the entries it writes on behalf of silent or departed nodes. Pure.
 import { CONDITION_CONFLICT, CONDITION_READY, CONDITION_SPLIT_BRAIN, ConflictReason, ReadyReason } from "../api/index.js";
 import type { Claim, Condition, NodeStatus } from "../api/index.js";
 import type { Problem } from "../render/index.js";
+import { holderSettleMs, planHolder, type HolderMemory, type HolderPlan } from "./holder.js";
 
 /** Extra time on top of 3 advert intervals before two MASTERs count as split brain (reporting delay, clock skew). */
 export const SPLIT_BRAIN_MARGIN_MS = 2000;
@@ -111,11 +112,6 @@ export function planBackups(entries: readonly NodeStatus[], participants: Readon
     .join(",");
 }
 
-/** Whether a change of master from `previous` to `next` is a failover (one node to another; not from or to none). */
-export function isFailover(previous: string, next: string): boolean {
-  return previous !== "" && next !== "" && previous !== next;
-}
-
 /** A condition as decided, before lastTransitionTime is set. */
 export interface ConditionDecision {
   type: string;
@@ -165,8 +161,8 @@ export interface StatusInput {
   isLive: (node: string) => boolean;
   /** When the node's agent last renewed its heartbeat Lease (epoch ms). */
   renewedAt?: (node: string) => number | undefined;
-  /** The last non-empty master this operator saw, so that X -> "" -> Y counts as a failover. */
-  lastHolder?: string;
+  /** What this operator remembers of the holder (holder.ts); unset: seeded from the status' master. */
+  holder?: HolderMemory;
   /** The address, router id and pool planning gave it. */
   allocation?: { address?: string; virtualRouterId?: number; pool?: string };
   /** The claim to record (see planClaim); unset: none. */
@@ -218,8 +214,10 @@ export interface StatusPlan {
   /** Recorded only when the summary is applied (they describe its change). */
   events: PlannedEvent[];
   readyReason: string;
-  /** Check this VirtualIP again at this time (split brain pending). */
+  /** Check this VirtualIP again at this time (split brain or a new holder pending). */
   recheckAt?: number;
+  /** The holder memory after this plan: keep it once the plan is applied (or needs no write). */
+  holder: HolderMemory;
 }
 
 const PROBLEM_READY_REASONS = new Set<string>([
@@ -329,13 +327,18 @@ export function summaryEqual(live: StatusInput["live"] & { observedGeneration?: 
   );
 }
 
-function masterEvents(previous: string, next: string, opts: { address: string; lastHolder?: string }): PlannedEvent[] {
+/**
+ * Events of a change of master: Failover when the holder changed (once per
+ * fault); NoMaster when no node holds it; MasterElected for the first holder
+ * or the holder returning. A new master that is not yet the holder gets none:
+ * its Failover follows once it settles.
+ */
+function masterEvents(previous: string, next: string, hp: HolderPlan, address: string): PlannedEvent[] {
+  if (hp.failover) return [{ type: "Normal", reason: "Failover", message: `MASTER moved from ${hp.failover.from} to ${hp.failover.to}` }];
   if (previous === next) return [];
-  const from = previous || opts.lastHolder || "";
-  if (isFailover(from, next)) return [{ type: "Normal", reason: "Failover", message: `MASTER moved from ${from} to ${next}` }];
-  const address = opts.address;
-  if (next !== "") return [{ type: "Normal", reason: "MasterElected", message: `Node ${next} is MASTER for ${address}` }];
-  return [{ type: "Warning", reason: ReadyReason.NoMaster, message: `No node holds ${address} any more (was ${previous})` }];
+  if (next === "") return [{ type: "Warning", reason: ReadyReason.NoMaster, message: `No node holds ${address} any more (was ${previous})` }];
+  if (next !== hp.next.holder) return [];
+  return [{ type: "Normal", reason: "MasterElected", message: `Node ${next} is MASTER for ${address}` }];
 }
 
 function conditionEvents(previous: readonly Condition[] | undefined, next: readonly Condition[]): PlannedEvent[] {
@@ -371,9 +374,15 @@ export function planVirtualIPStatus(input: StatusInput & { live: { observedGener
     advertIntervalMs: input.advertIntervalMs,
   });
   const previous = live.master ?? "";
-  const failedOver = isFailover(previous || input.lastHolder || "", m.master);
-  const failovers = (live.failovers ?? 0) + (failedOver ? 1 : 0);
-  const lastFailoverTime = failedOver ? nowText : live.lastFailoverTime;
+  const hp = planHolder({
+    memory: input.holder,
+    seed: previous,
+    soleMaster: m.masters.length === 1 ? m.master : "",
+    now,
+    settleMs: holderSettleMs(input.advertIntervalMs),
+  });
+  const failovers = (live.failovers ?? 0) + (hp.failover ? 1 : 0);
+  const lastFailoverTime = hp.failover ? new Date(hp.failover.at).toISOString() : live.lastFailoverTime;
   const ready = readyDecision(input, m.master);
   const conditions = planConditions(live.conditions, [ready, conflictDecision(input), splitBrainDecision(m)], input.generation, nowText);
   const backups = planBackups(live.nodes ?? [], participants, input.isLive);
@@ -385,14 +394,16 @@ export function planVirtualIPStatus(input: StatusInput & { live: { observedGener
   if (input.claim !== undefined) summary.claim = input.claim;
   if (lastFailoverTime !== undefined) summary.lastFailoverTime = lastFailoverTime;
   const changed = !summaryEqual(live, summary);
-  const events = changed && !input.deleting ? [...masterEvents(previous, m.master, { address: input.address, ...(input.lastHolder ? { lastHolder: input.lastHolder } : {}) }), ...conditionEvents(live.conditions, conditions)] : [];
+  const events = changed && !input.deleting ? [...masterEvents(previous, m.master, hp, input.address), ...conditionEvents(live.conditions, conditions)] : [];
   const plan: StatusPlan = {
     summary,
     changed,
     nodeWrites: input.deleting ? [] : planNodeEntryWrites({ live, participants: [...participants], isLive: input.isLive, now }),
     events,
     readyReason: ready.reason,
+    holder: hp.next,
   };
-  if (m.splitBrainAt !== undefined) plan.recheckAt = m.splitBrainAt;
+  const recheckAt = Math.min(m.splitBrainAt ?? Infinity, hp.recheckAt ?? Infinity);
+  if (recheckAt !== Infinity) plan.recheckAt = recheckAt;
   return plan;
 }

@@ -63,6 +63,8 @@ export interface Candidate {
   version: 2 | 3;
   advertIntervalMs: number;
   preempt: boolean;
+  /** keepalived preempt_delay in ms (spec.vrrp.preemptDelay); 0 without one or without preemption. */
+  preemptDelayMs: number;
   unicast: boolean;
   auth: AuthState;
   /** Ready problems; the candidate is rendered only when there are none (and it wins its conflicts). */
@@ -189,6 +191,7 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
     version: vip.spec.vrrp.version,
     advertIntervalMs: advertMs ?? 0,
     preempt: vip.spec.vrrp.preempt,
+    preemptDelayMs: vip.spec.vrrp.preempt ? (parseDurationMs(vip.spec.vrrp.preemptDelay ?? "0ms") ?? 0) : 0,
     unicast: vip.spec.vrrp.unicast,
     auth: { kind: "none" },
     problems: [],

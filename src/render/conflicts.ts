@@ -42,6 +42,7 @@ export function differingFields(a: Candidate, b: Candidate): string[] {
   if (a.version !== b.version) out.push("spec.vrrp.version");
   if (a.advertIntervalMs !== b.advertIntervalMs) out.push("spec.vrrp.advertisementInterval");
   if (a.preempt !== b.preempt) out.push("spec.vrrp.preempt");
+  if (a.preemptDelayMs !== b.preemptDelayMs) out.push("spec.vrrp.preemptDelay");
   if (a.unicast !== b.unicast) out.push("spec.vrrp.unicast");
   if (!prioritiesEqual(a, b)) out.push("spec.vrrp.priorities");
   if (!authEqual(a, b)) out.push("spec.vrrp.authSecretRef");

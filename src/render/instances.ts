@@ -48,6 +48,7 @@ function buildInstance(members: Candidate[]): VrrpInstance {
     version: first.version,
     advertIntervalMs: first.advertIntervalMs,
     preempt: first.preempt,
+    ...(first.preemptDelayMs > 0 ? { preemptDelayMs: first.preemptDelayMs } : {}),
     unicast: first.unicast,
     nodes: [...first.nodes],
     priorities: { ...first.priorities },

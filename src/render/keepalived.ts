@@ -23,6 +23,8 @@ export interface KeepalivedInstance {
   version: 2 | 3;
   advertIntervalMs: number;
   preempt: boolean;
+  /** keepalived preempt_delay in ms (with preempt only); unset: none. */
+  preemptDelayMs?: number;
   /** Set when adverts go by unicast: this node's InternalIP and the other nodes'. */
   unicast?: { sourceIP: string; peers: string[] };
   /** VRRPv2 PASS password. Secret: never log it. */
@@ -97,6 +99,16 @@ function addressLine(ip: string, family: Family, iface: string): string {
   return `${ipToken(ip, family, "virtual address")}/${family === 4 ? 32 : 128} dev ${iface}`;
 }
 
+/** nopreempt without preemption; preempt_delay (seconds, up to 3 decimals, at most 1000) with it when set. */
+function preemptLines(inst: SharedInstance): string[] {
+  if (!inst.preempt) return ["nopreempt"];
+  const ms = inst.preemptDelayMs;
+  if (ms === undefined) return [];
+  intToken(ms, "preempt_delay (ms)", [1, 1_000_000]);
+  const frac = String(ms % 1000).padStart(3, "0").replace(/0+$/, "");
+  return [`preempt_delay ${Math.floor(ms / 1000)}${frac === "" ? "" : `.${frac}`}`];
+}
+
 /**
  * `text` (a piece of whole lines) after checking that each line is
  * well-formed and that its braces balance once `opens` closing braces follow
@@ -134,6 +146,8 @@ export interface SharedInstance {
   version: 2 | 3;
   advertIntervalMs: number;
   preempt: boolean;
+  /** keepalived preempt_delay in ms (with preempt only); unset: none. */
+  preemptDelayMs?: number;
   /** Whether adverts go by unicast (when the node has a source address). */
   unicast: boolean;
   /** Unicast addresses of the nodes (any order, duplicates allowed); each node drops its own. */
@@ -166,7 +180,7 @@ export interface InstanceTemplate {
   head: string;
   /** virtual_router_id and version lines. */
   ids: string;
-  /** advert_int and, without preemption, nopreempt. */
+  /** advert_int and, without preemption, nopreempt (with it, preempt_delay when set). */
   timing: string;
   /** Sorted, unique peer addresses' lines, joined. */
   peerText: string;
@@ -201,7 +215,7 @@ export function prepareInstance(inst: SharedInstance): InstanceTemplate {
       `virtual_router_id ${intToken(inst.virtualRouterId, "virtual_router_id", [1, 255])}`,
       `version ${intToken(inst.version, "version", [2, 3])}`,
     ]),
-    timing: lines([`advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`, ...(inst.preempt ? [] : ["nopreempt"])]),
+    timing: lines([`advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`, ...preemptLines(inst)]),
     peerText: checked(peerLines.join("\n")),
     peerStarts,
     auth: lines(renderAuth(inst)),

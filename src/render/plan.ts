@@ -12,6 +12,7 @@ import { planConflicts } from "./conflicts.js";
 import { planInstances } from "./instances.js";
 import { planAddresses } from "./allocation.js";
 import { planPoolStatuses } from "./pools.js";
+import { planPriorities } from "./priorities.js";
 import type { PlannedInstance } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
@@ -76,6 +77,23 @@ function publishedKeys(instances: PlannedInstance[]): Map<PlannedInstance, strin
   return out;
 }
 
+/**
+ * Gives every instance its ranked priorities (priorities.ts): distinct per
+ * node, MASTERs balanced, explicit spec.vrrp.priorities kept. Members of one
+ * instance agree on every listed priority (conflicts.ts), so their lists merge.
+ */
+function rankInstances(instances: PlannedInstance[], keys: Map<PlannedInstance, string>): void {
+  const keyOf = (p: PlannedInstance): string => keys.get(p) ?? p.instance.name;
+  const ranked = planPriorities(
+    instances.map((p) => ({
+      key: keyOf(p),
+      nodes: p.instance.nodes,
+      explicit: Object.assign({}, ...p.members.map((m) => m.vip.spec.vrrp.priorities ?? {})) as Record<string, number>,
+    })),
+  );
+  for (const p of instances) p.instance.priorities = ranked.get(keyOf(p)) ?? p.instance.priorities;
+}
+
 /** The published, shared part of an instance: what every node taking part renders alike. */
 function publishedInstance(planned: PlannedInstance, ctx: NodeContext): PublishedInstance {
   const { instance, members } = planned;
@@ -90,6 +108,7 @@ function publishedInstance(planned: PlannedInstance, ctx: NodeContext): Publishe
     version: instance.version,
     advertIntervalMs: instance.advertIntervalMs,
     preempt: instance.preempt,
+    ...(instance.preemptDelayMs !== undefined ? { preemptDelayMs: instance.preemptDelayMs } : {}),
     unicast: instance.unicast,
     // Every node's address: each node drops its own when its config is assembled.
     peers,
@@ -235,12 +254,14 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
   const conflicts = planConflicts(candidates);
   const rendered = conflicts.accepted.filter((c) => c.problems.length === 0);
   const instances = planInstances(rendered);
+  const keys = publishedKeys(instances);
+  rankInstances(instances, keys);
   const ctx: NodeContext = {
     index,
     byNode: instancesByNode(instances),
     virtualServers: planAllVirtualServers(index, rendered),
     addresses: index.nodeAddresses,
-    keys: publishedKeys(instances),
+    keys,
   };
   const carrierOf = carriers(instances);
   const virtualIPs: Record<string, VirtualIPPlan> = {};

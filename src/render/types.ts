@@ -69,10 +69,12 @@ export interface VrrpInstance {
   version: 2 | 3;
   advertIntervalMs: number;
   preempt: boolean;
+  /** keepalived preempt_delay in ms (with preemption only); unset: none. */
+  preemptDelayMs?: number;
   unicast: boolean;
   /** Taking-part node names, sorted. */
   nodes: string[];
-  /** Node name -> priority. */
+  /** Node name -> priority: distinct, ranked (priorities.ts), or as spec.vrrp.priorities lists them. */
   priorities: Record<string, number>;
   /** Canonical addresses, sorted. */
   addresses: string[];

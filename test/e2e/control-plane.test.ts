@@ -66,8 +66,12 @@ void describe("an API server outage", () => {
 
     // Back: status names the node that holds the VIP, the crashed node is BACKUP again.
     await waitForSteadyState(env, { name: vip.name, address: vip.address, master: now, timeoutMs: 90_000 });
-    const status = await env.getVirtualIP(vip.name);
-    assert.ok((status?.status?.failovers ?? 0) > failoversBefore, describeStatus(status));
+    // Counted once the new holder has held the VIP alone for 2 adverts + 1 s (docs/operator.md).
+    let status = await env.getVirtualIP(vip.name);
+    await waitFor("the failover to be counted", async () => {
+      status = await env.getVirtualIP(vip.name);
+      return (status?.status?.failovers ?? 0) > failoversBefore ? true : undefined;
+    }, { timeoutMs: 15_000 }).catch(() => assert.fail(describeStatus(status)));
   });
 });
 

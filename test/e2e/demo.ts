@@ -100,7 +100,7 @@ async function run(): Promise<void> {
   const probe = await startProbe(env, basic.address, { intervalMs: 10, timeoutMs: 100 });
   const watch = await watchStatus(env, basic.name);
   console.log(`\n${FAULT_TEXT[FAULT]} on ${master}, the MASTER of ${basic.address}; every VIP ${master} holds moves.`);
-  console.log("With adverts every 1s a BACKUP takes over 3 x 1 s + skew (0.61 s at priority 100) = 3.61 s after the MASTER's last advert,");
+  console.log("With adverts every 1s the next-ranked BACKUP takes over 3 x 1 s + skew (0.32 s at priority 175) = 3.32 s after the MASTER's last advert,");
   console.log("which came up to 1 s before the fault.");
   const r = await measureFailover(env, { fault: FAULT, from: master, probe, watch, timeoutMs: 30_000 });
   if (FAULT === "link") await env.linkUp(master);

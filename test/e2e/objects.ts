@@ -16,6 +16,7 @@ export interface VirtualIPSpecOptions {
   service?: string;
   advertisementInterval?: string;
   preempt?: boolean;
+  preemptDelay?: string;
   priorities?: Record<string, number>;
 }
 
@@ -24,6 +25,7 @@ export function virtualIPManifest(o: VirtualIPSpecOptions): string {
   const vrrp: Record<string, unknown> = { version: 3 };
   if (o.advertisementInterval !== undefined) vrrp.advertisementInterval = o.advertisementInterval;
   if (o.preempt !== undefined) vrrp.preempt = o.preempt;
+  if (o.preemptDelay !== undefined) vrrp.preemptDelay = o.preemptDelay;
   if (o.priorities !== undefined) vrrp.priorities = o.priorities;
   return JSON.stringify({
     apiVersion: "keepalived-vip.io/v1alpha1",

@@ -156,7 +156,7 @@ void describe("VirtualIPs sharing a router id", () => {
     probeSolo ??= await probeOf(solo.address);
     const before = { shared1: await failovers(shared1.name), shared2: await failovers(shared2.name), solo: await failovers(solo.name) };
 
-    // 1: priority of a BACKUP of solo (node-b: 100 -> 120).
+    // 1: priority of a BACKUP of solo (node-b: 100 or 99 -> 120; unlisted nodes get 100, 99).
     const t1 = Date.now();
     await env.apply(virtualIPManifest({ ...solo, priorities: { "node-c": 150, "node-b": 120 } }));
     await waitFor(

@@ -71,6 +71,11 @@ the operator builds the agent DaemonSet.
 - {{ printf "--agent-priority-class=%s" .Values.agent.priorityClassName | quote }}
 - {{ printf "--agent-resources=%s" (.Values.agent.resources | toJson) | quote }}
 - {{ printf "--agent-tolerations=%s" (.Values.agent.tolerations | toJson) | quote }}
+- {{ printf "--agent-pod-annotations=%s" (.Values.agent.podAnnotations | toJson) | quote }}
+- {{ printf "--agent-affinity=%s" (.Values.agent.affinity | toJson) | quote }}
+{{- with .Values.agent.podLabels }}
+- {{ printf "--agent-pod-labels=%s" (include "kvo.keyValues" .) | quote }}
+{{- end }}
 {{- with .Values.agent.nodeSelector }}
 - {{ printf "--agent-node-selector=%s" (include "kvo.keyValues" .) | quote }}
 {{- end }}

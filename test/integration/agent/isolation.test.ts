@@ -55,7 +55,7 @@ interface VipDef {
   spec: Partial<VirtualIPSpecInput> & { address: string; virtualRouterId: number };
 }
 
-const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51, vrrp: { preempt: true, priorities: { "node-a": 150 } } } };
+const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51, vrrp: { preempt: true, priorities: { "node-a": 200, "node-b": 100 } } } };
 /** Names an interface no node has. */
 const BAD: VipDef = { name: "bad", spec: { address: "192.0.2.51", virtualRouterId: 52, interface: "eth9" } };
 /** Created after BAD, on the same nodes. */
@@ -65,8 +65,8 @@ const DB: VipDef = { name: "db", spec: { address: "192.0.2.53", virtualRouterId:
  * the node's own addresses: a secondary /24 on the node network and a /24 of
  * another network (node-b is their MASTER).
  */
-const SIDE: VipDef = { name: "side", spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { preempt: true, priorities: { "node-b": 150 } } } };
-const HOSTNET: VipDef = { name: "hostnet", spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { preempt: true, priorities: { "node-b": 150 } } } };
+const SIDE: VipDef = { name: "side", spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { preempt: true, priorities: { "node-a": 100, "node-b": 200 } } } };
+const HOSTNET: VipDef = { name: "hostnet", spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { preempt: true, priorities: { "node-a": 100, "node-b": 200 } } } };
 const PREEXISTING = ["192.0.2.90/24", "198.51.100.5/24"];
 
 const defs = new Map<string, VipDef>();
@@ -258,7 +258,7 @@ void describe("per-instance isolation with real keepalived", () => {
     startAgent(node("node-b"));
     for (const def of [SIDE, HOSTNET]) assert.equal(await settledMaster(def), "node-b");
     startAgent(node("node-a"));
-    await waitFor("web on node-a (priority 150, preempt)", async () => (await settledMaster(WEB)) === "node-a" || undefined);
+    await waitFor("web on node-a (priority 200, preempt)", async () => (await settledMaster(WEB)) === "node-a" || undefined);
     const bad = await waitFor("both nodes report bad as refused", async () => {
       const e = await entries(BAD.name);
       return e.length === 2 && e.every((x) => x.state === "FAULT" && x.configRejected) ? e : undefined;

@@ -82,6 +82,16 @@ void describe("API server rejects invalid VirtualIPs", () => {
       message: "spec.vrrp.authSecretRef: Invalid value: authSecretRef is only supported with VRRP version 2",
     },
     {
+      name: "preempt-delay-without-preempt",
+      spec: { ...validSpec, vrrp: { preemptDelay: "30s" } },
+      message: "spec.vrrp.preemptDelay: Invalid value: preemptDelay needs preempt: true",
+    },
+    {
+      name: "preempt-delay-over-1000s",
+      spec: { ...validSpec, vrrp: { preempt: true, preemptDelay: "1000001ms" } },
+      message: "spec.vrrp.preemptDelay: Invalid value: preemptDelay must be at most 1000s",
+    },
+    {
       name: "interface-with-newline",
       spec: { ...validSpec, interface: "eth0\nvrrp" },
       message: "spec.interface in body should match '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$'",

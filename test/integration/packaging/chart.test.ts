@@ -174,6 +174,7 @@ void describe("Helm chart", () => {
     assert.equal(cfg.agent.priorityClassName, "system-node-critical");
     assert.deepEqual(cfg.agent.nodeSelector, {});
     assert.deepEqual(cfg.agent.tolerations, []);
+    assert.deepEqual([cfg.agent.podLabels, cfg.agent.podAnnotations, cfg.agent.affinity], [{}, {}, undefined], "no pod labels, annotations or affinity by default");
 
     const pdb = find(objs, "PodDisruptionBudget", "keepalived-vip-operator") as Obj & { spec: { minAvailable: number; selector: unknown } };
     assert.equal(pdb.spec.minAvailable, 1);
@@ -190,6 +191,9 @@ void describe("Helm chart", () => {
       agent: {
         nodeSelector: { "node-role.example.com/edge": "true", zone: "a" },
         tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+        podLabels: { team: "net" },
+        podAnnotations: { "example.com/note": "a, b = c" },
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } },
         resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
         priorityClassName: "",
         metricsPort: 9300,
@@ -213,6 +217,9 @@ void describe("Helm chart", () => {
       image: "registry.example.com/kvo:1.2.3",
       nodeSelector: { "node-role.example.com/edge": "true", zone: "a" },
       tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+      podLabels: { team: "net" },
+      podAnnotations: { "example.com/note": "a, b = c" },
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } },
       resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
       extraArgs: ["--heartbeat-interval=2s"],
       serviceAccountName: "keepalived-vip-agent",
@@ -249,6 +256,8 @@ void describe("Helm chart", () => {
     { name: "an unknown agent key", values: { agent: { nodeSelektor: {} } }, message: /additional properties 'nodeSelektor' not allowed/ },
     { name: "a toleration with a bad operator", values: { agent: { tolerations: [{ key: "a", operator: "Maybe" }] } }, message: /tolerations/ },
     { name: "a node selector value that is not a string", values: { agent: { nodeSelector: { zone: 1 } } }, message: /nodeSelector/ },
+    { name: "an unknown affinity kind", values: { agent: { affinity: { nodeAfinity: {} } } }, message: /additional properties 'nodeAfinity' not allowed/ },
+    { name: "a pod annotation that is not a string", values: { agent: { podAnnotations: { a: 1 } } }, message: /podAnnotations/ },
     { name: "a bad log level", values: { operator: { logLevel: "loud" } }, message: /logLevel/ },
     { name: "an advert floor that is no duration", values: { operator: { minAdvertInterval: "fast" } }, message: /minAdvertInterval/ },
     { name: "an advert floor as a number", values: { operator: { minAdvertInterval: 100 } }, message: /minAdvertInterval.*want string/ },

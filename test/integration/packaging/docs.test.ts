@@ -57,7 +57,7 @@ function crdFields(node: SchemaNode, path: string, out: Map<string, SchemaNode>)
 function valuePaths(node: SchemaNode, path: string, out: string[]): string[] {
   for (const [k, v] of Object.entries(node.properties ?? {})) {
     const p = path === "" ? k : `${path}.${k}`;
-    if (v.properties && v.additionalProperties === false && !["resources"].includes(k)) valuePaths(v, p, out);
+    if (v.properties && v.additionalProperties === false && !["resources", "affinity"].includes(k)) valuePaths(v, p, out);
     else out.push(p);
   }
   return out;

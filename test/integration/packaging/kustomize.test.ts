@@ -83,6 +83,11 @@ void describe("kustomize config/default", () => {
     assert.deepEqual(where(built), where(chart), "every object in the same namespace as with the chart");
   });
 
+  void test("every object kustomize writes says it is managed by kustomize", () => {
+    const managers = built.map((o) => [ref(o), o.metadata.labels?.["app.kubernetes.io/managed-by"]]).filter(([, by]) => by !== undefined && by !== "kustomize");
+    assert.deepEqual(managers, []);
+  });
+
   void test("the CRD is the generated one", () => {
     const crd = find(built, "CustomResourceDefinition", "virtualips.keepalived-vip.io");
     assert.deepEqual(crd, yaml.load(readFileSync(CRD_FILE, "utf8")));

@@ -53,6 +53,12 @@ void describe("planLoadBalancerVIPs", () => {
     assert.match(planLoadBalancerVIPs(byKey([bad]), new Map(), { defaultClass: false }).apply.get("shop/bad-ipv4")!.ignored[0] ?? "", /not an IP address in canonical form/);
   });
 
+  void test("an ignored annotation value is quoted at most 64 characters long", () => {
+    const s = svc("long", OURS, { "keepalived-vip.io/pool": `${"x".repeat(5000)}\nforged log line` });
+    const note = planLoadBalancerVIPs(byKey([s]), new Map(), { defaultClass: false }).apply.get("shop/long-ipv4")!.ignored[0] ?? "";
+    assert.equal(note, `keepalived-vip.io/pool: "${"x".repeat(64)}..." is not a pool name`);
+  });
+
   void test("a user's VirtualIP of the same name is never touched", () => {
     const user: RawObject = { metadata: { name: "web-ipv4", namespace: "shop", uid: "u1" }, spec: { address: "192.0.2.9" } };
     const plan = planLoadBalancerVIPs(byKey([svc("web", OURS)]), byKey([user]), { defaultClass: false });

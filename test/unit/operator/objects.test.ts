@@ -15,6 +15,8 @@ const AGENT: AgentSettings = {
   image: "example/keepalived-vip:1.0",
   nodeSelector: { role: "edge" },
   tolerations: [{ key: "edge", operator: "Exists", effect: "NoSchedule" }],
+  podLabels: {},
+  podAnnotations: {},
   resources: { requests: { cpu: "10m", memory: "64Mi" } },
   priorityClassName: "system-node-critical",
   extraArgs: ["--keepalived-path=/usr/sbin/keepalived"],
@@ -35,6 +37,25 @@ void describe("buildAgentDaemonSet", () => {
     const a = buildAgentDaemonSet({ namespace: "kv", agent: AGENT });
     const b = buildAgentDaemonSet({ namespace: "kv", agent: { ...AGENT, image: "example/keepalived-vip:1.1" } });
     assert.notEqual(a.metadata?.annotations?.[ANNOTATION_SPEC_HASH], b.metadata?.annotations?.[ANNOTATION_SPEC_HASH]);
+  });
+
+  void test("carries the pod labels, annotations and affinity asked for; the operator's labels win", () => {
+    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } };
+    const plain = buildAgentDaemonSet({ namespace: "kv", agent: AGENT });
+    const ds = buildAgentDaemonSet({
+      namespace: "kv",
+      agent: { ...AGENT, podLabels: { team: "net", "app.kubernetes.io/name": "other" }, podAnnotations: { "example.com/scrape": "true" }, affinity },
+    });
+    const meta = ds.spec?.template.metadata;
+    assert.equal(meta?.labels?.team, "net");
+    assert.equal(meta?.labels?.["app.kubernetes.io/name"], plain.spec?.template.metadata?.labels?.["app.kubernetes.io/name"]);
+    assert.deepEqual(meta?.annotations, { "example.com/scrape": "true" });
+    assert.deepEqual(ds.spec?.template.spec?.affinity, affinity);
+    assert.deepEqual(ds.spec?.selector, plain.spec?.selector, "the selector never changes");
+    assert.equal(plain.spec?.template.metadata?.annotations, undefined, "no annotations unless asked");
+    assert.equal(plain.spec?.template.spec?.affinity, undefined, "no affinity unless asked");
+    assert.notEqual(ds.metadata?.annotations?.[ANNOTATION_SPEC_HASH], plain.metadata?.annotations?.[ANNOTATION_SPEC_HASH]);
+    assert.ok(daemonSetNeedsApply(ds, plain), "a change of pod metadata is applied");
   });
 
   void test("runs the agent with host networking, root and only the three network capabilities", () => {

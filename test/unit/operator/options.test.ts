@@ -77,6 +77,21 @@ void describe("parseOperatorOptions", () => {
     assert.equal(c.agent.priorityClassName, undefined);
   });
 
+  void test("agent pod labels (k=v), annotations and affinity (JSON)", () => {
+    const c = ok({
+      flags: {
+        "agent-pod-labels": "team=net,tier=edge",
+        "agent-pod-annotations": '{"example.com/note":"a, b = c"}',
+        "agent-affinity": '{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[]}}}',
+      },
+    });
+    assert.deepEqual(c.agent.podLabels, { team: "net", tier: "edge" });
+    assert.deepEqual(c.agent.podAnnotations, { "example.com/note": "a, b = c" });
+    assert.deepEqual(c.agent.affinity, { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } });
+    const d = ok({});
+    assert.deepEqual([d.agent.podLabels, d.agent.podAnnotations, d.agent.affinity], [{}, {}, undefined]);
+  });
+
   void test("the config file may use YAML maps and lists for the same settings", () => {
     const configText = ["agent-node-selector: {role: edge}", "agent-tolerations:", "  - {operator: Exists}", "agent-extra-args: [--x]", "leader-elect: false", "lease-duration: 30s", "renew-deadline: 20s"].join("\n");
     const c = ok({ configText });
@@ -95,6 +110,10 @@ void describe("parseOperatorOptions", () => {
     { name: "a selector part without =", over: { flags: { "agent-node-selector": "edge" } }, want: /^--agent-node-selector: "edge" is not key=value/ },
     { name: "a bad label value", over: { flags: { "agent-node-selector": "a=b c" } }, want: /^--agent-node-selector \(a\): not a valid label value/ },
     { name: "an unknown toleration field", over: { flags: { "agent-tolerations": '[{"keys":"x"}]' } }, want: /^--agent-tolerations \(0\)/ },
+    { name: "a pod label the operator sets", over: { flags: { "agent-pod-labels": "app.kubernetes.io/name=x" } }, want: /^--agent-pod-labels: app\.kubernetes\.io\/name is set by the operator/ },
+    { name: "an annotation key with a space", over: { flags: { "agent-pod-annotations": '{"a b":"x"}' } }, want: /^--agent-pod-annotations \(a b\): not a valid annotation key/ },
+    { name: "annotations that are not JSON", over: { env: { KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS: "a=b" } }, want: /^--agent-pod-annotations \(from KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS\): not valid JSON/ },
+    { name: "an unknown affinity kind", over: { flags: { "agent-affinity": '{"nodeAfinity":{}}' } }, want: /^--agent-affinity/ },
     { name: "a bad quantity", over: { flags: { "agent-resources": '{"limits":{"memory":"lots"}}' } }, want: /^--agent-resources \(limits\.memory\): not a quantity/ },
     { name: "a port out of range", over: { env: { KEEPALIVED_VIP_AGENT_METRICS_PORT: "70000" } }, want: /^--agent-metrics-port \(from KEEPALIVED_VIP_AGENT_METRICS_PORT\)/ },
     { name: "a bad bind address", over: { flags: { "metrics-bind-address": "localhost" } }, want: /^--metrics-bind-address: want host:port/ },

@@ -2,8 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Claim, Condition, NodeStatus } from "../../../src/api/index.js";
 import type { Problem } from "../../../src/render/index.js";
+import { holderSettleMs, planHolder, type HolderMemory } from "../../../src/operator/holder.js";
 import {
-  isFailover,
   planBackups,
   planConditions,
   planMaster,
@@ -125,15 +125,50 @@ void describe("planBackups", () => {
   });
 });
 
-void describe("isFailover", () => {
-  const cases: [string, string, boolean][] = [
-    ["", "a", false],
-    ["a", "", false],
-    ["a", "a", false],
-    ["a", "b", true],
+void describe("planHolder", () => {
+  const settleMs = 3000;
+  const cases: { name: string; memory?: HolderMemory; seed?: string; sole: string; now?: number; holder: string; failover?: string; pending?: string; recheckAt?: number }[] = [
+    { name: "no memory, no MASTER: no holder", sole: "", holder: "" },
+    { name: "no memory: the status' master is the holder, no failover", seed: "a", sole: "a", holder: "a" },
+    { name: "no memory, no master in status: the sole MASTER is the holder at once", sole: "b", holder: "b" },
+    { name: "the first holder counts no failover", memory: { holder: "" }, sole: "a", holder: "a" },
+    { name: "no MASTER or two: the holder stays", memory: { holder: "a", pending: { node: "b", since: T0 - 100 } }, sole: "", holder: "a" },
+    { name: "the holder alone again: nothing pending", memory: { holder: "a", pending: { node: "b", since: T0 - 100 } }, sole: "a", holder: "a" },
+    { name: "another node alone: pending until it settles", memory: { holder: "a" }, sole: "b", holder: "a", pending: "b", recheckAt: T0 + settleMs },
+    { name: "another node alone for the settle period: one failover", memory: { holder: "a", pending: { node: "b", since: T0 - settleMs } }, sole: "b", holder: "b", failover: "a->b" },
+    { name: "a third node alone restarts the wait", memory: { holder: "a", pending: { node: "b", since: T0 - settleMs } }, sole: "c", holder: "a", pending: "c", recheckAt: T0 + settleMs },
   ];
-  for (const [from, to, want] of cases) void test(`${JSON.stringify(from)} -> ${JSON.stringify(to)}: ${want}`, () => assert.equal(isFailover(from, to), want));
+  for (const c of cases) {
+    void test(c.name, () => {
+      const p = planHolder({ memory: c.memory, seed: c.seed ?? "", soleMaster: c.sole, now: c.now ?? T0, settleMs });
+      assert.equal(p.next.holder, c.holder);
+      assert.equal(p.failover ? `${p.failover.from}->${p.failover.to}` : undefined, c.failover);
+      assert.equal(p.next.pending?.node, c.pending);
+      assert.equal(p.recheckAt, c.recheckAt);
+    });
+  }
+
+  void test("the settle period is two advert intervals and a second", () => {
+    assert.equal(holderSettleMs(1000), 3000);
+    assert.equal(holderSettleMs(100), 1200);
+  });
 });
+
+/** Feeds status plans one after another, as the reconciler does: the live status and the holder memory carried forward. */
+function replay(steps: { nodes: NodeStatus[]; at: number; isLive?: (n: string) => boolean }[], start: { live?: StatusInput["live"]; holder?: HolderMemory } = {}) {
+  let live: StatusInput["live"] & { observedGeneration?: number } = start.live ?? {};
+  let holder = start.holder;
+  const events: string[] = [];
+  const masters: string[] = [];
+  for (const step of steps) {
+    const p = planVirtualIPStatus(input({ live: { ...live, nodes: step.nodes }, now: step.at, ...(holder ? { holder } : {}), ...(step.isLive ? { isLive: step.isLive } : {}) }));
+    live = { ...p.summary, nodes: step.nodes };
+    holder = p.holder;
+    masters.push(p.summary.master);
+    for (const e of p.events) if (e.reason === "Failover" || e.reason === "MasterElected" || e.reason === "NoMaster") events.push(`${e.reason}: ${e.message}`);
+  }
+  return { live, holder, events, masters };
+}
 
 void describe("planConditions", () => {
   const prev: Condition[] = [{ type: "Ready", status: "False", reason: "NoMaster", message: "x", lastTransitionTime: "2024-01-01T00:00:00.000Z", observedGeneration: 1 }];
@@ -196,16 +231,83 @@ void describe("planVirtualIPStatus", () => {
     assert.deepEqual(again.nodeWrites, []);
   });
 
-  void test("master moving from node-c to node-b counts one failover and says so in an Event", () => {
-    const base = planVirtualIPStatus(input({ live: { nodes: [entry("node-c", "MASTER")] } })).summary;
-    const p = planVirtualIPStatus(input({ live: { ...base, nodes: [entry("node-c", "BACKUP", T0 - 10), entry("node-b", "MASTER", T0 - 10)] }, now: T0 + 1000 }));
-    assert.equal(p.summary.master, "node-b");
+  void test("master moving from node-c to node-b shows at once, and counts one failover with one Event once node-b held it alone for the settle period", () => {
+    const first = planVirtualIPStatus(input({ live: { nodes: [entry("node-c", "MASTER")] } }));
+    const base = first.summary;
+    const nodes = [entry("node-c", "BACKUP", T0 - 10), entry("node-b", "MASTER", T0 - 10)];
+    const moved = planVirtualIPStatus(input({ live: { ...base, nodes }, holder: first.holder, now: T0 + 1000 }));
+    assert.equal(moved.summary.master, "node-b");
+    assert.equal(moved.summary.failovers, 0);
+    assert.deepEqual(moved.events, []);
+    assert.equal(moved.recheckAt, T0 + 1000 + holderSettleMs(1000));
+    const p = planVirtualIPStatus(input({ live: { ...moved.summary, nodes }, holder: moved.holder, now: T0 + 1000 + holderSettleMs(1000) }));
     assert.equal(p.summary.failovers, 1);
-    assert.equal(p.summary.lastFailoverTime, iso(T0 + 1000));
+    assert.equal(p.summary.lastFailoverTime, iso(T0 + 1000), "the time node-b was first seen alone");
     assert.deepEqual(p.events, [{ type: "Normal", reason: "Failover", message: "MASTER moved from node-c to node-b" }]);
     // Ready stayed True: its lastTransitionTime is kept.
     const ready = (s: typeof base) => s.conditions.find((c) => c.type === "Ready");
     assert.equal(ready(p.summary)?.lastTransitionTime, ready(base)?.lastTransitionTime);
+    const after = planVirtualIPStatus(input({ live: { ...p.summary, nodes }, holder: p.holder, now: T0 + 60_000 }));
+    assert.equal(after.changed, false);
+  });
+
+  void test("a takeover through a double claim counts one failover and records one Failover Event", () => {
+    const settle = holderSettleMs(1000);
+    const r = replay(
+      [
+        { nodes: [entry("node-a", "MASTER"), entry("node-b", "BACKUP"), entry("node-c", "BACKUP")], at: T0 },
+        // SIGKILL of keepalived on node-a: its agent reports FAULT; node-b and node-c both claim.
+        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "BACKUP"), entry("node-c", "BACKUP")], at: T0 + 100 },
+        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "MASTER", T0 + 3300), entry("node-c", "BACKUP")], at: T0 + 3300 },
+        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "MASTER", T0 + 3300), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3350 },
+        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3500 },
+        { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 4000 },
+        { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3500 + settle },
+        { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 60_000 },
+      ],
+    );
+    assert.deepEqual(r.masters, ["node-a", "", "node-b", "node-c", "node-c", "node-c", "node-c", "node-c"]);
+    assert.equal(r.live.failovers, 1);
+    assert.equal(r.live.lastFailoverTime, iso(T0 + 3500));
+    assert.deepEqual(r.events, ["MasterElected: Node node-a is MASTER for 192.0.2.10", "NoMaster: No node holds 192.0.2.10 any more (was node-a)", "Failover: MASTER moved from node-a to node-c"]);
+  });
+
+  void test("a flap of the holder (MASTER, BACKUP, MASTER) counts no failover", () => {
+    const r = replay([
+      { nodes: [entry("node-a", "MASTER"), entry("node-b", "BACKUP")], at: T0 },
+      { nodes: [entry("node-a", "BACKUP", T0 + 100), entry("node-b", "BACKUP")], at: T0 + 100 },
+      { nodes: [entry("node-a", "MASTER", T0 + 200), entry("node-b", "BACKUP")], at: T0 + 200 },
+      { nodes: [entry("node-a", "MASTER", T0 + 200), entry("node-b", "BACKUP")], at: T0 + 60_000 },
+    ]);
+    assert.equal(r.live.failovers, 0);
+    assert.ok(!r.events.some((e) => e.startsWith("Failover")), r.events.join("; "));
+  });
+
+  void test("a new MASTER alone for less than the settle period, then the holder again, counts no failover", () => {
+    const r = replay([
+      { nodes: [entry("node-a", "MASTER"), entry("node-b", "BACKUP")], at: T0 },
+      { nodes: [entry("node-a", "BACKUP", T0 + 100), entry("node-b", "MASTER", T0 + 100)], at: T0 + 100 },
+      { nodes: [entry("node-a", "MASTER", T0 + 500), entry("node-b", "BACKUP", T0 + 500)], at: T0 + 500 },
+      { nodes: [entry("node-a", "MASTER", T0 + 500), entry("node-b", "BACKUP", T0 + 500)], at: T0 + 60_000 },
+    ]);
+    assert.equal(r.live.failovers, 0);
+    assert.equal(r.live.master, "node-a");
+  });
+
+  void test("a MASTER whose agent has not yet been heard to lose it: the newer MASTER shows at once, the failover counts once the old entry is gone", () => {
+    const settle = holderSettleMs(1000);
+    const both = [entry("node-a", "MASTER"), entry("node-b", "MASTER", T0 + 3000)];
+    const r = replay([
+      { nodes: [entry("node-a", "MASTER"), entry("node-b", "BACKUP")], at: T0 },
+      { nodes: both, at: T0 + 3000 },
+      { nodes: both, at: T0 + 3000 + settle },
+      // node-a's Lease expires: it is no longer live.
+      { nodes: both, at: T0 + 15_000, isLive: (n) => n !== "node-a" },
+      { nodes: both, at: T0 + 15_000 + settle, isLive: (n) => n !== "node-a" },
+    ]);
+    assert.deepEqual(r.masters, ["node-a", "node-b", "node-b", "node-b", "node-b"]);
+    assert.equal(r.live.failovers, 1);
+    assert.deepEqual(r.events.filter((e) => e.startsWith("Failover")), ["Failover: MASTER moved from node-a to node-b"]);
   });
 
   void test("the first election is not a failover", () => {
@@ -216,7 +318,8 @@ void describe("planVirtualIPStatus", () => {
   });
 
   void test("master going through none (node-c, then none, then node-b) still counts one failover", () => {
-    const p = planVirtualIPStatus(input({ live: { master: "", failovers: 2, nodes: [entry("node-b", "MASTER")] }, lastHolder: "node-c" }));
+    const holder = { holder: "node-c", pending: { node: "node-b", since: T0 - holderSettleMs(1000) } };
+    const p = planVirtualIPStatus(input({ live: { master: "", failovers: 2, nodes: [entry("node-b", "MASTER")] }, holder }));
     assert.equal(p.summary.failovers, 3);
     assert.deepEqual(p.events[0]?.message, "MASTER moved from node-c to node-b");
   });

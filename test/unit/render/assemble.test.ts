@@ -273,14 +273,21 @@ void describe("one change, one small write", () => {
     for (const c of configs) assert.match(c.config, /virtual_server 192\.0\.2\.55 80 \{/);
   });
 
-  void test("a new node changes its own entry and the peers of the unicast instances it joins, nothing else", () => {
+  void test("a new node changes its own entry, the peers of the unicast instances it joins and the ranked priorities in those, nothing else", () => {
     const after = planCluster(baseView({ extraNodes: [node("node-d", ["192.0.2.14"], { labels: { rack: "2" } })] }));
     const now = hashes(after);
     // It joins vip_4_51 (unicast: new peer) and vip_4_53 (multicast: no peers), not vip_4_52 (rack 1).
     assert.deepEqual(changed(was.instances, now.instances), ["vip_4_51"]);
     assert.deepEqual(instancesOf(after).get("vip_4_51")?.peers, ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14"]);
-    assert.deepEqual(changed(was.nodes, now.nodes), ["node-d"]);
     assert.deepEqual(nodeOf(after, "node-d").instances.map((e) => e.instance), ["vip_4_51", "vip_4_53"]);
+    // The other nodes' entries change only by their priority in the instances node-d joined (four ranks instead of three).
+    for (const n of ["node-a", "node-b", "node-c"]) {
+      const strip = (plan: ClusterPlan) => nodeOf(plan, n).instances.map((e) => (e.instance === "vip_4_52" ? e : { ...e, priority: 0 }));
+      assert.deepEqual(strip(after), strip(before), n);
+    }
+    const prios = (plan: ClusterPlan, inst: string) => plan.instances.find((i) => i.name === inst)?.priorities;
+    assert.deepEqual(prios(after, "vip_4_52"), prios(before, "vip_4_52"));
+    assert.equal(new Set(Object.values(prios(after, "vip_4_51") ?? {})).size, 4);
   });
 
   void test("a password change is one instance's write", () => {

@@ -41,6 +41,11 @@ void describe("NotifyFifoReader", () => {
       assert.ok(lstatSync(path).isFIFO());
       await reader.check();
       assert.equal(recreated, 1, "the new FIFO is the one read: no second call");
+      // keepalived making it again itself (as on a reload of a FIFO it created): reopened, no SIGHUP (it would loop).
+      rmSync(path);
+      await ensureFifo(path);
+      await reader.check();
+      assert.equal(recreated, 1, "a FIFO made by keepalived needs no SIGHUP");
     } finally {
       reader.close();
       rmSync(dir, { recursive: true, force: true });

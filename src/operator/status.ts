@@ -249,10 +249,12 @@ const SHOWN_REJECTING_NODES = 3;
  */
 export function configRejectedDecision(input: Pick<StatusInput, "key" | "live" | "participants" | "isLive">): ConditionDecision | undefined {
   const participants = new Set(input.participants);
-  const rejecting = (input.live.nodes ?? []).filter((e) => typeof e.configRejected === "string" && e.configRejected !== "" && participants.has(e.name) && input.isLive(e.name));
+  const rejecting = (input.live.nodes ?? [])
+    .filter((e) => typeof e.configRejected === "string" && e.configRejected !== "" && participants.has(e.name) && input.isLive(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const first = rejecting[0];
   if (!first) return undefined;
-  const names = rejecting.map((e) => e.name).sort();
+  const names = rejecting.map((e) => e.name);
   const shown = names.slice(0, SHOWN_REJECTING_NODES).join(", ") + (names.length > SHOWN_REJECTING_NODES ? ` and ${names.length - SHOWN_REJECTING_NODES} more` : "");
   const words = (first.configRejected ?? "").slice(0, 1024);
   const message = `VirtualIP ${input.key}: node${names.length === 1 ? "" : "s"} ${shown} refused its keepalived config; ${first.name}: ${words}`;

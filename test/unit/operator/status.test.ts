@@ -437,7 +437,7 @@ void describe("ConfigRejected (a node's keepalived refused the VirtualIP's insta
   const words = "spec.interface: keepalived refused VRRP instance vip_4_51: (Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist; it does not run on this node";
 
   void test("Ready=False ConfigRejected, naming the VirtualIP, the nodes and keepalived's words; the master is still shown", () => {
-    const p = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-b", "FAULT", words), rejected("node-c", "FAULT", words)] } }));
+    const p = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-c", "FAULT", words), rejected("node-b", "FAULT", words)] } }));
     const ready = p.summary.conditions.find((c) => c.type === "Ready");
     assert.equal(ready?.status, "False");
     assert.equal(ready?.reason, "ConfigRejected");

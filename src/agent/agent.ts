@@ -8,18 +8,20 @@ import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchS
 import { realClock, type Clock, type Timer } from "../shared/clock.js";
 import { startHealthServer, type HealthCheckResult, type HealthServer } from "../shared/health-server.js";
 import type { Logger } from "../shared/logger.js";
-import { planConfigSync, type NodeConfig } from "./config.js";
+import { ConfigGate } from "./gate.js";
 import { NotifyFifoReader } from "./fifo.js";
 import { Heartbeat } from "./heartbeat.js";
-import { findHostInterface, hostAddresses } from "./ip.js";
-import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
+import { findHostInterface, hostAddresses, nodeFactsAnnotations, publishedInterfaces } from "./ip.js";
+import { readInterfaces } from "./ip-io.js";
+import { LeftoverTracker } from "./leftovers.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
+import { fieldOfProblem, sanitizeText } from "./isolate.js";
 import { StatusReporter } from "./reporter.js";
 import { RunningAddresses } from "./running.js";
-import { ensureRuntimeDir, installConfig, installInstances, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
+import { ensureRuntimeDir, installConfig, installInstances, ipvsAvailable, readAcceptedParts, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
 import { planReport, splitKey, virtualIPKeys } from "./status.js";
 
 /** Reporting component name in Events and logs. */
@@ -64,6 +66,10 @@ export class Agent {
   private readonly reporter: StatusReporter;
   private readonly fifo: NotifyFifoReader;
   private readonly heartbeat: Heartbeat;
+  /** Judges each VRRP instance on its own and installs what passes (ADR 0016). */
+  private readonly gate: ConfigGate;
+  /** What was on the interfaces before keepalived started: the cleanup removes only what it added. */
+  private readonly leftovers: LeftoverTracker;
   private watches: SecretWatch[] = [];
   private health?: HealthServer;
   private resyncTimer?: Timer;
@@ -71,10 +77,11 @@ export class Agent {
   private appliedConfig?: string;
   private applied?: NodeInstanceMap;
   private states: InstanceStates = {};
-  private lastRejectedHash?: string;
   private defaultInterface?: string;
   /** The node's own addresses, published on the heartbeat Lease (never a VirtualIP). */
   private hostAddresses: string[] = [];
+  /** What the node has, published on the heartbeat Lease (ADR 0016): interface names and IPVS. */
+  private facts: { interfaces?: string[]; ipvs?: boolean } = {};
   private beats = 0;
   /** What the node runs, published for deletions to wait on (ADR 0017); unknown until the installed config is resumed. */
   private readonly running = new RunningAddresses();
@@ -93,6 +100,14 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? createAgentMetrics();
     this.plan = new PublishedPlanView(opts.node);
+    this.leftovers = new LeftoverTracker({ file: this.paths.addressSnapshot, logger: opts.logger, ...(opts.hostIP !== undefined ? { hostIP: opts.hostIP } : {}) });
+    this.gate = new ConfigGate({
+      assemble: (node, instances) => this.plan.assemble(node, instances),
+      test: (config) => testCandidateConfig(this.paths, config, { keepalivedPath: opts.keepalivedPath }),
+      install: (installed) => installConfig(this.paths, installed),
+      installInstances: (installed) => installInstances(this.paths, installed),
+      now: () => this.clock.now(),
+    });
     this.supervisor = new KeepalivedSupervisor({
       keepalivedPath: opts.keepalivedPath,
       paths: this.paths,
@@ -100,12 +115,15 @@ export class Agent {
       clock: this.clock,
       onUnexpectedExit: () => this.afterKeepalivedDied(),
       onStarted: () => void this.fifo.check(),
+      beforeStart: async () => {
+        await this.leftovers.beforeStart(this.applied?.instances ?? []);
+      },
     });
     this.reporter = new StatusReporter({
       clock: this.clock,
       // Short enough that the status catches up within seconds after an API outage.
       retryMaxMs: 5000,
-      desired: (key) => planReport({ key, node: opts.node, map: this.applied, states: this.states, now: this.clock.now() }),
+      desired: (key) => planReport({ key, node: opts.node, map: this.applied, states: this.states, rejected: this.gate.rejections(), now: this.clock.now() }),
       apply: async (key, report) => {
         const uid = await applyNodeStatusEntry(opts.clients, splitKey(key), opts.node, report.kind === "entry" ? report.entry : undefined);
         if (uid) this.uids.set(key, uid);
@@ -120,7 +138,14 @@ export class Agent {
         opts.logger.warn("Failed to report node status", { virtualIP: key, error: describeError(err), retryInMs });
       },
     });
-    this.fifo = new NotifyFifoReader({ path: this.paths.fifo, logger: opts.logger, onLine: (line, at) => this.onFifoLine(line, at), now: () => this.clock.now() });
+    this.fifo = new NotifyFifoReader({
+      path: this.paths.fifo,
+      logger: opts.logger,
+      onLine: (line, at) => this.onFifoLine(line, at),
+      now: () => this.clock.now(),
+      // keepalived keeps writing to the lost inode until it reloads.
+      onRecreated: () => void this.supervisor.hangup().then((sent) => sent && opts.logger.info("Sent SIGHUP to keepalived to reopen the notify FIFO", { path: this.paths.fifo })),
+    });
     this.heartbeat = new Heartbeat({
       clock: this.clock,
       intervalMs: opts.heartbeatIntervalMs,
@@ -156,6 +181,7 @@ export class Agent {
     // 1: Resume the last good config (the API server may be unreachable).
     const running = await readRunningConfig(this.paths);
     if (running.config !== undefined && running.instances) {
+      this.gate.resume(await readAcceptedParts(this.paths));
       this.appliedConfig = running.config;
       this.setApplied(running.instances);
       log.info("Starting keepalived with the installed config", { path: this.paths.config });
@@ -250,20 +276,7 @@ export class Agent {
       return;
     }
     this.lastRefusedProblem = undefined;
-    const candidate = decision.candidate;
-    const plan = planConfigSync(candidate, { config: this.appliedConfig, instances: this.applied });
-    if (plan.action === "none") {
-      log.debug("Config unchanged", { hash: candidate.hash });
-      if (this.supervisor.phase === "idle") await this.supervisor.start();
-      return;
-    }
-    if (plan.action === "write-instances") {
-      await installInstances(this.paths, candidate.instances);
-      this.setApplied(candidate.instances);
-      log.info("Updated instance map", { hash: candidate.hash });
-      return;
-    }
-    await this.applyConfig(candidate);
+    await this.applyConfig(decision);
   }
 
   /**
@@ -285,32 +298,58 @@ export class Agent {
     }
   }
 
-  private async applyConfig(candidate: NodeConfig): Promise<void> {
+  /**
+   * Judges the plan instance by instance (ADR 0016), installs what passes and
+   * reloads keepalived; a refused instance is reported on its own VirtualIPs only.
+   */
+  private async applyConfig(decision: Extract<PlanDecision, { kind: "apply" }>): Promise<void> {
     const log = this.opts.logger;
-    if (candidate.hash === this.lastRejectedHash) return;
-    const verdict = await testCandidateConfig(this.paths, candidate.config, { keepalivedPath: this.opts.keepalivedPath });
-    if (!verdict.ok) {
-      this.lastRejectedHash = candidate.hash;
-      this.refuse({ problems: verdict.problems, virtualIPs: virtualIPKeys(candidate.instances), hash: candidate.hash });
+    const outcome = await this.gate.apply({ node: decision.node, instances: decision.instances, full: decision.candidate }, { config: this.appliedConfig, instances: this.applied });
+    if (outcome.kind === "refused") {
+      if (!outcome.repeated) this.refuse({ problems: outcome.problems, virtualIPs: virtualIPKeys(decision.candidate.instances), hash: outcome.hash });
       return;
     }
-    this.lastRejectedHash = undefined;
-    await installConfig(this.paths, candidate.instances);
-    this.appliedConfig = candidate.config;
-    this.setApplied(candidate.instances);
+    for (const r of outcome.newlyRejected) this.refuse({ problems: r.problems, virtualIPs: r.virtualIPs, instance: r.instance, kept: r.kept });
+    const candidate = outcome.candidate;
+    if (outcome.action !== "none") {
+      this.appliedConfig = candidate.config;
+      this.setApplied(candidate.instances);
+    }
+    for (const key of outcome.touched) this.reporter.mark(key);
+    if (outcome.tests > 1) log.info("Judged VRRP instances one by one", { tests: outcome.tests, refused: outcome.newlyRejected.map((r) => r.instance) });
+    if (outcome.action === "none") {
+      log.debug("Config unchanged", { hash: candidate.hash });
+      if (this.supervisor.phase === "idle") await this.supervisor.start();
+      return;
+    }
+    if (outcome.action === "write-instances") {
+      log.info("Updated instance map", { hash: candidate.hash });
+      return;
+    }
     const how = await this.supervisor.reload();
     if (how === "reloaded") this.metrics.reloads.inc();
     log.info("Applied keepalived config", { hash: candidate.hash, keepalived: how, instances: candidate.instances.instances.length });
   }
 
-  /** A refused candidate: counted, logged, and an Event on each VirtualIP it concerns. The last good config keeps running. */
-  private refuse(what: { problems: string[]; virtualIPs: string[]; hash?: string }): void {
+  /**
+   * A refusal: counted, logged, and an Event on each VirtualIP it concerns
+   * (with `instance`, only that instance's). The last good config keeps running.
+   */
+  private refuse(what: { problems: string[]; virtualIPs: string[]; hash?: string; instance?: string; kept?: boolean }): void {
     this.metrics.configTestFailures.inc();
     const running = this.appliedConfig !== undefined;
-    this.opts.logger.error("Refused keepalived config", { hash: what.hash, problems: what.problems, keepsRunning: running });
+    this.opts.logger.error("Refused keepalived config", { hash: what.hash, instance: what.instance, problems: what.problems, keepsRunning: what.instance ? what.kept : running });
     const hash = what.hash ? ` (hash ${what.hash.slice(0, 12)})` : "";
-    const tail = running ? "the last good config keeps running" : "keepalived is not started";
-    const message = `Node ${this.opts.node} refused its keepalived config${hash}: ${what.problems.slice(0, 5).join("; ")}; ${tail}`;
+    const tail = what.instance
+      ? what.kept
+        ? "its last good version keeps running"
+        : "it does not run on this node; the other instances do"
+      : running
+        ? "the last good config keeps running"
+        : "keepalived is not started";
+    const words = sanitizeText(what.problems.slice(0, 5).join("; ")).slice(0, 800);
+    const subject = what.instance ? `VRRP instance ${what.instance} (${fieldOfProblem(words)})` : `its keepalived config${hash}`;
+    const message = `Node ${this.opts.node} refused ${subject}: ${words}; ${tail}`;
     for (const key of what.virtualIPs) {
       const ref = splitKey(key);
       createVirtualIPEvent(this.opts.clients, {
@@ -381,7 +420,7 @@ export class Agent {
   }
 
   private async afterKeepalivedDied(): Promise<void> {
-    const removed = await removeLeftoverVips({ instances: this.applied?.instances ?? [], hostIP: this.opts.hostIP, logger: this.opts.logger });
+    const removed = await this.leftovers.cleanup(this.applied?.instances ?? []);
     this.fold({ kind: "all", state: "FAULT" }, this.clock.now());
     this.metrics.keepalivedRestarts.inc();
     this.opts.logger.info("Cleaned up after keepalived", { removedVIPs: removed.map((a) => a.address) });
@@ -398,9 +437,10 @@ export class Agent {
   // --- heartbeat and interface ---------------------------------------------
 
   private async discoverInterface(): Promise<void> {
-    if (!this.opts.hostIP) return;
     try {
       const links = await readInterfaces();
+      this.setFacts({ interfaces: publishedInterfaces(links), ipvs: await ipvsAvailable() });
+      if (!this.opts.hostIP) return;
       const found = findHostInterface(links, this.opts.hostIP);
       this.hostAddresses = hostAddresses(links, found, this.opts.hostIP);
       if (found !== this.defaultInterface) {
@@ -425,11 +465,23 @@ export class Agent {
     return this.running.annotation();
   }
 
+  /** Adopts what the node has; when it changed, instances refused before are tested again (an interface may have come). */
+  private setFacts(next: { interfaces?: string[]; ipvs?: boolean }): void {
+    const changed = JSON.stringify(next) !== JSON.stringify(this.facts);
+    const first = this.facts.interfaces === undefined && this.facts.ipvs === undefined;
+    this.facts = next;
+    if (!changed || first || this.gate.rejections().size === 0) return;
+    this.opts.logger.info("Node interfaces or IPVS changed: testing refused instances again", { interfaces: next.interfaces?.length, ipvs: next.ipvs });
+    this.gate.forgetRejections();
+    this.changed(true);
+  }
+
   private async renewLease(): Promise<void> {
-    if (this.beats++ % 10 === 9 || this.defaultInterface === undefined) await this.discoverInterface();
+    if (this.beats++ % 10 === 9 || (this.opts.hostIP !== undefined && this.defaultInterface === undefined)) await this.discoverInterface();
     const annotations: Record<string, string> = this.defaultInterface ? { [ANNOTATION_DEFAULT_INTERFACE]: this.defaultInterface } : {};
     if (this.hostAddresses.length > 0) annotations[ANNOTATION_HOST_ADDRESSES] = this.hostAddresses.join(",");
     if (this.runningKnown) annotations[ANNOTATION_RUNNING_ADDRESSES] = await this.runningAnnotation();
+    Object.assign(annotations, nodeFactsAnnotations(this.facts));
     await applyHeartbeatLease(this.opts.clients, {
       namespace: this.opts.namespace,
       name: agentLeaseName(this.opts.node),

@@ -16,11 +16,12 @@ const fstatAsync = promisify(fstat);
  * reload, but keeps one that already existed: creating it first keeps one inode
  * for the agent's whole life.
  */
-export async function ensureFifo(path: string): Promise<void> {
+export async function ensureFifo(path: string): Promise<boolean> {
   const st = await fsp.lstat(path).catch(() => undefined);
-  if (st?.isFIFO()) return;
+  if (st?.isFIFO()) return false;
   if (st) await fsp.rm(path, { force: true, recursive: false });
   await run("mkfifo", ["-m", "0600", path], { timeout: 10_000 });
+  return true;
 }
 
 export interface NotifyFifoOptions {
@@ -32,6 +33,14 @@ export interface NotifyFifoOptions {
   checkIntervalMs?: number;
   /** Clock for the read timestamps. Default Date.now. */
   now?: () => number;
+  /**
+   * Called after the FIFO was found missing (or replaced by something else)
+   * and the reader made it again: a running keepalived still writes to the
+   * old inode until it reloads, so the agent sends it SIGHUP. Not called when
+   * keepalived made the new FIFO itself (it writes to that one already, and
+   * would make it again on the reload: a SIGHUP would loop).
+   */
+  onRecreated?(): void;
 }
 
 const MAX_LINE = 4096;
@@ -64,8 +73,13 @@ export class NotifyFifoReader {
     if (this.closed || this.reopening) return this.reopening;
     const st = await fsp.lstat(this.opts.path).catch(() => undefined);
     if (st?.isFIFO() && this.inode && st.dev === this.inode.dev && st.ino === this.inode.ino && this.socket && !this.socket.destroyed) return;
-    this.opts.logger.info("Reopening notify FIFO", { path: this.opts.path, reason: st ? "replaced" : "missing" });
-    this.reopening = this.open().finally(() => (this.reopening = undefined));
+    const replaced = st?.isFIFO() && this.inode !== undefined && (st.dev !== this.inode.dev || st.ino !== this.inode.ino);
+    this.opts.logger.info("Reopening notify FIFO", { path: this.opts.path, reason: !st ? "missing" : replaced ? "replaced" : st.isFIFO() ? "closed" : "not a FIFO" });
+    this.reopening = this.open()
+      .then((created) => {
+        if (created && !this.closed) this.opts.onRecreated?.();
+      })
+      .finally(() => (this.reopening = undefined));
     return this.reopening;
   }
 
@@ -77,16 +91,17 @@ export class NotifyFifoReader {
     this.socket = undefined;
   }
 
-  private async open(): Promise<void> {
+  /** Opens the FIFO (making it first when needed); resolves to whether it was made. */
+  private async open(): Promise<boolean> {
     this.socket?.destroy();
     this.socket = undefined;
-    await ensureFifo(this.opts.path);
+    const created = await ensureFifo(this.opts.path);
     // A plain descriptor, not a FileHandle: net.Socket owns it from here on.
     const fd = await openAsync(this.opts.path, constants.O_RDWR | constants.O_NONBLOCK);
     const st = await fstatAsync(fd);
     if (this.closed) {
       closeSync(fd);
-      return;
+      return created;
     }
     this.inode = { dev: st.dev, ino: st.ino };
     const socket = new net.Socket({ fd, readable: true, writable: false });
@@ -98,6 +113,7 @@ export class NotifyFifoReader {
     });
     this.socket = socket;
     this.partial = "";
+    return created;
   }
 
   private feed(chunk: string): void {

@@ -17,6 +17,8 @@ export async function readInterfaces(ipPath = "ip"): Promise<LinkAddresses[]> {
 export interface RemoveLeftoverOptions {
   instances: readonly NodeInstance[];
   hostIP?: string;
+  /** Addresses on the links before keepalived started (snapshot keys); they are never removed. */
+  preexisting?: ReadonlySet<string>;
   logger: Logger;
   ipPath?: string;
 }
@@ -27,7 +29,7 @@ export interface RemoveLeftoverOptions {
  */
 export async function removeLeftoverVips(opts: RemoveLeftoverOptions): Promise<AddressOnLink[]> {
   const ipPath = opts.ipPath ?? "ip";
-  const leftovers = planLeftoverVips(await readInterfaces(ipPath), opts.instances, opts.hostIP);
+  const leftovers = planLeftoverVips(await readInterfaces(ipPath), opts.instances, opts.hostIP, opts.preexisting);
   const removed: AddressOnLink[] = [];
   for (const a of leftovers) {
     try {

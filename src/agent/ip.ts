@@ -1,6 +1,6 @@
 // Parsing of `ip -j addr` output and the decisions made from it: which
 // interface carries the host IP, which VIPs keepalived left behind. Pure.
-import { canonicalIP, type NodeInstance } from "../api/index.js";
+import { ANNOTATION_INTERFACES, ANNOTATION_IPVS, MAX_PUBLISHED_INTERFACES, canonicalIP, type NodeInstance } from "../api/index.js";
 
 /** One address on an interface. */
 export interface InterfaceAddress {
@@ -47,6 +47,25 @@ export function findHostInterface(links: readonly LinkAddresses[], hostIP: strin
   return links.find((l) => l.addresses.some((a) => a.address === want))?.name;
 }
 
+/**
+ * The interface names the agent publishes (sorted), so that the operator can
+ * refuse a spec.interface no node has. Every link counts (a node's eth0 may be
+ * a veth, as in a container). Undefined when there are more than
+ * MAX_PUBLISHED_INTERFACES: an incomplete list would refuse VirtualIPs wrongly.
+ */
+export function publishedInterfaces(links: readonly LinkAddresses[]): string[] | undefined {
+  const names = [...new Set(links.map((l) => l.name))].sort();
+  return names.length > MAX_PUBLISHED_INTERFACES ? undefined : names;
+}
+
+/** The Lease annotations that say what the node has: its interface names and whether it has IPVS. */
+export function nodeFactsAnnotations(facts: { interfaces?: readonly string[]; ipvs?: boolean }): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (facts.interfaces !== undefined) out[ANNOTATION_INTERFACES] = facts.interfaces.join(",");
+  if (facts.ipvs !== undefined) out[ANNOTATION_IPVS] = String(facts.ipvs);
+  return out;
+}
+
 /** Most host addresses an agent publishes. */
 export const MAX_HOST_ADDRESSES = 32;
 
@@ -73,11 +92,25 @@ export interface AddressOnLink {
   prefixLength: number;
 }
 
+/** "interface address/prefix" of an address on a link: how snapshots name it. */
+export function addressKey(iface: string, a: { address: string; prefixLength: number }): string {
+  return `${iface} ${a.address}/${a.prefixLength}`;
+}
+
+/** Every address on every link, as snapshot keys (see {@link addressKey}), sorted. */
+export function snapshotAddresses(links: readonly LinkAddresses[]): string[] {
+  return [...new Set(links.flatMap((l) => l.addresses.map((a) => addressKey(l.name, a))))].sort();
+}
+
 /**
- * The VIPs of `instances` that are still on their interfaces, to be removed
- * after keepalived died. The host IP is never listed, even if an instance names it.
+ * The VIPs keepalived left on their interfaces, to be removed after it died.
+ * Only what keepalived itself adds counts: a host route (/32, /128) whose
+ * address is a VIP of `instances`, on the instance's interface, and that was
+ * not there before keepalived started (`preexisting`, from a snapshot taken
+ * just before; undefined when none was taken). Never the host IP, never an
+ * address with a shorter prefix (the node's own /24 or /64 equal to a VIP).
  */
-export function planLeftoverVips(links: readonly LinkAddresses[], instances: readonly NodeInstance[], hostIP?: string): AddressOnLink[] {
+export function planLeftoverVips(links: readonly LinkAddresses[], instances: readonly NodeInstance[], hostIP?: string, preexisting?: ReadonlySet<string>): AddressOnLink[] {
   const host = hostIP ? canonicalIP(hostIP) : undefined;
   const out: AddressOnLink[] = [];
   const seen = new Set<string>();
@@ -88,8 +121,9 @@ export function planLeftoverVips(links: readonly LinkAddresses[], instances: rea
       const want = canonicalIP(vip);
       if (!want || want === host) continue;
       for (const a of link.addresses) {
-        const key = `${link.name} ${a.address}/${a.prefixLength}`;
+        const key = addressKey(link.name, a);
         if (a.address !== want || seen.has(key)) continue;
+        if (a.prefixLength !== (a.family === 4 ? 32 : 128) || preexisting?.has(key)) continue;
         seen.add(key);
         out.push({ interface: link.name, address: a.address, prefixLength: a.prefixLength });
       }

@@ -60,6 +60,8 @@ export interface SupervisorOptions {
   onUnexpectedExit(info: ExitInfo): Promise<void>;
   /** Called when a new keepalived process was spawned. */
   onStarted?(pid: number): void;
+  /** Called just before each spawn, once stale keepalived processes are gone (e.g. to snapshot the interfaces). */
+  beforeStart?(): Promise<void>;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** A run at least this long resets the backoff. Default 30 s. */
@@ -216,6 +218,19 @@ export class KeepalivedSupervisor {
     return "deferred";
   }
 
+  /**
+   * SIGHUP to a running keepalived without a new config (it reopens its
+   * notify FIFO on reload); false when none runs. Waits for a just-started
+   * keepalived's children like {@link reload}.
+   */
+  async hangup(): Promise<boolean> {
+    if (this.currentPhase !== "running") return false;
+    await this.gate?.ready;
+    if (this.currentPhase !== "running" || !this.child?.pid) return false;
+    this.child.kill("SIGHUP");
+    return true;
+  }
+
   /** SIGTERM keepalived (it sends priority-0 adverts) and waits for it; SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 10_000): Promise<void> {
     this.gate?.openNow();
@@ -239,6 +254,7 @@ export class KeepalivedSupervisor {
     // live pid, and a killed child may linger as a zombie: the files go first.
     const { pid, vrrpPid, checkersPid } = this.opts.paths;
     await Promise.all([pid, vrrpPid, checkersPid].map((f) => fsp.rm(f, { force: true })));
+    await this.opts.beforeStart?.();
     const args = keepalivedArgs(this.opts.paths);
     const child = spawn(this.opts.keepalivedPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;

@@ -42,7 +42,7 @@ export function createAgentMetrics(defaults = true): AgentMetrics {
       registers,
     }),
     reloads: new Counter({ name: "keepalived_vip_agent_reloads_total", help: "keepalived reloads (SIGHUP) after a new config was installed.", registers }),
-    configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Candidate configs refused: by keepalived --config-test, or before it (an unreadable or unsafe published plan).", registers }),
+    configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Refusals: a VRRP instance (or a whole config) refused by keepalived --config-test, or a config refused before it (an unreadable or unsafe published plan).", registers }),
     configWaiting: new Gauge({
       name: "keepalived_vip_agent_config_waiting",
       help: "1 while this node's published plan is incomplete (no node Secret, an instance it names not published yet, or an address moving between instances): the running config is kept.",

@@ -15,8 +15,12 @@ export interface PlanSecret {
 
 /** What to do with the plan as it stands. */
 export type PlanDecision =
-  /** A complete config: compare with the running one, test, install. */
-  | { kind: "apply"; candidate: NodeConfig }
+  /**
+   * A complete config: compare with the running one, test, install.
+   * `node` and `instances` are what it was assembled from (to judge each
+   * instance on its own, see isolate.ts).
+   */
+  | { kind: "apply"; candidate: NodeConfig; node: PublishedNode; instances: ReadonlyMap<string, PublishedInstance> }
   /**
    * Not complete yet (no node Secret, an instance not published yet, an
    * address moving between instances): keep the running config, decide
@@ -151,13 +155,18 @@ export class PublishedPlanView {
       return { kind: "refuse", problem: [...broken.slice(0, SHOWN), ...more].join("; "), virtualIPs: virtualIPs() };
     }
     const res = assembleNodeConfig(node, instances, this.templates, this.serverTexts);
-    if (res.ok) return { kind: "apply", candidate: res.value };
+    if (res.ok) return { kind: "apply", candidate: res.value, node, instances };
     if (res.waiting) {
       const secrets = res.missing.map(instanceSecretName);
       const problem = secrets.length > 0 ? `${res.problem} (Secrets ${listNames(secrets)})` : res.problem;
       return { kind: "wait", problem, missing: res.missing };
     }
     return { kind: "refuse", problem: this.explainRefusal(node, instances, res.problem), virtualIPs: virtualIPs() };
+  }
+
+  /** Assembles a config from parts of the plan, reusing the prepared templates. */
+  assemble(node: PublishedNode, instances: ReadonlyMap<string, PublishedInstance>): ReturnType<typeof assembleNodeConfig> {
+    return assembleNodeConfig(node, instances, this.templates, this.serverTexts);
   }
 
   /**

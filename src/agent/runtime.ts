@@ -1,10 +1,12 @@
-// The agent's runtime directory: the live keepalived.conf and instances.json
-// (the last good config, kept across agent restarts), the candidate under
-// test, pid files and the notify FIFO. I/O (files, keepalived --config-test).
+// The agent's runtime directory: the live keepalived.conf, instances.json and
+// accepted.json (the last good config and the parts it was assembled from,
+// kept across agent restarts), the candidate under test, pid files, the
+// notify FIFO and the addresses keepalived added. I/O (files, keepalived --config-test).
 import { execFile } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { CONFIG_FILE_NAME, INSTANCES_FILE_NAME, NOTIFY_FIFO_NAME, type NodeInstanceMap } from "../api/index.js";
+import { parseParts, serializeParts, type InstancePart, type InstanceParts } from "./isolate.js";
 import { IPVS_PROC_FILE, judgeConfigTest, judgeKernelSupport, parseInstanceMap, type ConfigTestVerdict, type RunningConfig } from "./config.js";
 
 /** Paths inside a runtime directory. */
@@ -12,7 +14,11 @@ export interface RuntimePaths {
   dir: string;
   config: string;
   instances: string;
+  /** The instance parts of the live config (isolate.ts), with their last good versions. */
+  accepted: string;
   candidate: string;
+  /** The interface addresses before keepalived last started (leftovers.ts). */
+  addressSnapshot: string;
   testLog: string;
   fifo: string;
   pid: string;
@@ -26,7 +32,9 @@ export function runtimePaths(dir: string): RuntimePaths {
     dir,
     config: join(dir, CONFIG_FILE_NAME),
     instances: join(dir, INSTANCES_FILE_NAME),
+    accepted: join(dir, "accepted.json"),
     candidate: join(dir, `${CONFIG_FILE_NAME}.candidate`),
+    addressSnapshot: join(dir, "addresses-before-keepalived.json"),
     testLog: join(dir, "config-test.log"),
     fifo: join(dir, NOTIFY_FIFO_NAME),
     pid: join(dir, "keepalived.pid"),
@@ -57,8 +65,13 @@ export async function readRunningConfig(paths: RuntimePaths): Promise<RunningCon
   return { config, instances: parsed?.ok ? parsed.value : undefined };
 }
 
+/** Reads the parts of the installed config (empty when missing or unreadable). */
+export async function readAcceptedParts(paths: RuntimePaths): Promise<Map<string, InstancePart>> {
+  return parseParts(await readText(paths.accepted));
+}
+
 /** Writes a file atomically: temp file in the same directory, fsync, rename. */
-async function writeAtomic(path: string, text: string): Promise<void> {
+export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await fsp.open(tmp, "w", 0o600);
   try {
@@ -112,14 +125,17 @@ export async function testCandidateConfig(paths: RuntimePaths, config: string, o
   return judgeKernelSupport(config, await (opts.ipvsAvailable ?? ipvsAvailable)());
 }
 
-/** Installs the tested candidate as the live config (rename) together with its instance map. */
-export async function installConfig(paths: RuntimePaths, instances: NodeInstanceMap): Promise<void> {
-  await writeAtomic(`${paths.instances}.next`, `${JSON.stringify(instances, null, 2)}\n`);
-  await fsp.rename(paths.candidate, paths.config);
+/** Installs a tested config as the live one, with its instance map and the parts it was assembled from. */
+export async function installConfig(paths: RuntimePaths, installed: { config: string; instances: NodeInstanceMap; parts: InstanceParts }): Promise<void> {
+  await writeAtomic(`${paths.instances}.next`, `${JSON.stringify(installed.instances, null, 2)}\n`);
+  await writeAtomic(`${paths.accepted}.next`, serializeParts(installed.parts));
+  await writeAtomic(paths.config, installed.config);
   await fsp.rename(`${paths.instances}.next`, paths.instances);
+  await fsp.rename(`${paths.accepted}.next`, paths.accepted);
 }
 
-/** Replaces only the instance map (the config bytes are unchanged). */
-export async function installInstances(paths: RuntimePaths, instances: NodeInstanceMap): Promise<void> {
-  await writeAtomic(paths.instances, `${JSON.stringify(instances, null, 2)}\n`);
+/** Replaces only the instance map and the parts (the config bytes are unchanged). */
+export async function installInstances(paths: RuntimePaths, installed: { instances: NodeInstanceMap; parts: InstanceParts }): Promise<void> {
+  await writeAtomic(paths.instances, `${JSON.stringify(installed.instances, null, 2)}\n`);
+  await writeAtomic(paths.accepted, serializeParts(installed.parts));
 }

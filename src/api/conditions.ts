@@ -38,6 +38,12 @@ export const ReadyReason = {
   Conflict: "Conflict",
   /** Left out because it would push a published plan object over the API's object size limit. */
   TooLarge: "TooLarge",
+  /** spec.interface names an interface no agent of the selected nodes has published (ADR 0016). */
+  InterfaceNotFound: "InterfaceNotFound",
+  /** forwarding: ipvs, but the agents of the selected nodes report no IPVS in their kernel (ADR 0016). */
+  IPVSUnavailable: "IPVSUnavailable",
+  /** A node's keepalived refused the VirtualIP's VRRP instance; the node runs its last good version, or none (ADR 0016). */
+  ConfigRejected: "ConfigRejected",
   /** Being deleted. */
   Deleting: "Deleting",
 } as const;

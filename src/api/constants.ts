@@ -76,6 +76,17 @@ export const ANNOTATION_HOST_ADDRESSES = `${GROUP}/host-addresses`;
  * deleted VirtualIP go only once no node lists its address.
  */
 export const ANNOTATION_RUNNING_ADDRESSES = `${GROUP}/running-addresses`;
+/**
+ * Annotation on an agent's heartbeat Lease: the names of the node's network
+ * interfaces (comma-separated, sorted; veth pairs of Pods left out). Absent
+ * when the node has more than MAX_PUBLISHED_INTERFACES: the list is then
+ * unknown, never partial (ADR 0016).
+ */
+export const ANNOTATION_INTERFACES = `${GROUP}/interfaces`;
+/** Most interface names an agent publishes. */
+export const MAX_PUBLISHED_INTERFACES = 256;
+/** Annotation on an agent's heartbeat Lease: "true" or "false", whether the node's kernel has IPVS (ADR 0016). */
+export const ANNOTATION_IPVS = `${GROUP}/ipvs`;
 
 /** Annotation on an instance Secret: the VRRP instance it carries. */
 export const ANNOTATION_INSTANCE = `${GROUP}/instance`;

@@ -278,6 +278,11 @@ export const nodeStatusSchema = z
     priority: z.number().int().min(0).max(255).optional().meta({ description: "The node's VRRP priority for this address." }),
     since: timeString.optional().meta({ description: "When the node entered this state.", format: "date-time" }),
     lastReportTime: timeString.optional().meta({ description: "When the agent last reported this entry.", format: "date-time" }),
+    configRejected: z
+      .string()
+      .max(1024)
+      .optional()
+      .meta({ description: "Set when this node's keepalived refused the VirtualIP's VRRP instance: the field and keepalived's words. The node keeps the last good version running (state is then that version's), or runs none (state FAULT)." }),
   })
   .meta({ description: "VRRP state of one taking-part node." });
 

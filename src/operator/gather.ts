@@ -1,8 +1,8 @@
 // Gathering: the cached objects turned into the renderer's ClusterView, plus
 // what the operator reads from agent Leases (interface, liveness). Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, agentLeaseName, canonicalIP, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
-import type { ClusterView } from "../render/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, ANNOTATION_IPVS, INTERFACE_NAME_PATTERN, MAX_PUBLISHED_INTERFACES, agentLeaseName, canonicalIP, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
+import type { AgentCapabilities, ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
 /** "namespace/name" of a namespaced object. */
@@ -76,6 +76,46 @@ export function agentHostAddresses(byNode: ReadonlyMap<string, RawObject>): Reco
     if (addrs.length > 0) out[node] = addrs;
   }
   return out;
+}
+
+const INTERFACE_NAME = new RegExp(INTERFACE_NAME_PATTERN);
+
+/**
+ * Node name -> what its agent reports about the node on its Lease: interface
+ * names (only plain interface names, at most MAX_PUBLISHED_INTERFACES; a longer
+ * list counts as not reported) and whether IPVS is available ("true"/"false";
+ * anything else counts as not reported).
+ */
+export function agentCapabilities(byNode: ReadonlyMap<string, RawObject>): Record<string, AgentCapabilities> {
+  const out: Record<string, AgentCapabilities> = {};
+  for (const [node, lease] of [...byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const annotations = lease.metadata?.annotations ?? {};
+    const caps: AgentCapabilities = {};
+    const text = annotations[ANNOTATION_INTERFACES];
+    if (typeof text === "string") {
+      const names = text.split(",").map((n) => n.trim()).filter((n) => n !== "");
+      if (names.length <= MAX_PUBLISHED_INTERFACES) caps.interfaces = names.filter((n) => INTERFACE_NAME.test(n));
+    }
+    const ipvs = annotations[ANNOTATION_IPVS];
+    if (ipvs === "true" || ipvs === "false") caps.ipvs = ipvs === "true";
+    if (caps.interfaces !== undefined || caps.ipvs !== undefined) out[node] = caps;
+  }
+  return out;
+}
+
+/**
+ * What the renderer reads from an agent Lease, as a comparable text: the
+ * default interface, the host addresses, IPVS, whether interfaces are
+ * published and which of `referenced` (the names VirtualIPs give in
+ * spec.interface) they include. Other interface names coming and going
+ * (Pods' veths) change nothing.
+ */
+export function leaseRenderFingerprint(lease: RawObject | undefined, referenced: ReadonlySet<string>): string {
+  const a = lease?.metadata?.annotations ?? {};
+  const names = a[ANNOTATION_INTERFACES];
+  const list = names === undefined ? undefined : names.split(",").map((n) => n.trim());
+  const known = list === undefined ? "-" : list.length > MAX_PUBLISHED_INTERFACES ? "+" : list.filter((n) => referenced.has(n)).sort().join(",");
+  return JSON.stringify([a[ANNOTATION_DEFAULT_INTERFACE] ?? "", a[ANNOTATION_HOST_ADDRESSES] ?? "", a[ANNOTATION_IPVS] ?? "", known]);
 }
 
 /** The VirtualIPs of the cluster, sorted into what the renderer gets and what it does not. */
@@ -184,6 +224,8 @@ export interface ViewSources {
   releasing: string[];
   releasingRouterIds: string[];
   agentAddresses: Record<string, string[]>;
+  /** Node name -> what its agent reports (interfaces, IPVS); unset: nothing. */
+  agentCapabilities?: Record<string, AgentCapabilities>;
   now: number;
 }
 
@@ -202,6 +244,7 @@ export function buildClusterView(s: ViewSources): ClusterView {
     releasing: s.releasing,
     releasingRouterIds: s.releasingRouterIds,
     agentAddresses: s.agentAddresses,
+    ...(s.agentCapabilities ? { agentCapabilities: s.agentCapabilities } : {}),
     now: s.now,
   };
 }

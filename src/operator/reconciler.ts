@@ -9,7 +9,6 @@ import {
   canonicalIP,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_DEFAULT_INTERFACE,
-  ANNOTATION_HOST_ADDRESSES,
   ANNOTATION_INSTANCE,
   ANNOTATION_RUNNING_ADDRESSES,
   ANNOTATION_NODE,
@@ -40,7 +39,9 @@ import { buildAgentDaemonSet, daemonSetNeedsApply } from "./daemonset.js";
 import { DeletionTracker, planDeletion, type AgentView, type DeletionDecision } from "./deletion.js";
 import type { EventRecorder } from "./events.js";
 import {
+  agentCapabilities,
   agentHostAddresses,
+  leaseRenderFingerprint,
   agentLeasesByNode,
   buildClusterView,
   gatherPools,
@@ -155,6 +156,8 @@ export class Reconciler {
   private loadBalancers: LoadBalancerPlan = { apply: new Map(), remove: new Map() };
   private claimExpiresAt: number | undefined;
   private referencedServices = new Set<string>();
+  /** spec.interface of every valid VirtualIP: only these names of an agent's published interfaces matter to a render. */
+  private referencedInterfaces = new Set<string>();
   private readonly excludedAt = new Map<string, number>();
   /** Per VirtualIP: the holder failovers are counted from (holder.ts); kept once a status plan is applied. */
   private readonly holders = new Map<string, HolderMemory>();
@@ -287,9 +290,9 @@ export class Reconciler {
   private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): boolean {
     const name = (current ?? previous)?.metadata?.name ?? "";
     if (!name.startsWith(AGENT_LEASE_PREFIX)) return false;
-    // What the renderer reads from the Lease: the published interface and host addresses.
-    const ifname = (o: RawObject | undefined): string =>
-      `${o?.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE] ?? ""} ${o?.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES] ?? ""}`;
+    // What the renderer reads from the Lease: the default interface, host addresses, IPVS and the
+    // published interfaces VirtualIPs name (Pods' veths come and go without a render).
+    const ifname = (o: RawObject | undefined): string => leaseRenderFingerprint(o, this.referencedInterfaces);
     let relevant = false;
     // What a node runs, renewed after a deletion, decides when the deleted VirtualIP may go.
     const deleting = this.deletions.deleting();
@@ -390,6 +393,7 @@ export class Reconciler {
       releasing: releasingAddresses(cache.entries("VirtualIP")),
       releasingRouterIds: releasingRouterIds(cache.entries("VirtualIP")),
       agentAddresses: agentHostAddresses(leases),
+      agentCapabilities: agentCapabilities(leases),
       now: this.opts.clock.now(),
     });
     const end = this.opts.metrics.renderDuration.startTimer();
@@ -412,6 +416,7 @@ export class Reconciler {
     this.claimExpiresAt = claimExpiry(gathered.valid, plan, { graceMs: config.claimGraceMs, now: view.now ?? 0 });
     this.planIngress(gathered.valid.map((v) => ({ key: keyOf(v.metadata.namespace ?? "default", v.metadata.name), vip: v })), plan, problems);
     this.referencedServices = new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name)));
+    this.referencedInterfaces = new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : [])));
     this.statusDirty = "all";
   }
 

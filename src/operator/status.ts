@@ -237,7 +237,31 @@ const PROBLEM_READY_REASONS = new Set<string>([
   ReadyReason.InvalidAuthSecret,
   ReadyReason.Conflict,
   ReadyReason.TooLarge,
+  ReadyReason.InterfaceNotFound,
+  ReadyReason.IPVSUnavailable,
 ]);
+
+/** Most nodes a ConfigRejected message names. */
+const SHOWN_REJECTING_NODES = 3;
+
+/**
+ * Ready=False ConfigRejected when a live taking-part node reports that its
+ * keepalived refused this VirtualIP's instance (status.nodes[].configRejected,
+ * ADR 0016); only this VirtualIP's own entries count.
+ */
+export function configRejectedDecision(input: Pick<StatusInput, "key" | "live" | "participants" | "isLive">): ConditionDecision | undefined {
+  const participants = new Set(input.participants);
+  const rejecting = (input.live.nodes ?? [])
+    .filter((e) => typeof e.configRejected === "string" && e.configRejected !== "" && participants.has(e.name) && input.isLive(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const first = rejecting[0];
+  if (!first) return undefined;
+  const names = rejecting.map((e) => e.name);
+  const shown = names.slice(0, SHOWN_REJECTING_NODES).join(", ") + (names.length > SHOWN_REJECTING_NODES ? ` and ${names.length - SHOWN_REJECTING_NODES} more` : "");
+  const words = (first.configRejected ?? "").slice(0, 1024);
+  const message = `VirtualIP ${input.key}: node${names.length === 1 ? "" : "s"} ${shown} refused its keepalived config; ${first.name}: ${words}`;
+  return { type: CONDITION_READY, status: "False", reason: ReadyReason.ConfigRejected, message };
+}
 
 function readyDecision(input: StatusInput, master: string): ConditionDecision {
   const ready = (reason: string, message: string, ok = false): ConditionDecision => ({ type: CONDITION_READY, status: ok ? "True" : "False", reason, message });
@@ -245,6 +269,8 @@ function readyDecision(input: StatusInput, master: string): ConditionDecision {
   if (input.invalid !== undefined) return ready(ReadyReason.InvalidSpec, input.invalid);
   const problem = input.problems.find((p) => p.condition === CONDITION_READY);
   if (problem) return ready(problem.reason, problem.message);
+  const rejected = configRejectedDecision(input);
+  if (rejected) return rejected;
   if (master !== "") return ready(ReadyReason.Active, `Node ${master} holds ${input.address}`, true);
   const n = input.participants.length;
   return ready(ReadyReason.NoMaster, `No live node reports MASTER for ${input.address} yet (${n} node${n === 1 ? "" : "s"} taking part)`);

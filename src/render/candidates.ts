@@ -26,6 +26,7 @@ import {
 } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { parseAuthPassword } from "./auth.js";
+import { capabilityProblem } from "./capabilities.js";
 import { claimRank, type ClaimRank } from "./claims.js";
 import type { AddressAssignment } from "./allocation.js";
 import { nodeDefaultInterface } from "./nodes.js";
@@ -207,6 +208,8 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
   if (auth.problem) problems.push(auth.problem);
   const eligible = eligibleNodes(key, vip, family, index);
   if (eligible.problem) problems.push(eligible.problem);
+  const capability = eligible.problem ? undefined : capabilityProblem(key, vip, eligible.nodes.map((n) => n.metadata?.name ?? ""), index.agentCapabilities);
+  if (capability) problems.push(capability);
 
   const interfaces: Record<string, string> = {};
   const priorities: Record<string, number> = {};

@@ -28,6 +28,8 @@ export type { RenderedNodeConfig } from "./published.js";
 export type { KeepalivedConfInput, KeepalivedInstance } from "./keepalived.js";
 export { matchesLabelSelector } from "./selector.js";
 export { nodeInternalIP, nodeDefaultInterface, isInterfaceName } from "./nodes.js";
+export { capabilityProblem } from "./capabilities.js";
+export type { AgentCapabilities } from "./capabilities.js";
 export type { DefaultInterfaceSources } from "./nodes.js";
 export { parseAuthPassword, MAX_AUTH_PASSWORD } from "./auth.js";
 export type { AuthPasswordResult } from "./auth.js";

@@ -37,6 +37,8 @@ const READY_RANK: string[] = [
   ReadyReason.ServiceNotLoadBalancer,
   ReadyReason.InvalidAuthSecret,
   ReadyReason.NoEligibleNodes,
+  ReadyReason.InterfaceNotFound,
+  ReadyReason.IPVSUnavailable,
 ];
 
 /** Sorts problems by VirtualIP, then Ready before Conflict, then the reason's rank. */

@@ -2,6 +2,7 @@
 // VRRP instances, problems and the published plan out. Pure (types only).
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
 import type { ConflictReason, Family, PublishedInstance, PublishedNode, ReadyReason, VirtualIP, VirtualIPPool } from "../api/index.js";
+import type { AgentCapabilities } from "./capabilities.js";
 import type { PoolPlan } from "./pools.js";
 
 /** Everything the renderer reads, gathered before any decision is made. */
@@ -23,6 +24,8 @@ export interface ClusterView {
   serviceCIDRs?: { name: string; cidrs: string[] }[];
   /** Node name -> host addresses its agent published (never a virtual IP, like every Node address). */
   agentAddresses?: Record<string, string[]>;
+  /** Node name -> what its agent reports about the node (interface names, IPVS); a node not listed reports nothing. */
+  agentCapabilities?: Record<string, AgentCapabilities>;
   /** Addresses of VirtualIPs being deleted: not handed out again until they are gone. */
   releasing?: string[];
   /** Router ids ("4:51", "6:7") of VirtualIPs being deleted: not handed out or joined until they are gone. */

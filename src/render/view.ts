@@ -1,5 +1,6 @@
 // The cluster view, sorted and indexed once so that every later step reads
 // it in the same order whatever order the caller gathered it in. Pure.
+import type { AgentCapabilities } from "./capabilities.js";
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
 import { DEFAULT_MIN_ADVERT_INTERVAL_MS, DEFAULT_RUNTIME_DIR } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
@@ -44,6 +45,8 @@ export interface ViewIndex {
   releasing: string[];
   /** "family:id" router ids of VirtualIPs being deleted. */
   releasingRouterIds: string[];
+  /** Node name -> what its agent reports (interfaces, IPVS). */
+  agentCapabilities: Map<string, AgentCapabilities>;
   now?: number;
 }
 
@@ -146,6 +149,7 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
     namespaceLabels: new Map((view.namespaces ?? []).map((n) => [n.name, { ...(n.labels ?? {}) }])),
     releasing: [...(view.releasing ?? [])].sort(),
     releasingRouterIds: [...(view.releasingRouterIds ?? [])].sort(),
+    agentCapabilities: new Map(Object.entries(view.agentCapabilities ?? {})),
     ...(view.now !== undefined ? { now: view.now } : {}),
   };
 }

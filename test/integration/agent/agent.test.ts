@@ -525,7 +525,7 @@ void describe("agent with keepalived in three nodes", () => {
     assert.deepEqual(transitionsAfter, transitionsBefore, "no VRRP transition on any node");
   });
 
-  void test("a config that fails keepalived --config-test is refused and the last good one keeps running", async () => {
+  void test("a config that fails keepalived --config-test is refused instance by instance and the last good versions keep running", async () => {
     const node = nodes.nodes[0]!;
     const pidsBefore = keepalivedPids(node.name).sort();
     const liveConfig = liveConfigOf(node);
@@ -538,7 +538,8 @@ void describe("agent with keepalived in three nodes", () => {
     const broken = JSON.stringify({ ...good.published, instances: good.published.instances.map((e) => ({ ...e, interface: "nosuch0" })) });
     await writeNodeSecret(node.name, { json: broken, hash: "broken" });
 
-    await waitFor("the config-test failure metric", async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 1);
+    // Both instances changed and both fail: each is refused on its own (ADR 0016).
+    await waitFor("the config-test failure metric", async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 2);
     const events = await waitFor("ConfigTestFailed Events on both VirtualIPs", async () => {
       const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");
       const named = new Set(res.body.items.map((e) => e.involvedObject.name));
@@ -547,7 +548,7 @@ void describe("agent with keepalived in three nodes", () => {
     for (const e of events) {
       assert.equal(e.type, "Warning");
       assert.equal(e.involvedObject.kind, KIND);
-      assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused its keepalived config`));
+      assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused VRRP instance \\S+ \\(spec\\.interface\\): .*; its last good version keeps running$`));
       assert.match(e.message ?? "", /interface nosuch0 .*doesn't exist|Non-existent interface/);
       assert.doesNotMatch(e.message ?? "", /keepalived\.conf|\/run\//, "no file paths");
     }
@@ -556,11 +557,20 @@ void describe("agent with keepalived in three nodes", () => {
     assert.deepEqual(keepalivedPids(node.name).sort(), pidsBefore, "keepalived was neither restarted nor replaced");
     assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "no reload");
     assert.equal((await holders(WEB.spec.address)).length, 1);
+    for (const def of [WEB, DB]) {
+      await waitFor(`${node.name}'s entry of ${def.name} says why`, async () => {
+        const e = (await statusNodes(def.name)).find((x) => x.name === node.name);
+        return e && /^spec\.interface: keepalived refused VRRP instance .*nosuch0.*the last good version keeps running$/.test(e.configRejected ?? "") && ["MASTER", "BACKUP"].includes(e.state);
+      });
+    }
 
     // Back to the good bytes: the same config as running, so no write and no reload.
     await writeNodeSecret(node.name, good);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "same bytes: no reload");
+    for (const def of [WEB, DB]) {
+      await waitFor(`${node.name}'s refusal of ${def.name} cleared`, async () => (await statusNodes(def.name)).find((x) => x.name === node.name)?.configRejected === undefined);
+    }
   });
 
   void test("an unreadable instance Secret is refused on every node that names it, naming the Secret", async () => {

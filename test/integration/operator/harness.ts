@@ -248,6 +248,7 @@ export interface VipSpec {
   virtualRouterId: number;
   forwarding?: "ipvs" | "kube-proxy";
   nodeSelector?: { matchLabels?: Record<string, string> };
+  interface?: string;
   vrrp?: Record<string, unknown>;
 }
 
@@ -262,6 +263,7 @@ function vipBody(name: string, spec: VipSpec, namespace = APP_NS): Record<string
       virtualRouterId: spec.virtualRouterId,
       forwarding: spec.forwarding ?? "kube-proxy",
       ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+      ...(spec.interface ? { interface: spec.interface } : {}),
       ...(spec.vrrp ? { vrrp: spec.vrrp } : {}),
     },
   };
@@ -397,11 +399,11 @@ export async function reportAsAgent(env: OperatorEnv, vip: string, entry: NodeSt
 export async function renewAgentLease(
   env: OperatorEnv,
   node: string,
-  opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string; running?: readonly string[] } = {},
+  opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string; running?: readonly string[]; annotations?: Record<string, string> } = {},
 ): Promise<void> {
   const ns = opts.namespace ?? NS;
   const name = agentLeaseName(node);
-  const annotations: Record<string, string> = {};
+  const annotations: Record<string, string> = { ...opts.annotations };
   if (opts.iface) annotations[ANNOTATION_DEFAULT_INTERFACE] = opts.iface;
   if (opts.running) annotations[ANNOTATION_RUNNING_ADDRESSES] = encodeRunningSet("0123456789abcdef", opts.running);
   const body = {

@@ -26,6 +26,32 @@ function writeLikeKeepalived(path: string, text: string): void {
 }
 
 void describe("NotifyFifoReader", () => {
+  void test("calls onRecreated once the FIFO was found removed and made again (keepalived must reopen it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fifo-test-"));
+    const path = join(dir, "notify.fifo");
+    let recreated = 0;
+    const reader = new NotifyFifoReader({ path, logger, onLine: () => undefined, checkIntervalMs: 60_000, onRecreated: () => recreated++ });
+    try {
+      await reader.start();
+      await reader.check();
+      assert.equal(recreated, 0, "nothing lost: no call");
+      rmSync(path);
+      await reader.check();
+      assert.equal(recreated, 1);
+      assert.ok(lstatSync(path).isFIFO());
+      await reader.check();
+      assert.equal(recreated, 1, "the new FIFO is the one read: no second call");
+      // keepalived making it again itself (as on a reload of a FIFO it created): reopened, no SIGHUP (it would loop).
+      rmSync(path);
+      await ensureFifo(path);
+      await reader.check();
+      assert.equal(recreated, 1, "a FIFO made by keepalived needs no SIGHUP");
+    } finally {
+      reader.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   void test("creates the FIFO, splits lines across chunks, and follows a replaced FIFO", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fifo-test-"));
     const path = join(dir, "notify.fifo");

@@ -1,8 +1,8 @@
 // Tests of the `ip -j addr` parser, host interface discovery and leftover VIP planning.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { findHostInterface, hostAddresses, parseIpAddrJson, planLeftoverVips, type LinkAddresses } from "../../../src/agent/ip.js";
-import type { NodeInstance } from "../../../src/api/index.js";
+import { findHostInterface, hostAddresses, nodeFactsAnnotations, parseIpAddrJson, planLeftoverVips, publishedInterfaces, snapshotAddresses, type LinkAddresses } from "../../../src/agent/ip.js";
+import { ANNOTATION_INTERFACES, ANNOTATION_IPVS, MAX_PUBLISHED_INTERFACES, type NodeInstance } from "../../../src/api/index.js";
 
 // Trimmed output of iproute2 6.1 `ip -j addr show` in a node namespace.
 const SAMPLE = JSON.stringify([
@@ -98,6 +98,38 @@ void describe("planLeftoverVips", () => {
 
   void test("lists an address once even when two instances carry it", () => {
     assert.equal(planLeftoverVips(links, [inst({}), inst({ instance: "other" })]).length, 1);
+  });
+
+  void test("never the node's own /24 or /64 equal to a VIP: only host routes are keepalived's", () => {
+    assert.deepEqual(planLeftoverVips(links, [inst({ addresses: ["192.0.2.11"] })]), []);
+    assert.deepEqual(planLeftoverVips(links, [inst({ instance: "v6", family: 6, addresses: ["2001:db8::11"] })]), []);
+    assert.deepEqual(planLeftoverVips(links, [inst({ interface: "eth2", addresses: ["198.51.100.5"] })]), []);
+  });
+
+  void test("never an address that was there before keepalived started (snapshot)", () => {
+    const before = new Set(snapshotAddresses(links));
+    assert.ok(before.has("eth0 192.0.2.100/32"));
+    assert.deepEqual(planLeftoverVips(links, [inst({})], undefined, before), []);
+    const without = new Set([...before].filter((k) => k !== "eth0 192.0.2.100/32"));
+    assert.deepEqual(planLeftoverVips(links, [inst({})], undefined, without), [{ interface: "eth0", address: "192.0.2.100", prefixLength: 32 }]);
+  });
+});
+
+void describe("publishedInterfaces and nodeFactsAnnotations", () => {
+  void test("every link, sorted, once", () => {
+    const links = parseIpAddrJson(SAMPLE);
+    assert.deepEqual(publishedInterfaces([...links, ...links]), ["eth0", "eth1", "eth2", "lo", "odd"]);
+  });
+
+  void test("too many links: unknown, never a partial list", () => {
+    const links: LinkAddresses[] = Array.from({ length: MAX_PUBLISHED_INTERFACES + 1 }, (_, i) => ({ name: `dummy${i}`, addresses: [] }));
+    assert.equal(publishedInterfaces(links), undefined);
+    assert.equal(publishedInterfaces(links.slice(1))?.length, MAX_PUBLISHED_INTERFACES);
+  });
+
+  void test("annotations only for what is known", () => {
+    assert.deepEqual(nodeFactsAnnotations({}), {});
+    assert.deepEqual(nodeFactsAnnotations({ interfaces: ["eth0", "eth1"], ipvs: false }), { [ANNOTATION_INTERFACES]: "eth0,eth1", [ANNOTATION_IPVS]: "false" });
   });
 });
 

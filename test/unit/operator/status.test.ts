@@ -431,3 +431,31 @@ void describe("planClaim", () => {
     assert.equal(moved.changed, true);
   });
 });
+
+void describe("ConfigRejected (a node's keepalived refused the VirtualIP's instance)", () => {
+  const rejected = (name: string, state: NodeStatus["state"], message: string): NodeStatus => ({ ...entry(name, state), configRejected: message });
+  const words = "spec.interface: keepalived refused VRRP instance vip_4_51: (Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist; it does not run on this node";
+
+  void test("Ready=False ConfigRejected, naming the VirtualIP, the nodes and keepalived's words; the master is still shown", () => {
+    const p = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-c", "FAULT", words), rejected("node-b", "FAULT", words)] } }));
+    const ready = p.summary.conditions.find((c) => c.type === "Ready");
+    assert.equal(ready?.status, "False");
+    assert.equal(ready?.reason, "ConfigRejected");
+    assert.equal(ready?.message, `VirtualIP default/web: nodes node-b, node-c refused its keepalived config; node-b: ${words}`);
+    assert.equal(p.summary.master, "node-a");
+  });
+
+  void test("only live taking-part nodes count", () => {
+    const dead = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-b", "FAULT", words)] }, isLive: (n) => n !== "node-b" }));
+    assert.equal(dead.readyReason, "Active");
+    const gone = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-x", "FAULT", words)] } }));
+    assert.equal(gone.readyReason, "Active");
+  });
+
+  void test("a problem of the operator's own comes first", () => {
+    const problem: Problem = { virtualIP: "default/web", condition: "Ready", reason: "InterfaceNotFound", message: "VirtualIP default/web: spec.interface: ...", excluded: true };
+    const p = planVirtualIPStatus(input({ live: { nodes: [rejected("node-b", "FAULT", words)] }, problems: [problem] }));
+    assert.equal(p.readyReason, "InterfaceNotFound");
+    assert.deepEqual(p.events.find((e) => e.reason === "InterfaceNotFound")?.type, "Warning");
+  });
+});

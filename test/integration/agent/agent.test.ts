@@ -458,10 +458,9 @@ void describe("agent with keepalived in three nodes", () => {
         return e.length === 3 && states.join() === "BACKUP,BACKUP,MASTER" ? e : undefined;
       });
       const m = entries.find((e) => e.state === "MASTER")!;
-      for (const e of entries) {
-        assert.equal(e.priority, 100);
-        assert.ok(e.since && e.lastReportTime, "since and lastReportTime are set");
-      }
+      // Ranked default priorities (ADR 0014): distinct, from 250 down to 100.
+      assert.deepEqual(entries.map((e) => e.priority).sort((a, b) => (a ?? 0) - (b ?? 0)), [100, 175, 250]);
+      for (const e of entries) assert.ok(e.since && e.lastReportTime, "since and lastReportTime are set");
       const held = await waitFor(`${def.spec.address} on exactly one eth0`, async () => {
         const h = await holders(def.spec.address);
         return h.length === 1 ? h : undefined;

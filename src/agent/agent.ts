@@ -10,12 +10,14 @@ import { startHealthServer, type HealthCheckResult, type HealthServer } from "..
 import type { Logger } from "../shared/logger.js";
 import { planConfigSync, type NodeConfig } from "./config.js";
 import { NotifyFifoReader } from "./fifo.js";
+import { handOver, readVrrpPid, type HandoverPorts } from "./handover.js";
 import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface, hostAddresses } from "./ip.js";
 import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
+import { planTrackValues, TrackFiles } from "./placement.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { StatusReporter } from "./reporter.js";
 import { ensureRuntimeDir, installConfig, installInstances, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
@@ -52,6 +54,8 @@ export interface AgentOptions extends AgentSettings {
   resyncIntervalMs?: number;
   /** How long shutdown waits for the final STOPPED reports. Default 5 s. */
   shutdownReportTimeoutMs?: number;
+  /** How long a planned handover may take (within the Pod's terminationGracePeriodSeconds). Default 15 s. */
+  handoverTimeoutMs?: number;
 }
 
 /** The running agent of one node. */
@@ -83,12 +87,19 @@ export class Agent {
   private waitingFor?: string;
   private syncPending = false;
   private syncing?: Promise<void>;
+  /** Track files (handover, standby) and the planned handover (docs/adr/0014). */
+  private readonly trackFiles: TrackFiles;
+  private stopping = false;
+  private handoverReason?: string;
+  private handingOver?: Promise<void>;
+  private readonly stateWaiters = new Set<() => void>();
 
   constructor(private readonly opts: AgentOptions) {
     this.paths = runtimePaths(opts.runtimeDir);
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? createAgentMetrics();
     this.plan = new PublishedPlanView(opts.node);
+    this.trackFiles = new TrackFiles(opts.runtimeDir);
     this.supervisor = new KeepalivedSupervisor({
       keepalivedPath: opts.keepalivedPath,
       paths: this.paths,
@@ -149,6 +160,9 @@ export class Agent {
     await this.discoverInterface();
     this.heartbeat.start();
 
+    // A handover of an earlier run ends with it; the plan sets it again while the node is cordoned.
+    await this.trackFiles.setHandover(false);
+
     // 1: Resume the last good config (the API server may be unreachable).
     const running = await readRunningConfig(this.paths);
     if (running.config !== undefined && running.instances) {
@@ -185,6 +199,7 @@ export class Agent {
     for (const w of this.watches) w.stop();
     this.heartbeat.stop();
     this.resyncTimer?.cancel();
+    await this.handOverBeforeStop();
     await this.supervisor.stop();
     this.fold({ kind: "all", state: "STOPPED" }, this.clock.now());
     const timeout = this.opts.shutdownReportTimeoutMs ?? 5000;
@@ -232,6 +247,7 @@ export class Agent {
 
   private async syncConfig(): Promise<void> {
     const log = this.opts.logger;
+    await this.syncPlacement();
     const decision = this.plan.decide(this.applied);
     this.setWaiting(decision);
     if (decision.kind === "wait") return;
@@ -353,6 +369,7 @@ export class Agent {
     const after = foldState(before, event, at);
     if (after === before) return;
     this.states = after;
+    for (const wake of [...this.stateWaiters]) wake();
     const touched = new Set<string>();
     for (const [instance, s] of Object.entries(after)) {
       const prev = before[instance];
@@ -372,6 +389,68 @@ export class Agent {
     for (const inst of this.applied?.instances ?? []) {
       if (touched.has(inst.instance)) for (const key of inst.virtualIPs) this.reporter.mark(key, at);
     }
+  }
+
+  // --- placement and planned handover (docs/adr/0014) ---------------------
+
+  /** Writes the track files the plan asks for; starts a handover when the node begins to hand over. */
+  private async syncPlacement(): Promise<void> {
+    const node = this.plan.publishedNode;
+    if (!node) return;
+    const changed = await this.trackFiles.write(planTrackValues(node, this.stopping));
+    if (changed.length > 0) this.opts.logger.info("Updated track files", { changed, handover: node.handover });
+    const began = node.handover !== undefined && this.handoverReason === undefined;
+    this.handoverReason = node.handover;
+    if (began && !this.stopping) this.handingOver ??= this.runHandover(`node ${node.handover}`).finally(() => (this.handingOver = undefined));
+  }
+
+  /** The agent is stopping: every instance to the lowest priority, MASTERs handed over, then keepalived may stop. */
+  private async handOverBeforeStop(): Promise<void> {
+    this.stopping = true;
+    try {
+      await this.handingOver;
+      await this.trackFiles.setHandover(true);
+      if (this.supervisor.phase === "running") await this.runHandover("agent stopping");
+    } catch (err) {
+      this.opts.logger.warn("Failed to hand over before stopping", { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async runHandover(reason: string): Promise<void> {
+    const started = this.clock.now();
+    const res = await handOver(this.handoverPorts(), this.opts.handoverTimeoutMs ?? 15_000);
+    if (res.masters.length === 0) return;
+    const fields = { reason, instances: res.masters, stillMaster: res.stillMaster, pausedMs: res.pausedMs, ms: this.clock.now() - started };
+    if (res.stillMaster.length === 0) this.opts.logger.info("Handed over MASTER instances", fields);
+    else this.opts.logger.warn("Some instances are still MASTER after the handover (no BACKUP took over)", fields);
+  }
+
+  private handoverPorts(): HandoverPorts {
+    return {
+      masters: () => Object.entries(this.states).filter(([, s]) => s.state === "MASTER").map(([name]) => name),
+      advertIntervals: () => this.plan.advertIntervals(),
+      vrrpPid: () => readVrrpPid(this.paths.vrrpPid),
+      waitFor: (done, timeoutMs) => this.waitForStates(done, timeoutMs),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      logger: this.opts.logger,
+    };
+  }
+
+  /** Resolves true once `done()` holds (checked on each VRRP state change), false after `timeoutMs`. */
+  private waitForStates(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (done()) return resolve(true);
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.stateWaiters.delete(check);
+        resolve(ok);
+      };
+      const check = (): void => {
+        if (done()) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.stateWaiters.add(check);
+    });
   }
 
   private async afterKeepalivedDied(): Promise<void> {

@@ -1,10 +1,14 @@
 // `make bench-failover`: measures real failovers on simulated nodes. For each
-// advert interval and fault (SIGKILL keepalived, SIGKILL agent, link down on
-// the MASTER): time to the new MASTER answering at the VIP from the client
-// namespace, and to status.master naming it. Prints medians, p95s, ratios to
-// the VRRP floor, and one JSON line with every figure. Does I/O; needs root.
+// advert interval and fault (crashes: SIGKILL keepalived, SIGKILL agent, link
+// down on the MASTER; planned: kubectl drain, SIGTERM of the agent): time to
+// the new MASTER answering at the VIP from the client namespace, and to
+// status.master naming it; failed requests of a prober (a new connection
+// every 10 ms) and the time two nodes held the VIP (ip monitor in every node).
+// Prints medians, p95s, ratios to the VRRP floor, and one JSON line with every
+// figure. Does I/O; needs root.
 import { startEnv, type Env } from "../../e2e/env.js";
-import { FAULT_TEXT, FAULTS, measureFailover, recoverFault, waitForSteadyState, type Fault, type FailoverResult } from "../../e2e/failover.js";
+import { startHolderMonitor } from "../../e2e/holders.js";
+import { FAULT_TEXT, FAULTS, PLANNED_FAULTS, measureFailover, recoverFault, waitForSteadyState, type Fault, type FailoverResult } from "../../e2e/failover.js";
 import { startProbe, watchStatus } from "../../e2e/probe.js";
 import { sleep } from "../../support/process.js";
 import { seconds, summarize, vrrpFloorMs, type Summary } from "./stats.js";
@@ -31,8 +35,9 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Error(`BENCH_RUNS=${env.BENCH_RUNS}: want 1..100`);
   const intervals = (env.BENCH_INTERVALS ?? "1s,100ms").split(",").map((s) => s.trim());
   intervals.forEach(parseIntervalMs);
-  const faults = (env.BENCH_FAULTS ?? FAULTS.join(",")).split(",").map((s) => s.trim()) as Fault[];
-  for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`BENCH_FAULTS: unknown fault ${f}; want ${FAULTS.join(",")}`);
+  const known = [...FAULTS, ...PLANNED_FAULTS];
+  const faults = (env.BENCH_FAULTS ?? known.join(",")).split(",").map((s) => s.trim()) as Fault[];
+  for (const f of faults) if (!known.includes(f)) throw new Error(`BENCH_FAULTS: unknown fault ${f}; want some of ${known.join(",")}`);
   return { runs, intervals, faults };
 }
 
@@ -59,6 +64,10 @@ interface Row {
   runs: FailoverResult[];
   vip: Summary;
   status: Summary;
+  /** Per run: failed probe requests started between the fault and the end of the run. */
+  failed: number[];
+  /** Per run: ms during which two or more nodes held the VIP. */
+  doubleMs: number[];
 }
 
 interface RunSetOptions {
@@ -72,7 +81,10 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
   const timeoutMs = Math.max(15_000, advertMs * 15);
   const probe = await startProbe(env, ADDRESS, { intervalMs: 10, timeoutMs: 100 });
   const watch = await watchStatus(env, NAME);
+  const monitor = await startHolderMonitor(env, [ADDRESS]);
   const results: FailoverResult[] = [];
+  const failed: number[] = [];
+  const doubleMs: number[] = [];
   try {
     for (let i = 0; i < opts.runs; i++) {
       const master = await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
@@ -82,12 +94,21 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       await sleep(Math.max(300, 2 * advertMs) + Math.random() * advertMs);
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
+      // Settle (the old node lets go after the new MASTER's adverts), then count from the fault on.
+      await sleep(Math.max(1000, 3 * advertMs));
+      const end = Date.now();
+      failed.push(probe.samples.filter((x) => x.s >= r.faultAt && x.s <= end && x.r.startsWith("!")).length);
+      doubleMs.push(monitor.doubleClaimMs(ADDRESS, r.faultAt, end));
       const mismatch = r.answeredBy === r.statusMaster ? "" : ` (status named ${r.statusMaster})`;
-      console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms`);
+      console.log(
+        `  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms, ` +
+          `failed requests ${failed.at(-1)}, double claim ${doubleMs.at(-1)} ms`,
+      );
       await recoverFault(env, opts.fault, master);
     }
     await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
   } finally {
+    monitor.stop();
     watch.stop();
     await probe.stop();
   }
@@ -105,6 +126,8 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       results.map((r) => r.statusMs),
       floorMs,
     ),
+    failed,
+    doubleMs,
   };
 }
 
@@ -113,7 +136,7 @@ function pad(s: string, n: number): string {
 }
 
 function printTable(rows: Row[]): void {
-  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), "x floor"];
+  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), pad("x floor", 8), pad("failed req", 11), "double claim max"];
   console.log(head.join(" "));
   for (const r of rows) {
     console.log(
@@ -127,7 +150,9 @@ function printTable(rows: Row[]): void {
         pad(r.vip.ratio.toFixed(2), 8),
         pad(seconds(r.status.medianMs), 14),
         pad(seconds(r.status.p95Ms), 8),
-        r.status.ratio.toFixed(2),
+        pad(r.status.ratio.toFixed(2), 8),
+        pad(String(r.failed.reduce((a, b) => a + b, 0)), 11),
+        seconds(Math.max(0, ...r.doubleMs)),
       ].join(" "),
     );
   }
@@ -168,6 +193,8 @@ async function main(): Promise<void> {
       vipMs: r.runs.map((x) => x.vipMs),
       statusMs: r.runs.map((x) => x.statusMs),
       statusMismatches: r.runs.filter((x) => x.answeredBy !== x.statusMaster).length,
+      failedRequests: r.failed,
+      doubleClaimMs: r.doubleMs,
     })),
   };
   console.log(JSON.stringify(json));

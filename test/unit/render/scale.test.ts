@@ -13,10 +13,10 @@ import { SCALE_PASSWORD, scaleView } from "./scale-view.js";
 /**
  * sha256 of every node's name and config of scaleView(), taken from the
  * renderer that rendered every node's text anew (before this optimization).
- * Change it only together with an intended change of the output (last: vrrp_priority
- * and max_auto_priority in global_defs).
+ * Change it only together with an intended change of the output (last: the
+ * track_file declarations and blocks of ADR 0014).
  */
-const SCALE_CONFIGS_SHA256 = "7f8c14e6b5cfea380e48414491a39b34a9f40a34de819ee2fec7fe71529e3061";
+const SCALE_CONFIGS_SHA256 = "d805343b4461bcfdcadac9bbcf6c003ec10a53052b1c0e0a9c228e066f48dd79";
 
 function configsDigest(configs: RenderedNodeConfig[]): string {
   const h = createHash("sha256");

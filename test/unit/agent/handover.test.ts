@@ -1,0 +1,89 @@
+// The planned handover's bounds and steps, with fake ports (no keepalived):
+// the pause covers every MASTER's master-down interval within the budget, and
+// the handover ends when the FIFO reports the former MASTERs BACKUP.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { handOver, planPauseMs, type HandoverPorts } from "../../../src/agent/handover.js";
+import { createLogger } from "../../../src/shared/logger.js";
+
+void describe("planPauseMs", () => {
+  const intervals = new Map([
+    ["fast", 100],
+    ["slow", 1000],
+  ]);
+  void test("four intervals of the slowest MASTER plus a margin (more than three adverts and the skew time)", () => {
+    assert.equal(planPauseMs(["fast"], intervals, 60_000), 500);
+    assert.equal(planPauseMs(["fast", "slow"], intervals, 60_000), 4100);
+  });
+  void test("an unknown interval counts as 1 s; the budget bounds it", () => {
+    assert.equal(planPauseMs(["unknown"], intervals, 60_000), 4100);
+    assert.equal(planPauseMs(["slow"], intervals, 2000), 2000);
+    assert.equal(planPauseMs(["slow"], intervals, -5), 0);
+  });
+});
+
+function ports(over: Partial<HandoverPorts> & { states: Map<string, string> }): HandoverPorts & { slept: number[] } {
+  const slept: number[] = [];
+  return {
+    slept,
+    masters: () => [...over.states].filter(([, s]) => s === "MASTER").map(([n]) => n),
+    advertIntervals: () => new Map([["vip_4_51", 100]]),
+    vrrpPid: () => Promise.resolve(undefined),
+    waitFor: (done) => Promise.resolve(done()),
+    sleep: (ms) => {
+      slept.push(ms);
+      return Promise.resolve();
+    },
+    logger: createLogger("agent", "error"),
+    ...over,
+  };
+}
+
+void describe("handOver", () => {
+  void test("nothing to do without a MASTER instance: no pause", async () => {
+    const p = ports({ states: new Map([["vip_4_51", "BACKUP"]]) });
+    assert.deepEqual(await handOver(p, 10_000), { masters: [], stillMaster: [], pausedMs: 0 });
+    assert.deepEqual(p.slept, [200]);
+  });
+  void test("reports MASTERs that a BACKUP took over and those still MASTER", async () => {
+    const states = new Map([
+      ["vip_4_51", "MASTER"],
+      ["vip_4_52", "MASTER"],
+    ]);
+    const p = ports({
+      states,
+      waitFor: (done) => {
+        states.set("vip_4_51", "BACKUP");
+        return Promise.resolve(done());
+      },
+    });
+    const res = await handOver(p, 10_000);
+    assert.deepEqual(res.masters, ["vip_4_51", "vip_4_52"]);
+    assert.deepEqual(res.stillMaster, ["vip_4_52"]);
+  });
+  void test("pauses and continues the VRRP process (here: a sleeping child)", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn("sleep", ["30"]);
+    try {
+      const states = new Map([["vip_4_51", "MASTER"]]);
+      const seen: string[] = [];
+      const p = ports({
+        states,
+        vrrpPid: () => Promise.resolve(child.pid),
+        sleep: async (ms) => {
+          if (ms === 200) return;
+          await new Promise((r) => setTimeout(r, 50));
+          seen.push((await import("node:fs")).readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2] ?? "?");
+        },
+      });
+      const res = await handOver(p, 10_000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(seen, ["T"], "the process was stopped during the pause");
+      const after = (await import("node:fs")).readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2];
+      assert.notEqual(after, "T", "the process was continued");
+      assert.deepEqual(res.stillMaster, ["vip_4_51"]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});

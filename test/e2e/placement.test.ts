@@ -153,7 +153,11 @@ void describe("a cordoned node", () => {
       const failed = probe.samples.filter((x) => x.s >= t0 && x.s <= t1 && x.r.startsWith("!"));
       console.log(`# cordon ${master}: ${moved} took over; double claim ${monitor.doubleClaimMs(OTHER.address, t0, t1)} ms, unheld ${monitor.unheldMs(OTHER.address, t0, t1)} ms`);
       assert.equal(monitor.unheldMs(OTHER.address, t0, t1), 0, "no node held the VIP for a while");
-      assert.deepEqual(failed, [], "failed requests during the handover");
+      const timeline = [
+        ...monitor.events.filter((e) => e.address === OTHER.address && e.at >= t0).map((e) => `${e.at - t0} ms ${e.node} ${e.added ? "added" : "deleted"}`),
+        ...failed.map((x) => `${x.s - t0}..${x.e - t0} ms ${x.r}`),
+      ];
+      assert.deepEqual(failed, [], `failed requests during the handover (ms after cordon): ${timeline.join("; ")}`);
       const vip = await env.getVirtualIP(OTHER.name);
       assert.equal(vip?.status?.master, moved, describeStatus(vip));
     } finally {

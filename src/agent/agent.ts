@@ -408,6 +408,8 @@ export class Agent {
   private async handOverBeforeStop(): Promise<void> {
     this.stopping = true;
     try {
+      // A sync under way may still write the handover file from the plan; let it finish first.
+      await this.syncing;
       await this.handingOver;
       await this.trackFiles.setHandover(true);
       if (this.supervisor.phase === "running") await this.runHandover("agent stopping");

@@ -129,8 +129,10 @@ export async function injectFault(env: Env, fault: Fault, node: string): Promise
     }
     case "drain": {
       const t = Date.now();
-      // No Pods run on the simulated nodes: a drain is the cordon and an empty eviction pass.
-      await env.kubectl(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s"]);
+      // A drain cordons the node, then evicts its Pods but DaemonSet ones. The only Pods here are
+      // the agents' (they stand in for DaemonSet Pods, to bind the agents' tokens, but have no
+      // owner): a selector no Pod matches keeps them, as --ignore-daemonsets keeps the real ones.
+      await env.kubectl(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--pod-selector=keepalived-vip.io/e2e-evictable=true", "--timeout=60s"]);
       return t;
     }
     case "sigterm": {

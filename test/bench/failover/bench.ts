@@ -22,6 +22,18 @@ interface Settings {
   runs: number;
   intervals: string[];
   faults: Fault[];
+  /** spec.vrrp.priorities (BENCH_PRIORITIES=node-a=150,node-b=140,...); empty: the defaults. */
+  priorities: Record<string, number>;
+}
+
+function parsePriorities(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (text ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const m = /^([a-z0-9-]+)=(\d+)$/.exec(part);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 254) throw new Error(`BENCH_PRIORITIES: ${part}: want node=1..254`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
 }
 
 function parseIntervalMs(text: string): number {
@@ -38,10 +50,10 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const known = [...FAULTS, ...PLANNED_FAULTS];
   const faults = (env.BENCH_FAULTS ?? known.join(",")).split(",").map((s) => s.trim()) as Fault[];
   for (const f of faults) if (!known.includes(f)) throw new Error(`BENCH_FAULTS: unknown fault ${f}; want some of ${known.join(",")}`);
-  return { runs, intervals, faults };
+  return { runs, intervals, faults, priorities: parsePriorities(env.BENCH_PRIORITIES) };
 }
 
-function virtualIP(interval: string): string {
+function virtualIP(interval: string, priorities: Record<string, number>): string {
   return JSON.stringify({
     apiVersion: "keepalived-vip.io/v1alpha1",
     kind: "VirtualIP",
@@ -51,7 +63,7 @@ function virtualIP(interval: string): string {
       address: ADDRESS,
       virtualRouterId: ROUTER_ID,
       forwarding: "kube-proxy",
-      vrrp: { version: 3, advertisementInterval: interval },
+      vrrp: { version: 3, advertisementInterval: interval, ...(Object.keys(priorities).length > 0 ? { priorities } : {}) },
     },
   });
 }
@@ -68,6 +80,8 @@ interface Row {
   failed: number[];
   /** Per run: ms during which two or more nodes held the VIP. */
   doubleMs: number[];
+  /** Control: failed requests in a calm window of the same length before each fault (the machine's own noise). */
+  calmFailed: number[];
 }
 
 interface RunSetOptions {
@@ -85,24 +99,36 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
   const results: FailoverResult[] = [];
   const failed: number[] = [];
   const doubleMs: number[] = [];
+  const calmFailed: number[] = [];
   try {
     for (let i = 0; i < opts.runs; i++) {
       const master = await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
       // A few adverts of calm, then a random part of one interval: recovery takes
       // about the same time every run, and without it every fault would fall at
       // the same point between two adverts.
+      const calmFrom = Date.now();
       await sleep(Math.max(300, 2 * advertMs) + Math.random() * advertMs);
+      const calmTo = Date.now();
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
       // Settle (the old node lets go after the new MASTER's adverts), then count from the fault on.
       await sleep(Math.max(1000, 3 * advertMs));
       const end = Date.now();
-      failed.push(probe.samples.filter((x) => x.s >= r.faultAt && x.s <= end && x.r.startsWith("!")).length);
+      const errors = probe.samples.filter((x) => x.s >= r.faultAt && x.s <= end && x.r.startsWith("!"));
+      failed.push(errors.length);
+      // The same count in the calm before the fault, scaled to the fault's window: failures the machine causes anyway.
+      const calm = probe.samples.filter((x) => x.s >= calmFrom && x.s < calmTo && x.r.startsWith("!")).length;
+      calmFailed.push(Math.round((calm * (end - r.faultAt)) / Math.max(1, calmTo - calmFrom)));
+      if (errors.length > 0) {
+        // Where the failures fell, against who held the address: the first thing to read when a planned move fails a request.
+        const moves = monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end).map((e) => `${e.at - r.faultAt} ${e.node} ${e.added ? "+" : "-"}`);
+        console.log(`    failed (ms after the fault): ${errors.map((x) => `${x.s - r.faultAt}..${x.e - r.faultAt} ${x.r}`).join(", ")}; address: ${moves.join(", ")}`);
+      }
       doubleMs.push(monitor.doubleClaimMs(ADDRESS, r.faultAt, end));
       const mismatch = r.answeredBy === r.statusMaster ? "" : ` (status named ${r.statusMaster})`;
       console.log(
         `  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms, ` +
-          `failed requests ${failed.at(-1)}, double claim ${doubleMs.at(-1)} ms`,
+          `failed requests ${failed.at(-1)} (calm control ${calmFailed.at(-1)}), double claim ${doubleMs.at(-1)} ms`,
       );
       await recoverFault(env, opts.fault, master);
     }
@@ -128,6 +154,7 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
     ),
     failed,
     doubleMs,
+    calmFailed,
   };
 }
 
@@ -136,7 +163,7 @@ function pad(s: string, n: number): string {
 }
 
 function printTable(rows: Row[]): void {
-  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), pad("x floor", 8), pad("failed req", 11), "double claim max"];
+  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), pad("x floor", 8), pad("failed req", 11), pad("calm ctl", 9), "double claim max"];
   console.log(head.join(" "));
   for (const r of rows) {
     console.log(
@@ -152,6 +179,7 @@ function printTable(rows: Row[]): void {
         pad(seconds(r.status.p95Ms), 8),
         pad(r.status.ratio.toFixed(2), 8),
         pad(String(r.failed.reduce((a, b) => a + b, 0)), 11),
+        pad(String(r.calmFailed.reduce((a, b) => a + b, 0)), 9),
         seconds(Math.max(0, ...r.doubleMs)),
       ].join(" "),
     );
@@ -168,20 +196,22 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const interval of settings.intervals) {
-      await env.apply(virtualIP(interval));
+      await env.apply(virtualIP(interval, settings.priorities));
       for (const fault of settings.faults) rows.push(await measureSet(env, { interval, fault, runs: settings.runs }));
     }
   } finally {
     await env.stop();
   }
   console.log("");
-  console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), priority ${PRIORITY}, floor = 3 x advert + (256-priority)/256 x advert`);
+  const shown = Object.keys(settings.priorities).length > 0 ? `priorities ${JSON.stringify(settings.priorities)}` : `priority ${PRIORITY}`;
+  console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), ${shown}, floor = 3 x advert + (256-${PRIORITY})/256 x advert`);
   printTable(rows);
   console.log(`Total time ${seconds(Date.now() - t0)}`);
   const json = {
     benchmark: "failover",
     nodes: 3,
     priority: PRIORITY,
+    priorities: settings.priorities,
     runsPerSet: settings.runs,
     results: rows.map((r) => ({
       advertInterval: r.interval,
@@ -194,6 +224,7 @@ async function main(): Promise<void> {
       statusMs: r.runs.map((x) => x.statusMs),
       statusMismatches: r.runs.filter((x) => x.answeredBy !== x.statusMaster).length,
       failedRequests: r.failed,
+      calmFailedRequests: r.calmFailed,
       doubleClaimMs: r.doubleMs,
     })),
   };

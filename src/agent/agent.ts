@@ -422,7 +422,7 @@ export class Agent {
     const started = this.clock.now();
     const res = await handOver(this.handoverPorts(), this.opts.handoverTimeoutMs ?? 15_000);
     if (res.masters.length === 0) return;
-    const fields = { reason, instances: res.masters, stillMaster: res.stillMaster, pausedMs: res.pausedMs, ms: this.clock.now() - started };
+    const fields = { reason, instances: res.masters, stillMaster: res.stillMaster, pausedMs: res.pausedMs, restartedVrrp: res.restarted, ms: this.clock.now() - started };
     if (res.stillMaster.length === 0) this.opts.logger.info("Handed over MASTER instances", fields);
     else this.opts.logger.warn("Some instances are still MASTER after the handover (no BACKUP took over)", fields);
   }
@@ -432,6 +432,10 @@ export class Agent {
       masters: () => Object.entries(this.states).filter(([, s]) => s.state === "MASTER").map(([name]) => name),
       advertIntervals: () => this.plan.advertIntervals(),
       vrrpPid: () => readVrrpPid(this.paths.vrrpPid),
+      release: async (names) => {
+        const instances = (this.applied?.instances ?? []).filter((i) => names.includes(i.instance));
+        await removeLeftoverVips({ instances, hostIP: this.opts.hostIP, logger: this.opts.logger });
+      },
       waitFor: (done, timeoutMs) => this.waitForStates(done, timeoutMs),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       logger: this.opts.logger,

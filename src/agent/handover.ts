@@ -20,6 +20,8 @@ export interface HandoverPorts {
   advertIntervals(): ReadonlyMap<string, number>;
   /** keepalived's VRRP process, when it runs. */
   vrrpPid(): Promise<number | undefined>;
+  /** Removes the addresses of these instances from their interfaces (the VRRP process that held them is gone). */
+  release(instances: readonly string[]): Promise<void>;
   /** Resolves true once `done()` holds (checked on every VRRP state change), false after `timeoutMs`. */
   waitFor(done: () => boolean, timeoutMs: number): Promise<boolean>;
   sleep(ms: number): Promise<void>;
@@ -34,6 +36,8 @@ export interface HandoverResult {
   stillMaster: string[];
   /** How long keepalived's VRRP process was paused (ms). */
   pausedMs: number;
+  /** Whether the paused process was ended and its addresses released (else it was continued). */
+  restarted: boolean;
 }
 
 /**
@@ -43,8 +47,12 @@ export interface HandoverResult {
  * the address. Within `budgetMs`.
  */
 export function planPauseMs(masters: readonly string[], intervals: ReadonlyMap<string, number>, budgetMs: number): number {
+  return Math.max(0, Math.min(fullPauseMs(masters, intervals), budgetMs));
+}
+
+function fullPauseMs(masters: readonly string[], intervals: ReadonlyMap<string, number>): number {
   const longest = Math.max(0, ...masters.map((m) => intervals.get(m) ?? DEFAULT_ADVERT_MS));
-  return Math.max(0, Math.min(4 * longest + PAUSE_MARGIN_MS, budgetMs));
+  return 4 * longest + PAUSE_MARGIN_MS;
 }
 
 /**
@@ -55,33 +63,51 @@ export function planPauseMs(masters: readonly string[], intervals: ReadonlyMap<s
  * address unheld for the BACKUP's skew time. So the VRRP process is paused
  * (SIGSTOP): adverts stop while the address stays on the interface and keeps
  * answering; the best BACKUP's master-down timer fires, it takes the address
- * and sends gratuitous ARP; then the process continues (SIGCONT) at priority
- * 1, sees the new MASTER's higher-priority advert and goes BACKUP. Bounded
- * by `budgetMs`.
+ * and sends gratuitous ARP. Then the paused process is ended (SIGKILL) and its
+ * addresses removed: continued, it would first run the timers that fell due
+ * while it was paused, and a gratuitous ARP among them (the second set after
+ * becoming MASTER, the refresh) would draw the clients back to an address it
+ * is about to drop. keepalived's parent starts a new VRRP process, which
+ * comes up BACKUP at priority 1. When the budget cuts the pause short, the
+ * process is continued instead (the BACKUP may not have taken over yet).
+ * Bounded by `budgetMs`.
  */
 export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<HandoverResult> {
   const started = Date.now();
   await ports.sleep(Math.min(HANDOVER_SETTLE_MS, budgetMs));
   const masters = ports.masters();
-  if (masters.length === 0) return { masters, stillMaster: [], pausedMs: 0 };
+  if (masters.length === 0) return { masters, stillMaster: [], pausedMs: 0, restarted: false };
   const intervals = ports.advertIntervals();
   const pid = await ports.vrrpPid();
   let pausedMs = 0;
+  let restarted = false;
   if (pid !== undefined) {
     const pause = planPauseMs(masters, intervals, budgetMs - (Date.now() - started));
+    const full = pause >= fullPauseMs(masters, intervals);
     ports.logger.info("Pausing VRRP adverts for the handover", { instances: masters, pauseMs: pause, pid });
     const from = Date.now();
+    let paused = false;
     try {
       process.kill(pid, "SIGSTOP");
+      paused = true;
       await ports.sleep(pause);
+      if (full) {
+        process.kill(pid, "SIGKILL");
+        restarted = true;
+      }
+    } catch (err) {
+      ports.logger.warn("Failed to pause or end the VRRP process", { pid, error: err instanceof Error ? err.message : String(err) });
     } finally {
-      try {
-        process.kill(pid, "SIGCONT");
-      } catch {
-        // Gone meanwhile: nothing to continue.
+      if (paused && !restarted) {
+        try {
+          process.kill(pid, "SIGCONT");
+        } catch {
+          // Gone meanwhile: nothing to continue.
+        }
       }
       pausedMs = Date.now() - from;
     }
+    if (restarted) await ports.release(masters);
   }
   const left = Math.max(0, budgetMs - (Date.now() - started));
   const longest = Math.max(DEFAULT_ADVERT_MS, ...masters.map((m) => intervals.get(m) ?? DEFAULT_ADVERT_MS));
@@ -90,7 +116,7 @@ export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<
     return masters.filter((m) => now.has(m));
   };
   await ports.waitFor(() => isMaster().length === 0, Math.min(left, 2 * longest));
-  return { masters, stillMaster: isMaster(), pausedMs };
+  return { masters, stillMaster: isMaster(), pausedMs, restarted };
 }
 
 /** keepalived's VRRP process from its pid file, if it runs and is keepalived. */

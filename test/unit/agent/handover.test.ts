@@ -29,6 +29,7 @@ function ports(over: Partial<HandoverPorts> & { states: Map<string, string> }): 
     masters: () => [...over.states].filter(([, s]) => s === "MASTER").map(([n]) => n),
     advertIntervals: () => new Map([["vip_4_51", 100]]),
     vrrpPid: () => Promise.resolve(undefined),
+    release: () => Promise.resolve(),
     waitFor: (done) => Promise.resolve(done()),
     sleep: (ms) => {
       slept.push(ms);
@@ -42,7 +43,7 @@ function ports(over: Partial<HandoverPorts> & { states: Map<string, string> }): 
 void describe("handOver", () => {
   void test("nothing to do without a MASTER instance: no pause", async () => {
     const p = ports({ states: new Map([["vip_4_51", "BACKUP"]]) });
-    assert.deepEqual(await handOver(p, 10_000), { masters: [], stillMaster: [], pausedMs: 0 });
+    assert.deepEqual(await handOver(p, 10_000), { masters: [], stillMaster: [], pausedMs: 0, restarted: false });
     assert.deepEqual(p.slept, [200]);
   });
   void test("reports MASTERs that a BACKUP took over and those still MASTER", async () => {
@@ -61,27 +62,55 @@ void describe("handOver", () => {
     assert.deepEqual(res.masters, ["vip_4_51", "vip_4_52"]);
     assert.deepEqual(res.stillMaster, ["vip_4_52"]);
   });
-  void test("pauses and continues the VRRP process (here: a sleeping child)", async () => {
+  void test("pauses the VRRP process for the whole master-down bound, then ends it and releases its addresses", async () => {
     const { spawn } = await import("node:child_process");
+    const { readFileSync } = await import("node:fs");
     const child = spawn("sleep", ["30"]);
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on("exit", (_code, signal) => r(signal)));
     try {
-      const states = new Map([["vip_4_51", "MASTER"]]);
+      const released: string[][] = [];
       const seen: string[] = [];
       const p = ports({
-        states,
+        states: new Map([["vip_4_51", "MASTER"]]),
         vrrpPid: () => Promise.resolve(child.pid),
+        release: (names) => {
+          released.push([...names]);
+          return Promise.resolve();
+        },
         sleep: async (ms) => {
           if (ms === 200) return;
           await new Promise((r) => setTimeout(r, 50));
-          seen.push((await import("node:fs")).readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2] ?? "?");
+          seen.push(`${ms} ${readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2] ?? "?"}`);
         },
       });
       const res = await handOver(p, 10_000);
+      assert.deepEqual(seen, ["500 T"], "paused (state T) for four 100 ms intervals plus the margin");
+      assert.equal(await exited, "SIGKILL");
+      assert.equal(res.restarted, true);
+      assert.deepEqual(released, [["vip_4_51"]]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+  void test("a pause cut short by the budget continues the process instead (the BACKUP may not have taken over)", async () => {
+    const { spawn } = await import("node:child_process");
+    const { readFileSync } = await import("node:fs");
+    const child = spawn("sleep", ["30"]);
+    try {
+      const released: string[][] = [];
+      const p = ports({
+        states: new Map([["vip_4_51", "MASTER"]]),
+        vrrpPid: () => Promise.resolve(child.pid),
+        release: (names) => {
+          released.push([...names]);
+          return Promise.resolve();
+        },
+      });
+      const res = await handOver(p, 300);
       await new Promise((r) => setTimeout(r, 50));
-      assert.deepEqual(seen, ["T"], "the process was stopped during the pause");
-      const after = (await import("node:fs")).readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2];
-      assert.notEqual(after, "T", "the process was continued");
-      assert.deepEqual(res.stillMaster, ["vip_4_51"]);
+      assert.notEqual(readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2], "T", "the process was continued");
+      assert.equal(res.restarted, false);
+      assert.deepEqual(released, []);
     } finally {
       child.kill("SIGKILL");
     }

@@ -109,6 +109,7 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       const calmFrom = Date.now();
       await sleep(Math.max(300, 2 * advertMs) + Math.random() * advertMs);
       const calmTo = Date.now();
+      if (process.env.BENCH_VERBOSE) console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: fault on ${master}`);
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
       // Settle (the old node lets go after the new MASTER's adverts), then count from the fault on.

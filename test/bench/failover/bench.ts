@@ -112,9 +112,13 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       if (process.env.BENCH_VERBOSE) console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: fault on ${master}`);
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
-      // Settle (the old node lets go after the new MASTER's adverts), then count from the fault on.
-      await sleep(Math.max(1000, 3 * advertMs));
-      const end = Date.now();
+      // Settle (the old node lets go after the new MASTER's adverts), then count from the fault until
+      // the last change of who holds the address, plus a settle: requests long after the move are not
+      // the move's (the calm control shows what the machine fails anyway).
+      const settleMs = Math.max(500, 3 * advertMs);
+      await sleep(settleMs);
+      const lastMove = Math.max(r.faultAt + r.vipMs, ...monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt).map((e) => e.at));
+      const end = Math.min(Date.now(), lastMove + settleMs);
       const errors = probe.samples.filter((x) => x.s >= r.faultAt && x.s <= end && x.r.startsWith("!"));
       failed.push(errors.length);
       // The same count in the calm before the fault, scaled to the fault's window: failures the machine causes anyway.

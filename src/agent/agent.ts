@@ -197,10 +197,11 @@ export class Agent {
     const log = this.opts.logger;
     log.info("Stopping agent");
     for (const w of this.watches) w.stop();
-    this.heartbeat.stop();
     this.resyncTimer?.cancel();
+    // The heartbeat goes on while this node still runs keepalived (the handover takes a few adverts).
     await this.handOverBeforeStop();
     await this.supervisor.stop();
+    this.heartbeat.stop();
     this.fold({ kind: "all", state: "STOPPED" }, this.clock.now());
     const timeout = this.opts.shutdownReportTimeoutMs ?? 5000;
     const done = await Promise.race([this.reporter.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout))]);
@@ -435,6 +436,10 @@ export class Agent {
       release: async (names) => {
         const instances = (this.applied?.instances ?? []).filter((i) => names.includes(i.instance));
         await removeLeftoverVips({ instances, hostIP: this.opts.hostIP, logger: this.opts.logger });
+        // The node holds none of them now, and keepalived's new VRRP process starts them BACKUP (its
+        // start may be delayed: keepalived spaces restarts of a process that ran less than a minute).
+        const now = this.clock.now();
+        for (const i of instances) this.fold({ kind: "state", instance: i.instance, state: "BACKUP", priority: i.priority }, now);
       },
       waitFor: (done, timeoutMs) => this.waitForStates(done, timeoutMs),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

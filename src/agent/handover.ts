@@ -20,7 +20,7 @@ export interface HandoverPorts {
   advertIntervals(): ReadonlyMap<string, number>;
   /** keepalived's VRRP process, when it runs. */
   vrrpPid(): Promise<number | undefined>;
-  /** Removes the addresses of these instances from their interfaces (the VRRP process that held them is gone). */
+  /** Removes the addresses of these instances from their interfaces (the VRRP process that held them is gone) and records them BACKUP. */
   release(instances: readonly string[]): Promise<void>;
   /** Resolves true once `done()` holds (checked on every VRRP state change), false after `timeoutMs`. */
   waitFor(done: () => boolean, timeoutMs: number): Promise<boolean>;

@@ -129,7 +129,8 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
         const moves = monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end).map((e) => `${e.at - r.faultAt} ${e.node} ${e.added ? "+" : "-"}`);
         console.log(`    failed (ms after the fault): ${errors.map((x) => `${x.s - r.faultAt}..${x.e - r.faultAt} ${x.r}`).join(", ")}; address: ${moves.join(", ")}`);
       }
-      doubleMs.push(monitor.doubleClaimMs(ADDRESS, r.faultAt, end));
+      // A node whose cable is pulled keeps its address while cut off: not a claim anyone else can see.
+      doubleMs.push(opts.fault === "link" ? Number.NaN : monitor.doubleClaimMs(ADDRESS, r.faultAt, end));
       const mismatch = r.answeredBy === r.statusMaster ? "" : ` (status named ${r.statusMaster})`;
       console.log(
         `  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms, ` +
@@ -185,7 +186,7 @@ function printTable(rows: Row[]): void {
         pad(r.status.ratio.toFixed(2), 8),
         pad(String(r.failed.reduce((a, b) => a + b, 0)), 11),
         pad(String(r.calmFailed.reduce((a, b) => a + b, 0)), 9),
-        seconds(Math.max(0, ...r.doubleMs)),
+        r.fault === "link" ? "n/a (cut off)" : seconds(Math.max(0, ...r.doubleMs)),
       ].join(" "),
     );
   }

@@ -10,7 +10,7 @@ import { startHealthServer, type HealthCheckResult, type HealthServer } from "..
 import type { Logger } from "../shared/logger.js";
 import { planConfigSync, type NodeConfig } from "./config.js";
 import { NotifyFifoReader } from "./fifo.js";
-import { handOver, readVrrpPid, type HandoverPorts } from "./handover.js";
+import { handOver, readVrrpPid, StateWaiters, type HandoverPorts } from "./handover.js";
 import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface, hostAddresses } from "./ip.js";
 import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
@@ -92,7 +92,7 @@ export class Agent {
   private stopping = false;
   private handoverReason?: string;
   private handingOver?: Promise<void>;
-  private readonly stateWaiters = new Set<() => void>();
+  private readonly stateWaiters = new StateWaiters();
 
   constructor(private readonly opts: AgentOptions) {
     this.paths = runtimePaths(opts.runtimeDir);
@@ -370,7 +370,7 @@ export class Agent {
     const after = foldState(before, event, at);
     if (after === before) return;
     this.states = after;
-    for (const wake of [...this.stateWaiters]) wake();
+    this.stateWaiters.changed();
     const touched = new Set<string>();
     for (const [instance, s] of Object.entries(after)) {
       const prev = before[instance];
@@ -441,27 +441,10 @@ export class Agent {
         const now = this.clock.now();
         for (const i of instances) this.fold({ kind: "state", instance: i.instance, state: "BACKUP", priority: i.priority }, now);
       },
-      waitFor: (done, timeoutMs) => this.waitForStates(done, timeoutMs),
+      waitFor: (done, timeoutMs) => this.stateWaiters.waitFor(done, timeoutMs),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       logger: this.opts.logger,
     };
-  }
-
-  /** Resolves true once `done()` holds (checked on each VRRP state change), false after `timeoutMs`. */
-  private waitForStates(done: () => boolean, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (done()) return resolve(true);
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        this.stateWaiters.delete(check);
-        resolve(ok);
-      };
-      const check = (): void => {
-        if (done()) finish(true);
-      };
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      this.stateWaiters.add(check);
-    });
   }
 
   private async afterKeepalivedDied(): Promise<void> {

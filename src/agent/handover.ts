@@ -127,3 +127,30 @@ export async function readVrrpPid(pidFile: string): Promise<number | undefined> 
   const comm = await fsp.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
   return comm.trim().startsWith("keepalived") ? pid : undefined;
 }
+
+/** Waits for a condition on the VRRP states, checked whenever they change. */
+export class StateWaiters {
+  private readonly waiters = new Set<() => void>();
+
+  /** The states changed: checks every waiting condition. */
+  changed(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  /** Resolves true once `done()` holds, false after `timeoutMs`. */
+  waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (done()) return resolve(true);
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(ok);
+      };
+      const check = (): void => {
+        if (done()) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+}

@@ -3,7 +3,7 @@
 // the handover ends when the FIFO reports the former MASTERs BACKUP.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { handOver, planPauseMs, type HandoverPorts } from "../../../src/agent/handover.js";
+import { handOver, planPauseMs, StateWaiters, type HandoverPorts } from "../../../src/agent/handover.js";
 import { createLogger } from "../../../src/shared/logger.js";
 
 void describe("planPauseMs", () => {
@@ -114,5 +114,19 @@ void describe("handOver", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+});
+
+void describe("StateWaiters", () => {
+  void test("resolves true when a change makes the condition hold, false after the timeout", async () => {
+    const w = new StateWaiters();
+    let held = false;
+    const pending = w.waitFor(() => held, 5_000);
+    w.changed();
+    held = true;
+    w.changed();
+    assert.equal(await pending, true);
+    assert.equal(await w.waitFor(() => false, 20), false);
+    assert.equal(await w.waitFor(() => true, 20), true);
   });
 });

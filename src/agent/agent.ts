@@ -432,14 +432,16 @@ export class Agent {
     return {
       masters: () => Object.entries(this.states).filter(([, s]) => s.state === "MASTER").map(([name]) => name),
       advertIntervals: () => this.plan.advertIntervals(),
+      hasPeers: (instance) => this.plan.hasPeers(instance),
       vrrpPid: () => readVrrpPid(this.paths.vrrpPid),
       release: async (names) => {
         const instances = (this.applied?.instances ?? []).filter((i) => names.includes(i.instance));
         await removeLeftoverVips({ instances, hostIP: this.opts.hostIP, logger: this.opts.logger });
-        // The node holds none of them now, and keepalived's new VRRP process starts them BACKUP (its
-        // start may be delayed: keepalived spaces restarts of a process that ran less than a minute).
+        // The node holds none of them now and runs no VRRP process until keepalived starts a new one,
+        // which reports them BACKUP (its start may be delayed: keepalived spaces restarts of a process
+        // that ran less than a minute).
         const now = this.clock.now();
-        for (const i of instances) this.fold({ kind: "state", instance: i.instance, state: "BACKUP", priority: i.priority }, now);
+        for (const i of instances) this.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: i.priority }, now);
       },
       waitFor: (done, timeoutMs) => this.stateWaiters.waitFor(done, timeoutMs),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

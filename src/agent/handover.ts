@@ -18,9 +18,11 @@ export interface HandoverPorts {
   masters(): string[];
   /** vrrp_instance name -> advert interval (ms). */
   advertIntervals(): ReadonlyMap<string, number>;
+  /** Whether another node takes part in the instance (else nobody can take over). */
+  hasPeers(instance: string): boolean;
   /** keepalived's VRRP process, when it runs. */
   vrrpPid(): Promise<number | undefined>;
-  /** Removes the addresses of these instances from their interfaces (the VRRP process that held them is gone) and records them BACKUP. */
+  /** Removes the addresses of these instances from their interfaces (the VRRP process that held them is gone) and records them FAULT until the new process reports. */
   release(instances: readonly string[]): Promise<void>;
   /** Resolves true once `done()` holds (checked on every VRRP state change), false after `timeoutMs`. */
   waitFor(done: () => boolean, timeoutMs: number): Promise<boolean>;
@@ -69,7 +71,8 @@ function fullPauseMs(masters: readonly string[], intervals: ReadonlyMap<string, 
  * becoming MASTER, the refresh) would draw the clients back to an address it
  * is about to drop. keepalived's parent starts a new VRRP process, which
  * comes up BACKUP at priority 1. When the budget cuts the pause short, the
- * process is continued instead (the BACKUP may not have taken over yet).
+ * process is continued instead (the BACKUP may not have taken over yet), and
+ * so it is when an instance has no other node.
  * Bounded by `budgetMs`.
  */
 export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<HandoverResult> {
@@ -83,7 +86,8 @@ export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<
   let restarted = false;
   if (pid !== undefined) {
     const pause = planPauseMs(masters, intervals, budgetMs - (Date.now() - started));
-    const full = pause >= fullPauseMs(masters, intervals);
+    // End the process only when each MASTER had a BACKUP that could take over during a full pause.
+    const full = pause >= fullPauseMs(masters, intervals) && masters.every((m) => ports.hasPeers(m));
     ports.logger.info("Pausing VRRP adverts for the handover", { instances: masters, pauseMs: pause, pid });
     const from = Date.now();
     let paused = false;

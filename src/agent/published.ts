@@ -96,6 +96,20 @@ export class PublishedPlanView {
     return out;
   }
 
+  /**
+   * Whether another node takes part in the named vrrp_instance: its unicast
+   * peers list more than this node (a multicast instance: assumed).
+   */
+  hasPeers(instance: string): boolean {
+    for (const e of this.publishedNode?.instances ?? []) {
+      const got = this.secrets.get(instanceSecretName(e.instance));
+      if (!got?.parsed.ok || got.parsed.value.name !== instance) continue;
+      const inst = got.parsed.value;
+      return !inst.unicast || inst.peers.some((p) => p !== e.sourceIP);
+    }
+    return false;
+  }
+
   /** Adopts the node Secret (undefined: it does not exist). Answers whether anything changed. */
   setNode(secret: PlanSecret | undefined): boolean {
     const first = !this.nodeSynced;

@@ -28,6 +28,7 @@ function ports(over: Partial<HandoverPorts> & { states: Map<string, string> }): 
     slept,
     masters: () => [...over.states].filter(([, s]) => s === "MASTER").map(([n]) => n),
     advertIntervals: () => new Map([["vip_4_51", 100]]),
+    hasPeers: () => true,
     vrrpPid: () => Promise.resolve(undefined),
     release: () => Promise.resolve(),
     waitFor: (done) => Promise.resolve(done()),
@@ -88,6 +89,30 @@ void describe("handOver", () => {
       assert.equal(await exited, "SIGKILL");
       assert.equal(res.restarted, true);
       assert.deepEqual(released, [["vip_4_51"]]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+  void test("an instance without another node: the process is continued, nothing released", async () => {
+    const { spawn } = await import("node:child_process");
+    const { readFileSync } = await import("node:fs");
+    const child = spawn("sleep", ["30"]);
+    try {
+      const released: string[][] = [];
+      const p = ports({
+        states: new Map([["vip_4_51", "MASTER"]]),
+        vrrpPid: () => Promise.resolve(child.pid),
+        hasPeers: () => false,
+        release: (names) => {
+          released.push([...names]);
+          return Promise.resolve();
+        },
+      });
+      const res = await handOver(p, 10_000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.notEqual(readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2], "T", "the process was continued");
+      assert.equal(res.restarted, false);
+      assert.deepEqual(released, []);
     } finally {
       child.kill("SIGKILL");
     }

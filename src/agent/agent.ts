@@ -87,7 +87,7 @@ export class Agent {
   private waitingFor?: string;
   private syncPending = false;
   private syncing?: Promise<void>;
-  /** Track files (handover, standby) and the planned handover (docs/adr/0014). */
+  /** Track files (handover, standby) and the planned handover (docs/adr/0018). */
   private readonly trackFiles: TrackFiles;
   private stopping = false;
   private handoverReason?: string;
@@ -392,7 +392,7 @@ export class Agent {
     }
   }
 
-  // --- placement and planned handover (docs/adr/0014) ---------------------
+  // --- placement and planned handover (docs/adr/0018) ---------------------
 
   /** Writes the track files the plan asks for; starts a handover when the node begins to hand over. */
   private async syncPlacement(): Promise<void> {

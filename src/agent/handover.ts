@@ -1,7 +1,7 @@
 // Planned handover: the node's MASTER instances pass their VIPs to a BACKUP
 // before keepalived stops (agent SIGTERM) or while the node is cordoned or
 // excluded, with no moment where no node holds the address. I/O (signals to
-// keepalived's VRRP process, timers). See docs/adr/0014.
+// keepalived's VRRP process, timers). See docs/adr/0018.
 import { promises as fsp } from "node:fs";
 import type { Logger } from "../shared/logger.js";
 

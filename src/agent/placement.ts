@@ -2,7 +2,7 @@
 // file (1: every instance at the lowest priority) and one standby file per
 // instance (1: the instance in FAULT, for Local Services without a ready
 // endpoint here). planTrackValues is pure; TrackFiles writes them (I/O).
-// See docs/adr/0014.
+// See docs/adr/0018.
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { HANDOVER_TRACK_FILE, TRACK_DIR_NAME, standbyTrackFile, type PublishedNode } from "../api/index.js";

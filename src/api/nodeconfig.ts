@@ -102,7 +102,7 @@ export const nodeInstanceEntrySchema = z
      * Set when the node has no ready local endpoint of an
      * `externalTrafficPolicy: Local` Service of the instance while another
      * taking-part node has one: the agent puts the instance in FAULT through
-     * its track file, without a reload (docs/adr/0014).
+     * its track file, without a reload (docs/adr/0018).
      */
     standby: z.literal(true).optional(),
   })
@@ -120,7 +120,7 @@ export const publishedNodeSchema = z
     runtimeDir: z.string().min(1),
     /** The instances the node takes part in, sorted by name. */
     instances: z.array(nodeInstanceEntrySchema),
-    /** Set while the node should hold no VIP: the agent hands its MASTERs over and stays at the lowest priority (docs/adr/0014). */
+    /** Set while the node should hold no VIP: the agent hands its MASTERs over and stays at the lowest priority (docs/adr/0018). */
     handover: handoverReasonSchema.optional(),
   })
   .strict();
@@ -134,7 +134,7 @@ export type PublishedNode = z.output<typeof publishedNodeSchema>;
 //
 // keepalived re-reads these files (in the agent's runtime directory) on
 // inotify and changes an instance's effective priority or FAULT state without
-// a reload. The agent writes 0 or 1; see docs/adr/0014.
+// a reload. The agent writes 0 or 1; see docs/adr/0018.
 
 /** Folder of the track files in the runtime directory. */
 export const TRACK_DIR_NAME = "track";

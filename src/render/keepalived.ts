@@ -168,7 +168,7 @@ export interface InstanceTemplate {
   ids: string;
   /** advert_int and, without preemption, nopreempt. */
   timing: string;
-  /** track_file block: the node's handover file and the instance's standby file (docs/adr/0014). */
+  /** track_file block: the node's handover file and the instance's standby file (docs/adr/0018). */
   tracking: string;
   /** Sorted, unique peer addresses' lines, joined. */
   peerText: string;
@@ -390,7 +390,7 @@ export function renderNodeConf(input: NodeConfInput): string {
     checked(renderGlobalDefs(input).join("\n")),
     checked(
       [
-        "# Placement without a reload: the agent writes 0 or 1 into these files (docs/adr/0014).",
+        "# Placement without a reload: the agent writes 0 or 1 into these files (track files, docs/agent.md).",
         ...renderTrackFile(HANDOVER_TRACKER, input.runtimeDir, HANDOVER_TRACK_FILE),
         ...instances.flatMap((i) => renderTrackFile(standbyTracker(i.template.name), input.runtimeDir, standbyTrackFile(i.template.name))),
       ].join("\n"),

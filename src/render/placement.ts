@@ -1,7 +1,7 @@
 // Where a VIP may be MASTER beyond its priorities: nodes without a ready
 // local endpoint of an `externalTrafficPolicy: Local` Service stand by, and
 // cordoned or excluded nodes hand their instances over. The agents turn both
-// into keepalived track-file values, never into config text (docs/adr/0014).
+// into keepalived track-file values, never into config text (docs/adr/0018).
 // Pure.
 import type { V1EndpointSlice, V1Node } from "@kubernetes/client-node";
 import type { HandoverReason } from "../api/index.js";

@@ -11,7 +11,7 @@ export type Fault = "keepalived" | "agent" | "link" | "drain" | "sigterm";
 /** Every crash fault, in the order they are reported. */
 export const FAULTS: readonly Fault[] = ["keepalived", "agent", "link"];
 
-/** Planned faults: the node hands its VIPs over (docs/adr/0014). */
+/** Planned faults: the node hands its VIPs over (docs/adr/0018). */
 export const PLANNED_FAULTS: readonly Fault[] = ["drain", "sigterm"];
 
 /** What a fault means, for reports. */

@@ -745,7 +745,7 @@ void describe("agent with keepalived in three nodes", () => {
     const agent = agents.get(victim)!;
     const t0 = Date.now();
     const stopped = agent.stop(30_000);
-    // Follow who holds the address until the victim has let go: never nobody (ADR 0014).
+    // Follow who holds the address until the victim has let go: never nobody (ADR 0018).
     const seen: string[][] = [];
     const taker = await waitFor("the VIP on another node only", async () => {
       const h = await holders(WEB.spec.address);

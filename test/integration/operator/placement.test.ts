@@ -1,5 +1,5 @@
 // The operator against a real API server publishes placement in the node
-// Secrets (ADR 0014): `standby` for the nodes without a ready endpoint of an
+// Secrets (ADR 0018): `standby` for the nodes without a ready endpoint of an
 // externalTrafficPolicy: Local Service, `handover` for cordoned and excluded
 // nodes; keepalived.conf and the instance Secret do not change for either.
 import { after, before, describe, test } from "node:test";

@@ -14,9 +14,9 @@ import { SCALE_PASSWORD, scaleView } from "./scale-view.js";
  * sha256 of every node's name and config of scaleView(), taken from the
  * renderer that rendered every node's text anew (before this optimization).
  * Change it only together with an intended change of the output (last: the
- * track_file declarations and blocks of ADR 0014).
+ * track_file declarations and blocks of ADR 0018).
  */
-const SCALE_CONFIGS_SHA256 = "d805343b4461bcfdcadac9bbcf6c003ec10a53052b1c0e0a9c228e066f48dd79";
+const SCALE_CONFIGS_SHA256 = "174fb1a436a3965e21ef7253cb2ab6a81f7dc412af79ad7dc9053e66b7ef76ea";
 
 function configsDigest(configs: RenderedNodeConfig[]): string {
   const h = createHash("sha256");

@@ -75,7 +75,7 @@ kubelet-cluster-down: ## Stop the kubelet cluster and remove everything it creat
 	@hack/kubelet-cluster.sh stop
 
 .PHONY: bench-failover
-bench-failover: deps k8s-bins ## Failover times (VIP and status) for 1s and 100ms adverts x 3 faults; table + one JSON line (BENCH_RUNS, BENCH_INTERVALS, BENCH_FAULTS); needs root
+bench-failover: deps k8s-bins ## Failover times (VIP and status), failed requests and double-claim time for 1s and 100ms adverts x 5 faults (3 crashes; planned: drain, sigterm); table + one JSON line (BENCH_RUNS, BENCH_INTERVALS, BENCH_FAULTS); needs root
 	@[ "$$(id -u)" -eq 0 ] || { echo "bench-failover needs root (network namespaces, keepalived): run it as root" >&2; exit 1; }
 	$(NODE) --import tsx test/bench/failover/bench.ts
 

@@ -10,6 +10,7 @@ import { startHealthServer, type HealthCheckResult, type HealthServer } from "..
 import type { Logger } from "../shared/logger.js";
 import { ConfigGate } from "./gate.js";
 import { NotifyFifoReader } from "./fifo.js";
+import { handOver, readVrrpPid, StateWaiters, type HandoverPorts } from "./handover.js";
 import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface, hostAddresses, nodeFactsAnnotations, publishedInterfaces } from "./ip.js";
 import { readInterfaces } from "./ip-io.js";
@@ -17,6 +18,7 @@ import { LeftoverTracker } from "./leftovers.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
+import { planTrackValues, TrackFiles } from "./placement.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { fieldOfProblem, sanitizeText } from "./isolate.js";
 import { StatusReporter } from "./reporter.js";
@@ -55,6 +57,8 @@ export interface AgentOptions extends AgentSettings {
   resyncIntervalMs?: number;
   /** How long shutdown waits for the final STOPPED reports. Default 5 s. */
   shutdownReportTimeoutMs?: number;
+  /** How long a planned handover may take (within the Pod's terminationGracePeriodSeconds). Default 15 s. */
+  handoverTimeoutMs?: number;
 }
 
 /** The running agent of one node. */
@@ -94,6 +98,12 @@ export class Agent {
   private waitingFor?: string;
   private syncPending = false;
   private syncing?: Promise<void>;
+  /** Track files (handover, standby) and the planned handover (docs/adr/0018). */
+  private readonly trackFiles: TrackFiles;
+  private stopping = false;
+  private handoverReason?: string;
+  private handingOver?: Promise<void>;
+  private readonly stateWaiters = new StateWaiters();
 
   constructor(private readonly opts: AgentOptions) {
     this.paths = runtimePaths(opts.runtimeDir);
@@ -108,6 +118,7 @@ export class Agent {
       installInstances: (installed) => installInstances(this.paths, installed),
       now: () => this.clock.now(),
     });
+    this.trackFiles = new TrackFiles(opts.runtimeDir);
     this.supervisor = new KeepalivedSupervisor({
       keepalivedPath: opts.keepalivedPath,
       paths: this.paths,
@@ -178,6 +189,9 @@ export class Agent {
     await this.discoverInterface();
     this.heartbeat.start();
 
+    // A handover of an earlier run ends with it; the plan sets it again while the node is cordoned.
+    await this.trackFiles.setHandover(false);
+
     // 1: Resume the last good config (the API server may be unreachable).
     const running = await readRunningConfig(this.paths);
     if (running.config !== undefined && running.instances) {
@@ -214,9 +228,11 @@ export class Agent {
     const log = this.opts.logger;
     log.info("Stopping agent");
     for (const w of this.watches) w.stop();
-    this.heartbeat.stop();
     this.resyncTimer?.cancel();
+    // The heartbeat goes on while this node still runs keepalived (the handover takes a few adverts).
+    await this.handOverBeforeStop();
     await this.supervisor.stop();
+    this.heartbeat.stop();
     this.fold({ kind: "all", state: "STOPPED" }, this.clock.now());
     const timeout = this.opts.shutdownReportTimeoutMs ?? 5000;
     const done = await Promise.race([this.reporter.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout))]);
@@ -263,6 +279,7 @@ export class Agent {
 
   private async syncConfig(): Promise<void> {
     const log = this.opts.logger;
+    await this.syncPlacement();
     const decision = this.plan.decide(this.applied);
     this.setWaiting(decision);
     if (decision.kind === "wait") return;
@@ -398,6 +415,7 @@ export class Agent {
     const after = foldState(before, event, at);
     if (after === before) return;
     this.states = after;
+    this.stateWaiters.changed();
     const touched = new Set<string>();
     for (const [instance, s] of Object.entries(after)) {
       const prev = before[instance];
@@ -417,6 +435,64 @@ export class Agent {
     for (const inst of this.applied?.instances ?? []) {
       if (touched.has(inst.instance)) for (const key of inst.virtualIPs) this.reporter.mark(key, at);
     }
+  }
+
+  // --- placement and planned handover (docs/adr/0018) ---------------------
+
+  /** Writes the track files the plan asks for; starts a handover when the node begins to hand over. */
+  private async syncPlacement(): Promise<void> {
+    const node = this.plan.publishedNode;
+    if (!node) return;
+    const changed = await this.trackFiles.write(planTrackValues(node, this.stopping));
+    if (changed.length > 0) this.opts.logger.info("Updated track files", { changed, handover: node.handover });
+    const began = node.handover !== undefined && this.handoverReason === undefined;
+    this.handoverReason = node.handover;
+    if (began && !this.stopping) this.handingOver ??= this.runHandover(`node ${node.handover}`).finally(() => (this.handingOver = undefined));
+  }
+
+  /** The agent is stopping: every instance to the lowest priority, MASTERs handed over, then keepalived may stop. */
+  private async handOverBeforeStop(): Promise<void> {
+    this.stopping = true;
+    try {
+      // A sync under way may still write the handover file from the plan; let it finish first.
+      await this.syncing;
+      await this.handingOver;
+      await this.trackFiles.setHandover(true);
+      if (this.supervisor.phase === "running") await this.runHandover("agent stopping");
+    } catch (err) {
+      this.opts.logger.warn("Failed to hand over before stopping", { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async runHandover(reason: string): Promise<void> {
+    const started = this.clock.now();
+    const res = await handOver(this.handoverPorts(), this.opts.handoverTimeoutMs ?? 15_000);
+    if (res.masters.length === 0) return;
+    const fields = { reason, instances: res.masters, stillMaster: res.stillMaster, pausedMs: res.pausedMs, restartedVrrp: res.restarted, ms: this.clock.now() - started };
+    if (res.stillMaster.length === 0) this.opts.logger.info("Handed over MASTER instances", fields);
+    else this.opts.logger.warn("Some instances are still MASTER after the handover (no BACKUP took over)", fields);
+  }
+
+  private handoverPorts(): HandoverPorts {
+    return {
+      masters: () => Object.entries(this.states).filter(([, s]) => s.state === "MASTER").map(([name]) => name),
+      advertIntervals: () => this.plan.advertIntervals(),
+      hasPeers: (instance) => this.plan.hasPeers(instance),
+      vrrpPid: () => readVrrpPid(this.paths.vrrpPid),
+      release: async (names) => {
+        const instances = (this.applied?.instances ?? []).filter((i) => names.includes(i.instance));
+        // Only what keepalived added: never an address the interface had before it started (ADR 0016).
+        await this.leftovers.cleanup(instances);
+        // The node holds none of them now and runs no VRRP process until keepalived starts a new one,
+        // which reports them BACKUP (its start may be delayed: keepalived spaces restarts of a process
+        // that ran less than a minute).
+        const now = this.clock.now();
+        for (const i of instances) this.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: i.priority }, now);
+      },
+      waitFor: (done, timeoutMs) => this.stateWaiters.waitFor(done, timeoutMs),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      logger: this.opts.logger,
+    };
   }
 
   private async afterKeepalivedDied(): Promise<void> {

@@ -85,6 +85,35 @@ export class PublishedPlanView {
     return this.nodeSynced && this.instancesSynced;
   }
 
+  /** The node's own part of the plan as it parsed (undefined while missing or unreadable). */
+  get publishedNode(): PublishedNode | undefined {
+    return this.nodeEntry?.parsed.ok ? this.nodeEntry.parsed.value : undefined;
+  }
+
+  /** vrrp_instance name -> advert interval (ms) of the published instances the node names. */
+  advertIntervals(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of this.publishedNode?.instances ?? []) {
+      const got = this.secrets.get(instanceSecretName(e.instance));
+      if (got?.parsed.ok) out.set(got.parsed.value.name, got.parsed.value.advertIntervalMs);
+    }
+    return out;
+  }
+
+  /**
+   * Whether another node takes part in the named vrrp_instance: its unicast
+   * peers list more than this node (a multicast instance: assumed).
+   */
+  hasPeers(instance: string): boolean {
+    for (const e of this.publishedNode?.instances ?? []) {
+      const got = this.secrets.get(instanceSecretName(e.instance));
+      if (!got?.parsed.ok || got.parsed.value.name !== instance) continue;
+      const inst = got.parsed.value;
+      return !inst.unicast || inst.peers.some((p) => p !== e.sourceIP);
+    }
+    return false;
+  }
+
   /** Adopts the node Secret (undefined: it does not exist). Answers whether anything changed. */
   setNode(secret: PlanSecret | undefined): boolean {
     const first = !this.nodeSynced;

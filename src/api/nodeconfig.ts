@@ -100,8 +100,19 @@ export const nodeInstanceEntrySchema = z
     priority: z.number().int().min(1).max(254),
     /** This node's unicast source address (unicast instances only). */
     sourceIP: z.string().optional(),
+    /**
+     * Set when the node has no ready local endpoint of an
+     * `externalTrafficPolicy: Local` Service of the instance while another
+     * taking-part node has one: the agent puts the instance in FAULT through
+     * its track file, without a reload (docs/adr/0018).
+     */
+    standby: z.literal(true).optional(),
   })
   .strict();
+
+/** Why a node hands its instances over (cordoned, or excluded from external load balancers). */
+export const handoverReasonSchema = z.enum(["Unschedulable", "ExcludedFromLoadBalancers"]);
+export type HandoverReason = z.output<typeof handoverReasonSchema>;
 
 /** Content of the `node.json` key of a node Secret. */
 export const publishedNodeSchema = z
@@ -111,6 +122,8 @@ export const publishedNodeSchema = z
     runtimeDir: z.string().min(1),
     /** The instances the node takes part in, sorted by name. */
     instances: z.array(nodeInstanceEntrySchema),
+    /** Set while the node should hold no VIP: the agent hands its MASTERs over and stays at the lowest priority (docs/adr/0018). */
+    handover: handoverReasonSchema.optional(),
   })
   .strict();
 
@@ -118,3 +131,25 @@ export type PublishedInstance = z.output<typeof publishedInstanceSchema>;
 export type PublishedVirtualServer = z.output<typeof publishedVirtualServerSchema>;
 export type NodeInstanceEntry = z.output<typeof nodeInstanceEntrySchema>;
 export type PublishedNode = z.output<typeof publishedNodeSchema>;
+
+// ---- Track files: placement without a reload ----
+//
+// keepalived re-reads these files (in the agent's runtime directory) on
+// inotify and changes an instance's effective priority or FAULT state without
+// a reload. The agent writes 0 or 1; see docs/adr/0018.
+
+/** Folder of the track files in the runtime directory. */
+export const TRACK_DIR_NAME = "track";
+/** Node-wide file: 1 drops every instance of the node to the lowest priority. */
+export const HANDOVER_TRACK_FILE = "handover";
+/**
+ * keepalived weight of the handover file: any priority (1..254) minus 253 is
+ * clamped to 1, the lowest. Not -254: keepalived reads a tracked value times
+ * weight of -254 or less as FAULT (keepalived 2.2.7, checked against the real daemon).
+ */
+export const HANDOVER_TRACK_WEIGHT = -253;
+
+/** Per-instance file: 1 puts the instance in FAULT (weight 0), so its MASTER leaves at once with a priority-0 advert. */
+export function standbyTrackFile(instance: string): string {
+  return `standby-${instance}`;
+}

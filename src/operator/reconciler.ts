@@ -111,7 +111,9 @@ type StatusPlanInputLive = Parameters<typeof planVirtualIPStatus>[0]["live"];
 function nodeFingerprint(obj: RawObject | undefined): string {
   if (!obj) return "";
   const status = (obj.status ?? {}) as { addresses?: unknown };
-  return JSON.stringify([obj.metadata?.uid, obj.metadata?.labels, obj.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], status.addresses]);
+  // spec.unschedulable: a cordoned node hands its VIPs over (render/placement.ts).
+  const unschedulable = (obj.spec as { unschedulable?: unknown } | undefined)?.unschedulable === true;
+  return JSON.stringify([obj.metadata?.uid, obj.metadata?.labels, obj.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], status.addresses, unschedulable]);
 }
 
 /** A fingerprint of what the renderer reads from a VirtualIP (its spec, and the allocation and claim in its status). */

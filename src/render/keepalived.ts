@@ -3,7 +3,7 @@
 // range-checked, names restricted), so no object field can add a directive.
 // The parts of an instance that every node shares are rendered and checked
 // once per plan (InstanceTemplate); each node adds only its own lines.
-import { NOTIFY_FIFO_NAME, ipFamily } from "../api/index.js";
+import { HANDOVER_TRACK_FILE, HANDOVER_TRACK_WEIGHT, NOTIFY_FIFO_NAME, TRACK_DIR_NAME, ipFamily, standbyTrackFile } from "../api/index.js";
 import type { Family } from "../api/index.js";
 import { MAX_AUTH_PASSWORD } from "./auth.js";
 import type { IpvsProtocol, VirtualServer } from "./ipvs.js";
@@ -182,6 +182,8 @@ export interface InstanceTemplate {
   ids: string;
   /** advert_int and, without preemption, nopreempt (with it, preempt_delay when set). */
   timing: string;
+  /** track_file block: the node's handover file and the instance's standby file (docs/adr/0018). */
+  tracking: string;
   /** Sorted, unique peer addresses' lines, joined. */
   peerText: string;
   /** Peer address -> start of its line in peerText (in order). */
@@ -216,6 +218,7 @@ export function prepareInstance(inst: SharedInstance): InstanceTemplate {
       `version ${intToken(inst.version, "version", [2, 3])}`,
     ]),
     timing: lines([`advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`, ...preemptLines(inst)]),
+    tracking: lines(block("track_file", [`${HANDOVER_TRACKER} weight ${HANDOVER_TRACK_WEIGHT}`, `${standbyTracker(inst.name)} weight 0`])),
     peerText: checked(peerLines.join("\n")),
     peerStarts,
     auth: lines(renderAuth(inst)),
@@ -266,6 +269,7 @@ export function renderInstanceOnNode(t: InstanceTemplate, node: InstanceOnNode):
     t.ids,
     checked(`${INDENT}priority ${intToken(node.priority, "priority", [1, 254])}`),
     t.timing,
+    t.tracking,
   ];
   parts.push(...unicastLines(t, node.sourceIP));
   if (t.auth !== "") parts.push(t.auth);
@@ -318,6 +322,22 @@ function renderVirtualServer(vs: VirtualServer): string[] {
   const servers = [...vs.realServers].sort((a, b) => compareIP(a.address, b.address) || a.port - b.port);
   const comment = `# VirtualIP ${commentText(vs.virtualIP)}, Service ${commentText(vs.service)} port ${sanitizeName(vs.portName || String(vs.port))}`;
   return [comment, ...block(head, [...body, ...servers.flatMap((rs) => renderRealServer(vs, family, rs))])];
+}
+
+/** keepalived name of the node-wide handover track file. */
+const HANDOVER_TRACKER = "kvip_handover";
+
+/** keepalived name of an instance's standby track file. */
+function standbyTracker(instance: string): string {
+  return `kvip_standby_${nameToken(instance, "vrrp_instance name")}`;
+}
+
+/**
+ * A track_file declaration: the file in the runtime directory, created with 0
+ * when missing (never overwritten, so a reload keeps the agent's value).
+ */
+function renderTrackFile(name: string, runtimeDir: string, file: string): string[] {
+  return block(`track_file ${name}`, [`file ${token(`${runtimeDir.replace(/\/+$/, "")}/${TRACK_DIR_NAME}/${file}`, "track file")}`, "init_file 0"]);
 }
 
 function renderGlobalDefs(input: { node: string; runtimeDir: string }): string[] {
@@ -382,6 +402,13 @@ export function renderNodeConf(input: NodeConfInput): string {
       ].join("\n"),
     ),
     checked(renderGlobalDefs(input).join("\n")),
+    checked(
+      [
+        "# Placement without a reload: the agent writes 0 or 1 into these files (track files, docs/agent.md).",
+        ...renderTrackFile(HANDOVER_TRACKER, input.runtimeDir, HANDOVER_TRACK_FILE),
+        ...instances.flatMap((i) => renderTrackFile(standbyTracker(i.template.name), input.runtimeDir, standbyTrackFile(i.template.name))),
+      ].join("\n"),
+    ),
     ...instances.map((i) => renderInstanceOnNode(i.template, i.values)),
     ...servers.map((vs) => virtualServerText(vs, input.serverCache)),
   ];

@@ -2,6 +2,7 @@
 // the published plan out (each instance's shared part, each node's own
 // values; assemble.ts turns them into a node's keepalived.conf). Pure and deterministic (same view in any
 // order, same bytes out).
+import type { V1Node } from "@kubernetes/client-node";
 import { CONDITION_CONFLICT, ReadyReason, parseDurationMs } from "../api/index.js";
 import type { Family, NodeInstanceEntry, PublishedInstance, PublishedNode, VirtualIP } from "../api/index.js";
 import { sha256Hex } from "./assemble.js";
@@ -18,6 +19,7 @@ import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
 import { checkInstanceOnNode, checkVirtualServer, prepareInstance, renderInstanceOnNode } from "./keepalived.js";
 import { compareIP, compareStrings, objectKey, sortedUnique } from "./order.js";
+import { planHandover, planStandby } from "./placement.js";
 import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexView } from "./view.js";
 import type { ViewIndex } from "./view.js";
@@ -57,6 +59,8 @@ interface NodeContext {
   addresses: Map<string, Partial<Record<Family, string>>>;
   /** Each instance's key in the published plan (see {@link publishedKeys}). */
   keys: Map<PlannedInstance, string>;
+  /** The nodes of each instance that stand by (placement.ts). */
+  standby: Map<PlannedInstance, Set<string>>;
 }
 
 /**
@@ -129,6 +133,7 @@ function nodeEntry(planned: PlannedInstance, node: string, ctx: NodeContext): No
     interface: instance.interfaces[node] ?? "",
     priority: instance.priorities[node] ?? 0,
     ...(sourceIP !== undefined ? { sourceIP } : {}),
+    ...(ctx.standby.get(planned)?.has(node) ? { standby: true as const } : {}),
   };
 }
 
@@ -146,7 +151,9 @@ function planPublishedInstance(planned: PlannedInstance, ctx: NodeContext): Inst
 }
 
 /** Plans one node: the instances it takes part in, with its own values, as node.json. */
-function planNode(node: string, ctx: NodeContext): NodePlan {
+function planNode(nodeObject: V1Node, ctx: NodeContext): NodePlan {
+  const node = nodeObject.metadata?.name ?? "";
+  const handover = planHandover(nodeObject);
   const mine = ctx.byNode.get(node) ?? [];
   const names = new Set<string>();
   for (const p of mine) {
@@ -157,6 +164,7 @@ function planNode(node: string, ctx: NodeContext): NodePlan {
     node,
     runtimeDir: ctx.index.options.runtimeDir,
     instances: mine.map((p) => nodeEntry(p, node, ctx)).sort((a, b) => compareStrings(a.instance, b.instance)),
+    ...(handover !== undefined ? { handover } : {}),
   };
   const json = JSON.stringify(published);
   return { node, published, json, hash: sha256Hex(json) };
@@ -263,6 +271,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
     virtualServers: planAllVirtualServers(index, rendered),
     addresses: index.nodeAddresses,
     keys,
+    standby: new Map(instances.map((p) => [p, planStandby(p, index)])),
   };
   const carrierOf = carriers(instances);
   const virtualIPs: Record<string, VirtualIPPlan> = {};
@@ -273,7 +282,7 @@ export function planCluster(view: ClusterView, options: RenderOptions = {}): Clu
     instances: instances.map((p) => p.instance),
     problems: sortProblems([...candidates.flatMap((c) => c.problems), ...conflicts.problems]),
     published: instances.map((p) => planPublishedInstance(p, ctx)).sort((a, b) => compareStrings(a.name, b.name)),
-    nodes: index.nodes.map((n) => planNode(n.metadata?.name ?? "", ctx)),
+    nodes: index.nodes.map((n) => planNode(n, ctx)),
     virtualIPs,
     pools: planPoolStatuses(view.pools, index.pools, assignments, index.reserved),
   };

@@ -219,11 +219,11 @@ function childPids(pid: number): number[] {
 }
 
 /** First descendant of `pid` (breadth first) whose command name is `name`. */
-function findDescendant(pid: number, name: string): number | undefined {
+function findDescendant(pid: number, names: readonly string[]): number | undefined {
   const queue = childPids(pid);
   while (queue.length > 0) {
     const p = queue.shift()!;
-    if (comm(p) === name) return p;
+    if (names.includes(comm(p))) return p;
     queue.push(...childPids(p));
   }
   return undefined;
@@ -318,7 +318,8 @@ function processAgent(ctx: AgentContext): AgentHandle {
   const proc = restarter(() => ctx.nodes.spawn(ctx.node, "unshare", args, { env, logFile }).child, logFile);
   const agentPid = (): number | undefined => {
     const pid = proc.current()?.pid;
-    return pid === undefined ? undefined : findDescendant(pid, "node");
+    // Node.js 24 names its main thread (and so the process's comm) "MainThread".
+    return pid === undefined ? undefined : findDescendant(pid, ["node", "MainThread"]);
   };
   return {
     node: ctx.node.name,

@@ -5,17 +5,22 @@ import { sleep } from "../support/process.js";
 import type { Env, VirtualIPObject } from "./env.js";
 import type { Probe, StatusWatch } from "./probe.js";
 
-/** The faults the tier injects on a MASTER node. */
-export type Fault = "keepalived" | "agent" | "link";
+/** The faults the tier injects on a MASTER node: crashes, and planned moves (drain, agent SIGTERM). */
+export type Fault = "keepalived" | "agent" | "link" | "drain" | "sigterm";
 
-/** Every fault, in the order they are reported. */
+/** Every crash fault, in the order they are reported. */
 export const FAULTS: readonly Fault[] = ["keepalived", "agent", "link"];
+
+/** Planned faults: the node hands its VIPs over (docs/adr/0018). */
+export const PLANNED_FAULTS: readonly Fault[] = ["drain", "sigterm"];
 
 /** What a fault means, for reports. */
 export const FAULT_TEXT: Record<Fault, string> = {
   keepalived: "SIGKILL keepalived",
   agent: "SIGKILL agent",
   link: "link down",
+  drain: "kubectl drain",
+  sigterm: "SIGTERM agent",
 };
 
 /** Options of {@link waitFor}. */
@@ -122,13 +127,27 @@ export async function injectFault(env: Env, fault: Fault, node: string): Promise
       await env.linkDown(node);
       return t;
     }
+    case "drain": {
+      const t = Date.now();
+      // A drain cordons the node, then evicts its Pods but DaemonSet ones. The only Pods here are
+      // the agents' (they stand in for DaemonSet Pods, to bind the agents' tokens, but have no
+      // owner): a selector no Pod matches keeps them, as --ignore-daemonsets keeps the real ones.
+      await env.kubectl(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--pod-selector=keepalived-vip.io/e2e-evictable=true", "--timeout=60s"]);
+      return t;
+    }
+    case "sigterm": {
+      const t = Date.now();
+      await env.agent(node).kill("SIGTERM");
+      return t;
+    }
   }
 }
 
-/** Undoes `fault` on `node`: the kubelet restarts the agent, the cable goes back in; keepalived is restarted by its agent. */
+/** Undoes `fault` on `node`: the kubelet restarts the agent, the cable goes back in, the node is uncordoned; keepalived is restarted by its agent. */
 export async function recoverFault(env: Env, fault: Fault, node: string): Promise<void> {
-  if (fault === "agent") await env.agent(node).start();
+  if (fault === "agent" || fault === "sigterm") await env.agent(node).start();
   if (fault === "link") await env.linkUp(node);
+  if (fault === "drain") await env.kubectl(["uncordon", node]);
 }
 
 /** One measured failover. */

@@ -1,10 +1,14 @@
 // `make bench-failover`: measures real failovers on simulated nodes. For each
-// advert interval and fault (SIGKILL keepalived, SIGKILL agent, link down on
-// the MASTER): time to the new MASTER answering at the VIP from the client
-// namespace, and to status.master naming it. Prints medians, p95s, ratios to
-// the VRRP floor, and one JSON line with every figure. Does I/O; needs root.
+// advert interval and fault (crashes: SIGKILL keepalived, SIGKILL agent, link
+// down on the MASTER; planned: kubectl drain, SIGTERM of the agent): time to
+// the new MASTER answering at the VIP from the client namespace, and to
+// status.master naming it; failed requests of a prober (a new connection
+// every 10 ms) and the time two nodes held the VIP (ip monitor in every node).
+// Prints medians, p95s, ratios to the VRRP floor, and one JSON line with every
+// figure. Does I/O; needs root.
 import { startEnv, type Env } from "../../e2e/env.js";
-import { FAULT_TEXT, FAULTS, measureFailover, recoverFault, waitForSteadyState, type Fault, type FailoverResult } from "../../e2e/failover.js";
+import { startHolderMonitor } from "../../e2e/holders.js";
+import { FAULT_TEXT, FAULTS, PLANNED_FAULTS, measureFailover, recoverFault, waitForSteadyState, type Fault, type FailoverResult } from "../../e2e/failover.js";
 import { startProbe, watchStatus } from "../../e2e/probe.js";
 import { sleep } from "../../support/process.js";
 import { seconds, summarize, vrrpFloorMs, type Summary } from "./stats.js";
@@ -18,6 +22,18 @@ interface Settings {
   runs: number;
   intervals: string[];
   faults: Fault[];
+  /** spec.vrrp.priorities (BENCH_PRIORITIES=node-a=150,node-b=140,...); empty: the defaults. */
+  priorities: Record<string, number>;
+}
+
+function parsePriorities(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (text ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const m = /^([a-z0-9-]+)=(\d+)$/.exec(part);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 254) throw new Error(`BENCH_PRIORITIES: ${part}: want node=1..254`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
 }
 
 function parseIntervalMs(text: string): number {
@@ -31,12 +47,13 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Error(`BENCH_RUNS=${env.BENCH_RUNS}: want 1..100`);
   const intervals = (env.BENCH_INTERVALS ?? "1s,100ms").split(",").map((s) => s.trim());
   intervals.forEach(parseIntervalMs);
-  const faults = (env.BENCH_FAULTS ?? FAULTS.join(",")).split(",").map((s) => s.trim()) as Fault[];
-  for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`BENCH_FAULTS: unknown fault ${f}; want ${FAULTS.join(",")}`);
-  return { runs, intervals, faults };
+  const known = [...FAULTS, ...PLANNED_FAULTS];
+  const faults = (env.BENCH_FAULTS ?? known.join(",")).split(",").map((s) => s.trim()) as Fault[];
+  for (const f of faults) if (!known.includes(f)) throw new Error(`BENCH_FAULTS: unknown fault ${f}; want some of ${known.join(",")}`);
+  return { runs, intervals, faults, priorities: parsePriorities(env.BENCH_PRIORITIES) };
 }
 
-function virtualIP(interval: string): string {
+function virtualIP(interval: string, priorities: Record<string, number>): string {
   return JSON.stringify({
     apiVersion: "keepalived-vip.io/v1alpha1",
     kind: "VirtualIP",
@@ -46,7 +63,7 @@ function virtualIP(interval: string): string {
       address: ADDRESS,
       virtualRouterId: ROUTER_ID,
       forwarding: "kube-proxy",
-      vrrp: { version: 3, advertisementInterval: interval },
+      vrrp: { version: 3, advertisementInterval: interval, ...(Object.keys(priorities).length > 0 ? { priorities } : {}) },
     },
   });
 }
@@ -59,6 +76,12 @@ interface Row {
   runs: FailoverResult[];
   vip: Summary;
   status: Summary;
+  /** Per run: failed probe requests started between the fault and the end of the run. */
+  failed: number[];
+  /** Per run: ms during which two or more nodes held the VIP. */
+  doubleMs: number[];
+  /** Control: failed requests in a calm window of the same length before each fault (the machine's own noise). */
+  calmFailed: number[];
 }
 
 interface RunSetOptions {
@@ -72,22 +95,52 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
   const timeoutMs = Math.max(15_000, advertMs * 15);
   const probe = await startProbe(env, ADDRESS, { intervalMs: 10, timeoutMs: 100 });
   const watch = await watchStatus(env, NAME);
+  const monitor = await startHolderMonitor(env, [ADDRESS]);
   const results: FailoverResult[] = [];
+  const failed: number[] = [];
+  const doubleMs: number[] = [];
+  const calmFailed: number[] = [];
   try {
     for (let i = 0; i < opts.runs; i++) {
       const master = await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
       // A few adverts of calm, then a random part of one interval: recovery takes
       // about the same time every run, and without it every fault would fall at
       // the same point between two adverts.
+      const calmFrom = Date.now();
       await sleep(Math.max(300, 2 * advertMs) + Math.random() * advertMs);
+      const calmTo = Date.now();
+      if (process.env.BENCH_VERBOSE) console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: fault on ${master}`);
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
+      // Settle (the old node lets go after the new MASTER's adverts), then count from the fault until
+      // the last change of who holds the address, plus a settle: requests long after the move are not
+      // the move's (the calm control shows what the machine fails anyway).
+      const settleMs = Math.max(500, 3 * advertMs);
+      await sleep(settleMs);
+      const lastMove = Math.max(r.faultAt + r.vipMs, ...monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt).map((e) => e.at));
+      const end = Math.min(Date.now(), lastMove + settleMs);
+      const errors = probe.samples.filter((x) => x.s >= r.faultAt && x.s <= end && x.r.startsWith("!"));
+      failed.push(errors.length);
+      // The same count in the calm before the fault, scaled to the fault's window: failures the machine causes anyway.
+      const calm = probe.samples.filter((x) => x.s >= calmFrom && x.s < calmTo && x.r.startsWith("!")).length;
+      calmFailed.push(Math.round((calm * (end - r.faultAt)) / Math.max(1, calmTo - calmFrom)));
+      if (errors.length > 0) {
+        // Where the failures fell, against who held the address: the first thing to read when a planned move fails a request.
+        const moves = monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end).map((e) => `${e.at - r.faultAt} ${e.node} ${e.added ? "+" : "-"}`);
+        console.log(`    failed (ms after the fault): ${errors.map((x) => `${x.s - r.faultAt}..${x.e - r.faultAt} ${x.r}`).join(", ")}; address: ${moves.join(", ")}`);
+      }
+      // A node whose cable is pulled keeps its address while cut off: not a claim anyone else can see.
+      doubleMs.push(opts.fault === "link" ? Number.NaN : monitor.doubleClaimMs(ADDRESS, r.faultAt, end));
       const mismatch = r.answeredBy === r.statusMaster ? "" : ` (status named ${r.statusMaster})`;
-      console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms`);
+      console.log(
+        `  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: ${r.from} -> ${r.answeredBy}${mismatch}: VIP ${r.vipMs} ms, status ${r.statusMs} ms, ` +
+          `failed requests ${failed.at(-1)} (calm control ${calmFailed.at(-1)}), double claim ${doubleMs.at(-1)} ms`,
+      );
       await recoverFault(env, opts.fault, master);
     }
     await waitForSteadyState(env, { name: NAME, address: ADDRESS, timeoutMs: 90_000 });
   } finally {
+    monitor.stop();
     watch.stop();
     await probe.stop();
   }
@@ -105,6 +158,9 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       results.map((r) => r.statusMs),
       floorMs,
     ),
+    failed,
+    doubleMs,
+    calmFailed,
   };
 }
 
@@ -113,7 +169,7 @@ function pad(s: string, n: number): string {
 }
 
 function printTable(rows: Row[]): void {
-  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), "x floor"];
+  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), pad("x floor", 8), pad("failed req", 11), pad("calm ctl", 9), "double claim max"];
   console.log(head.join(" "));
   for (const r of rows) {
     console.log(
@@ -127,7 +183,10 @@ function printTable(rows: Row[]): void {
         pad(r.vip.ratio.toFixed(2), 8),
         pad(seconds(r.status.medianMs), 14),
         pad(seconds(r.status.p95Ms), 8),
-        r.status.ratio.toFixed(2),
+        pad(r.status.ratio.toFixed(2), 8),
+        pad(String(r.failed.reduce((a, b) => a + b, 0)), 11),
+        pad(String(r.calmFailed.reduce((a, b) => a + b, 0)), 9),
+        r.fault === "link" ? "n/a (cut off)" : seconds(Math.max(0, ...r.doubleMs)),
       ].join(" "),
     );
   }
@@ -143,20 +202,22 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const interval of settings.intervals) {
-      await env.apply(virtualIP(interval));
+      await env.apply(virtualIP(interval, settings.priorities));
       for (const fault of settings.faults) rows.push(await measureSet(env, { interval, fault, runs: settings.runs }));
     }
   } finally {
     await env.stop();
   }
   console.log("");
-  console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), priority ${PRIORITY}, floor = 3 x advert + (256-priority)/256 x advert`);
+  const shown = Object.keys(settings.priorities).length > 0 ? `priorities ${JSON.stringify(settings.priorities)}` : `priority ${PRIORITY}`;
+  console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), ${shown}, floor = 3 x advert + (256-${PRIORITY})/256 x advert`);
   printTable(rows);
   console.log(`Total time ${seconds(Date.now() - t0)}`);
   const json = {
     benchmark: "failover",
     nodes: 3,
     priority: PRIORITY,
+    priorities: settings.priorities,
     runsPerSet: settings.runs,
     results: rows.map((r) => ({
       advertInterval: r.interval,
@@ -168,6 +229,9 @@ async function main(): Promise<void> {
       vipMs: r.runs.map((x) => x.vipMs),
       statusMs: r.runs.map((x) => x.statusMs),
       statusMismatches: r.runs.filter((x) => x.answeredBy !== x.statusMaster).length,
+      failedRequests: r.failed,
+      calmFailedRequests: r.calmFailed,
+      doubleClaimMs: r.doubleMs,
     })),
   };
   console.log(JSON.stringify(json));

@@ -749,18 +749,24 @@ void describe("agent with keepalived in three nodes", () => {
     assert.ok(convergedMs < 10_000, `status took ${convergedMs} ms to converge`);
   });
 
-  void test("agent SIGTERM: another node takes over within about one advert interval and the stopped node shows STOPPED", async () => {
+  void test("agent SIGTERM: the MASTER hands over (another node holds the VIP before it lets go) and the stopped node shows STOPPED", async () => {
     const victim = await settledMaster(WEB);
     const agent = agents.get(victim)!;
     const t0 = Date.now();
-    const stopped = agent.stop(15_000);
-    const taker = await waitFor("the VIP on another node", async () => {
+    const stopped = agent.stop(30_000);
+    // Follow who holds the address until the victim has let go: never nobody (ADR 0018).
+    const seen: string[][] = [];
+    const taker = await waitFor("the VIP on another node only", async () => {
       const h = await holders(WEB.spec.address);
+      seen.push(h);
       return h.length === 1 && h[0] !== victim ? h[0] : undefined;
-    }, 10_000, 20);
+    }, 20_000, 20);
     const takeoverMs = Date.now() - t0;
-    console.log(`VIP moved from ${victim} to ${taker} ${takeoverMs} ms after SIGTERM of the agent`);
-    assert.ok(takeoverMs < 2500, `takeover took ${takeoverMs} ms`);
+    console.log(`VIP moved from ${victim} to ${taker} ${takeoverMs} ms after SIGTERM of the agent (${seen.length} samples)`);
+    assert.deepEqual(seen.filter((h) => h.length === 0), [], "a sample in which no node held the VIP");
+    assert.ok(seen.some((h) => h.includes(victim) && h.includes(taker)), "the new MASTER held the VIP before the old one let go");
+    // About four advert intervals of 1 s and the agent's own steps; generous for a busy machine.
+    assert.ok(takeoverMs < 10_000, `handover took ${takeoverMs} ms`);
     await stopped;
     assert.equal(agent.child.exitCode, 0, "the agent exits 0");
     assert.deepEqual(keepalivedPids(victim), [], "keepalived stopped with the agent");

@@ -1,6 +1,8 @@
 // The planned handover's bounds and steps, with fake ports (no keepalived):
 // the pause covers every MASTER's master-down interval within the budget, and
 // the handover ends when the FIFO reports the former MASTERs BACKUP.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { handOver, planPauseMs, StateWaiters, type HandoverPorts } from "../../../src/agent/handover.js";
@@ -41,6 +43,35 @@ function ports(over: Partial<HandoverPorts> & { states: Map<string, string> }): 
   };
 }
 
+/** The state letter of a process in /proc (T: stopped). */
+function procState(child: ChildProcess): string {
+  return readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2] ?? "?";
+}
+
+/** A handover of one MASTER whose pause must end in SIGCONT: the process runs on and nothing is released. */
+async function assertContinued(over: Partial<HandoverPorts>, budgetMs: number): Promise<void> {
+  const child = spawn("sleep", ["30"]);
+  try {
+    const released: string[][] = [];
+    const p = ports({
+      states: new Map([["vip_4_51", "MASTER"]]),
+      vrrpPid: () => Promise.resolve(child.pid),
+      release: (names) => {
+        released.push([...names]);
+        return Promise.resolve();
+      },
+      ...over,
+    });
+    const res = await handOver(p, budgetMs);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual(procState(child), "T", "the process was continued");
+    assert.equal(res.restarted, false);
+    assert.deepEqual(released, []);
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
 void describe("handOver", () => {
   void test("nothing to do without a MASTER instance: no pause", async () => {
     const p = ports({ states: new Map([["vip_4_51", "BACKUP"]]) });
@@ -64,8 +95,6 @@ void describe("handOver", () => {
     assert.deepEqual(res.stillMaster, ["vip_4_52"]);
   });
   void test("pauses the VRRP process for the whole master-down bound, then ends it and releases its addresses", async () => {
-    const { spawn } = await import("node:child_process");
-    const { readFileSync } = await import("node:fs");
     const child = spawn("sleep", ["30"]);
     const exited = new Promise<NodeJS.Signals | null>((r) => child.on("exit", (_code, signal) => r(signal)));
     try {
@@ -81,7 +110,7 @@ void describe("handOver", () => {
         sleep: async (ms) => {
           if (ms === 200) return;
           await new Promise((r) => setTimeout(r, 50));
-          seen.push(`${ms} ${readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2] ?? "?"}`);
+          seen.push(`${ms} ${procState(child)}`);
         },
       });
       const res = await handOver(p, 10_000);
@@ -94,51 +123,10 @@ void describe("handOver", () => {
     }
   });
   void test("an instance without another node: the process is continued, nothing released", async () => {
-    const { spawn } = await import("node:child_process");
-    const { readFileSync } = await import("node:fs");
-    const child = spawn("sleep", ["30"]);
-    try {
-      const released: string[][] = [];
-      const p = ports({
-        states: new Map([["vip_4_51", "MASTER"]]),
-        vrrpPid: () => Promise.resolve(child.pid),
-        hasPeers: () => false,
-        release: (names) => {
-          released.push([...names]);
-          return Promise.resolve();
-        },
-      });
-      const res = await handOver(p, 10_000);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.notEqual(readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2], "T", "the process was continued");
-      assert.equal(res.restarted, false);
-      assert.deepEqual(released, []);
-    } finally {
-      child.kill("SIGKILL");
-    }
+    await assertContinued({ hasPeers: () => false }, 10_000);
   });
   void test("a pause cut short by the budget continues the process instead (the BACKUP may not have taken over)", async () => {
-    const { spawn } = await import("node:child_process");
-    const { readFileSync } = await import("node:fs");
-    const child = spawn("sleep", ["30"]);
-    try {
-      const released: string[][] = [];
-      const p = ports({
-        states: new Map([["vip_4_51", "MASTER"]]),
-        vrrpPid: () => Promise.resolve(child.pid),
-        release: (names) => {
-          released.push([...names]);
-          return Promise.resolve();
-        },
-      });
-      const res = await handOver(p, 300);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.notEqual(readFileSync(`/proc/${child.pid}/stat`, "utf8").split(" ")[2], "T", "the process was continued");
-      assert.equal(res.restarted, false);
-      assert.deepEqual(released, []);
-    } finally {
-      child.kill("SIGKILL");
-    }
+    await assertContinued({}, 300);
   });
 });
 

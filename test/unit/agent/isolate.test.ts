@@ -8,27 +8,12 @@ import { MAX_REJECTION_MESSAGE, judgeInstances, parseParts, partVersion, rejecti
 import type { ConfigTestVerdict } from "../../../src/agent/config.js";
 import type { NodeInstanceMap, PublishedInstance, PublishedNode } from "../../../src/api/index.js";
 import { assembleNodeConfig } from "../../../src/render/index.js";
+import { publishedInstance } from "./instances.js";
 
 const NODE = "node-a";
 const MISSING = "eth9";
 
-function instance(name: string, vrid: number, address: string, over: Partial<PublishedInstance> = {}): PublishedInstance {
-  return {
-    name,
-    virtualRouterId: vrid,
-    family: 4,
-    version: 3,
-    advertIntervalMs: 1000,
-    preempt: false,
-    unicast: true,
-    peers: ["192.0.2.11", "192.0.2.12"],
-    primaryAddress: address,
-    excludedAddresses: [],
-    virtualIPs: [`default/${name}`],
-    virtualServers: [],
-    ...over,
-  };
-}
+const instance = publishedInstance;
 
 function nodeOf(entries: Array<{ key: string; iface?: string; priority?: number }>): PublishedNode {
   return { node: NODE, runtimeDir: "/run/keepalived-vip", instances: entries.map((e) => ({ instance: e.key, interface: e.iface ?? "eth0", priority: e.priority ?? 100, sourceIP: "192.0.2.11" })) };

@@ -15,27 +15,12 @@ import {
   type PublishedNode,
 } from "../../../src/api/index.js";
 import { assembleNodeConfig, sha256Hex } from "../../../src/render/index.js";
+import { publishedInstance } from "./instances.js";
 
 const NODE = "node-a";
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
-function instance(name: string, vrid: number, address: string, over: Partial<PublishedInstance> = {}): PublishedInstance {
-  return {
-    name,
-    virtualRouterId: vrid,
-    family: 4,
-    version: 2,
-    advertIntervalMs: 1000,
-    preempt: false,
-    unicast: true,
-    peers: ["192.0.2.11", "192.0.2.12"],
-    primaryAddress: address,
-    excludedAddresses: [],
-    virtualIPs: [`default/${name}`],
-    virtualServers: [],
-    ...over,
-  };
-}
+const instance = (name: string, vrid: number, address: string, over: Partial<PublishedInstance> = {}): PublishedInstance => publishedInstance(name, vrid, address, { version: 2, ...over });
 
 const WEB = instance("vip_4_51", 51, "192.0.2.50");
 const DB = instance("vip_4_52", 52, "192.0.2.60");

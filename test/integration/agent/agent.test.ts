@@ -51,6 +51,7 @@ import {
   type Nodes,
 } from "../../support/index.js";
 import { testPool } from "../../support/pools.js";
+import { keepalivedPids as pidsOf, readJsonLog, waitFor } from "./support.js";
 
 const NS = "keepalived-vip-system";
 const SA = "keepalived-vip-agent";
@@ -199,20 +200,6 @@ function expectedConfig(plan: ClusterPlan, node: string): string {
 
 // --- observation helpers -----------------------------------------------------
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 async function statusNodes(name: string): Promise<NodeStatus[]> {
   const res = await admin.custom.getNamespacedCustomObject(GROUP, VERSION, "default", PLURAL, name);
@@ -264,18 +251,7 @@ interface LogLine {
 }
 
 function agentLog(node: string): LogLine[] {
-  const file = agents.get(node)?.logFile;
-  if (!file) return [];
-  const out: LogLine[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      out.push(JSON.parse(line) as LogLine);
-    } catch {
-      // a line cut by a concurrent write
-    }
-  }
-  return out;
+  return readJsonLog<LogLine>(agents.get(node)?.logFile);
 }
 
 /** The live keepalived.conf of a node. */
@@ -306,13 +282,7 @@ function lastLog(node: string, message: string): LogLine | undefined {
 
 /** Pids of keepalived processes (parent and children) inside a node. */
 function keepalivedPids(node: string): number[] {
-  return nodes.pids(node).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "keepalived";
-    } catch {
-      return false;
-    }
-  });
+  return pidsOf(nodes, node);
 }
 
 function startAgent(node: NetNode): NodeProcess {

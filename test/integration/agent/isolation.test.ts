@@ -39,6 +39,7 @@ import { applyObject, createKubeClients, type KubeClients } from "../../../src/k
 import { planCluster, type ClusterPlan, type ClusterView } from "../../../src/render/index.js";
 import { createNodes, installProjectCRDs, kubectl, NODE_SANS, podBoundKubeconfig, REPO_ROOT, runCommand, startControlPlane, type ControlPlane, type NetNode, type NodeProcess, type Nodes } from "../../support/index.js";
 import { testPool } from "../../support/pools.js";
+import { keepalivedPids as pidsOf, readJsonLog, waitFor } from "./support.js";
 
 const NS = "keepalived-vip-system";
 const SA = "keepalived-vip-agent";
@@ -128,21 +129,6 @@ async function publish(): Promise<ClusterPlan> {
   return plan;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function entries(name: string): Promise<NodeStatus[]> {
   const res = await admin.custom.getNamespacedCustomObject(GROUP, VERSION, "default", PLURAL, name);
   return [...((res.body as { status?: { nodes?: NodeStatus[] } }).status?.nodes ?? [])].sort((a, b) => a.name.localeCompare(b.name));
@@ -181,34 +167,18 @@ function node(name: string): NetNode {
   return n;
 }
 
+function agentLog(name: string): Array<Record<string, unknown>> {
+  return readJsonLog(agents.get(name)?.logFile);
+}
+
+function keepalivedPids(name: string): number[] {
+  return pidsOf(nodes, name);
+}
+
 function liveConfig(n: NetNode): string {
   return readFileSync(join(n.runtimeDir, "keepalived.conf"), "utf8");
 }
 
-function agentLog(name: string): Array<Record<string, unknown>> {
-  const file = agents.get(name)?.logFile;
-  if (!file) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-}
-
-function keepalivedPids(name: string): number[] {
-  return nodes.pids(name).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "keepalived";
-    } catch {
-      return false;
-    }
-  });
-}
 
 async function eventsOf(name: string): Promise<string[]> {
   const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");

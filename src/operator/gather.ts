@@ -130,8 +130,8 @@ export interface GatheredVirtualIPs {
 
 /**
  * The part of a VirtualIP's status that planning reads: the allocation
- * (address, router id, pool), the claim and the Ready condition (when it
- * became unusable). Fields that do not parse are left out.
+ * (address, router id, pool), the claim, the Ready condition (when it
+ * became unusable) and each node's VRRP state. Fields that do not parse are left out.
  */
 export function plannedStatus(obj: RawObject): NonNullable<VirtualIP["status"]> {
   const raw = (obj.status ?? {}) as Record<string, unknown>;
@@ -143,12 +143,28 @@ export function plannedStatus(obj: RawObject): NonNullable<VirtualIP["status"]> 
   if (claim.success) out.claim = claim.data;
   const ready = Array.isArray(raw.conditions) ? (raw.conditions as unknown[]).map((c) => conditionSchema.safeParse(c)).find((c) => c.success && c.data.type === "Ready") : undefined;
   if (ready?.success) out.conditions = [ready.data];
+  // The nodes' VRRP states, for handing a Local Service's VIP over make-before-break (render/placement.ts).
+  if (Array.isArray(raw.nodes)) {
+    const nodes: NonNullable<VirtualIP["status"]>["nodes"] = [];
+    for (const n of raw.nodes as unknown[]) {
+      const e = n as { name?: unknown; state?: unknown };
+      if (typeof e.name === "string" && (e.state === "MASTER" || e.state === "BACKUP" || e.state === "FAULT")) nodes.push({ name: e.name, state: e.state });
+    }
+    if (nodes.length > 0) out.nodes = nodes;
+  }
   return out;
 }
 
-/** A fingerprint of the status fields planning reads (see plannedStatus). */
-export function plannedStatusFingerprint(obj: RawObject | undefined): string {
-  return obj ? JSON.stringify(plannedStatus(obj)) : "";
+/**
+ * A fingerprint of the status fields planning reads (see plannedStatus). The
+ * nodes' VRRP states count only with `withNodeStates` (a VirtualIP in front of
+ * an externalTrafficPolicy: Local Service, whose standby they decide): a state
+ * change elsewhere re-plans nothing.
+ */
+export function plannedStatusFingerprint(obj: RawObject | undefined, withNodeStates = false): string {
+  if (!obj) return "";
+  const { nodes, ...rest } = plannedStatus(obj);
+  return JSON.stringify(withNodeStates ? { ...rest, nodes } : rest);
 }
 
 /** Sorts the cached VirtualIPs into valid, invalid and deleting; valid ones carry their planned status. */

@@ -116,11 +116,15 @@ function nodeFingerprint(obj: RawObject | undefined): string {
   return JSON.stringify([obj.metadata?.uid, obj.metadata?.labels, obj.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], status.addresses, unschedulable]);
 }
 
-/** A fingerprint of what the renderer reads from a VirtualIP (its spec, and the allocation and claim in its status). */
-function vipSpecFingerprint(obj: RawObject | undefined): string {
+/**
+ * A fingerprint of what the renderer reads from a VirtualIP: its spec, the
+ * allocation and claim in its status, and with `local` (its Service has
+ * externalTrafficPolicy: Local) its nodes' VRRP states.
+ */
+function vipSpecFingerprint(obj: RawObject | undefined, local = false): string {
   if (!obj) return "";
   const m = obj.metadata ?? {};
-  return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp, plannedStatusFingerprint(obj)]);
+  return JSON.stringify([m.uid, m.generation, m.deletionTimestamp ?? "", m.creationTimestamp, plannedStatusFingerprint(obj, local)]);
 }
 
 /** A fingerprint of what the renderer reads from a VirtualIPPool or a Namespace (spec, labels). */
@@ -277,8 +281,17 @@ export class Reconciler {
     }
   }
 
+  /** Whether a VirtualIP's Service has externalTrafficPolicy: Local (its standby follows the nodes' states). */
+  private frontsLocalService(vip: RawObject | undefined): boolean {
+    const ns = vip?.metadata?.namespace;
+    const name = (vip?.spec as { serviceRef?: { name?: unknown } } | undefined)?.serviceRef?.name;
+    if (!ns || typeof name !== "string") return false;
+    return (this.opts.cache.get("Service", keyOf(ns, name))?.spec as { externalTrafficPolicy?: unknown } | undefined)?.externalTrafficPolicy === "Local";
+  }
+
   private onVirtualIPChange(key: string, previous: RawObject | undefined, current: RawObject | undefined): void {
-    if (vipSpecFingerprint(previous) !== vipSpecFingerprint(current)) this.renderDirty = true;
+    const local = this.frontsLocalService(current ?? previous);
+    if (vipSpecFingerprint(previous, local) !== vipSpecFingerprint(current, local)) this.renderDirty = true;
     this.markStatus(key);
     if (!current) {
       this.parser.forget(key);

@@ -56,5 +56,27 @@ export function planStandby(planned: PlannedInstance, index: ViewIndex): Set<str
     eligible = new Set(nodes.filter((n) => ready.has(n) && (eligible?.has(n) ?? true)));
   }
   if (eligible === undefined || eligible.size === 0) return new Set();
-  return new Set(nodes.filter((n) => !eligible.has(n)));
+  const standby = new Set(nodes.filter((n) => !eligible.has(n)));
+  // Make before break: a node that is MASTER now stands by only once a node
+  // that may take over reports BACKUP or MASTER. A node leaving standby is in
+  // FAULT until its agent applies the plan, and a FAULT node ignores the
+  // priority-0 advert of the one going: it would wait a whole master-down
+  // interval instead of taking over at once.
+  const states = nodeStates(planned);
+  const canTakeOver = [...eligible].some((n) => states.get(n)?.has("BACKUP") || states.get(n)?.has("MASTER"));
+  if (!canTakeOver) for (const n of standby) if (states.get(n)?.has("MASTER")) standby.delete(n);
+  return standby;
+}
+
+/** Node -> the VRRP states its agent reports on the instance's VirtualIPs. */
+function nodeStates(planned: PlannedInstance): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const member of planned.members) {
+    for (const e of member.vip.status?.nodes ?? []) {
+      const set = out.get(e.name) ?? new Set<string>();
+      set.add(e.state);
+      out.set(e.name, set);
+    }
+  }
+  return out;
 }

@@ -74,6 +74,26 @@ void describe("standby for externalTrafficPolicy: Local", () => {
     });
   }
 
+  void describe("make before break: the MASTER stands by only once a node with an endpoint can take over", () => {
+    /** The VirtualIP with its nodes' reported states. */
+    const reported = (states: Record<string, "MASTER" | "BACKUP" | "FAULT">) => ({ ...vip({ name: "v" }), status: { nodes: Object.entries(states).map(([name, state]) => ({ name, state })) } });
+    const standing = (v: ClusterView): string[] =>
+      Object.entries(placement(v))
+        .filter(([, p]) => p.standby.length > 0)
+        .map(([n]) => n)
+        .sort();
+    const endpointOn = (n: string) => ({ services: [LOCAL], endpointSlices: [endpoints("web", [{ node: n }])] });
+    void test("the endpoint moved from the MASTER to a node still in FAULT: the MASTER keeps serving", () => {
+      assert.deepEqual(standing(view([reported({ "node-a": "FAULT", "node-b": "FAULT", "node-c": "MASTER" })], endpointOn("node-a"))), ["node-b"]);
+    });
+    void test("once that node reports BACKUP the MASTER stands by and hands over", () => {
+      assert.deepEqual(standing(view([reported({ "node-a": "BACKUP", "node-b": "FAULT", "node-c": "MASTER" })], endpointOn("node-a"))), ["node-b", "node-c"]);
+    });
+    void test("a node that is not MASTER stands by at once", () => {
+      assert.deepEqual(standing(view([reported({ "node-a": "FAULT", "node-b": "BACKUP", "node-c": "MASTER" })], endpointOn("node-c"))), ["node-a", "node-b"]);
+    });
+  });
+
   void test("an instance with two Local Services: eligible nodes have a ready endpoint of each", () => {
     const v = view(
       [vip({ name: "a", spec: { address: "192.0.2.50", serviceRef: { name: "web" } } }), vip({ name: "b", spec: { address: "192.0.2.51", serviceRef: { name: "api" } } })],

@@ -167,10 +167,10 @@ export class ListWatch {
         }
         const { end, lines } = await this.watchFrom(this.resourceVersion ?? "");
         if (end === "gone") {
+          this.resourceVersion = undefined;
           // Expired at once after a fresh list: something is wrong with the server; back off instead of spinning.
           if (relisted && lines <= 1) throw new ApiError(`watch of ${this.opts.name} expired right after a list`, 410);
           this.opts.logger?.info("Watch expired, relisting", { resource: this.opts.name });
-          this.resourceVersion = undefined;
         }
         this.opts.onRestart?.(end === "gone" ? "relisted" : "resumed");
         failures = 0;

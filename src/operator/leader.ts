@@ -202,14 +202,14 @@ export class LeaderElector {
   private async tryAcquireOrRenew(attempt: number): Promise<void> {
     const { leases, lease, identity, timing, clock, logger } = this.opts;
     const stale = (): boolean => this.stopped || attempt !== this.attempt;
-    // The deadline counts from before the request: the renewTime written is never older than what others measure from.
-    const startedAt = clock.now();
     const read = await leases.read(lease);
     if (stale()) return;
     const { action, observation } = planLeaderAction({ lease: read, now: clock.now(), identity, leaseDurationMs: timing.leaseDurationMs, observed: this.observed });
     this.observed = observation;
     this.current = read;
     let written: ObservedLease;
+    // The deadline counts from before the write: others measure expiry from when they see it, which is later.
+    const writeAt = clock.now();
     switch (action.kind) {
       case "wait":
         if (this.leading) this.loseLeadership(`Lease taken by ${action.holder}`);
@@ -227,8 +227,8 @@ export class LeaderElector {
     if (stale()) return;
     this.current = written;
     this.observed = { resourceVersion: written.resourceVersion, observedAt: clock.now() };
-    this.lastRenewAt = startedAt;
-    this.armDeadline(startedAt + timing.renewDeadlineMs - clock.now());
+    this.lastRenewAt = writeAt;
+    this.armDeadline(writeAt + timing.renewDeadlineMs - clock.now());
     this.opts.onObserved?.(identity);
     if (!this.leading) {
       this.leading = true;

@@ -73,7 +73,16 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const renderer = config.renderThread === "worker" ? new RenderWorker() : undefined;
   const reconciler = new Reconciler({ config, clients, cache, clock, logger, metrics, events, render: renderer?.render ?? renderInline });
   let elector: LeaderElector | undefined;
-  let watches: WatchSet | undefined;
+
+  const targets = operatorWatchTargets(config.namespace, config.planNamespace);
+  const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
+    const kind = t.name as Kind;
+    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj)) : cache.put(kind, obj);
+    if (change) reconciler.onChange(change);
+  };
+  const onRestart = (t: WatchTarget, how: RestartKind): void => metrics.watchRestarts.inc({ resource: t.name, how });
+  const started = clock.now();
+  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart });
 
   const health = await startHealthServer({
     bindAddress: config.metricsBindAddress,
@@ -83,19 +92,13 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     readyz: {
       synced: () => (reconciler.isSynced ? { ok: true } : { ok: false, message: "cache not synced yet" }),
       // False while any watch is down (an API outage); it recovers by itself (ADR 0014).
-      watches: () => watches?.health() ?? { ok: false, message: "not started" },
+      watches: () => watches.health(),
     },
+  }).catch((err: unknown) => {
+    watches.stop();
+    throw err;
   });
 
-  const targets = operatorWatchTargets(config.namespace, config.planNamespace);
-  const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
-    const kind = t.name as Kind;
-    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj)) : cache.put(kind, obj);
-    if (change) reconciler.onChange(change);
-  };
-  const onRestart = (t: WatchTarget, how: RestartKind): void => metrics.watchRestarts.inc({ resource: t.name, how });
-  watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart });
-  const started = clock.now();
   const synced = watches.synced.then(() => {
     logger.info("Synced the cache", { ms: clock.now() - started, virtualIPs: cache.size("VirtualIP"), nodes: cache.size("Node"), services: cache.size("Service") });
     reconciler.markSynced();

@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { backoffDelay, ListWatch, type ChangeOrigin, type WatchEventType } from "../../../src/kube/listwatch.js";
-import { ApiError, type ListPage, type ListWatchTransport, type Query, type RawObject, type WatchLine, type WatchStream, type WatchStreamHandlers } from "../../../src/kube/transport.js";
+import { ApiError, type ListPage, type ListWatchTransport, type Query, type RawObject, type WatchStream, type WatchStreamHandlers } from "../../../src/kube/transport.js";
 import { FakeClock, flushMicrotasks } from "../../../src/shared/clock.js";
 
 function obj(name: string, rv: string, extra: Record<string, unknown> = {}): RawObject {
@@ -34,7 +34,7 @@ class FakeStream {
     this.handlers.onOpen();
   }
   send(type: string, object: RawObject): void {
-    this.handlers.onLine({ type, object } as WatchLine);
+    this.handlers.onLine({ type, object });
   }
   end(): void {
     this.settle.resolve();
@@ -167,7 +167,7 @@ void describe("ListWatch", () => {
       const w = transport.lastWatch;
       assert.equal(w.query.resourceVersion, "12");
       w.open();
-      if (how.startsWith("an ERROR")) w.send("ERROR", { code: 410, message: "too old resource version" } as RawObject);
+      if (how.startsWith("an ERROR")) w.send("ERROR", { code: 410, message: "too old resource version" });
       else w.fail(new ApiError("watch: HTTP 410: Gone", 410));
       await settle();
       assert.equal(transport.lists.length, 2, "relisted");
@@ -188,7 +188,7 @@ void describe("ListWatch", () => {
     await settle();
     transport.lastWatch.send("DELETED", obj("a", "11"));
     await clock.advance(10_000);
-    transport.lastWatch.send("ERROR", { code: 410 } as RawObject);
+    transport.lastWatch.send("ERROR", { code: 410 });
     await settle();
     assert.deepEqual(
       events.map((e) => `${e.type} ${e.name}`),
@@ -245,7 +245,7 @@ void describe("ListWatch", () => {
     transport.listAnswers = [page([], "10")];
     lw.start();
     await settle();
-    transport.lastWatch.send("ERROR", { code: 500, message: "internal error" } as RawObject);
+    transport.lastWatch.send("ERROR", { code: 500, message: "internal error" });
     await settle();
     assert.equal(transport.lastWatch.aborted, true);
     assert.deepEqual(errors, [200]);
@@ -261,7 +261,7 @@ void describe("ListWatch", () => {
     transport.listAnswers = [page([], "10"), page([], "10")];
     lw.start();
     await settle();
-    transport.lastWatch.send("ERROR", { code: 410 } as RawObject);
+    transport.lastWatch.send("ERROR", { code: 410 });
     await settle();
     assert.equal(transport.lists.length, 1);
     assert.deepEqual(errors, [200]);

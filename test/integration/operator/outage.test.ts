@@ -39,6 +39,7 @@ void describe("API server outage", () => {
     const stoppedAt = Date.now();
     await env.cp.stopApiServer();
     await eventually(async () => !(await op!.ready()), { timeoutMs: 10_000, intervalMs: 100, what: "/readyz not ready while the API server is away" });
+    const unreadyAfterMs = Date.now() - stoppedAt;
     let readyDuring = 0;
     while (Date.now() - stoppedAt < OUTAGE_MS) {
       assert.equal(op.exited(), false, `the operator exited during the outage:\n${op.log()}`);
@@ -47,8 +48,10 @@ void describe("API server outage", () => {
     }
     assert.equal(readyDuring, 0, "/readyz said ready while the API server was away");
     await env.cp.startApiServer();
+    const startedAt = Date.now();
 
     await eventually(() => op!.ready(), { timeoutMs: 60_000, intervalMs: 200, what: "/readyz ready after the outage" });
+    console.log(`# outage: /readyz not ready ${unreadyAfterMs} ms after the stop, ready again ${Date.now() - startedAt} ms after the API server was ready`);
     assert.equal(op.exited(), false);
     assert.equal(op.child.pid, pid);
     // The outage outlasted the renew deadline: the leader stepped down, and leads again without a restart.
@@ -62,6 +65,7 @@ void describe("API server outage", () => {
       const cfg = (await readNodeConfig(env, "node-a"))?.config ?? "";
       return cfg.includes("192.0.2.60") && !cfg.includes("192.0.2.50");
     }, { timeoutMs: 30_000, what: "node-a's config with the new address" });
+    console.log(`# outage: the change made after the outage published ${Date.now() - startedAt} ms after the API server was ready`);
     await waitForReady(env, "web", "NoMaster");
     assert.equal(op.child.pid, pid);
     assert.equal(op.exited(), false);

@@ -223,9 +223,10 @@ export class LeaderElector {
         written = await leases.update(lease, { resourceVersion: action.resourceVersion, record: action.record });
         break;
     }
+    // The Lease as written, even by an attempt that is stale by now: a release must update this version.
+    this.current = written;
     // A write that lands after its attempt timed out still holds the Lease; the next attempt reads and renews it.
     if (stale()) return;
-    this.current = written;
     this.observed = { resourceVersion: written.resourceVersion, observedAt: clock.now() };
     this.lastRenewAt = writeAt;
     this.armDeadline(writeAt + timing.renewDeadlineMs - clock.now());

@@ -175,7 +175,8 @@ export function httpTransport(kc: k8s.KubeConfig): ListWatchTransport {
             });
             res.on("end", () => resolve());
             res.on("error", (err) => (aborted ? resolve() : reject(err)));
-            res.on("aborted", () => (aborted ? resolve() : reject(new ApiError(`watch ${path}: connection lost`))));
+            // After "end" this settles nothing; without it, the stream was cut.
+            res.on("close", () => (aborted ? resolve() : reject(new ApiError(`watch ${path}: connection lost`))));
           });
           // A silent connection may be dead (no FIN from a vanished peer): end it as if the server had; the watch resumes.
           req.setTimeout(WATCH_IDLE_MS, () => {
@@ -184,6 +185,7 @@ export function httpTransport(kc: k8s.KubeConfig): ListWatchTransport {
             resolve();
           });
           req.on("error", (err) => (aborted ? resolve() : reject(err)));
+          req.on("close", () => aborted && resolve());
           req.end();
         });
       })();

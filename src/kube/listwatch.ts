@@ -76,6 +76,22 @@ export function backoffDelay(failures: number, backoff: Backoff, random: number)
   return Math.round(base * (0.5 + 0.5 * random));
 }
 
+/** How long 429 waits when the server names no Retry-After (a resource that is (re)initializing after a restart). */
+const TOO_MANY_REQUESTS_MS = 1000;
+
+/**
+ * The wait after a failure: a 429 (the API server starting, or shedding load)
+ * waits what the server asks (Retry-After, default 1 s, within the backoff's
+ * cap), jittered; anything else the exponential backoff. Pure.
+ */
+export function retryDelay(err: unknown, failures: number, backoff: Backoff, random: number): number {
+  if (err instanceof ApiError && err.statusCode === 429) {
+    const asked = Math.min(err.retryAfterMs ?? TOO_MANY_REQUESTS_MS, backoff.maxMs);
+    return Math.round(asked * (0.5 + 0.5 * random));
+  }
+  return backoffDelay(failures, backoff, random);
+}
+
 /** Key of an object: "namespace/name", or "name" for cluster-scoped objects. */
 export function rawKey(obj: RawObject): string {
   const ns = obj.metadata?.namespace;
@@ -178,7 +194,7 @@ export class ListWatch {
         if (this.stopped) break;
         failures++;
         this.opts.onRestart?.("failed");
-        const waitMs = backoffDelay(failures, this.backoff, this.random());
+        const waitMs = retryDelay(err, failures, this.backoff, this.random());
         this.markDown(err, waitMs, failures);
         await this.sleep(waitMs);
       }

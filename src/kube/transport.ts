@@ -72,10 +72,19 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly statusCode?: number,
+    /** The server's Retry-After, in ms (sent with 429 while it starts or sheds load). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "ApiError";
   }
+}
+
+/** Retry-After in seconds as ms; undefined when absent or not a number of seconds. */
+function retryAfterMs(res: http.IncomingMessage): number | undefined {
+  const v = res.headers["retry-after"];
+  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) * 1000 : undefined;
+  return n;
 }
 
 /** How long a list request may take. */
@@ -127,7 +136,7 @@ export function httpTransport(kc: k8s.KubeConfig): ListWatchTransport {
           res.on("end", () => {
             const body = Buffer.concat(chunks).toString("utf8");
             const status = res.statusCode ?? 0;
-            if (status >= 300) reject(new ApiError(`list ${path}: HTTP ${status}: ${statusMessage(body)}`, status));
+            if (status >= 300) reject(new ApiError(`list ${path}: HTTP ${status}: ${statusMessage(body)}`, status, retryAfterMs(res)));
             else resolve(body);
           });
           res.on("error", reject);
@@ -153,7 +162,7 @@ export function httpTransport(kc: k8s.KubeConfig): ListWatchTransport {
             if (status !== 200) {
               let body = "";
               res.on("data", (c: string) => (body += c));
-              res.on("end", () => reject(new ApiError(`watch ${path}: HTTP ${status}: ${statusMessage(body)}`, status)));
+              res.on("end", () => reject(new ApiError(`watch ${path}: HTTP ${status}: ${statusMessage(body)}`, status, retryAfterMs(res))));
               res.on("error", reject);
               return;
             }

@@ -47,6 +47,8 @@ export interface WatchSet {
   synced: Promise<void>;
   /** Ready when every watch is listed and none is down; the message names the ones that are not. */
   health(): WatchHealth;
+  /** Ends every backoff wait at once (the API server is known to answer again). */
+  retryNow(): void;
   stop(): void;
 }
 
@@ -84,6 +86,9 @@ export function startWatches(opts: StartWatchesOptions): WatchSet {
     health() {
       const bad = watches.map((w) => w.health()).filter((h) => !h.ok);
       return bad.length === 0 ? { ok: true } : { ok: false, message: bad.map((h) => h.message).join("; ") };
+    },
+    retryNow() {
+      for (const w of watches) w.retryNow();
     },
     stop() {
       for (const w of watches) w.stop();

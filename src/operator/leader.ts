@@ -122,6 +122,8 @@ export interface LeaderElectorOptions {
   onStoppedLeading: () => void;
   /** Called on every successful attempt, leader or not (for the leader metric and readiness). */
   onObserved?: (holder: string) => void;
+  /** Called on every failed attempt (the API server may be away). */
+  onAttemptFailed?: (err: unknown) => void;
 }
 
 /** A promise that rejects after `ms` on `clock` unless `work` settles first. */
@@ -188,6 +190,7 @@ export class LeaderElector {
       await withTimeout(this.tryAcquireOrRenew(attempt), timing.renewDeadlineMs, clock);
     } catch (err) {
       this.opts.logger.warn("Failed to acquire or renew the leader Lease", { lease: this.opts.lease.name, error: describeError(err) });
+      this.opts.onAttemptFailed?.(err);
     } finally {
       // Whatever this attempt still has in flight is stale from now on.
       this.attempt++;

@@ -105,6 +105,8 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   });
 
   if (config.leaderElect) {
+    // The Lease answers again after failures: the API server is back, so the watches need not finish their backoff.
+    let leaseFailing = false;
     elector = new LeaderElector({
       leases: apiLeaseStore(clients),
       lease: { namespace: config.namespace, name: LEADER_LEASE_NAME },
@@ -115,6 +117,12 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
       onStartedLeading: () => reconciler.startLeading(),
       // Step down, keep the process, the watches and the cache; the elector keeps trying and we lead again when it wins.
       onStoppedLeading: () => reconciler.stopLeading(),
+      onAttemptFailed: () => (leaseFailing = true),
+      onObserved: () => {
+        if (!leaseFailing) return;
+        leaseFailing = false;
+        watches.retryNow();
+      },
     });
     elector.start();
   } else {

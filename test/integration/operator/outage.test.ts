@@ -36,8 +36,8 @@ void describe("API server outage", () => {
     const pid = op.child.pid;
     assert.ok(pid);
 
-    const stoppedAt = Date.now();
     await env.cp.stopApiServer();
+    const stoppedAt = Date.now();
     await eventually(async () => !(await op!.ready()), { timeoutMs: 10_000, intervalMs: 100, what: "/readyz not ready while the API server is away" });
     const unreadyAfterMs = Date.now() - stoppedAt;
     let readyDuring = 0;
@@ -51,7 +51,7 @@ void describe("API server outage", () => {
     const startedAt = Date.now();
 
     await eventually(() => op!.ready(), { timeoutMs: 60_000, intervalMs: 200, what: "/readyz ready after the outage" });
-    console.log(`# outage: /readyz not ready ${unreadyAfterMs} ms after the stop, ready again ${Date.now() - startedAt} ms after the API server was ready`);
+    console.log(`# outage: /readyz not ready ${unreadyAfterMs} ms after the API server exited, ready again ${Date.now() - startedAt} ms after the API server was ready`);
     assert.equal(op.exited(), false);
     assert.equal(op.child.pid, pid);
     // The outage outlasted the renew deadline: the leader stepped down, and leads again without a restart.

@@ -2,7 +2,7 @@
 // list pages, watch streams the test drives) and a fake clock for the backoff.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { backoffDelay, ListWatch, type ChangeOrigin, type WatchEventType } from "../../../src/kube/listwatch.js";
+import { backoffDelay, ListWatch, retryDelay, type ChangeOrigin, type WatchEventType } from "../../../src/kube/listwatch.js";
 import { ApiError, type ListPage, type ListWatchTransport, type Query, type RawObject, type WatchStream, type WatchStreamHandlers } from "../../../src/kube/transport.js";
 import { FakeClock, flushMicrotasks } from "../../../src/shared/clock.js";
 
@@ -226,14 +226,16 @@ void describe("ListWatch", () => {
     lw.stop();
   });
 
-  void test("a failing list: not healthy and retried; the first good list makes it healthy", async () => {
+  void test("a failing list (429 while the API server starts): not healthy, retried after 1 s, the first good list makes it healthy", async () => {
     const { transport, clock, synced, lw } = setup();
     transport.listAnswers = [() => new ApiError("list: HTTP 429: storage is (re)initializing", 429), page([obj("a", "5")], "10")];
     lw.start();
     await settle();
     assert.deepEqual(lw.health(), { ok: false, message: "Secret: list: HTTP 429: storage is (re)initializing" });
     assert.equal(lw.synced, false);
-    await clock.advance(200);
+    await clock.advance(999);
+    assert.equal(transport.lists.length, 1);
+    await clock.advance(1);
     await settle();
     assert.deepEqual(synced, [["a"]]);
     assert.deepEqual(lw.health(), { ok: true });
@@ -356,4 +358,22 @@ void describe("backoffDelay", () => {
       assert.equal(backoffDelay(c.failures, { initialMs: 200, maxMs: 10_000 }, c.random), c.want);
     });
   }
+});
+
+void describe("retryDelay", () => {
+  const backoff = { initialMs: 200, maxMs: 10_000 };
+  void test("429 waits what the server asks (Retry-After), not the grown backoff", () => {
+    assert.equal(retryDelay(new ApiError("storage is (re)initializing", 429, 2000), 9, backoff, 1), 2000);
+  });
+  void test("429 without Retry-After waits 1 s, jittered", () => {
+    assert.equal(retryDelay(new ApiError("too many requests", 429), 9, backoff, 1), 1000);
+    assert.equal(retryDelay(new ApiError("too many requests", 429), 9, backoff, 0), 500);
+  });
+  void test("a Retry-After beyond the cap waits the cap", () => {
+    assert.equal(retryDelay(new ApiError("slow down", 429, 60_000), 1, backoff, 1), 10_000);
+  });
+  void test("other errors take the exponential backoff", () => {
+    assert.equal(retryDelay(new ApiError("forbidden", 403), 9, backoff, 1), 10_000);
+    assert.equal(retryDelay(new Error("connect ECONNREFUSED"), 2, backoff, 1), 400);
+  });
 });

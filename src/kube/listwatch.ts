@@ -19,6 +19,8 @@ export type ChangeOrigin = "watch" | "list";
 export interface ListWatchHandler {
   /** A change, in order. After a relist, objects that were not listed again come as DELETED (with their last known identity). */
   onEvent(type: WatchEventType, object: RawObject, origin: ChangeOrigin): void;
+  /** A (re)list is about to send its first request. */
+  onListStart?(): void;
   /** A (re)list completed and its changes were delivered; `items` is the whole collection as listed. */
   onSynced?(items: RawObject[]): void;
 }
@@ -206,6 +208,7 @@ export class ListWatch {
     const items: RawObject[] = [];
     let resourceVersion = "";
     let next: string | undefined;
+    this.opts.handler.onListStart?.();
     do {
       const page = await this.opts.transport.list(this.opts.path, { ...this.selectors(), limit: String(this.opts.pageSize ?? 500), ...(next ? { continue: next } : {}) });
       items.push(...page.items);

@@ -35,6 +35,10 @@ export interface StartWatchesOptions {
   clock: Clock;
   /** Called for each change, in order per watch (relists included); must not throw. */
   onEvent: (target: WatchTarget, type: WatchEventType, object: RawObject) => void;
+  /** Called before each (re)list of `target`. */
+  onListStart?: (target: WatchTarget) => void;
+  /** Called after each (re)list of `target`, its changes delivered, with the keys listed. */
+  onListed?: (target: WatchTarget, keys: ReadonlySet<string>) => void;
   /** Called when a watch request of `target` ended (for the watch restarts metric). */
   onRestart?: (target: WatchTarget, how: RestartKind) => void;
   /** The HTTP side; default the kubeconfig's cluster. */
@@ -72,7 +76,9 @@ export function startWatches(opts: StartWatchesOptions): WatchSet {
       onRestart: (how) => opts.onRestart?.(t, how),
       handler: {
         onEvent: (type, obj) => opts.onEvent(t, type, obj),
-        onSynced: () => {
+        onListStart: () => opts.onListStart?.(t),
+        onSynced: (items) => {
+          opts.onListed?.(t, new Set(items.map(rawKey)));
           if (!first) return;
           first = false;
           if (--pending === 0) resolveSynced();

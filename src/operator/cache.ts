@@ -63,7 +63,6 @@ function strip(kind: Kind, obj: RawObject): RawObject {
  */
 export class ObjectCache {
   private readonly stores = new Map<Kind, Map<string, Entry>>();
-  private readonly deletions = new Map<string, number>();
   private seq = 0;
 
   private store(kind: Kind): Map<string, Entry> {
@@ -100,7 +99,6 @@ export class ObjectCache {
   remove(kind: Kind, key: string): CacheChange | undefined {
     const s = this.store(kind);
     const prev = s.get(key);
-    this.deletions.set(`${kind}\u0000${key}`, ++this.seq);
     if (!prev) return undefined;
     s.delete(key);
     return { kind, key, previous: prev.obj };
@@ -112,11 +110,6 @@ export class ObjectCache {
 
   has(kind: Kind, key: string): boolean {
     return this.stores.get(kind)?.has(key) ?? false;
-  }
-
-  /** Whether the object was deleted after sequence number `since`. */
-  deletedSince(kind: Kind, key: string, since: number): boolean {
-    return (this.deletions.get(`${kind}\u0000${key}`) ?? 0) > since;
   }
 
   /** All objects of a kind (insertion order). */
@@ -137,9 +130,10 @@ export class ObjectCache {
 
   /**
    * Removes objects a fresh list no longer shows and that were not updated
-   * since the list started (`since`): deletions a restarted watch never reported.
+   * since the list started (`since`): an object our own write put here whose
+   * deletion fell into a watch's gap (the list+watch only diffs what it saw).
    */
-  sweep(kind: Kind, listed: ReadonlyMap<string, string>, since: number): CacheChange[] {
+  sweep(kind: Kind, listed: ReadonlySet<string>, since: number): CacheChange[] {
     const out: CacheChange[] = [];
     const s = this.store(kind);
     for (const [key, e] of [...s]) {
@@ -147,7 +141,6 @@ export class ObjectCache {
       s.delete(key);
       out.push({ kind, key, previous: e.obj });
     }
-    for (const [k, seq] of this.deletions) if (seq <= since) this.deletions.delete(k);
     return out;
   }
 }

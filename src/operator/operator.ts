@@ -81,8 +81,16 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     if (change) reconciler.onChange(change);
   };
   const onRestart = (t: WatchTarget, how: RestartKind): void => metrics.watchRestarts.inc({ resource: t.name, how });
+  // A relist delivers the deletions its watch missed; the sweep also drops what only our own writes had put in the cache.
+  const listSince = new Map<string, number>();
+  const onListStart = (t: WatchTarget): void => void listSince.set(t.name, cache.currentSeq);
+  const onListed = (t: WatchTarget, keys: ReadonlySet<string>): void => {
+    const removed = cache.sweep(t.name as Kind, keys, listSince.get(t.name) ?? 0);
+    for (const change of removed) reconciler.onChange(change);
+    if (removed.length > 0) logger.info("Dropped objects a relist no longer shows", { resource: t.name, count: removed.length });
+  };
   const started = clock.now();
-  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart });
+  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart, onListStart, onListed });
 
   const health = await startHealthServer({
     bindAddress: config.metricsBindAddress,

@@ -88,6 +88,7 @@ function setup(opts: { random?: number } = {}) {
   const events: Seen[] = [];
   const synced: string[][] = [];
   const errors: number[] = [];
+  const listStarts: number[] = [];
   const lw = new ListWatch({
     name: "Secret",
     path: "/api/v1/namespaces/ns/secrets",
@@ -98,10 +99,11 @@ function setup(opts: { random?: number } = {}) {
     onError: (_err, retryInMs) => errors.push(retryInMs),
     handler: {
       onEvent: (type, o, origin) => events.push({ type, name: o.metadata?.name ?? "", rv: o.metadata?.resourceVersion ?? "", origin }),
+      onListStart: () => listStarts.push(transport.lists.length),
       onSynced: (items) => synced.push(items.map((i) => i.metadata?.name ?? "")),
     },
   });
-  return { transport, clock, events, synced, errors, lw };
+  return { transport, clock, events, synced, errors, listStarts, lw };
 }
 
 const page = (items: RawObject[], resourceVersion: string, cont?: string) => (): ListPage => ({ items, resourceVersion, ...(cont ? { continue: cont } : {}) });
@@ -155,7 +157,7 @@ void describe("ListWatch", () => {
 
   for (const how of ["an ERROR line with code 410", "HTTP 410 on the watch request"]) {
     void test(`410 Gone (${how}) relists and delivers what changed in the gap: deletions, changes, nothing for unchanged objects`, async () => {
-      const { transport, clock, events, synced, lw } = setup();
+      const { transport, clock, events, synced, listStarts, lw } = setup();
       transport.listAnswers = [page([obj("kept", "5"), obj("changed", "6"), obj("gone", "7")], "10"), page([obj("kept", "5"), obj("changed", "30"), obj("new", "31")], "40")];
       lw.start();
       await settle();
@@ -176,6 +178,7 @@ void describe("ListWatch", () => {
         ["MODIFIED changed 30 list", "ADDED new 31 list", "DELETED gone 7 list"],
       );
       assert.deepEqual(synced.at(-1), ["kept", "changed", "new"]);
+      assert.deepEqual(listStarts, [0, 1], "onListStart before each list's first request");
       assert.equal(transport.lastWatch.query.resourceVersion, "40");
       lw.stop();
     });

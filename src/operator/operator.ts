@@ -77,7 +77,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const targets = operatorWatchTargets(config.namespace, config.planNamespace);
   const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
     const kind = t.name as Kind;
-    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj)) : cache.put(kind, obj);
+    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj), obj) : cache.put(kind, obj);
     if (change) reconciler.onChange(change);
   };
   const onRestart = (t: WatchTarget, how: RestartKind): void => metrics.watchRestarts.inc({ resource: t.name, how });

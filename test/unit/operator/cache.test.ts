@@ -45,6 +45,17 @@ void describe("ObjectCache", () => {
     assert.equal(data["keepalived.conf"], digestValue("c2VjcmV0"));
   });
 
+  void test("a write response that arrives after the watch's DELETED does not bring the object back; a new object of that name does come in", () => {
+    const c = new ObjectCache();
+    c.put("VirtualIP", obj("a", "5"));
+    assert.ok(c.remove("VirtualIP", "default/a", obj("a", "8")));
+    assert.equal(c.put("VirtualIP", obj("a", "7")), undefined, "the late response of our own write");
+    assert.equal(c.has("VirtualIP", "default/a"), false);
+    const again = { ...obj("a", "9"), metadata: { ...obj("a", "9").metadata, uid: "another" } };
+    assert.ok(c.put("VirtualIP", again), "a new object with the same name");
+    assert.equal(c.has("VirtualIP", "default/a"), true);
+  });
+
   void test("remove reports the deleted object once", () => {
     const c = new ObjectCache();
     c.put("Lease", obj("a", "1"));

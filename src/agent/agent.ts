@@ -183,7 +183,8 @@ export class Agent {
       bindAddress: this.opts.metricsBindAddress,
       registry: this.metrics.registry,
       healthz: { keepalived: () => this.liveness() },
-      readyz: { keepalived: () => this.readiness() },
+      // Not ready while a config watch is down (an API outage); keepalived runs on regardless (ADR 0019).
+      readyz: { keepalived: () => this.readiness(), watches: () => this.watchHealth() },
       logger: log,
     });
     await this.discoverInterface();
@@ -211,6 +212,7 @@ export class Agent {
         name: nodeConfigSecretName(this.opts.node),
         onChange: (secret) => this.changed(this.plan.setNode(secret)),
         onError: (err, retryInMs) => log.warn("Failed to watch node Secret", { error: describeError(err), retryInMs }),
+        clock: this.clock,
       }),
       watchSecrets(this.opts.clients, {
         namespace,
@@ -218,6 +220,7 @@ export class Agent {
         onList: (secrets) => this.changed(this.plan.replaceInstances(secrets)),
         onEvent: (type, secret) => this.changed(type === "DELETED" ? this.plan.deleteInstance(secret.name) : this.plan.putInstance(secret)),
         onError: (err, retryInMs) => log.warn("Failed to watch instance Secrets", { error: describeError(err), retryInMs }),
+        clock: this.clock,
       }),
     ];
     this.scheduleResync();
@@ -249,6 +252,12 @@ export class Agent {
     if (phase === "backoff") return this.appliedConfig !== undefined ? { ok: true } : { ok: false, message: "keepalived is failing without a good config" };
     if (phase === "idle") return this.appliedConfig === undefined ? { ok: true, message: "waiting for a config" } : { ok: false, message: "keepalived is not started" };
     return { ok: false, message: `keepalived is ${phase}` };
+  }
+
+  private watchHealth(): HealthCheckResult {
+    const bad = this.watches.map((w) => w.health()).filter((h) => !h.ok);
+    if (this.watches.length === 0) return { ok: false, message: "not watching yet" };
+    return bad.length === 0 ? { ok: true } : { ok: false, message: bad.map((h) => h.message).join("; ") };
   }
 
   private readiness(): HealthCheckResult {

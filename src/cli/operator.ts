@@ -26,8 +26,9 @@ function readConfig(path: string | undefined): string | undefined {
 
 /**
  * Runs the operator until SIGTERM or SIGINT. It never resolves after a
- * start: the watches of @dot-i/k8s-operator cannot be closed without its
- * exit(1) path, so the process exits itself (0 after a graceful stop).
+ * start: after the graceful stop the process exits itself (0), so that no
+ * request still in flight keeps it alive. Watch failures and lost leadership
+ * never end it (ADR 0019).
  */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, OPTIONS);

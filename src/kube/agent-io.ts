@@ -3,7 +3,10 @@
 // status.nodes entry, Events on VirtualIPs. I/O.
 import { randomBytes } from "node:crypto";
 import { API_VERSION, KIND, agentFieldManager, type NodeStatus } from "../api/index.js";
-import { applyObject, applyVirtualIPStatus, describeError, errorStatus, k8s, type KubeClients, type VirtualIPRef } from "./client.js";
+import { realClock, type Clock } from "../shared/clock.js";
+import { applyObject, applyVirtualIPStatus, errorStatus, type k8s, type KubeClients, type VirtualIPRef } from "./client.js";
+import { DEFAULT_BACKOFF, ListWatch, type WatchHealth } from "./listwatch.js";
+import { httpTransport, type RawObject } from "./transport.js";
 
 /** A Secret's identity and data as the agent needs it. */
 export interface ObservedSecret {
@@ -24,9 +27,11 @@ interface WatchBehaviour {
   onError?(err: unknown, retryInMs: number): void;
   /** Called after every successful list (the view is in sync with the API server). */
   onSynced?(): void;
-  /** Backoff between failed attempts: initial, doubled, capped. Default 200 ms .. 10 s. */
+  /** Backoff between failed attempts: initial, doubled, capped, jittered. Default 200 ms .. 10 s. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Timers of the backoff. Default the real clock. */
+  clock?: Clock;
 }
 
 /** A watch of the Secrets that match a field and/or label selector. */
@@ -58,126 +63,50 @@ export interface SecretWatch {
   stop(): void;
   /** Ends a backoff wait at once (e.g. the API server is known to be back). */
   retryNow(): void;
+  /** Ready when listed and not down (for the agent's readiness). */
+  health(): WatchHealth;
 }
 
-function observed(secret: k8s.V1Secret): ObservedSecret {
+function observed(secret: RawObject): ObservedSecret {
   return {
     name: secret.metadata?.name ?? "",
     resourceVersion: secret.metadata?.resourceVersion ?? "",
-    data: secret.data ?? {},
+    data: (secret.data as Record<string, string> | undefined) ?? {},
     annotations: secret.metadata?.annotations ?? {},
   };
 }
 
-function delay(ms: number, signal: { stopped: boolean; wake?: () => void }): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.wake = () => {
-      clearTimeout(t);
-      resolve();
-    };
-  });
-}
-
 /**
- * Watches the Secrets of a namespace that match the selectors: a paginated
- * list, then a watch resumed from the last resourceVersion seen (bookmarks
- * included), a relist after 410 Gone, reconnects with backoff. Each (re)list
- * reports the whole view (onList), each watch event one Secret (onEvent).
+ * Watches the Secrets of a namespace that match the selectors with the one
+ * list+watch of src/kube/listwatch.ts: a paginated list, a watch resumed from
+ * the last resourceVersion seen (bookmarks included), a relist after 410
+ * Gone, reconnects with backoff and jitter. Each (re)list reports the whole
+ * view (onList), each watch event one Secret (onEvent).
  */
 export function watchSecrets(clients: KubeClients, opts: SecretsWatchOptions): SecretWatch {
-  const { fieldSelector, labelSelector } = opts;
-  const state: { stopped: boolean; wake?: () => void; request?: { abort(): void } } = { stopped: false };
-  const initial = opts.retryInitialMs ?? 200;
-  const max = opts.retryMaxMs ?? 10_000;
-  const limit = opts.pageSize ?? 500;
-
-  /** Lists every page; resolves to the list's resourceVersion. */
-  const list = async (): Promise<string> => {
-    const items: ObservedSecret[] = [];
-    let rv = "";
-    let next: string | undefined;
-    do {
-      const res = await clients.core.listNamespacedSecret(opts.namespace, undefined, undefined, next, fieldSelector, labelSelector, limit);
-      items.push(...res.body.items.map(observed));
-      rv = res.body.metadata?.resourceVersion ?? rv;
-      next = res.body.metadata?._continue || undefined;
-    } while (next && !state.stopped);
-    if (!state.stopped) opts.onList(items);
-    opts.onSynced?.();
-    return rv;
-  };
-
-  /** Watches from `rv` until the stream ends; resolves to the last resourceVersion seen, or undefined when a relist is needed. */
-  const watchFrom = (rv: string): Promise<{ rv?: string; err?: unknown; events: number }> =>
-    new Promise((resolve) => {
-      let last: string | undefined = rv;
-      let events = 0;
-      const watch = new k8s.Watch(clients.kc);
-      const query = {
-        ...(fieldSelector ? { fieldSelector } : {}),
-        ...(labelSelector ? { labelSelector } : {}),
-        resourceVersion: rv,
-        allowWatchBookmarks: true,
-        timeoutSeconds: 240 + Math.floor(Math.random() * 120),
-      };
-      const onEvent = (type: string, obj: k8s.V1Secret & { code?: number }): void => {
-        events++;
-        if (type === "ERROR") {
-          last = obj.code === 410 ? undefined : last;
-          state.request?.abort();
-          return;
-        }
-        if (obj.metadata?.resourceVersion) last = obj.metadata.resourceVersion;
-        if (state.stopped || (type !== "ADDED" && type !== "MODIFIED" && type !== "DELETED")) return;
-        opts.onEvent(type, observed(obj));
-      };
-      watch
-        .watch(`/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/secrets`, query, onEvent, (err: unknown) => resolve({ rv: last, err, events }))
-        .then((req: { abort(): void }) => {
-          state.request = req;
-          if (state.stopped) req.abort();
-        })
-        .catch((err: unknown) => resolve({ rv: last, err, events }));
-    });
-
-  /** One list-if-needed + watch round; resolves to the resourceVersion to resume from, or rejects. */
-  const round = async (rv: string | undefined): Promise<string | undefined> => {
-    const from = rv ?? (await list());
-    const started = Date.now();
-    const res = await watchFrom(from);
-    if (res.err && errorStatus(res.err) === 410) return undefined;
-    if (res.err && res.events === 0) throw res.err instanceof Error ? res.err : new Error(describeError(res.err));
-    // A stream that closes at once without a word is a failing server, not a timeout.
-    if (res.events === 0 && Date.now() - started < 1000) throw new Error("watch closed immediately");
-    return res.rv;
-  };
-
-  const loop = async (): Promise<void> => {
-    let rv: string | undefined;
-    let failures = 0;
-    while (!state.stopped) {
-      try {
-        rv = await round(rv);
-        failures = 0;
-      } catch (err) {
-        if (state.stopped) break;
-        failures++;
-        const wait = Math.min(initial * 2 ** (failures - 1), max);
-        opts.onError?.(err, wait);
-        await delay(wait, state);
-      }
-    }
-  };
-  void loop();
-  return {
-    stop: () => {
-      state.stopped = true;
-      state.request?.abort();
-      state.wake?.();
+  const watch = new ListWatch({
+    name: opts.labelSelector ?? opts.fieldSelector ?? "secrets",
+    path: `/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/secrets`,
+    ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}),
+    ...(opts.fieldSelector ? { fieldSelector: opts.fieldSelector } : {}),
+    transport: httpTransport(clients.kc),
+    clock: opts.clock ?? realClock,
+    backoff: { initialMs: opts.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: opts.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
+    ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+    onError: (err, retryInMs) => opts.onError?.(err, retryInMs),
+    handler: {
+      // A relist's changes reach the agent as the whole view (onList), the watch's one by one.
+      onEvent: (type, obj, origin) => {
+        if (origin === "watch") opts.onEvent(type, observed(obj));
+      },
+      onSynced: (items) => {
+        opts.onList(items.map(observed));
+        opts.onSynced?.();
+      },
     },
-    retryNow: () => state.wake?.(),
-  };
+  });
+  watch.start();
+  return { stop: () => watch.stop(), retryNow: () => watch.retryNow(), health: () => watch.health() };
 }
 
 /**
@@ -198,6 +127,7 @@ export function watchSecretByName(clients: KubeClients, opts: SecretWatchOptions
     onSynced: () => opts.onSynced?.(),
     retryInitialMs: opts.retryInitialMs,
     retryMaxMs: opts.retryMaxMs,
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
 }
 

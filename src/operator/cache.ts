@@ -7,6 +7,9 @@ import { rawKey } from "../kube/watch.js";
 /** The kinds the operator keeps. */
 export type Kind = "VirtualIP" | "VirtualIPPool" | "Namespace" | "ServiceCIDR" | "Service" | "EndpointSlice" | "Node" | "Lease" | "Secret" | "DaemonSet";
 
+/** How many recent deletions the cache remembers. */
+const MAX_TOMBSTONES = 10_000;
+
 /** Kinds whose managedFields the operator reads (Service: who owns status.loadBalancer.ingress). */
 const KEEP_MANAGED_FIELDS = new Set<Kind>(["Service"]);
 
@@ -63,7 +66,13 @@ function strip(kind: Kind, obj: RawObject): RawObject {
  */
 export class ObjectCache {
   private readonly stores = new Map<Kind, Map<string, Entry>>();
-  private readonly deletions = new Map<string, number>();
+  /**
+   * The last deletions (uid and resourceVersion, by kind and key): the
+   * response of our own write can arrive after the watch's DELETED of the
+   * same object (removing the last finalizer deletes it) and must not bring
+   * it back.
+   */
+  private readonly tombstones = new Map<string, { uid?: string; rv?: number }>();
   private seq = 0;
 
   private store(kind: Kind): Map<string, Entry> {
@@ -85,6 +94,12 @@ export class ObjectCache {
     const key = rawKey(obj);
     const s = this.store(kind);
     const prev = s.get(key);
+    const tomb = this.tombstones.get(`${kind}\u0000${key}`);
+    if (tomb && !prev) {
+      const rv = rvNumber(obj);
+      if (tomb.uid === obj.metadata?.uid && (tomb.rv === undefined || rv === undefined || rv <= tomb.rv)) return undefined;
+      this.tombstones.delete(`${kind}\u0000${key}`);
+    }
     if (prev) {
       const a = rvNumber(prev.obj);
       const b = rvNumber(obj);
@@ -96,14 +111,22 @@ export class ObjectCache {
     return prev ? { kind, key, previous: prev.obj, current } : { kind, key, current };
   }
 
-  /** Removes an object; undefined when it was not there. */
-  remove(kind: Kind, key: string): CacheChange | undefined {
+  /** Removes an object (`deleted`: as the DELETED event carried it); undefined when it was not there. */
+  remove(kind: Kind, key: string, deleted?: RawObject): CacheChange | undefined {
     const s = this.store(kind);
     const prev = s.get(key);
-    this.deletions.set(`${kind}\u0000${key}`, ++this.seq);
+    const gone = deleted ?? prev?.obj;
+    if (gone) this.remember(`${kind}\u0000${key}`, { uid: gone.metadata?.uid, rv: rvNumber(gone) });
     if (!prev) return undefined;
     s.delete(key);
     return { kind, key, previous: prev.obj };
+  }
+
+  private remember(id: string, tomb: { uid?: string; rv?: number }): void {
+    this.tombstones.delete(id);
+    this.tombstones.set(id, tomb);
+    // Only the latest deletions matter (a write response is late by a round trip, not by thousands of deletions).
+    if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value as string);
   }
 
   get(kind: Kind, key: string): RawObject | undefined {
@@ -112,11 +135,6 @@ export class ObjectCache {
 
   has(kind: Kind, key: string): boolean {
     return this.stores.get(kind)?.has(key) ?? false;
-  }
-
-  /** Whether the object was deleted after sequence number `since`. */
-  deletedSince(kind: Kind, key: string, since: number): boolean {
-    return (this.deletions.get(`${kind}\u0000${key}`) ?? 0) > since;
   }
 
   /** All objects of a kind (insertion order). */
@@ -137,9 +155,10 @@ export class ObjectCache {
 
   /**
    * Removes objects a fresh list no longer shows and that were not updated
-   * since the list started (`since`): deletions a restarted watch never reported.
+   * since the list started (`since`): an object our own write put here whose
+   * deletion fell into a watch's gap (the list+watch only diffs what it saw).
    */
-  sweep(kind: Kind, listed: ReadonlyMap<string, string>, since: number): CacheChange[] {
+  sweep(kind: Kind, listed: ReadonlySet<string>, since: number): CacheChange[] {
     const out: CacheChange[] = [];
     const s = this.store(kind);
     for (const [key, e] of [...s]) {
@@ -147,7 +166,6 @@ export class ObjectCache {
       s.delete(key);
       out.push({ kind, key, previous: e.obj });
     }
-    for (const [k, seq] of this.deletions) if (seq <= since) this.deletions.delete(k);
     return out;
   }
 }

@@ -1,5 +1,6 @@
 // Leader election over a coordination.k8s.io Lease, with client-go's rules:
-// planLeaderAction is the pure decision; LeaderElector runs it on a timer (I/O through src/kube/leader).
+// planLeaderAction is the pure decision; LeaderElector runs it on a timer and
+// steps down and back up without ever ending the process (I/O through a LeaseStore).
 import type { Clock, Timer } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import type { KubeClients } from "../kube/client.js";
@@ -87,22 +88,69 @@ export function leadershipExpired(lastRenewAt: number, now: number, renewDeadlin
   return now - lastRenewAt >= renewDeadlineMs;
 }
 
+/** The Lease I/O leader election needs (src/kube/leader by default; tests pass a fake). */
+export interface LeaseStore {
+  read(ref: LeaseRef): Promise<ObservedLease | undefined>;
+  create(ref: LeaseRef, record: LeaseRecord): Promise<ObservedLease>;
+  update(ref: LeaseRef, update: { resourceVersion: string; record: LeaseRecord }): Promise<ObservedLease>;
+}
+
+/** The Lease store on the API server. */
+export function apiLeaseStore(clients: KubeClients): LeaseStore {
+  return {
+    read: (ref) => readLease(clients, ref),
+    create: (ref, record) => createLease(clients, ref, record),
+    update: (ref, update) => updateLease(clients, ref, update),
+  };
+}
+
 export interface LeaderElectorOptions {
-  clients: KubeClients;
+  /** Where the Lease lives; see {@link apiLeaseStore}. */
+  leases: LeaseStore;
   lease: LeaseRef;
   identity: string;
   timing: LeaderTiming;
   clock: Clock;
   logger: Logger;
-  /** Called once when this replica becomes the leader. */
+  /** Called each time this replica becomes the leader (again after a step-down). */
   onStartedLeading: () => void;
-  /** Called once when this replica stops being the leader without releasing (renew deadline passed or Lease taken). */
+  /**
+   * Called each time this replica stops being the leader without releasing
+   * (renew deadline passed or Lease taken): stop writing at once. The elector
+   * keeps trying and calls onStartedLeading when it wins again.
+   */
   onStoppedLeading: () => void;
   /** Called on every successful attempt, leader or not (for the leader metric and readiness). */
   onObserved?: (holder: string) => void;
+  /** Called on every failed attempt (the API server may be away). */
+  onAttemptFailed?: (err: unknown) => void;
 }
 
-/** Runs leader election: tries every retry period; the leader renews, the others wait for expiry. */
+/** A promise that rejects after `ms` on `clock` unless `work` settles first. */
+function withTimeout<T>(work: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    work.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      (err: unknown) => {
+        timer.cancel();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * Runs leader election: tries every retry period; the leader renews, the
+ * others wait for expiry. A leader that cannot renew within the renew
+ * deadline steps down at that moment (a timer, not the next attempt), before
+ * the Lease can expire for the others (renew deadline < lease duration), so
+ * two replicas never write at once; it keeps trying and leads again when it
+ * wins. The process never exits over leadership.
+ */
 export class LeaderElector {
   private leading = false;
   private stopped = false;
@@ -110,7 +158,10 @@ export class LeaderElector {
   private current: ObservedLease | undefined;
   private lastRenewAt = 0;
   private timer: Timer | undefined;
+  private deadline: Timer | undefined;
   private inflight: Promise<void> | undefined;
+  /** Number of the running attempt: an attempt that timed out must not act when it finally returns. */
+  private attempt = 0;
 
   constructor(private readonly opts: LeaderElectorOptions) {}
 
@@ -133,10 +184,16 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     const { timing, clock } = this.opts;
+    const attempt = this.attempt;
     try {
-      await this.tryAcquireOrRenew();
+      // A request that hangs (a partitioned API server) must not stall the election.
+      await withTimeout(this.tryAcquireOrRenew(attempt), timing.renewDeadlineMs, clock);
     } catch (err) {
       this.opts.logger.warn("Failed to acquire or renew the leader Lease", { lease: this.opts.lease.name, error: describeError(err) });
+      this.opts.onAttemptFailed?.(err);
+    } finally {
+      // Whatever this attempt still has in flight is stale from now on.
+      this.attempt++;
     }
     if (this.leading && leadershipExpired(this.lastRenewAt, clock.now(), timing.renewDeadlineMs)) {
       this.loseLeadership("renew deadline passed");
@@ -145,30 +202,39 @@ export class LeaderElector {
     this.schedule(timing.retryPeriodMs * jitter);
   }
 
-  private async tryAcquireOrRenew(): Promise<void> {
-    const { clients, lease, identity, timing, clock, logger } = this.opts;
-    const read = await readLease(clients, lease);
-    if (this.stopped) return;
+  private async tryAcquireOrRenew(attempt: number): Promise<void> {
+    const { leases, lease, identity, timing, clock, logger } = this.opts;
+    const stale = (): boolean => this.stopped || attempt !== this.attempt;
+    const read = await leases.read(lease);
+    if (stale()) return;
     const { action, observation } = planLeaderAction({ lease: read, now: clock.now(), identity, leaseDurationMs: timing.leaseDurationMs, observed: this.observed });
     this.observed = observation;
     this.current = read;
+    let written: ObservedLease;
+    // The deadline counts from before the write: others measure expiry from when they see it, which is later.
+    const writeAt = clock.now();
     switch (action.kind) {
       case "wait":
         if (this.leading) this.loseLeadership(`Lease taken by ${action.holder}`);
         this.opts.onObserved?.(action.holder);
         return;
       case "create":
-        this.current = await createLease(clients, lease, action.record);
+        written = await leases.create(lease, action.record);
         break;
       case "acquire":
       case "renew":
-        this.current = await updateLease(clients, lease, { resourceVersion: action.resourceVersion, record: action.record });
+        written = await leases.update(lease, { resourceVersion: action.resourceVersion, record: action.record });
         break;
     }
-    this.observed = { resourceVersion: this.current.resourceVersion, observedAt: clock.now() };
-    this.lastRenewAt = clock.now();
+    // The Lease as written, even by an attempt that is stale by now: a release must update this version.
+    this.current = written;
+    // A write that lands after its attempt timed out still holds the Lease; the next attempt reads and renews it.
+    if (stale()) return;
+    this.observed = { resourceVersion: written.resourceVersion, observedAt: clock.now() };
+    this.lastRenewAt = writeAt;
+    this.armDeadline(writeAt + timing.renewDeadlineMs - clock.now());
     this.opts.onObserved?.(identity);
-    if (!this.leading && !this.stopped) {
+    if (!this.leading) {
       this.leading = true;
       const previous = action.kind === "acquire" ? action.previousHolder : "";
       logger.info("Became the leader", { lease: lease.name, identity, previousHolder: previous });
@@ -176,10 +242,18 @@ export class LeaderElector {
     }
   }
 
+  /** Steps down exactly when the renew deadline passes without a renewal. */
+  private armDeadline(inMs: number): void {
+    this.deadline?.cancel();
+    this.deadline = this.opts.clock.setTimer(() => this.loseLeadership("renew deadline passed"), inMs);
+  }
+
   private loseLeadership(why: string): void {
+    this.deadline?.cancel();
+    this.deadline = undefined;
     if (!this.leading) return;
     this.leading = false;
-    this.opts.logger.error("Lost leadership", { lease: this.opts.lease.name, identity: this.opts.identity, reason: why });
+    this.opts.logger.warn("Lost leadership, stopped writing; rejoining the election", { lease: this.opts.lease.name, identity: this.opts.identity, reason: why });
     this.opts.onStoppedLeading();
   }
 
@@ -187,12 +261,13 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    this.deadline?.cancel();
     await this.inflight?.catch(() => undefined);
     if (!this.leading || !this.current) return;
     this.leading = false;
-    const { clients, lease, clock, logger } = this.opts;
+    const { leases, lease, clock, logger } = this.opts;
     try {
-      await updateLease(clients, lease, { resourceVersion: this.current.resourceVersion, record: planLeaseRelease(this.current.record, clock.now()) });
+      await leases.update(lease, { resourceVersion: this.current.resourceVersion, record: planLeaseRelease(this.current.record, clock.now()) });
       logger.info("Released the leader Lease", { lease: lease.name, identity: this.opts.identity });
     } catch (err) {
       logger.warn("Failed to release the leader Lease", { lease: lease.name, error: describeError(err) });

@@ -22,6 +22,8 @@ export interface OperatorMetrics {
   queueDepth: Gauge;
   /** Duration of the pure cluster planning (renderer) alone. */
   renderDuration: Histogram;
+  /** Watch requests that ended, by resource and how the list+watch carried on (resumed, relisted, failed). */
+  watchRestarts: Counter<"resource" | "how">;
 }
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -42,6 +44,7 @@ export function createOperatorMetrics(defaults = true): OperatorMetrics {
     leader: new Gauge({ name: "keepalived_vip_operator_leader", help: "1 while this replica is the leader.", registers }),
     queueDepth: new Gauge({ name: "keepalived_vip_operator_queue_depth", help: "Keys waiting or running in the work queue.", registers }),
     renderDuration: new Histogram({ name: "keepalived_vip_operator_render_duration_seconds", help: "Duration of planning the whole cluster (every node's keepalived.conf).", buckets: DURATION_BUCKETS, registers }),
+    watchRestarts: new Counter({ name: "keepalived_vip_operator_watch_restarts_total", help: "Watch requests that ended, by resource and how the watch carried on (resumed, relisted, failed).", labelNames: ["resource", "how"], registers }),
   };
   for (const reason of Object.values(ReadyReason)) m.virtualIPs.set({ reason }, 0);
   m.leader.set(0);

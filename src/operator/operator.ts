@@ -2,24 +2,19 @@
 // leader election, the reconciler and the health server, wired together. I/O.
 import { hostname } from "node:os";
 import { DAEMONSET_NAME, GROUP, LEADER_LEASE_NAME, PLURAL, POOL_PLURAL, VERSION } from "../api/index.js";
-import { createKubeClients, describeError, type KubeClients } from "../kube/client.js";
-import { listKeys, rawKey, startWatches, type RawObject, type WatchEventType, type WatchTarget } from "../kube/watch.js";
+import { createKubeClients, type KubeClients } from "../kube/client.js";
+import { rawKey, startWatches, type RawObject, type RestartKind, type WatchEventType, type WatchSet, type WatchTarget } from "../kube/watch.js";
 import { realClock, type Clock } from "../shared/clock.js";
 import { startHealthServer, type HealthServer } from "../shared/health-server.js";
 import type { Logger } from "../shared/logger.js";
 import { ObjectCache, type Kind } from "./cache.js";
 import { EventRecorder } from "./events.js";
-import { LeaderElector } from "./leader.js";
+import { LeaderElector, apiLeaseStore } from "./leader.js";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.js";
 import { CONFIG_SECRETS_SELECTOR } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { Reconciler } from "./reconciler.js";
 import { RenderWorker, renderInline } from "./render-worker.js";
-
-/** How long the sync barrier waits for the watches to deliver a listed object before listing again. */
-const SYNC_RELIST_MS = 2000;
-/** Delay between a watch restart and the list that finds deletions the restart hid. */
-const RESYNC_DELAY_MS = 2000;
 
 /** The watches of the operator, each with the cache kind it feeds. */
 export function operatorWatchTargets(namespace: string, planNamespace: string = namespace): (WatchTarget & { name: Kind })[] {
@@ -46,8 +41,6 @@ export interface StartOperatorOptions {
   config: OperatorConfig;
   logger: Logger;
   clock?: Clock;
-  /** Ends the process (lost leadership). Default process.exit. */
-  exit?: (code: number) => void;
 }
 
 /** A running operator. */
@@ -59,58 +52,20 @@ export interface OperatorHandle {
   health: HealthServer;
   /** Resolves once the cache holds every watched object. */
   synced: Promise<void>;
+  /** The list+watches feeding the cache. */
+  watches: WatchSet;
   /**
    * Graceful stop: stops writing, lets running writes finish, releases the
-   * leader Lease (so another replica takes over at once) and closes the
-   * health server. The watches keep running until the process exits.
+   * leader Lease (so another replica takes over at once), stops the watches
+   * and closes the health server.
    */
   stop(): Promise<void>;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Waits until every object a fresh list shows is in the cache (or was deleted since). */
-async function waitForSync(opts: { clients: KubeClients; cache: ObjectCache; targets: (WatchTarget & { name: Kind })[]; logger: Logger }): Promise<void> {
-  const { cache, clients, targets, logger } = opts;
-  const started = Date.now();
-  for (const t of targets) {
-    for (;;) {
-      const since = cache.currentSeq;
-      const listed = await listKeys(clients.kc, t);
-      const deadline = Date.now() + SYNC_RELIST_MS;
-      let missing = [...listed.keys()].filter((k) => !cache.has(t.name, k) && !cache.deletedSince(t.name, k, since));
-      while (missing.length > 0 && Date.now() < deadline) {
-        await sleep(20);
-        missing = missing.filter((k) => !cache.has(t.name, k) && !cache.deletedSince(t.name, k, since));
-      }
-      if (missing.length === 0) break;
-      logger.debug("Waiting for watch events of listed objects", { resource: t.name, missing: missing.length });
-    }
-  }
-  logger.info("Synced the cache", { ms: Date.now() - started, virtualIPs: cache.size("VirtualIP"), nodes: cache.size("Node"), services: cache.size("Service") });
-}
-
-/** Lists a resource again after its watch restarted, and drops what the replay did not bring back. */
-async function resync(opts: { clients: KubeClients; cache: ObjectCache; target: WatchTarget & { name: Kind }; reconciler: Reconciler; logger: Logger }): Promise<void> {
-  const { cache, target } = opts;
-  const since = cache.currentSeq;
-  try {
-    const listed = await listKeys(opts.clients.kc, target);
-    const removed = cache.sweep(target.name, listed, since);
-    for (const change of removed) opts.reconciler.onChange(change);
-    if (removed.length > 0) opts.logger.info("Dropped objects deleted while a watch restarted", { resource: target.name, count: removed.length });
-  } catch (err) {
-    opts.logger.warn("Failed to list after a watch restart", { resource: target.name, error: describeError(err) });
-  }
 }
 
 /** Starts the operator: health server, watches, sync, leader election, reconciler. */
 export async function startOperator(opts: StartOperatorOptions): Promise<OperatorHandle> {
   const { config, logger } = opts;
   const clock = opts.clock ?? realClock;
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
   const metrics = createOperatorMetrics();
   const clients = createKubeClients({ ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), onWrite: (verb, resource) => metrics.writes.inc({ verb, resource }) });
   const cache = new ObjectCache();
@@ -119,46 +74,62 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const reconciler = new Reconciler({ config, clients, cache, clock, logger, metrics, events, render: renderer?.render ?? renderInline });
   let elector: LeaderElector | undefined;
 
+  const targets = operatorWatchTargets(config.namespace, config.planNamespace);
+  const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
+    const kind = t.name as Kind;
+    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj), obj) : cache.put(kind, obj);
+    if (change) reconciler.onChange(change);
+  };
+  const onRestart = (t: WatchTarget, how: RestartKind): void => metrics.watchRestarts.inc({ resource: t.name, how });
+  // A relist delivers the deletions its watch missed; the sweep also drops what only our own writes had put in the cache.
+  const listSince = new Map<string, number>();
+  const onListStart = (t: WatchTarget): void => void listSince.set(t.name, cache.currentSeq);
+  const onListed = (t: WatchTarget, keys: ReadonlySet<string>): void => {
+    const removed = cache.sweep(t.name as Kind, keys, listSince.get(t.name) ?? 0);
+    for (const change of removed) reconciler.onChange(change);
+    if (removed.length > 0) logger.info("Dropped objects a relist no longer shows", { resource: t.name, count: removed.length });
+  };
+  const started = clock.now();
+  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart, onListStart, onListed });
+
   const health = await startHealthServer({
     bindAddress: config.metricsBindAddress,
     registry: metrics.registry,
     logger,
     healthz: { ping: () => ({ ok: true }) },
-    readyz: { synced: () => (reconciler.isSynced ? { ok: true } : { ok: false, message: "cache not synced yet" }) },
+    readyz: {
+      synced: () => (reconciler.isSynced ? { ok: true } : { ok: false, message: "cache not synced yet" }),
+      // False while any watch is down (an API outage); it recovers by itself (ADR 0019).
+      watches: () => watches.health(),
+    },
+  }).catch((err: unknown) => {
+    watches.stop();
+    throw err;
   });
 
-  const targets = operatorWatchTargets(config.namespace, config.planNamespace);
-  const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
-    const kind = t.name as Kind;
-    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj)) : cache.put(kind, obj);
-    if (change) reconciler.onChange(change);
-  };
-  const onRestart = (t: WatchTarget): void => {
-    const target = targets.find((x) => x.name === t.name);
-    if (target) setTimeout(() => void resync({ clients, cache, target, reconciler, logger }), RESYNC_DELAY_MS).unref();
-  };
-  await startWatches({ kc: clients.kc, targets, logger, onEvent, onRestart });
-  const synced = waitForSync({ clients, cache, targets, logger }).then(
-    () => reconciler.markSynced(),
-    (err: unknown) => {
-      logger.error("Failed to sync the cache, exiting", { error: describeError(err) });
-      exit(1);
-    },
-  );
+  const synced = watches.synced.then(() => {
+    logger.info("Synced the cache", { ms: clock.now() - started, virtualIPs: cache.size("VirtualIP"), nodes: cache.size("Node"), services: cache.size("Service") });
+    reconciler.markSynced();
+  });
 
   if (config.leaderElect) {
+    // The Lease answers again after failures: the API server is back, so the watches need not finish their backoff.
+    let leaseFailing = false;
     elector = new LeaderElector({
-      clients,
+      leases: apiLeaseStore(clients),
       lease: { namespace: config.namespace, name: LEADER_LEASE_NAME },
       identity: config.identity,
       timing: { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs },
       clock,
       logger,
       onStartedLeading: () => reconciler.startLeading(),
-      onStoppedLeading: () => {
-        reconciler.stopLeading();
-        logger.error("Exiting after losing leadership, so that this replica restarts as a follower", { identity: config.identity });
-        exit(1);
+      // Step down, keep the process, the watches and the cache; the elector keeps trying and we lead again when it wins.
+      onStoppedLeading: () => reconciler.stopLeading(),
+      onAttemptFailed: () => (leaseFailing = true),
+      onObserved: () => {
+        if (!leaseFailing) return;
+        leaseFailing = false;
+        watches.retryNow();
       },
     });
     elector.start();
@@ -173,10 +144,12 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     clients,
     health,
     synced,
+    watches,
     async stop() {
       reconciler.stopLeading();
       await reconciler.queue.shutDown();
       await elector?.release();
+      watches.stop();
       await health.close();
       await renderer?.close();
     },

@@ -103,7 +103,7 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "identity", env: "POD_NAME", default: "<hostname>_<pid>", help: "Leader-election identity of this replica" },
   { name: "leader-elect", env: "KEEPALIVED_VIP_LEADER_ELECT", default: "true", help: "Elect a leader through a Lease; only the leader writes (true|false)" },
   { name: "lease-duration", env: "KEEPALIVED_VIP_LEASE_DURATION", default: "15s", help: "How long others wait for an unrenewed leader Lease before taking over" },
-  { name: "renew-deadline", env: "KEEPALIVED_VIP_RENEW_DEADLINE", default: "10s", help: "How long the leader retries renewing before it gives up" },
+  { name: "renew-deadline", env: "KEEPALIVED_VIP_RENEW_DEADLINE", default: "10s", help: "How long the leader retries renewing before it steps down (stops writing, keeps running)" },
   { name: "retry-period", env: "KEEPALIVED_VIP_RETRY_PERIOD", default: "2s", help: "Interval between leader-election attempts" },
   { name: "metrics-bind-address", env: "KEEPALIVED_VIP_METRICS_BIND_ADDRESS", default: ":8080", help: "Address of /metrics, /healthz and /readyz (host:port, :port, [v6]:port)" },
   { name: "workers", env: "KEEPALIVED_VIP_WORKERS", default: "8", help: "How many objects are written concurrently" },

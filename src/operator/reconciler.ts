@@ -207,7 +207,7 @@ export class Reconciler {
     this.schedulePlan();
   }
 
-  /** Stops writing (the process is about to exit). */
+  /** Stops writing: a graceful stop, or leadership lost (then startLeading plans everything again). */
   stopLeading(): void {
     this.leading = false;
     this.opts.metrics.leader.set(0);

@@ -94,6 +94,15 @@ export interface ControlPlane {
   kubeconfigFor(namespace: string, serviceAccount: string, opts?: TokenOptions): Promise<string>;
   /** Client configuration with a fresh ServiceAccount token (host address). */
   clientConfigFor(namespace: string, serviceAccount: string, opts?: TokenOptions): Promise<k8s.KubeConfig>;
+  /** http://127.0.0.1:<port> of etcd (no TLS, loopback only). */
+  readonly etcdUrl: string;
+  /**
+   * Compacts etcd's history up to its current revision (through etcd's JSON
+   * gateway) and resolves that revision: a watch from an older
+   * resourceVersion is then answered 410 Gone unless the API server's watch
+   * cache still serves it (start it with `--watch-cache=false`).
+   */
+  compactEtcd(): Promise<number>;
   /** Stops kube-apiserver only (an API outage); etcd, port and certificates stay. */
   stopApiServer(): Promise<void>;
   /** Starts kube-apiserver again on the same address and waits until it is ready. */
@@ -217,6 +226,22 @@ async function etcdHealthy(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Compacts etcd at `url` to its current revision; resolves the revision. */
+async function compactEtcd(url: string): Promise<number> {
+  const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status}: ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  const range = await post("/v3/kv/range", { key: Buffer.from("/").toString("base64"), limit: 1 });
+  const raw = (range.header as { revision?: unknown } | undefined)?.revision;
+  const revision = typeof raw === "string" || typeof raw === "number" ? String(raw) : "";
+  if (!/^\d+$/.test(revision)) throw new Error(`etcd gave no revision: ${JSON.stringify(range)}`);
+  await post("/v3/kv/compaction", { revision, physical: true });
+  return Number(revision);
 }
 
 interface ApiServerConfig {
@@ -430,6 +455,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       kc,
       startupMs: Date.now() - t0,
       pids: () => ({ etcd: livePid(procs.etcd), apiServer: livePid(procs.apiserver) }),
+      etcdUrl: etcd.url,
+      compactEtcd: () => compactEtcd(etcd.url),
       serverFor,
       ensureNamespace,
       tokenFor,

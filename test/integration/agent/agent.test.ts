@@ -461,7 +461,7 @@ void describe("agent with keepalived in three nodes", () => {
     assert.ok(metricValue(text, "keepalived_vip_agent_report_latency_seconds_count") >= 1);
     for (const probe of ["healthz", "readyz"]) {
       const res = await nodes.exec(node, "curl", ["-fsS", `http://127.0.0.1:9101/${probe}`]);
-      assert.match(res.stdout, /^\[\+\]keepalived ok\nok\n$/);
+      assert.match(res.stdout, probe === "readyz" ? /^\[\+\]keepalived ok\n\[\+\]watches ok\nok\n$/ : /^\[\+\]keepalived ok\nok\n$/);
     }
   });
 

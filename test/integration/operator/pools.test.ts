@@ -147,7 +147,9 @@ void describe("address pools", () => {
       const ips = await serviceIngress(env, "shop", WEB);
       return ips.length > 0 ? ips : undefined;
     }, { what: "EXTERNAL-IP" });
-    assert.equal(ingress[0], (await statusOf("shop-ipv4")).address);
+    // The data plane (the ingress) is written before the VirtualIP's status: wait for both.
+    const allocated = await eventually(async () => (await statusOf("shop-ipv4")).address, { what: "the allocated address in the VirtualIP's status" });
+    assert.equal(ingress[0], allocated);
     await env.admin.core.deleteNamespacedService("shop", WEB);
     await eventually(async () => ((await readVip(env, "shop-ipv4", WEB)) === undefined ? true : undefined), { what: "the Service's VirtualIP deleted" });
   });

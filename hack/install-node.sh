@@ -61,7 +61,7 @@ fetch() {
   local name="$1" version="$2" want="$3" out got
   log "fetching $name@$version"
   out="$(cd "$work" && npm pack "$name@$version" --json --no-audit --no-fund --loglevel=warn)"
-  got="$(printf '%s' "$out" | sed -n 's/.*"integrity": *"\([^"]*\)".*/\1/p' | head -n1)"
+  got="$(printf '%s' "$out" | sed -n 's/.*"integrity": *"\([^"]*\)".*/\1/p;T;q')"
   local file="$work/$name-$version.tgz"
   [[ -f "$file" ]] || die "npm pack did not write $file"
   # Recompute from the bytes, not only from what npm reports.

@@ -109,7 +109,10 @@ wanted() {
   return 1
 }
 for b in "${bins[@]}"; do
-  printf '%s\n' "${targets[@]}" | grep -q "^$b|" || die "unknown binary '$b'"
+  # No pipe into grep -q here: under pipefail, grep closing early can SIGPIPE the writer.
+  known=0
+  for t in "${targets[@]}"; do [[ "$t" == "$b|"* ]] && known=1; done
+  ((known)) || die "unknown binary '$b'"
 done
 stamp_of() {
   case "$1" in

@@ -36,7 +36,7 @@ function endpointSlice(node: string): string {
     kind: "EndpointSlice",
     metadata: { name: "local-web-1", namespace: "default", labels: { "kubernetes.io/service-name": "local-web" } },
     addressType: "IPv4",
-    endpoints: [{ addresses: ["10.244.0.10"], nodeName: node, conditions: { ready: true } }],
+    endpoints: [{ addresses: ["198.51.100.10"], nodeName: node, conditions: { ready: true } }],
     ports: [{ name: "http", protocol: "TCP", port: 80 }],
   });
 }

@@ -26,7 +26,7 @@ function endpointSlice(node: string): unknown {
     kind: "EndpointSlice",
     metadata: { name: "local-1", namespace: "default", labels: { "kubernetes.io/service-name": "local" } },
     addressType: "IPv4",
-    endpoints: [{ addresses: ["10.244.0.10"], nodeName: node, conditions: { ready: true } }],
+    endpoints: [{ addresses: ["198.51.100.10"], nodeName: node, conditions: { ready: true } }],
     ports: [{ name: "http", protocol: "TCP", port: 80 }],
   };
 }

@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import { sleep } from "../support/process.js";
 import type { NodeProcess } from "../support/index.js";
 import type { Env } from "./env.js";
+import { fromWallClock, monotonicNow } from "../support/clock.js";
 
 /** One node carrying one address from `from` to `to` (ms since the epoch; `to` undefined: still carries it). */
 export interface Claim {
@@ -57,8 +58,10 @@ export async function startClaimMonitor(env: Env, addresses: readonly string[]):
     procs.push(proc);
     proc.child.stderr?.resume();
     createInterface({ input: proc.child.stdout! }).on("line", (line) => {
-      const ev = parseMonitorLine(line);
-      if (!ev || !watched.has(ev.address)) return;
+      const parsed = parseMonitorLine(line);
+      if (!parsed || !watched.has(parsed.address)) return;
+      // ip stamps lines with the wall clock; compare on the monotonic one (read as the line arrives).
+      const ev = { ...parsed, at: fromWallClock(parsed.at) };
       const cur = open(node, ev.address);
       if (ev.deleted) {
         if (cur) cur.to = ev.at;
@@ -74,7 +77,7 @@ export async function startClaimMonitor(env: Env, addresses: readonly string[]):
   await Promise.all(started);
   // ip needs a moment to subscribe after exec; then the current holders are the claims already open.
   await sleep(300);
-  const t = Date.now();
+  const t = monotonicNow();
   for (const address of watched) {
     for (const node of await env.holders(address)) if (!open(node, address)) claims.push({ node, address, from: t });
   }

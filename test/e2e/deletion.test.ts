@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { startEnv, type Env } from "./env.js";
 import { describeStatus, waitFor, waitForSteadyState } from "./failover.js";
 import { virtualIPManifest } from "./objects.js";
+import { monotonicNow } from "../support/clock.js";
 
 const DELETION_TIMEOUT_S = 25;
 let env: Env;
@@ -71,7 +72,7 @@ void describe("deletion waits for the nodes", () => {
         const h = await env.holders(address);
         return h.length === 1 && h[0] !== master ? h[0] : undefined;
       }, { timeoutMs: 30_000 });
-      const deletedAt = Date.now();
+      const deletedAt = monotonicNow();
       await env.kubectl(["delete", "virtualip", "cut", "--wait=false"]);
       await waitFor("the address gone from the connected nodes", async () => ((await env.holders(address)).length === 0 ? true : undefined), { timeoutMs: 30_000 });
       const waiting = await waitFor(`Ready naming ${master}`, async () => {
@@ -80,14 +81,14 @@ void describe("deletion waits for the nodes", () => {
       }, { timeoutMs: 30_000 });
       assert.match(waiting, new RegExp(`waiting for the nodes to confirm that 192\\.0\\.2\\.80 is gone: .*node ${master}`));
       // The object stays while the cut-off node has not confirmed (well within the timeout).
-      while (Date.now() - deletedAt < 10_000) {
+      while (monotonicNow() - deletedAt < 10_000) {
         const v = await env.getVirtualIP("cut");
         assert.ok(v?.metadata.deletionTimestamp, "the VirtualIP went while its node was cut off");
         await sleep(250);
       }
       await env.linkUp(master);
       await waitFor("the VirtualIP gone once its node is back", async () => ((await env.getVirtualIP("cut")) === undefined ? true : undefined), { timeoutMs: 30_000 });
-      assert.ok(Date.now() - deletedAt < DELETION_TIMEOUT_S * 1000, "it went because the node confirmed, not by the timeout");
+      assert.ok(monotonicNow() - deletedAt < DELETION_TIMEOUT_S * 1000, "it went because the node confirmed, not by the timeout");
       assert.ok(!(await events("cut")).some((e) => e.reason === "DeletionUnconfirmed"), "nobody was given up on");
       await waitFor("the address gone from every node", async () => ((await env.holders(address)).length === 0 ? true : undefined), { timeoutMs: 30_000 });
     } finally {
@@ -105,7 +106,7 @@ void describe("deletion waits for the nodes", () => {
     const sampler = sampleHolders(address);
     try {
       await env.linkDown(master);
-      const deletedAt = Date.now();
+      const deletedAt = monotonicNow();
       await env.kubectl(["delete", "virtualip", "lost", "--wait=false"]);
       let last = "";
       const message = await waitFor(`Ready saying ${master} is not live`, async () => {
@@ -115,7 +116,7 @@ void describe("deletion waits for the nodes", () => {
       }, { timeoutMs: 40_000 }).catch(async (err: unknown) => Promise.reject(new Error(`${String(err)}; last Ready message: ${last}\n${await env.diagnostics(30)}`)));
       assert.match(message, /^Being deleted: waiting for the nodes to confirm that 192\.0\.2\.81 is gone/);
       await waitFor("the VirtualIP gone after the timeout", async () => ((await env.getVirtualIP("lost")) === undefined ? true : undefined), { timeoutMs: (DELETION_TIMEOUT_S + 30) * 1000 });
-      assert.ok(Date.now() - deletedAt >= (DELETION_TIMEOUT_S - 2) * 1000, `went after ${Date.now() - deletedAt} ms, before the timeout`);
+      assert.ok(monotonicNow() - deletedAt >= (DELETION_TIMEOUT_S - 2) * 1000, `went after ${monotonicNow() - deletedAt} ms, before the timeout`);
       const given = (await events("lost")).find((e) => e.reason === "DeletionUnconfirmed");
       assert.equal(given?.type, "Warning");
       assert.match(given?.message ?? "", new RegExp(`^node ${master} did not confirm that 192\\.0\\.2\\.81 is gone within the deletion timeout \\(${DELETION_TIMEOUT_S}s\\): the agent of node ${master} is not live$`));
@@ -170,8 +171,8 @@ void describe("size limit on real nodes", () => {
       return r?.reason === expected ? r.message : undefined;
     }, { timeoutMs: 60_000 });
     assert.match(refused ?? "", expected === "TooLarge" ? /VirtualIP default\/joiner is left out: .* over the \d+-byte limit/ : /spec\.forwarding: ipvs forwarding needs IPVS/);
-    const until = Date.now() + 5_000;
-    while (Date.now() < until) {
+    const until = monotonicNow() + 5_000;
+    while (monotonicNow() < until) {
       assert.deepEqual(await env.holders(address), [master], `the victim's address moved or doubled: ${describeStatus(await env.getVirtualIP("victim"))}`);
       assert.deepEqual(await env.holders("192.0.2.91"), [], "the refused joiner's address reached a node");
       await sleep(200);

@@ -9,6 +9,7 @@ import { startEnv, type Env } from "./env.js";
 import { FAULT_TEXT, FAULTS, measureFailover, nodeStates, recoverFault, waitFor, waitForSteadyState } from "./failover.js";
 import { readVirtualIPTable, sampleVirtualIP } from "./objects.js";
 import { startProbe, watchStatus, type Probe, type StatusWatch } from "./probe.js";
+import { monotonicNow } from "../support/clock.js";
 
 // The sample with 200ms adverts instead of 1s, for speed.
 const sample = sampleVirtualIP("virtualip-basic.yaml", "200ms");
@@ -90,9 +91,9 @@ void describe("the sample VirtualIP on three nodes", () => {
       assert.equal(nodeStates(vip)[from], "BACKUP", JSON.stringify(vip?.status));
       // Counted once the new holder has held the VIP alone for 2 adverts + 1 s (docs/operator.md).
       await waitFor(`failovers above ${failoversBefore}`, async () => (((await env.getVirtualIP(sample.name))?.status?.failovers ?? 0) > failoversBefore ? true : undefined), { timeoutMs: 15_000 });
-      const settled = Date.now();
+      const settled = monotonicNow();
       await new Promise((r) => setTimeout(r, 2_000));
-      assert.deepEqual(Object.keys(probe.answersBetween(settled, Date.now())), [now], probe.describe(settled, Date.now()));
+      assert.deepEqual(Object.keys(probe.answersBetween(settled, monotonicNow())), [now], probe.describe(settled, monotonicNow()));
     });
   }
 

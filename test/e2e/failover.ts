@@ -4,6 +4,7 @@
 import { sleep } from "../support/process.js";
 import type { Env, VirtualIPObject } from "./env.js";
 import type { Probe, StatusWatch } from "./probe.js";
+import { monotonicNow } from "../support/clock.js";
 
 /** The faults the tier injects on a MASTER node: crashes, and planned moves (drain, agent SIGTERM). */
 export type Fault = "keepalived" | "agent" | "link" | "drain" | "sigterm";
@@ -31,7 +32,7 @@ export interface WaitOptions {
 
 /** Polls `check` until it returns a value other than undefined; throws with `what` and the last detail on timeout. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, opts: WaitOptions): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
+  const deadline = monotonicNow() + opts.timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
@@ -40,7 +41,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) {
+    if (monotonicNow() > deadline) {
       const why = lastError instanceof Error ? `: ${lastError.message}` : "";
       throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${why}`);
     }
@@ -115,20 +116,20 @@ export async function injectFault(env: Env, fault: Fault, node: string): Promise
     case "keepalived": {
       const pids = env.killKeepalived(node);
       if (pids.length === 0) throw new Error(`no keepalived runs on ${node}`);
-      return Date.now();
+      return monotonicNow();
     }
     case "agent": {
-      const t = Date.now();
+      const t = monotonicNow();
       await env.agent(node).kill("SIGKILL");
       return t;
     }
     case "link": {
-      const t = Date.now();
+      const t = monotonicNow();
       await env.linkDown(node);
       return t;
     }
     case "drain": {
-      const t = Date.now();
+      const t = monotonicNow();
       // A drain cordons the node, then evicts its Pods but DaemonSet ones. The only Pods here are
       // the agents' (they stand in for DaemonSet Pods, to bind the agents' tokens, but have no
       // owner): a selector no Pod matches keeps them, as --ignore-daemonsets keeps the real ones.
@@ -136,7 +137,7 @@ export async function injectFault(env: Env, fault: Fault, node: string): Promise
       return t;
     }
     case "sigterm": {
-      const t = Date.now();
+      const t = monotonicNow();
       await env.agent(node).kill("SIGTERM");
       return t;
     }
@@ -182,7 +183,7 @@ export async function measureFailover(env: Env, opts: MeasureOptions): Promise<F
   const until = t0 + opts.timeoutMs;
   let answer: { node: string; at: number } | undefined;
   let status: { node: string; at: number } | undefined;
-  while ((!answer || !status) && Date.now() < until) {
+  while ((!answer || !status) && monotonicNow() < until) {
     answer ??= firstOtherAnswer(opts.probe, opts.from, t0);
     status ??= firstOtherMaster(opts.watch, opts.from, t0);
     if (!answer || !status) await sleep(10);
@@ -191,7 +192,7 @@ export async function measureFailover(env: Env, opts: MeasureOptions): Promise<F
     const vip = await env.getVirtualIP(opts.watch.name, opts.watch.namespace);
     throw new Error(
       `${FAULT_TEXT[opts.fault]} on ${opts.from}: ${!answer ? "no other node answered at the VIP" : "status.master never named another node"} within ${opts.timeoutMs} ms; ` +
-        `answers: ${opts.probe.describe(t0, Date.now())}; status: ${describeStatus(vip)}\n${await env.diagnostics(25)}`,
+        `answers: ${opts.probe.describe(t0, monotonicNow())}; status: ${describeStatus(vip)}\n${await env.diagnostics(25)}`,
     );
   }
   return { fault: opts.fault, from: opts.from, faultAt: t0, answeredBy: answer.node, statusMaster: status.node, vipMs: answer.at - t0, statusMs: status.at - t0 };

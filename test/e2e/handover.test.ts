@@ -12,6 +12,7 @@ import { startHolderMonitor, type HolderMonitor } from "./holders.js";
 import { virtualIPManifest } from "./objects.js";
 import { startProbe, type Probe } from "./probe.js";
 import { sleep } from "../support/process.js";
+import { monotonicNow } from "../support/clock.js";
 
 const ADVERT_MS = 500;
 const LOCAL = { name: "local-web", address: "192.0.2.60", virtualRouterId: 60 };
@@ -93,11 +94,11 @@ void describe("a VIP in front of an externalTrafficPolicy: Local Service", () =>
   void test("follows the endpoint to node-a within two advert intervals, without a reload and without moving another VIP", { timeout: 120_000 }, async () => {
     const otherMaster = await waitForSteadyState(env, { name: OTHER.name, address: OTHER.address, timeoutMs: 60_000 });
     const reloadsBefore = reloads();
-    const t0 = Date.now();
+    const t0 = monotonicNow();
     await env.apply(endpointSlice("node-a"));
     await waitForHolder(LOCAL.name, LOCAL.address, "node-a", 30_000);
     await sleep(3 * ADVERT_MS);
-    const t1 = Date.now();
+    const t1 = monotonicNow();
 
     // VRRP's part: node-c lets go (FAULT, priority-0 advert) and node-a takes the address.
     const moves = monitor.events.filter((e) => e.address === LOCAL.address && e.at >= t0);
@@ -120,7 +121,7 @@ void describe("a VIP in front of an externalTrafficPolicy: Local Service", () =>
 
   void test("stays where it is when every endpoint is gone", { timeout: 120_000 }, async () => {
     await env.kubectl(["delete", "endpointslice", "local-web-1", "-n", "default"]);
-    const t0 = Date.now();
+    const t0 = monotonicNow();
     await sleep(8 * ADVERT_MS);
     assert.deepEqual(
       monitor.events.filter((e) => e.address === LOCAL.address && e.at >= t0),
@@ -138,7 +139,7 @@ void describe("a cordoned node", () => {
     try {
       probe = await startProbe(env, OTHER.address, { intervalMs: 10, timeoutMs: 150 });
       await sleep(3 * ADVERT_MS);
-      const t0 = Date.now();
+      const t0 = monotonicNow();
       await env.kubectl(["cordon", master]);
       const moved = await waitFor(
         `${OTHER.name} to leave ${master}`,
@@ -149,7 +150,7 @@ void describe("a cordoned node", () => {
         { timeoutMs: 30_000, intervalMs: 100 },
       );
       await sleep(3 * ADVERT_MS);
-      const t1 = Date.now();
+      const t1 = monotonicNow();
       const failed = probe.samples.filter((x) => x.s >= t0 && x.s <= t1 && x.r.startsWith("!"));
       console.log(`# cordon ${master}: ${moved} took over; double claim ${monitor.doubleClaimMs(OTHER.address, t0, t1)} ms, unheld ${monitor.unheldMs(OTHER.address, t0, t1)} ms`);
       assert.equal(monitor.unheldMs(OTHER.address, t0, t1), 0, "no node held the VIP for a while");

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Env } from "./env.js";
+import { monotonicNow } from "../support/clock.js";
 
 /** One address change seen in a node. */
 export interface HolderEvent {
@@ -40,12 +41,12 @@ export async function startHolderMonitor(env: Env, addresses: readonly string[])
     children.push(child);
     createInterface({ input: child.stdout }).on("line", (line) => {
       const got = parseMonitorLine(line);
-      if (got) events.push({ at: Date.now(), node: n.name, ...got });
+      if (got) events.push({ at: monotonicNow(), node: n.name, ...got });
     });
   }
   // The monitors are listening once they are spawned and a moment has passed; then the starting state.
   await new Promise((r) => setTimeout(r, 200));
-  const t0 = Date.now();
+  const t0 = monotonicNow();
   for (const a of addresses) for (const node of await env.holders(a)) events.push({ at: t0, node, address: a, added: true });
   events.sort((x, y) => x.at - y.at);
 

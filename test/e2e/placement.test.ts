@@ -12,6 +12,7 @@ import { startEnv, type Env } from "./env.js";
 import { startClaimMonitor, type ClaimMonitor } from "./claims.js";
 import { describeStatus, waitFor, waitForSteadyState } from "./failover.js";
 import { virtualIPManifest, type VirtualIPSpecOptions } from "./objects.js";
+import { monotonicNow } from "../support/clock.js";
 
 const STEADY_MS = 90_000;
 /** With preempt: true, so that the first MASTERs are the ranked ones whatever order the nodes load their config in. */
@@ -89,7 +90,7 @@ void describe("ranked default priorities", () => {
     const before = new Map<string, { failovers: number; events: number }>();
     for (const v of vips) before.set(v.name, { failovers: (await env.getVirtualIP(v.name))?.status?.failovers ?? 0, events: eventCount(await failoverEvents(v.name)) });
 
-    const t0 = Date.now();
+    const t0 = monotonicNow();
     assert.ok(env.killKeepalived(victim).length > 0, `no keepalived on ${victim}`);
     const moved = new Map<string, string>();
     for (const v of moving) {
@@ -108,7 +109,7 @@ void describe("ranked default priorities", () => {
       return states.every((s) => s === "BACKUP") ? true : undefined;
     }, { timeoutMs: 20_000 });
     await new Promise((r) => setTimeout(r, 3_000));
-    const t1 = Date.now();
+    const t1 = monotonicNow();
     assert.ok(t1 - t0 < PREEMPT_DELAY_S * 1000, `the checks took ${t1 - t0} ms, past the preempt delay`);
 
     const doubles = claims.doubleClaims(t0 - 1_000, t1);
@@ -141,7 +142,7 @@ void describe("ranked default priorities", () => {
         timeoutMs: 15_000,
       });
     }
-    const handback = claims.doubleClaims(t1, Date.now());
+    const handback = claims.doubleClaims(t1, monotonicNow());
     const overlapMs = handback.reduce((n, d) => n + (d.to - d.from), 0);
     console.log(`preemption after the delay: ${handback.length} overlaps of the old and new MASTER, ${overlapMs.toFixed(1)} ms in total`);
   });

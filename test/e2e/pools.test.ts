@@ -9,6 +9,7 @@ import { runCommand } from "../support/index.js";
 import { startEnv, type Env } from "./env.js";
 import { describeStatus, waitFor, waitForSteadyState } from "./failover.js";
 import { virtualIPManifest } from "./objects.js";
+import { monotonicNow } from "../support/clock.js";
 
 let env: Env;
 
@@ -69,8 +70,8 @@ void describe("pools on real nodes", () => {
 
     await env.kubectl(["patch", "virtualip", "edited", "--type=merge", "-p", JSON.stringify({ spec: { address } })]);
     await waitFor("Conflict on the edited VirtualIP", async () => ((await readyReason("edited")) === "Conflict" ? true : undefined), { timeoutMs: 30_000 });
-    const until = Date.now() + 5_000;
-    while (Date.now() < until) {
+    const until = monotonicNow() + 5_000;
+    while (monotonicNow() < until) {
       assert.deepEqual(await vipHolders(address), [master], `the live address moved or doubled after the edit: ${describeStatus(await env.getVirtualIP("allocated"))}`);
       await sleep(100);
     }

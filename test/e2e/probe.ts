@@ -9,6 +9,7 @@ import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { REPO_ROOT, type NodeProcess } from "../support/index.js";
 import { sleep } from "../support/process.js";
 import { WHOAMI_PORT, type Env, type VirtualIPObject } from "./env.js";
+import { monotonicNow } from "../support/clock.js";
 
 const PROBER = join(REPO_ROOT, "test/e2e/prober.mjs");
 
@@ -70,9 +71,9 @@ export async function startProbe(env: Env, address: string, opts: ProbeOptions =
       // not a sample line
     }
   });
-  const deadline = Date.now() + 15_000;
+  const deadline = monotonicNow() + 15_000;
   while (samples.length === 0) {
-    if (proc.child.exitCode !== null || Date.now() > deadline) {
+    if (proc.child.exitCode !== null || monotonicNow() > deadline) {
       await proc.stop(1_000);
       throw new Error(`prober in the client namespace produced nothing: ${stderr}`);
     }
@@ -87,11 +88,11 @@ export async function startProbe(env: Env, address: string, opts: ProbeOptions =
       return samples.find((x) => x.r === node && x.e > after);
     },
     async waitForAnswerFrom(node, after, timeoutMs) {
-      const until = Date.now() + timeoutMs;
+      const until = monotonicNow() + timeoutMs;
       for (;;) {
         const hit = probe.firstAnswerFrom(node, after);
         if (hit) return hit;
-        if (Date.now() > until) throw new Error(`no answer from ${node} at ${address} within ${timeoutMs} ms; seen: ${probe.describe(after, Date.now())}`);
+        if (monotonicNow() > until) throw new Error(`no answer from ${node} at ${address} within ${timeoutMs} ms; seen: ${probe.describe(after, monotonicNow())}`);
         await sleep(20);
       }
     },
@@ -114,15 +115,20 @@ export async function startProbe(env: Env, address: string, opts: ProbeOptions =
       return Math.max(longest, to - last);
     },
     describe(from, to) {
-      // Runs of equal results, e.g. "node-a x120, !TIMEOUT x14, node-b x40".
-      const runs: [string, number][] = [];
+      // Runs of equal results, e.g. "node-a x120 (0.0-2.4 s), !TIMEOUT x14 (2.4-2.7 s), node-b x40 (2.7-3.5 s) in 3.5 s".
+      // Each run carries when it started and ended, in seconds after `from`: "node-a x120 (0.0-2.4 s)".
+      const runs: { r: string; n: number; first: number; last: number }[] = [];
       for (const x of samples) {
         if (x.e < from || x.e > to) continue;
         const lastRun = runs[runs.length - 1];
-        if (lastRun && lastRun[0] === x.r) lastRun[1]++;
-        else runs.push([x.r, 1]);
+        if (lastRun && lastRun.r === x.r) {
+          lastRun.n++;
+          lastRun.last = x.e;
+        } else runs.push({ r: x.r, n: 1, first: x.e, last: x.e });
       }
-      return runs.length === 0 ? "(nothing)" : runs.map(([r, n]) => `${r} x${n}`).join(", ");
+      const at = (t: number): string => ((t - from) / 1000).toFixed(1);
+      const body = runs.map(({ r, n, first, last }) => `${r} x${n} (${at(first)}-${at(last)} s)`).join(", ");
+      return `${runs.length === 0 ? "(nothing)" : body} in ${at(to)} s`;
     },
     async stop() {
       await proc.stop(1_000);
@@ -162,7 +168,7 @@ export async function watchStatus(env: Env, name: string, namespace = "default")
       current = (await watch.watch(
         path,
         { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false },
-        (_type: string, obj: VirtualIPObject) => events.push({ at: Date.now(), master: obj.status?.master || undefined, object: obj }),
+        (_type: string, obj: VirtualIPObject) => events.push({ at: monotonicNow(), master: obj.status?.master || undefined, object: obj }),
         () => {
           if (!stopped) setTimeout(() => void open(), 200);
         },
@@ -180,11 +186,11 @@ export async function watchStatus(env: Env, name: string, namespace = "default")
       return events.find((e) => e.at >= after && e.master === node);
     },
     async waitForMaster(node, after, timeoutMs) {
-      const until = Date.now() + timeoutMs;
+      const until = monotonicNow() + timeoutMs;
       for (;;) {
         const hit = w.firstMaster(node, after);
         if (hit) return hit;
-        if (Date.now() > until) {
+        if (monotonicNow() > until) {
           const seen = events.filter((e) => e.at >= after).map((e) => e.master ?? "-");
           throw new Error(`status.master of ${namespace}/${name} did not become ${node} within ${timeoutMs} ms; seen: ${seen.join(" ") || "(no event)"}`);
         }

@@ -27,15 +27,17 @@ const url = values.url;
 const intervalMs = Number(values["interval-ms"]);
 const timeoutMs = Number(values["timeout-ms"]);
 const maxInFlight = Number(values["max-in-flight"]);
-const stopAt = Date.now() + Number(values["max-seconds"]) * 1000;
+// Times are on the host's monotonic clock (test/support/clock.ts reads the same one): a stepped wall clock cannot fake a silence.
+const now = () => Number(process.hrtime.bigint() / 1000n) / 1000;
+const stopAt = now() + Number(values["max-seconds"]) * 1000;
 let inFlight = 0;
 
 function emit(s, r) {
-  process.stdout.write(`${JSON.stringify({ s, e: Date.now(), r })}\n`);
+  process.stdout.write(`${JSON.stringify({ s, e: now(), r })}\n`);
 }
 
 function probe() {
-  const s = Date.now();
+  const s = now();
   let done = false;
   const finish = (r) => {
     if (done) return;
@@ -60,7 +62,7 @@ function probe() {
 }
 
 const timer = setInterval(() => {
-  if (Date.now() > stopAt) {
+  if (now() > stopAt) {
     clearInterval(timer);
     return;
   }

@@ -8,6 +8,7 @@ import { startEnv, type Env } from "./env.js";
 import { describeStatus, measureFailover, nodeStates, waitFor, waitForSteadyState } from "./failover.js";
 import { sampleVirtualIP, virtualIPManifest, type VirtualIPSpecOptions } from "./objects.js";
 import { startProbe, watchStatus, type Probe } from "./probe.js";
+import { monotonicNow } from "../support/clock.js";
 
 const STEADY_MS = 60_000;
 
@@ -62,7 +63,7 @@ void describe("preempt: true with priorities", () => {
         await env.linkUp("node-b");
         throw err;
       }
-      const back = Date.now();
+      const back = monotonicNow();
       await env.linkUp("node-b");
       await probe.waitForAnswerFrom("node-b", back, 20_000);
       await watch.waitForMaster("node-b", back, 30_000);
@@ -126,15 +127,15 @@ void describe("VirtualIPs sharing a router id", () => {
           { timeoutMs: 30_000 },
         );
         await sleep(1_000);
-        const t = Date.now();
+        const t = monotonicNow();
         await sleep(1_000);
         // Both addresses answer from the one new MASTER.
-        assert.deepEqual(Object.keys(probe1.answersBetween(t, Date.now())), [now], probe1.describe(t, Date.now()));
-        assert.deepEqual(Object.keys(probe2.answersBetween(t, Date.now())), [now], probe2.describe(t, Date.now()));
+        assert.deepEqual(Object.keys(probe1.answersBetween(t, monotonicNow())), [now], probe1.describe(t, monotonicNow()));
+        assert.deepEqual(Object.keys(probe2.answersBetween(t, monotonicNow())), [now], probe2.describe(t, monotonicNow()));
         assert.deepEqual((await env.holders(shared1.address)).concat(await env.holders(shared2.address)), [now, now]);
         // The solo VirtualIP stayed where it was the whole time.
-        assert.deepEqual(Object.keys(probeSolo.answersBetween(r.faultAt, Date.now())), ["node-c"], probeSolo.describe(r.faultAt, Date.now()));
-        assert.ok(probeSolo.longestSilence(r.faultAt, Date.now()) < 1_000, probeSolo.describe(r.faultAt, Date.now()));
+        assert.deepEqual(Object.keys(probeSolo.answersBetween(r.faultAt, monotonicNow())), ["node-c"], probeSolo.describe(r.faultAt, monotonicNow()));
+        assert.ok(probeSolo.longestSilence(r.faultAt, monotonicNow()) < 1_000, probeSolo.describe(r.faultAt, monotonicNow()));
         assert.equal((await env.getVirtualIP(solo.name))?.status?.master, "node-c");
         assert.equal(await failovers(solo.name), soloFailovers);
       } finally {
@@ -157,7 +158,7 @@ void describe("VirtualIPs sharing a router id", () => {
     const before = { shared1: await failovers(shared1.name), shared2: await failovers(shared2.name), solo: await failovers(solo.name) };
 
     // 1: priority of a BACKUP of solo (node-b: 100 or 99 -> 120; unlisted nodes get 100, 99).
-    const t1 = Date.now();
+    const t1 = monotonicNow();
     await env.apply(virtualIPManifest({ ...solo, priorities: { "node-c": 150, "node-b": 120 } }));
     await waitFor(
       "node-b to report priority 120 for solo",
@@ -165,7 +166,7 @@ void describe("VirtualIPs sharing a router id", () => {
       { timeoutMs: 30_000 },
     );
     await sleep(2_000);
-    const t2 = Date.now();
+    const t2 = monotonicNow();
     for (const [p, node] of [
       [probe1, "node-a"],
       [probe2, "node-a"],
@@ -186,7 +187,7 @@ void describe("VirtualIPs sharing a router id", () => {
       { timeoutMs: 30_000 },
     );
     await sleep(3_000);
-    const t3 = Date.now();
+    const t3 = monotonicNow();
     assert.deepEqual(Object.keys(probeSolo.answersBetween(t2, t3)), ["node-c"], probeSolo.describe(t2, t3));
     assert.ok(probeSolo.longestSilence(t2, t3) < 1_000, `solo was silent for ${probeSolo.longestSilence(t2, t3)} ms: ${probeSolo.describe(t2, t3)}`);
     assert.equal(await failovers(solo.name), before.solo);

@@ -28,6 +28,7 @@ import {
   whoamiManifests,
   type VipProbe,
 } from "./release.js";
+import { monotonicNow } from "../support/clock.js";
 
 let c: KubeletCluster;
 let probe: VipProbe | undefined;
@@ -39,8 +40,8 @@ async function restartCounts(): Promise<Record<string, number>> {
 }
 
 before(async () => {
-  const t0 = Date.now();
-  c = await startCluster((line) => console.log(`# cluster: ${line} (${Date.now() - t0} ms)`));
+  const t0 = monotonicNow();
+  c = await startCluster((line) => console.log(`# cluster: ${line} (${monotonicNow() - t0} ms)`));
   console.log(`# cluster: 3 nodes Ready in ${c.startupMs} ms`);
 });
 
@@ -88,7 +89,7 @@ void describe("the chart on three kubelet nodes", () => {
   void test("deleting the MASTER's agent pod moves the VIP; the DaemonSet's new pod on that node runs and comes back as BACKUP", { timeout: 240_000 }, async () => {
     const master = await waitForOneMaster(c);
     const before = agentOn(await pods(c, "agent"), master);
-    const from = Date.now();
+    const from = monotonicNow();
     await c.kubectl(["delete", "pod", "-n", NAMESPACE, before.name, "--wait=false"]);
     const newMaster = await waitFor("another node holding the VIP", 60_000, async () => {
       const held = await holders(c);
@@ -104,7 +105,7 @@ void describe("the chart on three kubelet nodes", () => {
 
   void test("helm upgrade that changes the agent pod template rolls the DaemonSet one node at a time while the VIP keeps answering", { timeout: 420_000 }, async () => {
     const before = await pods(c, "agent");
-    const from = Date.now();
+    const from = monotonicNow();
     const seenUnavailable: number[] = [];
     let sampling = true;
     const sampler = (async () => {
@@ -138,7 +139,7 @@ void describe("the chart on three kubelet nodes", () => {
 
   void test("kubectl drain of the MASTER's node evicts the operator pods there and leaves the VIP answering", { timeout: 300_000 }, async () => {
     const master = await waitForOneMaster(c);
-    const from = Date.now();
+    const from = monotonicNow();
     await c.kubectl(["drain", master, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=180s"], { timeoutMs: 200_000 });
     const { operators } = await waitForOperatorAndAgents(c);
     assert.ok(
@@ -156,7 +157,7 @@ void describe("the chart on three kubelet nodes", () => {
   void test("a 20 s API server outage: the VIP keeps answering and no agent container restarts", { timeout: 300_000 }, async () => {
     await waitForOneMaster(c);
     const before = await restartCounts();
-    const from = Date.now();
+    const from = monotonicNow();
     await c.cp.stopApiServer();
     await sleep(20_000);
     await c.cp.startApiServer();

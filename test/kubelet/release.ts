@@ -12,6 +12,7 @@ import { ensureImage } from "../support/image.js";
 import { REPO_ROOT } from "../support/k8sbins.js";
 import { startKubeletCluster, type KubeletCluster } from "../support/kubeletcluster.js";
 import { sleep } from "../support/process.js";
+import { monotonicNow } from "../support/clock.js";
 
 /** Namespace and release name of the README. */
 export const NAMESPACE = "keepalived-vip-system";
@@ -181,15 +182,15 @@ export async function pods(c: KubeletCluster, component: "operator" | "agent"): 
 
 /** Polls `fn` until it returns a value other than undefined; throws after `timeoutMs` with `detail()`. */
 export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, detail: () => Promise<string> | string = () => ""): Promise<T> {
-  const t0 = Date.now();
+  const t0 = monotonicNow();
   const deadline = t0 + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v !== undefined) {
-      if (Date.now() - t0 > 5_000) console.log(`# waited ${Date.now() - t0} ms: ${what}`);
+      if (monotonicNow() - t0 > 5_000) console.log(`# waited ${monotonicNow() - t0} ms: ${what}`);
       return v;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms\n${await detail()}`);
+    if (monotonicNow() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms\n${await detail()}`);
     await sleep(500);
   }
 }

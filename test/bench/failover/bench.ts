@@ -12,6 +12,7 @@ import { FAULT_TEXT, FAULTS, PLANNED_FAULTS, measureFailover, recoverFault, wait
 import { startProbe, watchStatus } from "../../e2e/probe.js";
 import { sleep } from "../../support/process.js";
 import { seconds, summarize, vrrpFloorMs, type Summary } from "./stats.js";
+import { monotonicNow } from "../../support/clock.js";
 
 const NAME = "bench";
 const ADDRESS = "192.0.2.50";
@@ -106,9 +107,9 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       // A few adverts of calm, then a random part of one interval: recovery takes
       // about the same time every run, and without it every fault would fall at
       // the same point between two adverts.
-      const calmFrom = Date.now();
+      const calmFrom = monotonicNow();
       await sleep(Math.max(300, 2 * advertMs) + Math.random() * advertMs);
-      const calmTo = Date.now();
+      const calmTo = monotonicNow();
       if (process.env.BENCH_VERBOSE) console.log(`  ${opts.interval} ${FAULT_TEXT[opts.fault]} #${i + 1}: fault on ${master}`);
       const r = await measureFailover(env, { fault: opts.fault, from: master, probe, watch, timeoutMs });
       results.push(r);
@@ -118,7 +119,7 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       const settleMs = Math.max(500, 3 * advertMs);
       await sleep(settleMs);
       const lastMove = Math.max(r.faultAt + r.vipMs, ...monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt).map((e) => e.at));
-      const end = Math.min(Date.now(), lastMove + settleMs);
+      const end = Math.min(monotonicNow(), lastMove + settleMs);
       const errors = probe.samples.filter((x) => x.s >= r.faultAt && x.s <= end && x.r.startsWith("!"));
       failed.push(errors.length);
       // The same count in the calm before the fault, scaled to the fault's window: failures the machine causes anyway.
@@ -194,7 +195,7 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
-  const t0 = Date.now();
+  const t0 = monotonicNow();
   console.log(`Failover benchmark: ${settings.runs} run(s) per advert interval (${settings.intervals.join(", ")}) and fault (${settings.faults.map((f) => FAULT_TEXT[f]).join(", ")})`);
   // The operator refuses intervals below its floor (default 100ms): lower it to the shortest one measured.
   const floorMs = Math.max(10, Math.min(...settings.intervals.map(parseIntervalMs)));
@@ -212,7 +213,7 @@ async function main(): Promise<void> {
   const shown = Object.keys(settings.priorities).length > 0 ? `priorities ${JSON.stringify(settings.priorities)}` : `priority ${PRIORITY}`;
   console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), ${shown}, floor = 3 x advert + (256-${PRIORITY})/256 x advert`);
   printTable(rows);
-  console.log(`Total time ${seconds(Date.now() - t0)}`);
+  console.log(`Total time ${seconds(monotonicNow() - t0)}`);
   const json = {
     benchmark: "failover",
     nodes: 3,

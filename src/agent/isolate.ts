@@ -173,6 +173,38 @@ function withParts(base: InstanceParts, add: ReadonlyMap<string, InstancePart>, 
  */
 export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
   const tester = new Tester(input);
+  const { desired, carried, fresh, base } = sortParts(input);
+
+  // 1: Everything new at once, the versions refused before kept out (their last good versions in).
+  const all = withParts(base, fresh, [...fresh.keys()]);
+  for (const r of carried) if (!input.lastGood.has(r.key)) all.delete(r.key);
+  for (const r of carried) if (!input.lastGood.has(r.key)) for (const k of formerCarriers(input.lastGood, desired, r.virtualIPs)) all.set(k, input.lastGood.get(k) as InstancePart);
+  const first =
+    carried.length === 0 && input.full
+      ? await tester.run(input.full.config).then((v) => (v.ok ? { ok: true as const, config: input.full as NodeConfig } : { ok: false as const }))
+      : await trial(input, tester, all);
+  if (first.ok) {
+    const kept = (vips: readonly string[]): boolean => [...all.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
+    return { kind: "accept", candidate: first.config, parts: all, rejected: carried.map((r) => ({ ...r, kept: kept(r.virtualIPs) })), tests: tester.tests };
+  }
+
+  // 2: The last good versions, then the changed instances by bisection.
+  const baseTrial = await trial(input, tester, base);
+  if (!baseTrial.ok) return { kind: "refuse", problems: baseTrial.problems, tests: tester.tests };
+  const b = new Bisection(input, tester, base, baseTrial.config, fresh);
+  await b.tryGroup(b.changed());
+  // 3: What could not be assembled may fit now that the others moved on.
+  for (const [k, r] of [...b.refused]) if (!r.byKeepalived) await b.tryGroup([k]);
+  // 4: A refused instance the plan gave a new key keeps its VirtualIPs' former instances, when they still fit.
+  for (const key of [...b.refused.keys(), ...carried.map((r) => r.key)]) {
+    const vips = fresh.get(key)?.instance.virtualIPs ?? carried.find((r) => r.key === key)?.virtualIPs ?? [];
+    if (!b.accepted.has(key)) await b.tryFormer(formerCarriers(input.lastGood, desired, vips));
+  }
+  return { kind: "accept", candidate: b.config, parts: b.accepted, rejected: b.rejections(carried), tests: tester.tests };
+}
+
+/** The desired parts of a judgement: refused before and unchanged (carried), to test (fresh), and the last good versions (base). */
+function sortParts(input: JudgeInput): { desired: Map<string, InstancePart>; carried: Rejection[]; fresh: Map<string, InstancePart>; base: Map<string, InstancePart> } {
   const desired = desiredParts(input.node, input.instances);
   const carried: Rejection[] = [];
   const fresh = new Map<string, InstancePart>();
@@ -186,84 +218,85 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
     const good = input.lastGood.get(key);
     if (good) base.set(key, good);
   }
+  return { desired, carried, fresh, base };
+}
 
-  // 1: Everything new at once, the versions refused before kept out (their last good versions in).
-  const all = withParts(base, fresh, [...fresh.keys()]);
-  for (const r of carried) if (!input.lastGood.has(r.key)) all.delete(r.key);
-  for (const r of carried) if (!input.lastGood.has(r.key)) for (const k of formerCarriers(input.lastGood, desired, r.virtualIPs)) all.set(k, input.lastGood.get(k) as InstancePart);
-  const first = carried.length === 0 && input.full ? await tester.run(input.full.config).then((v) => (v.ok ? { ok: true as const, config: input.full as NodeConfig } : { ok: false as const })) : await trial(input, tester, all);
-  if (first.ok) {
-    const kept = (vips: readonly string[]): boolean => [...all.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
-    return { kind: "accept", candidate: first.config, parts: all, rejected: carried.map((r) => ({ ...r, kept: kept(r.virtualIPs) })), tests: tester.tests };
+/** Steps 2-4 of {@link judgeInstances}: what was accepted so far (always a config that passed as a whole) and what was refused. */
+class Bisection {
+  readonly refused = new Map<string, { problems: string[]; byKeepalived: boolean }>();
+
+  constructor(
+    private readonly input: JudgeInput,
+    private readonly tester: Tester,
+    public accepted: Map<string, InstancePart>,
+    public config: NodeConfig,
+    private readonly fresh: ReadonlyMap<string, InstancePart>,
+  ) {}
+
+  /** The fresh instances whose version differs from their last good one (or that have none). */
+  changed(): string[] {
+    return [...this.fresh.keys()].filter((k) => {
+      const good = this.input.lastGood.get(k);
+      return !good || partVersion(good) !== partVersion(this.fresh.get(k) as InstancePart);
+    });
   }
 
-  // 2: The last good versions, then the changed instances by bisection.
-  const baseTrial = await trial(input, tester, base);
-  if (!baseTrial.ok) return { kind: "refuse", problems: baseTrial.problems, tests: tester.tests };
-  let accepted: Map<string, InstancePart> = base;
-  let config = baseTrial.config;
-  const refused = new Map<string, { problems: string[]; byKeepalived: boolean }>();
-  const changed = [...fresh.keys()].filter((k) => {
-    const good = input.lastGood.get(k);
-    return !good || partVersion(good) !== partVersion(fresh.get(k) as InstancePart);
-  });
-  const tryGroup = async (group: readonly string[]): Promise<void> => {
+  /** Adds `group` to what was accepted if the whole passes; else splits it, down to single refused instances. */
+  async tryGroup(group: readonly string[]): Promise<void> {
     if (group.length === 0) return;
-    const parts = withParts(accepted, fresh, group);
-    const res = await trial(input, tester, parts);
+    const parts = withParts(this.accepted, this.fresh, group);
+    const res = await trial(this.input, this.tester, parts);
     if (res.ok) {
-      accepted = parts;
-      config = res.config;
-      for (const k of group) refused.delete(k);
+      this.accepted = parts;
+      this.config = res.config;
+      for (const k of group) this.refused.delete(k);
       return;
     }
     if (group.length === 1) {
-      refused.set(group[0] as string, { problems: res.problems, byKeepalived: res.byKeepalived });
+      this.refused.set(group[0] as string, { problems: res.problems, byKeepalived: res.byKeepalived });
       return;
     }
     const mid = Math.ceil(group.length / 2);
-    await tryGroup(group.slice(0, mid));
-    await tryGroup(group.slice(mid));
-  };
-  await tryGroup(changed);
-  // 3: What could not be assembled may fit now that the others moved on.
-  for (const [k, r] of [...refused]) if (!r.byKeepalived) await tryGroup([k]);
-  // 4: A refused instance the plan gave a new key keeps its VirtualIPs' former instances, when they still fit.
-  for (const key of [...refused.keys(), ...carried.map((r) => r.key)]) {
-    if (accepted.has(key)) continue;
-    const vips = fresh.get(key)?.instance.virtualIPs ?? carried.find((r) => r.key === key)?.virtualIPs ?? [];
-    const former = formerCarriers(input.lastGood, desired, vips).filter((k) => !accepted.has(k));
-    if (former.length === 0) continue;
-    const parts = withParts(accepted, input.lastGood, former);
-    const res = await trial(input, tester, parts);
+    await this.tryGroup(group.slice(0, mid));
+    await this.tryGroup(group.slice(mid));
+  }
+
+  /** Adds the last good versions of `former` instances not accepted yet, if they pass with the rest. */
+  async tryFormer(former: readonly string[]): Promise<void> {
+    const missing = former.filter((k) => !this.accepted.has(k));
+    if (missing.length === 0) return;
+    const parts = withParts(this.accepted, this.input.lastGood, missing);
+    const res = await trial(this.input, this.tester, parts);
     if (res.ok) {
-      accepted = parts;
-      config = res.config;
+      this.accepted = parts;
+      this.config = res.config;
     }
   }
-  const keptFor = (vips: readonly string[]): boolean => accepted.size > 0 && [...accepted.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
 
-  const rejected: Rejection[] = carried.map((r) => ({ ...r, kept: accepted.has(r.key) || keptFor(r.virtualIPs) }));
-  for (const [key, r] of refused) {
-    const part = fresh.get(key) as InstancePart;
-    const version = partVersion(part);
-    const before = input.known.get(key);
-    rejected.push({
-      key,
-      instance: part.instance.name,
-      version,
-      problems: r.problems,
-      virtualIPs: [...part.instance.virtualIPs].sort(),
-      kept: accepted.has(key) || keptFor(part.instance.virtualIPs),
-      byKeepalived: r.byKeepalived,
-      since: before?.version === version ? before.since : input.now,
-    });
+  /** Every refusal, carried or new, each marked `kept` when some accepted instance still carries its VirtualIPs. */
+  rejections(carried: readonly Rejection[]): Rejection[] {
+    const accepted = this.accepted;
+    const keptFor = (vips: readonly string[]): boolean => accepted.size > 0 && [...accepted.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
+    const rejected: Rejection[] = carried.map((r) => ({ ...r, kept: accepted.has(r.key) || keptFor(r.virtualIPs) }));
+    for (const [key, r] of this.refused) {
+      const part = this.fresh.get(key) as InstancePart;
+      const version = partVersion(part);
+      const before = this.input.known.get(key);
+      rejected.push({
+        key,
+        instance: part.instance.name,
+        version,
+        problems: r.problems,
+        virtualIPs: [...part.instance.virtualIPs].sort(),
+        kept: accepted.has(key) || keptFor(part.instance.virtualIPs),
+        byKeepalived: r.byKeepalived,
+        since: before?.version === version ? before.since : this.input.now,
+      });
+    }
+    return rejected.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
-  rejected.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { kind: "accept", candidate: config, parts: accepted, rejected, tests: tester.tests };
 }
 
-/** Longest text of one rejection as written into a status entry. */
 export const MAX_REJECTION_MESSAGE = 512;
 
 /** The spec field a keepalived problem most likely comes from. */

@@ -121,90 +121,117 @@ async function requestOptions(kc: k8s.KubeConfig, path: string, query: Query): P
   return { url, opts, mod: url.protocol === "http:" ? http : https };
 }
 
+/** One GET of a list page; an HTTP error becomes an {@link ApiError} with the status and any Retry-After. */
+async function listPage(kc: k8s.KubeConfig, path: string, query: Query): Promise<ListPage> {
+  const { url, opts, mod } = await requestOptions(kc, path, query);
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = mod.request(url, opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const status = res.statusCode ?? 0;
+        if (status >= 300) reject(new ApiError(`list ${path}: HTTP ${status}: ${statusMessage(body)}`, status, retryAfterMs(res)));
+        else resolve(body);
+      });
+      res.on("error", reject);
+    });
+    req.setTimeout(LIST_TIMEOUT_MS, () => req.destroy(new ApiError(`list ${path}: timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+  const page = JSON.parse(text) as { items?: RawObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+  return { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion ?? "", ...(page.metadata?.continue ? { continue: page.metadata.continue } : {}) };
+}
+
+/** Splits a chunked stream into lines: feed chunks, get back the complete lines (the rest waits for the next chunk). */
+function lineSplitter(): (chunk: string) => string[] {
+  let buffer = "";
+  return (chunk) => {
+    buffer += chunk;
+    const lines = buffer.split("\n");
+    buffer = lines.pop() ?? "";
+    return lines.map((l) => l.trim()).filter((l) => l !== "");
+  };
+}
+
+/** A watch stream's handling of one response: errors reject, lines go to the handlers, the end resolves. */
+function onWatchResponse(path: string, res: http.IncomingMessage, handlers: WatchStreamHandlers, stream: ResponseSettler): void {
+  const status = res.statusCode ?? 0;
+  res.setEncoding("utf8");
+  if (status !== 200) {
+    let body = "";
+    res.on("data", (c: string) => (body += c));
+    res.on("end", () => stream.fail(new ApiError(`watch ${path}: HTTP ${status}: ${statusMessage(body)}`, status, retryAfterMs(res))));
+    res.on("error", (err) => stream.fail(err));
+    return;
+  }
+  handlers.onOpen();
+  const split = lineSplitter();
+  res.on("data", (chunk: string) => {
+    for (const line of split(chunk)) {
+      try {
+        handlers.onLine(JSON.parse(line) as WatchLine);
+      } catch (err) {
+        stream.destroy(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
+  });
+  res.on("end", () => stream.end());
+  res.on("error", (err) => stream.fail(err));
+  // After "end" this settles nothing; without it, the stream was cut.
+  res.on("close", () => stream.fail(new ApiError(`watch ${path}: connection lost`)));
+}
+
+/** How a response settles its watch: fail (unless aborted, which ends it quietly), end, or destroy the request. */
+interface ResponseSettler {
+  fail(err: Error): void;
+  end(): void;
+  destroy(err: Error): void;
+}
+
+/** One long GET with `watch=1`: resolves when the server ends it (or it idles out, or is aborted), rejects when it fails. */
+function watchRequest(kc: k8s.KubeConfig, path: string, query: Query, handlers: WatchStreamHandlers): WatchStream {
+  let req: http.ClientRequest | undefined;
+  let aborted = false;
+  const done = (async (): Promise<void> => {
+    const { url, opts, mod } = await requestOptions(kc, path, query);
+    if (aborted) return;
+    await new Promise<void>((resolve, reject) => {
+      const stream: ResponseSettler = {
+        fail: (err) => (aborted ? resolve() : reject(err)),
+        end: resolve,
+        destroy: (err) => req?.destroy(err),
+      };
+      req = mod.request(url, opts, (res) => onWatchResponse(path, res, handlers, stream));
+      // A silent connection may be dead (no FIN from a vanished peer): end it as if the server had; the watch resumes.
+      req.setTimeout(WATCH_IDLE_MS, () => {
+        aborted = true;
+        req?.destroy();
+        resolve();
+      });
+      req.on("error", (err) => stream.fail(err));
+      req.on("close", () => aborted && resolve());
+      req.end();
+    });
+  })();
+  return {
+    done,
+    abort: () => {
+      aborted = true;
+      req?.destroy();
+    },
+  };
+}
+
 /**
  * The real transport over the kubeconfig's cluster and credentials (read
  * again for every request, so a rotated ServiceAccount token is picked up).
  */
 export function httpTransport(kc: k8s.KubeConfig): ListWatchTransport {
   return {
-    async list(path, query) {
-      const { url, opts, mod } = await requestOptions(kc, path, query);
-      const text = await new Promise<string>((resolve, reject) => {
-        const req = mod.request(url, opts, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            const body = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status >= 300) reject(new ApiError(`list ${path}: HTTP ${status}: ${statusMessage(body)}`, status, retryAfterMs(res)));
-            else resolve(body);
-          });
-          res.on("error", reject);
-        });
-        req.setTimeout(LIST_TIMEOUT_MS, () => req.destroy(new ApiError(`list ${path}: timed out`)));
-        req.on("error", reject);
-        req.end();
-      });
-      const page = JSON.parse(text) as { items?: RawObject[]; metadata?: { resourceVersion?: string; continue?: string } };
-      return { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion ?? "", ...(page.metadata?.continue ? { continue: page.metadata.continue } : {}) };
-    },
-
-    watch(path, query, handlers) {
-      let req: http.ClientRequest | undefined;
-      let aborted = false;
-      const done = (async (): Promise<void> => {
-        const { url, opts, mod } = await requestOptions(kc, path, query);
-        if (aborted) return;
-        await new Promise<void>((resolve, reject) => {
-          req = mod.request(url, opts, (res) => {
-            const status = res.statusCode ?? 0;
-            res.setEncoding("utf8");
-            if (status !== 200) {
-              let body = "";
-              res.on("data", (c: string) => (body += c));
-              res.on("end", () => reject(new ApiError(`watch ${path}: HTTP ${status}: ${statusMessage(body)}`, status, retryAfterMs(res))));
-              res.on("error", reject);
-              return;
-            }
-            handlers.onOpen();
-            let buffer = "";
-            res.on("data", (chunk: string) => {
-              buffer += chunk;
-              for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-                const line = buffer.slice(0, nl).trim();
-                buffer = buffer.slice(nl + 1);
-                if (line === "") continue;
-                try {
-                  handlers.onLine(JSON.parse(line) as WatchLine);
-                } catch (err) {
-                  req?.destroy(err instanceof Error ? err : new Error(String(err)));
-                  return;
-                }
-              }
-            });
-            res.on("end", () => resolve());
-            res.on("error", (err) => (aborted ? resolve() : reject(err)));
-            // After "end" this settles nothing; without it, the stream was cut.
-            res.on("close", () => (aborted ? resolve() : reject(new ApiError(`watch ${path}: connection lost`))));
-          });
-          // A silent connection may be dead (no FIN from a vanished peer): end it as if the server had; the watch resumes.
-          req.setTimeout(WATCH_IDLE_MS, () => {
-            aborted = true;
-            req?.destroy();
-            resolve();
-          });
-          req.on("error", (err) => (aborted ? resolve() : reject(err)));
-          req.on("close", () => aborted && resolve());
-          req.end();
-        });
-      })();
-      return {
-        done,
-        abort: () => {
-          aborted = true;
-          req?.destroy();
-        },
-      };
-    },
+    list: (path, query) => listPage(kc, path, query),
+    watch: (path, query, handlers) => watchRequest(kc, path, query, handlers),
   };
 }

@@ -235,10 +235,23 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
     take(a.address);
     take(a.address, kept);
   }
+  allocateFree(pending, admitting, { taken, take, reserved: input.reserved }, out);
+  planRouterIds(ordered, out, input.pools, new Set(input.releasingRouterIds ?? []));
+  return out;
+}
+
+/** Gives every VirtualIP still without an address the first free one of its pools, oldest first (or PoolExhausted). */
+function allocateFree(
+  pending: VirtualIP[],
+  admitting: ReadonlyMap<string, UsablePool[]>,
+  free: { taken: Set<string>; take: (address: string) => void; reserved: Reserved },
+  out: Map<string, AddressAssignment>,
+): void {
+  const { taken, take, reserved } = free;
   pending.sort(compareAge);
   for (const vip of pending) {
     const key = objectKey(vip.metadata);
-    const a = allocateAddress(vip, admitting.get(key) ?? [], taken, input.reserved);
+    const a = allocateAddress(vip, admitting.get(key) ?? [], taken, reserved);
     if (!a?.address) {
       const fam = vip.spec.ipFamily !== undefined ? `${vip.spec.ipFamily} ` : "";
       out.set(key, { problem: problem(key, ReadyReason.PoolExhausted, "spec.address", `no free ${fam}address in the VirtualIPPools that admit namespace ${namespaceOf(vip)}`) });
@@ -247,8 +260,6 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
     out.set(key, a);
     take(a.address);
   }
-  planRouterIds(ordered, out, input.pools, new Set(input.releasingRouterIds ?? []));
-  return out;
 }
 
 /** Checks explicit router ids against their pool and allocates the others (kept ones first). */

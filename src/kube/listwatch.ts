@@ -55,6 +55,8 @@ export interface ListWatchOptions {
   onError?(err: unknown, retryInMs: number): void;
   /** Called when a watch request ended: resumed from its resourceVersion, relisted after 410 Gone, or failed (then backs off). */
   onRestart?(how: RestartKind): void;
+  /** Called when the watch goes down (a failed attempt after being up) and when it is current again (opened or relisted). */
+  onHealthChange?(ok: boolean): void;
   backoff?: Backoff;
   /** Items per list page. Default 500. */
   pageSize?: number;
@@ -309,11 +311,14 @@ export class ListWatch {
     const downMs = this.opts.clock.now() - this.down.since;
     this.down = undefined;
     this.opts.logger?.info("Watch recovered", { resource: this.opts.name, downMs });
+    this.opts.onHealthChange?.(true);
   }
 
   private markDown(err: unknown, retryInMs: number, failures: number): void {
     const error = errorText(err);
+    const wasUp = this.down === undefined;
     this.down = { since: this.down?.since ?? this.opts.clock.now(), error };
+    if (wasUp) this.opts.onHealthChange?.(false);
     this.opts.onError?.(err, retryInMs);
     this.opts.logger?.warn("Watch failed, retrying", { resource: this.opts.name, error, retryInMs, failures });
   }

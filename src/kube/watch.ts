@@ -41,6 +41,8 @@ export interface StartWatchesOptions {
   onListed?: (target: WatchTarget, keys: ReadonlySet<string>) => void;
   /** Called when a watch request of `target` ended (for the watch restarts metric). */
   onRestart?: (target: WatchTarget, how: RestartKind) => void;
+  /** Called when the watch of `target` goes down, and when it is current again. */
+  onHealthChange?: (target: WatchTarget, ok: boolean) => void;
   /** The HTTP side; default the kubeconfig's cluster. */
   transport?: ListWatchTransport;
 }
@@ -74,6 +76,7 @@ export function startWatches(opts: StartWatchesOptions): WatchSet {
       clock: opts.clock,
       logger: opts.logger,
       onRestart: (how) => opts.onRestart?.(t, how),
+      onHealthChange: (ok) => opts.onHealthChange?.(t, ok),
       handler: {
         onEvent: (type, obj) => opts.onEvent(t, type, obj),
         onListStart: () => opts.onListStart?.(t),

@@ -22,6 +22,27 @@ interface Sighting {
  */
 export class HeartbeatSightings {
   private readonly seen = new Map<string, Sighting>();
+  /** The Lease watch is down: renewals may be happening unseen, so no agent is judged silent. */
+  private blind = false;
+  /** When the Lease watch was last current again after being down: every Lease counts as seen then. */
+  private resumedAt = -Infinity;
+
+  /** The Lease watch went down: until it is current again every agent counts as live (its last state stands). */
+  watchDown(): void {
+    this.blind = true;
+  }
+
+  /**
+   * The Lease watch is current again at `now`. What was missed meanwhile is
+   * unknown (renewals the cache never saw, a relist racing the agents' own
+   * recovery), so every Lease counts as first seen now, as at operator start:
+   * live for one lease duration, expiring unless a renewal is seen.
+   */
+  watchUp(now: number): void {
+    if (!this.blind) return;
+    this.blind = false;
+    this.resumedAt = now;
+  }
 
   /** Notes `lease` as looked at `now`; resolves when its current version was first seen. */
   private look(lease: RawObject | undefined, now: number): Sighting | undefined {
@@ -35,12 +56,13 @@ export class HeartbeatSightings {
     return next;
   }
 
-  /** When the agent's Lease stops counting as live (operator time), or undefined without a Lease or duration. */
+  /** When the agent's Lease stops counting as live (operator time; Infinity while the watch is down), or undefined without a Lease or duration. */
   expiry(lease: RawObject | undefined, now: number): number | undefined {
     const duration = (lease?.spec as { leaseDurationSeconds?: number } | undefined)?.leaseDurationSeconds;
     const s = this.look(lease, now);
     if (!s || !duration) return undefined;
-    return s.at + duration * 1000;
+    if (this.blind) return Infinity;
+    return Math.max(s.at, this.resumedAt) + duration * 1000;
   }
 
   /** Whether the agent's Lease counts as live at `now`. */

@@ -90,7 +90,9 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     if (removed.length > 0) logger.info("Dropped objects a relist no longer shows", { resource: t.name, count: removed.length });
   };
   const started = clock.now();
-  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart, onListStart, onListed });
+  // Liveness is judged on agent Leases only while their watch is current (ADR 0011).
+  const onHealthChange = (t: WatchTarget, ok: boolean): void => (t.name === "Lease" ? reconciler.onLeaseWatch(ok) : undefined);
+  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart, onListStart, onListed, onHealthChange });
 
   const health = await startHealthServer({
     bindAddress: config.metricsBindAddress,

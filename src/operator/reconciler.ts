@@ -301,6 +301,14 @@ export class Reconciler {
     }
   }
 
+  /** The agent Lease watch went down or is current again: no agent is judged silent on what the operator could not see. */
+  onLeaseWatch(ok: boolean): void {
+    if (ok) this.heartbeats.watchUp(this.opts.clock.now());
+    else this.heartbeats.watchDown();
+    this.statusDirty = "all";
+    this.schedulePlan();
+  }
+
   /** An agent Lease matters when its published interface changes or the agent dies or comes back. */
   private onLeaseChange(previous: RawObject | undefined, current: RawObject | undefined): boolean {
     const name = (current ?? previous)?.metadata?.name ?? "";

@@ -89,6 +89,7 @@ function setup(opts: { random?: number } = {}) {
   const synced: string[][] = [];
   const errors: number[] = [];
   const listStarts: number[] = [];
+  const healthChanges: boolean[] = [];
   const lw = new ListWatch({
     name: "Secret",
     path: "/api/v1/namespaces/ns/secrets",
@@ -97,13 +98,14 @@ function setup(opts: { random?: number } = {}) {
     clock,
     random: () => opts.random ?? 1,
     onError: (_err, retryInMs) => errors.push(retryInMs),
+    onHealthChange: (ok) => healthChanges.push(ok),
     handler: {
       onEvent: (type, o, origin) => events.push({ type, name: o.metadata?.name ?? "", rv: o.metadata?.resourceVersion ?? "", origin }),
       onListStart: () => listStarts.push(transport.lists.length),
       onSynced: (items) => synced.push(items.map((i) => i.metadata?.name ?? "")),
     },
   });
-  return { transport, clock, events, synced, errors, listStarts, lw };
+  return { transport, clock, events, synced, errors, listStarts, healthChanges, lw };
 }
 
 const page = (items: RawObject[], resourceVersion: string, cont?: string) => (): ListPage => ({ items, resourceVersion, ...(cont ? { continue: cont } : {}) });
@@ -201,7 +203,7 @@ void describe("ListWatch", () => {
   });
 
   void test("an unreachable API server: not healthy, retries with a doubling capped backoff, healthy again by itself", async () => {
-    const { transport, clock, errors, lw } = setup({ random: 1 });
+    const { transport, clock, errors, healthChanges, lw } = setup({ random: 1 });
     transport.listAnswers = [page([obj("a", "5")], "10")];
     lw.start();
     await settle();
@@ -226,6 +228,8 @@ void describe("ListWatch", () => {
     assert.deepEqual(lw.health(), { ok: true });
     assert.equal(transport.lastWatch.query.resourceVersion, "10");
     assert.equal(transport.lists.length, 1);
+    // One change each way, however many attempts failed in between.
+    assert.deepEqual(healthChanges, [false, true]);
     lw.stop();
   });
 

@@ -32,6 +32,26 @@ void describe("HeartbeatSightings: liveness on the operator's clock", () => {
     assert.equal(h.renewedAt(lease("2"), 300), 200);
   });
 
+  void test("while the Lease watch is down no agent expires; once it is current again every Lease counts as seen then", () => {
+    const h = new HeartbeatSightings();
+    h.isLive(lease("1"), 0);
+    h.watchDown();
+    assert.equal(h.isLive(lease("1"), 60_000), true, "an unseen renewal is not silence");
+    assert.equal(h.expiry(lease("1"), 60_000), Infinity);
+    h.watchUp(70_000);
+    assert.equal(h.isLive(lease("1"), 79_999), true, "live for one duration from the recovery");
+    assert.equal(h.isLive(lease("1"), 80_000), false, "and silent after it, without a renewal");
+    assert.equal(h.isLive(lease("2"), 85_000), true, "a renewal after the recovery counts as usual");
+    assert.equal(h.expiry(lease("2"), 86_000), 95_000);
+  });
+
+  void test("watchUp without a watchDown changes nothing", () => {
+    const h = new HeartbeatSightings();
+    h.isLive(lease("1"), 0);
+    h.watchUp(5_000);
+    assert.equal(h.expiry(lease("1"), 6_000), 10_000);
+  });
+
   void test("no Lease, no resourceVersion or no duration: not live", () => {
     const h = new HeartbeatSightings();
     assert.equal(h.isLive(undefined, 0), false);

@@ -191,7 +191,7 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
   // 2: The last good versions, then the changed instances by bisection.
   const baseTrial = await trial(input, tester, base);
   if (!baseTrial.ok) return { kind: "refuse", problems: baseTrial.problems, tests: tester.tests };
-  const b = new Bisection(input, tester, base, baseTrial.config, fresh);
+  const b = new Bisection(input, tester, { parts: base, config: baseTrial.config }, fresh);
   await b.tryGroup(b.changed());
   // 3: What could not be assembled may fit now that the others moved on.
   for (const [k, r] of [...b.refused]) if (!r.byKeepalived) await b.tryGroup([k]);
@@ -225,13 +225,19 @@ function sortParts(input: JudgeInput): { desired: Map<string, InstancePart>; car
 class Bisection {
   readonly refused = new Map<string, { problems: string[]; byKeepalived: boolean }>();
 
+  accepted: Map<string, InstancePart>;
+  config: NodeConfig;
+
+  /** Starts from `base`, the last good versions, which passed as `config`. */
   constructor(
     private readonly input: JudgeInput,
     private readonly tester: Tester,
-    public accepted: Map<string, InstancePart>,
-    public config: NodeConfig,
+    base: { parts: Map<string, InstancePart>; config: NodeConfig },
     private readonly fresh: ReadonlyMap<string, InstancePart>,
-  ) {}
+  ) {
+    this.accepted = base.parts;
+    this.config = base.config;
+  }
 
   /** The fresh instances whose version differs from their last good one (or that have none). */
   changed(): string[] {

@@ -41,6 +41,8 @@ export function apiError(code: number): Error {
 export class FakeWriter implements ClusterWriter {
   readonly writes: Write[] = [];
   readonly failures = new Map<string, Error[]>();
+  /** While set, every write waits for it (a write in flight). */
+  gate: Promise<void> | undefined;
   constructor(private readonly cache: ObjectCache) {}
 
   /** Writes whose `what` starts with `prefix`. */
@@ -48,7 +50,8 @@ export class FakeWriter implements ClusterWriter {
     return this.writes.filter((w) => w.what.startsWith(prefix));
   }
 
-  private record(method: string, write: Write): void {
+  private async record(method: string, write: Write): Promise<void> {
+    await this.gate;
     const queued = this.failures.get(method);
     const err = queued?.shift();
     if (err) throw err;
@@ -66,23 +69,23 @@ export class FakeWriter implements ClusterWriter {
   }
 
   async applySecret(secret: V1Secret): Promise<RawObject> {
-    this.record("applySecret", { verb: "apply", what: `secret/${secret.metadata?.name}`, body: secret });
+    await this.record("applySecret", { verb: "apply", what: `secret/${secret.metadata?.name}`, body: secret });
     return this.stored(secret as RawObject);
   }
 
   async deleteSecret(ref: ObjectName): Promise<void> {
-    this.record("deleteSecret", { verb: "delete", what: `secret/${ref.name}` });
+    await this.record("deleteSecret", { verb: "delete", what: `secret/${ref.name}` });
   }
 
   async applyVirtualIPStatus(ref: ObjectName, status: Record<string, unknown>): Promise<RawObject> {
     const live = this.vip(ref);
-    this.record("applyVirtualIPStatus", { verb: "apply", what: `virtualip-status/${ref.namespace}/${ref.name}`, body: status });
+    await this.record("applyVirtualIPStatus", { verb: "apply", what: `virtualip-status/${ref.namespace}/${ref.name}`, body: status });
     return this.stored({ ...live, status: { ...live.status, ...status, nodes: (live.status as { nodes?: unknown } | undefined)?.nodes } });
   }
 
   async applyNodeEntry(ref: ObjectName & { resourceVersion: string }, node: string, status: Record<string, unknown>): Promise<RawObject> {
     const live = this.vip(ref);
-    this.record("applyNodeEntry", { verb: "apply", what: `node-entry/${ref.namespace}/${ref.name}/${node}`, body: status });
+    await this.record("applyNodeEntry", { verb: "apply", what: `node-entry/${ref.namespace}/${ref.name}/${node}`, body: status });
     const others = ((live.status as { nodes?: { name: string }[] } | undefined)?.nodes ?? []).filter((n) => n.name !== node);
     const mine = (status as { nodes?: { name: string }[] }).nodes ?? [];
     return this.stored({ ...live, status: { ...live.status, nodes: [...others, ...mine] } });
@@ -90,14 +93,14 @@ export class FakeWriter implements ClusterWriter {
 
   async patchFinalizers(ref: ObjectName, finalizers: string[]): Promise<RawObject> {
     const live = this.vip(ref);
-    this.record("patchFinalizers", { verb: "patch", what: `finalizers/${ref.namespace}/${ref.name}`, body: finalizers });
+    await this.record("patchFinalizers", { verb: "patch", what: `finalizers/${ref.namespace}/${ref.name}`, body: finalizers });
     return this.stored({ ...live, metadata: { ...live.metadata, finalizers } });
   }
 
   async applyServiceStatus(ref: ObjectName, status: Record<string, unknown>): Promise<RawObject> {
     const live = this.cache.get("Service", `${ref.namespace}/${ref.name}`);
     if (!live) throw apiError(404);
-    this.record("applyServiceStatus", { verb: "apply", what: `service-status/${ref.namespace}/${ref.name}`, body: status });
+    await this.record("applyServiceStatus", { verb: "apply", what: `service-status/${ref.namespace}/${ref.name}`, body: status });
     // The operator owns the ingress it wrote (managedFields), and gives it up with an empty list.
     const owns = ((status.loadBalancer as { ingress?: unknown[] } | undefined)?.ingress ?? []).length > 0;
     const managedFields = owns ? [{ manager: OPERATOR_FIELD_MANAGER, operation: "Apply", subresource: "status", fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }] : [];
@@ -105,23 +108,23 @@ export class FakeWriter implements ClusterWriter {
   }
 
   async applyVirtualIP(obj: RawObject): Promise<RawObject> {
-    this.record("applyVirtualIP", { verb: "apply", what: `virtualip/${obj.metadata?.namespace}/${obj.metadata?.name}` });
+    await this.record("applyVirtualIP", { verb: "apply", what: `virtualip/${obj.metadata?.namespace}/${obj.metadata?.name}` });
     return this.stored(obj);
   }
 
   async deleteVirtualIP(ref: ObjectName): Promise<void> {
-    this.record("deleteVirtualIP", { verb: "delete", what: `virtualip/${ref.namespace}/${ref.name}` });
+    await this.record("deleteVirtualIP", { verb: "delete", what: `virtualip/${ref.namespace}/${ref.name}` });
   }
 
   async applyPoolStatus(name: string, status: Record<string, unknown>): Promise<RawObject> {
     const live = this.cache.get("VirtualIPPool", name);
     if (!live) throw apiError(404);
-    this.record("applyPoolStatus", { verb: "apply", what: `pool-status/${name}`, body: status });
+    await this.record("applyPoolStatus", { verb: "apply", what: `pool-status/${name}`, body: status });
     return this.stored({ ...live, status });
   }
 
   async applyDaemonSet(ds: V1DaemonSet): Promise<RawObject> {
-    this.record("applyDaemonSet", { verb: "apply", what: `daemonset/${ds.metadata?.name}` });
+    await this.record("applyDaemonSet", { verb: "apply", what: `daemonset/${ds.metadata?.name}` });
     return this.stored(ds as RawObject);
   }
 

@@ -134,6 +134,26 @@ void describe("Reconciler: deletion (ADR 0017)", () => {
     assert.equal(h.writer.of("event/default/web/DeletionUnconfirmed").length, 0);
   });
 
+  void test("a deletion seen while the VirtualIP's status write waits in the queue keeps the finalizer until a render left it out", async () => {
+    // No agents: nothing to wait for once the configs dropped it. --workers 1: the pass's keys wait in the queue.
+    const h = await converged({ flags: { workers: "1" } });
+    let release = (): void => undefined;
+    h.writer.gate = new Promise((r) => (release = r));
+    const live = h.cache.get("VirtualIP", "default/web") as RawObject;
+    h.put("VirtualIP", { ...live, metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() }, spec: { ...(live.spec as object), vrrp: { priorities: { "node-a": 150 } } } });
+    await h.clock.advance(25);
+    markDeleted(h, "default/web");
+    release();
+    h.writer.gate = undefined;
+    await h.settle();
+    const what = h.writer.writes.map((w) => w.what);
+    const removed = h.writer.writes.findIndex((w) => w.what === "finalizers/default/web" && JSON.stringify(w.body) === "[]");
+    assert.ok(removed > 0, "the finalizer went");
+    const lastNodeConfig = Math.max(what.lastIndexOf(`secret/${NODE_A}`), what.lastIndexOf(`secret/${NODE_B}`));
+    assert.ok(lastNodeConfig < removed, what.join(", "));
+    assert.doesNotMatch(JSON.stringify(nodeJson(h, NODE_A)), /vip_4_51/);
+  });
+
   void test("nodes that never confirm are given up on at the deletion timeout, with a Warning Event", async () => {
     const h = await converged({ leases: true, flags: { "deletion-timeout": "60s" } });
     const deletedAt = h.clock.now();
@@ -165,6 +185,26 @@ void describe("Reconciler: leadership", () => {
     await h.settle();
     assert.ok(h.writer.of("virtualip-status/default/api").length > 0);
     assert.deepEqual(h.writer.of("service-status/default/api").at(-1)?.body, { loadBalancer: { ingress: [{ ip: "192.0.2.70" }] } });
+  });
+});
+
+void describe("Reconciler: leadership lost mid-pass", () => {
+  void test("keys queued before leadership was lost write nothing; only the writes in flight land", async () => {
+    // --workers 1: two slots (the pass and one write), so most of the pass's keys wait in the queue.
+    const h = await converged({ flags: { workers: "1" } });
+    const before = h.writer.writes.length;
+    let release = (): void => undefined;
+    h.writer.gate = new Promise((r) => (release = r));
+    h.put("Node", nodeObject("node-c", "192.0.2.13"));
+    await h.clock.advance(25);
+    h.reconciler.stopLeading();
+    release();
+    h.writer.gate = undefined;
+    await h.settle();
+    const after = h.writer.writes.slice(before).map((w) => w.what);
+    // A new node changes the instance and every node's config (4 Secrets); at most the two slots were writing.
+    assert.ok(after.length <= 2, after.join(", "));
+    assert.ok(!after.includes(`secret/${NODE_A}`) || !after.includes(`secret/${NODE_B}`), after.join(", "));
   });
 });
 

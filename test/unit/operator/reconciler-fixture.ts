@@ -80,7 +80,8 @@ export class FakeWriter implements ClusterWriter {
   async applyVirtualIPStatus(ref: ObjectName, status: Record<string, unknown>): Promise<RawObject> {
     const live = this.vip(ref);
     await this.record("applyVirtualIPStatus", { verb: "apply", what: `virtualip-status/${ref.namespace}/${ref.name}`, body: status });
-    return this.stored({ ...live, status: { ...live.status, ...status, nodes: (live.status as { nodes?: unknown } | undefined)?.nodes } });
+    const prev = (live.status ?? {}) as Record<string, unknown>;
+    return this.stored({ ...live, status: { ...prev, ...status, nodes: prev.nodes } });
   }
 
   async applyNodeEntry(ref: ObjectName & { resourceVersion: string }, node: string, status: Record<string, unknown>): Promise<RawObject> {
@@ -88,7 +89,7 @@ export class FakeWriter implements ClusterWriter {
     await this.record("applyNodeEntry", { verb: "apply", what: `node-entry/${ref.namespace}/${ref.name}/${node}`, body: status });
     const others = ((live.status as { nodes?: { name: string }[] } | undefined)?.nodes ?? []).filter((n) => n.name !== node);
     const mine = (status as { nodes?: { name: string }[] }).nodes ?? [];
-    return this.stored({ ...live, status: { ...live.status, nodes: [...others, ...mine] } });
+    return this.stored({ ...live, status: { ...(live.status as Record<string, unknown> | undefined), nodes: [...others, ...mine] } });
   }
 
   async patchFinalizers(ref: ObjectName, finalizers: string[]): Promise<RawObject> {
@@ -128,8 +129,9 @@ export class FakeWriter implements ClusterWriter {
     return this.stored(ds as RawObject);
   }
 
-  async recordEvents(involved: InvolvedObject, events: readonly PlannedEvent[]): Promise<void> {
+  recordEvents(involved: InvolvedObject, events: readonly PlannedEvent[]): Promise<void> {
     for (const e of events) this.writes.push({ verb: "event", what: `event/${involved.namespace}/${involved.name}/${e.reason}`, body: e });
+    return Promise.resolve();
   }
 }
 
@@ -160,7 +162,7 @@ export function startReconciler(opts: { flags?: Record<string, string>; lead?: b
   const writer = new FakeWriter(cache);
   const config = operatorConfig(opts.flags);
   const metrics = createOperatorMetrics(false);
-  const reconciler = new Reconciler({ config, writer, readSecret: async () => undefined, cache, clock, logger: createLogger("test", "error"), metrics });
+  const reconciler = new Reconciler({ config, writer, readSecret: () => Promise.resolve(undefined), cache, clock, logger: createLogger("test", "error"), metrics });
   const put = (kind: Kind, obj: RawObject): void => {
     const change = cache.put(kind, obj);
     if (change) reconciler.onChange(change);
@@ -175,7 +177,7 @@ export function startReconciler(opts: { flags?: Record<string, string>; lead?: b
       await reconciler.queue.idle();
     }
   };
-  put("VirtualIPPool", { ...testPoolObject(), metadata: { name: "test", uid: "pool-uid", resourceVersion: "1", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" } } as RawObject);
+  put("VirtualIPPool", { ...testPoolObject(), metadata: { name: "test", uid: "pool-uid", resourceVersion: "1", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" } });
   reconciler.markSynced();
   if (opts.lead ?? true) reconciler.startLeading();
   return { reconciler, cache, clock, writer, config, metrics, put, remove, settle };

@@ -77,7 +77,7 @@ void describe("Reconciler: idle writes", () => {
     const h = await converged({ leases: true });
     const before = h.writer.writes.length;
     const node = h.cache.get("Node", "node-a") as RawObject;
-    h.put("Node", { ...node, metadata: { ...node.metadata, resourceVersion: nextRv() }, status: { ...node.status, conditions: [{ type: "Ready", status: "True" }] } });
+    h.put("Node", { ...node, metadata: { ...node.metadata, resourceVersion: nextRv() }, status: { ...(node.status as Record<string, unknown>), conditions: [{ type: "Ready", status: "True" }] } });
     h.put("Lease", agentLease("node-a", { running: [] }));
     await h.settle();
     assert.deepEqual(h.writer.writes.slice(before), []);

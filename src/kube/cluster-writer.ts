@@ -5,7 +5,11 @@ import { applyObject, applyVirtualIPStatus, patchVirtualIPMetadata, type k8s, ty
 import { applyPoolStatus, applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, deleteVirtualIP, readSecret, toRaw, type ObjectRef } from "./objects.js";
 import type { RawObject } from "./transport.js";
 
-/** The API writes of the operator, each resolving to the object as stored (JSON form). */
+/**
+ * The API writes of the operator, each resolving to the object as stored (JSON
+ * form). The same shape as the operator's ClusterWriter (src/kube may not import
+ * src/operator): operator.ts assigns one to the other, so the compiler checks they agree.
+ */
 export interface KubeClusterWriter {
   applySecret(secret: k8s.V1Secret): Promise<RawObject>;
   deleteSecret(ref: ObjectRef, uid: string | undefined): Promise<void>;

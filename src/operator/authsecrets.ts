@@ -1,11 +1,10 @@
 // The VRRP auth Secrets that VirtualIPs reference, read on demand (get only:
 // the operator may not list or watch Secrets cluster-wide) and re-read every minute. I/O.
 import type { V1Secret } from "@kubernetes/client-node";
-import type { KubeClients } from "../kube/client.js";
 import { describeError } from "../kube/client.js";
-import { readSecret } from "../kube/objects.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { SecretReader } from "./writer.js";
 
 /** How long a read auth Secret is used before it is read again. */
 export const AUTH_SECRET_REFRESH_MS = 60_000;
@@ -21,7 +20,7 @@ interface Held {
 export class AuthSecrets {
   private readonly held = new Map<string, Held>();
 
-  constructor(private readonly opts: { clients: KubeClients; clock: Clock; logger: Logger }) {}
+  constructor(private readonly opts: { read: SecretReader; clock: Clock; logger: Logger }) {}
 
   /**
    * Reads the referenced Secrets not held yet or held for longer than the
@@ -49,7 +48,7 @@ export class AuthSecrets {
     const [namespace = "", name = ""] = key.split("/");
     const prev = this.held.get(key);
     try {
-      const secret = await readSecret(this.opts.clients, { namespace, name });
+      const secret = await this.opts.read({ namespace, name });
       const version = secret?.metadata?.resourceVersion ?? "";
       this.held.set(key, secret ? { secret, version, readAt: now } : { version, readAt: now });
       return prev?.version !== version;

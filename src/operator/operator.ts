@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { DAEMONSET_NAME, GROUP, LEADER_LEASE_NAME, PLURAL, POOL_PLURAL, VERSION } from "../api/index.js";
 import { createKubeClients, type KubeClients } from "../kube/client.js";
+import { kubeClusterWriter } from "../kube/cluster-writer.js";
 import { rawKey, startWatches, type RawObject, type RestartKind, type WatchEventType, type WatchSet, type WatchTarget } from "../kube/watch.js";
 import { realClock, type Clock } from "../shared/clock.js";
 import { startHealthServer, type HealthServer } from "../shared/health-server.js";
@@ -15,6 +16,7 @@ import { CONFIG_SECRETS_SELECTOR } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { Reconciler } from "./reconciler.js";
 import { RenderWorker, renderInline } from "./render-worker.js";
+import type { ClusterWriter } from "./writer.js";
 
 /** The watches of the operator, each with the cache kind it feeds. */
 export function operatorWatchTargets(namespace: string, planNamespace: string = namespace): (WatchTarget & { name: Kind })[] {
@@ -71,7 +73,9 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const cache = new ObjectCache();
   const events = new EventRecorder({ clients, clock, logger, component: "keepalived-vip-operator", host: config.identity });
   const renderer = config.renderThread === "worker" ? new RenderWorker() : undefined;
-  const reconciler = new Reconciler({ config, clients, cache, clock, logger, metrics, events, render: renderer?.render ?? renderInline });
+  const kube = kubeClusterWriter(clients);
+  const writer: ClusterWriter = { ...kube, recordEvents: (involved, list) => events.record(involved, list) };
+  const reconciler = new Reconciler({ config, writer, readSecret: (ref) => kube.readSecret(ref), cache, clock, logger, metrics, render: renderer?.render ?? renderInline });
   let elector: LeaderElector | undefined;
 
   const targets = operatorWatchTargets(config.namespace, config.planNamespace);

@@ -1,0 +1,168 @@
+// Step 2 of the reconcile, the desired state: the cached objects (gathered)
+// planned into the Secrets, Service ingress and pool statuses the cluster should hold. Pure (time passed in).
+import type { V1Secret } from "@kubernetes/client-node";
+import { instanceSecretName, nodeConfigSecretName, type VirtualIP } from "../api/index.js";
+import type { ClusterPlan, Problem, RenderOptions } from "../render/index.js";
+import type { RawObject } from "../kube/watch.js";
+import type { ObjectCache } from "./cache.js";
+import { fitPlan } from "./fit.js";
+import { agentCapabilities, agentHostAddresses, agentLeasesByNode, buildClusterView, gatherPools, gatherServiceCIDRs, keyOf, nodeInterfaces, releasingAddresses, releasingRouterIds, type GatheredVirtualIPs } from "./gather.js";
+import type { LoadBalancerPlan } from "./lbservices.js";
+import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
+import { buildPoolStatus, claimExpiry, type DesiredPoolStatus } from "./pools.js";
+import type { Renderer } from "./render-worker.js";
+import { planServiceIngress, type IngressSource } from "./services.js";
+
+/** The outcome of the last render (the pure renderer's plan and what follows from it). */
+export interface RenderState {
+  /** The plan without its published node and instance plans (those live on in the desired Secrets only). */
+  plan: ClusterPlan;
+  problems: Map<string, Problem[]>;
+  /** VirtualIPs whose spec is invalid: key -> error. */
+  invalid: Map<string, string>;
+  /**
+   * VirtualIPs this render left out because they are being deleted or invalid:
+   * a deleted VirtualIP's cleanup is judged only against a plan without it.
+   */
+  excluded: Set<string>;
+}
+
+/** A desired node or instance Secret, with what it was built from and the digests of its data. */
+export interface BuiltSecret {
+  /** Hash of the published JSON it carries. */
+  hash: string;
+  /** uid of the owning Node ("" for an instance Secret). */
+  uid: string;
+  secret: V1Secret;
+  digests: Record<string, string>;
+}
+
+/** What the cluster should hold: the result of step 2, compared with the cache by step 3. */
+export interface DesiredState {
+  /** undefined until the first render. */
+  render: RenderState | undefined;
+  /** Node and instance config Secrets by name. */
+  secrets: Map<string, BuiltSecret>;
+  /** Config Secrets no longer in the plan, by name. */
+  staleSecrets: Map<string, SecretDeletion>;
+  /** Service key -> load-balancer ingress IPs. */
+  ingress: Map<string, string[]>;
+  pools: Map<string, DesiredPoolStatus>;
+  /** The VirtualIPs of LoadBalancer Services (planned on every pass, not only on renders). */
+  loadBalancers: LoadBalancerPlan;
+  /** When the next claim expires (a render is due then). */
+  claimExpiresAt: number | undefined;
+  /** Services some valid VirtualIP names (their changes need a render). */
+  referencedServices: Set<string>;
+  /** spec.interface of every valid VirtualIP: only these names of an agent's published interfaces matter to a render. */
+  referencedInterfaces: Set<string>;
+}
+
+/** The desired state before any render: nothing to write. */
+export function emptyDesiredState(): DesiredState {
+  return { render: undefined, secrets: new Map(), staleSecrets: new Map(), ingress: new Map(), pools: new Map(), loadBalancers: { apply: new Map(), remove: new Map() }, claimExpiresAt: undefined, referencedServices: new Set(), referencedInterfaces: new Set() };
+}
+
+/** What a render reads besides the cache. */
+export interface RenderInput {
+  cache: ObjectCache;
+  /** The VirtualIPs of the cache, parsed (step 1). */
+  gathered: GatheredVirtualIPs;
+  /** The referenced VRRP auth Secrets, as read in step 1. */
+  authSecrets: V1Secret[];
+  planNamespace: string;
+  options: RenderOptions & { claimGraceMs: number };
+  render: Renderer;
+  /** The desired Secrets of the previous render: reused where unchanged. */
+  previousSecrets: ReadonlyMap<string, BuiltSecret>;
+  now: number;
+  /** Times the renderer alone (a metric). */
+  startTimer?: () => () => void;
+}
+
+/** Plans the whole cluster: the renderer's plan and the Secrets, ingress and pool statuses that follow from it. */
+export async function renderPass(input: RenderInput): Promise<Omit<DesiredState, "loadBalancers">> {
+  const { cache, gathered, planNamespace: namespace, now } = input;
+  const nodes = cache.values("Node");
+  const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
+  const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), namespace);
+  const pools = gatherPools(cache.values("VirtualIPPool"));
+  const view = buildClusterView({
+    virtualIPs: gathered.valid,
+    nodes,
+    services: cache.values("Service"),
+    endpointSlices: cache.values("EndpointSlice"),
+    authSecrets: input.authSecrets,
+    nodeInterfaces: nodeInterfaces(leases),
+    pools: pools.valid,
+    namespaces: cache.values("Namespace"),
+    serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
+    releasing: releasingAddresses(cache.entries("VirtualIP")),
+    releasingRouterIds: releasingRouterIds(cache.entries("VirtualIP")),
+    agentAddresses: agentHostAddresses(leases),
+    agentCapabilities: agentCapabilities(leases),
+    now,
+  });
+  const end = input.startTimer?.();
+  // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
+  const { plan } = await fitPlan(view, (v) => input.render(v, input.options));
+  end?.();
+  const problems = new Map<string, Problem[]>();
+  for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
+  const excluded = new Set([...gathered.deleting, ...gathered.invalid.keys()]);
+  // The published plan lives on in the desired Secrets only.
+  const render: RenderState = { plan: { ...plan, nodes: [], published: [] }, problems, invalid: gathered.invalid, excluded };
+  const secrets = planSecrets({ plan, nodes, namespace, previous: input.previousSecrets });
+  const desiredPools = new Map(plan.pools.map((p) => [p.name, buildPoolStatus(p, pools.invalid)]));
+  for (const [name, error] of pools.invalid) if (!desiredPools.has(name)) desiredPools.set(name, buildPoolStatus({ name, allocated: 0, available: 0, ready: { status: "False", reason: "InvalidSpec", message: error } }, pools.invalid));
+  return {
+    render,
+    secrets,
+    staleSecrets: new Map(planStaleConfigSecrets(new Set(secrets.keys()), cache.values("Secret")).map((d) => [d.name, d])),
+    ingress: planIngress(gathered.valid, plan, problems, cache.entries("Service")),
+    pools: desiredPools,
+    claimExpiresAt: claimExpiry(gathered.valid, plan, { graceMs: input.options.claimGraceMs, now }),
+    referencedServices: new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name))),
+    referencedInterfaces: new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : []))),
+  };
+}
+
+/**
+ * The desired Secrets of a plan: one per node (node.json) and one per VRRP
+ * instance (instance.json). A Secret is built again only when what it
+ * carries changed; the others are reused with their digests.
+ */
+export function planSecrets(input: { plan: ClusterPlan; nodes: readonly RawObject[]; namespace: string; previous: ReadonlyMap<string, BuiltSecret> }): Map<string, BuiltSecret> {
+  const { plan, namespace, previous } = input;
+  const uids = new Map(input.nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
+  const desired = new Map<string, BuiltSecret>();
+  const reuse = (name: string, hash: string, uid: string, build: () => V1Secret): void => {
+    let built = previous.get(name);
+    if (!built || built.hash !== hash || built.uid !== uid) {
+      const secret = build();
+      built = { hash, uid, secret, digests: dataDigests(secret) };
+    }
+    desired.set(name, built);
+  };
+  for (const ip of plan.published) {
+    reuse(instanceSecretName(ip.name), ip.hash, "", () => buildInstanceSecret({ namespace, plan: ip }));
+  }
+  for (const np of plan.nodes) {
+    const uid = uids.get(np.node) ?? "";
+    reuse(nodeConfigSecretName(np.node), np.hash, uid, () => buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }));
+  }
+  return desired;
+}
+
+/** The load-balancer ingress of every Service a kube-proxy VirtualIP fronts: its address once planned and not left out. */
+export function planIngress(vips: readonly VirtualIP[], plan: ClusterPlan, problems: ReadonlyMap<string, Problem[]>, services: ReadonlyMap<string, RawObject>): Map<string, string[]> {
+  const sources: IngressSource[] = vips.map((vip) => {
+    const key = keyOf(vip.metadata.namespace ?? "default", vip.metadata.name);
+    return {
+      service: keyOf(vip.metadata.namespace ?? "default", vip.spec.serviceRef.name),
+      address: plan.virtualIPs[key]?.address ?? "",
+      publish: vip.spec.forwarding === "kube-proxy" && plan.virtualIPs[key]?.instance !== undefined && !(problems.get(key) ?? []).some((p) => p.excluded),
+    };
+  });
+  return planServiceIngress(sources, services);
+}

@@ -217,3 +217,40 @@ void describe("Reconciler: stale objects", () => {
     assert.equal(h.cache.get("Secret", `${h.config.planNamespace}/${NODE_B}`), undefined);
   });
 });
+
+void describe("Reconciler: agent liveness across a Lease watch outage", () => {
+  /** Converged with Leases, and both nodes' agents have reported (MASTER and BACKUP). */
+  async function reported(): Promise<Harness> {
+    const h = await converged({ leases: true });
+    const live = h.cache.get("VirtualIP", "default/web") as RawObject;
+    const since = new Date(h.clock.now()).toISOString();
+    const nodes = [
+      { name: "node-a", state: "MASTER", since, priority: 250 },
+      { name: "node-b", state: "BACKUP", since, priority: 175 },
+    ];
+    h.put("VirtualIP", { ...live, metadata: { ...live.metadata, resourceVersion: nextRv() }, status: { ...(live.status as Record<string, unknown>), nodes } });
+    await h.settle();
+    return h;
+  }
+  const unknownWrites = (h: Harness, from: number): string[] => h.writer.writes.slice(from).flatMap((w) => (w.what.startsWith("node-entry/") && JSON.stringify(w.body).includes("UNKNOWN") ? [w.what] : []));
+
+  void test("Leases that stop changing make their nodes UNKNOWN once they expire (the watch up)", async () => {
+    const h = await reported();
+    const before = h.writer.writes.length;
+    await h.settle(12_000);
+    assert.deepEqual(unknownWrites(h, before).sort(), ["node-entry/default/web/node-a", "node-entry/default/web/node-b"]);
+  });
+
+  void test("while the watch is down no node expires; after it recovers each Lease has one more duration", async () => {
+    const h = await reported();
+    const before = h.writer.writes.length;
+    h.reconciler.onLeaseWatch(false);
+    await h.settle(30_000);
+    assert.deepEqual(unknownWrites(h, before), [], "renewals the operator could not see are not silence");
+    h.reconciler.onLeaseWatch(true);
+    await h.settle(8_000);
+    h.put("Lease", agentLease("node-a", { running: [] }));
+    await h.settle(4_000);
+    assert.deepEqual(unknownWrites(h, before), ["node-entry/default/web/node-b"], "node-b never renewed after the recovery; node-a did");
+  });
+});

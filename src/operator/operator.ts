@@ -76,28 +76,9 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const kube = kubeClusterWriter(clients);
   const writer: ClusterWriter = { ...kube, recordEvents: (involved, list) => events.record(involved, list) };
   const reconciler = new Reconciler({ config, writer, readSecret: (ref) => kube.readSecret(ref), cache, clock, logger, metrics, render: renderer?.render ?? renderInline });
-  let elector: LeaderElector | undefined;
 
-  const targets = operatorWatchTargets(config.namespace, config.planNamespace);
-  const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
-    const kind = t.name as Kind;
-    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj), obj) : cache.put(kind, obj);
-    if (change) reconciler.onChange(change);
-  };
-  const onRestart = (t: WatchTarget, how: RestartKind): void => metrics.watchRestarts.inc({ resource: t.name, how });
-  // A relist delivers the deletions its watch missed; the sweep also drops what only our own writes had put in the cache.
-  const listSince = new Map<string, number>();
-  const onListStart = (t: WatchTarget): void => void listSince.set(t.name, cache.currentSeq);
-  const onListed = (t: WatchTarget, keys: ReadonlySet<string>): void => {
-    const removed = cache.sweep(t.name as Kind, keys, listSince.get(t.name) ?? 0);
-    for (const change of removed) reconciler.onChange(change);
-    if (removed.length > 0) logger.info("Dropped objects a relist no longer shows", { resource: t.name, count: removed.length });
-  };
   const started = clock.now();
-  // Liveness is judged on agent Leases only while their watch is current (ADR 0011).
-  const onHealthChange = (t: WatchTarget, ok: boolean): void => (t.name === "Lease" ? reconciler.onLeaseWatch(ok) : undefined);
-  const watches = startWatches({ kc: clients.kc, targets, logger, clock, onEvent, onRestart, onListStart, onListed, onHealthChange });
-
+  const watches = watchIntoCache({ clients, config, logger, clock, metrics, cache, reconciler });
   const health = await startHealthServer({
     bindAddress: config.metricsBindAddress,
     registry: metrics.registry,
@@ -117,31 +98,8 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     logger.info("Synced the cache", { ms: clock.now() - started, virtualIPs: cache.size("VirtualIP"), nodes: cache.size("Node"), services: cache.size("Service") });
     reconciler.markSynced();
   });
-
-  if (config.leaderElect) {
-    // The Lease answers again after failures: the API server is back, so the watches need not finish their backoff.
-    let leaseFailing = false;
-    elector = new LeaderElector({
-      leases: apiLeaseStore(clients),
-      lease: { namespace: config.namespace, name: LEADER_LEASE_NAME },
-      identity: config.identity,
-      timing: { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs },
-      clock,
-      logger,
-      onStartedLeading: () => reconciler.startLeading(),
-      // Step down, keep the process, the watches and the cache; the elector keeps trying and we lead again when it wins.
-      onStoppedLeading: () => reconciler.stopLeading(),
-      onAttemptFailed: () => (leaseFailing = true),
-      onObserved: () => {
-        if (!leaseFailing) return;
-        leaseFailing = false;
-        watches.retryNow();
-      },
-    });
-    elector.start();
-  } else {
-    reconciler.startLeading();
-  }
+  const elector = config.leaderElect ? electLeader({ clients, config, logger, clock, reconciler, watches }) : undefined;
+  if (!elector) reconciler.startLeading();
 
   return {
     metrics,
@@ -160,4 +118,61 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
       await renderer?.close();
     },
   };
+}
+
+interface Wiring {
+  clients: KubeClients;
+  config: OperatorConfig;
+  logger: Logger;
+  clock: Clock;
+  reconciler: Reconciler;
+}
+
+/** The list+watches that feed the cache, every change handed to the reconciler. */
+function watchIntoCache(w: Wiring & { metrics: OperatorMetrics; cache: ObjectCache }): WatchSet {
+  const { cache, reconciler, logger } = w;
+  const targets = operatorWatchTargets(w.config.namespace, w.config.planNamespace);
+  const onEvent = (t: WatchTarget, type: WatchEventType, obj: RawObject): void => {
+    const kind = t.name as Kind;
+    const change = type === "DELETED" ? cache.remove(kind, rawKey(obj), obj) : cache.put(kind, obj);
+    if (change) reconciler.onChange(change);
+  };
+  const onRestart = (t: WatchTarget, how: RestartKind): void => w.metrics.watchRestarts.inc({ resource: t.name, how });
+  // A relist delivers the deletions its watch missed; the sweep also drops what only our own writes had put in the cache.
+  const listSince = new Map<string, number>();
+  const onListStart = (t: WatchTarget): void => void listSince.set(t.name, cache.currentSeq);
+  const onListed = (t: WatchTarget, keys: ReadonlySet<string>): void => {
+    const removed = cache.sweep(t.name as Kind, keys, listSince.get(t.name) ?? 0);
+    for (const change of removed) reconciler.onChange(change);
+    if (removed.length > 0) logger.info("Dropped objects a relist no longer shows", { resource: t.name, count: removed.length });
+  };
+  // Liveness is judged on agent Leases only while their watch is current (ADR 0011).
+  const onHealthChange = (t: WatchTarget, ok: boolean): void => (t.name === "Lease" ? reconciler.onLeaseWatch(ok) : undefined);
+  return startWatches({ kc: w.clients.kc, targets, logger, clock: w.clock, onEvent, onRestart, onListStart, onListed, onHealthChange });
+}
+
+/** Leader election on the leader Lease; the reconciler writes only while this replica leads. */
+function electLeader(w: Wiring & { watches: WatchSet }): LeaderElector {
+  const { config, reconciler } = w;
+  // The Lease answers again after failures: the API server is back, so the watches need not finish their backoff.
+  let leaseFailing = false;
+  const elector = new LeaderElector({
+    leases: apiLeaseStore(w.clients),
+    lease: { namespace: config.namespace, name: LEADER_LEASE_NAME },
+    identity: config.identity,
+    timing: { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs },
+    clock: w.clock,
+    logger: w.logger,
+    onStartedLeading: () => reconciler.startLeading(),
+    // Step down, keep the process, the watches and the cache; the elector keeps trying and we lead again when it wins.
+    onStoppedLeading: () => reconciler.stopLeading(),
+    onAttemptFailed: () => (leaseFailing = true),
+    onObserved: () => {
+      if (!leaseFailing) return;
+      leaseFailing = false;
+      w.watches.retryNow();
+    },
+  });
+  elector.start();
+  return elector;
 }

@@ -165,7 +165,7 @@ export class FakeIO {
       },
       keepalived: (hooks) => ((this.keepalived.hooks = hooks), this.keepalived),
       fifo: (on) => {
-        this.fifoLine = on.onLine;
+        this.fifoLine = (line, at) => on.onLine(line, at);
         return { start: () => Promise.resolve(), check: () => Promise.resolve(), close: () => undefined };
       },
       vrrpPid: () => Promise.resolve(undefined),

@@ -2,7 +2,6 @@
 // (state-report.ts), the heartbeat and its node facts (heartbeat.ts,
 // node-facts.ts), placement and the planned handover (planned-handover.ts)
 // meet here, around the I/O seams of ports.ts (real ones: io.ts).
-import type { NodeInstanceMap } from "../api/index.js";
 import type { KubeClients } from "../kube/client.js";
 import type { SecretWatch } from "../kube/agent-io.js";
 import { describeError } from "../kube/client.js";
@@ -73,41 +72,12 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     const clock = (this.clock = opts.clock ?? realClock);
     const metrics = (this.metrics = opts.metrics ?? createAgentMetrics());
-    const logger = opts.logger;
     const io = (this.io = opts.io ?? nodeIO({ ...opts, clock, registry: metrics.registry }));
-    const applied = (): NodeInstanceMap | undefined => this.sync.applied;
+    const logger = opts.logger;
     this.plan = new PublishedPlanView(opts.node);
-    this.state = new StateReport({ node: opts.node, kube: io.kube, clock, logger, metrics, applied, rejections: () => this.sync.gate.rejections() });
-    this.handover = new PlannedHandover({
-      plan: this.plan,
-      state: this.state,
-      trackFiles: io.trackFiles,
-      leftovers: io.leftovers,
-      keepalived: () => this.keepalived,
-      applied,
-      vrrpPid: () => io.vrrpPid(),
-      syncSettled: () => this.sync.settled(),
-      clock,
-      logger,
-      ...(opts.handoverTimeoutMs !== undefined ? { timeoutMs: opts.handoverTimeoutMs } : {}),
-    });
-    this.sync = new ConfigSync({
-      node: opts.node,
-      plan: this.plan,
-      files: io.files,
-      kube: io.kube,
-      keepalived: () => this.keepalived,
-      clock,
-      logger,
-      metrics,
-      onApplied: (before, map) => {
-        this.facts.setApplied(map);
-        this.state.adopt(before, map);
-      },
-      onRejectionsChanged: (keys) => keys.forEach((key) => this.state.mark(key)),
-      beforeDecide: () => this.handover.syncPlacement(),
-      uid: (key) => this.state.uid(key),
-    });
+    this.state = new StateReport({ node: opts.node, kube: io.kube, clock, logger, metrics, applied: () => this.sync.applied, rejections: () => this.sync.gate.rejections() });
+    this.handover = this.createHandover();
+    this.sync = this.createConfigSync();
     this.facts = new NodeFacts({
       links: io.links,
       logger,
@@ -128,12 +98,55 @@ export class Agent {
       // keepalived keeps writing to the lost inode until it reloads.
       onRecreated: () => void this.keepalived.hangup().then((sent) => sent && logger.info("Sent SIGHUP to keepalived to reopen the notify FIFO", { path: runtimePaths(opts.runtimeDir).fifo })),
     });
-    this.heartbeat = new Heartbeat({
+    this.heartbeat = this.createHeartbeat();
+  }
+
+  private createConfigSync(): ConfigSync {
+    const { opts, io } = this;
+    return new ConfigSync({
+      node: opts.node,
+      plan: this.plan,
+      files: io.files,
+      kube: io.kube,
+      keepalived: () => this.keepalived,
+      clock: this.clock,
+      logger: opts.logger,
+      metrics: this.metrics,
+      onApplied: (before, map) => {
+        this.facts.setApplied(map);
+        this.state.adopt(before, map);
+      },
+      onRejectionsChanged: (keys) => keys.forEach((key) => this.state.mark(key)),
+      beforeDecide: () => this.handover.syncPlacement(),
+      uid: (key) => this.state.uid(key),
+    });
+  }
+
+  private createHandover(): PlannedHandover {
+    const { opts, io } = this;
+    return new PlannedHandover({
+      plan: this.plan,
+      state: this.state,
+      trackFiles: io.trackFiles,
+      leftovers: io.leftovers,
+      keepalived: () => this.keepalived,
+      applied: () => this.sync.applied,
+      vrrpPid: () => io.vrrpPid(),
+      syncSettled: () => this.sync.settled(),
+      clock: this.clock,
+      logger: opts.logger,
+      ...(opts.handoverTimeoutMs !== undefined ? { timeoutMs: opts.handoverTimeoutMs } : {}),
+    });
+  }
+
+  private createHeartbeat(): Heartbeat {
+    const { io, clock } = this;
+    return new Heartbeat({
       clock,
-      intervalMs: opts.heartbeatIntervalMs,
-      logger,
+      intervalMs: this.opts.heartbeatIntervalMs,
+      logger: this.opts.logger,
       renew: async () => io.kube.applyLease(await this.facts.leaseAnnotations(), clock.now()),
-      onFailure: () => metrics.heartbeatFailures.inc(),
+      onFailure: () => this.metrics.heartbeatFailures.inc(),
       // The API server answers again: catch up now rather than at the end of each backoff.
       // A silence that long may have let the operator mark this node UNKNOWN (it speaks for
       // a silent agent, ADR 0003) while nothing here changed: send every entry again.

@@ -72,7 +72,9 @@ export class NotifyFifoReader {
   private scheduleCheck(): void {
     if (this.closed) return;
     this.timer = this.clock.setTimer(() => {
-      void this.check().finally(() => this.scheduleCheck());
+      this.check()
+        .catch((err: unknown) => this.opts.logger.warn("Failed to reopen notify FIFO", { path: this.opts.path, error: err instanceof Error ? err.message : String(err) }))
+        .finally(() => this.scheduleCheck());
     }, this.opts.checkIntervalMs ?? 1000);
   }
 

@@ -6,7 +6,7 @@ import { CAP_SYS_NICE, hasCapability, readSelfStatus } from "../agent/capabiliti
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
 import { parseDuration } from "../shared/duration.js";
-import { EXIT_STATUS_NOTE, flagParseOptions, lookupFlag, renderCommandHelp, type FlagDef } from "../shared/flags.js";
+import { EXIT_STATUS_NOTE, flagParseOptions, lookupFlag, renderCommandHelp, type FlagDef, type FlagValue } from "../shared/flags.js";
 import { LOG_LEVELS, createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
@@ -63,8 +63,8 @@ export interface AgentSettings extends AgentCoreSettings {
 export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): AgentSettings | "help" {
   const { values } = parseCommandArgs(argv, OPTIONS);
   if (values.help) return "help";
-  const lookup = (name: string): string | undefined => lookupFlag(AGENT_FLAGS.find((f) => f.name === name) as FlagDef, values, env).value;
-  const flag = (name: string): string => lookup(name) ?? "";
+  const lookup = (name: string): FlagValue => lookupFlag(AGENT_FLAGS.find((f) => f.name === name) as FlagDef, values, env);
+  const flag = (name: string): string => lookup(name).value ?? "";
   const node = flag("node-name").trim();
   if (node === "") throw new UsageError("the node name is required: pass --node-name or set NODE_NAME");
   const metricsBindAddress = flag("metrics-bind-address");
@@ -77,10 +77,11 @@ export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): Agen
   const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", flag("heartbeat-interval"));
   if (heartbeatIntervalMs >= leaseMs) throw new UsageError("--heartbeat-interval must be shorter than --lease-duration");
   const hostIP = flag("host-ip").trim();
-  const logLevel = flag("log-level").trim();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
+  const level = lookup("log-level");
+  const logLevel = (level.value ?? "").trim();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`${level.origin}: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
   return {
-    kubeconfig: lookup("kubeconfig"),
+    kubeconfig: lookup("kubeconfig").value,
     logLevel,
     node,
     namespace: flag("namespace").trim() || DEFAULT_AGENT_NAMESPACE,

@@ -108,6 +108,19 @@ void describe("Agent: config sync", () => {
     await stopAgent(r);
   });
 
+  void test("the config installed by an earlier run starts keepalived before the API server answers", async () => {
+    const r = await startAgent((io) => {
+      io.running = { config: "# installed\n", instances: { node: NODE, instances: [{ instance: WEB.name, virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.50"], virtualIPs: [KEY] }] } };
+    });
+    assert.equal(r.io.keepalived.phase, "running");
+    assert.equal(r.io.installed.length, 0, "the installed config was written again");
+    // Its VirtualIPs are reported as soon as keepalived says something about them.
+    r.io.fifoLine?.('INSTANCE "vip_4_51" BACKUP 100', r.clock.now());
+    await r.clock.advance(0);
+    assert.deepEqual(r.io.statusWrites.map((w) => [w.key, w.entry?.state]), [[KEY, "BACKUP"]]);
+    await stopAgent(r);
+  });
+
   void test("readiness waits for an installed config and a running keepalived", async () => {
     const r = await startAgent();
     const ready = async (): Promise<boolean> => (await r.io.health!.readyz.keepalived!()).ok;
@@ -190,6 +203,20 @@ void describe("Agent: heartbeat", () => {
     const count = r.io.leases.length;
     await r.clock.advance(10_000);
     assert.equal(r.io.leases.length, count, "a stopped agent renewed its Lease");
+  });
+});
+
+void describe("Agent: placement", () => {
+  void test("a cordoned node (handover in the plan) sets the handover track file and keeps keepalived running", async () => {
+    const r = await startAgent();
+    await publishWeb(r);
+    assert.ok(r.io.log.includes("track:write handover=0"));
+    r.io.nodeWatch?.onChange(nodeSecret([WEB.name], { handover: "Unschedulable" }));
+    await r.clock.advance(3000);
+    assert.equal(r.io.log.filter((l) => l.startsWith("track:write")).at(-1), "track:write handover=1");
+    assert.equal(r.io.keepalived.phase, "running");
+    assert.equal(r.io.keepalived.reloads, 0, "a handover reloaded keepalived");
+    await stopAgent(r);
   });
 });
 

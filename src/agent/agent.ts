@@ -2,9 +2,8 @@
 // (state-report.ts), the heartbeat and its node facts (heartbeat.ts,
 // node-facts.ts), placement and the planned handover (planned-handover.ts)
 // meet here, around the I/O seams of ports.ts (real ones: io.ts).
-import type { KubeClients } from "../kube/client.js";
 import type { SecretWatch } from "../kube/agent-io.js";
-import { describeError } from "../kube/client.js";
+import { describeError, type KubeClients } from "../kube/client.js";
 import { realClock, type Clock, type Timer } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import { ConfigSync } from "./config-sync.js";

@@ -4,8 +4,7 @@
 // of its own: the status write goes through the AgentKube port.
 import type { NodeInstanceMap } from "../api/index.js";
 import { describeError } from "../kube/client.js";
-import type { Clock } from "../shared/clock.js";
-import { withTimeout } from "../shared/clock.js";
+import { withTimeout, type Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import { StateWaiters } from "./handover.js";
 import { removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";

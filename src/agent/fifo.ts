@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { constants, fstat, open as openFd, closeSync, promises as fsp } from "node:fs";
 import net from "node:net";
 import { promisify } from "node:util";
+import { realClock, type Clock, type Timer } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 
 const run = promisify(execFile);
@@ -31,8 +32,8 @@ export interface NotifyFifoOptions {
   logger: Logger;
   /** How often to check that the path still names the FIFO being read. Default 1000 ms. */
   checkIntervalMs?: number;
-  /** Clock for the read timestamps. Default Date.now. */
-  now?: () => number;
+  /** Clock of the read timestamps and the path checks. Default the real clock. */
+  clock?: Clock;
   /**
    * Called after the FIFO was found missing (or replaced by something else)
    * and the reader made it again: a running keepalived still writes to the
@@ -55,7 +56,7 @@ export class NotifyFifoReader {
   private socket?: net.Socket;
   private inode?: { dev: number; ino: number };
   private partial = "";
-  private timer?: NodeJS.Timeout;
+  private timer?: Timer;
   private closed = false;
   private reopening?: Promise<void>;
 
@@ -64,8 +65,21 @@ export class NotifyFifoReader {
   /** Creates (if needed) and opens the FIFO, then watches the path. */
   async start(): Promise<void> {
     await this.open();
-    this.timer = setInterval(() => void this.check(), this.opts.checkIntervalMs ?? 1000);
-    this.timer.unref();
+    this.scheduleCheck();
+  }
+
+  /** The next path check, one interval from now (real clock timers do not keep the process alive). */
+  private scheduleCheck(): void {
+    if (this.closed) return;
+    this.timer = this.clock.setTimer(() => {
+      this.check()
+        .catch((err: unknown) => this.opts.logger.warn("Failed to reopen notify FIFO", { path: this.opts.path, error: err instanceof Error ? err.message : String(err) }))
+        .finally(() => this.scheduleCheck());
+    }, this.opts.checkIntervalMs ?? 1000);
+  }
+
+  private get clock(): Clock {
+    return this.opts.clock ?? realClock;
   }
 
   /** Reopens at once when the path no longer names the FIFO being read (call after starting keepalived). */
@@ -86,7 +100,7 @@ export class NotifyFifoReader {
   /** Stops reading and closes the descriptor (the FIFO stays for keepalived). */
   close(): void {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.socket?.destroy();
     this.socket = undefined;
   }
@@ -117,7 +131,7 @@ export class NotifyFifoReader {
   }
 
   private feed(chunk: string): void {
-    const at = (this.opts.now ?? Date.now)();
+    const at = this.clock.now();
     const parts = (this.partial + chunk).split("\n");
     this.partial = parts.pop() ?? "";
     if (this.partial.length > MAX_LINE) this.partial = "";

@@ -3,6 +3,7 @@
 // excluded, with no moment where no node holds the address. I/O (signals to
 // keepalived's VRRP process, timers). See docs/adr/0018.
 import { promises as fsp } from "node:fs";
+import { realClock, type Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 
 /** Time keepalived gets to read the handover track file (inotify) before its VRRP process is paused. */
@@ -28,6 +29,8 @@ export interface HandoverPorts {
   waitFor(done: () => boolean, timeoutMs: number): Promise<boolean>;
   sleep(ms: number): Promise<void>;
   logger: Logger;
+  /** Epoch ms (the agent's clock). Default the real clock. */
+  now?(): number;
 }
 
 /** How a handover went. */
@@ -76,7 +79,8 @@ function fullPauseMs(masters: readonly string[], intervals: ReadonlyMap<string, 
  * Bounded by `budgetMs`.
  */
 export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<HandoverResult> {
-  const started = Date.now();
+  const clockNow = (): number => (ports.now ? ports.now() : realClock.now());
+  const started = clockNow();
   await ports.sleep(Math.min(HANDOVER_SETTLE_MS, budgetMs));
   const masters = ports.masters();
   if (masters.length === 0) return { masters, stillMaster: [], pausedMs: 0, restarted: false };
@@ -85,11 +89,11 @@ export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<
   let pausedMs = 0;
   let restarted = false;
   if (pid !== undefined) {
-    const pause = planPauseMs(masters, intervals, budgetMs - (Date.now() - started));
+    const pause = planPauseMs(masters, intervals, budgetMs - (clockNow() - started));
     // End the process only when each MASTER had a BACKUP that could take over during a full pause.
     const full = pause >= fullPauseMs(masters, intervals) && masters.every((m) => ports.hasPeers(m));
     ports.logger.info("Pausing VRRP adverts for the handover", { instances: masters, pauseMs: pause, pid });
-    const from = Date.now();
+    const from = clockNow();
     let paused = false;
     try {
       process.kill(pid, "SIGSTOP");
@@ -109,11 +113,11 @@ export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<
           // Gone meanwhile: nothing to continue.
         }
       }
-      pausedMs = Date.now() - from;
+      pausedMs = clockNow() - from;
     }
     if (restarted) await ports.release(masters);
   }
-  const left = Math.max(0, budgetMs - (Date.now() - started));
+  const left = Math.max(0, budgetMs - (clockNow() - started));
   const longest = Math.max(DEFAULT_ADVERT_MS, ...masters.map((m) => intervals.get(m) ?? DEFAULT_ADVERT_MS));
   const isMaster = (): string[] => {
     const now = new Set(ports.masters());
@@ -136,6 +140,8 @@ export async function readVrrpPid(pidFile: string): Promise<number | undefined> 
 export class StateWaiters {
   private readonly waiters = new Set<() => void>();
 
+  constructor(private readonly clock: Clock = realClock) {}
+
   /** The states changed: checks every waiting condition. */
   changed(): void {
     for (const check of [...this.waiters]) check();
@@ -146,14 +152,14 @@ export class StateWaiters {
     return new Promise((resolve) => {
       if (done()) return resolve(true);
       const finish = (ok: boolean): void => {
-        clearTimeout(timer);
+        timer.cancel();
         this.waiters.delete(check);
         resolve(ok);
       };
       const check = (): void => {
         if (done()) finish(true);
       };
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const timer = this.clock.setTimer(() => finish(false), timeoutMs);
       this.waiters.add(check);
     });
   }

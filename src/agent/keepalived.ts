@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { promises as fsp, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { Clock, Timer } from "../shared/clock.js";
+import { realClock, sleep, type Clock, type Timer } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import type { RuntimePaths } from "./runtime.js";
 
@@ -71,6 +71,12 @@ export interface SupervisorOptions {
    * VRRP and checker child processes before it sends SIGHUP anyway. Default 5 s.
    */
   readyTimeoutMs?: number;
+  /** Starts the process (tests pass a fake child). Default: node:child_process spawn, stdout and stderr piped. */
+  spawn?(path: string, args: string[]): ChildProcess;
+}
+
+function spawnKeepalived(path: string, args: string[]): ChildProcess {
+  return spawn(path, args, { stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** The console line keepalived's parent prints when it has forked a child process (VRRP or checker). */
@@ -140,16 +146,13 @@ async function isKeepalived(pid: number): Promise<boolean> {
   return comm.trim() === "keepalived";
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /**
  * Stops keepalived processes named by the pid files that are not `except`
  * (leftovers of a previous agent, or children of a parent that died):
  * SIGTERM, then SIGKILL after `graceMs`.
  */
-export async function killStaleKeepalived(paths: RuntimePaths, opts: { logger: Logger; except?: number; graceMs?: number }): Promise<number[]> {
+export async function killStaleKeepalived(paths: RuntimePaths, opts: { logger: Logger; except?: number; graceMs?: number; clock?: Clock }): Promise<number[]> {
+  const clock = opts.clock ?? realClock;
   const pids: number[] = [];
   for (const file of [paths.pid, paths.vrrpPid, paths.checkersPid]) {
     const text = await fsp.readFile(file, "utf8").catch(() => "");
@@ -159,10 +162,10 @@ export async function killStaleKeepalived(paths: RuntimePaths, opts: { logger: L
   if (pids.length === 0) return [];
   opts.logger.warn("Stopping stale keepalived processes", { pids });
   for (const pid of pids) process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + (opts.graceMs ?? 2000);
-  while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+  const deadline = clock.now() + (opts.graceMs ?? 2000);
+  while (pids.some(alive) && clock.now() < deadline) await sleep(clock, 50);
   for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
-  while (pids.some(alive) && Date.now() < deadline + 2000) await sleep(50);
+  while (pids.some(alive) && clock.now() < deadline + 2000) await sleep(clock, 50);
   return pids;
 }
 
@@ -241,22 +244,22 @@ export class KeepalivedSupervisor {
     this.currentPhase = "stopping";
     if (child && exited && child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      const timer = this.opts.clock.setTimer(() => child.kill("SIGKILL"), timeoutMs);
       await exited;
-      clearTimeout(timer);
+      timer.cancel();
     }
     this.currentPhase = "stopped";
   }
 
   private async spawnNow(): Promise<void> {
-    await killStaleKeepalived(this.opts.paths, { logger: this.opts.logger });
+    await killStaleKeepalived(this.opts.paths, { logger: this.opts.logger, clock: this.opts.clock });
     // keepalived refuses to start ("already running") while a pid file names a
     // live pid, and a killed child may linger as a zombie: the files go first.
     const { pid, vrrpPid, checkersPid } = this.opts.paths;
     await Promise.all([pid, vrrpPid, checkersPid].map((f) => fsp.rm(f, { force: true })));
     await this.opts.beforeStart?.();
     const args = keepalivedArgs(this.opts.paths);
-    const child = spawn(this.opts.keepalivedPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = (this.opts.spawn ?? spawnKeepalived)(this.opts.keepalivedPath, args);
     this.child = child;
     const gate = new StartupGate(this.opts.clock, this.opts.readyTimeoutMs ?? 5000);
     this.gate?.openNow();
@@ -302,7 +305,7 @@ export class KeepalivedSupervisor {
     this.currentPhase = "backoff";
     this.opts.logger.error("keepalived exited unexpectedly", { code: how.code, signal: how.signal, ranMs });
     try {
-      await killStaleKeepalived(this.opts.paths, { logger: this.opts.logger });
+      await killStaleKeepalived(this.opts.paths, { logger: this.opts.logger, clock: this.opts.clock });
       await this.opts.onUnexpectedExit({ ...how, ranMs });
     } catch (err) {
       this.opts.logger.error("Failed to clean up after keepalived exit", { error: err instanceof Error ? err.message : String(err) });

@@ -6,68 +6,42 @@ import { CAP_SYS_NICE, hasCapability, readSelfStatus } from "../agent/capabiliti
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
 import { parseDuration } from "../shared/duration.js";
+import { EXIT_STATUS_NOTE, flagParseOptions, lookupFlag, renderCommandHelp, type FlagDef, type FlagValue } from "../shared/flags.js";
 import { LOG_LEVELS, createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
-const DEFAULTS = {
-  runtimeDir: DEFAULT_RUNTIME_DIR,
-  keepalivedPath: "keepalived",
-  metricsBindAddress: "0.0.0.0:9101",
-  leaseDuration: "10s",
-  heartbeatInterval: "3s",
-};
-
-/** The --help text of `agent` (the same layout as `operator --help`). */
-export const AGENT_HELP = `Usage: ${PROGRAM} agent [options]
-
-Runs on every node (DaemonSet, hostNetwork): follows the published plan (the
-node's Secret and the instance Secrets), assembles the node's keepalived.conf,
-checks it with keepalived --config-test, runs keepalived, reports VRRP state
-into each VirtualIP's status.nodes and renews a heartbeat Lease.
-
-Options:
-  --kubeconfig
-      Kubeconfig file; without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount
-  --log-level
-      Log level: error, warn, info or debug (default "info"; env LOG_LEVEL)
-  --node-name
-      This node's name, required (env NODE_NAME)
-  --namespace
-      Namespace of the config Secrets and the heartbeat Lease (default "keepalived-vip-system"; env POD_NAMESPACE)
-  --host-ip
-      The node's InternalIP; its interface is published as the default interface (env HOST_IP)
-  --runtime-dir
-      Live config, pid files, notify FIFO (default "${DEFAULTS.runtimeDir}")
-  --keepalived-path
-      keepalived binary (default "${DEFAULTS.keepalivedPath}")
-  --metrics-bind-address
-      Address of /metrics, /healthz and /readyz (default "${DEFAULTS.metricsBindAddress}")
-  --lease-duration
-      Heartbeat Lease duration (DURATION) (default "${DEFAULTS.leaseDuration}")
-  --heartbeat-interval
-      Heartbeat renewal period (DURATION) (default "${DEFAULTS.heartbeatInterval}")
-  -h, --help
-      Show this help
-
-DURATION is a number with a unit: 500ms, 3s, 1m.
-Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 2 on a usage error.
-`;
-
-const OPTIONS = {
-  kubeconfig: { type: "string" },
-  "log-level": { type: "string" },
-  "node-name": { type: "string" },
-  namespace: { type: "string" },
-  "host-ip": { type: "string" },
-  "runtime-dir": { type: "string" },
-  "keepalived-path": { type: "string" },
-  "metrics-bind-address": { type: "string" },
-  "lease-duration": { type: "string" },
-  "heartbeat-interval": { type: "string" },
-} as const;
-
 /** The default namespace when neither --namespace nor POD_NAMESPACE is given. */
 export const DEFAULT_AGENT_NAMESPACE = "keepalived-vip-system";
+
+/** Every flag of `agent`, in --help order (the operator's table layout, src/shared/flags.ts). */
+export const AGENT_FLAGS: readonly FlagDef[] = [
+  { name: "kubeconfig", help: "Kubeconfig file; without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount" },
+  { name: "log-level", env: "LOG_LEVEL", default: "info", help: "Log level: error, warn, info or debug" },
+  { name: "node-name", env: "NODE_NAME", help: "This node's name, required" },
+  { name: "namespace", env: "POD_NAMESPACE", default: DEFAULT_AGENT_NAMESPACE, help: "Namespace of the config Secrets and the heartbeat Lease" },
+  { name: "host-ip", env: "HOST_IP", help: "The node's InternalIP; its interface is published as the default interface" },
+  { name: "runtime-dir", default: DEFAULT_RUNTIME_DIR, help: "Live config, pid files, notify FIFO" },
+  { name: "keepalived-path", default: "keepalived", help: "keepalived binary" },
+  { name: "metrics-bind-address", default: "0.0.0.0:9101", help: "Address of /metrics, /healthz and /readyz" },
+  { name: "lease-duration", default: "10s", help: "Heartbeat Lease duration (DURATION)" },
+  { name: "heartbeat-interval", default: "3s", help: "Heartbeat renewal period (DURATION)" },
+];
+
+/** The --help text of `agent`. */
+export const AGENT_HELP = renderCommandHelp({
+  command: `${PROGRAM} agent`,
+  about: [
+    "Runs on every node (DaemonSet, hostNetwork): follows the published plan (the",
+    "node's Secret and the instance Secrets), assembles the node's keepalived.conf,",
+    "checks it with keepalived --config-test, runs keepalived, reports VRRP state",
+    "into each VirtualIP's status.nodes and renews a heartbeat Lease.",
+    "Precedence: flag, then env var, then default.",
+  ],
+  flags: AGENT_FLAGS,
+  notes: ["DURATION is a number with a unit: 500ms, 3s, 1m.", EXIT_STATUS_NOTE],
+});
+
+const OPTIONS = flagParseOptions(AGENT_FLAGS);
 
 /** Parses "500ms", "3s", "1m" (or a bare number of seconds) into milliseconds. */
 export function parseDurationMs(flag: string, value: string): number {
@@ -85,38 +59,40 @@ export interface AgentSettings extends AgentCoreSettings {
   logLevel: string;
 }
 
-/** Reads flags with environment fallbacks; throws UsageError on anything wrong. Pure apart from reading `env`. */
+/** Reads flags with environment fallbacks (AGENT_FLAGS); throws UsageError on anything wrong. Pure apart from reading `env`. */
 export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): AgentSettings | "help" {
   const { values } = parseCommandArgs(argv, OPTIONS);
   if (values.help) return "help";
-  const node = (values["node-name"] ?? env.NODE_NAME ?? "").trim();
+  const lookup = (name: string): FlagValue => lookupFlag(AGENT_FLAGS.find((f) => f.name === name) as FlagDef, values, env);
+  const flag = (name: string): string => lookup(name).value ?? "";
+  const node = flag("node-name").trim();
   if (node === "") throw new UsageError("the node name is required: pass --node-name or set NODE_NAME");
-  const metricsBindAddress = values["metrics-bind-address"] ?? DEFAULTS.metricsBindAddress;
+  const metricsBindAddress = flag("metrics-bind-address");
   try {
     parseBindAddress(metricsBindAddress);
   } catch (err) {
     throw new UsageError(`--metrics-bind-address: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const leaseMs = parseDurationMs("lease-duration", values["lease-duration"] ?? DEFAULTS.leaseDuration);
-  const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", values["heartbeat-interval"] ?? DEFAULTS.heartbeatInterval);
+  const leaseMs = parseDurationMs("lease-duration", flag("lease-duration"));
+  const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", flag("heartbeat-interval"));
   if (heartbeatIntervalMs >= leaseMs) throw new UsageError("--heartbeat-interval must be shorter than --lease-duration");
-  const hostIP = (values["host-ip"] ?? env.HOST_IP ?? "").trim();
-  const logLevel = (values["log-level"] ?? env.LOG_LEVEL ?? "info").trim();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
+  const hostIP = flag("host-ip").trim();
+  const level = lookup("log-level");
+  const logLevel = (level.value ?? "").trim();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`${level.origin}: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
   return {
-    kubeconfig: values.kubeconfig,
+    kubeconfig: lookup("kubeconfig").value,
     logLevel,
     node,
-    namespace: (values.namespace ?? env.POD_NAMESPACE ?? "").trim() || DEFAULT_AGENT_NAMESPACE,
+    namespace: flag("namespace").trim() || DEFAULT_AGENT_NAMESPACE,
     hostIP: hostIP === "" ? undefined : hostIP,
-    runtimeDir: values["runtime-dir"] ?? DEFAULTS.runtimeDir,
-    keepalivedPath: values["keepalived-path"] ?? DEFAULTS.keepalivedPath,
+    runtimeDir: flag("runtime-dir"),
+    keepalivedPath: flag("keepalived-path"),
     metricsBindAddress,
     leaseDurationSeconds: Math.max(1, Math.ceil(leaseMs / 1000)),
     heartbeatIntervalMs,
   };
 }
-
 
 /** Runs the agent until SIGTERM/SIGINT; resolves to the exit status. */
 export async function run(argv: string[]): Promise<number> {

@@ -4,16 +4,14 @@ import { readFileSync } from "node:fs";
 import { describeError } from "../kube/client.js";
 import { defaultIdentity, startOperator } from "../operator/operator.js";
 import { OPERATOR_FLAGS, parseOperatorOptions, renderOperatorHelp } from "../operator/options.js";
+import { flagParseOptions } from "../shared/flags.js";
 import { createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_TIMEOUT_MS = 10_000;
 
-type FlagOptions = Record<string, { type: "string"; multiple?: boolean }>;
-
-const OPTIONS: FlagOptions = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f.name, f.multiple ? { type: "string", multiple: true } : { type: "string" }]));
-
+const OPTIONS = flagParseOptions(OPERATOR_FLAGS);
 
 function readConfig(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;

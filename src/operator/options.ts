@@ -6,6 +6,9 @@ import yaml from "js-yaml";
 import { DNS_SUBDOMAIN_PATTERN } from "../api/index.js";
 import { parseBindAddress } from "../shared/health-server.js";
 import { parseDuration } from "../shared/duration.js";
+import { EXIT_STATUS_NOTE, renderCommandHelp, type FlagDef } from "../shared/flags.js";
+
+export type { FlagDef } from "../shared/flags.js";
 
 /** A Kubernetes toleration, as the DaemonSet carries it. */
 export interface Toleration {
@@ -76,20 +79,8 @@ export interface OperatorConfig {
   agent: AgentSettings;
 }
 
-/** One command-line flag. */
-export interface FlagDef {
-  /** Flag name without dashes; also the key in the config file. */
-  name: string;
-  env: string;
-  /** Shown in --help; undefined when there is none. */
-  default?: string;
-  help: string;
-  /** May be given more than once (a list). */
-  multiple?: boolean;
-}
-
 /** Every flag of `operator`, in --help order. */
-export const OPERATOR_FLAGS: readonly FlagDef[] = [
+export const OPERATOR_FLAGS: readonly (FlagDef & { env: string })[] = [
   { name: "config", env: "KEEPALIVED_VIP_CONFIG", help: "YAML file with any of these settings, keyed by flag name (flags and env vars win)" },
   { name: "kubeconfig", env: "KUBECONFIG", help: "Kubeconfig file; without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount" },
   { name: "log-level", env: "LOG_LEVEL", default: "info", help: "Log level: error, warn, info or debug" },
@@ -151,27 +142,21 @@ export const OPERATOR_FLAGS: readonly FlagDef[] = [
   { name: "agent-metrics-port", env: "KEEPALIVED_VIP_AGENT_METRICS_PORT", default: "9101", help: "Port of the agent's /metrics and /healthz on each node" },
 ];
 
-/** The --help text of `operator`. */
+/** The --help text of `operator` (the layout of every command's, src/shared/flags.ts). */
 export function renderOperatorHelp(program: string): string {
-  const rows = OPERATOR_FLAGS.map((f) => {
-    const extra = [f.default !== undefined ? `default ${JSON.stringify(f.default)}` : "", `env ${f.env}`].filter((s) => s !== "").join("; ");
-    return `  --${f.name}${f.multiple ? " (repeatable)" : ""}\n      ${f.help} (${extra})`;
+  return renderCommandHelp({
+    command: `${program} operator`,
+    about: [
+      "Runs the operator: watches VirtualIPs, VirtualIPPools, Namespaces, ServiceCIDRs, Services,",
+      "EndpointSlices, Nodes and agent Leases; allocates addresses from the pools; writes the agent",
+      "DaemonSet, the published plan (one config Secret per VRRP instance and one per Node, from",
+      "which each agent assembles its keepalived.conf), the VirtualIPs of LoadBalancer Services,",
+      "Service load-balancer status, VirtualIP and pool status.",
+      "Precedence: flag, then env var, then config file, then default.",
+    ],
+    flags: OPERATOR_FLAGS,
+    notes: [EXIT_STATUS_NOTE],
   });
-  return [
-    `Usage: ${program} operator [options]`,
-    "",
-    "Runs the operator: watches VirtualIPs, VirtualIPPools, Namespaces, ServiceCIDRs, Services,",
-    "EndpointSlices, Nodes and agent Leases; allocates addresses from the pools; writes the agent",
-    "DaemonSet, the published plan (one config Secret per VRRP instance and one per Node, from",
-    "which each agent assembles its keepalived.conf), the VirtualIPs of LoadBalancer Services,",
-    "Service load-balancer status, VirtualIP and pool status.",
-    "Precedence: flag, then env var, then config file, then default.",
-    "",
-    "Options:",
-    ...rows,
-    "  -h, --help\n      Show this help",
-    "",
-  ].join("\n");
 }
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

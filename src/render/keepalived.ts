@@ -12,40 +12,6 @@ import { isInterfaceName } from "./nodes.js";
 import { compareIP, compareStrings, sortedUnique } from "./order.js";
 import { assertBalanced, assertLines, commentText, intToken, sanitizeName, token } from "./tokens.js";
 
-/** One vrrp_instance as one node runs it. */
-export interface KeepalivedInstance {
-  name: string;
-  interface: string;
-  virtualRouterId: number;
-  family: Family;
-  /** This node's priority. */
-  priority: number;
-  version: 2 | 3;
-  advertIntervalMs: number;
-  preempt: boolean;
-  /** keepalived preempt_delay in ms (with preempt only); unset: none. */
-  preemptDelayMs?: number;
-  /** Set when adverts go by unicast: this node's InternalIP and the other nodes'. */
-  unicast?: { sourceIP: string; peers: string[] };
-  /** VRRPv2 PASS password. Secret: never log it. */
-  authPassword?: string;
-  /** The one advertised address. */
-  primaryAddress: string;
-  /** Addresses held with the instance but not advertised. */
-  excludedAddresses: string[];
-  /** "namespace/name" of the VirtualIPs it carries (shown in a comment). */
-  virtualIPs: string[];
-}
-
-/** Input of {@link renderKeepalivedConf}. */
-export interface KeepalivedConfInput {
-  node: string;
-  /** Absolute runtime directory of the agent (the notify FIFO lives there). */
-  runtimeDir: string;
-  instances: KeepalivedInstance[];
-  virtualServers: VirtualServer[];
-}
-
 /** Seconds between gratuitous ARP/NA bursts right after becoming MASTER (keepalived's default). */
 const GARP_MASTER_DELAY_S = 5;
 /** Refresh of gratuitous ARP/NA while MASTER, so switch and neighbour caches stay right. */
@@ -289,15 +255,6 @@ export function checkVirtualServer(vs: VirtualServer): void {
   checked(renderVirtualServer(vs).join("\n"));
 }
 
-/** One node's instance split into its shared part and its node values. */
-function splitInstance(inst: KeepalivedInstance): { shared: SharedInstance; node: InstanceOnNode } {
-  const { interface: iface, priority, unicast, ...rest } = inst;
-  return {
-    shared: { ...rest, unicast: unicast !== undefined, peers: unicast?.peers ?? [] },
-    node: { interface: iface, priority, ...(unicast ? { sourceIP: unicast.sourceIP } : {}) },
-  };
-}
-
 function protocolToken(p: IpvsProtocol): string {
   if (p !== "TCP" && p !== "UDP") throw new Error(`Refusing to render protocol ${JSON.stringify(p)}`);
   return p;
@@ -384,10 +341,14 @@ function virtualServerText(vs: VirtualServer, cache: WeakMap<VirtualServer, stri
 }
 
 /**
- * Renders a node's keepalived.conf from prepared instance templates (see
- * {@link renderKeepalivedConf} for the layout). Pieces shared by many nodes
- * (templates, `serverCache`) are rendered once; the text is the same as
- * rendering every piece anew.
+ * Renders a node's keepalived.conf from prepared instance templates: a
+ * header, global_defs (router id, notify FIFO, gratuitous ARP timing), the
+ * track files, one vrrp_instance per instance (sorted by name) and one
+ * virtual_server per ipvs port (sorted by address, port, protocol). Same
+ * input, same bytes. Pieces shared by many nodes (templates, `serverCache`)
+ * are rendered once; the text is the same as rendering every piece anew.
+ * Throws only on a value that is not safe to render, which means a bug
+ * upstream or a tampered Secret, never a user error.
  */
 export function renderNodeConf(input: NodeConfInput): string {
   const instances = [...input.instances].sort((a, b) => compareStrings(a.template.name, b.template.name));
@@ -415,19 +376,4 @@ export function renderNodeConf(input: NodeConfInput): string {
   // Every line was checked in the piece it came from, and every piece balances (with the
   // constant closing brace lines of its instance): the whole text needs no second scan.
   return `${sections.join("\n\n")}\n`;
-}
-
-/**
- * Renders a node's keepalived.conf: a header, global_defs (router id, notify
- * FIFO, gratuitous ARP timing), one vrrp_instance per instance (sorted by
- * name) and one virtual_server per ipvs port (sorted by address, port,
- * protocol). Same input, same bytes. Throws only on a value that is not safe
- * to render, which means a bug upstream, never a user error.
- */
-export function renderKeepalivedConf(input: KeepalivedConfInput): string {
-  const instances = input.instances.map((inst) => {
-    const { shared, node } = splitInstance(inst);
-    return { template: prepareInstance(shared), values: node };
-  });
-  return renderNodeConf({ node: input.node, runtimeDir: input.runtimeDir, instances, virtualServers: input.virtualServers });
 }

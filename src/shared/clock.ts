@@ -24,6 +24,31 @@ export const realClock: Clock = {
   },
 };
 
+/** Resolves after `ms` on `clock`. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimer(resolve, ms));
+}
+
+/**
+ * Resolves to what `work` resolves to, or to `fallback` once `ms` have passed
+ * on `clock` (the work goes on; its result is then dropped).
+ */
+export function withTimeout<T>(clock: Clock, work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimer(() => resolve(fallback), ms);
+    work.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      (err: unknown) => {
+        timer.cancel();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 interface FakeTimer {
   id: number;
   at: number;

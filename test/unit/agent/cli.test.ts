@@ -25,6 +25,7 @@ void describe("parseAgentSettings", () => {
     assert.equal((parseAgentSettings([], env) as { logLevel: string }).logLevel, "warn");
     assert.equal((parseAgentSettings(["--log-level", "debug"], env) as { logLevel: string }).logLevel, "debug");
     assert.throws(() => parseAgentSettings(["--log-level", "verbose"], env), /--log-level: "verbose" is not one of error, warn, info, debug/);
+    assert.throws(() => parseAgentSettings([], { ...env, LOG_LEVEL: "loud" }), /--log-level \(from LOG_LEVEL\): "loud" is not one of/);
   });
 
   void test("flags override the environment", () => {

@@ -1,10 +1,12 @@
 // `operator --help` and `agent --help` share one layout: each option on a
 // line of its own ("  --name"), its description indented by six spaces with
 // default and environment variable in parentheses; both document --log-level
-// and the true kubeconfig lookup order.
+// and the true kubeconfig lookup order; both come from one renderer
+// (src/shared/flags.ts), so they state precedence and exit status alike.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AGENT_HELP } from "../../../src/cli/agent.js";
+import { AGENT_FLAGS, AGENT_HELP } from "../../../src/cli/agent.js";
+import { EXIT_STATUS_NOTE } from "../../../src/shared/flags.js";
 import { renderOperatorHelp } from "../../../src/operator/options.js";
 
 function optionBlocks(help: string): string[][] {
@@ -36,6 +38,24 @@ void describe("--help format", () => {
       assert.match(logLevel[1]!, /error, warn, info or debug \(default "info"; env LOG_LEVEL\)/);
       const kubeconfig = blocks.find((b) => b[0] === "  --kubeconfig");
       assert.match(kubeconfig?.[1] ?? "", /\$KUBECONFIG, then ~\/\.kube\/config, then the in-cluster ServiceAccount/);
+      assert.match(help, new RegExp(`^Usage: keepalived-vip ${name} \\[options\\]\n`));
+      assert.match(help, /^Precedence: flag, then env var, then /m);
+      assert.ok(help.endsWith(`\n${EXIT_STATUS_NOTE}\n`), `${name} --help ends with the exit status`);
     });
   }
+});
+
+void describe("agent --help and the agent's flag table", () => {
+  void test("every flag of the table is in --help with its default and env var, and nothing else is", () => {
+    const blocks = optionBlocks(AGENT_HELP);
+    assert.deepEqual(
+      blocks.map((b) => b[0]),
+      [...AGENT_FLAGS.map((f) => `  --${f.name}`), "  -h, --help"],
+    );
+    for (const f of AGENT_FLAGS) {
+      const desc = blocks.find((b) => b[0] === `  --${f.name}`)?.[1] ?? "";
+      if (f.default !== undefined) assert.ok(desc.includes(`default ${JSON.stringify(f.default)}`), desc);
+      if (f.env !== undefined) assert.ok(desc.includes(`env ${f.env}`), desc);
+    }
+  });
 });

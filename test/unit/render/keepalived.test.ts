@@ -2,8 +2,9 @@
 // directive (the renderer refuses unsafe tokens; odd names are sanitized).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { advertIntervalText, assertConfigShape, planCluster, renderKeepalivedConf, renderNodeConfigs } from "../../../src/render/index.js";
-import type { KeepalivedConfInput, KeepalivedInstance, VirtualServer } from "../../../src/render/index.js";
+import { advertIntervalText, assembleNodeConfig, assertConfigShape, planCluster, renderNodeConfigs } from "../../../src/render/index.js";
+import type { VirtualServer } from "../../../src/render/index.js";
+import type { NodeInstanceEntry, PublishedInstance, PublishedNode } from "../../../src/api/index.js";
 import { KeepalivedChecker } from "./support.js";
 import { blockOf, node, service, slice, view, vip } from "./factory.js";
 
@@ -34,20 +35,23 @@ void describe("advertIntervalText", () => {
   }
 });
 
-const instance: KeepalivedInstance = {
+// What the agent assembles its keepalived.conf from (the published plan): one
+// instance Secret's instance.json and the node Secret's node.json. Each case
+// below is a Secret that passed its schema but carries a value unsafe to render.
+const instance: PublishedInstance = {
   name: "vip_4_51",
-  interface: "eth0",
   virtualRouterId: 51,
   family: 4,
-  priority: 100,
   version: 2,
   advertIntervalMs: 1000,
   preempt: false,
-  unicast: { sourceIP: "192.0.2.11", peers: ["192.0.2.12"] },
+  unicast: true,
+  peers: ["192.0.2.11", "192.0.2.12"],
   authPassword: "pw",
   primaryAddress: "192.0.2.50",
   excludedAddresses: ["192.0.2.51"],
   virtualIPs: ["default/web"],
+  virtualServers: [],
 };
 const server: VirtualServer = {
   virtualIP: "default/web",
@@ -60,36 +64,55 @@ const server: VirtualServer = {
   method: "NAT",
   realServers: [{ address: "198.51.100.105", port: 8080 }],
 };
-const base: KeepalivedConfInput = { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [instance], virtualServers: [server] };
+const entry: NodeInstanceEntry = { instance: "vip_4_51", interface: "eth0", priority: 100, sourceIP: "192.0.2.11" };
 
-void describe("renderKeepalivedConf refuses unsafe values", () => {
-  const cases: { name: string; input: KeepalivedConfInput; secret?: string }[] = [
-    { name: "an interface with a space", input: { ...base, instances: [{ ...instance, interface: "eth0 }" }] } },
-    { name: "an instance name with a brace", input: { ...base, instances: [{ ...instance, name: "vip}" }] } },
-    { name: "a non-canonical address", input: { ...base, instances: [{ ...instance, primaryAddress: "192.0.2.050" }] } },
-    { name: "an address of the other family", input: { ...base, instances: [{ ...instance, excludedAddresses: ["2001:db8::1"] }] } },
-    { name: "a peer with a newline", input: { ...base, instances: [{ ...instance, unicast: { sourceIP: "192.0.2.11", peers: ["192.0.2.12\n}"] } }] } },
-    { name: "priority 255", input: { ...base, instances: [{ ...instance, priority: 255 }] } },
-    { name: "router id 0", input: { ...base, instances: [{ ...instance, virtualRouterId: 0 }] } },
-    { name: "a password with a brace", input: { ...base, instances: [{ ...instance, authPassword: "a}b" }] }, secret: "a}b" },
-    { name: "a password of nine characters", input: { ...base, instances: [{ ...instance, authPassword: "123456789" }] }, secret: "123456789" },
-    { name: "authentication with VRRPv3", input: { ...base, instances: [{ ...instance, version: 3 }] } },
-    { name: "a real server port of 0", input: { ...base, virtualServers: [{ ...server, realServers: [{ address: "198.51.100.105", port: 0 }] }] } },
-    { name: "a scheduler with a space", input: { ...base, virtualServers: [{ ...server, scheduler: "rr x" as VirtualServer["scheduler"] }] } },
-    { name: "a protocol other than TCP or UDP", input: { ...base, virtualServers: [{ ...server, protocol: "SCTP" as VirtualServer["protocol"] }] } },
-    { name: "a relative runtime directory", input: { ...base, runtimeDir: "run" } },
+/** One node's published plan: its node.json and the instances it names. */
+interface Published {
+  node: PublishedNode;
+  instance: PublishedInstance;
+}
+const base: Published = { node: { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [entry] }, instance: { ...instance, virtualServers: [server] } };
+
+function assemble(p: Published): ReturnType<typeof assembleNodeConfig> {
+  return assembleNodeConfig(p.node, new Map([[entry.instance, p.instance]]));
+}
+const withInstance = (change: Partial<PublishedInstance>): Published => ({ ...base, instance: { ...base.instance, ...change } });
+const withEntry = (change: Partial<NodeInstanceEntry>): Published => ({ ...base, node: { ...base.node, instances: [{ ...entry, ...change }] } });
+const withServer = (change: Partial<VirtualServer>): Published => withInstance({ virtualServers: [{ ...server, ...change }] });
+
+void describe("assembleNodeConfig refuses unsafe values of the published plan", () => {
+  const cases: { name: string; input: Published; secret?: string }[] = [
+    { name: "an interface with a space", input: withEntry({ interface: "eth0 }" }) },
+    { name: "an instance name with a brace", input: withInstance({ name: "vip}" }) },
+    { name: "a non-canonical address", input: withInstance({ primaryAddress: "192.0.2.050" }) },
+    { name: "an address of the other family", input: withInstance({ excludedAddresses: ["2001:db8::1"] }) },
+    { name: "a peer with a newline", input: withInstance({ peers: ["192.0.2.11", "192.0.2.12\n}"] }) },
+    { name: "a unicast source with a newline", input: withEntry({ sourceIP: "192.0.2.11\n}" }) },
+    { name: "priority 255", input: withEntry({ priority: 255 }) },
+    { name: "router id 0", input: withInstance({ virtualRouterId: 0 }) },
+    { name: "a password with a brace", input: withInstance({ authPassword: "a}b" }), secret: "a}b" },
+    { name: "a password of nine characters", input: withInstance({ authPassword: "123456789" }), secret: "123456789" },
+    { name: "authentication with VRRPv3", input: withInstance({ version: 3 }) },
+    { name: "a real server port of 0", input: withServer({ realServers: [{ address: "198.51.100.105", port: 0 }] }) },
+    { name: "a scheduler with a space", input: withServer({ scheduler: "rr x" as VirtualServer["scheduler"] }) },
+    { name: "a protocol other than TCP or UDP", input: withServer({ protocol: "SCTP" as VirtualServer["protocol"] }) },
+    { name: "a relative runtime directory", input: { ...base, node: { ...base.node, runtimeDir: "run" } } },
   ];
-  void test("the base input renders", () => assert.match(renderKeepalivedConf(base), /vrrp_instance vip_4_51 \{/));
+  void test("the base input assembles", () => {
+    const res = assemble(base);
+    assert.ok(res.ok, res.ok ? "" : res.problem);
+    assert.match(res.value.config, /vrrp_instance vip_4_51 \{/);
+    assert.match(res.value.config, /^ {4}unicast_peer \{\n {8}192\.0\.2\.12\n {4}\}$/m);
+    assert.match(res.value.config, /^virtual_server 192\.0\.2\.50 80 \{$/m);
+  });
   for (const c of cases) {
     void test(c.name, () => {
-      assert.throws(
-        () => renderKeepalivedConf(c.input),
-        (err: Error) => {
-          assert.match(err.message, /Refusing/);
-          if (c.secret) assert.ok(!err.message.includes(c.secret), "the error shows the password");
-          return true;
-        },
-      );
+      const res = assemble(c.input);
+      assert.equal(res.ok, false, "an unsafe value was rendered");
+      if (res.ok) return;
+      assert.equal(res.waiting, false, "an unsafe value is not a wait");
+      assert.match(res.problem, /Refusing/);
+      if (c.secret) assert.ok(!res.problem.includes(c.secret), "the problem shows the password");
     });
   }
 });

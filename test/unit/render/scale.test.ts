@@ -6,8 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { assertConfigShape, nodeInternalIP, planCluster, planVirtualServers, renderKeepalivedConf, renderNodeConfigs } from "../../../src/render/index.js";
-import type { ClusterView, RenderedNodeConfig, KeepalivedInstance, VirtualServer, VrrpInstance } from "../../../src/render/index.js";
+import { assembleNodeConfig, assertConfigShape, nodeInternalIP, planCluster, planVirtualServers, renderNodeConfigs } from "../../../src/render/index.js";
+import type { ClusterView, RenderedNodeConfig, VirtualServer, VrrpInstance } from "../../../src/render/index.js";
+import type { NodeInstanceEntry, PublishedInstance } from "../../../src/api/index.js";
 import { SCALE_PASSWORD, scaleView } from "./scale-view.js";
 
 /**
@@ -44,31 +45,41 @@ function shuffled<T>(items: T[], rand: () => number): T[] {
   return out;
 }
 
-/** One node's instance as renderKeepalivedConf takes it, built from the plan's cluster-wide instance. */
-function instanceOn(view: ClusterView, inst: VrrpInstance, nodeName: string): KeepalivedInstance {
+/**
+ * One node's part of an instance, published by hand from the plan's
+ * cluster-wide instance (not through the planner's publishing step): the
+ * shared instance.json and the node's own entry, as the agent receives them.
+ */
+function publishedOn(view: ClusterView, inst: VrrpInstance, nodeName: string, servers: VirtualServer[]): { shared: PublishedInstance; entry: NodeInstanceEntry } {
   const address = (name: string): string | undefined => {
     const n = view.nodes.find((x) => x.metadata?.name === name);
     return n ? nodeInternalIP(n, inst.family) : undefined;
   };
   const source = address(nodeName);
   const primary = inst.primaryAddress ?? "";
-  return {
+  const shared: PublishedInstance = {
     name: inst.name,
-    interface: inst.interfaces[nodeName] ?? "",
     virtualRouterId: inst.virtualRouterId,
     family: inst.family,
-    priority: inst.priorities[nodeName] ?? 0,
     version: inst.version,
     advertIntervalMs: inst.advertIntervalMs,
     preempt: inst.preempt,
-    ...(inst.unicast && source !== undefined
-      ? { unicast: { sourceIP: source, peers: inst.nodes.filter((n) => n !== nodeName).flatMap((n) => address(n) ?? []) } }
-      : {}),
+    unicast: inst.unicast,
+    // Every node's address but this one's, in reverse: the renderer sorts and drops the node's own.
+    peers: inst.nodes.filter((n) => n !== nodeName).flatMap((n) => address(n) ?? []).reverse(),
     ...(inst.version === 2 ? { authPassword: SCALE_PASSWORD } : {}),
     primaryAddress: primary,
     excludedAddresses: inst.addresses.filter((a) => a !== primary),
     virtualIPs: inst.virtualIPs,
+    virtualServers: servers,
   };
+  const entry: NodeInstanceEntry = {
+    instance: inst.name,
+    interface: inst.interfaces[nodeName] ?? "",
+    priority: inst.priorities[nodeName] ?? 0,
+    ...(inst.unicast && source !== undefined ? { sourceIP: source } : {}),
+  };
+  return { shared, entry };
 }
 
 function virtualServersOf(view: ClusterView, inst: VrrpInstance): VirtualServer[] {
@@ -99,16 +110,16 @@ void describe("planCluster at 200 VirtualIPs x 20 Nodes", () => {
     assert.equal(configsDigest(configs), SCALE_CONFIGS_SHA256);
   });
 
-  void test("every node's config equals rendering that node on its own", () => {
+  void test("every node's config equals assembling that node on its own, from instances published by hand", () => {
     for (const n of configs) {
-      const mine = plan.instances.filter((i) => i.nodes.includes(n.node));
-      const alone = renderKeepalivedConf({
-        node: n.node,
-        runtimeDir: "/run/keepalived-vip",
-        instances: mine.map((i) => instanceOn(view, i, n.node)),
-        virtualServers: mine.flatMap((i) => virtualServersOf(view, i)),
-      });
-      assert.equal(n.config, alone, `node ${n.node}`);
+      const mine = plan.instances.filter((i) => i.nodes.includes(n.node)).map((i) => publishedOn(view, i, n.node, virtualServersOf(view, i)));
+      // No shared templates or server texts: every piece is rendered anew for this node.
+      const alone = assembleNodeConfig(
+        { node: n.node, runtimeDir: "/run/keepalived-vip", instances: mine.map((m) => m.entry) },
+        new Map(mine.map((m) => [m.shared.name, m.shared])),
+      );
+      assert.ok(alone.ok, `node ${n.node}: ${alone.ok ? "" : alone.problem}`);
+      assert.equal(n.config, alone.value.config, `node ${n.node}`);
     }
   });
 

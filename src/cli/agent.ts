@@ -5,7 +5,7 @@ import { Agent, type AgentSettings as AgentCoreSettings } from "../agent/agent.j
 import { CAP_SYS_NICE, hasCapability, readSelfStatus } from "../agent/capabilities.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
-import { parseDuration } from "../shared/duration.js";
+import { parseFlagDuration } from "../shared/duration.js";
 import { EXIT_STATUS_NOTE, flagParseOptions, lookupFlag, renderCommandHelp, type FlagDef, type FlagValue } from "../shared/flags.js";
 import { LOG_LEVELS, createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
@@ -43,11 +43,9 @@ export const AGENT_HELP = renderCommandHelp({
 
 const OPTIONS = flagParseOptions(AGENT_FLAGS);
 
-/** Parses "500ms", "3s", "1m" (or a bare number of seconds) into milliseconds. */
-export function parseDurationMs(flag: string, value: string): number {
-  const text = value.trim();
-  // A bare number is seconds.
-  const ms = parseDuration(/^\d+(\.\d+)?$/.test(text) ? `${text}s` : text);
+/** Parses a flag's duration ("500ms", "3s", "1m") into milliseconds, or throws a UsageError naming the flag. */
+export function flagDurationMs(flag: string, value: string): number {
+  const ms = parseFlagDuration(value);
   if (ms === undefined) throw new UsageError(`--${flag}: invalid duration "${value}" (want e.g. 500ms, 3s, 1m)`);
   if (ms <= 0) throw new UsageError(`--${flag}: must be positive`);
   return ms;
@@ -73,8 +71,8 @@ export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): Agen
   } catch (err) {
     throw new UsageError(`--metrics-bind-address: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const leaseMs = parseDurationMs("lease-duration", flag("lease-duration"));
-  const heartbeatIntervalMs = parseDurationMs("heartbeat-interval", flag("heartbeat-interval"));
+  const leaseMs = flagDurationMs("lease-duration", flag("lease-duration"));
+  const heartbeatIntervalMs = flagDurationMs("heartbeat-interval", flag("heartbeat-interval"));
   if (heartbeatIntervalMs >= leaseMs) throw new UsageError("--heartbeat-interval must be shorter than --lease-duration");
   const hostIP = flag("host-ip").trim();
   const level = lookup("log-level");

@@ -6,6 +6,7 @@
 // health turns bad while the watch is down and good again by itself. It never
 // ends the process. I/O only through the ListWatchTransport port.
 import type { ResourceEventType } from "@dot-i/k8s-operator";
+import { backoffDelay, type Backoff } from "../shared/backoff.js";
 import type { Clock, Timer } from "../shared/clock.js";
 import { ApiError, type ListWatchTransport, type Query, type RawObject, type WatchLine, type WatchStream } from "./transport.js";
 
@@ -32,11 +33,6 @@ export interface WatchLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
 }
 
-/** Backoff between failed attempts: initial, doubled per failure, capped; each wait is jittered. */
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
 
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 200, maxMs: 10_000 };
 
@@ -74,11 +70,6 @@ export interface WatchHealth {
   message?: string;
 }
 
-/** The wait before attempt `failures + 1`: exponential, capped, then jittered into [50 %, 100 %]. Pure. */
-export function backoffDelay(failures: number, backoff: Backoff, random: number): number {
-  const base = Math.min(backoff.initialMs * 2 ** Math.max(0, failures - 1), backoff.maxMs);
-  return Math.round(base * (0.5 + 0.5 * random));
-}
 
 /** How long 429 waits when the server names no Retry-After (a resource that is (re)initializing after a restart). */
 const TOO_MANY_REQUESTS_MS = 1000;

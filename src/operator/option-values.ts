@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { DNS_SUBDOMAIN_PATTERN } from "../api/index.js";
 import { parseBindAddress } from "../shared/health-server.js";
-import { parseDuration } from "../shared/duration.js";
+import { parseFlagDuration } from "../shared/duration.js";
 import { LOG_LEVELS } from "../shared/logger.js";
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -26,7 +26,7 @@ export function fromJSON(v: Source, ctx: z.RefinementCtx): unknown {
 }
 
 export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === "number" ? v * 1000 : parseDuration(v);
+  const ms = parseFlagDuration(v);
   if (ms === undefined || ms <= 0) {
     ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not a positive duration like 15s, 500ms or 1m` });
     return z.NEVER;

@@ -13,3 +13,13 @@ export function parseDuration(text: string): number | undefined {
   for (const m of s.matchAll(DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 0);
   return Math.round(ms);
 }
+
+/**
+ * A duration given to a command: text with a unit ("500ms", "3s", "1m"; a
+ * bare "15" is refused, as Kubernetes' own flags refuse it), or a number of
+ * seconds (a YAML number in a config file); undefined when it is neither.
+ */
+export function parseFlagDuration(value: string | number): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? Math.round(value * 1000) : undefined;
+  return parseDuration(value);
+}

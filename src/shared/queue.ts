@@ -1,6 +1,7 @@
 // A coalescing work queue keyed by object: per-key dedupe, one run in flight
 // per key, delayed adds, retry with exponential backoff, bounded concurrency. I/O-free (timers via Clock).
 import { realClock, type Clock, type Timer } from "./clock.js";
+import { backoffDelay } from "./backoff.js";
 
 /** What a handler may ask for after a successful run. */
 export interface HandlerResult {
@@ -24,12 +25,6 @@ export interface KeyedQueueOptions {
   onError?: (key: string, err: unknown, attempt: number) => void;
 }
 
-/** Retry delay after `failures` consecutive failures: base * 2^(failures-1), capped. Pure. */
-export function backoffDelay(failures: number, baseMs: number, maxMs: number): number {
-  if (failures <= 0) return 0;
-  const exp = Math.min(failures - 1, 30);
-  return Math.min(maxMs, baseMs * 2 ** exp);
-}
 
 interface DelayedAdd {
   at: number;
@@ -141,7 +136,7 @@ export class KeyedQueue {
       const attempt = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, attempt);
       this.opts.onError?.(key, err, attempt);
-      requeueAfter = backoffDelay(attempt, this.opts.backoffBaseMs ?? 100, this.opts.backoffMaxMs ?? 30_000);
+      requeueAfter = backoffDelay(attempt, { initialMs: this.opts.backoffBaseMs ?? 100, maxMs: this.opts.backoffMaxMs ?? 30_000 });
     }
     this.running.delete(key);
     if (this.dirty.delete(key)) this.ready.add(key);

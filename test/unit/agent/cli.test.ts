@@ -1,7 +1,7 @@
 // Tests of the agent's flag and environment parsing.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { parseAgentSettings, parseDurationMs } from "../../../src/cli/agent.js";
+import { parseAgentSettings, flagDurationMs } from "../../../src/cli/agent.js";
 import { UsageError } from "../../../src/cli/command.js";
 
 void describe("parseAgentSettings", () => {
@@ -65,8 +65,9 @@ void describe("parseAgentSettings", () => {
   void test("--help", () => assert.equal(parseAgentSettings(["--help"], {}), "help"));
 });
 
-void describe("parseDurationMs", () => {
-  const cases: Array<[string, number]> = [["500ms", 500], ["3s", 3000], ["1.5s", 1500], ["2m", 120_000], ["7", 7000]];
-  for (const [v, ms] of cases) void test(`${v} -> ${ms}`, () => assert.equal(parseDurationMs("x", v), ms));
-  void test("zero is refused", () => assert.throws(() => parseDurationMs("x", "0s"), UsageError));
+void describe("flagDurationMs", () => {
+  const cases: Array<[string, number]> = [["500ms", 500], ["3s", 3000], ["1.5s", 1500], ["2m", 120_000]];
+  for (const [v, ms] of cases) void test(`${v} -> ${ms}`, () => assert.equal(flagDurationMs("x", v), ms));
+  void test("zero is refused", () => assert.throws(() => flagDurationMs("x", "0s"), UsageError));
+  void test("a number without a unit is refused (as the operator's flags refuse it)", () => assert.throws(() => flagDurationMs("x", "7"), /--x: invalid duration "7"/));
 });

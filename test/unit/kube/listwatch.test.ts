@@ -2,7 +2,7 @@
 // list pages, watch streams the test drives) and a fake clock for the backoff.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { backoffDelay, ListWatch, retryDelay, type ChangeOrigin, type WatchEventType } from "../../../src/kube/listwatch.js";
+import { ListWatch, retryDelay, type ChangeOrigin, type WatchEventType } from "../../../src/kube/listwatch.js";
 import { ApiError, type ListPage, type ListWatchTransport, type Query, type RawObject, type WatchStream, type WatchStreamHandlers } from "../../../src/kube/transport.js";
 import { FakeClock, flushMicrotasks } from "../../../src/shared/clock.js";
 
@@ -351,21 +351,7 @@ void describe("ListWatch", () => {
   });
 });
 
-void describe("backoffDelay", () => {
-  const cases: { failures: number; random: number; want: number }[] = [
-    { failures: 1, random: 1, want: 200 },
-    { failures: 1, random: 0, want: 100 },
-    { failures: 3, random: 1, want: 800 },
-    { failures: 3, random: 0.5, want: 600 },
-    { failures: 20, random: 1, want: 10_000 },
-    { failures: 20, random: 0, want: 5000 },
-  ];
-  for (const c of cases) {
-    void test(`failure ${c.failures}, random ${c.random}: ${c.want} ms`, () => {
-      assert.equal(backoffDelay(c.failures, { initialMs: 200, maxMs: 10_000 }, c.random), c.want);
-    });
-  }
-});
+
 
 void describe("retryDelay", () => {
   const backoff = { initialMs: 200, maxMs: 10_000 };

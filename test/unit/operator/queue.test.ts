@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock, flushMicrotasks } from "../../../src/shared/clock.js";
-import { KeyedQueue, backoffDelay, type HandlerResult } from "../../../src/shared/queue.js";
+import { KeyedQueue, type HandlerResult } from "../../../src/shared/queue.js";
 
 /** A handler whose runs stay open until the test releases them. */
 function gatedHandler() {
@@ -167,20 +167,4 @@ void describe("KeyedQueue", () => {
     await flushMicrotasks();
     assert.deepEqual(runs, ["a"]);
   });
-});
-
-void describe("backoffDelay", () => {
-  const cases: [number, number][] = [
-    [0, 0],
-    [1, 100],
-    [2, 200],
-    [5, 1600],
-    [20, 30_000],
-    [1000, 30_000],
-  ];
-  for (const [failures, want] of cases) {
-    void test(`${failures} failures wait ${want} ms`, () => {
-      assert.equal(backoffDelay(failures, 100, 30_000), want);
-    });
-  }
 });

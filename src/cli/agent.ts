@@ -1,7 +1,7 @@
 // `keepalived-vip agent`: the node agent of the DaemonSet. Parses flags (with
 // environment fallbacks from the downward API), runs the agent until SIGTERM.
 import { DEFAULT_RUNTIME_DIR } from "../api/index.js";
-import { Agent, type AgentSettings as AgentCoreSettings } from "../agent/agent.js";
+import { Agent, type AgentSettings } from "../agent/agent.js";
 import { CAP_SYS_NICE, hasCapability, readSelfStatus } from "../agent/capabilities.js";
 import { createKubeClients } from "../kube/client.js";
 import { parseBindAddress } from "../shared/health-server.js";
@@ -52,13 +52,13 @@ export function flagDurationMs(flag: string, value: string): number {
 }
 
 /** The agent's settings after flags and environment, and the kubeconfig to reach the API with. */
-export interface AgentSettings extends AgentCoreSettings {
+export interface AgentCommandSettings extends AgentSettings {
   kubeconfig?: string;
   logLevel: string;
 }
 
 /** Reads flags with environment fallbacks (AGENT_FLAGS); throws UsageError on anything wrong. Pure apart from reading `env`. */
-export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): AgentSettings | "help" {
+export function parseAgentSettings(argv: string[], env: NodeJS.ProcessEnv): AgentCommandSettings | "help" {
   const { values } = parseCommandArgs(argv, OPTIONS);
   if (values.help) return "help";
   const lookup = (name: string): FlagValue => lookupFlag(AGENT_FLAGS.find((f) => f.name === name) as FlagDef, values, env);

@@ -13,7 +13,7 @@ import {
   MANAGED_BY_VALUE,
   NAME_VALUE,
 } from "../api/index.js";
-import type { AgentSettings } from "./options.js";
+import type { AgentPodSettings } from "./options.js";
 import { isSubset } from "./diff.js";
 
 /** Annotation on the DaemonSet: sha256 of the spec the operator applied, to see a change of settings. */
@@ -35,11 +35,11 @@ function sha256(text: string): string {
  * The agent container's arguments: the subcommand, the flags the operator sets
  * (the plan's namespace when it is not the pods' own, ADR 0010), then the extra ones.
  */
-export function agentArgs(agent: AgentSettings, planNamespace?: string): string[] {
+export function agentArgs(agent: AgentPodSettings, planNamespace?: string): string[] {
   return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, `--log-level=${agent.logLevel}`, ...(planNamespace ? [`--namespace=${planNamespace}`] : []), ...agent.extraArgs];
 }
 
-function podSpec(agent: AgentSettings, planNamespace?: string): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {
+function podSpec(agent: AgentPodSettings, planNamespace?: string): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {
   const fieldEnv = (name: string, fieldPath: string): { name: string; valueFrom: { fieldRef: { apiVersion: string; fieldPath: string } } } => ({
     name,
     valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } },
@@ -83,7 +83,7 @@ function podSpec(agent: AgentSettings, planNamespace?: string): NonNullable<NonN
 }
 
 /** Builds the agent DaemonSet (same settings, same object and hash). */
-export function buildAgentDaemonSet(opts: { namespace: string; agent: AgentSettings; planNamespace?: string }): V1DaemonSet {
+export function buildAgentDaemonSet(opts: { namespace: string; agent: AgentPodSettings; planNamespace?: string }): V1DaemonSet {
   const planNamespace = opts.planNamespace !== undefined && opts.planNamespace !== opts.namespace ? opts.planNamespace : undefined;
   const labels = { ...agentSelectorLabels(), [LABEL_MANAGED_BY]: MANAGED_BY_VALUE };
   const spec: NonNullable<V1DaemonSet["spec"]> = {

@@ -26,7 +26,7 @@ export interface Resources {
 }
 
 /** How the agent DaemonSet is built. */
-export interface AgentSettings {
+export interface AgentPodSettings {
   image: string;
   nodeSelector: Record<string, string>;
   tolerations: Toleration[];
@@ -76,7 +76,7 @@ export interface OperatorConfig {
   loadBalancerDefaultClass: boolean;
   /** The smallest spec.vrrp.advertisementInterval a VirtualIP may use, in ms (below it: Ready=False, AdvertIntervalTooShort). */
   minAdvertIntervalMs: number;
-  agent: AgentSettings;
+  agent: AgentPodSettings;
 }
 
 /** Every flag of `operator`, in --help order. */

@@ -8,10 +8,10 @@ import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
 import { isSubset, jsonEqual } from "../../../src/operator/diff.js";
 import { CONFIG_SECRETS_SELECTOR, buildInstanceSecret, buildNodeConfigSecret, configSecretNeedsApply, planStaleConfigSecrets } from "../../../src/operator/nodesecrets.js";
-import type { AgentSettings } from "../../../src/operator/options.js";
+import type { AgentPodSettings } from "../../../src/operator/options.js";
 import { buildServiceStatus, ownsIngress, planServiceIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
 
-const AGENT: AgentSettings = {
+const AGENT: AgentPodSettings = {
   image: "example/keepalived-vip:1.0",
   nodeSelector: { role: "edge" },
   tolerations: [{ key: "edge", operator: "Exists", effect: "NoSchedule" }],

@@ -4,7 +4,7 @@
 // instance that passes, keeps the last good version of one that fails, and
 // leaves out a new one that never passed. Pure apart from the injected
 // config test (see docs/adr/0016-per-instance-isolation.md).
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../shared/hash.js";
 import { z } from "zod";
 import { nodeInstanceEntrySchema, publishedInstanceSchema, type NodeInstanceEntry, type PublishedInstance, type PublishedNode } from "../api/index.js";
 import type { AssembleResult } from "../render/index.js";
@@ -72,10 +72,10 @@ const versions = new WeakMap<PublishedInstance, string>();
 export function partVersion(part: InstancePart): string {
   let inst = versions.get(part.instance);
   if (inst === undefined) {
-    inst = createHash("sha256").update(JSON.stringify(part.instance)).digest("hex");
+    inst = sha256Hex(JSON.stringify(part.instance));
     versions.set(part.instance, inst);
   }
-  return createHash("sha256").update(`${JSON.stringify(part.entry)}\n${inst}`).digest("hex").slice(0, 32);
+  return sha256Hex(`${JSON.stringify(part.entry)}\n${inst}`).slice(0, 32);
 }
 
 /** The parts `node` names, by key, as published (keys without a published instance are skipped). */

@@ -1,6 +1,6 @@
 // The operator's in-memory view of the cluster, fed by watch events and by
 // the responses of its own writes. Pure (no I/O); a sequence number orders updates.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../shared/hash.js";
 import type { RawObject } from "../kube/watch.js";
 import { rawKey } from "../kube/watch.js";
 
@@ -40,7 +40,7 @@ export const DIGEST_PREFIX = "sha256:";
 
 /** A Secret data value as the cache keeps it: the sha256 of the base64 text, never the value. */
 export function digestValue(base64: string): string {
-  return DIGEST_PREFIX + createHash("sha256").update(base64, "utf8").digest("hex");
+  return DIGEST_PREFIX + sha256Hex(base64);
 }
 
 function strip(kind: Kind, obj: RawObject): RawObject {

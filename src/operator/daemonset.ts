@@ -1,6 +1,6 @@
 // The keepalived agent DaemonSet the operator owns, built from its settings,
 // and the check whether the live one needs an apply. Pure.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../shared/hash.js";
 import type { V1DaemonSet } from "@kubernetes/client-node";
 import {
   COMPONENT_AGENT,
@@ -27,9 +27,6 @@ export function agentSelectorLabels(): Record<string, string> {
   return { [LABEL_NAME]: NAME_VALUE, [LABEL_COMPONENT]: COMPONENT_AGENT };
 }
 
-function sha256(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
 
 /**
  * The agent container's arguments: the subcommand, the flags the operator sets
@@ -101,7 +98,7 @@ export function buildAgentDaemonSet(opts: { namespace: string; agent: AgentPodSe
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
-    metadata: { name: DAEMONSET_NAME, namespace: opts.namespace, labels, annotations: { [ANNOTATION_SPEC_HASH]: sha256(JSON.stringify(spec)) } },
+    metadata: { name: DAEMONSET_NAME, namespace: opts.namespace, labels, annotations: { [ANNOTATION_SPEC_HASH]: sha256Hex(JSON.stringify(spec)) } },
     spec,
   };
 }

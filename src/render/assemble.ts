@@ -2,16 +2,14 @@
 // (instance.json of each instance Secret) and the node's own values
 // (node.json of its node Secret). The agent runs this on every change; the
 // offline renderer and the tests run it for every node. Pure.
-import { createHash } from "node:crypto";
 import type { NodeInstance, NodeInstanceMap, PublishedInstance, PublishedNode } from "../api/index.js";
 import type { VirtualServer } from "./ipvs.js";
 import { prepareInstance, renderNodeConf, type InstanceTemplate } from "./keepalived.js";
 import { compareIP, sortedUnique } from "./order.js";
+import { sha256Hex } from "../shared/hash.js";
 
-/** sha256 hex of a text (config texts and published JSON alike). */
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
+/** Re-exported for the renderer's callers: the published digests are the shared hash. */
+export { sha256Hex };
 
 /** A node's assembled keepalived.conf and the instance map that goes with it. */
 export interface AssembledConfig {

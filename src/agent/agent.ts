@@ -2,7 +2,7 @@
 // assembly, --config-test, atomic install, reload), keepalived supervision,
 // notify FIFO, status reports, heartbeat, interface discovery and metrics
 // together. I/O (through the modules it wires).
-import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_RUNNING_ADDRESSES, COMPONENT_INSTANCE_CONFIG, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_RUNNING_ADDRESSES, COMPONENT_INSTANCE_CONFIG, HANDOVER_TRACK_FILE, LABEL_COMPONENT, agentLeaseName, nodeConfigSecretName, type NodeInstanceMap } from "../api/index.js";
 import { describeError, type KubeClients } from "../kube/client.js";
 import { applyHeartbeatLease, applyNodeStatusEntry, createVirtualIPEvent, watchSecretByName, watchSecrets, type SecretWatch } from "../kube/agent-io.js";
 import { realClock, type Clock, type Timer } from "../shared/clock.js";
@@ -10,7 +10,7 @@ import { startHealthServer, type HealthCheckResult, type HealthServer } from "..
 import type { Logger } from "../shared/logger.js";
 import { ConfigGate } from "./gate.js";
 import { NotifyFifoReader } from "./fifo.js";
-import { handOver, readVrrpPid, StateWaiters, type HandoverPorts } from "./handover.js";
+import { endedMasters, handOver, readVrrpPid, StateWaiters, type HandoverPorts } from "./handover.js";
 import { Heartbeat } from "./heartbeat.js";
 import { findHostInterface, hostAddresses, nodeFactsAnnotations, publishedInterfaces } from "./ip.js";
 import { readInterfaces } from "./ip-io.js";
@@ -18,7 +18,7 @@ import { LeftoverTracker } from "./leftovers.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { createAgentMetrics, removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
-import { planTrackValues, TrackFiles } from "./placement.js";
+import { effectivePriorities, effectivePriority, planTrackValues, TrackFiles } from "./placement.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
 import { fieldOfProblem, sanitizeText } from "./isolate.js";
 import { StatusReporter } from "./reporter.js";
@@ -391,14 +391,13 @@ export class Agent {
     }
   }
 
-  /** Adopts an instance map: configured priorities, dropped instances, and a report for every VirtualIP named before or now. */
+  /** Adopts an instance map: effective priorities, dropped instances, and a report for every VirtualIP named before or now. */
   private setApplied(map: NodeInstanceMap): void {
     const keys = new Set([...virtualIPKeys(this.applied), ...virtualIPKeys(map)]);
     this.applied = map;
     this.running.setApplied(map);
     setInstanceInfo(this.metrics, map.instances);
-    const priorities = Object.fromEntries(map.instances.map((i) => [i.instance, i.priority]));
-    this.fold({ kind: "configured", priorities }, this.clock.now());
+    this.foldEffectivePriorities();
     const now = this.clock.now();
     for (const key of keys) this.reporter.mark(key, now);
   }
@@ -454,6 +453,7 @@ export class Agent {
     if (!node) return;
     const changed = await this.trackFiles.write(planTrackValues(node, this.stopping));
     if (changed.length > 0) this.opts.logger.info("Updated track files", { changed, handover: node.handover });
+    if (changed.includes(HANDOVER_TRACK_FILE)) this.foldEffectivePriorities();
     const began = node.handover !== undefined && this.handoverReason === undefined;
     this.handoverReason = node.handover;
     if (began && !this.stopping) this.handingOver ??= this.runHandover(`node ${node.handover}`).finally(() => (this.handingOver = undefined));
@@ -466,11 +466,16 @@ export class Agent {
       // A sync under way may still write the handover file from the plan; let it finish first.
       await this.syncing;
       await this.handingOver;
-      await this.trackFiles.setHandover(true);
+      if (await this.trackFiles.setHandover(true)) this.foldEffectivePriorities();
       if (this.supervisor.phase === "running") await this.runHandover("agent stopping");
     } catch (err) {
       this.opts.logger.warn("Failed to hand over before stopping", { error: err instanceof Error ? err.message : String(err) });
     }
+  }
+
+  /** The priorities keepalived runs with (configured, lowered while the handover file is 1) become the ones reported. */
+  private foldEffectivePriorities(): void {
+    if (this.applied) this.fold({ kind: "configured", priorities: effectivePriorities(this.applied.instances, this.trackFiles.handover) }, this.clock.now());
   }
 
   private async runHandover(reason: string): Promise<void> {
@@ -491,12 +496,13 @@ export class Agent {
       release: async (names) => {
         const instances = (this.applied?.instances ?? []).filter((i) => names.includes(i.instance));
         // Only what keepalived added: never an address the interface had before it started (ADR 0016).
-        await this.leftovers.cleanup(instances);
+        await this.leftovers.cleanup(instances, "handover");
         // The node holds none of them now and runs no VRRP process until keepalived starts a new one,
         // which reports them BACKUP (its start may be delayed: keepalived spaces restarts of a process
-        // that ran less than a minute).
+        // that ran less than a minute; or it reported already).
         const now = this.clock.now();
-        for (const i of instances) this.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: i.priority }, now);
+        const ended = new Set(endedMasters(this.states, names));
+        for (const i of instances) if (ended.has(i.instance)) this.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: effectivePriority(i.priority, this.trackFiles.handover) }, now);
       },
       waitFor: (done, timeoutMs) => this.stateWaiters.waitFor(done, timeoutMs),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

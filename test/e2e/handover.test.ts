@@ -42,6 +42,16 @@ function endpointSlice(node: string): string {
   });
 }
 
+/** The JSON lines of a node's agent log. */
+function agentLines(node: string): Array<{ message?: string; level?: string; address?: string }> {
+  const file = env.agent(node).logFile;
+  const text = file ? readFileSync(file, "utf8") : "";
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { message?: string; level?: string; address?: string });
+}
+
 /** How many times each agent reloaded keepalived so far (from its log). */
 function reloads(): Record<string, number> {
   return Object.fromEntries(
@@ -161,11 +171,26 @@ void describe("a cordoned node", () => {
       assert.deepEqual(failed, [], `failed requests during the handover (ms after cordon): ${timeline.join("; ")}`);
       const vip = await env.getVirtualIP(OTHER.name);
       assert.equal(vip?.status?.master, moved, describeStatus(vip));
+      // The cordoned node shows the priority keepalived runs it with: 1, the handover floor (BACKUP once its new VRRP process reports).
+      await waitFor(
+        `${master} BACKUP at priority 1 in ${OTHER.name}'s status`,
+        async () => {
+          const entry = (await env.getVirtualIP(OTHER.name))?.status?.nodes?.find((n) => n.name === master);
+          return entry?.state === "BACKUP" && entry.priority === 1 ? true : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+      // The release is the handover's last step, logged as such, not as a leftover of a crash.
+      const lines = agentLines(master).filter((l) => l.address === OTHER.address);
+      assert.ok(lines.some((l) => l.message === "Released VIP after the handover" && l.level === "info"), `${master} logged the release`);
+      assert.deepEqual(lines.filter((l) => l.message === "Removed leftover VIP"), [], "a planned release logged as a leftover");
     } finally {
       await probe?.stop();
       await env.kubectl(["uncordon", master]);
     }
     await sleep(4 * ADVERT_MS);
     assert.notEqual((await env.getVirtualIP(OTHER.name))?.status?.master, master, "the VIP went back after uncordon");
+    const entry = (await env.getVirtualIP(OTHER.name))?.status?.nodes?.find((n) => n.name === master);
+    assert.ok(entry?.priority !== undefined && entry.priority > 1, `${master}'s planned priority is back after uncordon: ${entry?.priority}`);
   });
 });

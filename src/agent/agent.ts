@@ -74,7 +74,7 @@ export class Agent {
     const io = (this.io = opts.io ?? nodeIO({ ...opts, clock, registry: metrics.registry }));
     const logger = opts.logger;
     this.plan = new PublishedPlanView(opts.node);
-    this.state = new StateReport({ node: opts.node, kube: io.kube, clock, logger, metrics, applied: () => this.sync.applied, rejections: () => this.sync.gate.rejections() });
+    this.state = new StateReport({ node: opts.node, kube: io.kube, clock, logger, metrics, applied: () => this.sync.applied, rejections: () => this.sync.gate.rejections(), handover: () => io.trackFiles.handover });
     this.handover = this.createHandover();
     this.sync = this.createConfigSync();
     this.facts = new NodeFacts({

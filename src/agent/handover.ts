@@ -5,6 +5,7 @@
 import { promises as fsp } from "node:fs";
 import { realClock, type Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { InstanceStates } from "./notify.js";
 
 /** Time keepalived gets to read the handover track file (inotify) before its VRRP process is paused. */
 export const HANDOVER_SETTLE_MS = 200;
@@ -125,6 +126,17 @@ export async function handOver(ports: HandoverPorts, budgetMs: number): Promise<
   };
   await ports.waitFor(() => isMaster().length === 0, Math.min(left, 2 * longest));
   return { masters, stillMaster: isMaster(), pausedMs, restarted };
+}
+
+/**
+ * Of the instances the ended VRRP process was MASTER of, those still reported
+ * MASTER: the ones to record FAULT until keepalived's new VRRP process reports
+ * them. Any other state came from the new process already (keepalived starts
+ * it within milliseconds the first time, often before the agent has removed
+ * the addresses): recording FAULT over it would stick until its next transition.
+ */
+export function endedMasters(states: InstanceStates, instances: readonly string[]): string[] {
+  return instances.filter((i) => states[i]?.state === "MASTER");
 }
 
 /** keepalived's VRRP process from its pid file, if it runs and is keepalived. */

@@ -14,8 +14,18 @@ export async function readInterfaces(ipPath = "ip"): Promise<LinkAddresses[]> {
   return parseIpAddrJson(stdout);
 }
 
+/**
+ * Why addresses are removed: "leftover", keepalived died or stopped without
+ * removing them (a warning: the node answered for an address it no longer
+ * advertised); "handover", the agent ended the VRRP process that held them
+ * after a planned handover (docs/adr/0018), the expected last step (info).
+ */
+export type RemovalReason = "leftover" | "handover";
+
 export interface RemoveLeftoverOptions {
   instances: readonly NodeInstance[];
+  /** Default "leftover". */
+  reason?: RemovalReason;
   hostIP?: string;
   /** Addresses on the links before keepalived started (snapshot keys); they are never removed. */
   preexisting?: ReadonlySet<string>;
@@ -30,16 +40,18 @@ export interface RemoveLeftoverOptions {
 export async function removeLeftoverVips(opts: RemoveLeftoverOptions): Promise<AddressOnLink[]> {
   const ipPath = opts.ipPath ?? "ip";
   const leftovers = planLeftoverVips(await readInterfaces(ipPath), opts.instances, opts.hostIP, opts.preexisting);
+  const planned = opts.reason === "handover";
   const removed: AddressOnLink[] = [];
   for (const a of leftovers) {
     try {
       await run(ipPath, ["addr", "del", `${a.address}/${a.prefixLength}`, "dev", a.interface], { timeout: 10_000 });
       removed.push(a);
-      opts.logger.warn("Removed leftover VIP", { address: a.address, interface: a.interface });
+      if (planned) opts.logger.info("Released VIP after the handover", { address: a.address, interface: a.interface });
+      else opts.logger.warn("Removed leftover VIP", { address: a.address, interface: a.interface });
     } catch (err) {
       const msg = (err as { stderr?: string }).stderr ?? String(err);
       if (/Cannot assign requested address|not found|No such/i.test(msg)) continue;
-      opts.logger.error("Failed to remove leftover VIP", { address: a.address, interface: a.interface, error: msg.trim() });
+      opts.logger.error(planned ? "Failed to release VIP after the handover" : "Failed to remove leftover VIP", { address: a.address, interface: a.interface, error: msg.trim() });
     }
   }
   return removed;

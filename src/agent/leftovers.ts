@@ -8,7 +8,7 @@ import { promises as fsp } from "node:fs";
 import type { NodeInstance } from "../api/index.js";
 import type { Logger } from "../shared/logger.js";
 import { snapshotAddresses, type AddressOnLink } from "./ip.js";
-import { readInterfaces, removeLeftoverVips } from "./ip-io.js";
+import { readInterfaces, removeLeftoverVips, type RemovalReason } from "./ip-io.js";
 import { writeAtomic } from "./runtime.js";
 
 /** Parses the snapshot file; undefined when missing or unreadable. */
@@ -60,10 +60,15 @@ export class LeftoverTracker {
     return removed;
   }
 
-  /** Removes keepalived's leftover VIPs of `instances`: host routes not in the snapshot. */
-  async cleanup(instances: readonly NodeInstance[]): Promise<AddressOnLink[]> {
+  /**
+   * Removes keepalived's VIPs of `instances`: host routes not in the snapshot.
+   * `reason` "handover": the agent ended the process that held them after a
+   * planned handover, logged as such (info), not as a leftover (warning).
+   */
+  async cleanup(instances: readonly NodeInstance[], reason: RemovalReason = "leftover"): Promise<AddressOnLink[]> {
     return removeLeftoverVips({
       instances,
+      reason,
       logger: this.opts.logger,
       ...(this.opts.hostIP !== undefined ? { hostIP: this.opts.hostIP } : {}),
       ...(this.preexisting !== undefined ? { preexisting: this.preexisting } : {}),

@@ -25,7 +25,11 @@ export type NotifyEvent =
   | { kind: "group"; group: string; state: InstanceVrrpState }
   /** Synthetic: every known instance is now in `state` (keepalived died: FAULT; agent stopped: STOPPED). */
   | { kind: "all"; state: InstanceVrrpState }
-  /** Synthetic: a config was applied; only these instances exist, with these configured priorities. */
+  /**
+   * Synthetic: a config was applied or the track files changed; only these
+   * instances exist, with these effective priorities (configured, lowered by
+   * the handover track file: placement.ts).
+   */
   | { kind: "configured"; priorities: Readonly<Record<string, number>> };
 
 const LINE = /^(INSTANCE|GROUP) "([^"]*)" ([A-Z_]+) (\d{1,3})$/;

@@ -1,11 +1,11 @@
 // The track files keepalived follows without a reload: the node-wide handover
 // file (1: every instance at the lowest priority) and one standby file per
 // instance (1: the instance in FAULT, for Local Services without a ready
-// endpoint here). planTrackValues is pure; TrackFiles writes them (I/O).
-// See docs/adr/0018.
+// endpoint here). planTrackValues and effectivePriority are pure; TrackFiles
+// writes them (I/O). See docs/adr/0018.
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { HANDOVER_TRACK_FILE, TRACK_DIR_NAME, standbyTrackFile, type PublishedNode } from "../api/index.js";
+import { HANDOVER_TRACK_FILE, HANDOVER_TRACK_WEIGHT, TRACK_DIR_NAME, standbyTrackFile, type PublishedNode } from "../api/index.js";
 
 /** File name (in the track folder) -> "0" or "1". */
 export type TrackValues = Map<string, "0" | "1">;
@@ -21,6 +21,26 @@ export function planTrackValues(node: PublishedNode, stopping: boolean): TrackVa
   const values: TrackValues = new Map([[HANDOVER_TRACK_FILE, node.handover !== undefined || stopping ? "1" : "0"]]);
   for (const e of node.instances) values.set(standbyTrackFile(e.instance.split("#")[0] ?? e.instance), e.standby ? "1" : "0");
   return values;
+}
+
+/** keepalived's bounds of an effective priority (255 is the address owner's, never given here). */
+const PRIORITY_MIN = 1;
+const PRIORITY_MAX = 254;
+
+/**
+ * The priority keepalived runs an instance with, given its configured one and
+ * the handover file: configured plus the handover weight (-253) while the file
+ * is 1, clamped to 1..254 as keepalived clamps it, so 1 for any configured
+ * priority. A standby file (weight 0) puts the instance in FAULT and leaves the
+ * priority as it is: the one the instance runs with once it leaves FAULT.
+ */
+export function effectivePriority(configured: number, handover: boolean): number {
+  return Math.min(PRIORITY_MAX, Math.max(PRIORITY_MIN, configured + (handover ? HANDOVER_TRACK_WEIGHT : 0)));
+}
+
+/** vrrp_instance name -> {@link effectivePriority} of each instance. */
+export function effectivePriorities(instances: ReadonlyArray<{ instance: string; priority: number }>, handover: boolean): Record<string, number> {
+  return Object.fromEntries(instances.map((i) => [i.instance, effectivePriority(i.priority, handover)]));
 }
 
 /** Writes track files when their value changes (rename into place: keepalived reads on IN_MOVED_TO). */
@@ -50,6 +70,11 @@ export class TrackFiles {
       }
     }
     return changed;
+  }
+
+  /** Whether the handover file holds 1, as this process last wrote it (false before the first write). */
+  get handover(): boolean {
+    return this.written.get(HANDOVER_TRACK_FILE) === "1";
   }
 
   /** Sets the handover file alone (the agent is stopping: before the plan says so). Answers whether it changed. */

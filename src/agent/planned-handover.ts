@@ -2,19 +2,19 @@
 // the track files the plan asks for, a handover when the node begins to hand
 // over (cordoned, excluded), and the one before keepalived stops (SIGTERM).
 // The handover itself is handover.ts; I/O goes through the ports.
-import type { NodeInstanceMap } from "../api/index.js";
+import { HANDOVER_TRACK_FILE, type NodeInstanceMap } from "../api/index.js";
 import { sleep, type Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
-import { handOver, type HandoverPorts } from "./handover.js";
+import { endedMasters, handOver, type HandoverPorts } from "./handover.js";
 import type { NotifyEvent } from "./notify.js";
-import { planTrackValues } from "./placement.js";
+import { effectivePriority, planTrackValues } from "./placement.js";
 import type { KeepalivedControl, LeftoverCleaner, TrackFileWriter } from "./ports.js";
 import type { PublishedPlanView } from "./published.js";
 import type { StateReport } from "./state-report.js";
 
 export interface PlannedHandoverOptions {
   plan: PublishedPlanView;
-  state: Pick<StateReport, "masters" | "fold" | "waiters">;
+  state: Pick<StateReport, "masters" | "fold" | "waiters" | "states" | "refreshPriorities">;
   trackFiles: TrackFileWriter;
   leftovers: Pick<LeftoverCleaner, "cleanup">;
   keepalived(): Pick<KeepalivedControl, "phase">;
@@ -47,6 +47,7 @@ export class PlannedHandover {
     if (!node) return;
     const changed = await this.opts.trackFiles.write(planTrackValues(node, this.stopping));
     if (changed.length > 0) this.opts.logger.info("Updated track files", { changed, handover: node.handover });
+    if (changed.includes(HANDOVER_TRACK_FILE)) this.opts.state.refreshPriorities();
     const began = node.handover !== undefined && this.handoverReason === undefined;
     this.handoverReason = node.handover;
     if (began && !this.stopping) this.handingOver ??= this.runHandover(`node ${node.handover}`).finally(() => (this.handingOver = undefined));
@@ -59,7 +60,7 @@ export class PlannedHandover {
       // A sync under way may still write the handover file from the plan; let it finish first.
       await this.opts.syncSettled();
       await this.handingOver;
-      await this.opts.trackFiles.setHandover(true);
+      if (await this.opts.trackFiles.setHandover(true)) this.opts.state.refreshPriorities();
       if (this.opts.keepalived().phase === "running") await this.runHandover("agent stopping");
     } catch (err) {
       this.opts.logger.warn("Failed to hand over before stopping", { error: err instanceof Error ? err.message : String(err) });
@@ -86,12 +87,14 @@ export class PlannedHandover {
       release: async (names) => {
         const instances = (this.opts.applied()?.instances ?? []).filter((i) => names.includes(i.instance));
         // Only what keepalived added: never an address the interface had before it started (ADR 0016).
-        await this.opts.leftovers.cleanup(instances);
+        await this.opts.leftovers.cleanup(instances, "handover");
         // The node holds none of them now and runs no VRRP process until keepalived starts a new one,
         // which reports them BACKUP (its start may be delayed: keepalived spaces restarts of a process
-        // that ran less than a minute).
+        // that ran less than a minute; or it reported already).
         const now = clock.now();
-        for (const i of instances) state.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: i.priority } satisfies NotifyEvent, now);
+        const ended = new Set(endedMasters(state.states, names));
+        const handover = this.opts.trackFiles.handover;
+        for (const i of instances) if (ended.has(i.instance)) state.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: effectivePriority(i.priority, handover) } satisfies NotifyEvent, now);
       },
       waitFor: (done, timeoutMs) => state.waiters.waitFor(done, timeoutMs),
       sleep: (ms) => sleep(clock, ms),

@@ -6,6 +6,7 @@ import type { ObservedSecret, SecretEventType, SecretWatch } from "../kube/agent
 import type { HealthCheck } from "../shared/health-server.js";
 import type { ConfigTestVerdict, RunningConfig } from "./config.js";
 import type { AddressOnLink, LinkAddresses } from "./ip.js";
+import type { RemovalReason } from "./ip-io.js";
 import type { InstancePart, InstanceParts } from "./isolate.js";
 import type { SupervisorPhase } from "./keepalived.js";
 import type { TrackValues } from "./placement.js";
@@ -53,13 +54,15 @@ export interface NodeLinks {
 /** The addresses keepalived added: snapshot before each start, removal after it died or handed over. */
 export interface LeftoverCleaner {
   beforeStart(instances: readonly NodeInstance[]): Promise<unknown>;
-  cleanup(instances: readonly NodeInstance[]): Promise<AddressOnLink[]>;
+  cleanup(instances: readonly NodeInstance[], reason?: RemovalReason): Promise<AddressOnLink[]>;
 }
 
 /** The track files keepalived follows without a reload (docs/adr/0018). */
 export interface TrackFileWriter {
   write(values: TrackValues): Promise<string[]>;
   setHandover(on: boolean): Promise<boolean>;
+  /** Whether the handover file holds 1 (keepalived runs every instance at the lowest priority). */
+  readonly handover: boolean;
 }
 
 /** keepalived as the agent's child process (KeepalivedSupervisor). */

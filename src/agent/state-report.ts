@@ -9,6 +9,7 @@ import type { Logger } from "../shared/logger.js";
 import { StateWaiters } from "./handover.js";
 import { removeInstance, setInstanceInfo, setInstanceState, type AgentMetrics } from "./metrics.js";
 import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } from "./notify.js";
+import { effectivePriorities } from "./placement.js";
 import type { AgentKube } from "./ports.js";
 import { StatusReporter } from "./reporter.js";
 import { planReport, splitKey, virtualIPKeys } from "./status.js";
@@ -23,6 +24,8 @@ export interface StateReportOptions {
   applied(): NodeInstanceMap | undefined;
   /** VirtualIP key -> why this node refused its instance, and since when. */
   rejections(): ReadonlyMap<string, { message: string; since: number }>;
+  /** Whether the handover track file holds 1 (every priority lowered, as keepalived lowers it). */
+  handover(): boolean;
 }
 
 /** The VRRP states of this node's instances and their way into each VirtualIP's status.nodes. */
@@ -89,13 +92,19 @@ export class StateReport {
     this.reporter.retryNow();
   }
 
-  /** A new instance map runs: metrics, configured priorities, and a report for every VirtualIP named before or now. */
+  /** A new instance map runs: metrics, effective priorities, and a report for every VirtualIP named before or now. */
   adopt(before: NodeInstanceMap | undefined, map: NodeInstanceMap): void {
     const keys = new Set([...virtualIPKeys(before), ...virtualIPKeys(map)]);
     setInstanceInfo(this.opts.metrics, map.instances);
     const now = this.opts.clock.now();
-    this.fold({ kind: "configured", priorities: Object.fromEntries(map.instances.map((i) => [i.instance, i.priority])) }, now);
+    this.fold({ kind: "configured", priorities: effectivePriorities(map.instances, this.opts.handover()) }, now);
     for (const key of keys) this.reporter.mark(key, now);
+  }
+
+  /** The priorities keepalived runs with (configured, lowered while the handover file is 1) become the ones reported. */
+  refreshPriorities(): void {
+    const map = this.opts.applied();
+    if (map) this.fold({ kind: "configured", priorities: effectivePriorities(map.instances, this.opts.handover()) }, this.opts.clock.now());
   }
 
   /** One notify FIFO line, read at `at`. */

@@ -275,7 +275,7 @@ export const nodeStatusSchema = z
   .object({
     name: z.string().max(253).meta({ description: "Node name." }),
     state: nodeStateSchema,
-    priority: z.number().int().min(0).max(255).optional().meta({ description: "The node's VRRP priority for this address." }),
+    priority: z.number().int().min(0).max(255).optional().meta({ description: "The node's effective VRRP priority for this address, the one keepalived runs with: the planned one (ranked, or from spec.vrrp.priorities), or 1 while the node hands over (cordoned, excluded from load balancers, or its agent stopping). A FAULT entry keeps the one it returns with." }),
     since: timeString.optional().meta({ description: "When the node entered this state.", format: "date-time" }),
     lastReportTime: timeString.optional().meta({ description: "When the agent last reported this entry.", format: "date-time" }),
     configRejected: z

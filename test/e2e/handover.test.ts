@@ -42,6 +42,16 @@ function endpointSlice(node: string): string {
   });
 }
 
+/** The JSON lines of a node's agent log. */
+function agentLines(node: string): Array<{ message?: string; level?: string; address?: string; line?: string }> {
+  const file = env.agent(node).logFile;
+  const text = file ? readFileSync(file, "utf8") : "";
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { message?: string; level?: string; address?: string; line?: string });
+}
+
 /** How many times each agent reloaded keepalived so far (from its log). */
 function reloads(): Record<string, number> {
   return Object.fromEntries(
@@ -161,11 +171,34 @@ void describe("a cordoned node", () => {
       assert.deepEqual(failed, [], `failed requests during the handover (ms after cordon): ${timeline.join("; ")}`);
       const vip = await env.getVirtualIP(OTHER.name);
       assert.equal(vip?.status?.master, moved, describeStatus(vip));
+      // The cordoned node shows the priority keepalived runs it with: 1, the handover floor (BACKUP once its new VRRP process reports).
+      await waitFor(
+        `${master} BACKUP at priority 1 in ${OTHER.name}'s status`,
+        async () => {
+          const entry = (await env.getVirtualIP(OTHER.name))?.status?.nodes?.find((n) => n.name === master);
+          return entry?.state === "BACKUP" && entry.priority === 1 ? true : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+      // The release is the handover's last step: keepalived's new VRRP process removes the address as it
+      // starts (at once when the old one ran a minute or more), else the agent does, logged as a release
+      // (info); never as a leftover of a crash (warning).
+      const lines = agentLines(master);
+      const since = lines.map((l) => l.message).lastIndexOf("Pausing VRRP adverts for the handover");
+      assert.ok(since >= 0, `${master} paused its VRRP process`);
+      const handover = lines.slice(since);
+      assert.ok(
+        handover.some((l) => (l.message === "Released VIP after the handover" && l.level === "info" && l.address === OTHER.address) || (l.message === "keepalived" && /removing VIPs/.test(l.line ?? ""))),
+        `${master} released the address`,
+      );
+      assert.deepEqual(handover.filter((l) => l.message === "Removed leftover VIP"), [], "a planned release logged as a leftover");
     } finally {
       await probe?.stop();
       await env.kubectl(["uncordon", master]);
     }
     await sleep(4 * ADVERT_MS);
     assert.notEqual((await env.getVirtualIP(OTHER.name))?.status?.master, master, "the VIP went back after uncordon");
+    const entry = (await env.getVirtualIP(OTHER.name))?.status?.nodes?.find((n) => n.name === master);
+    assert.ok(entry?.priority !== undefined && entry.priority > 1, `${master}'s planned priority is back after uncordon: ${entry?.priority}`);
   });
 });

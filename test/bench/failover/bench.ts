@@ -127,8 +127,16 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       calmFailed.push(Math.round((calm * (end - r.faultAt)) / Math.max(1, calmTo - calmFrom)));
       if (errors.length > 0) {
         // Where the failures fell, against who held the address: the first thing to read when a planned move fails a request.
-        const moves = monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end).map((e) => `${e.at - r.faultAt} ${e.node} ${e.added ? "+" : "-"}`);
-        console.log(`    failed (ms after the fault): ${errors.map((x) => `${x.s - r.faultAt}..${x.e - r.faultAt} ${x.r}`).join(", ")}; address: ${moves.join(", ")}`);
+        const moves = monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end).map((e) => `${(e.at - r.faultAt).toFixed(1)} ${e.node} ${e.added ? "+" : "-"}`);
+        const ms = (t: number): string => (t - r.faultAt).toFixed(1);
+        console.log(`    failed (ms after the fault): ${errors.map((x) => `${ms(x.s)}..${ms(x.e)} ${x.r}`).join(", ")}; address: ${moves.join(", ")}`);
+        // The requests started just before and after each failure, with who answered and how long it took:
+        // a reset among quick answers of both nodes is a connection caught by the move; a lone timeout among
+        // slow answers of the same node is the busy machine.
+        for (const x of errors) {
+          const near = probe.samples.filter((y) => Math.abs(y.s - x.s) <= 40).map((y) => `${ms(y.s)}+${(y.e - y.s).toFixed(1)} ${y.r}`);
+          console.log(`      around ${ms(x.s)}: ${near.join(", ")}`);
+        }
       }
       // A node whose cable is pulled keeps its address while cut off: not a claim anyone else can see.
       doubleMs.push(opts.fault === "link" ? Number.NaN : monitor.doubleClaimMs(ADDRESS, r.faultAt, end));

@@ -99,11 +99,13 @@ async function readVips(defs: VipDef[]): Promise<VirtualIP[]> {
   return out;
 }
 
-function clusterView(vips: VirtualIP[]): ClusterView {
+/** The cluster as the operator sees it; `cordoned` nodes are unschedulable (the plan hands them over, docs/adr/0018). */
+function clusterView(vips: VirtualIP[], cordoned: readonly string[] = []): ClusterView {
   return {
     virtualIPs: vips,
     nodes: nodes.nodes.map((n) => ({
       metadata: { name: n.name, labels: { "kubernetes.io/hostname": n.name } },
+      ...(cordoned.includes(n.name) ? { spec: { unschedulable: true } } : {}),
       status: { addresses: [{ type: "InternalIP", address: n.ipv4 }] },
     })),
     services: vips.map((v) => ({ metadata: { name: v.spec.serviceRef.name, namespace: "default" }, spec: { type: "LoadBalancer", ports: [{ port: 80 }] } })),
@@ -171,8 +173,8 @@ async function instanceSecretNames(): Promise<string[]> {
 }
 
 /** Plans the cluster from the stored VirtualIPs (no problems expected). */
-async function planFor(defs: VipDef[]): Promise<ClusterPlan> {
-  const plan = planCluster(clusterView(await readVips(defs)));
+async function planFor(defs: VipDef[], cordoned: readonly string[] = []): Promise<ClusterPlan> {
+  const plan = planCluster(clusterView(await readVips(defs), cordoned));
   assert.deepEqual(plan.problems, [], "the test cluster view should render without problems");
   return plan;
 }
@@ -182,8 +184,8 @@ async function planFor(defs: VipDef[]): Promise<ClusterPlan> {
  * as the operator does: the instance Secrets first, then the node Secrets,
  * then the instance Secrets no longer planned go. Returns the plan.
  */
-async function publishConfigs(defs: VipDef[]): Promise<ClusterPlan> {
-  const plan = await planFor(defs);
+async function publishConfigs(defs: VipDef[], cordoned: readonly string[] = []): Promise<ClusterPlan> {
+  const plan = await planFor(defs, cordoned);
   for (const p of plan.published) await writeInstanceSecret(p.name, p);
   for (const p of plan.nodes) await writeNodeSecret(p.node, p);
   const wanted = new Set(plan.published.map((p) => instanceSecretName(p.name)));
@@ -490,6 +492,40 @@ void describe("agent with keepalived in three nodes", () => {
         `${key}: a state or since changed`,
       );
     }
+    const transitionsAfter = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+    assert.deepEqual(transitionsAfter, transitionsBefore, "no VRRP transition on any node");
+  });
+
+  void test("a cordoned node reports the priority keepalived runs with (1, the handover floor) without a transition; uncordoned, the planned one", async () => {
+    const webMaster = await settledMaster(WEB);
+    const dbMaster = await settledMaster(DB);
+    // A node that is MASTER of neither: lowering it moves nothing.
+    const target = nodes.nodes.find((n) => n.name !== webMaster && n.name !== dbMaster)!.name;
+    const planned = async (): Promise<Array<number | undefined>> => [
+      (await statusNodes(WEB.name)).find((e) => e.name === target)?.priority,
+      (await statusNodes(DB.name)).find((e) => e.name === target)?.priority,
+    ];
+    const before = await planned();
+    assert.ok(before.every((p) => p !== undefined && p > 1), `planned priorities of ${target}: ${before.join(",")}`);
+    const keepalivedLines = (): string[] => agentLog(target).filter((l) => l.message === "keepalived").map((l) => String(l.line));
+    const linesBefore = keepalivedLines().length;
+    const transitionsBefore = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+
+    await publishConfigs([WEB, DB], [target]);
+    await waitFor(`priority 1 reported by ${target} for web and db`, async () => ((await planned()).every((p) => p === 1) ? true : undefined));
+    // What the status says is what keepalived did: it lowered both instances to 1 (read from the track file, no reload).
+    await waitFor(`keepalived on ${target} lowering both instances to 1`, () =>
+      Promise.resolve(keepalivedLines().slice(linesBefore).filter((l) => /Changing effective priority from \d+ to 1$/.test(l)).length >= 2 || undefined),
+    );
+    assert.equal(await master(WEB.name), webMaster);
+    assert.equal(await master(DB.name), dbMaster);
+    assert.deepEqual(statesOf(await statusNodes(WEB.name))[target], "BACKUP");
+
+    await publishConfigs([WEB, DB]);
+    await waitFor(`the planned priorities reported by ${target} again`, async () => {
+      const now = await planned();
+      return now.every((p, i) => p === before[i]) ? true : undefined;
+    });
     const transitionsAfter = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
     assert.deepEqual(transitionsAfter, transitionsBefore, "no VRRP transition on any node");
   });

@@ -110,9 +110,13 @@ export class FakeIO {
   nodeWatch?: { onChange(secret: ObservedSecret | undefined): void };
   instanceWatch?: { onList(secrets: ObservedSecret[]): void; onEvent(type: SecretEventType, secret: ObservedSecret): void };
   fifoLine?: (line: string, at: number) => void;
+  /** What the handover track file holds. */
+  handover = false;
 
   /** The AgentIO the agent is given. */
   io(): AgentIO {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the track file fake's getter reads this object
+    const fake = this;
     const watch = (): SecretWatch => ({ stop: () => undefined, retryNow: () => undefined, health: () => ({ ok: true }) });
     return {
       kube: {
@@ -160,7 +164,12 @@ export class FakeIO {
         },
         setHandover: (on) => {
           this.log.push(`track:handover=${on ? 1 : 0}`);
-          return Promise.resolve(true);
+          const changed = this.handover !== on;
+          this.handover = on;
+          return Promise.resolve(changed);
+        },
+        get handover() {
+          return fake.handover;
         },
       },
       keepalived: (hooks) => ((this.keepalived.hooks = hooks), this.keepalived),

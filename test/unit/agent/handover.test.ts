@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { handOver, planPauseMs, StateWaiters, type HandoverPorts } from "../../../src/agent/handover.js";
+import { endedMasters, handOver, planPauseMs, StateWaiters, type HandoverPorts } from "../../../src/agent/handover.js";
 import { createLogger } from "../../../src/shared/logger.js";
 
 void describe("planPauseMs", () => {
@@ -127,6 +127,18 @@ void describe("handOver", () => {
   });
   void test("a pause cut short by the budget continues the process instead (the BACKUP may not have taken over)", async () => {
     await assertContinued({}, 300);
+  });
+});
+
+void describe("endedMasters", () => {
+  void test("only what the ended process still reports MASTER: a state the new VRRP process reported already is kept", () => {
+    const states = {
+      a: { state: "MASTER" as const, priority: 1, since: 1 },
+      b: { state: "BACKUP" as const, priority: 1, since: 5 },
+      c: { state: "FAULT" as const, priority: 1, since: 5 },
+    };
+    assert.deepEqual(endedMasters(states, ["a", "b", "c", "gone"]), ["a"]);
+    assert.deepEqual(endedMasters({}, ["a"]), []);
   });
 });
 

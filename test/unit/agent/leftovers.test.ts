@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LeftoverTracker, parseSnapshot } from "../../../src/agent/leftovers.js";
 import type { NodeInstance } from "../../../src/api/index.js";
-import { createLogger } from "../../../src/shared/logger.js";
+import { createLogger, type Logger } from "../../../src/shared/logger.js";
 
 const logger = createLogger("test", "error");
 logger.silent = true;
@@ -46,6 +46,33 @@ void describe("LeftoverTracker", () => {
       const removed = await second.beforeStart([web]);
       assert.deepEqual(removed.map((a) => `${a.address}/${a.prefixLength}`), ["192.0.2.50/32"]);
       assert.equal(readFileSync(join(dir, "deleted"), "utf8"), "192.0.2.50/32 eth0\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void test("a leftover is a warning; the release after a planned handover is info, not a leftover", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "leftovers-test-"));
+    const ip = join(dir, "ip");
+    writeFileSync(ip, FAKE_IP);
+    chmodSync(ip, 0o755);
+    const lines: Array<{ level: string; message: string; address?: unknown }> = [];
+    const record =
+      (level: string) =>
+      (message: string, fields?: { address?: unknown }): void => {
+        lines.push({ level, message, address: fields?.address });
+      };
+    const captured = { error: record("error"), warn: record("warn"), info: record("info"), debug: record("debug") } as unknown as Logger;
+    try {
+      writeFileSync(join(dir, "addrs.json"), links([["192.0.2.11", 24, "inet"]]));
+      const tracker = new LeftoverTracker({ file: join(dir, "snapshot.json"), logger: captured, hostIP: "192.0.2.11", ipPath: ip });
+      await tracker.beforeStart([web]);
+      writeFileSync(join(dir, "addrs.json"), links([["192.0.2.11", 24, "inet"], ["192.0.2.50", 32, "inet"]]));
+      assert.equal((await tracker.cleanup([web], "handover")).length, 1);
+      assert.deepEqual(lines, [{ level: "info", message: "Released VIP after the handover", address: "192.0.2.50" }]);
+      lines.length = 0;
+      assert.equal((await tracker.cleanup([web])).length, 1);
+      assert.deepEqual(lines, [{ level: "warn", message: "Removed leftover VIP", address: "192.0.2.50" }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PublishedNode } from "../../../src/api/index.js";
-import { planTrackValues, TrackFiles } from "../../../src/agent/placement.js";
+import { effectivePriorities, effectivePriority, planTrackValues, TrackFiles } from "../../../src/agent/placement.js";
 
 const entry = (instance: string, standby?: true): PublishedNode["instances"][number] => ({ instance, interface: "eth0", priority: 100, ...(standby ? { standby } : {}) });
 
@@ -27,11 +27,29 @@ void describe("planTrackValues", () => {
   });
 });
 
+void describe("effectivePriority", () => {
+  void test("the configured priority while the handover file is 0", () => {
+    for (const p of [1, 100, 175, 250, 254]) assert.equal(effectivePriority(p, false), p);
+  });
+  void test("1 for any configured priority while the handover file is 1 (weight -253, clamped as keepalived clamps)", () => {
+    for (const p of [1, 2, 100, 175, 250, 254]) assert.equal(effectivePriority(p, true), 1);
+  });
+  void test("per instance, keyed by vrrp_instance", () => {
+    const instances = [
+      { instance: "vip_4_51", priority: 250 },
+      { instance: "vip_4_52", priority: 100 },
+    ];
+    assert.deepEqual(effectivePriorities(instances, false), { vip_4_51: 250, vip_4_52: 100 });
+    assert.deepEqual(effectivePriorities(instances, true), { vip_4_51: 1, vip_4_52: 1 });
+  });
+});
+
 void describe("TrackFiles", () => {
   void test("writes values, rewrites only changes, removes standby files of instances gone", async () => {
     const dir = mkdtempSync(join(tmpdir(), "track-"));
     try {
       const files = new TrackFiles(dir);
+      assert.equal(files.handover, false, "nothing written yet");
       const first = await files.write(new Map([["handover", "0"], ["standby-a", "1"], ["standby-b", "0"]]));
       assert.deepEqual(first.sort(), ["handover", "standby-a", "standby-b"]);
       assert.equal(readFileSync(join(dir, "track", "standby-a"), "utf8"), "1\n");
@@ -39,8 +57,10 @@ void describe("TrackFiles", () => {
       const second = await files.write(new Map([["handover", "1"], ["standby-a", "1"]]));
       assert.deepEqual(second, ["handover"]);
       assert.deepEqual(readdirSync(join(dir, "track")).sort(), ["handover", "standby-a", "unrelated"]);
+      assert.equal(files.handover, true, "handover as last written");
       assert.equal(await files.setHandover(true), false);
       assert.equal(await files.setHandover(false), true);
+      assert.equal(files.handover, false);
       assert.equal(readFileSync(join(dir, "track", "handover"), "utf8"), "0\n");
     } finally {
       rmSync(dir, { recursive: true, force: true });

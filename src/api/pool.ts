@@ -5,7 +5,8 @@ import { z } from "zod";
 import { API_VERSION, POOL_KIND } from "./constants.js";
 import { parseAddressRange, parseRouterIdRange } from "./iprange.js";
 import { withRules } from "./rules.js";
-import { conditionListSchema, formatIssues, labelSelectorSchema, objectMetaSchema, type ParseResult } from "./virtualip.js";
+import { formatIssues, labelSelectorSchema, objectMetaSchema, type ParseResult } from "./virtualip.js";
+import { conditionListSchema } from "./virtualip-status.js";
 
 const addressEntry = withRules(
   z

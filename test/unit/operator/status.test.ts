@@ -3,17 +3,8 @@ import assert from "node:assert/strict";
 import type { Claim, Condition, NodeStatus } from "../../../src/api/index.js";
 import type { Problem } from "../../../src/render/index.js";
 import { holderSettleMs, planHolder, type HolderMemory } from "../../../src/operator/holder.js";
-import {
-  planBackups,
-  planConditions,
-  planMaster,
-  planClaim,
-  planNodeEntryWrites,
-  planVirtualIPStatus,
-  splitBrainThresholdMs,
-  SPLIT_BRAIN_RECHECK_MS,
-  type StatusInput,
-} from "../../../src/operator/status.js";
+import { planBackups, planMaster, splitBrainThresholdMs, SPLIT_BRAIN_RECHECK_MS } from "../../../src/operator/master.js";
+import { planConditions, planClaim, planNodeEntryWrites, planVirtualIPStatus, type StatusInput } from "../../../src/operator/status.js";
 
 const T0 = Date.parse("2024-05-01T10:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();

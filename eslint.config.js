@@ -23,6 +23,14 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  // Size: a module a reader can hold in mind, functions that fit on a screen (comments and blank lines not counted).
+  {
+    files: ["src/**/*.ts"],
+    rules: {
+      "max-lines": ["error", { max: 300, skipBlankLines: true, skipComments: true }],
+      "max-lines-per-function": ["error", { max: 60, skipBlankLines: true, skipComments: true }],
+    },
+  },
   {
     files: ["test/**/*.ts"],
     rules: {

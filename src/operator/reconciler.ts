@@ -59,6 +59,7 @@ import {
 import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "./pools.js";
 
 import { fitPlan } from "./fit.js";
+import { StatusInputIndex, unionDirty } from "./planner.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
@@ -153,6 +154,8 @@ export class Reconciler {
   private renderSeq = 0;
   private render: RenderState | undefined;
   private readonly parser = new VirtualIPParser();
+  /** Which VirtualIPs a render changed the status inputs of (planner.ts). */
+  private readonly statusInputs = new StatusInputIndex();
   private readonly auth: AuthSecrets;
   private readonly daemonSet: V1DaemonSet;
   private desiredSecrets = new Map<string, BuiltSecret>();
@@ -432,7 +435,8 @@ export class Reconciler {
     this.planIngress(gathered.valid.map((v) => ({ key: keyOf(v.metadata.namespace ?? "default", v.metadata.name), vip: v })), plan, problems);
     this.referencedServices = new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name)));
     this.referencedInterfaces = new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : [])));
-    this.statusDirty = "all";
+    // Only the VirtualIPs this render decided something new for (and those being deleted) have their statuses planned again.
+    this.statusDirty = unionDirty(this.statusDirty, this.statusInputs.changed(this.render, gathered.deleting));
   }
 
   /**

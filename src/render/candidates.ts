@@ -20,8 +20,6 @@ import {
   LOAD_BALANCER_CLASS,
   OPERATOR_FIELD_MANAGER,
   ReadyReason,
-  canonicalIP,
-  ipFamily,
   parseDurationMs,
 } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
@@ -29,6 +27,7 @@ import { parseAuthPassword } from "./auth.js";
 import { capabilityProblem } from "./capabilities.js";
 import { claimRank, type ClaimRank } from "./claims.js";
 import type { AddressAssignment } from "./allocation.js";
+import { parsedIP } from "./ipmemo.js";
 import { nodeDefaultInterface } from "./nodes.js";
 import { objectKey } from "./order.js";
 import { matchesLabelSelector } from "./selector.js";
@@ -206,8 +205,8 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
   const key = objectKey(vip.metadata);
   const namespace = vip.metadata.namespace || "default";
   const assigned = ctx.assignment;
-  const address = canonicalIP(assigned?.address ?? "") ?? assigned?.address ?? "";
-  const family = ipFamily(address);
+  const address = parsedIP(assigned?.address ?? "").canonical ?? assigned?.address ?? "";
+  const family = parsedIP(address).family;
   const advertMs = parseDurationMs(vip.spec.vrrp.advertisementInterval);
   const virtualRouterId = assigned?.virtualRouterId ?? 0;
   const base: Candidate = {

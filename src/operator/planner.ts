@@ -6,6 +6,14 @@
 // coming or going, and timers mark it by other paths: reconciler.ts). Pure.
 import type { ClusterPlan, Problem } from "../render/index.js";
 
+/**
+ * How long after its own status write (a claim or allocation the last render
+ * decided) the operator plans again. Such a write is an input of the next
+ * render, but nothing waits for that render: a later change coalesces with
+ * it, so a burst of updates is not rendered twice per update.
+ */
+export const OWN_STATUS_REPLAN_MS = 250;
+
 /** What a planning pass decided that VirtualIP statuses read. */
 export interface RenderedStatusInputs {
   plan: Pick<ClusterPlan, "virtualIPs">;

@@ -59,7 +59,7 @@ import {
 import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "./pools.js";
 
 import { fitPlan } from "./fit.js";
-import { StatusInputIndex, unionDirty } from "./planner.js";
+import { OWN_STATUS_REPLAN_MS, StatusInputIndex, unionDirty } from "./planner.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
@@ -690,7 +690,7 @@ export class Reconciler {
     }
     latest = (await applyVirtualIPStatus(clients, ref, sp.summary as unknown as Record<string, unknown>, { fieldManager: OPERATOR_FIELD_MANAGER })) as RawObject;
     this.holders.set(key, sp.holder);
-    this.putAndReport("VirtualIP", latest);
+    this.putAndReport("VirtualIP", latest, OWN_STATUS_REPLAN_MS);
     logger.debug("Applied VirtualIP status", { virtualIP: key, master: sp.summary.master, ready: sp.readyReason });
     for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, type: e.type, reason: e.reason, note: e.message });
     await this.opts.events.record({ apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: latest.metadata?.resourceVersion ?? "" }, sp.events);
@@ -780,8 +780,8 @@ export class Reconciler {
   }
 
   /** Stores a write's response in the cache, so the next diff sees it before the watch event arrives. */
-  private putAndReport(kind: "Secret" | "VirtualIP" | "VirtualIPPool" | "Service" | "DaemonSet", obj: RawObject): void {
+  private putAndReport(kind: "Secret" | "VirtualIP" | "VirtualIPPool" | "Service" | "DaemonSet", obj: RawObject, replanAfterMs = this.debounceMs): void {
     const change = this.opts.cache.put(kind, obj);
-    if (change) this.onChange(change);
+    if (change && this.mark(change)) this.schedulePlan(Math.max(replanAfterMs, this.debounceMs));
   }
 }

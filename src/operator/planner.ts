@@ -63,9 +63,4 @@ export class StatusInputIndex {
     for (const key of previous.keys()) if (!next.has(key)) out.add(key);
     return out;
   }
-
-  /** Forgets every fingerprint: the next render marks every VirtualIP. */
-  reset(): void {
-    this.fingerprints = undefined;
-  }
 }

@@ -14,6 +14,35 @@ import type { ClusterPlan, Problem } from "../render/index.js";
  */
 export const OWN_STATUS_REPLAN_MS = 250;
 
+/**
+ * A render put off: the operator's own status writes mark the render due
+ * OWN_STATUS_REPLAN_MS later instead of at once; any render before then
+ * covers it.
+ */
+export class DeferredRender {
+  private dueAt: number | undefined;
+
+  /** Due at `at`, or earlier if already due earlier. */
+  defer(at: number): void {
+    this.dueAt = Math.min(this.dueAt ?? Infinity, at);
+  }
+
+  /** When the put-off render is due; undefined when none is. */
+  get at(): number | undefined {
+    return this.dueAt;
+  }
+
+  /** Whether the put-off render is due at `now`. */
+  due(now: number): boolean {
+    return this.dueAt !== undefined && this.dueAt <= now;
+  }
+
+  /** A render ran: nothing is put off any more. */
+  clear(): void {
+    this.dueAt = undefined;
+  }
+}
+
 /** What a planning pass decided that VirtualIP statuses read. */
 export interface RenderedStatusInputs {
   plan: Pick<ClusterPlan, "virtualIPs">;

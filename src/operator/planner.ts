@@ -6,43 +6,6 @@
 // coming or going, and timers mark it by other paths: reconciler.ts). Pure.
 import type { ClusterPlan, Problem } from "../render/index.js";
 
-/**
- * How long after its own status write (a claim or allocation the last render
- * decided) the operator plans again. Such a write is an input of the next
- * render, but nothing waits for that render: a later change coalesces with
- * it, so a burst of updates is not rendered twice per update.
- */
-export const OWN_STATUS_REPLAN_MS = 250;
-
-/**
- * A render put off: the operator's own status writes mark the render due
- * OWN_STATUS_REPLAN_MS later instead of at once; any render before then
- * covers it.
- */
-export class DeferredRender {
-  private dueAt: number | undefined;
-
-  /** Due at `at`, or earlier if already due earlier. */
-  defer(at: number): void {
-    this.dueAt = Math.min(this.dueAt ?? Infinity, at);
-  }
-
-  /** When the put-off render is due; undefined when none is. */
-  get at(): number | undefined {
-    return this.dueAt;
-  }
-
-  /** Whether the put-off render is due at `now`. */
-  due(now: number): boolean {
-    return this.dueAt !== undefined && this.dueAt <= now;
-  }
-
-  /** A render ran: nothing is put off any more. */
-  clear(): void {
-    this.dueAt = undefined;
-  }
-}
-
 /** What a planning pass decided that VirtualIP statuses read. */
 export interface RenderedStatusInputs {
   plan: Pick<ClusterPlan, "virtualIPs">;

@@ -59,7 +59,7 @@ import {
 import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "./pools.js";
 
 import { fitPlan } from "./fit.js";
-import { DeferredRender, OWN_STATUS_REPLAN_MS, StatusInputIndex, unionDirty } from "./planner.js";
+import { StatusInputIndex, unionDirty } from "./planner.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, configSecretNeedsApply, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
@@ -156,8 +156,6 @@ export class Reconciler {
   private readonly parser = new VirtualIPParser();
   /** Which VirtualIPs a render changed the status inputs of (planner.ts). */
   private readonly statusInputs = new StatusInputIndex();
-  /** The render the operator's own status writes call for, put off (planner.ts). */
-  private readonly deferredRender = new DeferredRender();
   private readonly auth: AuthSecrets;
   private readonly daemonSet: V1DaemonSet;
   private desiredSecrets = new Map<string, BuiltSecret>();
@@ -375,7 +373,7 @@ export class Reconciler {
     if (!this.synced) return;
     const now = this.opts.clock.now();
     this.refreshLiveness(now);
-    if ((this.claimExpiresAt !== undefined && this.claimExpiresAt <= now) || this.deferredRender.due(now)) this.renderDirty = true;
+    if (this.claimExpiresAt !== undefined && this.claimExpiresAt <= now) this.renderDirty = true;
     if (this.renderDirty || (this.auth.nextRefreshAt() ?? Infinity) <= now) await this.renderPass();
     // The data plane first: node configs and Service ingress are queued before statuses.
     this.diffOwnedObjects();
@@ -396,7 +394,6 @@ export class Reconciler {
     const authRefs = new Set(gathered.valid.flatMap((v) => (v.spec.vrrp.authSecretRef ? [keyOf(v.metadata.namespace ?? "default", v.spec.vrrp.authSecretRef.name)] : [])));
     await this.auth.refresh(authRefs);
     this.renderDirty = false;
-    this.deferredRender.clear();
     const nodes = cache.values("Node");
     const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
     const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), config.planNamespace);
@@ -609,7 +606,6 @@ export class Reconciler {
     }
     at = Math.min(at, this.auth.nextRefreshAt() ?? Infinity);
     if (this.claimExpiresAt !== undefined) at = Math.min(at, this.claimExpiresAt);
-    at = Math.min(at, this.deferredRender.at ?? Infinity);
     if (at === Infinity) return;
     if (this.recheckAt.size > 0) for (const key of this.recheckAt.keys()) this.markStatus(key);
     this.schedulePlan(Math.max(at - now + 10, this.debounceMs));
@@ -694,7 +690,7 @@ export class Reconciler {
     }
     latest = (await applyVirtualIPStatus(clients, ref, sp.summary as unknown as Record<string, unknown>, { fieldManager: OPERATOR_FIELD_MANAGER })) as RawObject;
     this.holders.set(key, sp.holder);
-    this.putOwnStatus(latest);
+    this.putAndReport("VirtualIP", latest);
     logger.debug("Applied VirtualIP status", { virtualIP: key, master: sp.summary.master, ready: sp.readyReason });
     for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, type: e.type, reason: e.reason, note: e.message });
     await this.opts.events.record({ apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: latest.metadata?.resourceVersion ?? "" }, sp.events);
@@ -787,17 +783,5 @@ export class Reconciler {
   private putAndReport(kind: "Secret" | "VirtualIP" | "VirtualIPPool" | "Service" | "DaemonSet", obj: RawObject): void {
     const change = this.opts.cache.put(kind, obj);
     if (change) this.onChange(change);
-  }
-
-  /** Caches the operator's own status write; the render it calls for is put off, to coalesce with the next change (ADR 0020). */
-  private putOwnStatus(obj: RawObject): void {
-    const wasDirty = this.renderDirty;
-    const change = this.opts.cache.put("VirtualIP", obj);
-    if (!change || !this.mark(change)) return;
-    if (!wasDirty && this.renderDirty) {
-      this.renderDirty = false;
-      this.deferredRender.defer(this.opts.clock.now() + OWN_STATUS_REPLAN_MS);
-    }
-    this.schedulePlan(this.renderDirty ? this.debounceMs : OWN_STATUS_REPLAN_MS);
   }
 }

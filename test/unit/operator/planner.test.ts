@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DeferredRender, StatusInputIndex, unionDirty } from "../../../src/operator/planner.js";
+import { StatusInputIndex, unionDirty } from "../../../src/operator/planner.js";
 import type { Problem, VirtualIPPlan } from "../../../src/render/index.js";
 
 const entry = (key: string, nodes: string[]): VirtualIPPlan => ({ key, address: "192.0.2.50", virtualRouterId: 51, claimed: true, claimVoid: false, instance: "vip_4_51", nodes, advertIntervalMs: 1000 });
@@ -36,20 +36,5 @@ void describe("StatusInputIndex: the VirtualIPs a render changed the status inpu
     assert.equal(unionDirty(new Set(["a"]), "all"), "all");
     assert.equal(unionDirty("all", new Set(["a"])), "all");
     assert.deepEqual(unionDirty(new Set(["a"]), new Set(["b"])), new Set(["a", "b"]));
-  });
-});
-
-void describe("DeferredRender: the render the operator's own status writes call for", () => {
-  void test("due from its time on, the earliest of several; a render clears it", () => {
-    const d = new DeferredRender();
-    assert.equal(d.due(1_000), false);
-    assert.equal(d.at, undefined);
-    d.defer(1_250);
-    d.defer(1_400);
-    assert.equal(d.at, 1_250);
-    assert.equal(d.due(1_249), false);
-    assert.equal(d.due(1_250), true);
-    d.clear();
-    assert.equal(d.due(2_000), false);
   });
 });

@@ -338,6 +338,9 @@ class Session {
   }
 }
 
+/** Steps (bursts of changes, each followed by a pass) per sequence. */
+const STEPS = 12;
+
 /** How much of the planner a run exercised (a run that renders nothing proves nothing). */
 const coverage = { steps: 0, withInstances: 0, activeStatuses: 0, partialMarks: 0 };
 
@@ -373,16 +376,16 @@ async function runSequence(seed: number, steps: number): Promise<string | undefi
 void describe("incremental planning", () => {
   void test("publishes what a full re-plan publishes after every step of random change sequences", async () => {
     const fixed = process.env.PLANNER_SEED;
-    const runs = fixed !== undefined ? 1 : Number(process.env.PLANNER_RUNS ?? 150);
+    const runs = fixed !== undefined ? 1 : Number(process.env.PLANNER_RUNS ?? 1000);
     const base = fixed !== undefined ? Number(fixed) : Math.floor(Math.random() * 2 ** 31);
     let steps = 0;
     for (let r = 0; r < runs; r++) {
       const seed = (base + r * 7919) >>> 0;
-      const failure = await runSequence(seed, 25);
-      steps += 25;
+      const failure = await runSequence(seed, STEPS);
+      steps += STEPS;
       if (failure !== undefined) assert.fail(`${failure}\nreplay: PLANNER_SEED=${seed} node scripts/run-tests.mjs test/unit/operator/planner.property.test.ts`);
     }
-    assert.ok(steps >= 25);
+    assert.ok(steps >= STEPS);
     // The sequences must reach the interesting states: rendered instances, usable VirtualIPs, passes that skip statuses.
     process.stdout.write(`# planner property: ${JSON.stringify({ seed: base, runs, ...coverage })}\n`);
     assert.ok(coverage.withInstances > coverage.steps / 3, `too few steps render an instance: ${JSON.stringify(coverage)}`);

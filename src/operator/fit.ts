@@ -21,14 +21,22 @@ interface Oversize {
 }
 
 function oversized(plan: ClusterPlan, budget: number): Oversize[] {
-  const out: Oversize[] = [];
+  const over = [...plan.published.filter((ip) => Buffer.byteLength(ip.json, "utf8") > budget), ...plan.nodes.filter((np) => Buffer.byteLength(np.json, "utf8") > budget)];
+  // Members are listed only when something is over: a pass over every VirtualIP's nodes is the costly part.
+  if (over.length === 0) return [];
   const byInstance = new Map<string, string[]>();
   const byNode = new Map<string, string[]>();
+  const add = (m: Map<string, string[]>, k: string, v: string): void => {
+    const list = m.get(k);
+    if (list) list.push(v);
+    else m.set(k, [v]);
+  };
   for (const v of Object.values(plan.virtualIPs)) {
     if (v.instance === undefined) continue;
-    byInstance.set(v.instance, [...(byInstance.get(v.instance) ?? []), v.key]);
-    for (const n of v.nodes) byNode.set(n, [...(byNode.get(n) ?? []), v.key]);
+    add(byInstance, v.instance, v.key);
+    for (const n of v.nodes) add(byNode, n, v.key);
   }
+  const out: Oversize[] = [];
   for (const ip of plan.published) {
     const bytes = Buffer.byteLength(ip.json, "utf8");
     if (bytes > budget) out.push({ what: `VRRP instance ${ip.published.name}`, bytes, members: byInstance.get(ip.published.name) ?? [] });
@@ -79,7 +87,8 @@ export interface FitResult {
  * returned as it is.
  */
 export async function fitPlan(view: ClusterView, render: (view: ClusterView) => Promise<ClusterPlan>, budget = PLAN_OBJECT_BUDGET_BYTES): Promise<FitResult> {
-  const age = new Map([...view.virtualIPs].sort(byHold).map((v, i) => [objectKey(v.metadata), i]));
+  // The order of holding on, sorted only when something is over the budget.
+  let age: Map<string, number> | undefined;
   const refused: Problem[] = [];
   const left = new Set<string>();
   /** What the first render gave each VirtualIP: a VirtualIP left out keeps its address, router id and claim. */
@@ -90,8 +99,9 @@ export async function fitPlan(view: ClusterView, render: (view: ClusterView) => 
     first ??= plan;
     const over = oversized(plan, budget);
     const before = left.size;
+    if (over.length > 0) age ??= new Map([...view.virtualIPs].sort(byHold).map((v, i) => [objectKey(v.metadata), i]));
     for (const o of over) {
-      const newest = o.members.filter((k) => !left.has(k)).sort((a, b) => (age.get(b) ?? 0) - (age.get(a) ?? 0))[0];
+      const newest = o.members.filter((k) => !left.has(k)).sort((a, b) => (age?.get(b) ?? 0) - (age?.get(a) ?? 0))[0];
       if (newest === undefined) continue;
       left.add(newest);
       refused.push({

@@ -18,6 +18,7 @@ import { emptyDesiredState, renderPass, type DesiredState } from "./desired.js";
 import { diffOwnedObjects, virtualIPDiffers } from "./drift.js";
 import { gatherVirtualIPs, keyOf, VirtualIPParser } from "./gather.js";
 import { HeartbeatSightings } from "./heartbeats.js";
+import { StatusInputIndex, unionDirty } from "./planner.js";
 import { planLoadBalancerVIPs } from "./lbservices.js";
 import { ChangeMarks, type MarkContext } from "./marks.js";
 import type { OperatorMetrics } from "./metrics.js";
@@ -56,6 +57,8 @@ export class Reconciler {
   private readonly marks = new ChangeMarks();
   private desired: DesiredState = emptyDesiredState();
   private readonly parser = new VirtualIPParser();
+  /** Which VirtualIPs a render changed the status inputs of (planner.ts). */
+  private readonly statusInputs = new StatusInputIndex();
   private readonly auth: AuthSecrets;
   private readonly memory = new VirtualIPMemory();
   /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0011). */
@@ -237,7 +240,8 @@ export class Reconciler {
     });
     this.desired = { ...rendered, loadBalancers: this.desired.loadBalancers };
     if (rendered.render) this.deletions.noteParticipants(rendered.render.plan.virtualIPs);
-    this.marks.statusDirty = "all";
+    // Only the VirtualIPs this render decided something new for (and those being deleted) have their statuses planned again (ADR 0020).
+    this.marks.statusDirty = rendered.render ? unionDirty(this.marks.statusDirty, this.statusInputs.changed(rendered.render, gathered.deleting)) : "all";
   }
 
   /** 2-3 for the VirtualIPs marked since the last pass: plan each status and queue those that differ. */

@@ -9,9 +9,10 @@
 // - Some addresses are never allowed whatever the pools say (AddressReserved).
 // - An allocation is kept in the VirtualIP's status and kept for as long as it
 //   is still allowed, so it survives restarts, leader changes and re-lists.
-import { CONDITION_READY, ReadyReason, bigIntToIP, ipToBigInt } from "../api/index.js";
+import { CONDITION_READY, ReadyReason, bigIntToIP } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { claimExpired, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
+import { numberedIP } from "./ipmemo.js";
 import { compareAge, objectKey } from "./order.js";
 import { inRange, poolAdmits, poolHasRouterId, poolHolds, type PoolIndex, type UsablePool } from "./pools.js";
 import { addressKey, reservedBy, type Reserved } from "./reserved.js";
@@ -86,7 +87,7 @@ function poolProblem(key: string, vip: VirtualIP, input: AddressInput, admitting
 /** Checks an explicit spec.address: reserved, in a pool that admits the namespace. */
 function explicitAddress(vip: VirtualIP, address: string, input: AddressInput, admitting: UsablePool[]): AddressAssignment {
   const key = objectKey(vip.metadata);
-  const n = ipToBigInt(address);
+  const n = numberedIP(address);
   if (!n) return { problem: problem(key, ReadyReason.InvalidSpec, "spec.address", "not an IP address") };
   const what = reservedBy(input.reserved, n.family, n.value);
   if (what !== undefined) return { problem: problem(key, ReadyReason.AddressReserved, "spec.address", `${address} is ${what}, which is never a virtual IP`) };
@@ -108,7 +109,7 @@ function keptAllocation(vip: VirtualIP, input: AddressInput, admitting: UsablePo
   const address = vip.status?.address;
   const poolName = vip.status?.pool;
   if (address === undefined || poolName === undefined) return undefined;
-  const n = ipToBigInt(address);
+  const n = numberedIP(address);
   if (!n || bigIntToIP(n.family, n.value) !== address) return undefined;
   if (vip.spec.ipFamily !== undefined && vip.spec.ipFamily !== (n.family === 4 ? "IPv4" : "IPv6")) return undefined;
   if (vip.spec.vrrp.version === 2 && n.family === 6) return undefined;
@@ -193,7 +194,7 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
   /** Addresses of kept allocations (one VirtualIP each). */
   const kept = new Set<string>();
   const keyOf = (address: string): string | undefined => {
-    const n = ipToBigInt(address);
+    const n = numberedIP(address);
     return n ? addressKey(n.family, n.value) : undefined;
   };
   const take = (address: string, set: Set<string> = taken): void => {

@@ -20,8 +20,6 @@ import {
   LOAD_BALANCER_CLASS,
   OPERATOR_FIELD_MANAGER,
   ReadyReason,
-  canonicalIP,
-  ipFamily,
   parseDurationMs,
 } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
@@ -29,6 +27,7 @@ import { parseAuthPassword } from "./auth.js";
 import { capabilityProblem } from "./capabilities.js";
 import { claimRank, type ClaimRank } from "./claims.js";
 import type { AddressAssignment } from "./allocation.js";
+import { parsedIP } from "./ipmemo.js";
 import { nodeDefaultInterface } from "./nodes.js";
 import { objectKey } from "./order.js";
 import { matchesLabelSelector } from "./selector.js";
@@ -131,14 +130,47 @@ function planAuth(key: string, vip: VirtualIP, index: ViewIndex): { auth: AuthSt
   return { auth: { kind: "invalid" }, problem: readyProblem(key, ReadyReason.InvalidAuthSecret, "spec.vrrp.authSecretRef", res.message) };
 }
 
-function eligibleNodes(key: string, vip: VirtualIP, family: Family, index: ViewIndex): { nodes: V1Node[]; problem?: Problem } {
+/** The nodes of one VirtualIP, as far as its node selector, family, interface and priorities decide them (shared by alike VirtualIPs). */
+interface NodeSide {
+  matching: number;
+  nodes: V1Node[];
+  names: string[];
+  interfaces: Record<string, string>;
+  priorities: Record<string, number>;
+}
+
+/**
+ * Within one planning pass, VirtualIPs alike in node selector, family,
+ * interface and priorities share one {@link NodeSide}: the per-node work is
+ * done once per such group, not once per VirtualIP. Never mutated.
+ */
+export type NodeSideMemo = Map<string, NodeSide>;
+
+function nodeSide(vip: VirtualIP, family: Family, index: ViewIndex, memo: NodeSideMemo | undefined): NodeSide {
+  const id = memo ? JSON.stringify([vip.spec.nodeSelector ?? null, family, vip.spec.interface ?? null, vip.spec.vrrp.priorities ?? null]) : "";
+  const hit = memo?.get(id);
+  if (hit) return hit;
   const matching = index.nodes.filter((n) => matchesLabelSelector(vip.spec.nodeSelector, n.metadata?.labels));
   const nodes = matching.filter((n) => index.nodeAddresses.get(n.metadata?.name ?? "")?.[family] !== undefined);
+  const interfaces: Record<string, string> = {};
+  const priorities: Record<string, number> = {};
+  for (const node of nodes) {
+    const name = node.metadata?.name ?? "";
+    interfaces[name] = vip.spec.interface ?? nodeDefaultInterface(node, index.interfaces);
+    priorities[name] = priorityOf(vip, name);
+  }
+  const side = { matching: matching.length, nodes, names: nodes.map((n) => n.metadata?.name ?? ""), interfaces, priorities };
+  memo?.set(id, side);
+  return side;
+}
+
+function eligibleNodes(key: string, side: NodeSide, family: Family): { nodes: V1Node[]; problem?: Problem } {
+  const { matching, nodes } = side;
   if (nodes.length > 0) return { nodes };
   const text =
-    matching.length === 0
+    matching === 0
       ? "no Node matches spec.nodeSelector"
-      : `${matching.length} Node(s) match spec.nodeSelector but none has an IPv${family} InternalIP`;
+      : `${matching} Node(s) match spec.nodeSelector but none has an IPv${family} InternalIP`;
   return { nodes, problem: readyProblem(key, ReadyReason.NoEligibleNodes, "spec.nodeSelector", text) };
 }
 
@@ -164,6 +196,8 @@ export interface CandidateContext {
   assignment: AddressAssignment | undefined;
   now?: number;
   claimGraceMs: number;
+  /** Shared node-side work of the pass (planCandidates passes one). */
+  nodeSides?: NodeSideMemo;
 }
 
 /** Resolves one VirtualIP against the view, with the address and router id it was assigned. */
@@ -171,8 +205,8 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
   const key = objectKey(vip.metadata);
   const namespace = vip.metadata.namespace || "default";
   const assigned = ctx.assignment;
-  const address = canonicalIP(assigned?.address ?? "") ?? assigned?.address ?? "";
-  const family = ipFamily(address);
+  const address = parsedIP(assigned?.address ?? "").canonical ?? assigned?.address ?? "";
+  const family = parsedIP(address).family;
   const advertMs = parseDurationMs(vip.spec.vrrp.advertisementInterval);
   const virtualRouterId = assigned?.virtualRouterId ?? 0;
   const base: Candidate = {
@@ -206,19 +240,13 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
   if (svcProblem) problems.push(svcProblem);
   const auth = planAuth(key, vip, index);
   if (auth.problem) problems.push(auth.problem);
-  const eligible = eligibleNodes(key, vip, family, index);
+  const side = nodeSide(vip, family, index, ctx.nodeSides);
+  const eligible = eligibleNodes(key, side, family);
   if (eligible.problem) problems.push(eligible.problem);
-  const capability = eligible.problem ? undefined : capabilityProblem(key, vip, eligible.nodes.map((n) => n.metadata?.name ?? ""), index.agentCapabilities);
+  const capability = eligible.problem ? undefined : capabilityProblem(key, vip, side.names, index.agentCapabilities);
   if (capability) problems.push(capability);
 
-  const interfaces: Record<string, string> = {};
-  const priorities: Record<string, number> = {};
-  for (const node of eligible.nodes) {
-    const name = node.metadata?.name ?? "";
-    interfaces[name] = vip.spec.interface ?? nodeDefaultInterface(node, index.interfaces);
-    priorities[name] = priorityOf(vip, name);
-  }
-  const nodes = eligible.nodes.map((n) => n.metadata?.name ?? "");
+  const { interfaces, priorities, names: nodes } = side;
   const rank = claimRank(vip, address, virtualRouterId, { ...(ctx.now !== undefined ? { now: ctx.now } : {}), graceMs: ctx.claimGraceMs });
   const claims = problems.length === 0 || rank.tier < 2;
   return { ...base, rank, nodes, interfaces, priorities, auth: auth.auth, problems, claims };
@@ -226,6 +254,6 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
 
 /** Resolves every VirtualIP of the view, oldest first, with the addresses and router ids planned for them. */
 export function planCandidates(index: ViewIndex, assignments: ReadonlyMap<string, AddressAssignment>): Candidate[] {
-  const ctx = { ...(index.now !== undefined ? { now: index.now } : {}), claimGraceMs: index.options.claimGraceMs };
+  const ctx = { ...(index.now !== undefined ? { now: index.now } : {}), claimGraceMs: index.options.claimGraceMs, nodeSides: new Map() as NodeSideMemo };
   return index.virtualIPs.map((vip) => planCandidate(vip, index, { ...ctx, assignment: assignments.get(objectKey(vip.metadata)) }));
 }

@@ -19,14 +19,29 @@ export interface ConflictPlan {
   problems: Problem[];
 }
 
+function isEmpty(o: Record<string, number> | undefined): boolean {
+  if (o === undefined) return true;
+  for (const _ in o) return false;
+  return true;
+}
+
 function authEqual(a: Candidate, b: Candidate): boolean {
   if (a.auth.kind !== b.auth.kind) return false;
   return a.auth.kind !== "pass" || b.auth.kind !== "pass" || a.auth.password === b.auth.password;
 }
 
 function prioritiesEqual(a: Candidate, b: Candidate): boolean {
+  // Without spec.vrrp.priorities every node has the default priority in both.
+  if (isEmpty(a.vip.spec.vrrp.priorities) && isEmpty(b.vip.spec.vrrp.priorities)) return true;
   const nodes = new Set([...a.nodes, ...b.nodes]);
   return [...nodes].every((n) => priorityOf(a.vip, n) === priorityOf(b.vip, n));
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -38,7 +53,7 @@ export function differingFields(a: Candidate, b: Candidate): string[] {
   const out: string[] = [];
   if (a.namespace !== b.namespace) out.push("metadata.namespace");
   if (a.interfaceSpec !== b.interfaceSpec) out.push("spec.interface");
-  if (a.nodes.join(",") !== b.nodes.join(",")) out.push("spec.nodeSelector");
+  if (!sameList(a.nodes, b.nodes)) out.push("spec.nodeSelector");
   if (a.version !== b.version) out.push("spec.vrrp.version");
   if (a.advertIntervalMs !== b.advertIntervalMs) out.push("spec.vrrp.advertisementInterval");
   if (a.preempt !== b.preempt) out.push("spec.vrrp.preempt");
@@ -76,9 +91,13 @@ function conflictProblems(loser: Candidate, winner: Candidate, reason: ConflictR
   ];
 }
 
-function routerIdClash(c: Candidate, accepted: Candidate[]): Problem[] | undefined {
+/** Family and router id of a candidate: only candidates alike in both can clash. */
+function routerIdKey(c: Candidate): string {
+  return `${c.family}:${c.virtualRouterId}`;
+}
+
+function routerIdClash(c: Candidate, accepted: readonly Candidate[]): Problem[] | undefined {
   for (const w of accepted) {
-    if (w.virtualRouterId !== c.virtualRouterId || w.family !== c.family) continue;
     const node = sharedNode(w, c);
     if (node === undefined) continue;
     const fields = differingFields(w, c);
@@ -99,6 +118,8 @@ function routerIdClash(c: Candidate, accepted: Candidate[]): Problem[] | undefin
 export function planConflicts(candidates: Candidate[]): ConflictPlan {
   const ordered = [...candidates].sort(compareClaims);
   const accepted: Candidate[] = [];
+  /** The accepted candidates by family and router id, in acceptance order. */
+  const byRouterId = new Map<string, Candidate[]>();
   const byAddress = new Map<string, Candidate>();
   const problems: Problem[] = [];
   for (const c of ordered) {
@@ -108,12 +129,15 @@ export function planConflicts(candidates: Candidate[]): ConflictPlan {
       problems.push(...conflictProblems(c, owner, ConflictReason.DuplicateAddress, `spec.address: ${c.address} is already used by ${winnerText(owner, c)}`));
       continue;
     }
-    const clash = routerIdClash(c, accepted);
+    const clash = routerIdClash(c, byRouterId.get(routerIdKey(c)) ?? []);
     if (clash) {
       problems.push(...clash);
       continue;
     }
     accepted.push(c);
+    const same = byRouterId.get(routerIdKey(c));
+    if (same) same.push(c);
+    else byRouterId.set(routerIdKey(c), [c]);
     byAddress.set(c.address, c);
   }
   return { accepted, problems };

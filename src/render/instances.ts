@@ -65,18 +65,21 @@ function buildInstance(members: Candidate[]): VrrpInstance {
  */
 export function planInstances(candidates: Candidate[]): PlannedInstance[] {
   const groups: Candidate[][] = [];
+  /** The groups by family and router id (only those can take a candidate), in creation order. */
+  const byRouterId = new Map<string, Candidate[][]>();
   for (const c of [...candidates].sort(compareClaims)) {
-    const group = groups.find((g) => {
+    const id = `${c.family}:${c.virtualRouterId}`;
+    const same = byRouterId.get(id) ?? [];
+    const group = same.find((g) => {
       const head = g[0];
-      return (
-        head !== undefined &&
-        head.virtualRouterId === c.virtualRouterId &&
-        head.family === c.family &&
-        differingFields(head, c).length === 0
-      );
+      return head !== undefined && differingFields(head, c).length === 0;
     });
     if (group) group.push(c);
-    else groups.push([c]);
+    else {
+      groups.push([c]);
+      same.push(groups[groups.length - 1] as Candidate[]);
+      byRouterId.set(id, same);
+    }
   }
   return groups
     .map((members) => ({ instance: buildInstance(members), members }))

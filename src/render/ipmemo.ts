@@ -1,7 +1,7 @@
 // Parsed IP literals, remembered: the renderer compares and re-checks the same
 // few node and VIP addresses many thousands of times per plan. Pure in effect
 // (a bounded memo of a pure function; results never depend on it).
-import { canonicalIP, ipFamily, parseIPv4, parseIPv6 } from "../api/index.js";
+import { canonicalIP, ipFamily, ipToBigInt, parseIPv4, parseIPv6 } from "../api/index.js";
 import type { Family } from "../api/index.js";
 
 /** What the renderer needs to know about one IP literal. */
@@ -33,4 +33,18 @@ export function parsedIP(s: string): ParsedIP {
     memo.set(s, p);
   }
   return p;
+}
+
+/** An IP literal as family and number (ipToBigInt), or undefined when not an IP. */
+export type NumberedIP = { family: Family; value: bigint } | undefined;
+
+const numbered = new Map<string, NumberedIP>();
+
+/** `ipToBigInt(s)`, parsed once and remembered (the result is immutable). */
+export function numberedIP(s: string): NumberedIP {
+  if (numbered.has(s)) return numbered.get(s);
+  if (numbered.size >= MAX_ENTRIES) numbered.clear();
+  const n = ipToBigInt(s);
+  numbered.set(s, n);
+  return n;
 }

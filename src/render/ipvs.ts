@@ -6,7 +6,7 @@
 // keepalived rejects a virtual_server without real servers ("has no real
 // servers - ignoring", and --config-test fails).
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
-import { canonicalIP, ipFamily } from "../api/index.js";
+import { parsedIP } from "./ipmemo.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { compareIP, compareStrings, objectKey } from "./order.js";
 
@@ -75,8 +75,9 @@ function realServersFor(slices: V1EndpointSlice[], port: { name: string; protoco
     for (const ep of slice.endpoints ?? []) {
       if (ep.conditions?.ready === false) continue;
       for (const raw of ep.addresses ?? []) {
-        const address = canonicalIP(String(raw).trim());
-        if (address === undefined || ipFamily(address) !== family) continue;
+        const parsed = parsedIP(String(raw).trim());
+        const address = parsed.canonical;
+        if (address === undefined || parsed.family !== family) continue;
         seen.set(`${address} ${sp.port}`, { address, port: sp.port });
       }
     }
@@ -93,8 +94,8 @@ function realServersFor(slices: V1EndpointSlice[], port: { name: string; protoco
  */
 export function planVirtualServers(input: VirtualServerInput): VirtualServer[] {
   const { vip, service } = input;
-  const address = canonicalIP(input.address);
-  const family = address === undefined ? undefined : ipFamily(address);
+  const address = parsedIP(input.address).canonical;
+  const family = address === undefined ? undefined : parsedIP(address).family;
   if (address === undefined || family === undefined) return [];
   const slices = serviceEndpointSlices(service, input.endpointSlices, family);
   const out = new Map<string, VirtualServer>();

@@ -14,12 +14,22 @@ export function objectKey(meta: { namespace?: string; name?: string } | undefine
   return `${meta?.namespace || "default"}/${meta?.name ?? ""}`;
 }
 
+/** Timestamps parsed once (sorting compares the same creationTimestamps many times); a bounded memo of a pure function. */
+const parsedTimes = new Map<string, number>();
+const MAX_PARSED_TIMES = 100_000;
+
 /** Milliseconds since the epoch of a creationTimestamp; a missing or unreadable one counts as newest. */
 export function timestampMs(t: string | Date | undefined): number {
   if (t instanceof Date) return Number.isNaN(t.getTime()) ? Infinity : t.getTime();
   if (typeof t !== "string") return Infinity;
-  const ms = Date.parse(t);
-  return Number.isNaN(ms) ? Infinity : ms;
+  let ms = parsedTimes.get(t);
+  if (ms === undefined) {
+    if (parsedTimes.size >= MAX_PARSED_TIMES) parsedTimes.clear();
+    const parsed = Date.parse(t);
+    ms = Number.isNaN(parsed) ? Infinity : parsed;
+    parsedTimes.set(t, ms);
+  }
+  return ms;
 }
 
 /**

@@ -1,7 +1,8 @@
 // `make bench-operator`: the operator at scale on a real control plane. 1,000
 // VirtualIPs (250 router ids) over 50 Nodes, every Node taking part in every
 // VirtualIP (the largest configs: every address and 49 unicast peers per
-// instance on every node). Measures convergence after the last create, the
+// instance on every node); with BENCH_NODES_PER_VIP=N each VirtualIP is on N
+// Nodes instead (a node selector per group of N Nodes, the realistic shape). Measures convergence after the last create, the
 // latency from one VirtualIP update until every node's config (as its agent
 // assembles it from the published node and instance Secrets) carries it, the
 // operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
@@ -50,6 +51,8 @@ interface Settings {
   routerIds: number;
   updates: number;
   idleMs: number;
+  /** Nodes per VirtualIP (a label per group of this many Nodes); undefined: every Node in every VirtualIP. */
+  nodesPerVip: number | undefined;
 }
 
 function intSetting(env: NodeJS.ProcessEnv, name: string, def: number, max: number): number {
@@ -60,20 +63,45 @@ function intSetting(env: NodeJS.ProcessEnv, name: string, def: number, max: numb
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   return {
-    vips: intSetting(env, "BENCH_VIPS", 1000, 4000),
-    nodes: intSetting(env, "BENCH_NODES", 50, 200),
+    vips: intSetting(env, "BENCH_VIPS", 1000, 10_000),
+    nodes: intSetting(env, "BENCH_NODES", 50, 500),
     services: intSetting(env, "BENCH_SERVICES", 100, 1000),
     routerIds: intSetting(env, "BENCH_ROUTER_IDS", 250, 255),
     updates: intSetting(env, "BENCH_UPDATES", 30, 1000),
     idleMs: intSetting(env, "BENCH_IDLE_SECONDS", 60, 3600) * 1000,
+    nodesPerVip: env.BENCH_NODES_PER_VIP === undefined || env.BENCH_NODES_PER_VIP === "" ? undefined : intSetting(env, "BENCH_NODES_PER_VIP", 5, 500),
   };
 }
 
 const nodeName = (i: number): string => `node-${String(i).padStart(3, "0")}`;
+/** The label that puts Nodes into groups of BENCH_NODES_PER_VIP. */
+const GROUP_LABEL = "bench.keepalived-vip.io/group";
+
+/** How many node groups there are (1 without BENCH_NODES_PER_VIP: every Node in every VirtualIP). */
+function groupCount(s: Settings): number {
+  return s.nodesPerVip === undefined ? 1 : Math.max(1, Math.floor(s.nodes / s.nodesPerVip));
+}
+
+/** The group of Node i; undefined for the few Nodes past the last whole group (they carry no VirtualIP). */
+function nodeGroup(i: number, s: Settings): number | undefined {
+  if (s.nodesPerVip === undefined) return 0;
+  const g = Math.floor(i / s.nodesPerVip);
+  return g < groupCount(s) ? g : undefined;
+}
+
+/** The group of Nodes VirtualIP i is on. */
+const vipGroup = (i: number, s: Settings): number => i % groupCount(s);
+
+/** Node i's IPv4 InternalIP (from two test ranges: 409 of them), or none past those. */
+function nodeIPv4(i: number): string | undefined {
+  if (i < 155) return `192.0.2.${100 + i}`;
+  if (i < 155 + 254) return `198.51.100.${i - 155 + 1}`;
+  return undefined;
+}
 /** VirtualIP addresses: IPv6 in 2001:db8:100::/64 (no IPv4 test range holds 1,000). */
 const vipAddress = (i: number): string => `2001:db8:100::${(i + 1).toString(16)}`;
-/** Addresses used by the update rounds. */
-const updateAddress = (i: number): string => `2001:db8:200::${(i + 1).toString(16)}`;
+/** Addresses used by the update rounds (in the test pool's 2001:db8:100::/64, apart from the VirtualIPs' own). */
+const updateAddress = (i: number): string => `2001:db8:100::1:${(i + 1).toString(16)}`;
 
 function log(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
@@ -203,11 +231,14 @@ async function assembleAll(env: OperatorEnv, nodes: string[]): Promise<Map<strin
 async function setUp(env: OperatorEnv, s: Settings): Promise<void> {
   await env.cp.ensureNamespace(BENCH_NS);
   await pool(Array.from({ length: s.nodes }, (_, i) => i), 10, async (i) => {
-    await createNode(env, nodeName(i), { ip: `192.0.2.${100 + i}` });
-    // A second InternalIP of the VirtualIPs' family, for unicast peers.
+    const v4 = nodeIPv4(i);
+    const v6 = `2001:db8::${(0x100 + i).toString(16)}`;
+    const group = nodeGroup(i, s);
+    await createNode(env, nodeName(i), { ip: v4 ?? v6, ...(s.nodesPerVip !== undefined && group !== undefined ? { labels: { [GROUP_LABEL]: String(group) } } : {}) });
+    // An InternalIP of the VirtualIPs' family (IPv6), for unicast peers.
     await env.admin.core.patchNodeStatus(
       nodeName(i),
-      { status: { addresses: [{ type: "InternalIP", address: `192.0.2.${100 + i}` }, { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` }] } },
+      { status: { addresses: [...(v4 !== undefined ? [{ type: "InternalIP", address: v4 }] : []), { type: "InternalIP", address: v6 }] } },
       undefined,
       undefined,
       undefined,
@@ -226,7 +257,12 @@ function vipBody(i: number, s: Settings): Record<string, unknown> {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { name: `vip-${i}`, namespace: BENCH_NS },
-    spec: { serviceRef: { name: `svc-${i % s.services}` }, address: vipAddress(i), virtualRouterId: (i % s.routerIds) + 1 },
+    spec: {
+      serviceRef: { name: `svc-${i % s.services}` },
+      address: vipAddress(i),
+      virtualRouterId: (i % s.routerIds) + 1,
+      ...(s.nodesPerVip !== undefined ? { nodeSelector: { matchLabels: { [GROUP_LABEL]: String(vipGroup(i, s)) } } } : {}),
+    },
   };
 }
 
@@ -290,20 +326,25 @@ async function main(): Promise<void> {
     });
     const lastCreate = Date.now();
     const nodes = Array.from({ length: s.nodes }, (_, i) => nodeName(i));
+    /** How many VirtualIPs each Node carries once converged. */
+    const expected = new Map(nodes.map((n, i) => [n, nodeGroup(i, s) === undefined ? 0 : Array.from({ length: s.vips }, (_, v) => v).filter((v) => vipGroup(v, s) === nodeGroup(i, s)).length]));
+    /** The Nodes VirtualIP v is on. */
+    const nodesOf = (v: number): string[] => nodes.filter((_, i) => nodeGroup(i, s) === vipGroup(v, s));
     log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
     const vipsAt = await seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean));
-    // The published plan: complete when every node's config, as its agent would assemble it, carries every VirtualIP.
-    const secretsAt = await seen.when(() => nodes.every((n) => seen.virtualIPsOf(n) === s.vips));
+    // The published plan: complete when every node's config, as its agent would assemble it, carries all its VirtualIPs.
+    const secretsAt = await seen.when(() => nodes.every((n) => seen.virtualIPsOf(n) === expected.get(n)));
     const convergeMs = Math.max(vipsAt, secretsAt) - lastCreate;
     log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, published plan ${secretsAt - lastCreate} ms)`);
     // Outside the timing: assemble every node's keepalived.conf from the Secrets as stored.
     const assembled = await assembleAll(env, nodes);
-    for (const [n, a] of assembled) if (a.instances.instances.reduce((k, i) => k + i.virtualIPs.length, 0) !== s.vips) throw new Error(`node ${n}: assembled config lacks VirtualIPs`);
+    for (const [n, a] of assembled) if (a.instances.instances.reduce((k, i) => k + i.virtualIPs.length, 0) !== expected.get(n)) throw new Error(`node ${n}: assembled config lacks VirtualIPs`);
 
     // 2: one VirtualIP update at a time -> every node's config (as its agent assembles it) carries the new address.
     const beforeUpdates = await op.metrics();
     const latencies: number[] = [];
     let address = "";
+    let lastNodes: string[] = [];
     for (let u = 0; u < s.updates; u++) {
       const i = (u * 37) % s.vips;
       const old = (await env.admin.custom.getNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, `vip-${i}`)).body as { spec: { address: string } };
@@ -312,12 +353,14 @@ async function main(): Promise<void> {
       await env.admin.custom.patchNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, `vip-${i}`, { spec: { address } }, undefined, undefined, undefined, {
         headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH },
       });
-      const at = await seen.when(() => nodes.every((n) => seen.carries(n, address, old.spec.address)));
+      lastNodes = nodesOf(i);
+      const on = lastNodes;
+      const at = await seen.when(() => on.every((n) => seen.carries(n, address, old.spec.address)));
       latencies.push(at - start);
     }
     // Outside the timing: the assembled texts carry the last new address.
     const after2 = await assembleAll(env, nodes);
-    for (const [n, a] of after2) if (!a.config.includes(address)) throw new Error(`node ${n}: assembled config lacks ${address}`);
+    for (const n of lastNodes) if (!after2.get(n)?.config.includes(address)) throw new Error(`node ${n}: assembled config lacks ${address}`);
     latencies.sort((a, b) => a - b);
     const afterUpdates = await op.metrics();
     const rendersDuringUpdates =
@@ -338,6 +381,7 @@ async function main(): Promise<void> {
       bench: "operator",
       virtualIPs: s.vips,
       nodes: s.nodes,
+      nodesPerVirtualIP: s.nodesPerVip ?? s.nodes,
       routerIds: s.routerIds,
       convergeMs,
       convergeStatusMs: vipsAt - lastCreate,
@@ -361,7 +405,7 @@ async function main(): Promise<void> {
       rendersPerUpdate: latencies.length > 0 ? Math.round((rendersDuringUpdates / latencies.length) * 100) / 100 : 0,
       meanSecretApplyMs: meanMs(after, "secret"),
       meanVirtualIPApplyMs: meanMs(after, "virtualip"),
-      configBytesPerNode: Buffer.byteLength(after2.get(nodes[0] ?? "")?.config ?? "", "utf8"),
+      configBytesPerNode: Buffer.byteLength(after2.get(lastNodes[0] ?? nodes[0] ?? "")?.config ?? "", "utf8"),
       publishedBytes: [...seen.bytes.values()].reduce((a, b) => a + b, 0),
       configSecrets: seen.bytes.size,
       // Other work on the machine skews every figure: the 1-minute load average at start and end.

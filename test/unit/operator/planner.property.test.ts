@@ -1,0 +1,326 @@
+// Incremental planning against the reference: thousands of random change
+// sequences (VirtualIPs, Services, EndpointSlices, Nodes, agent Leases,
+// pools) applied to an ObjectCache; after every step, a long-lived planning
+// session (parser cache, status-input index, Secrets reused by hash, statuses
+// planned only for the VirtualIPs marked) must publish exactly what a fresh
+// session planning everything from scratch publishes: plan, Secrets, statuses.
+// PLANNER_SEED=<n> replays one run; PLANNER_RUNS sets how many.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, API_VERSION, KIND, agentLeaseName } from "../../../src/api/index.js";
+import type { RawObject } from "../../../src/kube/watch.js";
+import { ObjectCache, type Kind } from "../../../src/operator/cache.js";
+import { DeletionTracker } from "../../../src/operator/deletion.js";
+import { renderPass, type BuiltSecret, type RenderState } from "../../../src/operator/desired.js";
+import { gatherVirtualIPs, VirtualIPParser } from "../../../src/operator/gather.js";
+import { HeartbeatSightings } from "../../../src/operator/heartbeats.js";
+import { StatusInputIndex, unionDirty, type DirtyStatuses } from "../../../src/operator/planner.js";
+import { renderInline } from "../../../src/operator/render-worker.js";
+import { planStatus, type StatusContext } from "../../../src/operator/vipstatus.js";
+import type { ClusterPlan } from "../../../src/render/index.js";
+import { testPoolObject } from "../../support/pools.js";
+
+const PLAN_NS = "kv-system";
+const NOW = Date.parse("2026-03-01T12:00:00Z");
+
+/** mulberry32: a small seeded PRNG, the same sequence for the same seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random choices over one PRNG. */
+class Dice {
+  constructor(readonly next: () => number) {}
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)] as T;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+const NODES = ["n0", "n1", "n2", "n3", "n4", "n5"];
+const NAMESPACES = ["ns-a", "ns-b"];
+const SERVICES = ["svc0", "svc1", "svc2"];
+const ADDRESSES = ["192.0.2.100", "192.0.2.101", "192.0.2.102", "198.51.100.7", "2001:db8::100", "2001:db8::101", undefined];
+
+/** The cluster as the tests change it: every object through the cache, as watch events would put them. */
+class World {
+  readonly cache = new ObjectCache();
+  private rv = 1;
+  private uid = 1;
+  /** VirtualIP keys changed since the last plan (the reconciler marks their statuses). */
+  changedVirtualIPs = new Set<string>();
+  /** Agent Leases came or went since the last plan (the reconciler marks every status). */
+  livenessChanged = false;
+
+  constructor(private readonly dice: Dice) {}
+
+  private meta(extra: Record<string, unknown>): Record<string, unknown> {
+    return { resourceVersion: String(++this.rv), ...extra };
+  }
+
+  put(kind: Kind, obj: RawObject): void {
+    this.cache.put(kind, { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } });
+    this.note(kind, obj);
+  }
+
+  remove(kind: Kind, key: string): void {
+    const obj = this.cache.get(kind, key);
+    this.cache.remove(kind, key);
+    if (obj) this.note(kind, obj);
+  }
+
+  private note(kind: Kind, obj: RawObject): void {
+    if (kind === "VirtualIP") this.changedVirtualIPs.add(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+    if (kind === "Lease") this.livenessChanged = true;
+  }
+
+  node(name: string): RawObject {
+    const d = this.dice;
+    const i = NODES.indexOf(name);
+    const addresses = [{ type: "InternalIP", address: `192.0.2.${10 + i}` }, ...(d.chance(0.6) ? [{ type: "InternalIP", address: `2001:db8::${10 + i}` }] : [])];
+    return {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: this.meta({ name, uid: `node-${++this.uid}`, labels: { zone: d.pick(["a", "b"]) }, ...(d.chance(0.2) ? { annotations: { [ANNOTATION_DEFAULT_INTERFACE]: "eth1" } } : {}) }),
+      ...(d.chance(0.1) ? { spec: { unschedulable: true } } : {}),
+      status: { addresses },
+    };
+  }
+
+  vipSpec(): Record<string, unknown> {
+    const d = this.dice;
+    const address = d.pick(ADDRESSES);
+    const version = d.chance(0.15) ? 2 : 3;
+    return {
+      serviceRef: { name: d.pick(SERVICES) },
+      ...(address !== undefined ? { address } : {}),
+      ...(d.chance(0.7) ? { virtualRouterId: 1 + d.int(3) } : {}),
+      forwarding: d.pick(["kube-proxy", "ipvs"]),
+      ...(d.chance(0.2) ? { interface: d.pick(["bond0", "eth1"]) } : {}),
+      ...(d.chance(0.4) ? { nodeSelector: { matchLabels: { zone: d.pick(["a", "b"]) } } } : {}),
+      vrrp: {
+        version,
+        ...(d.chance(0.2) ? { advertisementInterval: d.chance(0.8) ? "2s" : "10ms" } : {}),
+        ...(d.chance(0.2) ? { preempt: true } : {}),
+        ...(d.chance(0.1) ? { unicast: false } : {}),
+        ...(d.chance(0.2) ? { priorities: { [d.pick(NODES)]: 150 + d.int(50) } } : {}),
+      },
+      ...(d.chance(0.1) ? { pool: d.pick(["test", "small", "missing"]) } : {}),
+    };
+  }
+
+  /** A status as the operator or agents may have written it: allocation, claim, node states. */
+  vipStatus(spec: Record<string, unknown>): Record<string, unknown> | undefined {
+    const d = this.dice;
+    if (d.chance(0.4)) return undefined;
+    const address = (spec.address as string | undefined) ?? d.pick(["192.0.2.1", "192.0.2.100", "2001:db8::1"]);
+    const id = (spec.virtualRouterId as number | undefined) ?? 1 + d.int(3);
+    return {
+      address,
+      virtualRouterId: id,
+      pool: "test",
+      ...(d.chance(0.6) ? { claim: { address, virtualRouterId: id, generation: 1, time: "2026-03-01T11:00:00Z", ...(d.chance(0.3) ? { unusableSince: d.pick(["2026-03-01T11:58:00Z", "2026-03-01T11:00:00Z"]) } : {}) } } : {}),
+      ...(d.chance(0.4) ? { nodes: [{ name: d.pick(NODES), state: d.pick(["MASTER", "BACKUP", "FAULT"]) }] } : {}),
+    };
+  }
+
+  /** A cluster to start from: the test pool, four Nodes, LoadBalancer Services, agent Leases. */
+  setUp(): void {
+    this.put("VirtualIPPool", { ...(testPoolObject() as RawObject), metadata: { name: "test", uid: "pool-test", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" } });
+    for (const n of NODES.slice(0, 4)) this.put("Node", this.node(n));
+    for (const ns of NAMESPACES) for (const name of SERVICES) this.put("Service", { apiVersion: "v1", kind: "Service", metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }), spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }] } });
+    for (const n of NODES.slice(0, 4)) this.put("Lease", this.lease(n));
+  }
+
+  lease(node: string): RawObject {
+    const d = this.dice;
+    const annotations = {
+      [ANNOTATION_DEFAULT_INTERFACE]: d.pick(["eth0", "eth1", "ens3"]),
+      ...(d.chance(0.5) ? { [ANNOTATION_INTERFACES]: d.pick(["eth0,eth1", "eth0,bond0,eth1", "eth0"]) } : {}),
+      ...(d.chance(0.3) ? { [ANNOTATION_HOST_ADDRESSES]: d.pick(["192.0.2.100", "198.51.100.9"]) } : {}),
+    };
+    return { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: this.meta({ name: agentLeaseName(node), namespace: PLAN_NS, annotations }), spec: { renewTime: "2026-03-01T11:59:59.000000Z", leaseDurationSeconds: 10 } };
+  }
+
+  /** One random change. */
+  step(): void {
+    const d = this.dice;
+    const ns = d.pick(NAMESPACES);
+    const op = d.int(100);
+    if (op < 40) {
+      const name = `vip-${d.int(8)}`;
+      const key = `${ns}/${name}`;
+      const old = this.cache.get("VirtualIP", key);
+      if (old && d.chance(0.15)) return this.remove("VirtualIP", key);
+      if (old && d.chance(0.1)) return this.put("VirtualIP", { ...old, metadata: { ...old.metadata, deletionTimestamp: "2026-03-01T11:59:00Z" } });
+      if (old && d.chance(0.3)) return this.put("VirtualIP", { ...old, status: this.vipStatus(old.spec as Record<string, unknown>) ?? {} });
+      const spec = this.vipSpec();
+      const generation = ((old?.metadata?.generation) ?? 0) + 1;
+      const created = old?.metadata?.creationTimestamp ?? new Date(Date.UTC(2026, 0, 1, 0, d.int(60))).toISOString();
+      const uid = old?.metadata?.uid ?? `vip-${++this.uid}`;
+      const status = old?.status ?? this.vipStatus(spec);
+      return this.put("VirtualIP", { apiVersion: API_VERSION, kind: KIND, metadata: this.meta({ name, namespace: ns, uid, generation, creationTimestamp: created }), spec, ...(status ? { status } : {}) });
+    }
+    if (op < 52) {
+      const name = d.pick(SERVICES);
+      if (d.chance(0.1)) return this.remove("Service", `${ns}/${name}`);
+      const type = d.chance(0.85) ? "LoadBalancer" : "ClusterIP";
+      const ports = d.chance(0.5) ? [{ name: "http", port: 80, protocol: "TCP" }] : [{ name: "http", port: 80, protocol: "TCP" }, { name: "dns", port: 53, protocol: "UDP" }];
+      return this.put("Service", { apiVersion: "v1", kind: "Service", metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }), spec: { type, ports, ...(d.chance(0.1) ? { externalTrafficPolicy: "Local" } : {}) } });
+    }
+    if (op < 62) {
+      const svc = d.pick(SERVICES);
+      const name = `${svc}-${d.int(2)}`;
+      if (d.chance(0.2)) return this.remove("EndpointSlice", `${ns}/${name}`);
+      const endpoints = Array.from({ length: d.int(3) }, (_, i) => ({ addresses: [`198.51.100.${20 + d.int(5) + i}`], conditions: { ready: d.chance(0.8) }, ...(d.chance(0.5) ? { nodeName: d.pick(NODES) } : {}) }));
+      return this.put("EndpointSlice", { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: this.meta({ name, namespace: ns, labels: { "kubernetes.io/service-name": svc } }), addressType: "IPv4", ports: [{ name: "http", port: 8080, protocol: "TCP" }, { name: "dns", port: 5353, protocol: "UDP" }], endpoints });
+    }
+    if (op < 77) {
+      const name = d.pick(NODES);
+      if (this.cache.has("Node", name) && d.chance(0.25)) return this.remove("Node", name);
+      return this.put("Node", this.node(name));
+    }
+    if (op < 90) {
+      const node = d.pick(NODES);
+      const key = `${PLAN_NS}/${agentLeaseName(node)}`;
+      if (d.chance(0.2)) return this.remove("Lease", key);
+      return this.put("Lease", this.lease(node));
+    }
+    if (op < 96) {
+      const name = d.pick(["test", "small"]);
+      if (d.chance(name === "test" ? 0.1 : 0.3)) return this.remove("VirtualIPPool", name);
+      const base = testPoolObject(name) as RawObject;
+      const spec =
+        name === "test"
+          ? { ...(base.spec as object), autoAssign: d.chance(0.8) }
+          : { addresses: [d.pick(["192.0.2.100-192.0.2.101", "192.0.2.1/32"])], virtualRouterIds: [d.pick(["1-2", "3"])], autoAssign: true, ...(d.chance(0.5) ? { namespaceSelector: { matchLabels: { team: "a" } } } : {}) };
+      return this.put("VirtualIPPool", { ...base, metadata: this.meta({ name, uid: `pool-${name}`, generation: ++this.uid, creationTimestamp: name === "test" ? "2020-01-01T00:00:00Z" : "2021-01-01T00:00:00Z" }), spec });
+    }
+    return this.put("Namespace", { apiVersion: "v1", kind: "Namespace", metadata: this.meta({ name: ns, labels: d.chance(0.5) ? { team: "a" } : {} }) });
+  }
+}
+
+/** A desired Secret with what it was built from (as the reconciler keeps them). */
+/** What a planning session publishes after one step. */
+interface Published {
+  plan: Omit<ClusterPlan, "instances">;
+  secrets: ReadonlyMap<string, BuiltSecret>;
+  statuses: Map<string, unknown>;
+}
+
+/** What the operator remembers across passes besides the planning caches: the same for both sessions compared. */
+interface Memory {
+  heartbeats: HeartbeatSightings;
+  deletions: DeletionTracker;
+}
+
+/**
+ * One operator's planning through the production steps: gather, renderPass
+ * (desired.ts: render, Secrets reused by hash), the status-input index, and
+ * planStatus (vipstatus.ts) for the marked VirtualIPs only (the rest kept
+ * from before). A fresh session plans everything from scratch.
+ */
+class Session {
+  private readonly parser = new VirtualIPParser();
+  private readonly index = new StatusInputIndex();
+  private secrets: ReadonlyMap<string, BuiltSecret> = new Map();
+  private readonly statuses = new Map<string, unknown>();
+
+  constructor(private readonly memory: Memory) {}
+
+  async plan(cache: ObjectCache, marked: DirtyStatuses): Promise<Published> {
+    const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
+    const desired = await renderPass({
+      cache,
+      gathered,
+      authSecrets: [],
+      planNamespace: PLAN_NS,
+      options: { claimGraceMs: 5 * 60_000 },
+      render: renderInline,
+      previousSecrets: this.secrets,
+      now: NOW,
+    });
+    this.secrets = desired.secrets;
+    const render = desired.render as RenderState;
+    this.memory.deletions.noteParticipants(render.plan.virtualIPs);
+    const dirty = unionDirty(marked, this.index.changed(render, gathered.deleting));
+    const ctx: StatusContext = { cache, planNamespace: PLAN_NS, deletionTimeoutMs: 5 * 60_000, render, parser: this.parser, heartbeats: this.memory.heartbeats, deletions: this.memory.deletions, holders: new Map() };
+    for (const key of this.statuses.keys()) if (!cache.has("VirtualIP", key)) this.statuses.delete(key);
+    for (const [key, obj] of cache.entries("VirtualIP")) {
+      if (dirty !== "all" && !dirty.has(key)) continue;
+      const sp = planStatus(ctx, key, obj, NOW);
+      this.statuses.set(key, { summary: sp.summary, nodeWrites: sp.nodeWrites, readyReason: sp.readyReason, changed: sp.changed });
+    }
+    const { instances: _i, ...rest } = render.plan;
+    return { plan: rest, secrets: this.secrets, statuses: new Map(this.statuses) };
+  }
+}
+
+/** Steps (bursts of changes, each followed by a pass) per sequence. */
+const STEPS = 12;
+
+/** How much of the planner a run exercised (a run that renders nothing proves nothing). */
+const coverage = { steps: 0, withInstances: 0, activeStatuses: 0, partialMarks: 0 };
+
+/** Runs one random sequence; returns a failure description, or undefined. */
+async function runSequence(seed: number, steps: number): Promise<string | undefined> {
+  const dice = new Dice(prng(seed));
+  const world = new World(dice);
+  world.setUp();
+  const memory: Memory = { heartbeats: new HeartbeatSightings(), deletions: new DeletionTracker() };
+  const incremental = new Session(memory);
+  for (let step = 0; step < steps; step++) {
+    // Several changes between passes, as a debounced burst.
+    for (let k = 1 + dice.int(3); k > 0; k--) world.step();
+    const marked: DirtyStatuses = world.livenessChanged ? "all" : new Set(world.changedVirtualIPs);
+    world.changedVirtualIPs = new Set();
+    world.livenessChanged = false;
+    const got = await incremental.plan(world.cache, marked);
+    const want = await new Session(memory).plan(world.cache, "all");
+    coverage.steps++;
+    if (Object.values(want.plan.virtualIPs).some((v) => v.instance !== undefined)) coverage.withInstances++;
+    coverage.activeStatuses += [...want.statuses.values()].filter((s) => (s as { readyReason: string }).readyReason === "Active" || (s as { readyReason: string }).readyReason === "NoMaster").length;
+    if (marked !== "all") coverage.partialMarks++;
+    try {
+      assert.deepEqual(got.plan, want.plan, "plan");
+      assert.deepEqual(got.secrets, want.secrets, "Secrets");
+      assert.deepEqual(got.statuses, want.statuses, "statuses");
+    } catch (err) {
+      return `seed ${seed}, step ${step}: ${(err as Error).message.slice(0, 2000)}`;
+    }
+  }
+  return undefined;
+}
+
+void describe("incremental planning", () => {
+  void test("publishes what a full re-plan publishes after every step of random change sequences", async () => {
+    const fixed = process.env.PLANNER_SEED;
+    const runs = fixed !== undefined ? 1 : Number(process.env.PLANNER_RUNS ?? 1000);
+    const base = fixed !== undefined ? Number(fixed) : Math.floor(Math.random() * 2 ** 31);
+    let steps = 0;
+    for (let r = 0; r < runs; r++) {
+      const seed = (base + r * 7919) >>> 0;
+      const failure = await runSequence(seed, STEPS);
+      steps += STEPS;
+      if (failure !== undefined) assert.fail(`${failure}\nreplay: PLANNER_SEED=${seed} node scripts/run-tests.mjs test/unit/operator/planner.property.test.ts`);
+    }
+    assert.ok(steps >= STEPS);
+    // The sequences must reach the interesting states: rendered instances, usable VirtualIPs, passes that skip statuses.
+    process.stdout.write(`# planner property: ${JSON.stringify({ seed: base, runs, ...coverage })}\n`);
+    assert.ok(coverage.withInstances > coverage.steps / 3, `too few steps render an instance: ${JSON.stringify(coverage)}`);
+    assert.ok(coverage.activeStatuses > coverage.steps / 3, `too few usable VirtualIPs: ${JSON.stringify(coverage)}`);
+    assert.ok(coverage.partialMarks > coverage.steps / 3, `too few passes plan only some statuses: ${JSON.stringify(coverage)}`);
+  });
+});

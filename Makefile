@@ -28,8 +28,13 @@ build: deps ## Compile TypeScript to dist/
 	npx tsc -p tsconfig.build.json
 
 .PHONY: lint
-lint: deps ## Run eslint
+lint: deps ## Run eslint and check the formatting (prettier; `make format` applies it)
 	npx eslint .
+	npx prettier --check .
+
+.PHONY: format
+format: deps ## Format the TypeScript and JavaScript sources with prettier
+	npx prettier --write .
 
 .PHONY: typecheck
 typecheck: deps ## Type-check sources and tests

@@ -42,10 +42,53 @@ export default tseslint.config(
     },
   },
   // Dependency direction: api knows only zod; crd and render are pure.
-  { files: ["src/api/**/*.ts"], rules: restrict([{ group: ["../*", "!../api/*"], message: "src/api depends on nothing but zod" }, { group: ["@kubernetes/*", "@dot-i/*", "winston", "prom-client", "node:*"], message: "src/api is pure" }]) },
-  { files: ["src/crd/**/*.ts", "src/render/**/*.ts"], rules: restrict([{ group: ["../operator/*", "../agent/*", "../kube/*", "../cli/*", "../shared/logger*", "../shared/metrics*"], message: "crd/ and render/ are pure" }, { group: ["@dot-i/*", "winston", "prom-client", "node:fs*", "node:child_process", "node:net", "node:http*"], message: "crd/ and render/ are pure (no I/O)" }]) },
-  { files: ["src/operator/**/*.ts"], rules: restrict([{ group: ["../agent/*"], message: "operator and agent never import each other" }, { group: ["../cli/*"], message: "only src/cli wires commands" }, { group: ["@kubernetes/client-node", "@dot-i/*"], allowTypeImports: true, message: "Kubernetes I/O goes through src/kube" }]) },
-  { files: ["src/agent/**/*.ts"], rules: restrict([{ group: ["../operator/*"], message: "operator and agent never import each other" }, { group: ["../cli/*"], message: "only src/cli wires commands" }, { group: ["@kubernetes/client-node", "@dot-i/*"], allowTypeImports: true, message: "Kubernetes I/O goes through src/kube" }]) },
-  { files: ["src/kube/**/*.ts"], rules: restrict([{ group: ["../operator/*", "../agent/*", "../render/*", "../crd/*", "../cli/*"], message: "src/kube knows only api/ and shared/: it is the I/O layer under operator and agent" }]) },
-  { files: ["src/shared/**/*.ts"], rules: restrict([{ group: ["../*", "!../shared/*"], message: "src/shared depends on no other folder of src" }, { group: ["@kubernetes/*", "@dot-i/*"], message: "src/shared has no Kubernetes code" }]) },
+  {
+    files: ["src/api/**/*.ts"],
+    rules: restrict([
+      { group: ["../*", "!../api/*"], message: "src/api depends on nothing but zod" },
+      { group: ["@kubernetes/*", "@dot-i/*", "winston", "prom-client", "node:*"], message: "src/api is pure" },
+    ]),
+  },
+  {
+    files: ["src/crd/**/*.ts", "src/render/**/*.ts"],
+    rules: restrict([
+      { group: ["../operator/*", "../agent/*", "../kube/*", "../cli/*", "../shared/logger*", "../shared/metrics*"], message: "crd/ and render/ are pure" },
+      {
+        group: ["@dot-i/*", "winston", "prom-client", "node:fs*", "node:child_process", "node:net", "node:http*"],
+        message: "crd/ and render/ are pure (no I/O)",
+      },
+    ]),
+  },
+  {
+    files: ["src/operator/**/*.ts"],
+    rules: restrict([
+      { group: ["../agent/*"], message: "operator and agent never import each other" },
+      { group: ["../cli/*"], message: "only src/cli wires commands" },
+      { group: ["@kubernetes/client-node", "@dot-i/*"], allowTypeImports: true, message: "Kubernetes I/O goes through src/kube" },
+    ]),
+  },
+  {
+    files: ["src/agent/**/*.ts"],
+    rules: restrict([
+      { group: ["../operator/*"], message: "operator and agent never import each other" },
+      { group: ["../cli/*"], message: "only src/cli wires commands" },
+      { group: ["@kubernetes/client-node", "@dot-i/*"], allowTypeImports: true, message: "Kubernetes I/O goes through src/kube" },
+    ]),
+  },
+  {
+    files: ["src/kube/**/*.ts"],
+    rules: restrict([
+      {
+        group: ["../operator/*", "../agent/*", "../render/*", "../crd/*", "../cli/*"],
+        message: "src/kube knows only api/ and shared/: it is the I/O layer under operator and agent",
+      },
+    ]),
+  },
+  {
+    files: ["src/shared/**/*.ts"],
+    rules: restrict([
+      { group: ["../*", "!../shared/*"], message: "src/shared depends on no other folder of src" },
+      { group: ["@kubernetes/*", "@dot-i/*"], message: "src/shared has no Kubernetes code" },
+    ]),
+  },
 );

@@ -28,11 +28,11 @@ const concurrency = process.env.TEST_CONCURRENCY ?? "1";
 // A watchdog for the whole tier: a test process that never exits (a handle
 // left open) fails the run with a clear message instead of hanging CI.
 const limitMinutes = Number(process.env.TEST_TIER_TIMEOUT_MINUTES ?? "40");
-const res = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...flags, ...files],
-  { stdio: "inherit", timeout: limitMinutes * 60_000, killSignal: "SIGKILL" },
-);
+const res = spawnSync(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...flags, ...files], {
+  stdio: "inherit",
+  timeout: limitMinutes * 60_000,
+  killSignal: "SIGKILL",
+});
 if (res.error?.code === "ETIMEDOUT" || res.signal === "SIGKILL") {
   console.error(`test tier ${dirs.join(" ")} did not finish within ${limitMinutes} minutes (TEST_TIER_TIMEOUT_MINUTES): killed`);
   process.exit(1);

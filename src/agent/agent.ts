@@ -74,7 +74,16 @@ export class Agent {
     const io = (this.io = opts.io ?? nodeIO({ ...opts, clock, registry: metrics.registry }));
     const logger = opts.logger;
     this.plan = new PublishedPlanView(opts.node);
-    this.state = new StateReport({ node: opts.node, kube: io.kube, clock, logger, metrics, applied: () => this.sync.applied, rejections: () => this.sync.gate.rejections(), handover: () => io.trackFiles.handover });
+    this.state = new StateReport({
+      node: opts.node,
+      kube: io.kube,
+      clock,
+      logger,
+      metrics,
+      applied: () => this.sync.applied,
+      rejections: () => this.sync.gate.rejections(),
+      handover: () => io.trackFiles.handover,
+    });
     this.handover = this.createHandover();
     this.sync = this.createConfigSync();
     this.facts = new NodeFacts({
@@ -82,7 +91,8 @@ export class Agent {
       logger,
       ...(opts.hostIP !== undefined ? { hostIP: opts.hostIP } : {}),
       onChanged: (next) => {
-        if (this.sync.retestRefused()) logger.info("Node interfaces or IPVS changed: testing refused instances again", { interfaces: next.interfaces?.length, ipvs: next.ipvs });
+        if (this.sync.retestRefused())
+          logger.info("Node interfaces or IPVS changed: testing refused instances again", { interfaces: next.interfaces?.length, ipvs: next.ipvs });
       },
     });
     this.keepalived = io.keepalived({
@@ -95,7 +105,10 @@ export class Agent {
     this.fifo = io.fifo({
       onLine: (line, at) => this.state.onFifoLine(line, at),
       // keepalived keeps writing to the lost inode until it reloads.
-      onRecreated: () => void this.keepalived.hangup().then((sent) => sent && logger.info("Sent SIGHUP to keepalived to reopen the notify FIFO", { path: runtimePaths(opts.runtimeDir).fifo })),
+      onRecreated: () =>
+        void this.keepalived
+          .hangup()
+          .then((sent) => sent && logger.info("Sent SIGHUP to keepalived to reopen the notify FIFO", { path: runtimePaths(opts.runtimeDir).fifo })),
     });
     this.heartbeat = this.createHeartbeat();
   }

@@ -160,7 +160,10 @@ export class ConfigSync {
    */
   private async apply(decision: Extract<PlanDecision, { kind: "apply" }>): Promise<void> {
     const log = this.opts.logger;
-    const outcome = await this.gate.apply({ node: decision.node, instances: decision.instances, full: decision.candidate }, { config: this.config, instances: this.map });
+    const outcome = await this.gate.apply(
+      { node: decision.node, instances: decision.instances, full: decision.candidate },
+      { config: this.config, instances: this.map },
+    );
     if (outcome.kind === "refused") {
       if (!outcome.repeated) this.refuse({ problems: outcome.problems, virtualIPs: virtualIPKeys(decision.candidate.instances), hash: outcome.hash });
       return;
@@ -201,7 +204,12 @@ export class ConfigSync {
   private refuse(what: Refusal): void {
     this.opts.metrics.configTestFailures.inc();
     const running = this.config !== undefined;
-    this.opts.logger.error("Refused keepalived config", { hash: what.hash, instance: what.instance, problems: what.problems, keepsRunning: what.instance ? what.kept : running });
+    this.opts.logger.error("Refused keepalived config", {
+      hash: what.hash,
+      instance: what.instance,
+      problems: what.problems,
+      keepsRunning: what.instance ? what.kept : running,
+    });
     const message = refusalMessage(this.opts.node, what, running);
     for (const key of what.virtualIPs) {
       this.opts.kube

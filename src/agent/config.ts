@@ -116,7 +116,10 @@ export function redactConfigTestLine(line: string): string {
  * (keepalived before 2.2 exited 0 on unknown keywords) is a failure.
  */
 export function judgeConfigTest(exitCode: number | null, output: string): ConfigTestVerdict {
-  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   const bad = lines.filter((l) => FAILURE_LINE.test(l));
   const ok = exitCode === 0 && bad.length === 0;
   const shown = bad.length > 0 ? bad : ok ? [] : lines.length > 0 ? lines : [`keepalived exited with code ${String(exitCode)}`];
@@ -127,8 +130,7 @@ export function judgeConfigTest(exitCode: number | null, output: string): Config
 export const IPVS_PROC_FILE = "/proc/net/ip_vs";
 
 /** Message of a config refused because the kernel has no IPVS. */
-export const NO_IPVS_PROBLEM =
-  `the config has IPVS virtual servers (forwarding: ipvs) but this node's kernel has no IPVS (${IPVS_PROC_FILE} is missing): load the ip_vs module on the node, or use forwarding: kube-proxy`;
+export const NO_IPVS_PROBLEM = `the config has IPVS virtual servers (forwarding: ipvs) but this node's kernel has no IPVS (${IPVS_PROC_FILE} is missing): load the ip_vs module on the node, or use forwarding: kube-proxy`;
 
 /**
  * Judges what `keepalived --config-test` cannot see: a config with

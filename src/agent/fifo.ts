@@ -73,7 +73,9 @@ export class NotifyFifoReader {
     if (this.closed) return;
     this.timer = this.clock.setTimer(() => {
       this.check()
-        .catch((err: unknown) => this.opts.logger.warn("Failed to reopen notify FIFO", { path: this.opts.path, error: err instanceof Error ? err.message : String(err) }))
+        .catch((err: unknown) =>
+          this.opts.logger.warn("Failed to reopen notify FIFO", { path: this.opts.path, error: err instanceof Error ? err.message : String(err) }),
+        )
         .finally(() => this.scheduleCheck());
     }, this.opts.checkIntervalMs ?? 1000);
   }
@@ -88,7 +90,10 @@ export class NotifyFifoReader {
     const st = await fsp.lstat(this.opts.path).catch(() => undefined);
     if (st?.isFIFO() && this.inode && st.dev === this.inode.dev && st.ino === this.inode.ino && this.socket && !this.socket.destroyed) return;
     const replaced = st?.isFIFO() && this.inode !== undefined && (st.dev !== this.inode.dev || st.ino !== this.inode.ino);
-    this.opts.logger.info("Reopening notify FIFO", { path: this.opts.path, reason: !st ? "missing" : replaced ? "replaced" : st.isFIFO() ? "closed" : "not a FIFO" });
+    this.opts.logger.info("Reopening notify FIFO", {
+      path: this.opts.path,
+      reason: !st ? "missing" : replaced ? "replaced" : st.isFIFO() ? "closed" : "not a FIFO",
+    });
     this.reopening = this.open()
       .then((created) => {
         if (created && !this.closed) this.opts.onRecreated?.();

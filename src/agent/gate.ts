@@ -61,7 +61,10 @@ export class ConfigGate {
   }
 
   /** Judges the published plan against what runs and installs the result. */
-  async apply(plan: { node: PublishedNode; instances: ReadonlyMap<string, PublishedInstance>; full: NodeConfig }, running: RunningConfig): Promise<GateOutcome> {
+  async apply(
+    plan: { node: PublishedNode; instances: ReadonlyMap<string, PublishedInstance>; full: NodeConfig },
+    running: RunningConfig,
+  ): Promise<GateOutcome> {
     const hash = plan.full.hash;
     const judged = await judgeInstances({
       node: plan.node,
@@ -83,7 +86,8 @@ export class ConfigGate {
     const candidate = judged.candidate;
     const sync = planConfigSync(candidate, running);
     if (sync.action === "apply") await this.opts.install({ config: candidate.config, instances: candidate.instances, parts: judged.parts });
-    else if (sync.action === "write-instances" || !sameParts(this.lastGood, judged.parts)) await this.opts.installInstances({ instances: candidate.instances, parts: judged.parts });
+    else if (sync.action === "write-instances" || !sameParts(this.lastGood, judged.parts))
+      await this.opts.installInstances({ instances: candidate.instances, parts: judged.parts });
     this.lastGood = judged.parts;
 
     const newlyRejected = judged.rejected.filter((r) => this.known.get(r.key)?.version !== r.version);
@@ -93,7 +97,15 @@ export class ConfigGate {
     for (const [k, v] of next) if (this.byVirtualIP.get(k)?.message !== v.message) touched.add(k);
     for (const k of this.byVirtualIP.keys()) if (!next.has(k)) touched.add(k);
     this.byVirtualIP = next;
-    return { kind: "accepted", action: sync.action, candidate, newlyRejected, rejectionsChanged: touched.size > 0, touched: [...touched].sort(), tests: judged.tests };
+    return {
+      kind: "accepted",
+      action: sync.action,
+      candidate,
+      newlyRejected,
+      rejectionsChanged: touched.size > 0,
+      touched: [...touched].sort(),
+      tests: judged.tests,
+    };
   }
 }
 

@@ -15,7 +15,17 @@ import { KeepalivedSupervisor } from "./keepalived.js";
 import { LeftoverTracker } from "./leftovers.js";
 import { TrackFiles } from "./placement.js";
 import type { AgentIO, AgentKube, ConfigFiles } from "./ports.js";
-import { ensureRuntimeDir, installConfig, installInstances, ipvsAvailable, readAcceptedParts, readRunningConfig, runtimePaths, testCandidateConfig, type RuntimePaths } from "./runtime.js";
+import {
+  ensureRuntimeDir,
+  installConfig,
+  installInstances,
+  ipvsAvailable,
+  readAcceptedParts,
+  readRunningConfig,
+  runtimePaths,
+  testCandidateConfig,
+  type RuntimePaths,
+} from "./runtime.js";
 
 /** Reporting component name in Events and logs. */
 export const AGENT_COMPONENT = "keepalived-vip-agent";

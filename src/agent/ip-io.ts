@@ -51,7 +51,11 @@ export async function removeLeftoverVips(opts: RemoveLeftoverOptions): Promise<A
     } catch (err) {
       const msg = (err as { stderr?: string }).stderr ?? String(err);
       if (/Cannot assign requested address|not found|No such/i.test(msg)) continue;
-      opts.logger.error(planned ? "Failed to release VIP after the handover" : "Failed to remove leftover VIP", { address: a.address, interface: a.interface, error: msg.trim() });
+      opts.logger.error(planned ? "Failed to release VIP after the handover" : "Failed to remove leftover VIP", {
+        address: a.address,
+        interface: a.interface,
+        error: msg.trim(),
+      });
     }
   }
   return removed;

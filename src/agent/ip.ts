@@ -110,7 +110,12 @@ export function snapshotAddresses(links: readonly LinkAddresses[]): string[] {
  * just before; undefined when none was taken). Never the host IP, never an
  * address with a shorter prefix (the node's own /24 or /64 equal to a VIP).
  */
-export function planLeftoverVips(links: readonly LinkAddresses[], instances: readonly NodeInstance[], hostIP?: string, preexisting?: ReadonlySet<string>): AddressOnLink[] {
+export function planLeftoverVips(
+  links: readonly LinkAddresses[],
+  instances: readonly NodeInstance[],
+  hostIP?: string,
+  preexisting?: ReadonlySet<string>,
+): AddressOnLink[] {
   const host = hostIP ? canonicalIP(hostIP) : undefined;
   const out: AddressOnLink[] = [];
   const seen = new Set<string>();

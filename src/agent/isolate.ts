@@ -114,7 +114,10 @@ function layout(node: PublishedNode, parts: InstanceParts): { node: PublishedNod
  */
 function formerCarriers(lastGood: InstanceParts, desired: ReadonlyMap<string, InstancePart>, virtualIPs: readonly string[]): string[] {
   const wanted = new Set(virtualIPs);
-  return [...lastGood].filter(([k, p]) => !desired.has(k) && p.instance.virtualIPs.some((v) => wanted.has(v))).map(([k]) => k).sort();
+  return [...lastGood]
+    .filter(([k, p]) => !desired.has(k) && p.instance.virtualIPs.some((v) => wanted.has(v)))
+    .map(([k]) => k)
+    .sort();
 }
 
 /** The config test run at most once per distinct text; a text equal to the running config passed before. */
@@ -136,7 +139,11 @@ class Tester {
 }
 
 /** A trial: assemble `parts`, then test the text. */
-async function trial(input: JudgeInput, tester: Tester, parts: InstanceParts): Promise<{ ok: true; config: NodeConfig } | { ok: false; problems: string[]; byKeepalived: boolean }> {
+async function trial(
+  input: JudgeInput,
+  tester: Tester,
+  parts: InstanceParts,
+): Promise<{ ok: true; config: NodeConfig } | { ok: false; problems: string[]; byKeepalived: boolean }> {
   const l = layout(input.node, parts);
   const res = input.assemble(l.node, l.instances);
   if (!res.ok) return { ok: false, problems: [res.problem], byKeepalived: false };
@@ -178,7 +185,8 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
   // 1: Everything new at once, the versions refused before kept out (their last good versions in).
   const all = withParts(base, fresh, [...fresh.keys()]);
   for (const r of carried) if (!input.lastGood.has(r.key)) all.delete(r.key);
-  for (const r of carried) if (!input.lastGood.has(r.key)) for (const k of formerCarriers(input.lastGood, desired, r.virtualIPs)) all.set(k, input.lastGood.get(k) as InstancePart);
+  for (const r of carried)
+    if (!input.lastGood.has(r.key)) for (const k of formerCarriers(input.lastGood, desired, r.virtualIPs)) all.set(k, input.lastGood.get(k) as InstancePart);
   const first =
     carried.length === 0 && input.full
       ? await tester.run(input.full.config).then((v) => (v.ok ? { ok: true as const, config: input.full as NodeConfig } : { ok: false as const }))
@@ -204,7 +212,12 @@ export async function judgeInstances(input: JudgeInput): Promise<Judgement> {
 }
 
 /** The desired parts of a judgement: refused before and unchanged (carried), to test (fresh), and the last good versions (base). */
-function sortParts(input: JudgeInput): { desired: Map<string, InstancePart>; carried: Rejection[]; fresh: Map<string, InstancePart>; base: Map<string, InstancePart> } {
+function sortParts(input: JudgeInput): {
+  desired: Map<string, InstancePart>;
+  carried: Rejection[];
+  fresh: Map<string, InstancePart>;
+  base: Map<string, InstancePart>;
+} {
   const desired = desiredParts(input.node, input.instances);
   const carried: Rejection[] = [];
   const fresh = new Map<string, InstancePart>();
@@ -282,7 +295,8 @@ class Bisection {
   /** Every refusal, carried or new, each marked `kept` when some accepted instance still carries its VirtualIPs. */
   rejections(carried: readonly Rejection[]): Rejection[] {
     const accepted = this.accepted;
-    const keptFor = (vips: readonly string[]): boolean => accepted.size > 0 && [...accepted.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
+    const keptFor = (vips: readonly string[]): boolean =>
+      accepted.size > 0 && [...accepted.values()].some((p) => p.instance.virtualIPs.some((v) => vips.includes(v)));
     const rejected: Rejection[] = carried.map((r) => ({ ...r, kept: accepted.has(r.key) || keptFor(r.virtualIPs) }));
     for (const [key, r] of this.refused) {
       const part = this.fresh.get(key) as InstancePart;

@@ -37,7 +37,8 @@ export function stripKeepalivedTimestamp(line: string): string {
   return line.replace(/^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}: /, "");
 }
 
-const NOTABLE = /Entering|removing VIPs|setting VIPs|Stopp|Starting|Reload|error|warn|fail|fault|exit|terminat|Unknown|Non-existent|permanent|priority|rlimit|Unable|cannot/i;
+const NOTABLE =
+  /Entering|removing VIPs|setting VIPs|Stopp|Starting|Reload|error|warn|fail|fault|exit|terminat|Unknown|Non-existent|permanent|priority|rlimit|Unable|cannot/i;
 
 /** Whether a keepalived console line goes to the agent log at info (else debug). */
 export function isNotableKeepalivedLine(line: string): boolean {
@@ -319,7 +320,9 @@ export class KeepalivedSupervisor {
       this.restartTimer = undefined;
       if (this.currentPhase !== "backoff") return;
       this.restarts++;
-      this.spawnNow().catch((err: unknown) => this.opts.logger.error("Failed to restart keepalived", { error: err instanceof Error ? err.message : String(err) }));
+      this.spawnNow().catch((err: unknown) =>
+        this.opts.logger.error("Failed to restart keepalived", { error: err instanceof Error ? err.message : String(err) }),
+      );
     }, wait);
   }
 }

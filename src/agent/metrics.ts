@@ -33,8 +33,18 @@ export function createAgentMetrics(defaults = true): AgentMetrics {
   const registers = [registry];
   return {
     registry,
-    vrrpState: new Gauge({ name: "keepalived_vip_agent_vrrp_state", help: "VRRP state of each keepalived instance on this node (1 for the current state).", labelNames: ["vrrp_instance", "state"], registers }),
-    transitions: new Counter({ name: "keepalived_vip_agent_vrrp_transitions_total", help: "VRRP state transitions seen on the notify FIFO.", labelNames: ["vrrp_instance", "to"], registers }),
+    vrrpState: new Gauge({
+      name: "keepalived_vip_agent_vrrp_state",
+      help: "VRRP state of each keepalived instance on this node (1 for the current state).",
+      labelNames: ["vrrp_instance", "state"],
+      registers,
+    }),
+    transitions: new Counter({
+      name: "keepalived_vip_agent_vrrp_transitions_total",
+      help: "VRRP state transitions seen on the notify FIFO.",
+      labelNames: ["vrrp_instance", "to"],
+      registers,
+    }),
     instanceInfo: new Gauge({
       name: "keepalived_vip_agent_vrrp_instance_info",
       help: "A constant 1 per VRRP instance of this node and VirtualIP it carries: namespace and name of the VirtualIP, address the instance's virtual addresses (comma-separated).",
@@ -42,13 +52,21 @@ export function createAgentMetrics(defaults = true): AgentMetrics {
       registers,
     }),
     reloads: new Counter({ name: "keepalived_vip_agent_reloads_total", help: "keepalived reloads (SIGHUP) after a new config was installed.", registers }),
-    configTestFailures: new Counter({ name: "keepalived_vip_agent_config_test_failures_total", help: "Refusals: a VRRP instance (or a whole config) refused by keepalived --config-test, or a config refused before it (an unreadable or unsafe published plan).", registers }),
+    configTestFailures: new Counter({
+      name: "keepalived_vip_agent_config_test_failures_total",
+      help: "Refusals: a VRRP instance (or a whole config) refused by keepalived --config-test, or a config refused before it (an unreadable or unsafe published plan).",
+      registers,
+    }),
     configWaiting: new Gauge({
       name: "keepalived_vip_agent_config_waiting",
       help: "1 while this node's published plan is incomplete (no node Secret, an instance it names not published yet, or an address moving between instances): the running config is kept.",
       registers,
     }),
-    keepalivedRestarts: new Counter({ name: "keepalived_vip_agent_keepalived_restarts_total", help: "Restarts of keepalived after it exited unexpectedly.", registers }),
+    keepalivedRestarts: new Counter({
+      name: "keepalived_vip_agent_keepalived_restarts_total",
+      help: "Restarts of keepalived after it exited unexpectedly.",
+      registers,
+    }),
     reportLatency: new Histogram({
       name: "keepalived_vip_agent_report_latency_seconds",
       help: "Time from a state change (notify FIFO line) to the status write being done.",
@@ -71,7 +89,10 @@ export function removeInstance(m: AgentMetrics, instance: string): void {
 }
 
 /** Replaces the info series with the instances of the applied plan. */
-export function setInstanceInfo(m: AgentMetrics, instances: readonly { instance: string; addresses: readonly string[]; virtualIPs: readonly string[] }[]): void {
+export function setInstanceInfo(
+  m: AgentMetrics,
+  instances: readonly { instance: string; addresses: readonly string[]; virtualIPs: readonly string[] }[],
+): void {
   m.instanceInfo.reset();
   for (const inst of instances) {
     const address = inst.addresses.join(",");

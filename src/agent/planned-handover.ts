@@ -72,7 +72,14 @@ export class PlannedHandover {
     const started = clock.now();
     const res = await handOver(this.ports(), this.opts.timeoutMs ?? 15_000);
     if (res.masters.length === 0) return;
-    const fields = { reason, instances: res.masters, stillMaster: res.stillMaster, pausedMs: res.pausedMs, restartedVrrp: res.restarted, ms: clock.now() - started };
+    const fields = {
+      reason,
+      instances: res.masters,
+      stillMaster: res.stillMaster,
+      pausedMs: res.pausedMs,
+      restartedVrrp: res.restarted,
+      ms: clock.now() - started,
+    };
     if (res.stillMaster.length === 0) logger.info("Handed over MASTER instances", fields);
     else logger.warn("Some instances are still MASTER after the handover (no BACKUP took over)", fields);
   }
@@ -94,7 +101,9 @@ export class PlannedHandover {
         const now = clock.now();
         const ended = new Set(endedMasters(state.states, names));
         const handover = this.opts.trackFiles.handover;
-        for (const i of instances) if (ended.has(i.instance)) state.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: effectivePriority(i.priority, handover) } satisfies NotifyEvent, now);
+        for (const i of instances)
+          if (ended.has(i.instance))
+            state.fold({ kind: "state", instance: i.instance, state: "FAULT", priority: effectivePriority(i.priority, handover) } satisfies NotifyEvent, now);
       },
       waitFor: (done, timeoutMs) => state.waiters.waitFor(done, timeoutMs),
       sleep: (ms) => sleep(clock, ms),

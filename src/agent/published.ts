@@ -2,7 +2,14 @@
 // instance Secrets (instance.json), each parsed once per version, and the
 // decision taken on them: a candidate config to test and install, wait for
 // the rest of the plan, or refuse. Pure (state in memory, no I/O).
-import { ANNOTATION_INSTANCE, instanceSecretName, nodeConfigSecretName, type NodeInstanceMap, type PublishedInstance, type PublishedNode } from "../api/index.js";
+import {
+  ANNOTATION_INSTANCE,
+  instanceSecretName,
+  nodeConfigSecretName,
+  type NodeInstanceMap,
+  type PublishedInstance,
+  type PublishedNode,
+} from "../api/index.js";
 import { assembleNodeConfig } from "../render/index.js";
 import { parseInstanceSecret, parseNodeSecret, type NodeConfig, type Parsed } from "./config.js";
 

@@ -158,7 +158,12 @@ export class StateReport {
 
   /** Waits until every pending write is done, at most `timeoutMs`; answers whether they all were. */
   async flush(timeoutMs: number): Promise<boolean> {
-    const done = await withTimeout(this.opts.clock, this.reporter.idle().then(() => true), timeoutMs, false);
+    const done = await withTimeout(
+      this.opts.clock,
+      this.reporter.idle().then(() => true),
+      timeoutMs,
+      false,
+    );
     if (!done) this.opts.logger.warn("Gave up reporting STOPPED before exit", { pending: this.reporter.pending() });
     return done;
   }

@@ -40,7 +40,10 @@ export function planReport(input: PlanReportInput): DesiredReport {
   if (carriers.length === 0) {
     if (!rejected) return { kind: "remove" };
     // Refused and no last good version runs: FAULT, with keepalived's words.
-    return { kind: "entry", entry: { name: input.node, state: "FAULT", since: new Date(rejected.since).toISOString(), lastReportTime, configRejected: rejected.message } };
+    return {
+      kind: "entry",
+      entry: { name: input.node, state: "FAULT", since: new Date(rejected.since).toISOString(), lastReportTime, configRejected: rejected.message },
+    };
   }
   const known = carriers.map((i) => input.states[i.instance]).filter((s): s is InstanceState => s !== undefined);
   const best = known.sort((a, b) => RANK[a.state] - RANK[b.state] || a.since - b.since)[0];

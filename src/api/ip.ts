@@ -68,7 +68,7 @@ export function canonicalIP(s: string): string | undefined {
   // RFC 5952: compress the longest run (>= 2) of zero groups, first on ties.
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

@@ -56,7 +56,8 @@ export function parseAddressRange(text: string): RangeResult<AddressRange> {
     if (prefix > width) return { ok: false, error: `${JSON.stringify(text)}: prefix length ${prefix} is over ${width}` };
     const hostBits = BigInt(width - prefix);
     const mask = (1n << hostBits) - 1n;
-    if ((addr.value & mask) !== 0n) return { ok: false, error: `${JSON.stringify(text)} has host bits set (the network is ${bigIntToIP(addr.family, addr.value & ~mask)}/${prefix})` };
+    if ((addr.value & mask) !== 0n)
+      return { ok: false, error: `${JSON.stringify(text)} has host bits set (the network is ${bigIntToIP(addr.family, addr.value & ~mask)}/${prefix})` };
     return { ok: true, value: { family: addr.family, first: addr.value, last: addr.value | mask, text } };
   }
   if (text.includes("-")) {

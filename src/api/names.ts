@@ -36,6 +36,10 @@ export function agentLeaseName(node: string): string {
  * hash of the exact name, so that two instance names never share a Secret.
  */
 export function instanceSecretName(instance: string): string {
-  const readable = instance.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 200);
+  const readable = instance
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 200);
   return `${INSTANCE_SECRET_PREFIX}${readable === "" ? "" : `${readable}-`}${shortHash(instance)}`;
 }

@@ -42,11 +42,10 @@ const routerIdEntry = withRules(
 /** The `spec` of a VirtualIPPool. */
 export const poolSpecSchema = z
   .object({
-    addresses: z
-      .array(addressEntry)
-      .min(1)
-      .max(64)
-      .meta({ description: "The addresses of the pool. Pools must not overlap. The network and broadcast addresses of an IPv4 CIDR shorter than /31 are never handed out." }),
+    addresses: z.array(addressEntry).min(1).max(64).meta({
+      description:
+        "The addresses of the pool. Pools must not overlap. The network and broadcast addresses of an IPv4 CIDR shorter than /31 are never handed out.",
+    }),
     virtualRouterIds: z
       .array(routerIdEntry)
       .min(1)

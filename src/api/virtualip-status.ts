@@ -4,9 +4,9 @@
 // CRD's status. Pure.
 import { z } from "zod";
 
-export const nodeStateSchema = z
-  .enum(["MASTER", "BACKUP", "FAULT", "STOPPED", "UNKNOWN"])
-  .meta({ description: "VRRP state of the node for this address: MASTER (holds it), BACKUP, FAULT, STOPPED (agent shut down), UNKNOWN (agent heartbeat expired)." });
+export const nodeStateSchema = z.enum(["MASTER", "BACKUP", "FAULT", "STOPPED", "UNKNOWN"]).meta({
+  description: "VRRP state of the node for this address: MASTER (holds it), BACKUP, FAULT, STOPPED (agent shut down), UNKNOWN (agent heartbeat expired).",
+});
 
 const timeString = z.string().meta({ format: "date-time" });
 
@@ -15,14 +15,16 @@ export const nodeStatusSchema = z
   .object({
     name: z.string().max(253).meta({ description: "Node name." }),
     state: nodeStateSchema,
-    priority: z.number().int().min(0).max(255).optional().meta({ description: "The node's effective VRRP priority for this address, the one keepalived runs with: the planned one (ranked, or from spec.vrrp.priorities), or 1 while the node hands over (cordoned, excluded from load balancers, or its agent stopping). A FAULT entry keeps the one it returns with." }),
+    priority: z.number().int().min(0).max(255).optional().meta({
+      description:
+        "The node's effective VRRP priority for this address, the one keepalived runs with: the planned one (ranked, or from spec.vrrp.priorities), or 1 while the node hands over (cordoned, excluded from load balancers, or its agent stopping). A FAULT entry keeps the one it returns with.",
+    }),
     since: timeString.optional().meta({ description: "When the node entered this state.", format: "date-time" }),
     lastReportTime: timeString.optional().meta({ description: "When the agent last reported this entry.", format: "date-time" }),
-    configRejected: z
-      .string()
-      .max(1024)
-      .optional()
-      .meta({ description: "Set when this node's keepalived refused the VirtualIP's VRRP instance: the field and keepalived's words. The node keeps the last good version running (state is then that version's), or runs none (state FAULT)." }),
+    configRejected: z.string().max(1024).optional().meta({
+      description:
+        "Set when this node's keepalived refused the VirtualIP's VRRP instance: the field and keepalived's words. The node keeps the last good version running (state is then that version's), or runs none (state FAULT).",
+    }),
   })
   .meta({ description: "VRRP state of one taking-part node." });
 
@@ -54,9 +56,10 @@ export const claimSchema = z
     virtualRouterId: z.number().int().min(1).max(255).meta({ description: "The claimed router id." }),
     generation: z.number().int().min(0).meta({ description: "The .metadata.generation the claim was last confirmed at." }),
     time: timeString.meta({ description: "When the VirtualIP first became usable with this address and router id.", format: "date-time" }),
-    unusableSince: timeString
-      .optional()
-      .meta({ description: "Since when the VirtualIP has not been usable (not rendered); the claim lapses after the operator's grace period.", format: "date-time" }),
+    unusableSince: timeString.optional().meta({
+      description: "Since when the VirtualIP has not been usable (not rendered); the claim lapses after the operator's grace period.",
+      format: "date-time",
+    }),
   })
   .meta({ description: "The operator's record that this VirtualIP holds its address and router id; an older claim wins a conflict." });
 
@@ -79,8 +82,18 @@ export const virtualIPStatusSchema = z
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["name"],
       }),
-    address: z.string().max(45).optional().meta({ description: "The address in effect: spec.address, or the one allocated from status.pool. Unset while none is allowed or free." }),
-    virtualRouterId: z.number().int().min(1).max(255).optional().meta({ description: "The VRRP router id in effect: spec.virtualRouterId, or the one allocated from status.pool." }),
+    address: z
+      .string()
+      .max(45)
+      .optional()
+      .meta({ description: "The address in effect: spec.address, or the one allocated from status.pool. Unset while none is allowed or free." }),
+    virtualRouterId: z
+      .number()
+      .int()
+      .min(1)
+      .max(255)
+      .optional()
+      .meta({ description: "The VRRP router id in effect: spec.virtualRouterId, or the one allocated from status.pool." }),
     pool: z.string().max(253).optional().meta({ description: "The VirtualIPPool the address belongs to." }),
     claim: claimSchema.optional(),
     failovers: z.number().int().min(0).optional().meta({ description: "How many times the address moved from one node to another." }),

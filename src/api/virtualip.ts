@@ -47,10 +47,7 @@ const labelSelectorRequirement = z
 /** A standard label selector (matchLabels and matchExpressions); give it a description with `.meta()`. */
 export const labelSelectorSchema = z
   .object({
-    matchLabels: z
-      .record(z.string().max(317), z.string().max(63))
-      .optional()
-      .meta({ description: "Labels that must all match (key = value)." }),
+    matchLabels: z.record(z.string().max(317), z.string().max(63)).optional().meta({ description: "Labels that must all match (key = value)." }),
     matchExpressions: z
       .array(
         withRules(labelSelectorRequirement, [
@@ -98,45 +95,27 @@ export const vrrpSpecSchema = withRules(
         .union([z.literal(2), z.literal(3)])
         .default(3)
         .meta({ description: "VRRP protocol version: 2 or 3. Default 3 (sub-second advertisements, IPv6)." }),
-      advertisementInterval: z
-        .string()
-        .max(10)
-        .regex(new RegExp(DURATION_PATTERN))
-        .default("1s")
-        .meta({
-          description:
-            "Interval between VRRP advertisements, e.g. 1s or 100ms. VRRPv2: whole seconds from 1s to 255s. VRRPv3: 10ms to 40.95s in steps of 10ms. A BACKUP takes over after about 3 intervals without adverts. Default 1s.",
-        }),
-      preempt: z
-        .boolean()
-        .default(false)
-        .meta({
-          description:
-            "Whether a node with a higher priority takes the address back when it returns. Default false: no second failover; a MASTER stays where it is after a failover until it fails itself.",
-        }),
-      preemptDelay: z
-        .string()
-        .max(10)
-        .regex(new RegExp(DURATION_PATTERN))
-        .optional()
-        .meta({
-          description:
-            "With preempt: true, how long a returning node with a higher priority waits before it takes the address back (keepalived preempt_delay), e.g. 30s; at most 1000s. Unset: at once.",
-        }),
-      priorities: z
-        .record(z.string().max(253), z.number().int().min(1).max(254))
-        .optional()
-        .meta({
-          description:
-            "VRRP priority per node name, 1..254; higher wins the election. Unset: every node gets a distinct priority from 100 to 250, ranked so that MASTERs spread evenly over the nodes (docs/configuration.md). Set: listed nodes get their value, the others 100, 99, ... (skipping listed values).",
-        }),
-      unicast: z
-        .boolean()
-        .default(true)
-        .meta({ description: "Send adverts by unicast to the other taking-part nodes' InternalIPs (works where multicast is blocked). Default true; false uses VRRP multicast." }),
-      authSecretRef: secretKeyRef
-        .optional()
-        .meta({ description: "VRRPv2 only: a Secret key holding a PASS authentication password of at most 8 characters." }),
+      advertisementInterval: z.string().max(10).regex(new RegExp(DURATION_PATTERN)).default("1s").meta({
+        description:
+          "Interval between VRRP advertisements, e.g. 1s or 100ms. VRRPv2: whole seconds from 1s to 255s. VRRPv3: 10ms to 40.95s in steps of 10ms. A BACKUP takes over after about 3 intervals without adverts. Default 1s.",
+      }),
+      preempt: z.boolean().default(false).meta({
+        description:
+          "Whether a node with a higher priority takes the address back when it returns. Default false: no second failover; a MASTER stays where it is after a failover until it fails itself.",
+      }),
+      preemptDelay: z.string().max(10).regex(new RegExp(DURATION_PATTERN)).optional().meta({
+        description:
+          "With preempt: true, how long a returning node with a higher priority waits before it takes the address back (keepalived preempt_delay), e.g. 30s; at most 1000s. Unset: at once.",
+      }),
+      priorities: z.record(z.string().max(253), z.number().int().min(1).max(254)).optional().meta({
+        description:
+          "VRRP priority per node name, 1..254; higher wins the election. Unset: every node gets a distinct priority from 100 to 250, ranked so that MASTERs spread evenly over the nodes (docs/configuration.md). Set: listed nodes get their value, the others 100, 99, ... (skipping listed values).",
+      }),
+      unicast: z.boolean().default(true).meta({
+        description:
+          "Send adverts by unicast to the other taking-part nodes' InternalIPs (works where multicast is blocked). Default true; false uses VRRP multicast.",
+      }),
+      authSecretRef: secretKeyRef.optional().meta({ description: "VRRPv2 only: a Secret key holding a PASS authentication password of at most 8 characters." }),
     })
     .strict()
     .meta({ description: "VRRP settings. VirtualIPs that share a router id, interface and these settings form one VRRP instance and fail over together." }),
@@ -187,36 +166,22 @@ export const virtualIPSpecSchema = withRules(
   z
     .object({
       serviceRef,
-      address: z
-        .string()
-        .min(2)
-        .max(45)
-        .optional()
-        .meta({
-          description:
-            "The virtual IP: an IPv4 or IPv6 literal in canonical form, without prefix length (e.g. 192.0.2.50 or 2001:db8::50). It must lie in a VirtualIPPool that admits this namespace. Unset: allocated from a pool (status.address).",
-        }),
-      virtualRouterId: z
-        .number()
-        .int()
-        .min(1)
-        .max(255)
-        .optional()
-        .meta({
-          description:
-            "VRRP virtual router id, 1..255, within the router ids of the address's pool. VirtualIPs of one namespace with the same id, interface and VRRP settings share one VRRP instance. Unset: allocated from the pool (status.virtualRouterId).",
-        }),
-      pool: z
-        .string()
-        .min(1)
-        .max(253)
-        .regex(new RegExp(DNS_SUBDOMAIN_PATTERN))
-        .optional()
-        .meta({ description: "Name of the VirtualIPPool to take the address from (or that must hold spec.address). Unset: any pool that admits this namespace; allocation uses the autoAssign pools in name order." }),
-      ipFamily: z
-        .enum(["IPv4", "IPv6"])
-        .optional()
-        .meta({ description: "Address family to allocate when spec.address is unset: IPv4 or IPv6. Unset: IPv4 if the pool has a free IPv4 address, else IPv6 (IPv4 only with VRRP version 2)." }),
+      address: z.string().min(2).max(45).optional().meta({
+        description:
+          "The virtual IP: an IPv4 or IPv6 literal in canonical form, without prefix length (e.g. 192.0.2.50 or 2001:db8::50). It must lie in a VirtualIPPool that admits this namespace. Unset: allocated from a pool (status.address).",
+      }),
+      virtualRouterId: z.number().int().min(1).max(255).optional().meta({
+        description:
+          "VRRP virtual router id, 1..255, within the router ids of the address's pool. VirtualIPs of one namespace with the same id, interface and VRRP settings share one VRRP instance. Unset: allocated from the pool (status.virtualRouterId).",
+      }),
+      pool: z.string().min(1).max(253).regex(new RegExp(DNS_SUBDOMAIN_PATTERN)).optional().meta({
+        description:
+          "Name of the VirtualIPPool to take the address from (or that must hold spec.address). Unset: any pool that admits this namespace; allocation uses the autoAssign pools in name order.",
+      }),
+      ipFamily: z.enum(["IPv4", "IPv6"]).optional().meta({
+        description:
+          "Address family to allocate when spec.address is unset: IPv4 or IPv6. Unset: IPv4 if the pool has a free IPv4 address, else IPv6 (IPv4 only with VRRP version 2).",
+      }),
       interface: z
         .string()
         .min(1)
@@ -225,13 +190,10 @@ export const virtualIPSpecSchema = withRules(
         .optional()
         .meta({ description: "Network interface that carries the address. Default: the node interface that carries the node's InternalIP." }),
       nodeSelector: nodeSelector.optional(),
-      forwarding: z
-        .enum(["ipvs", "kube-proxy"])
-        .default("ipvs")
-        .meta({
-          description:
-            "How traffic to the address reaches the Service: ipvs (keepalived virtual_server per Service port to the ready endpoints) or kube-proxy (the address is published in the Service's status.loadBalancer.ingress; the Service must be type LoadBalancer). Default ipvs.",
-        }),
+      forwarding: z.enum(["ipvs", "kube-proxy"]).default("ipvs").meta({
+        description:
+          "How traffic to the address reaches the Service: ipvs (keepalived virtual_server per Service port to the ready endpoints) or kube-proxy (the address is published in the Service's status.loadBalancer.ingress; the Service must be type LoadBalancer). Default ipvs.",
+      }),
       ipvs: ipvs.default({ scheduler: "rr", method: "NAT" }),
       vrrp: vrrpSpecSchema.default({ version: 3, advertisementInterval: "1s", preempt: false, unicast: true }),
     })

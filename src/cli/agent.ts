@@ -110,7 +110,9 @@ export async function run(argv: string[]): Promise<number> {
     metricsBindAddress: settings.metricsBindAddress,
   });
   if (hasCapability(readSelfStatus(), CAP_SYS_NICE) === false) {
-    logger.warn("CAP_SYS_NICE is not granted: keepalived's VRRP process runs at normal priority, so on a busy node adverts may be late and cause false failovers (docs/agent.md)");
+    logger.warn(
+      "CAP_SYS_NICE is not granted: keepalived's VRRP process runs at normal priority, so on a busy node adverts may be late and cause false failovers (docs/agent.md)",
+    );
   }
   await agent.start();
   const sig = await signal;

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { describeError } from "../kube/client.js";
 import { defaultIdentity, startOperator } from "../operator/operator.js";
-import { OPERATOR_FLAGS, parseOperatorOptions, renderOperatorHelp } from "../operator/options.js";
+import { OPERATOR_FLAGS, renderOperatorHelp } from "../operator/operator-flags.js";
+import { parseOperatorOptions } from "../operator/options.js";
 import { flagParseOptions } from "../shared/flags.js";
 import { createLogger } from "../shared/logger.js";
 import { PROGRAM, UsageError, parseCommandArgs, untilSignal } from "./command.js";
@@ -37,7 +38,12 @@ export async function run(argv: string[]): Promise<number> {
   const flags = values as Record<string, string | string[] | undefined>;
   const configPath = (flags.config as string | undefined) ?? process.env.KEEPALIVED_VIP_CONFIG;
   const configText = readConfig(configPath);
-  const res = parseOperatorOptions({ flags, env: process.env, ...(configText !== undefined ? { configText, configPath } : {}), defaultIdentity: defaultIdentity() });
+  const res = parseOperatorOptions({
+    flags,
+    env: process.env,
+    ...(configText !== undefined ? { configText, configPath } : {}),
+    defaultIdentity: defaultIdentity(),
+  });
   if (!res.ok) throw new UsageError(res.errors.join("\nerror: "));
   const { config } = res;
   const logger = createLogger("operator", config.logLevel).child({ identity: config.identity });
@@ -48,7 +54,12 @@ export async function run(argv: string[]): Promise<number> {
   process.on("uncaughtException", fail("Stopped on an unexpected error"));
   process.on("unhandledRejection", fail("Stopped on an unhandled rejection"));
   const signal = untilSignal();
-  logger.info("Starting operator", { namespace: config.namespace, leaderElect: config.leaderElect, metricsBindAddress: config.metricsBindAddress, agentImage: config.agent.image });
+  logger.info("Starting operator", {
+    namespace: config.namespace,
+    leaderElect: config.leaderElect,
+    metricsBindAddress: config.metricsBindAddress,
+    agentImage: config.agent.image,
+  });
   const handle = await startOperator({ config, logger });
   const sig = await signal;
   logger.info("Shutting down", { signal: sig });

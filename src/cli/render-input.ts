@@ -241,7 +241,9 @@ function addLease(obj: KubeObject, file: string, out: Collector): void {
   if (iface === undefined) return;
   const node = leaseNode(obj);
   if (node === undefined) {
-    out.warnings.push(`${file}: ${label} is not an agent heartbeat Lease (${AGENT_LEASE_PREFIX}<node>); its ${ANNOTATION_DEFAULT_INTERFACE} annotation is ignored`);
+    out.warnings.push(
+      `${file}: ${label} is not an agent heartbeat Lease (${AGENT_LEASE_PREFIX}<node>); its ${ANNOTATION_DEFAULT_INTERFACE} annotation is ignored`,
+    );
     return;
   }
   if (typeof iface !== "string" || !INTERFACE_NAME.test(iface)) {

@@ -156,7 +156,11 @@ export function run(argv: string[]): Promise<number> {
   if (request.out === undefined) {
     process.stdout.write(nodes[0]?.config ?? "");
   } else {
-    process.stdout.write(writeConfigs(request.out, nodes).map((p) => `${p}\n`).join(""));
+    process.stdout.write(
+      writeConfigs(request.out, nodes)
+        .map((p) => `${p}\n`)
+        .join(""),
+    );
   }
   return Promise.resolve(0);
 }

@@ -1,7 +1,19 @@
 // The VirtualIPPool CustomResourceDefinition (cluster-scoped), built from the
 // zod schemas in src/api and rendered as YAML. Pure.
 import yaml from "js-yaml";
-import { CATEGORIES, GROUP, POOL_KIND, POOL_LIST_KIND, POOL_PLURAL, POOL_SHORT_NAMES, POOL_SINGULAR, VERSION, poolSchema, poolSpecSchema, poolStatusSchema } from "../api/index.js";
+import {
+  CATEGORIES,
+  GROUP,
+  POOL_KIND,
+  POOL_LIST_KIND,
+  POOL_PLURAL,
+  POOL_SHORT_NAMES,
+  POOL_SINGULAR,
+  VERSION,
+  poolSchema,
+  poolSpecSchema,
+  poolStatusSchema,
+} from "../api/index.js";
 import { CRD_HEADER, objectSchema, type CustomResourceDefinition, type PrinterColumn } from "./virtualip.js";
 
 /** Path of the generated pool CRD, relative to the repository root (copied like the VirtualIP CRD). */
@@ -25,7 +37,14 @@ export function buildPoolCrd(): CustomResourceDefinition {
     metadata: { name: `${POOL_PLURAL}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: POOL_KIND, listKind: POOL_LIST_KIND, plural: POOL_PLURAL, singular: POOL_SINGULAR, shortNames: [...POOL_SHORT_NAMES], categories: [...CATEGORIES] },
+      names: {
+        kind: POOL_KIND,
+        listKind: POOL_LIST_KIND,
+        plural: POOL_PLURAL,
+        singular: POOL_SINGULAR,
+        shortNames: [...POOL_SHORT_NAMES],
+        categories: [...CATEGORIES],
+      },
       scope: "Cluster",
       versions: [
         {

@@ -95,12 +95,7 @@ export interface VirtualIPRef {
  * Server-side applies part of a VirtualIP's status under `fieldManager`.
  * `status` holds only the fields this manager owns (others' fields are untouched).
  */
-export async function applyVirtualIPStatus(
-  clients: KubeClients,
-  ref: VirtualIPRef,
-  status: Record<string, unknown>,
-  opts: ApplyOptions,
-): Promise<unknown> {
+export async function applyVirtualIPStatus(clients: KubeClients, ref: VirtualIPRef, status: Record<string, unknown>, opts: ApplyOptions): Promise<unknown> {
   clients.countWrite("apply", "virtualips/status");
   const body = { apiVersion: `${GROUP}/${VERSION}`, kind: "VirtualIP", metadata: { name: ref.name, namespace: ref.namespace }, status };
   const res = await clients.custom.patchNamespacedCustomObjectStatus(

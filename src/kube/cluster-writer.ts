@@ -26,7 +26,8 @@ export interface KubeClusterWriter {
 
 /** The operator's writes (under its field manager, or a node's for node entries) through `clients`. */
 export function kubeClusterWriter(clients: KubeClients, fieldManager = OPERATOR_FIELD_MANAGER): KubeClusterWriter {
-  const apply = async <T extends k8s.KubernetesObject>(obj: T): Promise<RawObject> => toRaw(await applyObject(clients, obj, { fieldManager })) as unknown as RawObject;
+  const apply = async <T extends k8s.KubernetesObject>(obj: T): Promise<RawObject> =>
+    toRaw(await applyObject(clients, obj, { fieldManager })) as unknown as RawObject;
   return {
     applySecret: apply,
     applyDaemonSet: apply,
@@ -41,7 +42,7 @@ export function kubeClusterWriter(clients: KubeClients, fieldManager = OPERATOR_
       return (await applyVirtualIPStatus(clients, ref, status, { fieldManager })) as RawObject;
     },
     async applyNodeEntry(ref, node, status) {
-      return (await applyVirtualIPStatusAt(clients, ref, status, agentFieldManager(node)));
+      return await applyVirtualIPStatusAt(clients, ref, status, agentFieldManager(node));
     },
     async patchFinalizers(ref, finalizers, resourceVersion) {
       return (await patchVirtualIPMetadata(clients, ref, { finalizers, resourceVersion })) as RawObject;
@@ -50,7 +51,7 @@ export function kubeClusterWriter(clients: KubeClients, fieldManager = OPERATOR_
       return (await applyServiceStatus(clients, ref, status, fieldManager)) as RawObject;
     },
     async applyPoolStatus(name, status) {
-      return (await applyPoolStatus(clients, name, status, fieldManager));
+      return await applyPoolStatus(clients, name, status, fieldManager);
     },
     readSecret: (ref) => readSecret(clients, ref),
   };

@@ -33,7 +33,6 @@ export interface WatchLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
 }
 
-
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 200, maxMs: 10_000 };
 
 export interface ListWatchOptions {
@@ -69,7 +68,6 @@ export interface WatchHealth {
   /** Why not (never a secret). */
   message?: string;
 }
-
 
 /** How long 429 waits when the server names no Retry-After (a resource that is (re)initializing after a restart). */
 const TOO_MANY_REQUESTS_MS = 1000;
@@ -203,7 +201,11 @@ export class ListWatch {
     let next: string | undefined;
     this.opts.handler.onListStart?.();
     do {
-      const page = await this.opts.transport.list(this.opts.path, { ...this.selectors(), limit: String(this.opts.pageSize ?? 500), ...(next ? { continue: next } : {}) });
+      const page = await this.opts.transport.list(this.opts.path, {
+        ...this.selectors(),
+        limit: String(this.opts.pageSize ?? 500),
+        ...(next ? { continue: next } : {}),
+      });
       items.push(...page.items);
       if (!resourceVersion) resourceVersion = page.resourceVersion;
       next = page.continue;

@@ -25,7 +25,17 @@ export function toRaw<T>(obj: T): T {
 export async function applyServiceStatus(clients: KubeClients, ref: ObjectRef, status: Record<string, unknown>, fieldManager: string): Promise<k8s.V1Service> {
   clients.countWrite("apply", "services/status");
   const body = { apiVersion: "v1", kind: "Service", metadata: { name: ref.name, namespace: ref.namespace }, status };
-  const res = await clients.core.patchNamespacedServiceStatus(ref.name, ref.namespace, body, undefined, undefined, fieldManager, undefined, true, APPLY_HEADERS);
+  const res = await clients.core.patchNamespacedServiceStatus(
+    ref.name,
+    ref.namespace,
+    body,
+    undefined,
+    undefined,
+    fieldManager,
+    undefined,
+    true,
+    APPLY_HEADERS,
+  );
   return toRaw(res.body);
 }
 
@@ -79,13 +89,34 @@ export async function applyVirtualIPStatusAt(
   fieldManager: string,
 ): Promise<Record<string, unknown>> {
   clients.countWrite("apply", "virtualips/status");
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: ref.name, namespace: ref.namespace, resourceVersion: ref.resourceVersion }, status };
-  const res = await clients.custom.patchNamespacedCustomObjectStatus(GROUP, VERSION, ref.namespace, PLURAL, ref.name, body, undefined, fieldManager, true, APPLY_HEADERS);
+  const body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KIND,
+    metadata: { name: ref.name, namespace: ref.namespace, resourceVersion: ref.resourceVersion },
+    status,
+  };
+  const res = await clients.custom.patchNamespacedCustomObjectStatus(
+    GROUP,
+    VERSION,
+    ref.namespace,
+    PLURAL,
+    ref.name,
+    body,
+    undefined,
+    fieldManager,
+    true,
+    APPLY_HEADERS,
+  );
   return res.body as Record<string, unknown>;
 }
 
 /** Applies the status of a VirtualIPPool (cluster-scoped) under `fieldManager`. */
-export async function applyPoolStatus(clients: KubeClients, name: string, status: Record<string, unknown>, fieldManager: string): Promise<Record<string, unknown>> {
+export async function applyPoolStatus(
+  clients: KubeClients,
+  name: string,
+  status: Record<string, unknown>,
+  fieldManager: string,
+): Promise<Record<string, unknown>> {
   clients.countWrite("apply", "virtualippools/status");
   const body = { apiVersion: `${GROUP}/${VERSION}`, kind: POOL_KIND, metadata: { name }, status };
   const res = await clients.custom.patchClusterCustomObjectStatus(GROUP, VERSION, POOL_PLURAL, name, body, undefined, fieldManager, true, APPLY_HEADERS);
@@ -96,7 +127,9 @@ export async function applyPoolStatus(clients: KubeClients, name: string, status
 export async function deleteVirtualIP(clients: KubeClients, ref: ObjectRef, uid: string): Promise<boolean> {
   clients.countWrite("delete", "virtualips");
   try {
-    await clients.custom.deleteNamespacedCustomObject(GROUP, VERSION, ref.namespace, PLURAL, ref.name, undefined, undefined, undefined, undefined, { preconditions: { uid } });
+    await clients.custom.deleteNamespacedCustomObject(GROUP, VERSION, ref.namespace, PLURAL, ref.name, undefined, undefined, undefined, undefined, {
+      preconditions: { uid },
+    });
     return true;
   } catch (err) {
     if (errorStatus(err) === 404 || errorStatus(err) === 409) return false;

@@ -112,7 +112,11 @@ function statusMessage(text: string): string {
   return text.slice(0, 300);
 }
 
-async function requestOptions(kc: k8s.KubeConfig, path: string, query: Query): Promise<{ url: URL; opts: https.RequestOptions; mod: typeof https | typeof http }> {
+async function requestOptions(
+  kc: k8s.KubeConfig,
+  path: string,
+  query: Query,
+): Promise<{ url: URL; opts: https.RequestOptions; mod: typeof https | typeof http }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ApiError("no current cluster in the kubeconfig");
   const url = new URL(cluster.server.replace(/\/+$/, "") + withQuery(path, query));
@@ -141,7 +145,11 @@ async function listPage(kc: k8s.KubeConfig, path: string, query: Query): Promise
     req.end();
   });
   const page = JSON.parse(text) as { items?: RawObject[]; metadata?: { resourceVersion?: string; continue?: string } };
-  return { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion ?? "", ...(page.metadata?.continue ? { continue: page.metadata.continue } : {}) };
+  return {
+    items: page.items ?? [],
+    resourceVersion: page.metadata?.resourceVersion ?? "",
+    ...(page.metadata?.continue ? { continue: page.metadata.continue } : {}),
+  };
 }
 
 /** Splits a chunked stream into lines: feed chunks, get back the complete lines (the rest waits for the next chunk). */

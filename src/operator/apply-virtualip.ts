@@ -42,13 +42,20 @@ export async function applyVirtualIP(ctx: VirtualIPApplyContext, key: string): P
 async function finalize(ctx: VirtualIPApplyContext, key: string, obj: RawObject): Promise<HandlerResult | void> {
   const status = ctx.status();
   const participants = status.deletions.participants(key);
-  if (!cleanupDone({ desired: ctx.desired(), cache: ctx.cache, planNamespace: ctx.planNamespace, participants }, key, obj)) return { requeueAfterMs: FINALIZE_RECHECK_MS };
+  if (!cleanupDone({ desired: ctx.desired(), cache: ctx.cache, planNamespace: ctx.planNamespace, participants }, key, obj))
+    return { requeueAfterMs: FINALIZE_RECHECK_MS };
   // The nodes decide when; a Lease change or the timeout plans this key again.
   const deletion = deletionDecision(status, key, obj, ctx.clock.now());
   if (!deletion.done) return;
   if (deletion.givenUp.length > 0) await recordGivenUp(ctx, key, obj, deletion);
-  await patchFinalizers(ctx, key, obj, (obj.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER));
-  const how = deletion.givenUp.length > 0 ? "Removed the finalizer: the deletion timeout passed" : "Removed the finalizer: every node confirmed the address is gone";
+  await patchFinalizers(
+    ctx,
+    key,
+    obj,
+    (obj.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER),
+  );
+  const how =
+    deletion.givenUp.length > 0 ? "Removed the finalizer: the deletion timeout passed" : "Removed the finalizer: every node confirmed the address is gone";
   ctx.logger.info(how, { virtualIP: key, ...(deletion.givenUp.length > 0 ? { unconfirmed: deletion.givenUp } : {}) });
 }
 
@@ -85,7 +92,10 @@ async function applyStatus(ctx: VirtualIPApplyContext, key: string, obj: RawObje
   putAndReport(ctx, "VirtualIP", latest);
   logger.debug("Applied VirtualIP status", { virtualIP: key, master: sp.summary.master, ready: sp.readyReason });
   for (const e of sp.events) logger.info("Recorded an Event", { virtualIP: key, type: e.type, reason: e.reason, note: e.message });
-  await writer.recordEvents({ apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: latest.metadata?.resourceVersion ?? "" }, sp.events);
+  await writer.recordEvents(
+    { apiVersion: API_VERSION, kind: KIND, ...ref, uid: obj.metadata?.uid ?? "", resourceVersion: latest.metadata?.resourceVersion ?? "" },
+    sp.events,
+  );
   return latest;
 }
 

@@ -67,7 +67,11 @@ export async function applySecret(ctx: ApplyContext, name: string): Promise<void
     putAndReport(ctx, "Secret", { apiVersion: "v1", kind: "Secret", metadata: stored.metadata, data: built.digests });
     const annotations = built.secret.metadata?.annotations ?? {};
     const what = annotations[ANNOTATION_NODE] !== undefined ? { node: annotations[ANNOTATION_NODE] } : { instance: annotations[ANNOTATION_INSTANCE] };
-    logger.info(what.node !== undefined ? "Applied node config" : "Applied instance config", { secret: name, ...what, hash: annotations[ANNOTATION_CONFIG_HASH] });
+    logger.info(what.node !== undefined ? "Applied node config" : "Applied instance config", {
+      secret: name,
+      ...what,
+      hash: annotations[ANNOTATION_CONFIG_HASH],
+    });
     return;
   }
   const stale = ctx.desired().staleSecrets.get(name);

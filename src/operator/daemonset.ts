@@ -27,13 +27,18 @@ export function agentSelectorLabels(): Record<string, string> {
   return { [LABEL_NAME]: NAME_VALUE, [LABEL_COMPONENT]: COMPONENT_AGENT };
 }
 
-
 /**
  * The agent container's arguments: the subcommand, the flags the operator sets
  * (the plan's namespace when it is not the pods' own, ADR 0010), then the extra ones.
  */
 export function agentArgs(agent: AgentPodSettings, planNamespace?: string): string[] {
-  return ["agent", `--metrics-bind-address=:${agent.metricsPort}`, `--log-level=${agent.logLevel}`, ...(planNamespace ? [`--namespace=${planNamespace}`] : []), ...agent.extraArgs];
+  return [
+    "agent",
+    `--metrics-bind-address=:${agent.metricsPort}`,
+    `--log-level=${agent.logLevel}`,
+    ...(planNamespace ? [`--namespace=${planNamespace}`] : []),
+    ...agent.extraArgs,
+  ];
 }
 
 function podSpec(agent: AgentPodSettings, planNamespace?: string): NonNullable<NonNullable<V1DaemonSet["spec"]>["template"]["spec"]> {
@@ -56,7 +61,12 @@ function podSpec(agent: AgentPodSettings, planNamespace?: string): NonNullable<N
         image: agent.image,
         imagePullPolicy: "IfNotPresent",
         args: agentArgs(agent, planNamespace),
-        env: [fieldEnv("NODE_NAME", "spec.nodeName"), fieldEnv("POD_NAMESPACE", "metadata.namespace"), fieldEnv("POD_NAME", "metadata.name"), fieldEnv("HOST_IP", "status.hostIP")],
+        env: [
+          fieldEnv("NODE_NAME", "spec.nodeName"),
+          fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+          fieldEnv("POD_NAME", "metadata.name"),
+          fieldEnv("HOST_IP", "status.hostIP"),
+        ],
         ports: [{ name: "metrics", containerPort: agent.metricsPort, protocol: "TCP" }],
         livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
         readinessProbe: { httpGet: { path: "/readyz", port: "metrics" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
@@ -71,7 +81,10 @@ function podSpec(agent: AgentPodSettings, planNamespace?: string): NonNullable<N
           capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SYS_NICE"] },
           seccompProfile: { type: "RuntimeDefault" },
         },
-        resources: { ...(agent.resources.requests ? { requests: { ...agent.resources.requests } } : {}), ...(agent.resources.limits ? { limits: { ...agent.resources.limits } } : {}) },
+        resources: {
+          ...(agent.resources.requests ? { requests: { ...agent.resources.requests } } : {}),
+          ...(agent.resources.limits ? { limits: { ...agent.resources.limits } } : {}),
+        },
         volumeMounts: [{ name: "runtime", mountPath: DEFAULT_RUNTIME_DIR }],
       },
     ],
@@ -114,7 +127,10 @@ export function daemonSetNeedsApply(desired: V1DaemonSet, live: V1DaemonSet | un
   // Resource quantities are left out: the API server may rewrite them ("0.5" -> "500m").
   const strip = (ds: V1DaemonSet): unknown => ({
     ...ds.spec,
-    template: { ...ds.spec?.template, spec: { ...ds.spec?.template.spec, containers: ds.spec?.template.spec?.containers.map((c) => ({ ...c, resources: undefined })) } },
+    template: {
+      ...ds.spec?.template,
+      spec: { ...ds.spec?.template.spec, containers: ds.spec?.template.spec?.containers.map((c) => ({ ...c, resources: undefined })) },
+    },
   });
   return !isSubset(strip(desired), strip(live)) || !isSubset(desired.metadata?.labels, live.metadata?.labels);
 }

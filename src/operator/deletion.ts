@@ -90,7 +90,12 @@ export function planDeletion(input: DeletionInput): DeletionDecision {
     };
   }
   const tail = stuck.length === 0 ? `; given up on at ${new Date(deadline).toISOString()}` : "";
-  const decision: DeletionDecision = { done: false, waiting, givenUp: [], message: `Being deleted: waiting for the nodes to confirm that ${address} is gone: ${list}${tail}` };
+  const decision: DeletionDecision = {
+    done: false,
+    waiting,
+    givenUp: [],
+    message: `Being deleted: waiting for the nodes to confirm that ${address} is gone: ${list}${tail}`,
+  };
   if (stuck.length === 0) decision.recheckAt = deadline;
   return decision;
 }

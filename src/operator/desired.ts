@@ -6,7 +6,19 @@ import type { ClusterPlan, Problem, RenderOptions } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { fitPlan } from "./fit.js";
-import { agentCapabilities, agentHostAddresses, agentLeasesByNode, buildClusterView, gatherPools, gatherServiceCIDRs, keyOf, nodeInterfaces, releasingAddresses, releasingRouterIds, type GatheredVirtualIPs } from "./gather.js";
+import {
+  agentCapabilities,
+  agentHostAddresses,
+  agentLeasesByNode,
+  buildClusterView,
+  gatherPools,
+  gatherServiceCIDRs,
+  keyOf,
+  nodeInterfaces,
+  releasingAddresses,
+  releasingRouterIds,
+  type GatheredVirtualIPs,
+} from "./gather.js";
 import type { LoadBalancerPlan } from "./lbservices.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
 import { buildPoolStatus, claimExpiry, type DesiredPoolStatus } from "./pools.js";
@@ -60,7 +72,17 @@ export interface DesiredState {
 
 /** The desired state before any render: nothing to write. */
 export function emptyDesiredState(): DesiredState {
-  return { render: undefined, secrets: new Map(), staleSecrets: new Map(), ingress: new Map(), pools: new Map(), loadBalancers: { apply: new Map(), remove: new Map() }, claimExpiresAt: undefined, referencedServices: new Set(), referencedInterfaces: new Set() };
+  return {
+    render: undefined,
+    secrets: new Map(),
+    staleSecrets: new Map(),
+    ingress: new Map(),
+    pools: new Map(),
+    loadBalancers: { apply: new Map(), remove: new Map() },
+    claimExpiresAt: undefined,
+    referencedServices: new Set(),
+    referencedInterfaces: new Set(),
+  };
 }
 
 /** What a render reads besides the cache. */
@@ -114,7 +136,12 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
   const render: RenderState = { plan: { ...plan, nodes: [], published: [] }, problems, invalid: gathered.invalid, excluded };
   const secrets = planSecrets({ plan, nodes, namespace, previous: input.previousSecrets });
   const desiredPools = new Map(plan.pools.map((p) => [p.name, buildPoolStatus(p, pools.invalid)]));
-  for (const [name, error] of pools.invalid) if (!desiredPools.has(name)) desiredPools.set(name, buildPoolStatus({ name, allocated: 0, available: 0, ready: { status: "False", reason: "InvalidSpec", message: error } }, pools.invalid));
+  for (const [name, error] of pools.invalid)
+    if (!desiredPools.has(name))
+      desiredPools.set(
+        name,
+        buildPoolStatus({ name, allocated: 0, available: 0, ready: { status: "False", reason: "InvalidSpec", message: error } }, pools.invalid),
+      );
   return {
     render,
     secrets,
@@ -132,7 +159,12 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
  * instance (instance.json). A Secret is built again only when what it
  * carries changed; the others are reused with their digests.
  */
-export function planSecrets(input: { plan: ClusterPlan; nodes: readonly RawObject[]; namespace: string; previous: ReadonlyMap<string, BuiltSecret> }): Map<string, BuiltSecret> {
+export function planSecrets(input: {
+  plan: ClusterPlan;
+  nodes: readonly RawObject[];
+  namespace: string;
+  previous: ReadonlyMap<string, BuiltSecret>;
+}): Map<string, BuiltSecret> {
   const { plan, namespace, previous } = input;
   const uids = new Map(input.nodes.map((n) => [n.metadata?.name ?? "", n.metadata?.uid ?? ""]));
   const desired = new Map<string, BuiltSecret>();
@@ -155,7 +187,12 @@ export function planSecrets(input: { plan: ClusterPlan; nodes: readonly RawObjec
 }
 
 /** The load-balancer ingress of every Service a kube-proxy VirtualIP fronts: its address once planned and not left out. */
-export function planIngress(vips: readonly VirtualIP[], plan: ClusterPlan, problems: ReadonlyMap<string, Problem[]>, services: ReadonlyMap<string, RawObject>): Map<string, string[]> {
+export function planIngress(
+  vips: readonly VirtualIP[],
+  plan: ClusterPlan,
+  problems: ReadonlyMap<string, Problem[]>,
+  services: ReadonlyMap<string, RawObject>,
+): Map<string, string[]> {
   const sources: IngressSource[] = vips.map((vip) => {
     const key = keyOf(vip.metadata.namespace ?? "default", vip.metadata.name);
     return {

@@ -39,7 +39,8 @@ export function diffOwnedObjects(desired: DesiredState, cache: ObjectCache, ns: 
   for (const [name, d] of desired.pools) if (poolStatusNeedsApply(d, cache.get("VirtualIPPool", name))) keys.push(`pool/${name}`);
   for (const [key, d] of desired.loadBalancers.apply) if (loadBalancerVIPNeedsApply(d.object, cache.get("VirtualIP", key))) keys.push(`lbvip/${key}`);
   for (const key of desired.loadBalancers.remove.keys()) keys.push(`lbvip/${key}`);
-  if (daemonSetNeedsApply(daemonSet, cache.get("DaemonSet", keyOf(ns.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined)) keys.push(`daemonset/${DAEMONSET_NAME}`);
+  if (daemonSetNeedsApply(daemonSet, cache.get("DaemonSet", keyOf(ns.namespace, DAEMONSET_NAME)) as V1DaemonSet | undefined))
+    keys.push(`daemonset/${DAEMONSET_NAME}`);
   return keys;
 }
 
@@ -54,7 +55,11 @@ export function virtualIPDiffers(sp: StatusPlan, obj: RawObject): boolean {
  * took part on and from its Service's status. Only its own objects count:
  * another object that cannot be written never holds this deletion up.
  */
-export function cleanupDone(input: { desired: DesiredState; cache: ObjectCache; planNamespace: string; participants: readonly string[] }, key: string, obj: RawObject): boolean {
+export function cleanupDone(
+  input: { desired: DesiredState; cache: ObjectCache; planNamespace: string; participants: readonly string[] },
+  key: string,
+  obj: RawObject,
+): boolean {
   const { desired, cache, planNamespace } = input;
   // Only a render that left it out has dropped it from the desired Secrets.
   if (!desired.render?.excluded.has(key)) return false;

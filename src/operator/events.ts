@@ -26,7 +26,14 @@ interface Recorded {
 }
 
 /** Builds a core/v1 Event (pure). Messages must never carry a secret. */
-export function buildEvent(opts: { involved: InvolvedObject; event: PlannedEvent; component: string; host: string; now: number; seq: number }): k8s.CoreV1Event {
+export function buildEvent(opts: {
+  involved: InvolvedObject;
+  event: PlannedEvent;
+  component: string;
+  host: string;
+  now: number;
+  seq: number;
+}): k8s.CoreV1Event {
   const { involved, event, now } = opts;
   const ts = new Date(now);
   return {
@@ -51,9 +58,7 @@ export class EventRecorder {
   private readonly recent = new Map<string, Recorded>();
   private seq = 0;
 
-  constructor(
-    private readonly opts: { clients: KubeClients; clock: Clock; logger: Logger; component: string; host: string },
-  ) {}
+  constructor(private readonly opts: { clients: KubeClients; clock: Clock; logger: Logger; component: string; host: string }) {}
 
   /** Records `events` on `involved`; never throws. */
   async record(involved: InvolvedObject, events: readonly PlannedEvent[]): Promise<void> {

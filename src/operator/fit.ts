@@ -21,7 +21,10 @@ interface Oversize {
 }
 
 function oversized(plan: ClusterPlan, budget: number): Oversize[] {
-  const over = [...plan.published.filter((ip) => Buffer.byteLength(ip.json, "utf8") > budget), ...plan.nodes.filter((np) => Buffer.byteLength(np.json, "utf8") > budget)];
+  const over = [
+    ...plan.published.filter((ip) => Buffer.byteLength(ip.json, "utf8") > budget),
+    ...plan.nodes.filter((np) => Buffer.byteLength(np.json, "utf8") > budget),
+  ];
   // Members are listed only when something is over: a pass over every VirtualIP's nodes is the costly part.
   if (over.length === 0) return [];
   const byInstance = new Map<string, string[]>();

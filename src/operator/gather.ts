@@ -1,7 +1,23 @@
 // Gathering: the cached objects turned into the renderer's ClusterView, plus
 // what the operator reads from agent Leases (interface, liveness). Pure.
 import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from "@kubernetes/client-node";
-import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, ANNOTATION_IPVS, INTERFACE_NAME_PATTERN, MAX_PUBLISHED_INTERFACES, agentLeaseName, canonicalIP, claimSchema, conditionSchema, parsePool, parseVirtualIP, type ParseResult, type VirtualIP, type VirtualIPPool } from "../api/index.js";
+import {
+  ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_HOST_ADDRESSES,
+  ANNOTATION_INTERFACES,
+  ANNOTATION_IPVS,
+  INTERFACE_NAME_PATTERN,
+  MAX_PUBLISHED_INTERFACES,
+  agentLeaseName,
+  canonicalIP,
+  claimSchema,
+  conditionSchema,
+  parsePool,
+  parseVirtualIP,
+  type ParseResult,
+  type VirtualIP,
+  type VirtualIPPool,
+} from "../api/index.js";
 import type { AgentCapabilities, ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
@@ -72,7 +88,11 @@ export function agentHostAddresses(byNode: ReadonlyMap<string, RawObject>): Reco
   for (const [node, lease] of [...byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const text = lease.metadata?.annotations?.[ANNOTATION_HOST_ADDRESSES];
     if (!text) continue;
-    const addrs = text.split(",").map((a) => a.trim()).filter((a) => canonicalIP(a) === a).slice(0, 64);
+    const addrs = text
+      .split(",")
+      .map((a) => a.trim())
+      .filter((a) => canonicalIP(a) === a)
+      .slice(0, 64);
     if (addrs.length > 0) out[node] = addrs;
   }
   return out;
@@ -93,7 +113,10 @@ export function agentCapabilities(byNode: ReadonlyMap<string, RawObject>): Recor
     const caps: AgentCapabilities = {};
     const text = annotations[ANNOTATION_INTERFACES];
     if (typeof text === "string") {
-      const names = text.split(",").map((n) => n.trim()).filter((n) => n !== "");
+      const names = text
+        .split(",")
+        .map((n) => n.trim())
+        .filter((n) => n !== "");
       if (names.length <= MAX_PUBLISHED_INTERFACES) caps.interfaces = names.filter((n) => INTERFACE_NAME.test(n));
     }
     const ipvs = annotations[ANNOTATION_IPVS];
@@ -114,7 +137,15 @@ export function leaseRenderFingerprint(lease: RawObject | undefined, referenced:
   const a = lease?.metadata?.annotations ?? {};
   const names = a[ANNOTATION_INTERFACES];
   const list = names === undefined ? undefined : names.split(",").map((n) => n.trim());
-  const known = list === undefined ? "-" : list.length > MAX_PUBLISHED_INTERFACES ? "+" : list.filter((n) => referenced.has(n)).sort().join(",");
+  const known =
+    list === undefined
+      ? "-"
+      : list.length > MAX_PUBLISHED_INTERFACES
+        ? "+"
+        : list
+            .filter((n) => referenced.has(n))
+            .sort()
+            .join(",");
   return JSON.stringify([a[ANNOTATION_DEFAULT_INTERFACE] ?? "", a[ANNOTATION_HOST_ADDRESSES] ?? "", a[ANNOTATION_IPVS] ?? "", known]);
 }
 
@@ -141,7 +172,9 @@ export function plannedStatus(obj: RawObject): NonNullable<VirtualIP["status"]> 
   if (typeof raw.pool === "string") out.pool = raw.pool;
   const claim = claimSchema.safeParse(raw.claim);
   if (claim.success) out.claim = claim.data;
-  const ready = Array.isArray(raw.conditions) ? (raw.conditions as unknown[]).map((c) => conditionSchema.safeParse(c)).find((c) => c.success && c.data.type === "Ready") : undefined;
+  const ready = Array.isArray(raw.conditions)
+    ? (raw.conditions as unknown[]).map((c) => conditionSchema.safeParse(c)).find((c) => c.success && c.data.type === "Ready")
+    : undefined;
   if (ready?.success) out.conditions = [ready.data];
   // The nodes' VRRP states, for handing a Local Service's VIP over make-before-break (render/placement.ts).
   if (Array.isArray(raw.nodes)) {
@@ -223,7 +256,10 @@ export function gatherPools(pools: readonly RawObject[]): { valid: VirtualIPPool
 
 /** The CIDRs of networking.k8s.io/v1 ServiceCIDR objects. */
 export function gatherServiceCIDRs(objs: readonly RawObject[]): { name: string; cidrs: string[] }[] {
-  return objs.map((o) => ({ name: o.metadata?.name ?? "", cidrs: ((o.spec as { cidrs?: unknown } | undefined)?.cidrs as string[] | undefined)?.filter((c) => typeof c === "string") ?? [] }));
+  return objs.map((o) => ({
+    name: o.metadata?.name ?? "",
+    cidrs: ((o.spec as { cidrs?: unknown } | undefined)?.cidrs as string[] | undefined)?.filter((c) => typeof c === "string") ?? [],
+  }));
 }
 
 /** Everything buildClusterView reads. */

@@ -61,7 +61,9 @@ export function loadBalancerVIPName(service: string, family: "IPv4" | "IPv6"): s
 }
 
 function ownedBy(vip: RawObject, svcUid: string | undefined): boolean {
-  return (vip.metadata?.ownerReferences ?? []).some((r) => (r as { kind?: string; uid?: string }).kind === "Service" && (svcUid === undefined || (r as { uid?: string }).uid === svcUid));
+  return (vip.metadata?.ownerReferences ?? []).some(
+    (r) => (r as { kind?: string; uid?: string }).kind === "Service" && (svcUid === undefined || (r as { uid?: string }).uid === svcUid),
+  );
 }
 
 /** A tenant's annotation value as logs quote it: JSON, at most 64 characters of it. */
@@ -73,7 +75,10 @@ function quoted(value: string): string {
 function annotatedSpec(annotations: Record<string, string>, family: "IPv4" | "IPv6"): { spec: Record<string, unknown>; ignored: string[] } {
   const spec: Record<string, unknown> = {};
   const ignored: string[] = [];
-  const addresses = (annotations[ANNOTATION_LB_ADDRESS] ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "");
+  const addresses = (annotations[ANNOTATION_LB_ADDRESS] ?? "")
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a !== "");
   for (const a of addresses) {
     if (canonicalIP(a) !== a) ignored.push(`${ANNOTATION_LB_ADDRESS}: ${quoted(a)} is not an IP address in canonical form`);
     else if ((ipFamily(a) === 4 ? "IPv4" : "IPv6") === family) spec.address = a;
@@ -119,7 +124,11 @@ function buildVIP(svc: RawObject, family: "IPv4" | "IPv6", spec: Record<string, 
  * never touched; a VirtualIP it made is removed when its Service is gone, no
  * longer served, or no longer asks for its family.
  */
-export function planLoadBalancerVIPs(services: ReadonlyMap<string, RawObject>, vips: ReadonlyMap<string, RawObject>, opts: { defaultClass: boolean }): LoadBalancerPlan {
+export function planLoadBalancerVIPs(
+  services: ReadonlyMap<string, RawObject>,
+  vips: ReadonlyMap<string, RawObject>,
+  opts: { defaultClass: boolean },
+): LoadBalancerPlan {
   const apply = new Map<string, DesiredLoadBalancerVIP>();
   for (const svc of services.values()) {
     if (!servesLoadBalancer(svc, opts.defaultClass) || svc.metadata?.deletionTimestamp) continue;

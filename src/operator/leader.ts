@@ -52,7 +52,10 @@ export function planLeaderAction(input: LeaderInput): { action: LeaderAction; ob
   const nowText = formatMicroTime(now);
   if (!lease) {
     return {
-      action: { kind: "create", record: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: nowText, renewTime: nowText, leaseTransitions: 0 } },
+      action: {
+        kind: "create",
+        record: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: nowText, renewTime: nowText, leaseTransitions: 0 },
+      },
     };
   }
   const changed = input.observed?.resourceVersion !== lease.resourceVersion;
@@ -207,7 +210,13 @@ export class LeaderElector {
     const stale = (): boolean => this.stopped || attempt !== this.attempt;
     const read = await leases.read(lease);
     if (stale()) return;
-    const { action, observation } = planLeaderAction({ lease: read, now: clock.now(), identity, leaseDurationMs: timing.leaseDurationMs, observed: this.observed });
+    const { action, observation } = planLeaderAction({
+      lease: read,
+      now: clock.now(),
+      identity,
+      leaseDurationMs: timing.leaseDurationMs,
+      observed: this.observed,
+    });
     this.observed = observation;
     this.current = read;
     let written: ObservedLease;
@@ -253,7 +262,11 @@ export class LeaderElector {
     this.deadline = undefined;
     if (!this.leading) return;
     this.leading = false;
-    this.opts.logger.warn("Lost leadership, stopped writing; rejoining the election", { lease: this.opts.lease.name, identity: this.opts.identity, reason: why });
+    this.opts.logger.warn("Lost leadership, stopped writing; rejoining the election", {
+      lease: this.opts.lease.name,
+      identity: this.opts.identity,
+      reason: why,
+    });
     this.opts.onStoppedLeading();
   }
 

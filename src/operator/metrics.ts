@@ -36,15 +36,46 @@ export function createOperatorMetrics(defaults = true): OperatorMetrics {
   const registers = [registry];
   const m: OperatorMetrics = {
     registry,
-    reconciles: new Counter({ name: "keepalived_vip_operator_reconciles_total", help: "Reconciles by kind of work (plan, virtualip, secret, service, daemonset) and result.", labelNames: ["kind", "result"], registers }),
-    reconcileDuration: new Histogram({ name: "keepalived_vip_operator_reconcile_duration_seconds", help: "Duration of one reconcile by kind of work.", labelNames: ["kind"], buckets: DURATION_BUCKETS, registers }),
-    writes: new Counter({ name: "keepalived_vip_operator_kube_writes_total", help: "Write requests sent to the API server by verb and resource.", labelNames: ["verb", "resource"], registers }),
-    virtualIPs: new Gauge({ name: "keepalived_vip_operator_virtualips", help: "VirtualIPs by the reason of their Ready condition.", labelNames: ["reason"], registers }),
+    reconciles: new Counter({
+      name: "keepalived_vip_operator_reconciles_total",
+      help: "Reconciles by kind of work (plan, virtualip, secret, service, daemonset) and result.",
+      labelNames: ["kind", "result"],
+      registers,
+    }),
+    reconcileDuration: new Histogram({
+      name: "keepalived_vip_operator_reconcile_duration_seconds",
+      help: "Duration of one reconcile by kind of work.",
+      labelNames: ["kind"],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    writes: new Counter({
+      name: "keepalived_vip_operator_kube_writes_total",
+      help: "Write requests sent to the API server by verb and resource.",
+      labelNames: ["verb", "resource"],
+      registers,
+    }),
+    virtualIPs: new Gauge({
+      name: "keepalived_vip_operator_virtualips",
+      help: "VirtualIPs by the reason of their Ready condition.",
+      labelNames: ["reason"],
+      registers,
+    }),
     conflicts: new Gauge({ name: "keepalived_vip_operator_conflicts", help: "VirtualIPs whose Conflict condition is True.", registers }),
     leader: new Gauge({ name: "keepalived_vip_operator_leader", help: "1 while this replica is the leader.", registers }),
     queueDepth: new Gauge({ name: "keepalived_vip_operator_queue_depth", help: "Keys waiting or running in the work queue.", registers }),
-    renderDuration: new Histogram({ name: "keepalived_vip_operator_render_duration_seconds", help: "Duration of planning the whole cluster (every node's keepalived.conf).", buckets: DURATION_BUCKETS, registers }),
-    watchRestarts: new Counter({ name: "keepalived_vip_operator_watch_restarts_total", help: "Watch requests that ended, by resource and how the watch carried on (resumed, relisted, failed).", labelNames: ["resource", "how"], registers }),
+    renderDuration: new Histogram({
+      name: "keepalived_vip_operator_render_duration_seconds",
+      help: "Duration of planning the whole cluster (every node's keepalived.conf).",
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: "keepalived_vip_operator_watch_restarts_total",
+      help: "Watch requests that ended, by resource and how the watch carried on (resumed, relisted, failed).",
+      labelNames: ["resource", "how"],
+      registers,
+    }),
   };
   for (const reason of Object.values(ReadyReason)) m.virtualIPs.set({ reason }, 0);
   m.leader.set(0);

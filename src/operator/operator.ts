@@ -69,33 +69,37 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const { config, logger } = opts;
   const clock = opts.clock ?? realClock;
   const metrics = createOperatorMetrics();
-  const clients = createKubeClients({ ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), onWrite: (verb, resource) => metrics.writes.inc({ verb, resource }) });
+  const clients = createKubeClients({
+    ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+    onWrite: (verb, resource) => metrics.writes.inc({ verb, resource }),
+  });
   const cache = new ObjectCache();
   const events = new EventRecorder({ clients, clock, logger, component: "keepalived-vip-operator", host: config.identity });
   const renderer = config.renderThread === "worker" ? new RenderWorker() : undefined;
   const kube = kubeClusterWriter(clients);
   const writer: ClusterWriter = { ...kube, recordEvents: (involved, list) => events.record(involved, list) };
-  const reconciler = new Reconciler({ config, writer, readSecret: (ref) => kube.readSecret(ref), cache, clock, logger, metrics, render: renderer?.render ?? renderInline });
+  const reconciler = new Reconciler({
+    config,
+    writer,
+    readSecret: (ref) => kube.readSecret(ref),
+    cache,
+    clock,
+    logger,
+    metrics,
+    render: renderer?.render ?? renderInline,
+  });
 
   const started = clock.now();
   const watches = watchIntoCache({ clients, config, logger, clock, metrics, cache, reconciler });
-  const health = await startHealthServer({
-    bindAddress: config.metricsBindAddress,
-    registry: metrics.registry,
-    logger,
-    healthz: { ping: () => ({ ok: true }) },
-    readyz: {
-      synced: () => (reconciler.isSynced ? { ok: true } : { ok: false, message: "cache not synced yet" }),
-      // False while any watch is down (an API outage); it recovers by itself (ADR 0019).
-      watches: () => watches.health(),
-    },
-  }).catch((err: unknown) => {
-    watches.stop();
-    throw err;
-  });
+  const health = await serveHealth({ config, logger, metrics, reconciler, watches });
 
   const synced = watches.synced.then(() => {
-    logger.info("Synced the cache", { ms: clock.now() - started, virtualIPs: cache.size("VirtualIP"), nodes: cache.size("Node"), services: cache.size("Service") });
+    logger.info("Synced the cache", {
+      ms: clock.now() - started,
+      virtualIPs: cache.size("VirtualIP"),
+      nodes: cache.size("Node"),
+      services: cache.size("Service"),
+    });
     reconciler.markSynced();
   });
   const elector = config.leaderElect ? electLeader({ clients, config, logger, clock, reconciler, watches }) : undefined;
@@ -175,4 +179,29 @@ function electLeader(w: Wiring & { watches: WatchSet }): LeaderElector {
   });
   elector.start();
   return elector;
+}
+
+/** /healthz, /readyz (synced, and every watch up) and /metrics; the watches stop if it cannot start. */
+async function serveHealth(w: {
+  config: OperatorConfig;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  reconciler: Reconciler;
+  watches: WatchSet;
+}): Promise<HealthServer> {
+  const { reconciler, watches } = w;
+  return startHealthServer({
+    bindAddress: w.config.metricsBindAddress,
+    registry: w.metrics.registry,
+    logger: w.logger,
+    healthz: { ping: () => ({ ok: true }) },
+    readyz: {
+      synced: () => (reconciler.isSynced ? { ok: true } : { ok: false, message: "cache not synced yet" }),
+      // False while any watch is down (an API outage); it recovers by itself (ADR 0019).
+      watches: () => watches.health(),
+    },
+  }).catch((err: unknown) => {
+    watches.stop();
+    throw err;
+  });
 }

@@ -62,7 +62,10 @@ export const nodeSelector = z
   .transform((v, ctx) => {
     if (typeof v !== "string") return v;
     const out: Record<string, string> = {};
-    for (const part of v.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    for (const part of v
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== "")) {
       const eq = part.indexOf("=");
       if (eq <= 0) {
         ctx.addIssue({ code: "custom", message: `${JSON.stringify(part)} is not key=value` });
@@ -97,7 +100,15 @@ export const podAnnotations = z
 export const affinity = z
   .unknown()
   .transform(fromJSON)
-  .pipe(z.object({ nodeAffinity: z.record(z.string(), z.unknown()).optional(), podAffinity: z.record(z.string(), z.unknown()).optional(), podAntiAffinity: z.record(z.string(), z.unknown()).optional() }).strict());
+  .pipe(
+    z
+      .object({
+        nodeAffinity: z.record(z.string(), z.unknown()).optional(),
+        podAffinity: z.record(z.string(), z.unknown()).optional(),
+        podAntiAffinity: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict(),
+  );
 
 export const toleration = z
   .object({
@@ -109,7 +120,13 @@ export const toleration = z
   })
   .strict();
 
-const quantities = z.record(z.string().regex(RESOURCE_NAME, "not a resource name"), z.union([z.string(), z.number()]).transform((v) => String(v)).pipe(z.string().regex(QUANTITY, "not a quantity like 100m or 64Mi")));
+const quantities = z.record(
+  z.string().regex(RESOURCE_NAME, "not a resource name"),
+  z
+    .union([z.string(), z.number()])
+    .transform((v) => String(v))
+    .pipe(z.string().regex(QUANTITY, "not a quantity like 100m or 64Mi")),
+);
 
 export const resources = z.object({ limits: quantities.optional(), requests: quantities.optional() }).strict();
 

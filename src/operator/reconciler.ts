@@ -145,7 +145,15 @@ export class Reconciler {
   private markContext(): MarkContext {
     const { cache, clock, config } = this.opts;
     const { referencedServices, referencedInterfaces } = this.desired;
-    return { cache, planNamespace: config.planNamespace, referencedServices, referencedInterfaces, heartbeats: this.heartbeats, deletions: this.deletions, now: clock.now() };
+    return {
+      cache,
+      planNamespace: config.planNamespace,
+      referencedServices,
+      referencedInterfaces,
+      heartbeats: this.heartbeats,
+      deletions: this.deletions,
+      now: clock.now(),
+    };
   }
 
   /** The agent Lease watch went down or is current again: no agent is judged silent on what the operator could not see (ADR 0011). */
@@ -158,7 +166,16 @@ export class Reconciler {
 
   private statusContext(): StatusContext {
     const { cache, config } = this.opts;
-    return { cache, planNamespace: config.planNamespace, deletionTimeoutMs: config.deletionTimeoutMs, render: this.desired.render, parser: this.parser, heartbeats: this.heartbeats, deletions: this.deletions, holders: this.memory.holders };
+    return {
+      cache,
+      planNamespace: config.planNamespace,
+      deletionTimeoutMs: config.deletionTimeoutMs,
+      render: this.desired.render,
+      parser: this.parser,
+      heartbeats: this.heartbeats,
+      deletions: this.deletions,
+      holders: this.memory.holders,
+    };
   }
 
   private async handle(key: string): Promise<HandlerResult | void> {
@@ -225,7 +242,9 @@ export class Reconciler {
     // Cleared before anything is read: a change during the awaits below marks it again.
     this.marks.renderDirty = false;
     const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
-    const authRefs = new Set(gathered.valid.flatMap((v) => (v.spec.vrrp.authSecretRef ? [keyOf(v.metadata.namespace ?? "default", v.spec.vrrp.authSecretRef.name)] : [])));
+    const authRefs = new Set(
+      gathered.valid.flatMap((v) => (v.spec.vrrp.authSecretRef ? [keyOf(v.metadata.namespace ?? "default", v.spec.vrrp.authSecretRef.name)] : [])),
+    );
     await this.auth.refresh(authRefs);
     const rendered = await renderPass({
       cache,

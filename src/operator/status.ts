@@ -42,7 +42,12 @@ export interface ConditionDecision {
  * Builds conditions with metav1.Condition semantics: lastTransitionTime is
  * `now` when the status changed (or the condition is new), else kept.
  */
-export function planConditions(previous: readonly Condition[] | undefined, decisions: readonly ConditionDecision[], generation: number, nowText: string): Condition[] {
+export function planConditions(
+  previous: readonly Condition[] | undefined,
+  decisions: readonly ConditionDecision[],
+  generation: number,
+  nowText: string,
+): Condition[] {
   return decisions.map((d) => {
     const prev = previous?.find((c) => c.type === d.type);
     const lastTransitionTime = prev && prev.status === d.status ? prev.lastTransitionTime : nowText;
@@ -175,7 +180,8 @@ export function configRejectedDecision(input: Pick<StatusInput, "key" | "live" |
   const first = rejecting[0];
   if (!first) return undefined;
   const names = rejecting.map((e) => e.name);
-  const shown = names.slice(0, SHOWN_REJECTING_NODES).join(", ") + (names.length > SHOWN_REJECTING_NODES ? ` and ${names.length - SHOWN_REJECTING_NODES} more` : "");
+  const shown =
+    names.slice(0, SHOWN_REJECTING_NODES).join(", ") + (names.length > SHOWN_REJECTING_NODES ? ` and ${names.length - SHOWN_REJECTING_NODES} more` : "");
   const words = (first.configRejected ?? "").slice(0, 1024);
   const message = `VirtualIP ${input.key}: node${names.length === 1 ? "" : "s"} ${shown} refused its keepalived config; ${first.name}: ${words}`;
   return { type: CONDITION_READY, status: "False", reason: ReadyReason.ConfigRejected, message };
@@ -202,7 +208,12 @@ function conflictDecision(input: StatusInput): ConditionDecision {
 
 function splitBrainDecision(m: MasterPlan): ConditionDecision {
   if (m.splitBrain) {
-    return { type: CONDITION_SPLIT_BRAIN, status: "True", reason: SplitBrainReason.MultipleMasters, message: `Nodes ${m.masters.join(", ")} all report MASTER; ${m.master} (the newest) is taken as master` };
+    return {
+      type: CONDITION_SPLIT_BRAIN,
+      status: "True",
+      reason: SplitBrainReason.MultipleMasters,
+      message: `Nodes ${m.masters.join(", ")} all report MASTER; ${m.master} (the newest) is taken as master`,
+    };
   }
   const message = m.masters.length > 1 ? `Nodes ${m.masters.join(", ")} report MASTER; waiting for VRRP to settle` : "At most one node reports MASTER";
   return { type: CONDITION_SPLIT_BRAIN, status: "False", reason: SplitBrainReason.NoSplitBrain, message };
@@ -228,7 +239,14 @@ function conditionsEqual(a: readonly Condition[] | undefined, b: readonly Condit
   if (!a || a.length !== b.length) return false;
   return b.every((c) => {
     const o = a.find((x) => x.type === c.type);
-    return o !== undefined && o.status === c.status && o.reason === c.reason && o.message === c.message && o.lastTransitionTime === c.lastTransitionTime && o.observedGeneration === c.observedGeneration;
+    return (
+      o !== undefined &&
+      o.status === c.status &&
+      o.reason === c.reason &&
+      o.message === c.message &&
+      o.lastTransitionTime === c.lastTransitionTime &&
+      o.observedGeneration === c.observedGeneration
+    );
   });
 }
 

@@ -48,11 +48,21 @@ export function planStatus(ctx: StatusContext, key: string, obj: RawObject, now:
   const live = statusOf(obj);
   const deletion = deleting ? deletionDecision(ctx, key, obj, now) : undefined;
   // A VirtualIP being deleted keeps its address and claim until its finalizer goes: no one gets the address before.
-  const allocation = deleting ? { address: live.address, virtualRouterId: live.virtualRouterId, pool: live.pool } : { address: vplan?.address, virtualRouterId: vplan?.virtualRouterId, pool: vplan?.pool };
+  const allocation = deleting
+    ? { address: live.address, virtualRouterId: live.virtualRouterId, pool: live.pool }
+    : { address: vplan?.address, virtualRouterId: vplan?.virtualRouterId, pool: vplan?.pool };
   const generation = obj.metadata?.generation ?? 0;
   const claim = deleting
     ? live.claim
-    : planClaim({ live: live.claim, claimed: vplan?.claimed ?? false, claimVoid: vplan?.claimVoid ?? false, address: vplan?.address, virtualRouterId: vplan?.virtualRouterId, generation, now });
+    : planClaim({
+        live: live.claim,
+        claimed: vplan?.claimed ?? false,
+        claimVoid: vplan?.claimVoid ?? false,
+        address: vplan?.address,
+        virtualRouterId: vplan?.virtualRouterId,
+        generation,
+        now,
+      });
   const holder = ctx.holders.get(key);
   const sp = planVirtualIPStatus({
     key,

@@ -75,11 +75,22 @@ function poolProblem(key: string, vip: VirtualIP, input: AddressInput, admitting
     if (admitting.length === 0) return problem(key, ReadyReason.AddressNotAllowed, "spec.pool", `VirtualIPPool ${named} does not admit namespace ${ns}`);
     return undefined;
   }
-  if (input.pools.usable.length === 0) return problem(key, ReadyReason.NoPool, "spec.address", "no VirtualIPPool is in use in the cluster: nothing is rendered until the cluster admin creates one");
+  if (input.pools.usable.length === 0)
+    return problem(
+      key,
+      ReadyReason.NoPool,
+      "spec.address",
+      "no VirtualIPPool is in use in the cluster: nothing is rendered until the cluster admin creates one",
+    );
   if (vip.spec.address !== undefined) return undefined;
   if (admitting.length === 0) return problem(key, ReadyReason.NoPool, "spec.address", `no VirtualIPPool admits namespace ${ns}`);
   if (!admitting.some((p) => p.pool.spec.autoAssign)) {
-    return problem(key, ReadyReason.NoPool, "spec.pool", `no VirtualIPPool that admits namespace ${ns} assigns addresses automatically (autoAssign); name one in spec.pool`);
+    return problem(
+      key,
+      ReadyReason.NoPool,
+      "spec.pool",
+      `no VirtualIPPool that admits namespace ${ns} assigns addresses automatically (autoAssign); name one in spec.pool`,
+    );
   }
   return undefined;
 }
@@ -255,7 +266,14 @@ function allocateFree(
     const a = allocateAddress(vip, admitting.get(key) ?? [], taken, reserved);
     if (!a?.address) {
       const fam = vip.spec.ipFamily !== undefined ? `${vip.spec.ipFamily} ` : "";
-      out.set(key, { problem: problem(key, ReadyReason.PoolExhausted, "spec.address", `no free ${fam}address in the VirtualIPPools that admit namespace ${namespaceOf(vip)}`) });
+      out.set(key, {
+        problem: problem(
+          key,
+          ReadyReason.PoolExhausted,
+          "spec.address",
+          `no free ${fam}address in the VirtualIPPools that admit namespace ${namespaceOf(vip)}`,
+        ),
+      });
       continue;
     }
     out.set(key, a);
@@ -274,22 +292,8 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
     if (!a || a.problem || a.pool === undefined) continue;
     const pool = pools.byName.get(a.pool);
     if (!pool) continue;
-    const id = vip.spec.virtualRouterId;
-    if (id === undefined) {
-      needing.push(vip);
-      continue;
-    }
-    if (!poolHasRouterId(pool, id)) {
-      out.set(key, { ...a, problem: problem(key, ReadyReason.RouterIdNotAllowed, "spec.virtualRouterId", `${id} is not among the router ids of VirtualIPPool ${pool.name} (${pool.pool.spec.virtualRouterIds.join(", ")})`) });
-      continue;
-    }
-    // A router id a deleted VirtualIP still holds is joined only by those already using it (ADR 0017).
-    if (releasing.has(`${a.family ?? 4}:${id}`) && vip.status?.virtualRouterId !== id) {
-      out.set(key, { ...a, problem: problem(key, ReadyReason.Conflict, "spec.virtualRouterId", `${id} is still held by a VirtualIP being deleted, until every node confirmed its address is gone`) });
-      continue;
-    }
-    out.set(key, { ...a, virtualRouterId: id });
-    useRouterId(state, a.family ?? 4, id);
+    if (vip.spec.virtualRouterId === undefined) needing.push(vip);
+    else checkExplicitRouterId(vip, a, pool, { out, state, releasing });
   }
   // Kept allocations before new ones, so that a new VirtualIP never takes a router id someone holds.
   const keptFirst = [...needing].sort((x, y) => Number(x.status?.virtualRouterId === undefined) - Number(y.status?.virtualRouterId === undefined));
@@ -300,7 +304,15 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
     if (!a || !pool) continue;
     const id = allocateRouterId(vip, a, pool, state);
     if (id === undefined) {
-      out.set(key, { ...a, problem: problem(key, ReadyReason.PoolExhausted, "spec.virtualRouterId", `VirtualIPPool ${pool.name} has no free router id; set spec.virtualRouterId to one this namespace already uses to share its VRRP instance`) });
+      out.set(key, {
+        ...a,
+        problem: problem(
+          key,
+          ReadyReason.PoolExhausted,
+          "spec.virtualRouterId",
+          `VirtualIPPool ${pool.name} has no free router id; set spec.virtualRouterId to one this namespace already uses to share its VRRP instance`,
+        ),
+      });
       continue;
     }
     out.set(key, { ...a, virtualRouterId: id });
@@ -308,4 +320,36 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
     const shape = `${a.family ?? 4}|${pool.name}|${instanceShape(vip)}`;
     if (!state.shapes.has(shape)) state.shapes.set(shape, id);
   }
+}
+
+/** An explicit router id: taken when its pool has it and no VirtualIP being deleted still holds it (else the problem). */
+function checkExplicitRouterId(
+  vip: VirtualIP,
+  a: AddressAssignment,
+  pool: UsablePool,
+  ctx: { out: Map<string, AddressAssignment>; state: RouterIdState; releasing: ReadonlySet<string> },
+): void {
+  const key = objectKey(vip.metadata);
+  const id = vip.spec.virtualRouterId as number;
+  if (!poolHasRouterId(pool, id)) {
+    const allowed = pool.pool.spec.virtualRouterIds.join(", ");
+    ctx.out.set(key, {
+      ...a,
+      problem: problem(
+        key,
+        ReadyReason.RouterIdNotAllowed,
+        "spec.virtualRouterId",
+        `${id} is not among the router ids of VirtualIPPool ${pool.name} (${allowed})`,
+      ),
+    });
+    return;
+  }
+  // A router id a deleted VirtualIP still holds is joined only by those already using it (ADR 0017).
+  if (ctx.releasing.has(`${a.family ?? 4}:${id}`) && vip.status?.virtualRouterId !== id) {
+    const message = `${id} is still held by a VirtualIP being deleted, until every node confirmed its address is gone`;
+    ctx.out.set(key, { ...a, problem: problem(key, ReadyReason.Conflict, "spec.virtualRouterId", message) });
+    return;
+  }
+  ctx.out.set(key, { ...a, virtualRouterId: id });
+  useRouterId(ctx.state, a.family ?? 4, id);
 }

@@ -14,14 +14,7 @@
 // - Nodes being deleted still take part; keepalived sees them go.
 // - VRRP version 2 with an IPv6 address is InvalidSpec (VRRPv2 has no IPv6).
 import type { V1Node, V1Service } from "@kubernetes/client-node";
-import {
-  CONDITION_READY,
-  DEFAULT_PRIORITY,
-  LOAD_BALANCER_CLASS,
-  OPERATOR_FIELD_MANAGER,
-  ReadyReason,
-  parseDurationMs,
-} from "../api/index.js";
+import { CONDITION_READY, DEFAULT_PRIORITY, LOAD_BALANCER_CLASS, OPERATOR_FIELD_MANAGER, ReadyReason, parseDurationMs } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { parseAuthPassword } from "./auth.js";
 import { capabilityProblem } from "./capabilities.js";
@@ -104,10 +97,20 @@ function serviceProblem(key: string, vip: VirtualIP, service: V1Service | undefi
   if (vip.spec.forwarding !== "kube-proxy") return undefined;
   const type = service.spec?.type ?? "ClusterIP";
   if (type !== "LoadBalancer") {
-    return readyProblem(key, ReadyReason.ServiceNotLoadBalancer, "spec.forwarding", `kube-proxy forwarding needs ${svc} to be type LoadBalancer, it is ${type}`);
+    return readyProblem(
+      key,
+      ReadyReason.ServiceNotLoadBalancer,
+      "spec.forwarding",
+      `kube-proxy forwarding needs ${svc} to be type LoadBalancer, it is ${type}`,
+    );
   }
   if (ingressOwnedElsewhere(service)) {
-    return readyProblem(key, ReadyReason.IngressOwnedElsewhere, "spec.forwarding", `${svc} has status.loadBalancer.ingress written by another controller; it is left alone`);
+    return readyProblem(
+      key,
+      ReadyReason.IngressOwnedElsewhere,
+      "spec.forwarding",
+      `${svc} has status.loadBalancer.ingress written by another controller; it is left alone`,
+    );
   }
   const cls = service.spec?.loadBalancerClass;
   if (cls !== undefined && cls !== null && cls !== LOAD_BALANCER_CLASS) {
@@ -167,14 +170,14 @@ function nodeSide(vip: VirtualIP, family: Family, index: ViewIndex, memo: NodeSi
 function eligibleNodes(key: string, side: NodeSide, family: Family): { nodes: V1Node[]; problem?: Problem } {
   const { matching, nodes } = side;
   if (nodes.length > 0) return { nodes };
-  const text =
-    matching === 0
-      ? "no Node matches spec.nodeSelector"
-      : `${matching} Node(s) match spec.nodeSelector but none has an IPv${family} InternalIP`;
+  const text = matching === 0 ? "no Node matches spec.nodeSelector" : `${matching} Node(s) match spec.nodeSelector but none has an IPv${family} InternalIP`;
   return { nodes, problem: readyProblem(key, ReadyReason.NoEligibleNodes, "spec.nodeSelector", text) };
 }
 
-function specProblem(vip: VirtualIP, resolved: { key: string; family: Family | undefined; advertMs: number | undefined; address: string }): Problem | undefined {
+function specProblem(
+  vip: VirtualIP,
+  resolved: { key: string; family: Family | undefined; advertMs: number | undefined; address: string },
+): Problem | undefined {
   const { key, family, advertMs, address } = resolved;
   if (family === undefined) return readyProblem(key, ReadyReason.InvalidSpec, "spec.address", "not an IP address in canonical form");
   if (advertMs === undefined) return readyProblem(key, ReadyReason.InvalidSpec, "spec.vrrp.advertisementInterval", "not a duration");

@@ -32,7 +32,13 @@ function listNodes(nodes: readonly string[]): string {
  * report; undefined when it can, or when no agent of them reports.
  */
 export function capabilityProblem(key: string, vip: VirtualIP, nodes: readonly string[], caps: ReadonlyMap<string, AgentCapabilities>): Problem | undefined {
-  const problem = (reason: ReadyReason, field: string, text: string): Problem => ({ virtualIP: key, condition: CONDITION_READY, reason, message: `VirtualIP ${key}: ${field}: ${text}`, excluded: true });
+  const problem = (reason: ReadyReason, field: string, text: string): Problem => ({
+    virtualIP: key,
+    condition: CONDITION_READY,
+    reason,
+    message: `VirtualIP ${key}: ${field}: ${text}`,
+    excluded: true,
+  });
   const wanted = vip.spec.interface;
   if (wanted !== undefined) {
     const reporting = nodes.filter((n) => caps.get(n)?.interfaces !== undefined);

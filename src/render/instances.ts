@@ -52,7 +52,10 @@ function buildInstance(members: Candidate[]): VrrpInstance {
     unicast: first.unicast,
     nodes: [...first.nodes],
     priorities: { ...first.priorities },
-    addresses: sortedUnique(members.map((m) => m.address), compareIP),
+    addresses: sortedUnique(
+      members.map((m) => m.address),
+      compareIP,
+    ),
     virtualIPs: sortedUnique(members.map((m) => m.key)),
     primaryAddress: first.address,
   };

@@ -34,7 +34,8 @@ const INDENT = "    ";
 /** An IP literal as a token: must already be canonical and of `family`. */
 function ipToken(ip: string, family: Family, what: string): string {
   const parsed = parsedIP(ip);
-  if (parsed.canonical !== ip || parsed.family !== family) throw new Error(`Refusing to render ${what} ${JSON.stringify(ip)}: not a canonical IPv${family} address`);
+  if (parsed.canonical !== ip || parsed.family !== family)
+    throw new Error(`Refusing to render ${what} ${JSON.stringify(ip)}: not a canonical IPv${family} address`);
   return token(ip, what);
 }
 
@@ -57,7 +58,9 @@ export function advertIntervalText(ms: number, version: 2 | 3): string {
   if (!Number.isInteger(ms) || ms % 10 !== 0) throw new Error(`Refusing to render VRRPv3 advert_int of ${ms}ms: not a multiple of 10ms`);
   intToken(ms, "advert_int (ms)", [10, 40950]);
   const whole = Math.floor(ms / 1000);
-  const frac = String(ms % 1000).padStart(3, "0").replace(/0+$/, "");
+  const frac = String(ms % 1000)
+    .padStart(3, "0")
+    .replace(/0+$/, "");
   return frac === "" ? String(whole) : `${whole}.${frac}`;
 }
 
@@ -71,7 +74,9 @@ function preemptLines(inst: SharedInstance): string[] {
   const ms = inst.preemptDelayMs;
   if (ms === undefined) return [];
   intToken(ms, "preempt_delay (ms)", [1, 1_000_000]);
-  const frac = String(ms % 1000).padStart(3, "0").replace(/0+$/, "");
+  const frac = String(ms % 1000)
+    .padStart(3, "0")
+    .replace(/0+$/, "");
   return [`preempt_delay ${Math.floor(ms / 1000)}${frac === "" ? "" : `.${frac}`}`];
 }
 
@@ -178,11 +183,15 @@ export function prepareInstance(inst: SharedInstance): InstanceTemplate {
     name: inst.name,
     family: inst.family,
     unicast: inst.unicast,
-    head: checked([`# VirtualIPs: ${commentText(inst.virtualIPs.join(", "))}`, `vrrp_instance ${nameToken(inst.name, "vrrp_instance name")} {`, `${INDENT}state BACKUP`].join("\n"), 1),
-    ids: lines([
-      `virtual_router_id ${intToken(inst.virtualRouterId, "virtual_router_id", [1, 255])}`,
-      `version ${intToken(inst.version, "version", [2, 3])}`,
-    ]),
+    head: checked(
+      [
+        `# VirtualIPs: ${commentText(inst.virtualIPs.join(", "))}`,
+        `vrrp_instance ${nameToken(inst.name, "vrrp_instance name")} {`,
+        `${INDENT}state BACKUP`,
+      ].join("\n"),
+      1,
+    ),
+    ids: lines([`virtual_router_id ${intToken(inst.virtualRouterId, "virtual_router_id", [1, 255])}`, `version ${intToken(inst.version, "version", [2, 3])}`]),
     timing: lines([`advert_int ${advertIntervalText(inst.advertIntervalMs, inst.version)}`, ...preemptLines(inst)]),
     tracking: lines(block("track_file", [`${HANDOVER_TRACKER} weight ${HANDOVER_TRACK_WEIGHT}`, `${standbyTracker(inst.name)} weight 0`])),
     peerText: checked(peerLines.join("\n")),
@@ -201,7 +210,12 @@ function addressBlocks(t: InstanceTemplate, iface: string): string {
   const lines = block("virtual_ipaddress", [addressLine(t.primaryAddress, t.family, iface)]);
   if (t.excluded.length > 0) {
     lines.push("# Held with the instance but not advertised: adding or removing one never changes the adverts.");
-    lines.push(...block("virtual_ipaddress_excluded", t.excluded.map((a) => addressLine(a, t.family, iface))));
+    lines.push(
+      ...block(
+        "virtual_ipaddress_excluded",
+        t.excluded.map((a) => addressLine(a, t.family, iface)),
+      ),
+    );
   }
   const text = checked(indent(lines).join("\n"));
   t.addressBlocks.set(iface, text);
@@ -299,21 +313,18 @@ function renderTrackFile(name: string, runtimeDir: string, file: string): string
 
 function renderGlobalDefs(input: { node: string; runtimeDir: string }): string[] {
   if (!/^\/[A-Za-z0-9_./-]*$/.test(input.runtimeDir)) throw new Error(`Refusing to render runtime directory ${JSON.stringify(input.runtimeDir)}`);
-  return block(
-    "global_defs",
-    [
-      `router_id ${token(sanitizeName(input.node), "router_id")}`,
-      `vrrp_notify_fifo ${token(`${input.runtimeDir.replace(/\/+$/, "")}/${NOTIFY_FIFO_NAME}`, "vrrp_notify_fifo")}`,
-      "fifo_write_vrrp_states_on_reload",
-      `vrrp_garp_master_delay ${GARP_MASTER_DELAY_S}`,
-      `vrrp_garp_master_refresh ${GARP_MASTER_REFRESH_S}`,
-      // A MASTER whose address list changed is still the same MASTER; do not drop its adverts.
-      "vrrp_skip_check_adv_addr",
-      `vrrp_priority ${VRRP_NICE}`,
-      // Never switch to realtime on its own when late (see VRRP_NICE); -1 also silences the startup notice.
-      "max_auto_priority -1",
-    ],
-  );
+  return block("global_defs", [
+    `router_id ${token(sanitizeName(input.node), "router_id")}`,
+    `vrrp_notify_fifo ${token(`${input.runtimeDir.replace(/\/+$/, "")}/${NOTIFY_FIFO_NAME}`, "vrrp_notify_fifo")}`,
+    "fifo_write_vrrp_states_on_reload",
+    `vrrp_garp_master_delay ${GARP_MASTER_DELAY_S}`,
+    `vrrp_garp_master_refresh ${GARP_MASTER_REFRESH_S}`,
+    // A MASTER whose address list changed is still the same MASTER; do not drop its adverts.
+    "vrrp_skip_check_adv_addr",
+    `vrrp_priority ${VRRP_NICE}`,
+    // Never switch to realtime on its own when late (see VRRP_NICE); -1 also silences the startup notice.
+    "max_auto_priority -1",
+  ]);
 }
 
 /** An instance of a node's config: a (possibly shared) template and the node's values. */
@@ -352,9 +363,7 @@ function virtualServerText(vs: VirtualServer, cache: WeakMap<VirtualServer, stri
  */
 export function renderNodeConf(input: NodeConfInput): string {
   const instances = [...input.instances].sort((a, b) => compareStrings(a.template.name, b.template.name));
-  const servers = [...input.virtualServers].sort(
-    (a, b) => compareIP(a.address, b.address) || a.port - b.port || compareStrings(a.protocol, b.protocol),
-  );
+  const servers = [...input.virtualServers].sort((a, b) => compareIP(a.address, b.address) || a.port - b.port || compareStrings(a.protocol, b.protocol));
   const sections = [
     checked(
       [

@@ -18,7 +18,8 @@ export const LABEL_EXCLUDE_FROM_LOAD_BALANCERS = "node.kubernetes.io/exclude-fro
  */
 export function planHandover(node: V1Node): HandoverReason | undefined {
   if (node.spec?.unschedulable === true) return "Unschedulable";
-  if (node.metadata?.labels && Object.prototype.hasOwnProperty.call(node.metadata.labels, LABEL_EXCLUDE_FROM_LOAD_BALANCERS)) return "ExcludedFromLoadBalancers";
+  if (node.metadata?.labels && Object.prototype.hasOwnProperty.call(node.metadata.labels, LABEL_EXCLUDE_FROM_LOAD_BALANCERS))
+    return "ExcludedFromLoadBalancers";
   return undefined;
 }
 

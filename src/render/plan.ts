@@ -24,7 +24,6 @@ import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, R
 import { indexView } from "./view.js";
 import type { ViewIndex } from "./view.js";
 
-
 /** Order of Ready reasons within one VirtualIP: the first is the one to show. */
 const READY_RANK: string[] = [
   ReadyReason.InvalidSpec,
@@ -103,7 +102,12 @@ function publishedInstance(planned: PlannedInstance, ctx: NodeContext): Publishe
   const { instance, members } = planned;
   const auth = members[0]?.auth;
   const primary = instance.primaryAddress ?? instance.addresses[0] ?? "";
-  const peers = instance.unicast ? sortedUnique(instance.nodes.flatMap((n) => ctx.addresses.get(n)?.[instance.family] ?? []), compareIP) : [];
+  const peers = instance.unicast
+    ? sortedUnique(
+        instance.nodes.flatMap((n) => ctx.addresses.get(n)?.[instance.family] ?? []),
+        compareIP,
+      )
+    : [];
   const virtualServers = instance.virtualIPs.flatMap((key) => ctx.virtualServers.get(key) ?? []);
   return {
     name: instance.name,

@@ -47,7 +47,6 @@ export interface PoolIndex {
   names: Set<string>;
 }
 
-
 function poolRanges(pool: VirtualIPPool): { ranges: PoolRange[] } | { problem: PoolProblem } {
   const ranges: PoolRange[] = [];
   for (const [i, text] of pool.spec.addresses.entries()) {
@@ -85,7 +84,10 @@ function countUsable(r: PoolRange, excluded: readonly AddressRange[]): bigint {
 
 /** Number of addresses of a range that may be handed out whatever the cluster (edges and special ranges left out). */
 function usableCount(r: PoolRange): bigint {
-  return countUsable(r, SPECIAL.map((x) => x.range));
+  return countUsable(
+    r,
+    SPECIAL.map((x) => x.range),
+  );
 }
 
 /** Decides which pools are used: oldest first, so that a new pool never takes addresses from an older one. */
@@ -118,11 +120,17 @@ export function indexPools(pools: readonly VirtualIPPool[]): PoolIndex {
     const overlap = usable.flatMap((u) => u.ranges.filter((o) => parsed.ranges.some((r) => rangesOverlap(o, r))).map((o) => ({ u, o })))[0];
     if (overlap) {
       const mine = parsed.ranges.find((r) => rangesOverlap(r, overlap.o));
-      problems.set(name, { reason: "Overlap", message: `spec.addresses: ${mine?.text ?? ""} overlaps ${overlap.o.text} of the older VirtualIPPool ${overlap.u.name}` });
+      problems.set(name, {
+        reason: "Overlap",
+        message: `spec.addresses: ${mine?.text ?? ""} overlaps ${overlap.o.text} of the older VirtualIPPool ${overlap.u.name}`,
+      });
       continue;
     }
     if (parsed.ranges.every((r) => usableCount(r) === 0n)) {
-      problems.set(name, { reason: "NoUsableAddress", message: "spec.addresses: no address of the pool may be handed out (only network, broadcast or reserved addresses)" });
+      problems.set(name, {
+        reason: "NoUsableAddress",
+        message: "spec.addresses: no address of the pool may be handed out (only network, broadcast or reserved addresses)",
+      });
       continue;
     }
     usable.push({ name, ranges: parsed.ranges, routerIds, pool });
@@ -130,7 +138,6 @@ export function indexPools(pools: readonly VirtualIPPool[]): PoolIndex {
   usable.sort((a, b) => compareStrings(a.name, b.name));
   return { usable, byName: new Map(usable.map((u) => [u.name, u])), problems, names };
 }
-
 
 /** Whether `labels` of namespace `ns` are admitted by the pool. */
 export function poolAdmits(pool: UsablePool, ns: string, labels: Readonly<Record<string, string>> | undefined): boolean {
@@ -152,7 +159,6 @@ export function poolHasRouterId(pool: UsablePool, id: number): boolean {
   return pool.routerIds.some((r) => r.first <= id && id <= r.last);
 }
 
-
 /** The status of one pool: counts and its Ready condition. */
 export interface PoolPlan {
   name: string;
@@ -162,7 +168,12 @@ export interface PoolPlan {
 }
 
 /** Counts what each pool hands out, and says why unused pools are not used. */
-export function planPoolStatuses(pools: readonly VirtualIPPool[], index: PoolIndex, assignments: ReadonlyMap<string, AddressAssignment>, reserved: Reserved): PoolPlan[] {
+export function planPoolStatuses(
+  pools: readonly VirtualIPPool[],
+  index: PoolIndex,
+  assignments: ReadonlyMap<string, AddressAssignment>,
+  reserved: Reserved,
+): PoolPlan[] {
   const inUse = new Map<string, Set<string>>();
   for (const a of assignments.values()) {
     if (a.pool === undefined || a.address === undefined) continue;
@@ -175,7 +186,12 @@ export function planPoolStatuses(pools: readonly VirtualIPPool[], index: PoolInd
     const bad = index.problems.get(name);
     const usable = index.byName.get(name);
     if (bad || !usable) {
-      out.push({ name, allocated: 0, available: 0, ready: { status: "False", reason: bad?.reason ?? "Invalid", message: `VirtualIPPool ${name}: ${bad?.message ?? "not in use"}` } });
+      out.push({
+        name,
+        allocated: 0,
+        available: 0,
+        ready: { status: "False", reason: bad?.reason ?? "Invalid", message: `VirtualIPPool ${name}: ${bad?.message ?? "not in use"}` },
+      });
       continue;
     }
     const excluded = reserved.ranges.map((x) => x.range);
@@ -191,8 +207,16 @@ export function planPoolStatuses(pools: readonly VirtualIPPool[], index: PoolInd
     const allocated = inUse.get(name)?.size ?? 0;
     const free = total - BigInt(allocated);
     const available = Number(free < 0n ? 0n : free > MAX_COUNT ? MAX_COUNT : free);
-    out.push({ name, allocated, available, ready: { status: "True", reason: "InUse", message: `VirtualIPPool ${name} hands out ${allocated} address${allocated === 1 ? "" : "es"}; ${available} free` } });
+    out.push({
+      name,
+      allocated,
+      available,
+      ready: {
+        status: "True",
+        reason: "InUse",
+        message: `VirtualIPPool ${name} hands out ${allocated} address${allocated === 1 ? "" : "es"}; ${available} free`,
+      },
+    });
   }
   return out;
 }
-

@@ -113,7 +113,10 @@ function reservedNodeAddresses(nodes: V1Node[], agentAddresses: Record<string, s
   const out = new Map<string, string[]>();
   for (const n of nodes) {
     const name = n.metadata?.name ?? "";
-    out.set(name, (n.status?.addresses ?? []).map((a) => a.address));
+    out.set(
+      name,
+      (n.status?.addresses ?? []).map((a) => a.address),
+    );
   }
   for (const [node, addrs] of Object.entries(agentAddresses)) out.set(node, [...(out.get(node) ?? []), ...addrs]);
   return out;
@@ -145,7 +148,10 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
     interfaces: { nodeInterfaces: { ...view.nodeInterfaces }, fallback: resolved.defaultInterface },
     options: resolved,
     pools: indexPools(view.pools),
-    reserved: indexReserved({ nodeAddresses: reservedNodeAddresses(nodes, view.agentAddresses ?? {}), serviceCIDRs: new Map((view.serviceCIDRs ?? []).map((c) => [c.name, c.cidrs])) }),
+    reserved: indexReserved({
+      nodeAddresses: reservedNodeAddresses(nodes, view.agentAddresses ?? {}),
+      serviceCIDRs: new Map((view.serviceCIDRs ?? []).map((c) => [c.name, c.cidrs])),
+    }),
     namespaceLabels: new Map((view.namespaces ?? []).map((n) => [n.name, { ...(n.labels ?? {}) }])),
     releasing: [...(view.releasing ?? [])].sort(),
     releasingRouterIds: [...(view.releasingRouterIds ?? [])].sort(),

@@ -25,7 +25,9 @@ export function flagParseOptions(flags: readonly FlagDef[]): FlagParseOptions {
 
 /** One option of --help: `  --name` on its own line, the description indented by six spaces with default and env var in parentheses. */
 function flagHelpRow(f: FlagDef): string {
-  const extra = [f.default !== undefined ? `default ${JSON.stringify(f.default)}` : "", f.env !== undefined ? `env ${f.env}` : ""].filter((s) => s !== "").join("; ");
+  const extra = [f.default !== undefined ? `default ${JSON.stringify(f.default)}` : "", f.env !== undefined ? `env ${f.env}` : ""]
+    .filter((s) => s !== "")
+    .join("; ");
   return `  --${f.name}${f.multiple ? " (repeatable)" : ""}\n      ${f.help}${extra !== "" ? ` (${extra})` : ""}`;
 }
 
@@ -46,7 +48,17 @@ export const EXIT_STATUS_NOTE = "Exit status: 0 after SIGTERM/SIGINT, 1 on a fai
 /** The --help text of a command: usage, about, one block per option, notes. */
 export function renderCommandHelp(h: CommandHelp): string {
   const notes = h.notes && h.notes.length > 0 ? ["", ...h.notes] : [];
-  return [`Usage: ${h.command} [options]`, "", ...h.about, "", "Options:", ...h.flags.map(flagHelpRow), "  -h, --help\n      Show this help", ...notes, ""].join("\n");
+  return [
+    `Usage: ${h.command} [options]`,
+    "",
+    ...h.about,
+    "",
+    "Options:",
+    ...h.flags.map(flagHelpRow),
+    "  -h, --help\n      Show this help",
+    ...notes,
+    "",
+  ].join("\n");
 }
 
 /** Where a flag's value came from, for error messages: "--name" or "--name (from ENV)". */

@@ -25,7 +25,6 @@ export interface KeyedQueueOptions {
   onError?: (key: string, err: unknown, attempt: number) => void;
 }
 
-
 interface DelayedAdd {
   at: number;
   timer: Timer;

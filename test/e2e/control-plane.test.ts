@@ -70,10 +70,14 @@ void describe("an API server outage", () => {
     await waitForSteadyState(env, { name: vip.name, address: vip.address, master: now, timeoutMs: 90_000 });
     // Counted once the new holder has held the VIP alone for 2 adverts + 1 s (docs/operator.md).
     let status = await env.getVirtualIP(vip.name);
-    await waitFor("the failover to be counted", async () => {
-      status = await env.getVirtualIP(vip.name);
-      return (status?.status?.failovers ?? 0) > failoversBefore ? true : undefined;
-    }, { timeoutMs: 15_000 }).catch(() => assert.fail(describeStatus(status)));
+    await waitFor(
+      "the failover to be counted",
+      async () => {
+        status = await env.getVirtualIP(vip.name);
+        return (status?.status?.failovers ?? 0) > failoversBefore ? true : undefined;
+      },
+      { timeoutMs: 15_000 },
+    ).catch(() => assert.fail(describeStatus(status)));
   });
 });
 

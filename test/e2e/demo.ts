@@ -135,7 +135,11 @@ async function up(): Promise<number> {
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
   const fd = openSync(LOG, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/e2e/demo.ts"), "run"], { cwd: REPO_ROOT, detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/e2e/demo.ts"), "run"], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ["ignore", fd, fd],
+  });
   closeSync(fd);
   child.unref();
   let exited = false;

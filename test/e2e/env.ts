@@ -162,7 +162,13 @@ function node(nodes: Nodes, name: string): NetNode {
 
 /** Every YAML document of a file or of all *.yaml files of a directory, in name order. */
 function readManifests(path: string): string {
-  const files = existsSync(path) && !path.endsWith(".yaml") ? readdirSync(path).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort().map((f) => join(path, f)) : [path];
+  const files =
+    existsSync(path) && !path.endsWith(".yaml")
+      ? readdirSync(path)
+          .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+          .sort()
+          .map((f) => join(path, f))
+      : [path];
   return files.map((f) => readFileSync(f, "utf8")).join("\n---\n");
 }
 
@@ -197,7 +203,16 @@ function nodeStatus(n: NetNode): k8s.V1NodeStatus {
       { type: "InternalIP", address: n.ipv6 },
       { type: "Hostname", address: n.name },
     ],
-    conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "simulated node", lastHeartbeatTime: now as unknown as Date, lastTransitionTime: now as unknown as Date }],
+    conditions: [
+      {
+        type: "Ready",
+        status: "True",
+        reason: "KubeletReady",
+        message: "simulated node",
+        lastHeartbeatTime: now as unknown as Date,
+        lastTransitionTime: now as unknown as Date,
+      },
+    ],
   };
 }
 
@@ -313,7 +328,22 @@ const PID1_SCRIPT = '"$@" & wait $!';
  */
 function processAgent(ctx: AgentContext): AgentHandle {
   const logFile = join(ctx.logDir, `agent-${ctx.node.name}.log`);
-  const args = ["--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", PID1_SCRIPT, "sh", process.execPath, "--import", "tsx", MAIN, "agent", `--kubeconfig=${ctx.kubeconfig}`];
+  const args = [
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    "sh",
+    "-c",
+    PID1_SCRIPT,
+    "sh",
+    process.execPath,
+    "--import",
+    "tsx",
+    MAIN,
+    "agent",
+    `--kubeconfig=${ctx.kubeconfig}`,
+  ];
   const env = { ...process.env, NODE_NAME: ctx.node.name, POD_NAMESPACE: ctx.namespace, HOST_IP: ctx.node.ipv4, LOG_LEVEL: ctx.logLevel };
   const proc = restarter(() => ctx.nodes.spawn(ctx.node, "unshare", args, { env, logFile }).child, logFile);
   const agentPid = (): number | undefined => {

@@ -71,30 +71,38 @@ void describe("the sample VirtualIP on three nodes", () => {
   });
 
   for (const fault of FAULTS) {
-    void test(`${FAULT_TEXT[fault]} on the MASTER: another node answers at the VIP, status.master names it, the node returns as BACKUP`, { timeout: 180_000 }, async () => {
-      const from = await waitForSteadyState(env, { name: sample.name, address: sample.address, timeoutMs: STEADY_MS });
-      const failoversBefore = (await env.getVirtualIP(sample.name))?.status?.failovers ?? 0;
+    void test(
+      `${FAULT_TEXT[fault]} on the MASTER: another node answers at the VIP, status.master names it, the node returns as BACKUP`,
+      { timeout: 180_000 },
+      async () => {
+        const from = await waitForSteadyState(env, { name: sample.name, address: sample.address, timeoutMs: STEADY_MS });
+        const failoversBefore = (await env.getVirtualIP(sample.name))?.status?.failovers ?? 0;
 
-      const r = await measureFailover(env, { fault, from, probe, watch, timeoutMs: 20_000 });
-      try {
-        assert.notEqual(r.answeredBy, from);
-        assert.notEqual(r.statusMaster, from);
-        assert.ok(r.vipMs < 10_000, `the VIP moved only after ${r.vipMs} ms`);
-      } finally {
-        await recoverFault(env, fault, from);
-      }
-      // No preemption by default: a node that took over keeps the VIP (with equal
-      // priorities two BACKUPs may both take over for a moment; the higher IP stays).
-      const now = await waitForSteadyState(env, { name: sample.name, address: sample.address, timeoutMs: STEADY_MS });
-      assert.notEqual(now, from, `the VIP went back to ${from}`);
-      const vip = await env.getVirtualIP(sample.name);
-      assert.equal(nodeStates(vip)[from], "BACKUP", JSON.stringify(vip?.status));
-      // Counted once the new holder has held the VIP alone for 2 adverts + 1 s (docs/operator.md).
-      await waitFor(`failovers above ${failoversBefore}`, async () => (((await env.getVirtualIP(sample.name))?.status?.failovers ?? 0) > failoversBefore ? true : undefined), { timeoutMs: 15_000 });
-      const settled = monotonicNow();
-      await new Promise((r) => setTimeout(r, 2_000));
-      assert.deepEqual(Object.keys(probe.answersBetween(settled, monotonicNow())), [now], probe.describe(settled, monotonicNow()));
-    });
+        const r = await measureFailover(env, { fault, from, probe, watch, timeoutMs: 20_000 });
+        try {
+          assert.notEqual(r.answeredBy, from);
+          assert.notEqual(r.statusMaster, from);
+          assert.ok(r.vipMs < 10_000, `the VIP moved only after ${r.vipMs} ms`);
+        } finally {
+          await recoverFault(env, fault, from);
+        }
+        // No preemption by default: a node that took over keeps the VIP (with equal
+        // priorities two BACKUPs may both take over for a moment; the higher IP stays).
+        const now = await waitForSteadyState(env, { name: sample.name, address: sample.address, timeoutMs: STEADY_MS });
+        assert.notEqual(now, from, `the VIP went back to ${from}`);
+        const vip = await env.getVirtualIP(sample.name);
+        assert.equal(nodeStates(vip)[from], "BACKUP", JSON.stringify(vip?.status));
+        // Counted once the new holder has held the VIP alone for 2 adverts + 1 s (docs/operator.md).
+        await waitFor(
+          `failovers above ${failoversBefore}`,
+          async () => (((await env.getVirtualIP(sample.name))?.status?.failovers ?? 0) > failoversBefore ? true : undefined),
+          { timeoutMs: 15_000 },
+        );
+        const settled = monotonicNow();
+        await new Promise((r) => setTimeout(r, 2_000));
+        assert.deepEqual(Object.keys(probe.answersBetween(settled, monotonicNow())), [now], probe.describe(settled, monotonicNow()));
+      },
+    );
   }
 
   void test("deleting the VirtualIP removes its VIP from every node and the object goes away", { timeout: 120_000 }, async () => {

@@ -133,7 +133,14 @@ export async function injectFault(env: Env, fault: Fault, node: string): Promise
       // A drain cordons the node, then evicts its Pods but DaemonSet ones. The only Pods here are
       // the agents' (they stand in for DaemonSet Pods, to bind the agents' tokens, but have no
       // owner): a selector no Pod matches keeps them, as --ignore-daemonsets keeps the real ones.
-      await env.kubectl(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--pod-selector=keepalived-vip.io/e2e-evictable=true", "--timeout=60s"]);
+      await env.kubectl([
+        "drain",
+        node,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--pod-selector=keepalived-vip.io/e2e-evictable=true",
+        "--timeout=60s",
+      ]);
       return t;
     }
     case "sigterm": {
@@ -195,7 +202,15 @@ export async function measureFailover(env: Env, opts: MeasureOptions): Promise<F
         `answers: ${opts.probe.describe(t0, monotonicNow())}; status: ${describeStatus(vip)}\n${await env.diagnostics(25)}`,
     );
   }
-  return { fault: opts.fault, from: opts.from, faultAt: t0, answeredBy: answer.node, statusMaster: status.node, vipMs: answer.at - t0, statusMs: status.at - t0 };
+  return {
+    fault: opts.fault,
+    from: opts.from,
+    faultAt: t0,
+    answeredBy: answer.node,
+    statusMaster: status.node,
+    vipMs: answer.at - t0,
+    statusMs: status.at - t0,
+  };
 }
 
 function firstOtherAnswer(probe: Probe, from: string, after: number): { node: string; at: number } | undefined {

@@ -162,7 +162,9 @@ void describe("a cordoned node", () => {
       await sleep(3 * ADVERT_MS);
       const t1 = monotonicNow();
       const failed = probe.samples.filter((x) => x.s >= t0 && x.s <= t1 && x.r.startsWith("!"));
-      console.log(`# cordon ${master}: ${moved} took over; double claim ${monitor.doubleClaimMs(OTHER.address, t0, t1)} ms, unheld ${monitor.unheldMs(OTHER.address, t0, t1)} ms`);
+      console.log(
+        `# cordon ${master}: ${moved} took over; double claim ${monitor.doubleClaimMs(OTHER.address, t0, t1)} ms, unheld ${monitor.unheldMs(OTHER.address, t0, t1)} ms`,
+      );
       assert.equal(monitor.unheldMs(OTHER.address, t0, t1), 0, "no node held the VIP for a while");
       const timeline = [
         ...monitor.events.filter((e) => e.address === OTHER.address && e.at >= t0).map((e) => `${e.at - t0} ms ${e.node} ${e.added ? "added" : "deleted"}`),
@@ -188,10 +190,18 @@ void describe("a cordoned node", () => {
       assert.ok(since >= 0, `${master} paused its VRRP process`);
       const handover = lines.slice(since);
       assert.ok(
-        handover.some((l) => (l.message === "Released VIP after the handover" && l.level === "info" && l.address === OTHER.address) || (l.message === "keepalived" && /removing VIPs/.test(l.line ?? ""))),
+        handover.some(
+          (l) =>
+            (l.message === "Released VIP after the handover" && l.level === "info" && l.address === OTHER.address) ||
+            (l.message === "keepalived" && /removing VIPs/.test(l.line ?? "")),
+        ),
         `${master} released the address`,
       );
-      assert.deepEqual(handover.filter((l) => l.message === "Removed leftover VIP"), [], "a planned release logged as a leftover");
+      assert.deepEqual(
+        handover.filter((l) => l.message === "Removed leftover VIP"),
+        [],
+        "a planned release logged as a leftover",
+      );
     } finally {
       await probe?.stop();
       await env.kubectl(["uncordon", master]);

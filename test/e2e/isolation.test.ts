@@ -17,7 +17,14 @@ function manifest(name: string, address: string, virtualRouterId: number, iface?
     apiVersion: "keepalived-vip.io/v1alpha1",
     kind: "VirtualIP",
     metadata: { name, namespace: "default" },
-    spec: { serviceRef: { name: "nginx" }, address, virtualRouterId, forwarding: "kube-proxy", ...(iface ? { interface: iface } : {}), vrrp: { version: 3, advertisementInterval: "200ms" } },
+    spec: {
+      serviceRef: { name: "nginx" },
+      address,
+      virtualRouterId,
+      forwarding: "kube-proxy",
+      ...(iface ? { interface: iface } : {}),
+      vrrp: { version: 3, advertisementInterval: "200ms" },
+    },
   });
 }
 
@@ -43,10 +50,14 @@ after(async () => {
 void describe("one VirtualIP's mistake stays its own", () => {
   void test("an interface no node has is refused up front; a VirtualIP created afterwards goes live", { timeout: 180_000 }, async () => {
     await env.apply(manifest("bad", "192.0.2.61", 61, "eth9"));
-    const bad = await waitFor("bad refused with InterfaceNotFound", async () => {
-      const r = await ready("bad");
-      return r.reason === "InterfaceNotFound" ? r : undefined;
-    }, { timeoutMs: 60_000 });
+    const bad = await waitFor(
+      "bad refused with InterfaceNotFound",
+      async () => {
+        const r = await ready("bad");
+        return r.reason === "InterfaceNotFound" ? r : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     assert.match(bad.message ?? "", /^VirtualIP default\/bad: spec\.interface: interface eth9 is on none of the selected nodes/);
     await env.apply(manifest("good", "192.0.2.62", 62));
     await waitForSteadyState(env, { name: "good", address: "192.0.2.62", timeoutMs: 60_000 });
@@ -58,11 +69,19 @@ void describe("one VirtualIP's mistake stays its own", () => {
     const goodBefore = await env.getVirtualIP("good");
     const holder = goodBefore?.status?.master;
     await env.apply(manifest("partial", "198.51.100.50", 63, "eth1"));
-    const r = await waitFor("partial Ready=False ConfigRejected with node-a as master", async () => {
-      const x = await ready("partial");
-      return x.reason === "ConfigRejected" && x.vip?.status?.master === "node-a" ? x : undefined;
-    }, { timeoutMs: 90_000 });
-    assert.match(r.message ?? "", /^VirtualIP default\/partial: nodes node-b, node-c refused its keepalived config; node-b: spec\.interface: keepalived refused VRRP instance \S+: .*eth1.*; it does not run on this node$/, describeStatus(r.vip));
+    const r = await waitFor(
+      "partial Ready=False ConfigRejected with node-a as master",
+      async () => {
+        const x = await ready("partial");
+        return x.reason === "ConfigRejected" && x.vip?.status?.master === "node-a" ? x : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    assert.match(
+      r.message ?? "",
+      /^VirtualIP default\/partial: nodes node-b, node-c refused its keepalived config; node-b: spec\.interface: keepalived refused VRRP instance \S+: .*eth1.*; it does not run on this node$/,
+      describeStatus(r.vip),
+    );
     const entries = Object.fromEntries((r.vip?.status?.nodes ?? []).map((e) => [e.name, e.state]));
     assert.deepEqual(entries, { "node-a": "MASTER", "node-b": "FAULT", "node-c": "FAULT" });
     assert.deepEqual(await env.holders("198.51.100.50"), ["node-a"]);

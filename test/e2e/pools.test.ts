@@ -56,7 +56,11 @@ void describe("pools on real nodes", () => {
         spec: { serviceRef: { name: "nginx" }, forwarding: "kube-proxy", vrrp: { advertisementInterval: "100ms" } },
       }),
     );
-    const address = await waitFor("an allocated address", async () => ((await env.getVirtualIP("allocated"))?.status as { address?: string } | undefined)?.address, { timeoutMs: 30_000 });
+    const address = await waitFor(
+      "an allocated address",
+      async () => ((await env.getVirtualIP("allocated"))?.status as { address?: string } | undefined)?.address,
+      { timeoutMs: 30_000 },
+    );
     assert.equal(address, "192.0.2.50", "the first address of the demo pool");
     const master = await waitForSteadyState(env, { name: "allocated", address, timeoutMs: 60_000 });
     assert.equal(await env.whoAnswers(address), master);
@@ -72,7 +76,11 @@ void describe("pools on real nodes", () => {
     await waitFor("Conflict on the edited VirtualIP", async () => ((await readyReason("edited")) === "Conflict" ? true : undefined), { timeoutMs: 30_000 });
     const until = monotonicNow() + 5_000;
     while (monotonicNow() < until) {
-      assert.deepEqual(await vipHolders(address), [master], `the live address moved or doubled after the edit: ${describeStatus(await env.getVirtualIP("allocated"))}`);
+      assert.deepEqual(
+        await vipHolders(address),
+        [master],
+        `the live address moved or doubled after the edit: ${describeStatus(await env.getVirtualIP("allocated"))}`,
+      );
       await sleep(100);
     }
     assert.equal(await env.whoAnswers(address), master);

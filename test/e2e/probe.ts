@@ -92,7 +92,8 @@ export async function startProbe(env: Env, address: string, opts: ProbeOptions =
       for (;;) {
         const hit = probe.firstAnswerFrom(node, after);
         if (hit) return hit;
-        if (monotonicNow() > until) throw new Error(`no answer from ${node} at ${address} within ${timeoutMs} ms; seen: ${probe.describe(after, monotonicNow())}`);
+        if (monotonicNow() > until)
+          throw new Error(`no answer from ${node} at ${address} within ${timeoutMs} ms; seen: ${probe.describe(after, monotonicNow())}`);
         await sleep(20);
       }
     },

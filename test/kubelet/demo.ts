@@ -2,7 +2,19 @@
 // the tier's whoami DaemonSet and VirtualIP, and a failover made by deleting
 // the MASTER's agent pod, printed as a person would type it. Does I/O.
 import type { KubeletCluster } from "../support/kubeletcluster.js";
-import { holders, install, NAMESPACE, pods, VIP, virtualIPManifest, waitFor, waitForOneMaster, waitForOperatorAndAgents, whoamiManifests, whoAnswers } from "./release.js";
+import {
+  holders,
+  install,
+  NAMESPACE,
+  pods,
+  VIP,
+  virtualIPManifest,
+  waitFor,
+  waitForOneMaster,
+  waitForOperatorAndAgents,
+  whoamiManifests,
+  whoAnswers,
+} from "./release.js";
 
 async function show(c: KubeletCluster, title: string, args: string[]): Promise<void> {
   console.log(`\n$ kubectl ${args.join(" ")}   # ${title}`);

@@ -79,7 +79,15 @@ export async function install(c: KubeletCluster, opts: InstallOptions): Promise<
 
 /** `helm upgrade` of the release with the chart, {@link RELEASE_EXTRAS} and these values (reusing none of the old ones). */
 export async function upgrade(c: KubeletCluster, values: Record<string, unknown>): Promise<void> {
-  await c.helm(["upgrade", RELEASE, "charts/keepalived-vip-operator", "-n", NAMESPACE, "-f", valuesFile(c, "upgrade", { ...RELEASE_EXTRAS.helmValues, ...values })]);
+  await c.helm([
+    "upgrade",
+    RELEASE,
+    "charts/keepalived-vip-operator",
+    "-n",
+    NAMESPACE,
+    "-f",
+    valuesFile(c, "upgrade", { ...RELEASE_EXTRAS.helmValues, ...values }),
+  ]);
 }
 
 function valuesFile(c: KubeletCluster, name: string, values: Record<string, unknown>): string {
@@ -181,7 +189,12 @@ export async function pods(c: KubeletCluster, component: "operator" | "agent"): 
 }
 
 /** Polls `fn` until it returns a value other than undefined; throws after `timeoutMs` with `detail()`. */
-export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, detail: () => Promise<string> | string = () => ""): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T | undefined>,
+  detail: () => Promise<string> | string = () => "",
+): Promise<T> {
   const t0 = monotonicNow();
   const deadline = t0 + timeoutMs;
   for (;;) {
@@ -211,7 +224,8 @@ export async function waitForOperatorAndAgents(c: KubeletCluster, operators = 2,
         JSON.stringify(agents.map((p) => p.node).sort()) === JSON.stringify(nodeNames);
       return ok ? { operators: ops, agents } : undefined;
     },
-    async () => `${(await c.kubectl(["get", "pods", "-A", "-o", "wide"], { check: false })).stdout}\n${(await c.kubectl(["get", "events", "-A", "--sort-by=.lastTimestamp"], { check: false })).stdout.split("\n").slice(-25).join("\n")}\n${c.logs(10)}`,
+    async () =>
+      `${(await c.kubectl(["get", "pods", "-A", "-o", "wide"], { check: false })).stdout}\n${(await c.kubectl(["get", "events", "-A", "--sort-by=.lastTimestamp"], { check: false })).stdout.split("\n").slice(-25).join("\n")}\n${c.logs(10)}`,
   );
 }
 
@@ -241,10 +255,15 @@ export async function vipStatus(c: KubeletCluster): Promise<{ master?: string; n
 
 /** One HTTP GET from the client namespace: the body (a node name) or undefined. */
 export async function whoAnswers(c: KubeletCluster, address = VIP.address): Promise<string | undefined> {
-  const res = await c.nodes.exec("client", process.execPath, [PROBER, `--url=http://${address}:${WHOAMI_PORT}/`, "--interval-ms=200", "--timeout-ms=1000", "--max-seconds=1"], {
-    check: false,
-    timeoutMs: 10_000,
-  });
+  const res = await c.nodes.exec(
+    "client",
+    process.execPath,
+    [PROBER, `--url=http://${address}:${WHOAMI_PORT}/`, "--interval-ms=200", "--timeout-ms=1000", "--max-seconds=1"],
+    {
+      check: false,
+      timeoutMs: 10_000,
+    },
+  );
   for (const line of res.stdout.split("\n")) {
     try {
       const r = (JSON.parse(line) as { r: string }).r;
@@ -269,7 +288,8 @@ export async function waitForOneMaster(c: KubeletCluster, timeoutMs = 120_000): 
       if (states.filter((s) => s === "MASTER").length !== 1 || states.filter((s) => s === "BACKUP").length !== c.kubeletNodes.length - 1) return undefined;
       return (await whoAnswers(c)) === held[0] ? held[0] : undefined;
     },
-    async () => `holders: ${(await holders(c)).join(",")}; status: ${JSON.stringify(await vipStatus(c))}\n${(await c.kubectl(["get", "vip", "-A", "-o", "wide"], { check: false })).stdout}`,
+    async () =>
+      `holders: ${(await holders(c)).join(",")}; status: ${JSON.stringify(await vipStatus(c))}\n${(await c.kubectl(["get", "vip", "-A", "-o", "wide"], { check: false })).stdout}`,
   );
 }
 
@@ -281,7 +301,12 @@ export interface VipProbe {
 }
 
 export async function startVipProbe(c: KubeletCluster, address = VIP.address): Promise<VipProbe> {
-  const proc = c.nodes.spawn("client", process.execPath, [PROBER, `--url=http://${address}:${WHOAMI_PORT}/`, "--interval-ms=50", "--timeout-ms=300", "--max-seconds=1800"], { pipe: true });
+  const proc = c.nodes.spawn(
+    "client",
+    process.execPath,
+    [PROBER, `--url=http://${address}:${WHOAMI_PORT}/`, "--interval-ms=50", "--timeout-ms=300", "--max-seconds=1800"],
+    { pipe: true },
+  );
   const samples: { s: number; e: number; r: string }[] = [];
   proc.child.stderr?.resume();
   createInterface({ input: proc.child.stdout! }).on("line", (line) => {

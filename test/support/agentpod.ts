@@ -20,7 +20,12 @@ export async function createAgentPod(cp: ControlPlane, p: AgentPod): Promise<{ n
   const name = p.pod ?? `agent-${p.node}`;
   const res = await core.createNamespacedPod(p.namespace, {
     metadata: { name, namespace: p.namespace },
-    spec: { nodeName: p.node, serviceAccountName: p.serviceAccount, automountServiceAccountToken: false, containers: [{ name: "agent", image: "agent.invalid/none" }] },
+    spec: {
+      nodeName: p.node,
+      serviceAccountName: p.serviceAccount,
+      automountServiceAccountToken: false,
+      containers: [{ name: "agent", image: "agent.invalid/none" }],
+    },
   });
   const uid = res.body.metadata?.uid;
   if (!uid) throw new Error(`Pod ${p.namespace}/${name} has no uid`);

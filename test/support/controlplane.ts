@@ -169,7 +169,10 @@ async function waitUntilReady(opts: WaitOptions): Promise<void> {
     if (await opts.probe()) return;
     if (exited) {
       const log = tailFile(opts.logFile, 40);
-      throw new StartError(`${opts.what} exited (${opts.child.exitCode ?? opts.child.signalCode}) before it was ready; ${opts.logFile}:\n${log}`, /address already in use/.test(log));
+      throw new StartError(
+        `${opts.what} exited (${opts.child.exitCode ?? opts.child.signalCode}) before it was ready; ${opts.logFile}:\n${log}`,
+        /address already in use/.test(log),
+      );
     }
     await sleep(100);
   }
@@ -273,7 +276,11 @@ function apiServerArgs(cfg: ApiServerConfig, port: number): string[] {
     // Without kubelets no controller manager runs: nothing would create the `default`
     // ServiceAccount a Pod needs, so the ServiceAccount admission plugin is off.
     ...(cfg.kubelets
-      ? [`--kubelet-client-certificate=${pki.kubeletClientCert!}`, `--kubelet-client-key=${pki.kubeletClientKey!}`, "--kubelet-preferred-address-types=InternalIP"]
+      ? [
+          `--kubelet-client-certificate=${pki.kubeletClientCert!}`,
+          `--kubelet-client-key=${pki.kubeletClientKey!}`,
+          "--kubelet-preferred-address-types=InternalIP",
+        ]
       : ["--disable-admission-plugins=ServiceAccount"]),
     "--allow-privileged=true",
     "--shutdown-delay-duration=0s",

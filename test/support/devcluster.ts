@@ -73,7 +73,15 @@ async function run(): Promise<void> {
   copyFileSync(cp.nodeKubeconfigPath!, NODE_KUBECONFIG);
   const me = processRef(process.pid)!;
   writeFileSync(join(DEV, "dev-cluster.pid"), `${process.pid}\n`);
-  const state: State = { process: me, server: cp.server, nodeServer: cp.nodeServer!, version, binDir: cp.bins.dir, dataDir: cp.dataDir, startupMs: cp.startupMs };
+  const state: State = {
+    process: me,
+    server: cp.server,
+    nodeServer: cp.nodeServer!,
+    version,
+    binDir: cp.bins.dir,
+    dataDir: cp.dataDir,
+    startupMs: cp.startupMs,
+  };
   writeFileSync(STATE, JSON.stringify(state, null, 2) + "\n");
   console.log(`Dev cluster ready server=${cp.server} version=${version}`);
   // Stays up until a signal; the exit handlers stop the control plane and remove .dev state.

@@ -41,7 +41,11 @@ export interface ApplyOptions {
 /** `kubectl apply` of manifest files (or directories); throws with kubectl's output on failure. */
 export async function applyManifests(cp: ControlPlane, files: readonly string[], opts: ApplyOptions = {}): Promise<CommandResult> {
   const serverSide = opts.serverSide ?? true;
-  const args = ["apply", ...(serverSide ? ["--server-side", "--field-manager=keepalived-vip-tests", "--force-conflicts"] : []), ...files.flatMap((f) => ["-f", f])];
+  const args = [
+    "apply",
+    ...(serverSide ? ["--server-side", "--field-manager=keepalived-vip-tests", "--force-conflicts"] : []),
+    ...files.flatMap((f) => ["-f", f]),
+  ];
   return kubectl(cp, args, { kubeconfig: opts.kubeconfig });
 }
 
@@ -76,7 +80,15 @@ export async function waitForCRDs(cp: ControlPlane, names: readonly string[], ti
 
 /** Applies CRD manifests and waits until every CRD in them is Established; returns the CRD names. */
 export async function installCRDs(cp: ControlPlane, files: readonly string[], timeoutMs = 30_000): Promise<string[]> {
-  const res = await kubectl(cp, ["apply", "--server-side", "--field-manager=keepalived-vip-tests", "--force-conflicts", "-o", "name", ...files.flatMap((f) => ["-f", f])]);
+  const res = await kubectl(cp, [
+    "apply",
+    "--server-side",
+    "--field-manager=keepalived-vip-tests",
+    "--force-conflicts",
+    "-o",
+    "name",
+    ...files.flatMap((f) => ["-f", f]),
+  ]);
   const names = res.stdout
     .split("\n")
     .map((l) => l.trim())
@@ -88,7 +100,10 @@ export async function installCRDs(cp: ControlPlane, files: readonly string[], ti
 }
 
 /** The project's CRDs (VirtualIP, VirtualIPPool) as generated into crds/. */
-export const PROJECT_CRD_FILES: readonly string[] = [join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml"), join(REPO_ROOT, "crds/keepalived-vip.io_virtualippools.yaml")];
+export const PROJECT_CRD_FILES: readonly string[] = [
+  join(REPO_ROOT, "crds/keepalived-vip.io_virtualips.yaml"),
+  join(REPO_ROOT, "crds/keepalived-vip.io_virtualippools.yaml"),
+];
 
 /**
  * Installs the project's CRDs and, unless `pool` is false, the permissive test

@@ -139,7 +139,9 @@ async function pauseImageArchive(nodeDir: string): Promise<string> {
   try {
     writeFileSync(join(ctx, "Containerfile"), 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n');
     writeFileSync(join(ctx, "pause"), readFileSync(pause), { mode: 0o755 });
-    await runCommand("podman", ["build", "-q", "--runtime", "runc", "--pull=never", "-f", join(ctx, "Containerfile"), "-t", PAUSE_IMAGE, ctx], { timeoutMs: 120_000 });
+    await runCommand("podman", ["build", "-q", "--runtime", "runc", "--pull=never", "-f", join(ctx, "Containerfile"), "-t", PAUSE_IMAGE, ctx], {
+      timeoutMs: 120_000,
+    });
     const tmp = `${archive}.tmp.${process.pid}`;
     await runCommand("podman", ["save", "-q", "-o", tmp, PAUSE_IMAGE], { timeoutMs: 120_000 });
     await runCommand("mv", ["-f", tmp, archive]);
@@ -203,7 +205,8 @@ interface NodeLayout {
 
 function writeNodeFiles(l: NodeLayout, caPath: string, kubeconfig: string): void {
   const { dir } = l;
-  for (const d of ["containerd", "s", "cni/net.d", "cni/ipam", "varlib", "varlog", "pod-logs", "volume-plugins", "manifests", "kubelet/pki"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ["containerd", "s", "cni/net.d", "cni/ipam", "varlib", "varlog", "pod-logs", "volume-plugins", "manifests", "kubelet/pki"])
+    mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, "containerd/config.toml"), containerdConfig(dir, join(dir, "cni/net.d")));
   const cni = {
     cniVersion: "1.0.0",
@@ -435,10 +438,14 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
       hubListeners: [{ hostPort: cp.port, address: KUBERNETES_SERVICE_IP, port: 443 }],
     });
     const netNodes = nodes;
-    const proxy = startDaemon("ip", ["netns", "exec", nodes.hubNetns, process.execPath, "--import", "tsx", join(REPO_ROOT, "test/support/connectproxy.ts"), egressSocket], {
-      logFile: join(dataDir, "egress-proxy.log"),
-      cwd: REPO_ROOT,
-    });
+    const proxy = startDaemon(
+      "ip",
+      ["netns", "exec", nodes.hubNetns, process.execPath, "--import", "tsx", join(REPO_ROOT, "test/support/connectproxy.ts"), egressSocket],
+      {
+        logFile: join(dataDir, "egress-proxy.log"),
+        cwd: REPO_ROOT,
+      },
+    );
     daemons.push(proxy);
     const track = (child: ChildProcess): void => {
       const ref = child.pid === undefined ? undefined : processRef(child.pid);
@@ -474,7 +481,12 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
     track(sched);
     if (opts.installCRD) await installCRDs(cp, PROJECT_CRD_FILES);
 
-    await waitFor("the egress proxy's socket", 20_000, () => existsSync(egressSocket), () => tailFile(join(dataDir, "egress-proxy.log"), 20));
+    await waitFor(
+      "the egress proxy's socket",
+      20_000,
+      () => existsSync(egressSocket),
+      () => tailFile(join(dataDir, "egress-proxy.log"), 20),
+    );
     // The hub reaches every pod range through its node (replies to pods, pod to pod across nodes).
     await runCommand("ip", ["netns", "exec", nodes.hubNetns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"]);
     const layouts: NodeLayout[] = nodes.nodes.map((net, index) => ({
@@ -504,7 +516,8 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
 
     const importInto = async (r: NodeRuntime, archive: string, names: readonly string[], source: string): Promise<void> => {
       const sock = join(r.layout.dir, "containerd/containerd.sock");
-      const ctr = (args: string[]): Promise<CommandResult> => runCommand(join(bins.nodeDir, "ctr"), ["-a", sock, "-n", "k8s.io", ...args], { timeoutMs: 300_000 });
+      const ctr = (args: string[]): Promise<CommandResult> =>
+        runCommand(join(bins.nodeDir, "ctr"), ["-a", sock, "-n", "k8s.io", ...args], { timeoutMs: 300_000 });
       await ctr(["images", "import", archive]);
       for (const n of names) if (n !== source) await ctr(["images", "tag", "--force", source, n]);
     };
@@ -521,17 +534,38 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
       const enter = 'mount --bind "$1/varlib" /var/lib && mount --bind "$1/varlog" /var/log && shift && exec "$@"';
       r.containerd = spawnLogged(
         "unshare",
-        ["--mount", "--propagation", "slave", "--", "nsenter", `--net=${l.net.netnsPath}`, "--", "sh", "-c", enter, "sh", l.dir, join(bins.nodeDir, "containerd"), "--config", join(l.dir, "containerd/config.toml")],
+        [
+          "--mount",
+          "--propagation",
+          "slave",
+          "--",
+          "nsenter",
+          `--net=${l.net.netnsPath}`,
+          "--",
+          "sh",
+          "-c",
+          enter,
+          "sh",
+          l.dir,
+          join(bins.nodeDir, "containerd"),
+          "--config",
+          join(l.dir, "containerd/config.toml"),
+        ],
         join(l.dir, "containerd.log"),
         env,
       );
       track(r.containerd);
       const sock = join(l.dir, "containerd/containerd.sock");
-      await waitFor(`${l.name}: containerd socket`, 30_000, async () => {
-        if (r.containerd?.exitCode !== null) throw new Error(`${l.name}: containerd exited:\n${tailFile(join(l.dir, "containerd.log"), 30)}`);
-        if (!existsSync(sock)) return false;
-        return (await runCommand(join(bins.nodeDir, "ctr"), ["-a", sock, "version"], { check: false, timeoutMs: 5_000 })).code === 0;
-      }, () => tailFile(join(l.dir, "containerd.log"), 30));
+      await waitFor(
+        `${l.name}: containerd socket`,
+        30_000,
+        async () => {
+          if (r.containerd?.exitCode !== null) throw new Error(`${l.name}: containerd exited:\n${tailFile(join(l.dir, "containerd.log"), 30)}`);
+          if (!existsSync(sock)) return false;
+          return (await runCommand(join(bins.nodeDir, "ctr"), ["-a", sock, "version"], { check: false, timeoutMs: 5_000 })).code === 0;
+        },
+        () => tailFile(join(l.dir, "containerd.log"), 30),
+      );
       r.mntIno = r.containerd.pid === undefined ? undefined : mountNsInode(r.containerd.pid);
     }
     progress("images");
@@ -577,27 +611,47 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
       // kubelet writes three host-wide sysctls once, just after its sync loop starts: put them back.
       const changesSomething = Object.entries(KUBELET_SYSCTLS).some(([k, v]) => before[k] !== v);
       if (changesSomething) {
-        await waitFor(`${l.name}: kubelet start`, 60_000, () => {
-          if (r.kubelet?.exitCode !== null) throw new Error(`${l.name}: kubelet exited:\n${tailFile(join(l.dir, "kubelet.log"), 40)}`);
-          const now = readSysctls();
-          return Object.entries(KUBELET_SYSCTLS).every(([k, v]) => now[k] === v);
-        }, () => tailFile(join(l.dir, "kubelet.log"), 40));
+        await waitFor(
+          `${l.name}: kubelet start`,
+          60_000,
+          () => {
+            if (r.kubelet?.exitCode !== null) throw new Error(`${l.name}: kubelet exited:\n${tailFile(join(l.dir, "kubelet.log"), 40)}`);
+            const now = readSysctls();
+            return Object.entries(KUBELET_SYSCTLS).every(([k, v]) => now[k] === v);
+          },
+          () => tailFile(join(l.dir, "kubelet.log"), 40),
+        );
         writeSysctls(savedSysctls);
       }
     }
     progress("nodes Ready");
-    await waitFor("every node Ready and schedulable", 120_000, async () => {
-      for (const r of runtimes) if (r.kubelet?.exitCode !== null) throw new Error(`${r.layout.name}: kubelet exited:\n${tailFile(join(r.layout.dir, "kubelet.log"), 40)}`);
-      const res = await kubectl(["get", "nodes", "-o", "json"], { check: false });
-      if (res.code !== 0) return false;
-      const items = (JSON.parse(res.stdout) as { items: { metadata: { name: string }; spec: { taints?: { key: string }[] }; status: { conditions?: { type: string; status: string }[] } }[] }).items;
-      return (
-        layouts.every((l) => items.some((n) => n.metadata.name === l.name && n.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))) &&
-        items.every((n) => !(n.spec.taints ?? []).some((t) => t.key.startsWith("node.kubernetes.io/not-ready")))
-      );
-    }, () => runtimes.map((r) => `${r.layout.name} kubelet.log:\n${tailFile(join(r.layout.dir, "kubelet.log"), 15)}`).join("\n"));
+    await waitFor(
+      "every node Ready and schedulable",
+      120_000,
+      async () => {
+        for (const r of runtimes)
+          if (r.kubelet?.exitCode !== null) throw new Error(`${r.layout.name}: kubelet exited:\n${tailFile(join(r.layout.dir, "kubelet.log"), 40)}`);
+        const res = await kubectl(["get", "nodes", "-o", "json"], { check: false });
+        if (res.code !== 0) return false;
+        const items = (
+          JSON.parse(res.stdout) as {
+            items: { metadata: { name: string }; spec: { taints?: { key: string }[] }; status: { conditions?: { type: string; status: string }[] } }[];
+          }
+        ).items;
+        return (
+          layouts.every((l) => items.some((n) => n.metadata.name === l.name && n.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))) &&
+          items.every((n) => !(n.spec.taints ?? []).some((t) => t.key.startsWith("node.kubernetes.io/not-ready")))
+        );
+      },
+      () => runtimes.map((r) => `${r.layout.name} kubelet.log:\n${tailFile(join(r.layout.dir, "kubelet.log"), 15)}`).join("\n"),
+    );
     // The default ServiceAccount of `default` (the controller manager makes it): pods there need it.
-    await waitFor("ServiceAccount default/default", 60_000, async () => (await kubectl(["get", "serviceaccount", "default", "-n", "default"], { check: false })).code === 0, () => tailFile(join(dataDir, "kube-controller-manager.log"), 30));
+    await waitFor(
+      "ServiceAccount default/default",
+      60_000,
+      async () => (await kubectl(["get", "serviceaccount", "default", "-n", "default"], { check: false })).code === 0,
+      () => tailFile(join(dataDir, "kube-controller-manager.log"), 30),
+    );
 
     const kubeletNodes: KubeletNode[] = runtimes.map((r) => ({
       name: r.layout.name,
@@ -626,7 +680,13 @@ export async function startKubeletCluster(opts: KubeletClusterOptions = {}): Pro
           cwd: REPO_ROOT,
           check: hopts.check ?? true,
           timeoutMs: hopts.timeoutMs ?? 300_000,
-          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: controlPlane.dataDir, HELM_CACHE_HOME: join(dataDir, "helm/cache"), HELM_CONFIG_HOME: join(dataDir, "helm/config"), HELM_DATA_HOME: join(dataDir, "helm/data") },
+          env: {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            HOME: controlPlane.dataDir,
+            HELM_CACHE_HOME: join(dataDir, "helm/cache"),
+            HELM_CONFIG_HOME: join(dataDir, "helm/config"),
+            HELM_DATA_HOME: join(dataDir, "helm/data"),
+          },
         }),
       importImage,
       memory: () =>

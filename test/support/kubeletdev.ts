@@ -53,7 +53,9 @@ function usage(state: State): string {
   const client = state.netns.client ?? "<client netns>";
   const nodeA = state.netns["node-a"] ?? "<node netns>";
   return [
-    `Kubelet cluster ready at ${state.server ?? "?"}: ${Object.keys(state.netns).filter((n) => n !== "client").join(", ")} (each a network namespace with its own containerd and kubelet)`,
+    `Kubelet cluster ready at ${state.server ?? "?"}: ${Object.keys(state.netns)
+      .filter((n) => n !== "client")
+      .join(", ")} (each a network namespace with its own containerd and kubelet)`,
     "",
     "  export KUBECONFIG=$PWD/.dev/kubelet/kubeconfig PATH=$PWD/.dev/kubelet/bin:$PATH",
     "  kubectl get nodes -o wide",
@@ -82,7 +84,11 @@ async function run(): Promise<void> {
   writeState(state);
   const t0 = Date.now();
   const source = await ensureImage();
-  const c = await startKubeletCluster({ nodeCount: 3, images: [{ source, names: [CHART_IMAGE] }], progress: (l) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${l}`) });
+  const c = await startKubeletCluster({
+    nodeCount: 3,
+    images: [{ source, names: [CHART_IMAGE] }],
+    progress: (l) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${l}`),
+  });
   mkdirSync(BIN, { recursive: true });
   for (const tool of ["kubectl", "helm"]) symlinkSync(join(c.cp.bins.dir, tool), join(BIN, tool));
   copyFileSync(c.cp.kubeconfigPath, KUBECONFIG);
@@ -92,7 +98,14 @@ async function run(): Promise<void> {
     const demo = await import("../kubelet/demo.js");
     await demo.showOnKubeletNodes(c);
   }
-  Object.assign(state, { demo: process.argv.includes("--demo"), phase: "ready", server: c.cp.server, dataDir: c.dataDir, startupMs: c.startupMs, memoryKiB: c.memory() });
+  Object.assign(state, {
+    demo: process.argv.includes("--demo"),
+    phase: "ready",
+    server: c.cp.server,
+    dataDir: c.dataDir,
+    startupMs: c.startupMs,
+    memoryKiB: c.memory(),
+  });
   writeState(state);
   console.log(`Kubelet cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (nodes Ready ${c.startupMs} ms after the binaries were there)`);
   // Stays up until a signal; the exit handlers remove the cluster and .dev/kubelet state.
@@ -110,7 +123,11 @@ async function start(): Promise<number> {
   removeState();
   mkdirSync(DIR, { recursive: true });
   const fd = openSync(LOG, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/support/kubeletdev.ts"), "run", ...process.argv.slice(3)], { cwd: REPO_ROOT, detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/support/kubeletdev.ts"), "run", ...process.argv.slice(3)], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ["ignore", fd, fd],
+  });
   closeSync(fd);
   child.unref();
   let exited = false;
@@ -144,7 +161,9 @@ async function stop(): Promise<number> {
   if (isAlive(state.process)) process.kill(state.process.pid, "SIGKILL");
   removeState();
   const left = Object.values(state.netns).filter((ns) => existsSync(`/run/netns/${ns}`));
-  console.log(`Kubelet cluster stopped (pid ${state.process.pid})${left.length > 0 ? `; namespaces left (the next start sweeps them): ${left.join(" ")}` : ""}`);
+  console.log(
+    `Kubelet cluster stopped (pid ${state.process.pid})${left.length > 0 ? `; namespaces left (the next start sweeps them): ${left.join(" ")}` : ""}`,
+  );
   return 0;
 }
 

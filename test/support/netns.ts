@@ -118,7 +118,24 @@ let topologyCounter = 0;
 const ENTER_SCRIPT = `d=$1; shift; mount --bind "$d" ${DEFAULT_RUNTIME_DIR} && exec "$@"`;
 
 function nodeCommand(node: NetNode, cmd: string, args: readonly string[]): string[] {
-  return ["ip", "netns", "exec", node.netns, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", ENTER_SCRIPT, "sh", node.runtimeDir, cmd, ...args];
+  return [
+    "ip",
+    "netns",
+    "exec",
+    node.netns,
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "sh",
+    "-c",
+    ENTER_SCRIPT,
+    "sh",
+    node.runtimeDir,
+    cmd,
+    ...args,
+  ];
 }
 
 async function ip(args: string[]): Promise<void> {
@@ -270,7 +287,11 @@ export async function createNodes(opts: NodesOptions): Promise<Nodes> {
       }
       const extra = (opts.hubListeners ?? []).filter((l) => l.hostPort === port);
       for (const l of extra) await ip(["-n", topo.hub, "addr", "add", `${l.address}/${l.address.includes(":") ? 128 : 32}`, "dev", "lo"]);
-      const listens = [`tcp:${BRIDGE_IPV4}:${port}`, `tcp:[${BRIDGE_IPV6}]:${port}`, ...extra.map((l) => `tcp:${l.address.includes(":") ? `[${l.address}]` : l.address}:${l.port}`)];
+      const listens = [
+        `tcp:${BRIDGE_IPV4}:${port}`,
+        `tcp:[${BRIDGE_IPV6}]:${port}`,
+        ...extra.map((l) => `tcp:${l.address.includes(":") ? `[${l.address}]` : l.address}:${l.port}`),
+      ];
       const hubSide = await startRelay(["ip", "netns", "exec", topo.hub], [`unix:${sock}`, ...listens], join(topo.dir, `relay-${port}.log`));
       relays.push(hubSide);
     }

@@ -55,7 +55,25 @@ async function signLeaf(pki: { caCert: string; caKey: string; reqConfig: string 
   const ext = join(opts.dir, `${opts.name}.ext`);
   writeFileSync(ext, opts.extensions);
   await openssl(["req", "-new", "-nodes", ...EC, "-keyout", key, "-out", csr, "-subj", opts.subject, "-config", pki.reqConfig]);
-  await openssl(["x509", "-req", "-in", csr, "-CA", pki.caCert, "-CAkey", pki.caKey, "-set_serial", `0x${Date.now().toString(16)}${opts.name.length}`, "-days", DAYS, "-sha256", "-extfile", ext, "-out", cert]);
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    pki.caCert,
+    "-CAkey",
+    pki.caKey,
+    "-set_serial",
+    `0x${Date.now().toString(16)}${opts.name.length}`,
+    "-days",
+    DAYS,
+    "-sha256",
+    "-extfile",
+    ext,
+    "-out",
+    cert,
+  ]);
   return [cert, key];
 }
 
@@ -67,8 +85,29 @@ export async function createPki(opts: PkiOptions): Promise<Pki> {
   const caCert = join(dir, "ca.crt");
   const caKey = join(dir, "ca.key");
   const caConfig = join(dir, "openssl-ca.cnf");
-  writeFileSync(caConfig, `${REQ_CONFIG}[v3_ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n`);
-  await openssl(["req", "-x509", "-new", "-nodes", ...EC, "-keyout", caKey, "-out", caCert, "-days", DAYS, "-subj", "/CN=keepalived-vip-test-ca", "-config", caConfig, "-extensions", "v3_ca"]);
+  writeFileSync(
+    caConfig,
+    `${REQ_CONFIG}[v3_ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n`,
+  );
+  await openssl([
+    "req",
+    "-x509",
+    "-new",
+    "-nodes",
+    ...EC,
+    "-keyout",
+    caKey,
+    "-out",
+    caCert,
+    "-days",
+    DAYS,
+    "-subj",
+    "/CN=keepalived-vip-test-ca",
+    "-config",
+    caConfig,
+    "-extensions",
+    "v3_ca",
+  ]);
   const ips = ["127.0.0.1", "::1", opts.serviceIP, ...(opts.extraSANs ?? [])];
   for (const ip of ips) if (isIP(ip) === 0) throw new Error(`extra SAN ${ip} is not an IP address`);
   const dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
@@ -87,7 +126,12 @@ export async function createPki(opts: PkiOptions): Promise<Pki> {
   ]);
   const pki: Pki = { caCert, caKey, serverCert, serverKey, adminCert, adminKey, saKey, saPub };
   if (opts.kubeletClient) {
-    [pki.kubeletClientCert, pki.kubeletClientKey] = await signClientCert(pki, dir, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client");
+    [pki.kubeletClientCert, pki.kubeletClientKey] = await signClientCert(
+      pki,
+      dir,
+      "apiserver-kubelet-client",
+      "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    );
   }
   return pki;
 }
@@ -96,6 +140,7 @@ export async function createPki(opts: PkiOptions): Promise<Pki> {
 export async function signClientCert(pki: Pick<Pki, "caCert" | "caKey">, dir: string, name: string, subject: string): Promise<[string, string]> {
   const reqConfig = join(dir, "openssl-req.cnf");
   writeFileSync(reqConfig, REQ_CONFIG);
-  const extensions = "authorityKeyIdentifier = keyid\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n";
+  const extensions =
+    "authorityKeyIdentifier = keyid\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n";
   return signLeaf({ caCert: pki.caCert, caKey: pki.caKey, reqConfig }, { dir, name, subject, extensions });
 }

@@ -10,7 +10,8 @@ import { isAlive, processRef, runCommandSync, signalProcess, sleepSync, type Pro
 
 /** Directory that holds one subdirectory per live (or stale) test run (root: under /run; others: under the temp dir). */
 export const RUN_STATE_ROOT =
-  process.env.KVO_TEST_RUN_ROOT ?? (process.getuid?.() === 0 ? "/run/keepalived-vip-tests" : join(tmpdir(), `keepalived-vip-tests-${process.getuid?.() ?? "user"}`));
+  process.env.KVO_TEST_RUN_ROOT ??
+  (process.getuid?.() === 0 ? "/run/keepalived-vip-tests" : join(tmpdir(), `keepalived-vip-tests-${process.getuid?.() ?? "user"}`));
 /** Prefix of every network namespace and link name a run creates. */
 export const NAME_PREFIX = "kvo";
 /** Length of a run id: 5 base-36 digits of the pid, 2 random ones. */
@@ -43,7 +44,9 @@ export interface Run {
 let current: Run | undefined;
 
 function newRunId(): string {
-  const rand = randomInt(36 * 36).toString(36).padStart(2, "0");
+  const rand = randomInt(36 * 36)
+    .toString(36)
+    .padStart(2, "0");
   return process.pid.toString(36).padStart(5, "0").slice(-5) + rand;
 }
 

@@ -29,7 +29,10 @@ interface Settings {
 
 function parsePriorities(text: string | undefined): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const part of (text ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+  for (const part of (text ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")) {
     const m = /^([a-z0-9-]+)=(\d+)$/.exec(part);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 254) throw new Error(`BENCH_PRIORITIES: ${part}: want node=1..254`);
     out[m[1]!] = Number(m[2]);
@@ -127,7 +130,9 @@ async function measureSet(env: Env, opts: RunSetOptions): Promise<Row> {
       calmFailed.push(Math.round((calm * (end - r.faultAt)) / Math.max(1, calmTo - calmFrom)));
       if (errors.length > 0) {
         // Where the failures fell, against who held the address: the first thing to read when a planned move fails a request.
-        const moves = monitor.events.filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end).map((e) => `${(e.at - r.faultAt).toFixed(1)} ${e.node} ${e.added ? "+" : "-"}`);
+        const moves = monitor.events
+          .filter((e) => e.address === ADDRESS && e.at >= r.faultAt && e.at <= end)
+          .map((e) => `${(e.at - r.faultAt).toFixed(1)} ${e.node} ${e.added ? "+" : "-"}`);
         const ms = (t: number): string => (t - r.faultAt).toFixed(1);
         console.log(`    failed (ms after the fault): ${errors.map((x) => `${ms(x.s)}..${ms(x.e)} ${x.r}`).join(", ")}; address: ${moves.join(", ")}`);
         // The requests started just before and after each failure, with who answered and how long it took:
@@ -178,7 +183,21 @@ function pad(s: string, n: number): string {
 }
 
 function printTable(rows: Row[]): void {
-  const head = [pad("advert", 7), pad("fault", 19), pad("runs", 5), pad("floor", 8), pad("VIP median", 11), pad("p95", 8), pad("x floor", 8), pad("status median", 14), pad("p95", 8), pad("x floor", 8), pad("failed req", 11), pad("calm ctl", 9), "double claim max"];
+  const head = [
+    pad("advert", 7),
+    pad("fault", 19),
+    pad("runs", 5),
+    pad("floor", 8),
+    pad("VIP median", 11),
+    pad("p95", 8),
+    pad("x floor", 8),
+    pad("status median", 14),
+    pad("p95", 8),
+    pad("x floor", 8),
+    pad("failed req", 11),
+    pad("calm ctl", 9),
+    "double claim max",
+  ];
   console.log(head.join(" "));
   for (const r of rows) {
     console.log(
@@ -204,7 +223,9 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const t0 = monotonicNow();
-  console.log(`Failover benchmark: ${settings.runs} run(s) per advert interval (${settings.intervals.join(", ")}) and fault (${settings.faults.map((f) => FAULT_TEXT[f]).join(", ")})`);
+  console.log(
+    `Failover benchmark: ${settings.runs} run(s) per advert interval (${settings.intervals.join(", ")}) and fault (${settings.faults.map((f) => FAULT_TEXT[f]).join(", ")})`,
+  );
   // The operator refuses intervals below its floor (default 100ms): lower it to the shortest one measured.
   const floorMs = Math.max(10, Math.min(...settings.intervals.map(parseIntervalMs)));
   const env = await startEnv({ progress: (line) => console.log(`  ${line}`), operatorFlags: [`--min-advert-interval=${floorMs}ms`] });
@@ -219,7 +240,9 @@ async function main(): Promise<void> {
   }
   console.log("");
   const shown = Object.keys(settings.priorities).length > 0 ? `priorities ${JSON.stringify(settings.priorities)}` : `priority ${PRIORITY}`;
-  console.log(`Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), ${shown}, floor = 3 x advert + (256-${PRIORITY})/256 x advert`);
+  console.log(
+    `Failover on 3 simulated nodes (network namespaces, real keepalived, agents and operator), ${shown}, floor = 3 x advert + (256-${PRIORITY})/256 x advert`,
+  );
   printTable(rows);
   console.log(`Total time ${seconds(monotonicNow() - t0)}`);
   const json = {

@@ -135,7 +135,10 @@ class Observed {
   readonly bytes = new Map<string, number>();
   private waiters: { check: () => boolean; resolve: (at: number) => void }[] = [];
 
-  onVip(obj: { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; reason: string }[] } }): void {
+  onVip(obj: {
+    metadata?: { name?: string; generation?: number };
+    status?: { observedGeneration?: number; conditions?: { type: string; reason: string }[] };
+  }): void {
     const reason = obj.status?.conditions?.find((c) => c.type === "Ready")?.reason;
     this.vips.set(obj.metadata?.name ?? "", obj.status?.observedGeneration === obj.metadata?.generation && (reason === "Active" || reason === "NoMaster"));
     this.poke();
@@ -150,7 +153,10 @@ class Observed {
       if (nodeB64 !== undefined) this.nodes.delete(obj.metadata?.annotations?.[ANNOTATION_NODE] ?? "");
       if (instB64 !== undefined) this.instances.delete(obj.metadata?.annotations?.[ANNOTATION_INSTANCE] ?? "");
     } else {
-      this.bytes.set(name, Object.values(obj.data ?? {}).reduce((n, v) => n + Buffer.from(v, "base64").length, 0));
+      this.bytes.set(
+        name,
+        Object.values(obj.data ?? {}).reduce((n, v) => n + Buffer.from(v, "base64").length, 0),
+      );
       if (nodeB64 !== undefined) {
         const node = publishedNodeSchema.parse(JSON.parse(Buffer.from(nodeB64, "base64").toString("utf8")));
         this.nodes.set(node.node, node);
@@ -209,9 +215,14 @@ class Observed {
 function watch(kc: k8s.KubeConfig, path: string, query: Record<string, string>, onObject: (type: string, o: unknown) => void): void {
   const w = new k8s.Watch(kc);
   const start = (): void =>
-    void w.watch(path, query, (type: string, obj: unknown) => {
-      if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") onObject(type, obj);
-    }, () => setTimeout(start, 100));
+    void w.watch(
+      path,
+      query,
+      (type: string, obj: unknown) => {
+        if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") onObject(type, obj);
+      },
+      () => setTimeout(start, 100),
+    );
   start();
 }
 
@@ -230,26 +241,40 @@ async function assembleAll(env: OperatorEnv, nodes: string[]): Promise<Map<strin
 
 async function setUp(env: OperatorEnv, s: Settings): Promise<void> {
   await env.cp.ensureNamespace(BENCH_NS);
-  await pool(Array.from({ length: s.nodes }, (_, i) => i), 10, async (i) => {
-    const v4 = nodeIPv4(i);
-    const v6 = `2001:db8::${(0x100 + i).toString(16)}`;
-    const group = nodeGroup(i, s);
-    await createNode(env, nodeName(i), { ip: v4 ?? v6, ...(s.nodesPerVip !== undefined && group !== undefined ? { labels: { [GROUP_LABEL]: String(group) } } : {}) });
-    // An InternalIP of the VirtualIPs' family (IPv6), for unicast peers.
-    await env.admin.core.patchNodeStatus(
-      nodeName(i),
-      { status: { addresses: [...(v4 !== undefined ? [{ type: "InternalIP", address: v4 }] : []), { type: "InternalIP", address: v6 }] } },
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      { headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } },
-    );
-  });
-  await pool(Array.from({ length: s.services }, (_, i) => i), 10, async (i) => {
-    await env.admin.core.createNamespacedService(BENCH_NS, { metadata: { name: `svc-${i}` }, spec: { ports: [{ name: "http", port: 80, protocol: "TCP" }], selector: { app: `svc-${i}` } } });
-  });
+  await pool(
+    Array.from({ length: s.nodes }, (_, i) => i),
+    10,
+    async (i) => {
+      const v4 = nodeIPv4(i);
+      const v6 = `2001:db8::${(0x100 + i).toString(16)}`;
+      const group = nodeGroup(i, s);
+      await createNode(env, nodeName(i), {
+        ip: v4 ?? v6,
+        ...(s.nodesPerVip !== undefined && group !== undefined ? { labels: { [GROUP_LABEL]: String(group) } } : {}),
+      });
+      // An InternalIP of the VirtualIPs' family (IPv6), for unicast peers.
+      await env.admin.core.patchNodeStatus(
+        nodeName(i),
+        { status: { addresses: [...(v4 !== undefined ? [{ type: "InternalIP", address: v4 }] : []), { type: "InternalIP", address: v6 }] } },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        { headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } },
+      );
+    },
+  );
+  await pool(
+    Array.from({ length: s.services }, (_, i) => i),
+    10,
+    async (i) => {
+      await env.admin.core.createNamespacedService(BENCH_NS, {
+        metadata: { name: `svc-${i}` },
+        spec: { ports: [{ name: "http", port: 80, protocol: "TCP" }], selector: { app: `svc-${i}` } },
+      });
+    },
+  );
 }
 
 function vipBody(i: number, s: Settings): Record<string, unknown> {
@@ -296,7 +321,8 @@ function shippedNodeOptions(): string {
 /** Environment variables for the operator process: BENCH_OPERATOR_ENV="K=V K2=V2". */
 function operatorEnv(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const kv of (process.env.BENCH_OPERATOR_ENV ?? "").split(" ").filter((x) => x.includes("="))) out[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  for (const kv of (process.env.BENCH_OPERATOR_ENV ?? "").split(" ").filter((x) => x.includes("=")))
+    out[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   return out;
 }
 
@@ -314,20 +340,35 @@ async function main(): Promise<void> {
     const extraArgs = (process.env.BENCH_OPERATOR_ARGS ?? "").split(" ").filter((a) => a !== "");
     // The compiled operator, as the image runs it (BENCH_OPERATOR_FROM=source: through tsx).
     const fromDist = (process.env.BENCH_OPERATOR_FROM ?? "dist") === "dist";
-    op = await runOperator(env, { identity: "bench", args: ["--workers=16", ...extraArgs], fromDist, ...(nodeOptions ? { nodeOptions } : {}), env: operatorEnv() });
+    op = await runOperator(env, {
+      identity: "bench",
+      args: ["--workers=16", ...extraArgs],
+      fromDist,
+      ...(nodeOptions ? { nodeOptions } : {}),
+      env: operatorEnv(),
+    });
     const seen = new Observed();
     watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, {}, (_t, o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
     watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, { labelSelector: CONFIG_SECRETS_SELECTOR }, (t, o) => seen.onSecret(t, o as k8s.V1Secret));
 
     // 1: create every VirtualIP, as fast as the API server takes them.
     const createStart = Date.now();
-    await pool(Array.from({ length: s.vips }, (_, i) => i), 20, async (i) => {
-      await env.admin.custom.createNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, vipBody(i, s));
-    });
+    await pool(
+      Array.from({ length: s.vips }, (_, i) => i),
+      20,
+      async (i) => {
+        await env.admin.custom.createNamespacedCustomObject(GROUP, VERSION, BENCH_NS, PLURAL, vipBody(i, s));
+      },
+    );
     const lastCreate = Date.now();
     const nodes = Array.from({ length: s.nodes }, (_, i) => nodeName(i));
     /** How many VirtualIPs each Node carries once converged. */
-    const expected = new Map(nodes.map((n, i) => [n, nodeGroup(i, s) === undefined ? 0 : Array.from({ length: s.vips }, (_, v) => v).filter((v) => vipGroup(v, s) === nodeGroup(i, s)).length]));
+    const expected = new Map(
+      nodes.map((n, i) => [
+        n,
+        nodeGroup(i, s) === undefined ? 0 : Array.from({ length: s.vips }, (_, v) => v).filter((v) => vipGroup(v, s) === nodeGroup(i, s)).length,
+      ]),
+    );
     /** The Nodes VirtualIP v is on. */
     const nodesOf = (v: number): string[] => nodes.filter((_, i) => nodeGroup(i, s) === vipGroup(v, s));
     log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
@@ -338,7 +379,9 @@ async function main(): Promise<void> {
     log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, published plan ${secretsAt - lastCreate} ms)`);
     // Outside the timing: assemble every node's keepalived.conf from the Secrets as stored.
     const assembled = await assembleAll(env, nodes);
-    for (const [n, a] of assembled) if (a.instances.instances.reduce((k, i) => k + i.virtualIPs.length, 0) !== expected.get(n)) throw new Error(`node ${n}: assembled config lacks VirtualIPs`);
+    for (const [n, a] of assembled)
+      if (a.instances.instances.reduce((k, i) => k + i.virtualIPs.length, 0) !== expected.get(n))
+        throw new Error(`node ${n}: assembled config lacks VirtualIPs`);
 
     // 2: one VirtualIP update at a time -> every node's config (as its agent assembles it) carries the new address.
     const beforeUpdates = await op.metrics();
@@ -364,7 +407,8 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const afterUpdates = await op.metrics();
     const rendersDuringUpdates =
-      sampleSum(afterUpdates, "keepalived_vip_operator_render_duration_seconds_count") - sampleSum(beforeUpdates, "keepalived_vip_operator_render_duration_seconds_count");
+      sampleSum(afterUpdates, "keepalived_vip_operator_render_duration_seconds_count") -
+      sampleSum(beforeUpdates, "keepalived_vip_operator_render_duration_seconds_count");
     const writesPerUpdate = (writesOf(afterUpdates) - writesOf(beforeUpdates)) / Math.max(1, latencies.length);
     log(`update -> published plan: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} updates`);
 

@@ -33,7 +33,12 @@ export function nodeObject(i: number, s: ClusterShape): RawObject {
     apiVersion: "v1",
     kind: "Node",
     metadata: { name: nodeName(i), uid: `uid-node-${i}`, resourceVersion: "1", labels: { "bench/group": String(Math.floor(i / per)) } },
-    status: { addresses: [{ type: "InternalIP", address: `192.0.2.${(i % 250) + 1}` }, { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` }] },
+    status: {
+      addresses: [
+        { type: "InternalIP", address: `192.0.2.${(i % 250) + 1}` },
+        { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` },
+      ],
+    },
   };
 }
 
@@ -68,7 +73,13 @@ export function poolObject(): RawObject {
 }
 
 /** Every object of the shape, by cache kind. */
-export function clusterObjects(s: ClusterShape): { Node: RawObject[]; Service: RawObject[]; VirtualIP: RawObject[]; VirtualIPPool: RawObject[]; Namespace: RawObject[] } {
+export function clusterObjects(s: ClusterShape): {
+  Node: RawObject[];
+  Service: RawObject[];
+  VirtualIP: RawObject[];
+  VirtualIPPool: RawObject[];
+  Namespace: RawObject[];
+} {
   return {
     Node: Array.from({ length: s.nodes }, (_, i) => nodeObject(i, s)),
     Service: Array.from({ length: s.services }, (_, i) => serviceObject(i)),

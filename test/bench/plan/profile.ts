@@ -3,7 +3,19 @@
 // BENCH_VIPS, BENCH_NODES, BENCH_NODES_PER_VIP, BENCH_ROUNDS; one JSON line. Pure CPU, no I/O but stdout.
 import { performance } from "node:perf_hooks";
 import { ObjectCache } from "../../../src/operator/cache.js";
-import { agentCapabilities, agentHostAddresses, agentLeasesByNode, buildClusterView, gatherPools, gatherServiceCIDRs, gatherVirtualIPs, nodeInterfaces, releasingAddresses, releasingRouterIds, VirtualIPParser } from "../../../src/operator/gather.js";
+import {
+  agentCapabilities,
+  agentHostAddresses,
+  agentLeasesByNode,
+  buildClusterView,
+  gatherPools,
+  gatherServiceCIDRs,
+  gatherVirtualIPs,
+  nodeInterfaces,
+  releasingAddresses,
+  releasingRouterIds,
+  VirtualIPParser,
+} from "../../../src/operator/gather.js";
 import { fitPlan } from "../../../src/operator/fit.js";
 import { renderInline } from "../../../src/operator/render-worker.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests } from "../../../src/operator/nodesecrets.js";
@@ -34,7 +46,11 @@ for (let round = 0; round < num("BENCH_ROUNDS", 3); round++) {
   const gathered = time("gather", () => gatherVirtualIPs(cache.entries("VirtualIP"), parser));
   const view = time("view", () => {
     const nodes = cache.values("Node");
-    const leases = agentLeasesByNode(nodes.map((n) => n.metadata?.name ?? ""), cache.entries("Lease"), "ns");
+    const leases = agentLeasesByNode(
+      nodes.map((n) => n.metadata?.name ?? ""),
+      cache.entries("Lease"),
+      "ns",
+    );
     return buildClusterView({
       virtualIPs: gathered.valid,
       nodes,
@@ -54,7 +70,17 @@ for (let round = 0; round < num("BENCH_ROUNDS", 3); round++) {
   });
   // The renderer's cluster-wide steps, timed apart (planCluster runs them again below).
   const index = time("render.index", () => indexView(view, {}));
-  const assignments = time("render.allocation", () => planAddresses({ virtualIPs: index.virtualIPs, pools: index.pools, reserved: index.reserved, namespaceLabels: index.namespaceLabels, releasing: index.releasing, releasingRouterIds: index.releasingRouterIds, claimGraceMs: index.options.claimGraceMs }));
+  const assignments = time("render.allocation", () =>
+    planAddresses({
+      virtualIPs: index.virtualIPs,
+      pools: index.pools,
+      reserved: index.reserved,
+      namespaceLabels: index.namespaceLabels,
+      releasing: index.releasing,
+      releasingRouterIds: index.releasingRouterIds,
+      claimGraceMs: index.options.claimGraceMs,
+    }),
+  );
   const candidates = time("render.candidates", () => planCandidates(index, assignments));
   const conflicts = time("render.conflicts", () => planConflicts(candidates));
   time("render.instances", () => planInstances(conflicts.accepted.filter((c) => c.problems.length === 0)));
@@ -71,7 +97,20 @@ for (let round = 0; round < num("BENCH_ROUNDS", 3); round++) {
   time("status (all VirtualIPs)", () => {
     for (const [key, obj] of cache.entries("VirtualIP")) {
       const v = plan.virtualIPs[key];
-      planVirtualIPStatus({ key, address: v?.address ?? "", allocation: {}, generation: obj.metadata?.generation ?? 0, live: {}, deleting: false, participants: v?.nodes ?? [], advertIntervalMs: 1000, problems: [], isLive: () => true, renewedAt: () => 0, now: 0 });
+      planVirtualIPStatus({
+        key,
+        address: v?.address ?? "",
+        allocation: {},
+        generation: obj.metadata?.generation ?? 0,
+        live: {},
+        deleting: false,
+        participants: v?.nodes ?? [],
+        advertIntervalMs: 1000,
+        problems: [],
+        isLive: () => true,
+        renewedAt: () => 0,
+        now: 0,
+      });
     }
   });
 }

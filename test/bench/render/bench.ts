@@ -24,7 +24,12 @@ function nodeOf(i: number): V1Node {
   const v4 = i < 25 ? `192.0.2.${10 + i}` : `198.51.100.${10 + i}`;
   return {
     metadata: { name: `node-${String(i).padStart(2, "0")}` },
-    status: { addresses: [{ type: "InternalIP", address: v4 }, { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` }] },
+    status: {
+      addresses: [
+        { type: "InternalIP", address: v4 },
+        { type: "InternalIP", address: `2001:db8::${(0x100 + i).toString(16)}` },
+      ],
+    },
   };
 }
 
@@ -51,15 +56,31 @@ function vipOf(i: number, forwarding: "kube-proxy" | "ipvs"): VirtualIP {
 }
 
 function serviceOf(i: number): V1Service {
-  return { metadata: { name: `svc-${i}`, namespace: "bench" }, spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80 }, { name: "dns", port: 53, protocol: "UDP" }] } };
+  return {
+    metadata: { name: `svc-${i}`, namespace: "bench" },
+    spec: {
+      type: "LoadBalancer",
+      ports: [
+        { name: "http", port: 80 },
+        { name: "dns", port: 53, protocol: "UDP" },
+      ],
+    },
+  };
 }
 
 /** One EndpointSlice per family for Service i, 4 endpoints each (one not ready). */
 function slicesOf(i: number): V1EndpointSlice[] {
-  const ports = [{ name: "http", port: 8080 }, { name: "dns", port: 5353, protocol: "UDP" }];
+  const ports = [
+    { name: "http", port: 8080 },
+    { name: "dns", port: 5353, protocol: "UDP" },
+  ];
   const eps = (ip: (k: number) => string): V1EndpointSlice["endpoints"] =>
     [0, 1, 2, 3].map((k) => ({ addresses: [ip(k)], ...(k === 3 ? { conditions: { ready: false } } : {}) }));
-  const meta = (fam: number): V1EndpointSlice["metadata"] => ({ name: `svc-${i}-v${fam}`, namespace: "bench", labels: { "kubernetes.io/service-name": `svc-${i}` } });
+  const meta = (fam: number): V1EndpointSlice["metadata"] => ({
+    name: `svc-${i}-v${fam}`,
+    namespace: "bench",
+    labels: { "kubernetes.io/service-name": `svc-${i}` },
+  });
   return [
     { metadata: meta(4), addressType: "IPv4", ports, endpoints: eps((k) => `198.51.100.${100 + ((i * 4 + k) % 150)}`) },
     { metadata: meta(6), addressType: "IPv6", ports, endpoints: eps((k) => `2001:db8:300::${(i * 4 + k + 1).toString(16)}`) },

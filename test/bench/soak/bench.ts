@@ -27,7 +27,8 @@ function parseIntervalMs(text: string): number {
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const minutes = Number(env.BENCH_SOAK_MINUTES ?? "10");
-  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 240) throw new Error(`BENCH_SOAK_MINUTES=${env.BENCH_SOAK_MINUTES}: want a number of minutes, up to 240`);
+  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 240)
+    throw new Error(`BENCH_SOAK_MINUTES=${env.BENCH_SOAK_MINUTES}: want a number of minutes, up to 240`);
   const intervals = (env.BENCH_INTERVALS ?? "10ms,100ms").split(",").map((s) => s.trim());
   intervals.forEach(parseIntervalMs);
   if (intervals.length > 8) throw new Error("BENCH_INTERVALS: at most 8 intervals");
@@ -98,7 +99,9 @@ async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const soaked: Soaked[] = settings.intervals.map((interval, i) => ({ interval, name: `soak-${i}`, address: `192.0.2.${60 + i}` }));
   const floorMs = Math.min(...settings.intervals.map(parseIntervalMs));
-  console.log(`Soak benchmark: ${settings.minutes} min, adverts ${settings.intervals.join(", ")}, ${settings.hogsPerNode} busy loop(s) per node (${cpus().length} cores)`);
+  console.log(
+    `Soak benchmark: ${settings.minutes} min, adverts ${settings.intervals.join(", ")}, ${settings.hogsPerNode} busy loop(s) per node (${cpus().length} cores)`,
+  );
   const env = await startEnv({ progress: (line) => console.log(`  ${line}`), operatorFlags: [`--min-advert-interval=${floorMs}ms`] });
   const hogs: NodeProcess[] = [];
   const tallies = new Map<string, Tally>();
@@ -110,7 +113,17 @@ async function main(): Promise<void> {
     for (const v of soaked) {
       const probe = await startProbe(env, v.address, { intervalMs: 20, timeoutMs: 500, maxSeconds: settings.minutes * 60 + 120 });
       const holders = (await env.holders(v.address)).sort().join(",");
-      tallies.set(v.name, { failoversAtStart: await failovers(env, v.name), failoversAtEnd: 0, holderChanges: 0, doubleSamples: 0, doubleEpisodes: 0, samples: 0, lastHolders: holders, lastDouble: false, probe });
+      tallies.set(v.name, {
+        failoversAtStart: await failovers(env, v.name),
+        failoversAtEnd: 0,
+        holderChanges: 0,
+        doubleSamples: 0,
+        doubleEpisodes: 0,
+        samples: 0,
+        lastHolders: holders,
+        lastDouble: false,
+        probe,
+      });
     }
     hogs.push(...startHogs(env, settings.hogsPerNode));
     const t0 = Date.now();
@@ -132,7 +145,9 @@ async function main(): Promise<void> {
       }
       if (Date.now() >= nextReport) {
         loads.push(loadavg()[0] ?? 0);
-        console.log(`  ${Math.round((Date.now() - t0) / 60_000)} min: load ${(loadavg()[0] ?? 0).toFixed(2)}; ${soaked.map((v) => `${v.interval} holder changes ${tallies.get(v.name)?.holderChanges ?? 0}`).join(", ")}`);
+        console.log(
+          `  ${Math.round((Date.now() - t0) / 60_000)} min: load ${(loadavg()[0] ?? 0).toFixed(2)}; ${soaked.map((v) => `${v.interval} holder changes ${tallies.get(v.name)?.holderChanges ?? 0}`).join(", ")}`,
+        );
         nextReport += 60_000;
       }
       await sleep(50);
@@ -164,7 +179,9 @@ async function main(): Promise<void> {
     const maxLoad = Math.max(...loads);
     const meanLoad = loads.reduce((a, b) => a + b, 0) / loads.length;
     console.log("");
-    console.log(`Soak on 3 simulated nodes (real keepalived, agents and operator), ${settings.minutes} min, ${settings.hogsPerNode} busy loop(s) in each node namespace on ${cpus().length} cores; load average (1 min) mean ${meanLoad.toFixed(2)}, max ${maxLoad.toFixed(2)}`);
+    console.log(
+      `Soak on 3 simulated nodes (real keepalived, agents and operator), ${settings.minutes} min, ${settings.hogsPerNode} busy loop(s) in each node namespace on ${cpus().length} cores; load average (1 min) mean ${meanLoad.toFixed(2)}, max ${maxLoad.toFixed(2)}`,
+    );
     console.log("advert   failovers  holder-changes  double-claims (samples)  requests  lost  longest-silence");
     for (const r of rows) {
       console.log(
@@ -179,7 +196,17 @@ async function main(): Promise<void> {
         ].join(" "),
       );
     }
-    console.log(JSON.stringify({ benchmark: "soak", nodes: 3, minutes: settings.minutes, cores: cpus().length, hogsPerNode: settings.hogsPerNode, loadAverage: { mean: Number(meanLoad.toFixed(2)), max: Number(maxLoad.toFixed(2)) }, results: rows }));
+    console.log(
+      JSON.stringify({
+        benchmark: "soak",
+        nodes: 3,
+        minutes: settings.minutes,
+        cores: cpus().length,
+        hogsPerNode: settings.hogsPerNode,
+        loadAverage: { mean: Number(meanLoad.toFixed(2)), max: Number(maxLoad.toFixed(2)) },
+        results: rows,
+      }),
+    );
   } finally {
     await Promise.all(hogs.map((h) => h.stop(1_000)));
     for (const t of tallies.values()) await t.probe.stop();

@@ -202,7 +202,6 @@ function expectedConfig(plan: ClusterPlan, node: string): string {
 
 // --- observation helpers -----------------------------------------------------
 
-
 async function statusNodes(name: string): Promise<NodeStatus[]> {
   const res = await admin.custom.getNamespacedCustomObject(GROUP, VERSION, "default", PLURAL, name);
   const status = (res.body as { status?: { nodes?: NodeStatus[] } }).status;
@@ -274,12 +273,16 @@ async function snapshot(): Promise<{ configs: string[]; reloads: number[] }> {
 
 /** resourceVersion of every node Secret. */
 async function nodeSecretVersions(): Promise<string[]> {
-  return Promise.all(nodes.nodes.map(async (n) => (await admin.core.readNamespacedSecret(nodeConfigSecretName(n.name), NS)).body.metadata?.resourceVersion ?? ""));
+  return Promise.all(
+    nodes.nodes.map(async (n) => (await admin.core.readNamespacedSecret(nodeConfigSecretName(n.name), NS)).body.metadata?.resourceVersion ?? ""),
+  );
 }
 
 /** The last line of a node's agent log with this message. */
 function lastLog(node: string, message: string): LogLine | undefined {
-  return agentLog(node).reverse().find((l) => l.message === message);
+  return agentLog(node)
+    .reverse()
+    .find((l) => l.message === message);
 }
 
 /** Pids of keepalived processes (parent and children) inside a node. */
@@ -291,7 +294,20 @@ function startAgent(node: NetNode): NodeProcess {
   const proc = nodes.spawn(
     node,
     process.execPath,
-    ["--import", "tsx", join(REPO_ROOT, "src/main.ts"), "agent", "--kubeconfig", agentKubeconfigs.get(node.name) ?? "", "--keepalived-path", "/usr/sbin/keepalived", "--heartbeat-interval", "1s", "--lease-duration", "5s"],
+    [
+      "--import",
+      "tsx",
+      join(REPO_ROOT, "src/main.ts"),
+      "agent",
+      "--kubeconfig",
+      agentKubeconfigs.get(node.name) ?? "",
+      "--keepalived-path",
+      "/usr/sbin/keepalived",
+      "--heartbeat-interval",
+      "1s",
+      "--lease-duration",
+      "5s",
+    ],
     { env: { ...process.env, NODE_NAME: node.name, POD_NAMESPACE: NS, HOST_IP: node.ipv4, LOG_LEVEL: "info" } },
   );
   agents.set(node.name, proc);
@@ -306,11 +322,15 @@ async function master(name: string): Promise<string | undefined> {
 
 /** Waits until the VirtualIP has one MASTER in its status and its address is on that node only; returns the node. */
 async function settledMaster(def: VipDef, timeoutMs = 20_000): Promise<string> {
-  return waitFor(`${def.name} settled on one MASTER`, async () => {
-    const m = await master(def.name);
-    const h = await holders(def.spec.address);
-    return m !== undefined && h.length === 1 && h[0] === m ? m : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${def.name} settled on one MASTER`,
+    async () => {
+      const m = await master(def.name);
+      const h = await holders(def.spec.address);
+      return m !== undefined && h.length === 1 && h[0] === m ? m : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 // --- lifecycle ---------------------------------------------------------------
@@ -348,7 +368,9 @@ function printLatencies(): void {
   if (healthy.length === 0) return;
   const sorted = healthy.sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  console.log(`Transition -> API write latency (API server up), ${sorted.length} reports: min ${sorted[0]} ms, median ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${sorted[sorted.length - 1]} ms`);
+  console.log(
+    `Transition -> API write latency (API server up), ${sorted.length} reports: min ${sorted[0]} ms, median ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${sorted[sorted.length - 1]} ms`,
+  );
 }
 
 after(async () => {
@@ -415,7 +437,10 @@ void describe("agent RBAC (config/rbac/agent_*.yaml)", () => {
     const all = await kubectl(cp, ["get", "secrets", "-n", ns, "-o", "name"], { kubeconfig: kc, check: false });
     assert.notEqual(all.code, 0);
     assert.match(all.stderr, /forbidden/i);
-    const watch = await kubectl(cp, ["get", "secrets", "-n", ns, "--field-selector=metadata.name=mine", "--watch", "--request-timeout=2s", "-o", "name"], { kubeconfig: kc, check: false });
+    const watch = await kubectl(cp, ["get", "secrets", "-n", ns, "--field-selector=metadata.name=mine", "--watch", "--request-timeout=2s", "-o", "name"], {
+      kubeconfig: kc,
+      check: false,
+    });
     assert.doesNotMatch(watch.stderr, /forbidden/i);
   });
 });
@@ -431,7 +456,10 @@ void describe("agent with keepalived in three nodes", () => {
       });
       const m = entries.find((e) => e.state === "MASTER")!;
       // Ranked default priorities (ADR 0014): distinct, from 250 down to 100.
-      assert.deepEqual(entries.map((e) => e.priority).sort((a, b) => (a ?? 0) - (b ?? 0)), [100, 175, 250]);
+      assert.deepEqual(
+        entries.map((e) => e.priority).sort((a, b) => (a ?? 0) - (b ?? 0)),
+        [100, 175, 250],
+      );
       for (const e of entries) assert.ok(e.since && e.lastReportTime, "since and lastReportTime are set");
       const held = await waitFor(`${def.spec.address} on exactly one eth0`, async () => {
         const h = await holders(def.spec.address);
@@ -449,17 +477,24 @@ void describe("agent with keepalived in three nodes", () => {
       assert.equal(lease.body.spec?.leaseDurationSeconds, 5);
       assert.equal(lease.body.metadata?.annotations?.[ANNOTATION_DEFAULT_INTERFACE], "eth0");
       const first = new Date(lease.body.spec?.renewTime ?? 0).getTime();
-      await waitFor(`Lease of ${n.name} renewed`, async () => {
-        const again = await admin.coordination.readNamespacedLease(agentLeaseName(n.name), NS);
-        return new Date(again.body.spec?.renewTime ?? 0).getTime() > first;
-      }, 5000);
+      await waitFor(
+        `Lease of ${n.name} renewed`,
+        async () => {
+          const again = await admin.coordination.readNamespacedLease(agentLeaseName(n.name), NS);
+          return new Date(again.body.spec?.renewTime ?? 0).getTime() > first;
+        },
+        5000,
+      );
     }
   });
 
   void test("the agent serves metrics and health probes", async () => {
     const node = nodes.nodes[0]!.name;
     const text = await metricsOf(node);
-    assert.equal(metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "MASTER" }) + metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "BACKUP" }), 2);
+    assert.equal(
+      metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "MASTER" }) + metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "BACKUP" }),
+      2,
+    );
     assert.ok(metricValue(text, "keepalived_vip_agent_report_latency_seconds_count") >= 1);
     for (const probe of ["healthz", "readyz"]) {
       const res = await nodes.exec(node, "curl", ["-fsS", `http://127.0.0.1:9101/${probe}`]);
@@ -473,12 +508,16 @@ void describe("agent with keepalived in three nodes", () => {
     const target = nodes.nodes.find((n) => n.name !== webMaster)!.name;
     const before = { web: await statusNodes(WEB.name), db: await statusNodes(DB.name) };
     const reloadsBefore = metricValue(await metricsOf(target), "keepalived_vip_agent_reloads_total");
-    const transitionsBefore = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+    const transitionsBefore = await Promise.all(
+      nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")),
+    );
 
     await applyObject(admin, vipObject({ ...WEB, spec: { ...WEB.spec, vrrp: { priorities: { [target]: 150 } } } }), { fieldManager: MANAGER });
     await publishConfigs([WEB, DB]);
 
-    const entry = await waitFor(`priority 150 reported by ${target}`, async () => (await statusNodes(WEB.name)).find((e) => e.name === target && e.priority === 150));
+    const entry = await waitFor(`priority 150 reported by ${target}`, async () =>
+      (await statusNodes(WEB.name)).find((e) => e.name === target && e.priority === 150),
+    );
     assert.equal(metricValue(await metricsOf(target), "keepalived_vip_agent_reloads_total"), reloadsBefore + 1, "exactly one reload");
     await new Promise((r) => setTimeout(r, 3000));
     const after = { web: await statusNodes(WEB.name), db: await statusNodes(DB.name) };
@@ -492,7 +531,9 @@ void describe("agent with keepalived in three nodes", () => {
         `${key}: a state or since changed`,
       );
     }
-    const transitionsAfter = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+    const transitionsAfter = await Promise.all(
+      nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")),
+    );
     assert.deepEqual(transitionsAfter, transitionsBefore, "no VRRP transition on any node");
   });
 
@@ -506,16 +547,28 @@ void describe("agent with keepalived in three nodes", () => {
       (await statusNodes(DB.name)).find((e) => e.name === target)?.priority,
     ];
     const before = await planned();
-    assert.ok(before.every((p) => p !== undefined && p > 1), `planned priorities of ${target}: ${before.join(",")}`);
-    const keepalivedLines = (): string[] => agentLog(target).filter((l) => l.message === "keepalived").map((l) => String(l.line));
+    assert.ok(
+      before.every((p) => p !== undefined && p > 1),
+      `planned priorities of ${target}: ${before.join(",")}`,
+    );
+    const keepalivedLines = (): string[] =>
+      agentLog(target)
+        .filter((l) => l.message === "keepalived")
+        .map((l) => String(l.line));
     const linesBefore = keepalivedLines().length;
-    const transitionsBefore = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+    const transitionsBefore = await Promise.all(
+      nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")),
+    );
 
     await publishConfigs([WEB, DB], [target]);
     await waitFor(`priority 1 reported by ${target} for web and db`, async () => ((await planned()).every((p) => p === 1) ? true : undefined));
     // What the status says is what keepalived did: it lowered both instances to 1 (read from the track file, no reload).
     await waitFor(`keepalived on ${target} lowering both instances to 1`, () =>
-      Promise.resolve(keepalivedLines().slice(linesBefore).filter((l) => /Changing effective priority from \d+ to 1$/.test(l)).length >= 2 || undefined),
+      Promise.resolve(
+        keepalivedLines()
+          .slice(linesBefore)
+          .filter((l) => /Changing effective priority from \d+ to 1$/.test(l)).length >= 2 || undefined,
+      ),
     );
     assert.equal(await master(WEB.name), webMaster);
     assert.equal(await master(DB.name), dbMaster);
@@ -526,7 +579,9 @@ void describe("agent with keepalived in three nodes", () => {
       const now = await planned();
       return now.every((p, i) => p === before[i]) ? true : undefined;
     });
-    const transitionsAfter = await Promise.all(nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")));
+    const transitionsAfter = await Promise.all(
+      nodes.nodes.map(async (n) => metricValue(await metricsOf(n.name), "keepalived_vip_agent_vrrp_transitions_total")),
+    );
     assert.deepEqual(transitionsAfter, transitionsBefore, "no VRRP transition on any node");
   });
 
@@ -544,7 +599,10 @@ void describe("agent with keepalived in three nodes", () => {
     await writeNodeSecret(node.name, { json: broken, hash: "broken" });
 
     // Both instances changed and both fail: each is refused on its own (ADR 0016).
-    await waitFor("the config-test failure metric", async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 2);
+    await waitFor(
+      "the config-test failure metric",
+      async () => metricValue(await metricsOf(node.name), "keepalived_vip_agent_config_test_failures_total") === failuresBefore + 2,
+    );
     const events = await waitFor("ConfigTestFailed Events on both VirtualIPs", async () => {
       const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");
       const named = new Set(res.body.items.map((e) => e.involvedObject.name));
@@ -553,11 +611,17 @@ void describe("agent with keepalived in three nodes", () => {
     for (const e of events) {
       assert.equal(e.type, "Warning");
       assert.equal(e.involvedObject.kind, KIND);
-      assert.match(e.message ?? "", new RegExp(`Node ${node.name} refused VRRP instance \\S+ \\(spec\\.interface\\): .*; its last good version keeps running$`));
+      assert.match(
+        e.message ?? "",
+        new RegExp(`Node ${node.name} refused VRRP instance \\S+ \\(spec\\.interface\\): .*; its last good version keeps running$`),
+      );
       assert.match(e.message ?? "", /interface nosuch0 .*doesn't exist|Non-existent interface/);
       assert.doesNotMatch(e.message ?? "", /keepalived\.conf|\/run\//, "no file paths");
     }
-    assert.ok(agentLog(node.name).some((l) => l.message === "Refused keepalived config"), "a log line names the refusal");
+    assert.ok(
+      agentLog(node.name).some((l) => l.message === "Refused keepalived config"),
+      "a log line names the refusal",
+    );
     assert.equal(liveConfigOf(node), liveConfig, "the live config is unchanged");
     assert.deepEqual(keepalivedPids(node.name).sort(), pidsBefore, "keepalived was neither restarted nor replaced");
     assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "no reload");
@@ -565,7 +629,11 @@ void describe("agent with keepalived in three nodes", () => {
     for (const def of [WEB, DB]) {
       await waitFor(`${node.name}'s entry of ${def.name} says why`, async () => {
         const e = (await statusNodes(def.name)).find((x) => x.name === node.name);
-        return e && /^spec\.interface: keepalived refused VRRP instance .*nosuch0.*the last good version keeps running$/.test(e.configRejected ?? "") && ["MASTER", "BACKUP"].includes(e.state);
+        return (
+          e &&
+          /^spec\.interface: keepalived refused VRRP instance .*nosuch0.*the last good version keeps running$/.test(e.configRejected ?? "") &&
+          ["MASTER", "BACKUP"].includes(e.state)
+        );
       });
     }
 
@@ -574,7 +642,10 @@ void describe("agent with keepalived in three nodes", () => {
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(metricValue(await metricsOf(node.name), "keepalived_vip_agent_reloads_total"), reloadsBefore, "same bytes: no reload");
     for (const def of [WEB, DB]) {
-      await waitFor(`${node.name}'s refusal of ${def.name} cleared`, async () => (await statusNodes(def.name)).find((x) => x.name === node.name)?.configRejected === undefined);
+      await waitFor(
+        `${node.name}'s refusal of ${def.name} cleared`,
+        async () => (await statusNodes(def.name)).find((x) => x.name === node.name)?.configRejected === undefined,
+      );
     }
   });
 
@@ -642,7 +713,11 @@ void describe("agent with keepalived in three nodes", () => {
       return waiting.every((v) => v === 0) && nodes.nodes.every((n) => liveConfigOf(n) === expectedConfig(plan, n.name));
     });
     const after = await snapshot();
-    assert.deepEqual(after.reloads, before.reloads.map((r) => r + 1), "one reload per node");
+    assert.deepEqual(
+      after.reloads,
+      before.reloads.map((r) => r + 1),
+      "one reload per node",
+    );
     await settledMaster(CACHE);
     assert.ok(await waitFor(`ping ${CACHE.spec.address}`, () => pingFromClient(CACHE.spec.address), 10_000));
   });
@@ -652,9 +727,17 @@ void describe("agent with keepalived in three nodes", () => {
     const moved: VipDef = { ...CACHE, spec: { ...CACHE.spec, address: "192.0.2.53" } };
     await applyObject(admin, vipObject(moved), { fieldManager: MANAGER });
     const after = await planFor([WEB, DB, CACHE]);
-    assert.deepEqual(after.nodes.map((p) => p.hash), before.nodes.map((p) => p.hash), "node.json does not change");
+    assert.deepEqual(
+      after.nodes.map((p) => p.hash),
+      before.nodes.map((p) => p.hash),
+      "node.json does not change",
+    );
     const changed = after.published.filter((p) => before.published.find((q) => q.name === p.name)?.hash !== p.hash);
-    assert.deepEqual(changed.map((p) => p.published.virtualIPs), [["default/cache"]], "only the cache instance changes");
+    assert.deepEqual(
+      changed.map((p) => p.published.virtualIPs),
+      [["default/cache"]],
+      "only the cache instance changes",
+    );
     const nodeVersions = await nodeSecretVersions();
     const reloadsBefore = (await snapshot()).reloads;
 
@@ -664,7 +747,11 @@ void describe("agent with keepalived in three nodes", () => {
       return (await holders(moved.spec.address)).length === 1 && (await holders(CACHE.spec.address)).length === 0;
     });
     for (const n of nodes.nodes) assert.equal(liveConfigOf(n), expectedConfig(after, n.name), `${n.name} runs the assembled config`);
-    assert.deepEqual((await snapshot()).reloads, reloadsBefore.map((r) => r + 1), "one reload per node");
+    assert.deepEqual(
+      (await snapshot()).reloads,
+      reloadsBefore.map((r) => r + 1),
+      "one reload per node",
+    );
     assert.deepEqual(await nodeSecretVersions(), nodeVersions, "no node Secret was written");
     assert.ok(await waitFor(`ping ${moved.spec.address}`, () => pingFromClient(moved.spec.address), 10_000));
     CACHE.spec.address = moved.spec.address;
@@ -720,7 +807,10 @@ void describe("agent with keepalived in three nodes", () => {
     const restarted = keepalivedPids(victim);
     assert.ok(restarted.length >= 2 && restarted.every((p) => !pids.includes(p)), "keepalived was restarted");
     assert.equal(metricValue(await metricsOf(victim), "keepalived_vip_agent_keepalived_restarts_total"), 1);
-    assert.ok(agentLog(victim).some((l) => l.message === "Reported node status" && l.state === "FAULT"), "FAULT was reported after the crash");
+    assert.ok(
+      agentLog(victim).some((l) => l.message === "Reported node status" && l.state === "FAULT"),
+      "FAULT was reported after the crash",
+    );
     assert.ok(await waitFor(`ping ${WEB.spec.address}`, () => pingFromClient(WEB.spec.address), 10_000));
     await settledMaster(DB);
   });
@@ -734,10 +824,14 @@ void describe("agent with keepalived in three nodes", () => {
       const pids = keepalivedPids(victim);
       for (const pid of pids) process.kill(pid, "SIGSTOP");
       for (const pid of pids) process.kill(pid, "SIGKILL");
-      newHolder = await waitFor("a new holder of db's VIP during the outage", async () => {
-        const h = await holders(DB.spec.address);
-        return h.length === 1 && h[0] !== victim ? h[0] : undefined;
-      }, 15_000);
+      newHolder = await waitFor(
+        "a new holder of db's VIP during the outage",
+        async () => {
+          const h = await holders(DB.spec.address);
+          return h.length === 1 && h[0] !== victim ? h[0] : undefined;
+        },
+        15_000,
+      );
       assert.ok(await waitFor(`ping ${DB.spec.address} during the outage`, () => pingFromClient(DB.spec.address), 10_000));
       await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - outageStart))));
       assert.deepEqual(await holders(DB.spec.address), [newHolder], "still exactly one holder at the end of the outage");
@@ -745,10 +839,15 @@ void describe("agent with keepalived in three nodes", () => {
       await cp.startApiServer();
     }
     const back = Date.now();
-    await waitFor("db status to show the new holder as the only MASTER and the victim as BACKUP", async () => {
-      const s = statesOf(await statusNodes(DB.name));
-      return s[newHolder] === "MASTER" && s[victim] === "BACKUP" && Object.values(s).filter((v) => v === "MASTER").length === 1;
-    }, 20_000, 200);
+    await waitFor(
+      "db status to show the new holder as the only MASTER and the victim as BACKUP",
+      async () => {
+        const s = statesOf(await statusNodes(DB.name));
+        return s[newHolder] === "MASTER" && s[victim] === "BACKUP" && Object.values(s).filter((v) => v === "MASTER").length === 1;
+      },
+      20_000,
+      200,
+    );
     const convergedMs = Date.now() - back;
     outages.push({ from: outageStart, to: Date.now() });
     console.log(`Status converged ${convergedMs} ms after the API server returned`);
@@ -762,25 +861,41 @@ void describe("agent with keepalived in three nodes", () => {
     const stopped = agent.stop(30_000);
     // Follow who holds the address until the victim has let go: never nobody (ADR 0018).
     const seen: string[][] = [];
-    const taker = await waitFor("the VIP on another node only", async () => {
-      const h = await holders(WEB.spec.address);
-      seen.push(h);
-      return h.length === 1 && h[0] !== victim ? h[0] : undefined;
-    }, 20_000, 20);
+    const taker = await waitFor(
+      "the VIP on another node only",
+      async () => {
+        const h = await holders(WEB.spec.address);
+        seen.push(h);
+        return h.length === 1 && h[0] !== victim ? h[0] : undefined;
+      },
+      20_000,
+      20,
+    );
     const takeoverMs = Date.now() - t0;
     console.log(`VIP moved from ${victim} to ${taker} ${takeoverMs} ms after SIGTERM of the agent (${seen.length} samples)`);
-    assert.deepEqual(seen.filter((h) => h.length === 0), [], "a sample in which no node held the VIP");
-    assert.ok(seen.some((h) => h.includes(victim) && h.includes(taker)), "the new MASTER held the VIP before the old one let go");
+    assert.deepEqual(
+      seen.filter((h) => h.length === 0),
+      [],
+      "a sample in which no node held the VIP",
+    );
+    assert.ok(
+      seen.some((h) => h.includes(victim) && h.includes(taker)),
+      "the new MASTER held the VIP before the old one let go",
+    );
     // About four advert intervals of 1 s and the agent's own steps; generous for a busy machine.
     assert.ok(takeoverMs < 10_000, `handover took ${takeoverMs} ms`);
     await stopped;
     assert.equal(agent.child.exitCode, 0, "the agent exits 0");
     assert.deepEqual(keepalivedPids(victim), [], "keepalived stopped with the agent");
-    await waitFor("STOPPED entries of the stopped node and the new MASTER", async () => {
-      const web = statesOf(await statusNodes(WEB.name));
-      const db = statesOf(await statusNodes(DB.name));
-      return web[victim] === "STOPPED" && db[victim] === "STOPPED" && web[taker] === "MASTER";
-    }, 10_000);
+    await waitFor(
+      "STOPPED entries of the stopped node and the new MASTER",
+      async () => {
+        const web = statesOf(await statusNodes(WEB.name));
+        const db = statesOf(await statusNodes(DB.name));
+        return web[victim] === "STOPPED" && db[victim] === "STOPPED" && web[taker] === "MASTER";
+      },
+      10_000,
+    );
     assert.ok(await pingFromClient(WEB.spec.address));
   });
 
@@ -792,19 +907,27 @@ void describe("agent with keepalived in three nodes", () => {
     try {
       startAgent(node);
       await waitFor(`keepalived running in ${node.name}`, () => Promise.resolve(keepalivedPids(node.name).length >= 2 || undefined), 15_000);
-      await waitFor(`both instances BACKUP in ${node.name}'s metrics`, async () => {
-        const text = await metricsOf(node.name);
-        return metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "BACKUP" }) === 2 || undefined;
-      }, 15_000);
+      await waitFor(
+        `both instances BACKUP in ${node.name}'s metrics`,
+        async () => {
+          const text = await metricsOf(node.name);
+          return metricValue(text, "keepalived_vip_agent_vrrp_state", { state: "BACKUP" }) === 2 || undefined;
+        },
+        15_000,
+      );
       assert.ok(agentLog(node.name).some((l) => l.message === "Starting keepalived with the installed config"));
     } finally {
       await cp.startApiServer();
     }
-    await waitFor(`${node.name} BACKUP again in both statuses`, async () => {
-      const web = statesOf(await statusNodes(WEB.name));
-      const db = statesOf(await statusNodes(DB.name));
-      return web[node.name] === "BACKUP" && db[node.name] === "BACKUP";
-    }, 20_000);
+    await waitFor(
+      `${node.name} BACKUP again in both statuses`,
+      async () => {
+        const web = statesOf(await statusNodes(WEB.name));
+        const db = statesOf(await statusNodes(DB.name));
+        return web[node.name] === "BACKUP" && db[node.name] === "BACKUP";
+      },
+      20_000,
+    );
     outage.to = Date.now();
     for (const def of [WEB, DB]) assert.equal((await holders(def.spec.address)).length, 1, `${def.name}: one holder`);
   });
@@ -819,9 +942,13 @@ void describe("agent with keepalived in three nodes", () => {
       { fieldManager: MANAGER },
     );
     await publishConfigs([WEB, DB]);
-    await waitFor(`${dropped}'s entry gone from db`, async () => {
-      const s = statesOf(await statusNodes(DB.name));
-      return !(dropped in s) && keep in s;
-    }, 15_000);
+    await waitFor(
+      `${dropped}'s entry gone from db`,
+      async () => {
+        const s = statesOf(await statusNodes(DB.name));
+        return !(dropped in s) && keep in s;
+      },
+      15_000,
+    );
   });
 });

@@ -37,7 +37,20 @@ import {
 } from "../../../src/api/index.js";
 import { applyObject, createKubeClients, type KubeClients } from "../../../src/kube/client.js";
 import { planCluster, type ClusterPlan, type ClusterView } from "../../../src/render/index.js";
-import { createNodes, installProjectCRDs, kubectl, NODE_SANS, podBoundKubeconfig, REPO_ROOT, runCommand, startControlPlane, type ControlPlane, type NetNode, type NodeProcess, type Nodes } from "../../support/index.js";
+import {
+  createNodes,
+  installProjectCRDs,
+  kubectl,
+  NODE_SANS,
+  podBoundKubeconfig,
+  REPO_ROOT,
+  runCommand,
+  startControlPlane,
+  type ControlPlane,
+  type NetNode,
+  type NodeProcess,
+  type Nodes,
+} from "../../support/index.js";
 import { testPool } from "../../support/pools.js";
 import { keepalivedPids as pidsOf, readJsonLog, waitFor } from "./support.js";
 
@@ -56,7 +69,10 @@ interface VipDef {
   spec: Partial<VirtualIPSpecInput> & { address: string; virtualRouterId: number };
 }
 
-const WEB: VipDef = { name: "web", spec: { address: "192.0.2.50", virtualRouterId: 51, vrrp: { preempt: true, priorities: { "node-a": 200, "node-b": 100 } } } };
+const WEB: VipDef = {
+  name: "web",
+  spec: { address: "192.0.2.50", virtualRouterId: 51, vrrp: { preempt: true, priorities: { "node-a": 200, "node-b": 100 } } },
+};
 /** Names an interface no node has. */
 const BAD: VipDef = { name: "bad", spec: { address: "192.0.2.51", virtualRouterId: 52, interface: "eth9" } };
 /** Created after BAD, on the same nodes. */
@@ -66,14 +82,25 @@ const DB: VipDef = { name: "db", spec: { address: "192.0.2.53", virtualRouterId:
  * the node's own addresses: a secondary /24 on the node network and a /24 of
  * another network (node-b is their MASTER).
  */
-const SIDE: VipDef = { name: "side", spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { preempt: true, priorities: { "node-a": 100, "node-b": 200 } } } };
-const HOSTNET: VipDef = { name: "hostnet", spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { preempt: true, priorities: { "node-a": 100, "node-b": 200 } } } };
+const SIDE: VipDef = {
+  name: "side",
+  spec: { address: "192.0.2.90", virtualRouterId: 54, vrrp: { preempt: true, priorities: { "node-a": 100, "node-b": 200 } } },
+};
+const HOSTNET: VipDef = {
+  name: "hostnet",
+  spec: { address: "198.51.100.5", virtualRouterId: 55, vrrp: { preempt: true, priorities: { "node-a": 100, "node-b": 200 } } },
+};
 const PREEXISTING = ["192.0.2.90/24", "198.51.100.5/24"];
 
 const defs = new Map<string, VipDef>();
 
 function vipObject(def: VipDef): Record<string, unknown> {
-  return { apiVersion: API_VERSION, kind: KIND, metadata: { name: def.name, namespace: "default" }, spec: { serviceRef: { name: def.name }, forwarding: "kube-proxy", ...def.spec } };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: def.name, namespace: "default" },
+    spec: { serviceRef: { name: def.name }, forwarding: "kube-proxy", ...def.spec },
+  };
 }
 
 async function applyVip(def: VipDef): Promise<void> {
@@ -124,8 +151,22 @@ async function writeSecret(name: string, component: string, annotations: Record<
 async function publish(): Promise<ClusterPlan> {
   const plan = planCluster(clusterView(await readVips()));
   assert.deepEqual(plan.problems, [], "the test view renders without problems");
-  for (const p of plan.published) await writeSecret(instanceSecretName(p.name), COMPONENT_INSTANCE_CONFIG, { [ANNOTATION_INSTANCE]: p.name, [ANNOTATION_CONFIG_HASH]: p.hash }, SECRET_KEY_INSTANCE, p.json);
-  for (const p of plan.nodes) await writeSecret(nodeConfigSecretName(p.node), COMPONENT_NODE_CONFIG, { [ANNOTATION_NODE]: p.node, [ANNOTATION_CONFIG_HASH]: p.hash }, SECRET_KEY_NODE, p.json);
+  for (const p of plan.published)
+    await writeSecret(
+      instanceSecretName(p.name),
+      COMPONENT_INSTANCE_CONFIG,
+      { [ANNOTATION_INSTANCE]: p.name, [ANNOTATION_CONFIG_HASH]: p.hash },
+      SECRET_KEY_INSTANCE,
+      p.json,
+    );
+  for (const p of plan.nodes)
+    await writeSecret(
+      nodeConfigSecretName(p.node),
+      COMPONENT_NODE_CONFIG,
+      { [ANNOTATION_NODE]: p.node, [ANNOTATION_CONFIG_HASH]: p.hash },
+      SECRET_KEY_NODE,
+      p.json,
+    );
   return plan;
 }
 
@@ -179,7 +220,6 @@ function liveConfig(n: NetNode): string {
   return readFileSync(join(n.runtimeDir, "keepalived.conf"), "utf8");
 }
 
-
 async function eventsOf(name: string): Promise<string[]> {
   const res = await admin.core.listNamespacedEvent("default", undefined, undefined, undefined, "reason=ConfigTestFailed");
   return res.body.items.filter((e) => e.involvedObject.name === name).map((e) => e.message ?? "");
@@ -189,7 +229,20 @@ function startAgent(n: NetNode): void {
   const proc = nodes.spawn(
     n,
     process.execPath,
-    ["--import", "tsx", join(REPO_ROOT, "src/main.ts"), "agent", "--kubeconfig", kubeconfigs.get(n.name) ?? "", "--keepalived-path", "/usr/sbin/keepalived", "--heartbeat-interval", "1s", "--lease-duration", "5s"],
+    [
+      "--import",
+      "tsx",
+      join(REPO_ROOT, "src/main.ts"),
+      "agent",
+      "--kubeconfig",
+      kubeconfigs.get(n.name) ?? "",
+      "--keepalived-path",
+      "/usr/sbin/keepalived",
+      "--heartbeat-interval",
+      "1s",
+      "--lease-duration",
+      "5s",
+    ],
     { env: { ...process.env, NODE_NAME: n.name, POD_NAMESPACE: NS, HOST_IP: n.ipv4, LOG_LEVEL: "info" } },
   );
   agents.set(n.name, proc);
@@ -234,15 +287,21 @@ void describe("per-instance isolation with real keepalived", () => {
       return e.length === 2 && e.every((x) => x.state === "FAULT" && x.configRejected) ? e : undefined;
     });
     for (const e of bad) {
-      assert.match(e.configRejected ?? "", /^spec\.interface: keepalived refused VRRP instance \S+: .*interface eth9 .*doesn't exist.*; it does not run on this node$/);
+      assert.match(
+        e.configRejected ?? "",
+        /^spec\.interface: keepalived refused VRRP instance \S+: .*interface eth9 .*doesn't exist.*; it does not run on this node$/,
+      );
       assert.ok((e.configRejected ?? "").length <= 1024);
     }
     for (const n of nodes.nodes) {
       assert.doesNotMatch(liveConfig(n), /eth9/, `${n.name} runs without the refused instance`);
       assert.match(liveConfig(n), /192\.0\.2\.50/);
     }
-    for (const def of [WEB, SIDE, HOSTNET]) for (const e of await entries(def.name)) assert.equal(e.configRejected, undefined, `${def.name}/${e.name} carries no refusal`);
-    await waitFor("an Event on bad naming the instance", async () => (await eventsOf(BAD.name)).some((m) => /refused VRRP instance \S+ \(spec\.interface\): .*eth9/.test(m)));
+    for (const def of [WEB, SIDE, HOSTNET])
+      for (const e of await entries(def.name)) assert.equal(e.configRejected, undefined, `${def.name}/${e.name} carries no refusal`);
+    await waitFor("an Event on bad naming the instance", async () =>
+      (await eventsOf(BAD.name)).some((m) => /refused VRRP instance \S+ \(spec\.interface\): .*eth9/.test(m)),
+    );
     assert.deepEqual(await eventsOf(WEB.name), [], "no Event on web");
     assert.deepEqual(await holders(BAD.spec.address), []);
   });
@@ -253,7 +312,10 @@ void describe("per-instance isolation with real keepalived", () => {
     await publish();
     await settledMaster(DB);
     const bad = await entries(BAD.name);
-    assert.ok(bad.every((e) => e.state === "FAULT" && e.configRejected), "bad is still refused");
+    assert.ok(
+      bad.every((e) => e.state === "FAULT" && e.configRejected),
+      "bad is still refused",
+    );
     assert.equal((await entries(WEB.name)).find((e) => e.state === "MASTER")?.since, webSince, "web had no transition");
     const tests = agentLog("node-a").filter((l) => l.message === "Judged VRRP instances one by one");
     assert.ok(tests.length >= 1, "node-a judged the instances one by one at least once");
@@ -303,7 +365,9 @@ void describe("leftover cleanup after a keepalived crash", () => {
     const after = await addressesOn(victim);
     for (const a of PREEXISTING) assert.ok(after.includes(a), `${a} is still on node-a`);
     assert.ok(after.includes(`${victim.ipv4}/24`), "the host address is still there");
-    const removed = agentLog("node-a").filter((l) => l.message === "Removed leftover VIP").map((l) => l.address);
+    const removed = agentLog("node-a")
+      .filter((l) => l.message === "Removed leftover VIP")
+      .map((l) => l.address);
     assert.ok(removed.includes(WEB.spec.address));
     for (const a of [SIDE.spec.address, HOSTNET.spec.address]) assert.ok(!removed.includes(a), `${a} was not removed`);
     assert.ok(existsSync(join(victim.runtimeDir, "addresses-before-keepalived.json")), "the snapshot is kept in the runtime directory");

@@ -21,7 +21,13 @@ function renderedConfig(node: string): string {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { name: "web", namespace: "default", creationTimestamp: "2024-01-01T00:00:00Z" },
-    spec: { serviceRef: { name: "web" }, address: "192.0.2.50", virtualRouterId: 51, forwarding: "kube-proxy", vrrp: { version: 3, advertisementInterval: "100ms" } },
+    spec: {
+      serviceRef: { name: "web" },
+      address: "192.0.2.50",
+      virtualRouterId: 51,
+      forwarding: "kube-proxy",
+      vrrp: { version: 3, advertisementInterval: "100ms" },
+    },
   });
   if (!res.ok) throw new Error(res.error);
   const plan = planCluster({

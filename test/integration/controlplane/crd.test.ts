@@ -37,7 +37,7 @@ void describe("VirtualIP CRD", () => {
   void test("installs and becomes Established", async () => {
     const names = await installCRDs(cp, [CRD_FILE, POOL_CRD_FILE]);
     assert.deepEqual(names, [`${PLURAL}.${GROUP}`, `virtualippools.${GROUP}`]);
-    const res = await kubectl(cp, ["get", "crd", `${PLURAL}.${GROUP}`, "-o", "jsonpath={.status.conditions[?(@.type==\"Established\")].status}"]);
+    const res = await kubectl(cp, ["get", "crd", `${PLURAL}.${GROUP}`, "-o", 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
     assert.equal(res.stdout, "True");
   });
 

@@ -131,10 +131,7 @@ void describe("list+watch against the API server", () => {
 
       await waitFor("the relist after 410", () => restarts.includes("relisted"));
       await waitFor("the relist's changes", () => events.some((e) => e.type === "DELETED"));
-      assert.deepEqual(
-        events.map((e) => `${e.type} ${e.name} ${e.origin}`).sort(),
-        ["ADDED added list", "DELETED deleted list", "MODIFIED changed list"],
-      );
+      assert.deepEqual(events.map((e) => `${e.type} ${e.name} ${e.origin}`).sort(), ["ADDED added list", "DELETED deleted list", "MODIFIED changed list"]);
       assert.deepEqual(view, ["added", "changed", "kept", "seen"]);
       assert.deepEqual(lw.health(), { ok: true });
 

@@ -196,7 +196,11 @@ void describe("cleanup", () => {
   });
 
   void test("the stale-run sweep removes what a dead run left and spares live runs", async () => {
-    const fakeRun = (): string => `zz${randomBytes(8).toString("hex").replace(/[^0-9a-z]/g, "").slice(0, 5)}`;
+    const fakeRun = (): string =>
+      `zz${randomBytes(8)
+        .toString("hex")
+        .replace(/[^0-9a-z]/g, "")
+        .slice(0, 5)}`;
     const deadId = fakeRun();
     const orphanNs = `kvo${fakeRun()}-orphan`;
     const deadNs = `kvo${deadId}0-node-a`;
@@ -217,7 +221,12 @@ void describe("cleanup", () => {
       writeFileSync(join(RUN_STATE_ROOT, runId, "run.json"), JSON.stringify({ runId, links: [], dirs: [], processes: [], ...record }));
     };
     // Dead: its owner pid is ours, but the start time does not match (pid reuse).
-    writeRun(deadId, { owner: { pid: process.pid, startTime: 1 }, netns: [deadNs], processes: [{ pid: onHost.pid, startTime: startTimeOf(onHost.pid) }], dirs: [deadDir] });
+    writeRun(deadId, {
+      owner: { pid: process.pid, startTime: 1 },
+      netns: [deadNs],
+      processes: [{ pid: onHost.pid, startTime: startTimeOf(onHost.pid) }],
+      dirs: [deadDir],
+    });
     writeRun(liveId, { owner: { pid: owner.pid, startTime: startTimeOf(owner.pid) }, netns: [liveNs] });
     try {
       let report = sweepStaleRuns();

@@ -8,7 +8,24 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ANNOTATION_INTERFACES, ANNOTATION_IPVS, agentFieldManager, GROUP, PLURAL, VERSION } from "../../../src/api/index.js";
 import * as k8s from "@kubernetes/client-node";
-import { APP_NS, conditionOf, createNode, createService, createVip, eventsFor, eventually, readNodeConfig, readVip, renewAgentLease, runOperator, startOperatorEnv, vipsInConfig, type OperatorEnv, type OperatorProcess, type StoredVip } from "./harness.js";
+import {
+  APP_NS,
+  conditionOf,
+  createNode,
+  createService,
+  createVip,
+  eventsFor,
+  eventually,
+  readNodeConfig,
+  readVip,
+  renewAgentLease,
+  runOperator,
+  startOperatorEnv,
+  vipsInConfig,
+  type OperatorEnv,
+  type OperatorProcess,
+  type StoredVip,
+} from "./harness.js";
 
 const NODES = [
   ["node-a", "192.0.2.11"],
@@ -55,8 +72,13 @@ void describe("refusals from what the agents publish", () => {
     await createVip(env, "bad", { service: "bad", address: "192.0.2.51", virtualRouterId: 52, interface: "eth9" });
     const v = await waitForReady("bad", "InterfaceNotFound");
     assert.equal(conditionOf(v, "Ready")?.status, "False");
-    assert.match(conditionOf(v, "Ready")?.message ?? "", /^VirtualIP default\/bad: spec\.interface: interface eth9 is on none of the selected nodes that published their interfaces \(node-a, node-b\)/);
-    await eventually(async () => (await eventsFor(env, "bad")).some((e) => e.type === "Warning" && e.reason === "InterfaceNotFound"), { what: "an InterfaceNotFound Event" });
+    assert.match(
+      conditionOf(v, "Ready")?.message ?? "",
+      /^VirtualIP default\/bad: spec\.interface: interface eth9 is on none of the selected nodes that published their interfaces \(node-a, node-b\)/,
+    );
+    await eventually(async () => (await eventsFor(env, "bad")).some((e) => e.type === "Warning" && e.reason === "InterfaceNotFound"), {
+      what: "an InterfaceNotFound Event",
+    });
     for (const [n] of NODES) assert.deepEqual(vipsInConfig(await readNodeConfig(env, n)), ["default/web"], `${n}: only web is published`);
     assert.equal(conditionOf(await readVip(env, "web"), "Ready")?.reason, "NoMaster");
   });
@@ -64,10 +86,13 @@ void describe("refusals from what the agents publish", () => {
   void test("a VirtualIP created afterwards on the same nodes goes in; an interface the nodes have is fine", async () => {
     await createVip(env, "later", { service: "later", address: "192.0.2.52", virtualRouterId: 53, interface: "eth1" });
     await waitForReady("later", "NoMaster");
-    await eventually(async () => {
-      const cfgs = await Promise.all(NODES.map(([n]) => readNodeConfig(env, n)));
-      return cfgs.every((c) => vipsInConfig(c).join() === "default/later,default/web");
-    }, { what: "later in every node config" });
+    await eventually(
+      async () => {
+        const cfgs = await Promise.all(NODES.map(([n]) => readNodeConfig(env, n)));
+        return cfgs.every((c) => vipsInConfig(c).join() === "default/later,default/web");
+      },
+      { what: "later in every node config" },
+    );
     assert.equal(conditionOf(await readVip(env, "bad"), "Ready")?.reason, "InterfaceNotFound");
   });
 
@@ -78,14 +103,20 @@ void describe("refusals from what the agents publish", () => {
   });
 
   void test("a node's configRejected entry makes that VirtualIP alone Ready=False ConfigRejected", async () => {
-    const words = "spec.interface: keepalived refused VRRP instance vip_4_53_eth1: (Line 9) WARNING - interface eth1 for vrrp_instance vip_4_53_eth1 doesn't exist; it does not run on this node";
+    const words =
+      "spec.interface: keepalived refused VRRP instance vip_4_53_eth1: (Line 9) WARNING - interface eth1 for vrrp_instance vip_4_53_eth1 doesn't exist; it does not run on this node";
     await env.admin.custom.patchNamespacedCustomObjectStatus(
       GROUP,
       VERSION,
       APP_NS,
       PLURAL,
       "later",
-      { apiVersion: `${GROUP}/${VERSION}`, kind: "VirtualIP", metadata: { name: "later", namespace: APP_NS }, status: { nodes: [{ name: "node-a", state: "FAULT", since: new Date().toISOString(), configRejected: words }] } },
+      {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "VirtualIP",
+        metadata: { name: "later", namespace: APP_NS },
+        status: { nodes: [{ name: "node-a", state: "FAULT", since: new Date().toISOString(), configRejected: words }] },
+      },
       undefined,
       agentFieldManager("node-a"),
       true,

@@ -35,7 +35,9 @@ const running = new Map<string, string[]>(NODES.map((n) => [n, []]));
 const alive = new Set<string>(NODES);
 
 function beat(): Promise<void[]> {
-  return Promise.all([...alive].map((n) => renewAgentLease(env, n, { durationSeconds: 2, iface: "eth0", running: running.get(n) ?? [] }).catch(() => undefined)));
+  return Promise.all(
+    [...alive].map((n) => renewAgentLease(env, n, { durationSeconds: 2, iface: "eth0", running: running.get(n) ?? [] }).catch(() => undefined)),
+  );
 }
 
 /** Sets what `node` publishes and waits for it to be written. */
@@ -104,7 +106,10 @@ void describe("deletion waits for the nodes", () => {
     await createVip(env, "web2", { service: "web2", address: "192.0.2.50", virtualRouterId: 52 });
     await createVip(env, "web3", { service: "web3", address: "192.0.2.53", virtualRouterId: 51 });
     assert.match(conditionOf(await waitForReady("web2", "Conflict"), "Ready")?.message ?? "", /default\/web2: spec\.address: 192\.0\.2\.50 is still held/);
-    assert.match(conditionOf(await waitForReady("web3", "Conflict"), "Ready")?.message ?? "", /default\/web3: spec\.virtualRouterId: 51 is still held by a VirtualIP being deleted/);
+    assert.match(
+      conditionOf(await waitForReady("web3", "Conflict"), "Ready")?.message ?? "",
+      /default\/web3: spec\.virtualRouterId: 51 is still held by a VirtualIP being deleted/,
+    );
 
     // A live node that still runs the address is waited for, however long.
     await sleep((DELETION_TIMEOUT_S + 2) * 1000);
@@ -137,7 +142,10 @@ void describe("deletion waits for the nodes", () => {
     const events = await eventsFor(env, "api");
     const given = events.find((e) => e.reason === "DeletionUnconfirmed");
     assert.equal(given?.type, "Warning");
-    assert.match(given?.message ?? "", /^node node-a did not confirm that 192\.0\.2\.60 is gone within the deletion timeout \(6s\): the agent of node node-a is not live$/);
+    assert.match(
+      given?.message ?? "",
+      /^node node-a did not confirm that 192\.0\.2\.60 is gone within the deletion timeout \(6s\): the agent of node node-a is not live$/,
+    );
     alive.add("node-a");
     await publish("node-a", []);
   });
@@ -169,7 +177,20 @@ spec:
       // The API server loads a policy within a moment: wait until it refuses.
       await eventually(
         async () => {
-          const res = await kubectl(env.cp, ["patch", "service", "blocked", "--subresource=status", "--dry-run=server", "--type=merge", "-p", '{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.99"}]}}}'], { check: false });
+          const res = await kubectl(
+            env.cp,
+            [
+              "patch",
+              "service",
+              "blocked",
+              "--subresource=status",
+              "--dry-run=server",
+              "--type=merge",
+              "-p",
+              '{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.99"}]}}}',
+            ],
+            { check: false },
+          );
           return res.code !== 0 && /cannot be written/.test(res.stderr) ? true : undefined;
         },
         { what: "the policy in force" },
@@ -177,7 +198,16 @@ spec:
       await createVip(env, "blocked", { service: "blocked", address: "192.0.2.70", virtualRouterId: 71 });
       await createVip(env, "free", { service: "web", address: "192.0.2.71", virtualRouterId: 72 });
       await waitForReady("free", "NoMaster");
-      await eventually(() => /blocked/.test(readFileSync(op.logFile, "utf8").split("\n").filter((l) => l.includes("Failed to reconcile")).join("\n")) || undefined, { what: "the blocked write refused" }).catch((e: unknown) => Promise.reject(new Error(`${String(e)}\n${op.log()}`)));
+      await eventually(
+        () =>
+          /blocked/.test(
+            readFileSync(op.logFile, "utf8")
+              .split("\n")
+              .filter((l) => l.includes("Failed to reconcile"))
+              .join("\n"),
+          ) || undefined,
+        { what: "the blocked write refused" },
+      ).catch((e: unknown) => Promise.reject(new Error(`${String(e)}\n${op.log()}`)));
       await deleteVip(env, "free");
       await eventually(async () => ((await readVip(env, "free")) === undefined ? true : undefined), { what: "free gone" });
       assert.ok(await readVip(env, "blocked"), "the blocked one is still there");
@@ -186,4 +216,3 @@ spec:
     }
   });
 });
-

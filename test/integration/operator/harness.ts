@@ -191,12 +191,18 @@ export async function runOperator(
     exited: () => child.exitCode !== null || child.signalCode !== null,
     log: () => tailFile(logFile, 60),
   };
-  await eventually(async () => (proc.exited() ? Promise.reject(new Error(`operator exited:\n${proc.log()}`)) : proc.ready()), { timeoutMs: 60_000, what: `operator ${opts.identity} ready` });
+  await eventually(async () => (proc.exited() ? Promise.reject(new Error(`operator exited:\n${proc.log()}`)) : proc.ready()), {
+    timeoutMs: 60_000,
+    what: `operator ${opts.identity} ready`,
+  });
   return proc;
 }
 
 /** Polls `probe` until it returns a truthy value (or stops throwing); resolves that value. */
-export async function eventually<T>(probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   let last: unknown;
   for (;;) {
@@ -220,8 +226,28 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false |
 
 /** Creates a Node with an InternalIP (status written like a kubelet would). */
 export async function createNode(env: OperatorEnv, name: string, opts: { ip: string; labels?: Record<string, string> }): Promise<void> {
-  await env.admin.core.createNode({ apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/os": "linux", "kubernetes.io/hostname": name, ...opts.labels } } });
-  await env.admin.core.patchNodeStatus(name, { status: { addresses: [{ type: "InternalIP", address: opts.ip }, { type: "Hostname", address: name }] } }, undefined, undefined, undefined, undefined, undefined, MERGE);
+  await env.admin.core.createNode({
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name, labels: { "kubernetes.io/os": "linux", "kubernetes.io/hostname": name, ...opts.labels } },
+  });
+  await env.admin.core.patchNodeStatus(
+    name,
+    {
+      status: {
+        addresses: [
+          { type: "InternalIP", address: opts.ip },
+          { type: "Hostname", address: name },
+        ],
+      },
+    },
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    MERGE,
+  );
 }
 
 /** Merges labels into a Node (null removes one). */
@@ -234,7 +260,11 @@ export async function deleteNode(env: OperatorEnv, name: string): Promise<void> 
 }
 
 /** Creates a Service (default: type LoadBalancer, port 80). */
-export async function createService(env: OperatorEnv, name: string, opts: { type?: string; loadBalancerClass?: string; namespace?: string } = {}): Promise<void> {
+export async function createService(
+  env: OperatorEnv,
+  name: string,
+  opts: { type?: string; loadBalancerClass?: string; namespace?: string } = {},
+): Promise<void> {
   const spec: k8s.V1ServiceSpec = { type: opts.type ?? "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }], selector: { app: name } };
   if (opts.loadBalancerClass) spec.loadBalancerClass = opts.loadBalancerClass;
   if (spec.type === "LoadBalancer") spec.allocateLoadBalancerNodePorts = false;
@@ -306,7 +336,10 @@ export async function readVip(env: OperatorEnv, name: string, namespace = APP_NS
 }
 
 /** The condition of a type, if any. */
-export function conditionOf(vip: StoredVip | undefined, type: string): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
+export function conditionOf(
+  vip: StoredVip | undefined,
+  type: string,
+): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
   return vip?.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -341,7 +374,14 @@ export interface NodeConfigSecret {
 
 /** The published instances of the namespace, by their key in the plan (the instance annotation, what node entries name). */
 export async function readPublishedInstances(env: OperatorEnv, namespace = NS): Promise<Map<string, PublishedInstance>> {
-  const res = await env.admin.core.listNamespacedSecret(namespace, undefined, undefined, undefined, undefined, `${LABEL_COMPONENT}=${COMPONENT_INSTANCE_CONFIG}`);
+  const res = await env.admin.core.listNamespacedSecret(
+    namespace,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    `${LABEL_COMPONENT}=${COMPONENT_INSTANCE_CONFIG}`,
+  );
   const out = new Map<string, PublishedInstance>();
   for (const s of res.body.items) {
     const inst = publishedInstanceSchema.parse(JSON.parse(Buffer.from(s.data?.[SECRET_KEY_INSTANCE] ?? "", "base64").toString("utf8")));
@@ -351,7 +391,12 @@ export async function readPublishedInstances(env: OperatorEnv, namespace = NS): 
 }
 
 /** `node`'s config Secret, assembled with `instances` (default: the published instances, read now). */
-export async function readNodeConfig(env: OperatorEnv, node: string, namespace = NS, instances?: ReadonlyMap<string, PublishedInstance>): Promise<NodeConfigSecret | undefined> {
+export async function readNodeConfig(
+  env: OperatorEnv,
+  node: string,
+  namespace = NS,
+  instances?: ReadonlyMap<string, PublishedInstance>,
+): Promise<NodeConfigSecret | undefined> {
   try {
     const s = (await env.admin.core.readNamespacedSecret(nodeConfigSecretName(node), namespace)).body;
     const nodeJson = Buffer.from(s.data?.[SECRET_KEY_NODE] ?? "", "base64").toString("utf8");
@@ -399,7 +444,14 @@ export async function reportAsAgent(env: OperatorEnv, vip: string, entry: NodeSt
 export async function renewAgentLease(
   env: OperatorEnv,
   node: string,
-  opts: { renewTime?: number; durationSeconds?: number; iface?: string; namespace?: string; running?: readonly string[]; annotations?: Record<string, string> } = {},
+  opts: {
+    renewTime?: number;
+    durationSeconds?: number;
+    iface?: string;
+    namespace?: string;
+    running?: readonly string[];
+    annotations?: Record<string, string>;
+  } = {},
 ): Promise<void> {
   const ns = opts.namespace ?? NS;
   const name = agentLeaseName(node);
@@ -429,7 +481,11 @@ export async function leaderHolder(env: OperatorEnv, namespace = NS): Promise<st
 }
 
 /** Events on an object (type, reason, message). */
-export async function eventsFor(env: OperatorEnv, name: string, namespace = APP_NS): Promise<{ type: string; reason: string; message: string; count: number }[]> {
+export async function eventsFor(
+  env: OperatorEnv,
+  name: string,
+  namespace = APP_NS,
+): Promise<{ type: string; reason: string; message: string; count: number }[]> {
   const res = await env.admin.core.listNamespacedEvent(namespace, undefined, undefined, undefined, `involvedObject.name=${name}`);
   return res.body.items.map((e) => ({ type: e.type ?? "", reason: e.reason ?? "", message: e.message ?? "", count: e.count ?? 1 }));
 }

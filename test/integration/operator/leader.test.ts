@@ -8,7 +8,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, kubectl, REPO_ROOT } from "../../support/index.js";
 import { sleep, startDaemon, stopChild } from "../../support/process.js";
-import { NS, createNode, createService, createVip, eventually, leaderHolder, runOperator, startOperatorEnv, waitForReady, type OperatorEnv, type OperatorProcess } from "./harness.js";
+import {
+  NS,
+  createNode,
+  createService,
+  createVip,
+  eventually,
+  leaderHolder,
+  runOperator,
+  startOperatorEnv,
+  waitForReady,
+  type OperatorEnv,
+  type OperatorProcess,
+} from "./harness.js";
 
 let env: OperatorEnv;
 const procs: OperatorProcess[] = [];
@@ -62,10 +74,13 @@ void describe("leader election", () => {
     const old = await leaderHolder(env);
     const killedAt = Date.now();
     await byIdentity(old).kill();
-    const next = await eventually(async () => {
-      const h = await leaderHolder(env);
-      return h !== "" && h !== old ? h : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 50, what: "a new leader" });
+    const next = await eventually(
+      async () => {
+        const h = await leaderHolder(env);
+        return h !== "" && h !== old ? h : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: "a new leader" },
+    );
     const took = Date.now() - killedAt;
     // Lease 4 s, measured from the takeover candidate's last sight of a renewal, plus one retry period.
     assert.ok(took < 4000 + 1500, `takeover took ${took} ms`);
@@ -79,10 +94,13 @@ void describe("leader election", () => {
     const old = await leaderHolder(env);
     const stoppedAt = Date.now();
     await byIdentity(old).stop();
-    const next = await eventually(async () => {
-      const h = await leaderHolder(env);
-      return h !== "" && h !== old ? h : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 50, what: "a new leader" });
+    const next = await eventually(
+      async () => {
+        const h = await leaderHolder(env);
+        return h !== "" && h !== old ? h : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: "a new leader" },
+    );
     const took = Date.now() - stoppedAt;
     assert.equal(next, "op-3");
     assert.ok(took < 2000, `handover took ${took} ms`);
@@ -119,11 +137,23 @@ void describe("failures", () => {
     const kubeconfig = await env.cp.kubeconfigFor(NS, "list-only");
     const logFile = join(env.cp.dataDir, "operator-list-only.log");
     const port = await freePort();
-    const child = startDaemon(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src/main.ts"), "operator", `--kubeconfig=${kubeconfig}`, `--metrics-bind-address=127.0.0.1:${port}`, "--leader-elect=false"], {
-      logFile,
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.cp.dataDir },
-    });
+    const child = startDaemon(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(REPO_ROOT, "src/main.ts"),
+        "operator",
+        `--kubeconfig=${kubeconfig}`,
+        `--metrics-bind-address=127.0.0.1:${port}`,
+        "--leader-elect=false",
+      ],
+      {
+        logFile,
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.cp.dataDir },
+      },
+    );
     try {
       const readyz = await eventually(
         async () => {

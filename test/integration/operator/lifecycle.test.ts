@@ -6,7 +6,15 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_INSTANCE, ANNOTATION_NODE, DAEMONSET_NAME, FINALIZER, instanceSecretName, nodeConfigSecretName } from "../../../src/api/index.js";
+import {
+  ANNOTATION_CONFIG_HASH,
+  ANNOTATION_INSTANCE,
+  ANNOTATION_NODE,
+  DAEMONSET_NAME,
+  FINALIZER,
+  instanceSecretName,
+  nodeConfigSecretName,
+} from "../../../src/api/index.js";
 import { errorStatus } from "../../../src/kube/client.js";
 import {
   NS,
@@ -138,10 +146,18 @@ void describe("VirtualIPs", () => {
     const nodeSecretVersions = await everyNode(async (n) => (await readNodeConfig(env, n))?.resourceVersion);
     await patchVipSpec(env, "web", { address: "192.0.2.60" });
     await eventually(async () => JSON.stringify(await serviceIngress(env, "web")) === '["192.0.2.60"]', { what: "ingress 192.0.2.60" });
-    await eventually(async () => (await everyNode(async (n) => (await readNodeConfig(env, n))?.config ?? "")).every((c) => c.includes("192.0.2.60") && !c.includes("192.0.2.50")), {
-      what: "configs with the new address",
-    });
-    assert.deepEqual(await everyNode(async (n) => (await readNodeConfig(env, n))?.resourceVersion), nodeSecretVersions, "the address lives in the instance Secret only");
+    await eventually(
+      async () =>
+        (await everyNode(async (n) => (await readNodeConfig(env, n))?.config ?? "")).every((c) => c.includes("192.0.2.60") && !c.includes("192.0.2.50")),
+      {
+        what: "configs with the new address",
+      },
+    );
+    assert.deepEqual(
+      await everyNode(async (n) => (await readNodeConfig(env, n))?.resourceVersion),
+      nodeSecretVersions,
+      "the address lives in the instance Secret only",
+    );
     const vip = await waitForReady(env, "web", "NoMaster");
     assert.equal(vip.status?.observedGeneration, vip.metadata.generation);
   });
@@ -206,8 +222,13 @@ void describe("VirtualIPs", () => {
     await createVip(env, "fast", { service: "fast", address: "192.0.2.72", virtualRouterId: 55, vrrp: { version: 3, advertisementInterval: "50ms" } });
     const vip = await waitForReady(env, "fast", "AdvertIntervalTooShort");
     assert.equal(conditionOf(vip, "Ready")?.status, "False");
-    assert.match(conditionOf(vip, "Ready")?.message ?? "", /spec\.vrrp\.advertisementInterval: 50ms is below the smallest advert interval this cluster allows, 100ms/);
-    await eventually(async () => (await eventsFor(env, "fast")).some((e) => e.reason === "AdvertIntervalTooShort" && e.type === "Warning"), { what: "AdvertIntervalTooShort Event" });
+    assert.match(
+      conditionOf(vip, "Ready")?.message ?? "",
+      /spec\.vrrp\.advertisementInterval: 50ms is below the smallest advert interval this cluster allows, 100ms/,
+    );
+    await eventually(async () => (await eventsFor(env, "fast")).some((e) => e.reason === "AdvertIntervalTooShort" && e.type === "Warning"), {
+      what: "AdvertIntervalTooShort Event",
+    });
     assert.deepEqual(await serviceIngress(env, "fast"), []);
     await waitForConfigs([], ["default/fast"]);
     await patchVipSpec(env, "fast", { vrrp: { version: 3, advertisementInterval: "100ms" } });
@@ -221,7 +242,13 @@ void describe("Nodes", () => {
     await createService(env, "sel");
     await labelNode(env, "node-a", { vip: "yes" });
     await labelNode(env, "node-b", { vip: "yes" });
-    await createVip(env, "sel", { service: "sel", address: "192.0.2.80", virtualRouterId: 60, nodeSelector: { matchLabels: { vip: "yes" } }, vrrp: { priorities: { "node-a": 150 } } });
+    await createVip(env, "sel", {
+      service: "sel",
+      address: "192.0.2.80",
+      virtualRouterId: 60,
+      nodeSelector: { matchLabels: { vip: "yes" } },
+      vrrp: { priorities: { "node-a": 150 } },
+    });
     await waitForReady(env, "sel", "NoMaster");
     await waitForConfigs(["default/sel"], ["default/sel"], ["node-a", "node-b"]);
     await waitForConfigs([], ["default/sel"], ["node-c"]);
@@ -260,13 +287,16 @@ void describe("deletion", () => {
   void test("each VRRP instance has a Secret of its own (labels, instance and hash annotations, no owner), deleted with its last VirtualIP", async () => {
     await createVip(env, "solo", { service: "web", address: "192.0.2.90", virtualRouterId: 97 });
     const name = instanceSecretName("vip_4_97");
-    const secret = await eventually(async () => {
-      try {
-        return (await env.admin.core.readNamespacedSecret(name, NS)).body;
-      } catch {
-        return undefined;
-      }
-    }, { what: `instance Secret ${name}` });
+    const secret = await eventually(
+      async () => {
+        try {
+          return (await env.admin.core.readNamespacedSecret(name, NS)).body;
+        } catch {
+          return undefined;
+        }
+      },
+      { what: `instance Secret ${name}` },
+    );
     assert.equal(secret.metadata?.labels?.["app.kubernetes.io/component"], "instance-config");
     assert.equal(secret.metadata?.labels?.["app.kubernetes.io/managed-by"], "keepalived-vip-operator");
     assert.equal(secret.metadata?.annotations?.[ANNOTATION_INSTANCE], "vip_4_97");

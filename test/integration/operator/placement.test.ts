@@ -6,7 +6,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { publishedNodeSchema, type PublishedNode } from "../../../src/api/index.js";
 import { kubectl } from "../../support/index.js";
-import { createNode, createVip, eventually, labelNode, readNodeConfig, runOperator, startOperatorEnv, type OperatorEnv, type OperatorProcess } from "./harness.js";
+import {
+  createNode,
+  createVip,
+  eventually,
+  labelNode,
+  readNodeConfig,
+  runOperator,
+  startOperatorEnv,
+  type OperatorEnv,
+  type OperatorProcess,
+} from "./harness.js";
 
 let env: OperatorEnv;
 let op: OperatorProcess;
@@ -64,39 +74,56 @@ after(async () => {
 });
 
 void describe("placement in the node Secrets", () => {
-  void test("the nodes without the ready endpoint stand by; a moved endpoint moves the standby, not one byte of keepalived.conf", { timeout: 60_000 }, async () => {
-    await eventually(async () => JSON.stringify(await standby()) === JSON.stringify({ "node-a": true, "node-b": true, "node-c": false }), { what: "standby on node-a and node-b", timeoutMs: 30_000 });
-    const before = await Promise.all(NODES.map(([n]) => published(n)));
-    await apply(endpointSlice("node-a"));
-    await eventually(async () => JSON.stringify(await standby()) === JSON.stringify({ "node-a": false, "node-b": true, "node-c": true }), { what: "standby on node-b and node-c", timeoutMs: 30_000 });
-    const after = await Promise.all(NODES.map(([n]) => published(n)));
-    assert.deepEqual(
-      after.map((p) => p.config),
-      before.map((p) => p.config),
-    );
-  });
+  void test(
+    "the nodes without the ready endpoint stand by; a moved endpoint moves the standby, not one byte of keepalived.conf",
+    { timeout: 60_000 },
+    async () => {
+      await eventually(async () => JSON.stringify(await standby()) === JSON.stringify({ "node-a": true, "node-b": true, "node-c": false }), {
+        what: "standby on node-a and node-b",
+        timeoutMs: 30_000,
+      });
+      const before = await Promise.all(NODES.map(([n]) => published(n)));
+      await apply(endpointSlice("node-a"));
+      await eventually(async () => JSON.stringify(await standby()) === JSON.stringify({ "node-a": false, "node-b": true, "node-c": true }), {
+        what: "standby on node-b and node-c",
+        timeoutMs: 30_000,
+      });
+      const after = await Promise.all(NODES.map(([n]) => published(n)));
+      assert.deepEqual(
+        after.map((p) => p.config),
+        before.map((p) => p.config),
+      );
+    },
+  );
 
   void test("with every endpoint gone nobody stands by", { timeout: 60_000 }, async () => {
     await kubectl(env.cp, ["delete", "endpointslice", "local-1", "-n", "default"]);
     await eventually(async () => Object.values(await standby()).every((s) => !s), { what: "no standby", timeoutMs: 30_000 });
   });
 
-  void test("a cordoned node and a node labelled exclude-from-external-load-balancers hand over; uncordon and unlabel end it", { timeout: 60_000 }, async () => {
-    const handover = async (): Promise<Record<string, string>> => {
-      const out: Record<string, string> = {};
-      for (const [n] of NODES) out[n] = (await published(n)).node.handover ?? "";
-      return out;
-    };
-    const configBefore = (await published("node-a")).config;
-    await kubectl(env.cp, ["cordon", "node-a"]);
-    await labelNode(env, "node-b", { "node.kubernetes.io/exclude-from-external-load-balancers": "" });
-    await eventually(async () => JSON.stringify(await handover()) === JSON.stringify({ "node-a": "Unschedulable", "node-b": "ExcludedFromLoadBalancers", "node-c": "" }), {
-      what: "handover on node-a and node-b",
-      timeoutMs: 30_000,
-    });
-    assert.equal((await published("node-a")).config, configBefore);
-    await kubectl(env.cp, ["uncordon", "node-a"]);
-    await labelNode(env, "node-b", { "node.kubernetes.io/exclude-from-external-load-balancers": null });
-    await eventually(async () => Object.values(await handover()).every((h) => h === ""), { what: "no handover", timeoutMs: 30_000 });
-  });
+  void test(
+    "a cordoned node and a node labelled exclude-from-external-load-balancers hand over; uncordon and unlabel end it",
+    { timeout: 60_000 },
+    async () => {
+      const handover = async (): Promise<Record<string, string>> => {
+        const out: Record<string, string> = {};
+        for (const [n] of NODES) out[n] = (await published(n)).node.handover ?? "";
+        return out;
+      };
+      const configBefore = (await published("node-a")).config;
+      await kubectl(env.cp, ["cordon", "node-a"]);
+      await labelNode(env, "node-b", { "node.kubernetes.io/exclude-from-external-load-balancers": "" });
+      await eventually(
+        async () => JSON.stringify(await handover()) === JSON.stringify({ "node-a": "Unschedulable", "node-b": "ExcludedFromLoadBalancers", "node-c": "" }),
+        {
+          what: "handover on node-a and node-b",
+          timeoutMs: 30_000,
+        },
+      );
+      assert.equal((await published("node-a")).config, configBefore);
+      await kubectl(env.cp, ["uncordon", "node-a"]);
+      await labelNode(env, "node-b", { "node.kubernetes.io/exclude-from-external-load-balancers": null });
+      await eventually(async () => Object.values(await handover()).every((h) => h === ""), { what: "no handover", timeoutMs: 30_000 });
+    },
+  );
 });

@@ -33,14 +33,23 @@ async function apply(yaml: string): Promise<void> {
   await kubectl(env.cp, ["apply", "--server-side", "--field-manager=pool-tests", "-f", "-"], { input: yaml });
 }
 
-async function statusOf(name: string, ns = WEB): Promise<{ address?: string; virtualRouterId?: number; pool?: string; claim?: { address: string; time: string } }> {
+async function statusOf(
+  name: string,
+  ns = WEB,
+): Promise<{ address?: string; virtualRouterId?: number; pool?: string; claim?: { address: string; time: string } }> {
   return ((await readVip(env, name, ns))?.status ?? {}) as never;
 }
 
 before(async () => {
   env = await startOperatorEnv({ pool: false });
-  for (const [name, ip] of [["node-a", "192.0.2.11"], ["node-b", "192.0.2.12"]]) await createNode(env, name ?? "", { ip: ip ?? "" });
-  await apply(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${WEB}, labels: { team: web } }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: ${OTHER} }\n`);
+  for (const [name, ip] of [
+    ["node-a", "192.0.2.11"],
+    ["node-b", "192.0.2.12"],
+  ])
+    await createNode(env, name ?? "", { ip: ip ?? "" });
+  await apply(
+    `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${WEB}, labels: { team: web } }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: ${OTHER} }\n`,
+  );
   for (const ns of [WEB, OTHER]) {
     await env.admin.core.createNamespacedService(ns, {
       metadata: { name: "web" },
@@ -65,7 +74,8 @@ void describe("address pools", () => {
 
   void test("a pool is refused at apply when an entry is not an address, CIDR or range", async () => {
     const res = await kubectl(env.cp, ["apply", "-f", "-"], {
-      input: "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: bad }\nspec: { addresses: [\"192.0.2.300/24\"], virtualRouterIds: [\"1-10\"] }\n",
+      input:
+        'apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: bad }\nspec: { addresses: ["192.0.2.300/24"], virtualRouterIds: ["1-10"] }\n',
       check: false,
     });
     assert.notEqual(res.code, 0, "the API server accepted an invalid pool");
@@ -74,18 +84,22 @@ void describe("address pools", () => {
 
   void test("a pool admits only the namespaces it selects; the explicit VirtualIP goes live once the pool exists", async () => {
     await apply(
-      "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec:\n  addresses: [\"192.0.2.64/27\", \"2001:db8::100/120\"]\n  virtualRouterIds: [\"50-99\"]\n  namespaceSelector: { matchLabels: { team: web } }\n",
+      'apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec:\n  addresses: ["192.0.2.64/27", "2001:db8::100/120"]\n  virtualRouterIds: ["50-99"]\n  namespaceSelector: { matchLabels: { team: web } }\n',
     );
     await waitForReady(env, "early", "NoMaster", 20_000, WEB);
     assert.equal((await statusOf("early")).address, "192.0.2.70");
     await createVip(env, "tenant", { service: "web", address: "192.0.2.71", virtualRouterId: 61 }, OTHER);
     const vip = await waitForReady(env, "tenant", "AddressNotAllowed", 20_000, OTHER);
     assert.match(conditionOf(vip, "Ready")?.message ?? "", /192\.0\.2\.71 is not in any VirtualIPPool that admits namespace team-other/);
-    await kubectl(env.cp, ["apply", "-n", OTHER, "-f", "-"], { input: "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIP\nmetadata: { name: tenant-auto }\nspec: { serviceRef: { name: web }, forwarding: kube-proxy }\n" });
+    await kubectl(env.cp, ["apply", "-n", OTHER, "-f", "-"], {
+      input:
+        "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIP\nmetadata: { name: tenant-auto }\nspec: { serviceRef: { name: web }, forwarding: kube-proxy }\n",
+    });
     const auto = await waitForReady(env, "tenant-auto", "NoPool", 20_000, OTHER);
     assert.match(conditionOf(auto, "Ready")?.message ?? "", /no VirtualIPPool admits namespace team-other/);
     assert.equal(auto.status && (auto.status as { address?: string }).address, undefined, "no address is allocated to a namespace no pool admits");
-    const allocated = async (): Promise<number | undefined> => ((await env.admin.custom.getClusterCustomObject(GROUP, VERSION, POOL_PLURAL, "lan")).body as { status?: { allocated?: number } }).status?.allocated;
+    const allocated = async (): Promise<number | undefined> =>
+      ((await env.admin.custom.getClusterCustomObject(GROUP, VERSION, POOL_PLURAL, "lan")).body as { status?: { allocated?: number } }).status?.allocated;
     await eventually(async () => ((await allocated()) === 1 ? true : undefined), { what: "pool status allocated 1" });
   });
 
@@ -101,7 +115,10 @@ void describe("address pools", () => {
     for (const [name, , , reason, message] of cases) {
       const vip = await waitForReady(env, name, reason, 20_000, WEB);
       assert.match(conditionOf(vip, "Ready")?.message ?? "", message);
-      const events = await eventually(async () => ((await eventsFor(env, name, WEB)).some((e) => e.reason === reason) ? eventsFor(env, name, WEB) : undefined), { what: `${reason} Event on ${name}` });
+      const events = await eventually(
+        async () => ((await eventsFor(env, name, WEB)).some((e) => e.reason === reason) ? eventsFor(env, name, WEB) : undefined),
+        { what: `${reason} Event on ${name}` },
+      );
       assert.ok(events.some((e) => e.type === "Warning" && e.reason === reason));
     }
     const config = vipsInConfig(await readNodeConfig(env, "node-a"));
@@ -109,7 +126,9 @@ void describe("address pools", () => {
   });
 
   void test("a VirtualIP without address gets one from the pool, and it survives an operator restart", async () => {
-    await kubectl(env.cp, ["apply", "-n", WEB, "-f", "-"], { input: "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIP\nmetadata: { name: auto }\nspec: { serviceRef: { name: web }, forwarding: kube-proxy }\n" });
+    await kubectl(env.cp, ["apply", "-n", WEB, "-f", "-"], {
+      input: "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIP\nmetadata: { name: auto }\nspec: { serviceRef: { name: web }, forwarding: kube-proxy }\n",
+    });
     await waitForReady(env, "auto", "NoMaster", 20_000, WEB);
     const first = await statusOf("auto");
     assert.equal(first.pool, "lan");
@@ -143,10 +162,13 @@ void describe("address pools", () => {
     });
     const vip = await eventually(async () => readVip(env, "shop-ipv4", WEB), { what: "the Service's VirtualIP" });
     assert.equal((vip.spec.serviceRef as { name: string }).name, "shop");
-    const ingress = await eventually(async () => {
-      const ips = await serviceIngress(env, "shop", WEB);
-      return ips.length > 0 ? ips : undefined;
-    }, { what: "EXTERNAL-IP" });
+    const ingress = await eventually(
+      async () => {
+        const ips = await serviceIngress(env, "shop", WEB);
+        return ips.length > 0 ? ips : undefined;
+      },
+      { what: "EXTERNAL-IP" },
+    );
     // The data plane (the ingress) is written before the VirtualIP's status: wait for both.
     const allocated = await eventually(async () => (await statusOf("shop-ipv4")).address, { what: "the allocated address in the VirtualIP's status" });
     assert.equal(ingress[0], allocated);
@@ -155,7 +177,10 @@ void describe("address pools", () => {
   });
 
   void test("ingress written by another controller is left alone", async () => {
-    await env.admin.core.createNamespacedService(WEB, { metadata: { name: "elsewhere" }, spec: { type: "LoadBalancer", allocateLoadBalancerNodePorts: false, ports: [{ port: 80, protocol: "TCP" }] } });
+    await env.admin.core.createNamespacedService(WEB, {
+      metadata: { name: "elsewhere" },
+      spec: { type: "LoadBalancer", allocateLoadBalancerNodePorts: false, ports: [{ port: 80, protocol: "TCP" }] },
+    });
     await kubectl(env.cp, ["apply", "--server-side", "--subresource=status", "--field-manager=another-lb", "-n", WEB, "-f", "-"], {
       input: "apiVersion: v1\nkind: Service\nmetadata: { name: elsewhere }\nstatus: { loadBalancer: { ingress: [ { ip: 192.0.2.90 } ] } }\n",
     });

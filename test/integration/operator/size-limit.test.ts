@@ -66,7 +66,10 @@ async function createHugeService(name: string, namespace: string): Promise<void>
 
 before(async () => {
   env = await startOperatorEnv();
-  for (const [name, ip] of [["node-a", "192.0.2.11"], ["node-b", "192.0.2.12"]] as const) {
+  for (const [name, ip] of [
+    ["node-a", "192.0.2.11"],
+    ["node-b", "192.0.2.12"],
+  ] as const) {
     await createNode(env, name, { ip });
     await renewAgentLease(env, name, { durationSeconds: 10, iface: "eth0" });
   }
@@ -88,16 +91,21 @@ after(async () => {
 
 void describe("a join that would pass the object size limit", () => {
   void test("is refused with TooLarge naming the VirtualIP; the instance it tried to join is not rewritten", async () => {
-    const before = await eventually(async () => {
-      const s = await instanceSecrets();
-      return s.size === 1 ? s : undefined;
-    }, { what: "the victim's instance Secret" });
+    const before = await eventually(
+      async () => {
+        const s = await instanceSecrets();
+        return s.size === 1 ? s : undefined;
+      },
+      { what: "the victim's instance Secret" },
+    );
     await createHugeService("huge", TENANT_A);
     await createVip(env, "joiner", { service: "huge", address: "192.0.2.51", virtualRouterId: 51, forwarding: "ipvs" }, TENANT_A);
     const v = await waitForReady("joiner", TENANT_A, "TooLarge", 60_000);
     assert.equal(conditionOf(v, "Ready")?.status, "False");
     assert.match(conditionOf(v, "Ready")?.message ?? "", /team-a\/joiner.*over the \d+-byte limit/);
-    await eventually(async () => (await eventsFor(env, "joiner", TENANT_A)).some((e) => e.type === "Warning" && e.reason === "TooLarge"), { what: "a TooLarge Event" });
+    await eventually(async () => (await eventsFor(env, "joiner", TENANT_A)).some((e) => e.type === "Warning" && e.reason === "TooLarge"), {
+      what: "a TooLarge Event",
+    });
     const victim = await waitForReady("victim", TENANT_A, "NoMaster");
     assert.notEqual(conditionOf(victim, "Ready")?.reason, "TooLarge");
     const after = await instanceSecrets();

@@ -83,7 +83,9 @@ void describe("master and failovers", () => {
     assert.equal(conditionOf(v, "Ready")?.status, "True");
     assert.equal(v.status?.failovers, 0);
     assert.equal(v.status?.nodes?.length, 3);
-    await eventually(async () => (await eventsFor(env, "web")).some((e) => e.reason === "MasterElected" && e.message.includes("node-a")), { what: "MasterElected Event" });
+    await eventually(async () => (await eventsFor(env, "web")).some((e) => e.reason === "MasterElected" && e.message.includes("node-a")), {
+      what: "MasterElected Event",
+    });
   });
 
   void test("MASTER moving from node-a to node-b shows at once, then counts one failover, keeps Ready's transition time, and records the move once", async () => {
@@ -96,9 +98,15 @@ void describe("master and failovers", () => {
     const v = await vipWhere("one failover", (x) => x.status?.failovers === 1);
     assert.ok(v.status?.lastFailoverTime);
     assert.equal(conditionOf(v, "Ready")?.lastTransitionTime, conditionOf(before, "Ready")?.lastTransitionTime);
-    await eventually(async () => (await eventsFor(env, "web")).some((e) => e.reason === "Failover" && e.message === "MASTER moved from node-a to node-b"), { what: "Failover Event" });
+    await eventually(async () => (await eventsFor(env, "web")).some((e) => e.reason === "Failover" && e.message === "MASTER moved from node-a to node-b"), {
+      what: "Failover Event",
+    });
     const failoverEvents = (await eventsFor(env, "web")).filter((e) => e.reason === "Failover");
-    assert.equal(failoverEvents.reduce((n, e) => n + e.count, 0), 1, JSON.stringify(failoverEvents));
+    assert.equal(
+      failoverEvents.reduce((n, e) => n + e.count, 0),
+      1,
+      JSON.stringify(failoverEvents),
+    );
   });
 
   void test("two MASTERs: the newer shows at once but no failover counts; SplitBrain only after 3 adverts plus a margin, and clears again", async () => {
@@ -117,7 +125,9 @@ void describe("master and failovers", () => {
     // node-c alone now: one failover from node-b, once it settled.
     const moved = await vipWhere("two failovers", (x) => x.status?.failovers === 2);
     assert.equal(moved.status?.master, "node-c");
-    await eventually(async () => (await eventsFor(env, "web")).some((e) => e.reason === "Failover" && e.message === "MASTER moved from node-b to node-c"), { what: "Failover Event" });
+    await eventually(async () => (await eventsFor(env, "web")).some((e) => e.reason === "Failover" && e.message === "MASTER moved from node-b to node-c"), {
+      what: "Failover Event",
+    });
   });
 });
 
@@ -125,14 +135,18 @@ void describe("silent and departed nodes", () => {
   /** Who manages the status entry of `node` (from managedFields). */
   async function entryManagers(node: string): Promise<string[]> {
     const res = await env.admin.custom.getNamespacedCustomObject(GROUP, VERSION, APP_NS, PLURAL, "web");
-    const mf = ((res.body as { metadata?: { managedFields?: { manager: string; fieldsV1?: Record<string, unknown> }[] } }).metadata?.managedFields ?? []);
+    const mf = (res.body as { metadata?: { managedFields?: { manager: string; fieldsV1?: Record<string, unknown> }[] } }).metadata?.managedFields ?? [];
     return mf.filter((m) => JSON.stringify(m.fieldsV1 ?? {}).includes(`{\\"name\\":\\"${node}\\"}`)).map((m) => m.manager);
   }
 
   void test("an expired agent Lease turns the node UNKNOWN under the node's own field manager, and it cannot be master", async () => {
     alive.delete("node-c");
     // Two writes: the UNKNOWN entry first, then the summary; wait for both.
-    const v = await vipWhere("node-c UNKNOWN and no master", (x) => x.status?.nodes?.find((n) => n.name === "node-c")?.state === "UNKNOWN" && x.status.master === "", 20_000);
+    const v = await vipWhere(
+      "node-c UNKNOWN and no master",
+      (x) => x.status?.nodes?.find((n) => n.name === "node-c")?.state === "UNKNOWN" && x.status.master === "",
+      20_000,
+    );
     assert.equal(v.status?.master, "");
     assert.equal(conditionOf(v, "Ready")?.reason, "NoMaster");
     assert.deepEqual(await entryManagers("node-c"), [agentFieldManager("node-c")]);

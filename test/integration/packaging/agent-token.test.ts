@@ -52,7 +52,13 @@ const heartbeat = (node: string, opts: { name?: string; holder?: string } = {}) 
   now: Date.now(),
 });
 
-const entry = (node: string, state: "MASTER" | "BACKUP") => ({ name: node, state, priority: 100, since: "2026-01-01T00:00:00Z", lastReportTime: "2026-01-01T00:00:00Z" });
+const entry = (node: string, state: "MASTER" | "BACKUP") => ({
+  name: node,
+  state,
+  priority: 100,
+  since: "2026-01-01T00:00:00Z",
+  lastReportTime: "2026-01-01T00:00:00Z",
+});
 
 let cp: ControlPlane;
 let admin: KubeClients;
@@ -76,8 +82,18 @@ before(async () => {
       { apiVersion: "v1", kind: "Secret", metadata: { name: "vrrp-auth", namespace: TENANT }, stringData: { password: "s3cret" } },
       { apiVersion: "v1", kind: "Secret", metadata: { name: "sh.helm.release.v1.kvo.v1", namespace: NAMESPACE }, stringData: { release: "x" } },
       { apiVersion: "v1", kind: "Secret", metadata: { name: nodeConfigSecretName("node-a"), namespace: PLAN_NAMESPACE }, stringData: { "node.json": "{}" } },
-      { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: LEADER_LEASE_NAME, namespace: NAMESPACE }, spec: { holderIdentity: "operator-0", leaseDurationSeconds: 15 } },
-      { apiVersion: "keepalived-vip.io/v1alpha1", kind: "VirtualIP", metadata: VIP, spec: { serviceRef: { name: "web" }, address: "192.0.2.50", virtualRouterId: 51 } },
+      {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: LEADER_LEASE_NAME, namespace: NAMESPACE },
+        spec: { holderIdentity: "operator-0", leaseDurationSeconds: 15 },
+      },
+      {
+        apiVersion: "keepalived-vip.io/v1alpha1",
+        kind: "VirtualIP",
+        metadata: VIP,
+        spec: { serviceRef: { name: "web" }, address: "192.0.2.50", virtualRouterId: 51 },
+      },
     ]
       .map((o) => JSON.stringify(o))
       .join("\n"),
@@ -110,7 +126,10 @@ void describe("an agent's Pod-bound token may do what the agent needs", () => {
     await applyNodeStatusEntry(nodeA, VIP, "node-a", entry("node-a", "MASTER"));
     assert.deepEqual((await vipStatus()).nodes?.map((n) => `${n.name}=${n.state}`).sort(), ["node-a=MASTER", "node-b=MASTER"]);
     await applyNodeStatusEntry(nodeA, VIP, "node-a", undefined);
-    assert.deepEqual((await vipStatus()).nodes?.map((n) => `${n.name}=${n.state}`), ["node-b=MASTER"]);
+    assert.deepEqual(
+      (await vipStatus()).nodes?.map((n) => `${n.name}=${n.state}`),
+      ["node-b=MASTER"],
+    );
     await applyNodeStatusEntry(nodeA, VIP, "node-a", entry("node-a", "BACKUP"));
   });
 
@@ -124,21 +143,54 @@ void describe("an agent's Pod-bound token may do what the agent needs", () => {
 void describe("an agent's Pod-bound token is refused everything else by the API server", () => {
   const leaderLease = { metadata: { name: LEADER_LEASE_NAME, namespace: NAMESPACE }, spec: { holderIdentity: "node-a", leaseDurationSeconds: 2147483647 } };
   const cases: { name: string; act: () => Promise<unknown>; code: number; says?: RegExp }[] = [
-    { name: "node-a may not apply node-b's heartbeat Lease", act: () => applyHeartbeatLease(nodeA, heartbeat("node-b")), code: 403, says: /may write only the Lease keepalived-vip-agent-node-a/ },
+    {
+      name: "node-a may not apply node-b's heartbeat Lease",
+      act: () => applyHeartbeatLease(nodeA, heartbeat("node-b")),
+      code: 403,
+      says: /may write only the Lease keepalived-vip-agent-node-a/,
+    },
     {
       name: "node-a may not update node-b's heartbeat Lease (PUT)",
       act: async () => {
         const cur = await admin.coordination.readNamespacedLease(agentLeaseName("node-b"), PLAN_NAMESPACE);
-        return nodeA.coordination.replaceNamespacedLease(agentLeaseName("node-b"), PLAN_NAMESPACE, { ...cur.body, spec: { ...cur.body.spec, renewTime: new k8s.V1MicroTime() } });
+        return nodeA.coordination.replaceNamespacedLease(agentLeaseName("node-b"), PLAN_NAMESPACE, {
+          ...cur.body,
+          spec: { ...cur.body.spec, renewTime: new k8s.V1MicroTime() },
+        });
       },
       code: 403,
     },
-    { name: "node-a may not delete node-b's heartbeat Lease", act: () => nodeA.coordination.deleteNamespacedLease(agentLeaseName("node-b"), PLAN_NAMESPACE), code: 403 },
-    { name: "node-a may not name node-b as the holder of its own Lease", act: () => applyHeartbeatLease(nodeA, heartbeat("node-a", { holder: "node-b" })), code: 403, says: /holderIdentity/ },
-    { name: "node-a may not create another Lease in the plan's namespace", act: () => applyHeartbeatLease(nodeA, heartbeat("node-a", { name: "keepalived-vip-operator-leader" })), code: 403 },
+    {
+      name: "node-a may not delete node-b's heartbeat Lease",
+      act: () => nodeA.coordination.deleteNamespacedLease(agentLeaseName("node-b"), PLAN_NAMESPACE),
+      code: 403,
+    },
+    {
+      name: "node-a may not name node-b as the holder of its own Lease",
+      act: () => applyHeartbeatLease(nodeA, heartbeat("node-a", { holder: "node-b" })),
+      code: 403,
+      says: /holderIdentity/,
+    },
+    {
+      name: "node-a may not create another Lease in the plan's namespace",
+      act: () => applyHeartbeatLease(nodeA, heartbeat("node-a", { name: "keepalived-vip-operator-leader" })),
+      code: 403,
+    },
     { name: "node-a may not read the operator's leader Lease", act: () => nodeA.coordination.readNamespacedLease(LEADER_LEASE_NAME, NAMESPACE), code: 403 },
-    { name: "node-a may not replace the operator's leader Lease", act: () => nodeA.coordination.replaceNamespacedLease(LEADER_LEASE_NAME, NAMESPACE, leaderLease), code: 403 },
-    { name: "node-a may not create a Lease in the operator's namespace", act: () => nodeA.coordination.createNamespacedLease(NAMESPACE, { metadata: { name: agentLeaseName("node-a"), namespace: NAMESPACE }, spec: { holderIdentity: "node-a" } }), code: 403 },
+    {
+      name: "node-a may not replace the operator's leader Lease",
+      act: () => nodeA.coordination.replaceNamespacedLease(LEADER_LEASE_NAME, NAMESPACE, leaderLease),
+      code: 403,
+    },
+    {
+      name: "node-a may not create a Lease in the operator's namespace",
+      act: () =>
+        nodeA.coordination.createNamespacedLease(NAMESPACE, {
+          metadata: { name: agentLeaseName("node-a"), namespace: NAMESPACE },
+          spec: { holderIdentity: "node-a" },
+        }),
+      code: 403,
+    },
     {
       name: "node-a may not apply node-b's status entry (under node-b's field manager)",
       act: () => applyNodeStatusEntry(nodeA, VIP, "node-b", entry("node-b", "BACKUP")),
@@ -148,17 +200,39 @@ void describe("an agent's Pod-bound token is refused everything else by the API 
     {
       name: "node-a may not remove node-b's status entry with a merge patch",
       act: () =>
-        nodeA.custom.patchNamespacedCustomObjectStatus("keepalived-vip.io", "v1alpha1", VIP.namespace, "virtualips", VIP.name, { status: { nodes: [entry("node-a", "MASTER")] } }, undefined, undefined, undefined, {
-          headers: { "Content-Type": "application/merge-patch+json" },
-        }),
+        nodeA.custom.patchNamespacedCustomObjectStatus(
+          "keepalived-vip.io",
+          "v1alpha1",
+          VIP.namespace,
+          "virtualips",
+          VIP.name,
+          { status: { nodes: [entry("node-a", "MASTER")] } },
+          undefined,
+          undefined,
+          undefined,
+          {
+            headers: { "Content-Type": "application/merge-patch+json" },
+          },
+        ),
       code: 403,
     },
     {
       name: "node-a may not write the operator's summary (status.master)",
       act: () =>
-        nodeA.custom.patchNamespacedCustomObjectStatus("keepalived-vip.io", "v1alpha1", VIP.namespace, "virtualips", VIP.name, { status: { master: "node-a" } }, undefined, agentFieldManager("node-a"), undefined, {
-          headers: { "Content-Type": "application/merge-patch+json" },
-        }),
+        nodeA.custom.patchNamespacedCustomObjectStatus(
+          "keepalived-vip.io",
+          "v1alpha1",
+          VIP.namespace,
+          "virtualips",
+          VIP.name,
+          { status: { master: "node-a" } },
+          undefined,
+          agentFieldManager("node-a"),
+          undefined,
+          {
+            headers: { "Content-Type": "application/merge-patch+json" },
+          },
+        ),
       code: 403,
       says: /not the summary/,
     },
@@ -182,10 +256,27 @@ void describe("an agent's Pod-bound token is refused everything else by the API 
     },
     { name: "node-a may not read a tenant's VRRP auth Secret", act: () => nodeA.core.readNamespacedSecret("vrrp-auth", TENANT), code: 403 },
     { name: "node-a may not list the operator namespace's Secrets (the Helm release)", act: () => nodeA.core.listNamespacedSecret(NAMESPACE), code: 403 },
-    { name: "node-a may not read a Secret in the operator's namespace", act: () => nodeA.core.readNamespacedSecret("sh.helm.release.v1.kvo.v1", NAMESPACE), code: 403 },
-    { name: "node-a may not write Secrets of the plan", act: () => nodeA.core.createNamespacedSecret(PLAN_NAMESPACE, { metadata: { name: "forged" }, stringData: { a: "b" } }), code: 403 },
-    { name: "a token not bound to a Pod on a node may not write even a heartbeat", act: () => applyHeartbeatLease(unbound, heartbeat("node-a")), code: 403, says: /bound to a Pod on a node/ },
-    { name: "a token not bound to a Pod on a node may not write a status entry", act: () => applyNodeStatusEntry(unbound, VIP, "node-a", entry("node-a", "MASTER")), code: 403 },
+    {
+      name: "node-a may not read a Secret in the operator's namespace",
+      act: () => nodeA.core.readNamespacedSecret("sh.helm.release.v1.kvo.v1", NAMESPACE),
+      code: 403,
+    },
+    {
+      name: "node-a may not write Secrets of the plan",
+      act: () => nodeA.core.createNamespacedSecret(PLAN_NAMESPACE, { metadata: { name: "forged" }, stringData: { a: "b" } }),
+      code: 403,
+    },
+    {
+      name: "a token not bound to a Pod on a node may not write even a heartbeat",
+      act: () => applyHeartbeatLease(unbound, heartbeat("node-a")),
+      code: 403,
+      says: /bound to a Pod on a node/,
+    },
+    {
+      name: "a token not bound to a Pod on a node may not write a status entry",
+      act: () => applyNodeStatusEntry(unbound, VIP, "node-a", entry("node-a", "MASTER")),
+      code: 403,
+    },
   ];
   for (const c of cases) {
     void test(c.name, async () => {

@@ -6,8 +6,22 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
-import { OPERATOR_FLAGS, parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
-import { CHART_DIR, CRD_FILE, NAMESPACE, PLAN_NAMESPACE, find, helm, rbacContent, readConfigDir, ref, renderChart, renderChartRaw, type Obj } from "./manifests.js";
+import { OPERATOR_FLAGS } from "../../../src/operator/operator-flags.js";
+import { parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
+import {
+  CHART_DIR,
+  CRD_FILE,
+  NAMESPACE,
+  PLAN_NAMESPACE,
+  find,
+  helm,
+  rbacContent,
+  readConfigDir,
+  ref,
+  renderChart,
+  renderChartRaw,
+  type Obj,
+} from "./manifests.js";
 
 interface Container {
   name: string;
@@ -69,7 +83,13 @@ void describe("Helm chart", () => {
     const rule = objs.find((o) => o.kind === "PrometheusRule");
     assert.ok(rule, "a PrometheusRule");
     const rules = (rule.spec as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
-    assert.deepEqual(rules.map((r) => r.alert).sort(), ["KeepalivedVIPAgentNotReporting", "KeepalivedVIPConfigRejected", "KeepalivedVIPConfigWaiting", "KeepalivedVIPNoMaster", "KeepalivedVIPSplitBrain"]);
+    assert.deepEqual(rules.map((r) => r.alert).sort(), [
+      "KeepalivedVIPAgentNotReporting",
+      "KeepalivedVIPConfigRejected",
+      "KeepalivedVIPConfigWaiting",
+      "KeepalivedVIPNoMaster",
+      "KeepalivedVIPSplitBrain",
+    ]);
     const docs = readFileSync(join(CHART_DIR, "../../docs/troubleshooting.md"), "utf8");
     for (const r of rules.filter((x) => x.alert === "KeepalivedVIPNoMaster" || x.alert === "KeepalivedVIPSplitBrain")) {
       assert.ok(docs.includes(r.expr), `docs/troubleshooting.md has the query of ${r.alert}: ${r.expr}`);
@@ -125,9 +145,13 @@ void describe("Helm chart", () => {
     ]);
     // The plan and the heartbeats live in a namespace of their own (ADR 0010); everything else in the release namespace.
     const namespaced = objs.filter((x) => x.metadata.namespace !== undefined);
-    for (const o of namespaced) assert.ok([NAMESPACE, PLAN_NAMESPACE].includes(o.metadata.namespace ?? ""), `${ref(o)} is in the release or the plan's namespace`);
+    for (const o of namespaced)
+      assert.ok([NAMESPACE, PLAN_NAMESPACE].includes(o.metadata.namespace ?? ""), `${ref(o)} is in the release or the plan's namespace`);
     assert.deepEqual(
-      namespaced.filter((x) => x.metadata.namespace === PLAN_NAMESPACE).map(ref).sort(),
+      namespaced
+        .filter((x) => x.metadata.namespace === PLAN_NAMESPACE)
+        .map(ref)
+        .sort(),
       ["Role/keepalived-vip-agent", "Role/keepalived-vip-operator-plan", "RoleBinding/keepalived-vip-agent", "RoleBinding/keepalived-vip-operator-plan"],
       "the agent's only Role and the operator's plan Role are in the plan's namespace",
     );
@@ -159,7 +183,9 @@ void describe("Helm chart", () => {
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");
     // The heap cap: the chart's default and config/manager's (what make bench-operator measures) agree.
-    const managerDeployment = readConfigDir("config/manager").find((o) => o.kind === "Deployment") as unknown as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
+    const managerDeployment = readConfigDir("config/manager").find((o) => o.kind === "Deployment") as unknown as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
     const managerNodeOptions = managerDeployment.spec.template.spec.containers[0]?.env.find((e) => e.name === "NODE_OPTIONS")?.value;
     assert.equal(c.env.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=128 --max-semi-space-size=4");
     assert.equal(managerNodeOptions, "--max-old-space-size=128 --max-semi-space-size=4");
@@ -174,7 +200,11 @@ void describe("Helm chart", () => {
     assert.equal(cfg.agent.priorityClassName, "system-node-critical");
     assert.deepEqual(cfg.agent.nodeSelector, {});
     assert.deepEqual(cfg.agent.tolerations, []);
-    assert.deepEqual([cfg.agent.podLabels, cfg.agent.podAnnotations, cfg.agent.affinity], [{}, {}, undefined], "no pod labels, annotations or affinity by default");
+    assert.deepEqual(
+      [cfg.agent.podLabels, cfg.agent.podAnnotations, cfg.agent.affinity],
+      [{}, {}, undefined],
+      "no pod labels, annotations or affinity by default",
+    );
 
     const pdb = find(objs, "PodDisruptionBudget", "keepalived-vip-operator") as Obj & { spec: { minAvailable: number; selector: unknown } };
     assert.equal(pdb.spec.minAvailable, 1);
@@ -193,7 +223,11 @@ void describe("Helm chart", () => {
         tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
         podLabels: { team: "net" },
         podAnnotations: { "example.com/note": "a, b = c" },
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] },
+          },
+        },
         resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
         priorityClassName: "",
         metricsPort: 9300,
@@ -206,8 +240,14 @@ void describe("Helm chart", () => {
     assert.equal(dep.spec.replicas, 3);
     const c = operatorContainer(objs);
     assert.equal(c.image, "registry.example.com/kvo:1.2.3");
-    assert.deepEqual(c.env.find((e) => e.name === "LOG_LEVEL"), { name: "LOG_LEVEL", value: "debug" });
-    assert.deepEqual(c.env.find((e) => e.name === "NODE_OPTIONS"), { name: "NODE_OPTIONS", value: "--max-old-space-size=300 --max-semi-space-size=4" });
+    assert.deepEqual(
+      c.env.find((e) => e.name === "LOG_LEVEL"),
+      { name: "LOG_LEVEL", value: "debug" },
+    );
+    assert.deepEqual(
+      c.env.find((e) => e.name === "NODE_OPTIONS"),
+      { name: "NODE_OPTIONS", value: "--max-old-space-size=300 --max-semi-space-size=4" },
+    );
     const cfg = operatorConfigOf(c);
     assert.equal(cfg.workers, 4);
     assert.equal(cfg.minAdvertIntervalMs, 20);
@@ -219,7 +259,11 @@ void describe("Helm chart", () => {
       tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
       podLabels: { team: "net" },
       podAnnotations: { "example.com/note": "a, b = c" },
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } },
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] },
+        },
+      },
       resources: { requests: { cpu: "50m", memory: "80Mi" }, limits: { memory: "300Mi" } },
       extraArgs: ["--heartbeat-interval=2s"],
       serviceAccountName: "keepalived-vip-agent",
@@ -265,7 +309,11 @@ void describe("Helm chart", () => {
     { name: "a port out of range", values: { metrics: { port: 70000 } }, message: /metrics\/port/ },
     { name: "an operator flag without dashes", values: { operator: { extraArgs: ["lease-duration=1s"] } }, message: /extraArgs/ },
     { name: "no leader election with two replicas", values: { operator: { leaderElection: false } }, message: /leaderElection=false needs replicaCount=1/ },
-    { name: "a ServiceMonitor without the Service", values: { metrics: { service: { enabled: false }, serviceMonitor: { enabled: true } } }, message: /needs metrics.service.enabled/ },
+    {
+      name: "a ServiceMonitor without the Service",
+      values: { metrics: { service: { enabled: false }, serviceMonitor: { enabled: true } } },
+      message: /needs metrics.service.enabled/,
+    },
   ];
   for (const c of refused) {
     void test(`helm template refuses ${c.name}`, async () => {

@@ -22,7 +22,10 @@ function section(heading: string): string {
 /** The table row documenting `path` (first cell is `path` in backticks), split into cells. */
 function row(path: string, text = doc): string[] | undefined {
   const line = text.split("\n").find((l) => l.startsWith(`| \`${path}\` |`));
-  return line?.split("|").map((c) => c.trim()).slice(1, -1);
+  return line
+    ?.split("|")
+    .map((c) => c.trim())
+    .slice(1, -1);
 }
 
 /** spec and status field paths of a CRD file. */

@@ -116,7 +116,18 @@ void describe("container image (podman, runc)", () => {
     console.log(`node --version in ${image}: ${res.stdout.trim()}`);
     assert.equal(res.stdout.trim(), `v${pinned}`);
     assert.match(res.stdout, /^v24\./);
-    const tools = await podman(["run", "--rm", "--runtime", "runc", "--pull=never", "--entrypoint", "sh", image, "-c", "command -v npm npx corepack; ls -d /usr/local/lib/node_modules /usr/lib/node_modules 2>/dev/null; true"]);
+    const tools = await podman([
+      "run",
+      "--rm",
+      "--runtime",
+      "runc",
+      "--pull=never",
+      "--entrypoint",
+      "sh",
+      image,
+      "-c",
+      "command -v npm npx corepack; ls -d /usr/local/lib/node_modules /usr/lib/node_modules 2>/dev/null; true",
+    ]);
     assert.equal(tools.stdout.trim(), "", `the runtime image holds no package manager:\n${tools.stdout}`);
   });
 
@@ -131,7 +142,10 @@ void describe("container image (podman, runc)", () => {
     assert.match(labels["org.opencontainers.image.revision"] ?? "", /^[0-9a-f]{40}(-dirty)?$/);
     assert.ok(!Number.isNaN(Date.parse(labels["org.opencontainers.image.created"] ?? "")), "created is a timestamp");
     const v = await podman(["run", "--rm", "--runtime", "runc", "--pull=never", image, "--version"]);
-    assert.equal(v.stdout, `keepalived-vip ${version} (commit ${labels["org.opencontainers.image.revision"]}, node v${/^v?(.*)$/.exec((await podman(["run", "--rm", "--runtime", "runc", "--pull=never", "--entrypoint", "node", image, "--version"])).stdout.trim())?.[1]})\n`);
+    assert.equal(
+      v.stdout,
+      `keepalived-vip ${version} (commit ${labels["org.opencontainers.image.revision"]}, node v${/^v?(.*)$/.exec((await podman(["run", "--rm", "--runtime", "runc", "--pull=never", "--entrypoint", "node", image, "--version"])).stdout.trim())?.[1]})\n`,
+    );
   });
 
   void test("the CLI runs as the non-root default user and lists every subcommand", async () => {

@@ -97,7 +97,12 @@ void describe("helm install into a real API server", () => {
       });
       // The chart created the ServiceAccount; this mints a token for it bound to an agent Pod on NODE, as the kubelet does.
       const kc = await podBoundClientConfig(cp, { namespace: NAMESPACE, serviceAccount: "keepalived-vip-agent", node: NODE });
-      api = { core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi), coordination: kc.makeApiClient(k8s.CoordinationV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
+      api = {
+        core: kc.makeApiClient(k8s.CoreV1Api),
+        custom: kc.makeApiClient(k8s.CustomObjectsApi),
+        coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+        apps: kc.makeApiClient(k8s.AppsV1Api),
+      };
     });
 
     // Every call is the one HTTP request named, so a denial is the verb's own (kubectl patch would GET first).
@@ -113,7 +118,12 @@ void describe("helm install into a real API server", () => {
             "default",
             "virtualips",
             "web",
-            { apiVersion: "keepalived-vip.io/v1alpha1", kind: "VirtualIP", metadata: { name: "web", namespace: "default" }, status: { nodes: [{ name: NODE, state: "MASTER", priority: 100 }] } },
+            {
+              apiVersion: "keepalived-vip.io/v1alpha1",
+              kind: "VirtualIP",
+              metadata: { name: "web", namespace: "default" },
+              status: { nodes: [{ name: NODE, state: "MASTER", priority: 100 }] },
+            },
             undefined,
             `keepalived-vip-agent/${NODE}`,
             true,
@@ -134,14 +144,34 @@ void describe("helm install into a real API server", () => {
       {
         name: "may create its heartbeat Lease in the plan's namespace",
         allowed: true,
-        act: (a) => a.coordination.createNamespacedLease(PLAN_NAMESPACE, { metadata: { name: `keepalived-vip-agent-${NODE}`, namespace: PLAN_NAMESPACE }, spec: { holderIdentity: NODE } }),
+        act: (a) =>
+          a.coordination.createNamespacedLease(PLAN_NAMESPACE, {
+            metadata: { name: `keepalived-vip-agent-${NODE}`, namespace: PLAN_NAMESPACE },
+            spec: { holderIdentity: NODE },
+          }),
       },
       { name: "may not read Secrets in the release namespace", allowed: false, act: (a) => a.core.listNamespacedSecret(NAMESPACE) },
-      { name: "may not read the operator's leader Lease", allowed: false, act: (a) => a.coordination.readNamespacedLease("keepalived-vip-operator-leader", NAMESPACE) },
+      {
+        name: "may not read the operator's leader Lease",
+        allowed: false,
+        act: (a) => a.coordination.readNamespacedLease("keepalived-vip-operator-leader", NAMESPACE),
+      },
       {
         name: "may not patch a VirtualIP's spec",
         allowed: false,
-        act: (a) => a.custom.patchNamespacedCustomObject("keepalived-vip.io", "v1alpha1", "default", "virtualips", "web", { spec: { virtualRouterId: 52 } }, undefined, undefined, undefined, MERGE_PATCH),
+        act: (a) =>
+          a.custom.patchNamespacedCustomObject(
+            "keepalived-vip.io",
+            "v1alpha1",
+            "default",
+            "virtualips",
+            "web",
+            { spec: { virtualRouterId: 52 } },
+            undefined,
+            undefined,
+            undefined,
+            MERGE_PATCH,
+          ),
       },
       { name: "may not read a Secret in another namespace", allowed: false, act: (a) => a.core.readNamespacedSecret("vrrp-auth", "default") },
       {
@@ -164,7 +194,15 @@ void describe("helm install into a real API server", () => {
     }
 
     void test("the status entry landed; the spec and the Node did not change", async () => {
-      const vip = await kubectl(cp, ["get", "virtualip", "web", "-n", "default", "-o", "jsonpath={.status.nodes[0].name}={.status.nodes[0].state}/{.spec.virtualRouterId}"]);
+      const vip = await kubectl(cp, [
+        "get",
+        "virtualip",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.status.nodes[0].name}={.status.nodes[0].state}/{.spec.virtualRouterId}",
+      ]);
       assert.equal(vip.stdout, `${NODE}=MASTER/51`);
       const node = await kubectl(cp, ["get", "node", NODE, "-o", "jsonpath={.metadata.labels}"]);
       assert.doesNotMatch(node.stdout, /owned/);
@@ -173,7 +211,8 @@ void describe("helm install into a real API server", () => {
 
   void test("the operator's token is bound by the chart's RBAC: its namespace only for DaemonSets, the plan's for config Secrets, get-only for other Secrets", async () => {
     const operator = await cp.kubeconfigFor(NAMESPACE, "keepalived-vip-operator");
-    const canI = async (args: string[]): Promise<string> => (await kubectl(cp, ["auth", "can-i", ...args], { kubeconfig: operator, check: false })).stdout.trim();
+    const canI = async (args: string[]): Promise<string> =>
+      (await kubectl(cp, ["auth", "can-i", ...args], { kubeconfig: operator, check: false })).stdout.trim();
     assert.equal(await canI(["create", "daemonsets.apps", "-n", NAMESPACE]), "yes");
     assert.equal(await canI(["create", "daemonsets.apps", "-n", "default"]), "no");
     assert.equal(await canI(["create", "secrets", "-n", PLAN_NAMESPACE]), "yes");

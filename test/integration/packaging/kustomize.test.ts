@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
-import { OPERATOR_FLAGS, parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
+import { OPERATOR_FLAGS } from "../../../src/operator/operator-flags.js";
+import { parseOperatorOptions, type OperatorConfig } from "../../../src/operator/options.js";
 import { kubectl, REPO_ROOT, resolveK8sBins, runCommand, startControlPlane, type ControlPlane } from "../../support/index.js";
 import { CRD_FILE, NAMESPACE, PLAN_NAMESPACE, find, parseObjects, ref, renderChart, type Obj } from "./manifests.js";
 
@@ -77,9 +78,18 @@ void describe("kustomize config/default", () => {
   void test("creates the same kinds, names and namespaces as the Helm chart, plus the CRD and the operator's namespace", () => {
     const names = (objs: Obj[]) => objs.map(ref).sort();
     const extra = built.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Namespace");
-    assert.deepEqual(names(extra), ["CustomResourceDefinition/virtualippools.keepalived-vip.io", "CustomResourceDefinition/virtualips.keepalived-vip.io", `Namespace/${PLAN_NAMESPACE}`, `Namespace/${NAMESPACE}`]);
+    assert.deepEqual(names(extra), [
+      "CustomResourceDefinition/virtualippools.keepalived-vip.io",
+      "CustomResourceDefinition/virtualips.keepalived-vip.io",
+      `Namespace/${PLAN_NAMESPACE}`,
+      `Namespace/${NAMESPACE}`,
+    ]);
     assert.deepEqual(names(built.filter((o) => !extra.includes(o))), names(chart.filter((o) => o.kind !== "Namespace")));
-    const where = (objs: Obj[]) => objs.filter((o) => o.metadata.namespace !== undefined).map((o) => `${o.metadata.namespace ?? ""}/${ref(o)}`).sort();
+    const where = (objs: Obj[]) =>
+      objs
+        .filter((o) => o.metadata.namespace !== undefined)
+        .map((o) => `${o.metadata.namespace ?? ""}/${ref(o)}`)
+        .sort();
     assert.deepEqual(where(built), where(chart), "every object in the same namespace as with the chart");
   });
 
@@ -118,7 +128,10 @@ void describe("kustomize config/default", () => {
       rmSync(dir, { recursive: true, force: true });
     }
     const doc = readFileSync(join(REPO_ROOT, "docs/install.md"), "utf8");
-    assert.ok(doc.includes(registryOverlay("github.com/keepalived-vip/keepalived-vip-operator/config/default?ref=v0.1.0")), "docs/install.md shows this overlay");
+    assert.ok(
+      doc.includes(registryOverlay("github.com/keepalived-vip/keepalived-vip-operator/config/default?ref=v0.1.0")),
+      "docs/install.md shows this overlay",
+    );
   });
 
   void test("the operator resolves the same settings from either install", () => {

@@ -85,7 +85,15 @@ export function ref(o: Obj): string {
   return `${o.kind}/${o.metadata.name}`;
 }
 
-const RBAC_KINDS = new Set(["ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
+const RBAC_KINDS = new Set([
+  "ClusterRole",
+  "Role",
+  "ClusterRoleBinding",
+  "RoleBinding",
+  "ServiceAccount",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+]);
 
 /** A PolicyRule with every list sorted, so equal rules compare equal. */
 interface Rule {
@@ -115,15 +123,13 @@ export function rbacContent(objs: readonly Obj[]): Map<string, unknown> {
   };
   for (const o of objs.filter((x) => RBAC_KINDS.has(x.kind))) {
     if (o.kind === "ClusterRole" || o.kind === "Role") {
-      const rules = ((o.rules as Record<string, unknown>[] | undefined) ?? []).map(
-        (r): Rule => ({
-          apiGroups: sortedList(r.apiGroups),
-          resources: sortedList(r.resources),
-          verbs: sortedList(r.verbs),
-          resourceNames: sortedList(r.resourceNames),
-          nonResourceURLs: sortedList(r.nonResourceURLs),
-        }),
-      );
+      const rules = ((o.rules as Record<string, unknown>[] | undefined) ?? []).map((r): Rule => ({
+        apiGroups: sortedList(r.apiGroups),
+        resources: sortedList(r.resources),
+        verbs: sortedList(r.verbs),
+        resourceNames: sortedList(r.resourceNames),
+        nonResourceURLs: sortedList(r.nonResourceURLs),
+      }));
       rules.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
       out.set(ref(o), { rules, aggregationRule: o.aggregationRule ?? null });
     } else if (o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding") {

@@ -76,7 +76,8 @@ void describe("Agent: config sync", () => {
     assert.match(r.io.installed[0] ?? "", /virtual_router_id 51/);
 
     // A burst of three versions of the instance: one decision on the latest.
-    for (const address of ["192.0.2.51", "192.0.2.52", "192.0.2.53"]) r.io.instanceWatch?.onEvent("MODIFIED", instanceSecret({ ...WEB, primaryAddress: address }));
+    for (const address of ["192.0.2.51", "192.0.2.52", "192.0.2.53"])
+      r.io.instanceWatch?.onEvent("MODIFIED", instanceSecret({ ...WEB, primaryAddress: address }));
     await r.clock.advance(0);
     assert.equal(r.io.keepalived.reloads, 1, "one reload for the burst");
     assert.equal(r.io.installed.length, 2);
@@ -110,14 +111,23 @@ void describe("Agent: config sync", () => {
 
   void test("the config installed by an earlier run starts keepalived before the API server answers", async () => {
     const r = await startAgent((io) => {
-      io.running = { config: "# installed\n", instances: { node: NODE, instances: [{ instance: WEB.name, virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.50"], virtualIPs: [KEY] }] } };
+      io.running = {
+        config: "# installed\n",
+        instances: {
+          node: NODE,
+          instances: [{ instance: WEB.name, virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.50"], virtualIPs: [KEY] }],
+        },
+      };
     });
     assert.equal(r.io.keepalived.phase, "running");
     assert.equal(r.io.installed.length, 0, "the installed config was written again");
     // Its VirtualIPs are reported as soon as keepalived says something about them.
     r.io.fifoLine?.('INSTANCE "vip_4_51" BACKUP 100', r.clock.now());
     await r.clock.advance(0);
-    assert.deepEqual(r.io.statusWrites.map((w) => [w.key, w.entry?.state]), [[KEY, "BACKUP"]]);
+    assert.deepEqual(
+      r.io.statusWrites.map((w) => [w.key, w.entry?.state]),
+      [[KEY, "BACKUP"]],
+    );
     await stopAgent(r);
   });
 
@@ -237,8 +247,15 @@ void describe("Agent: SIGTERM", () => {
     for (let i = 0; i < 50 && !done; i++) await r.clock.advance(100);
     await stopping;
     const order = ["track:handover=1", "keepalived:stop", `status:${KEY}=STOPPED`].map((e) => r.io.log.lastIndexOf(e));
-    assert.ok(order.every((i) => i >= 0), JSON.stringify(r.io.log));
-    assert.deepEqual([...order].sort((a, b) => a - b), order, JSON.stringify(r.io.log));
+    assert.ok(
+      order.every((i) => i >= 0),
+      JSON.stringify(r.io.log),
+    );
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      JSON.stringify(r.io.log),
+    );
   });
 
   void test("a handover that no BACKUP takes ends at its timeout and keepalived stops anyway", async () => {

@@ -30,7 +30,26 @@ void describe("parseAgentSettings", () => {
 
   void test("flags override the environment", () => {
     const s = parseAgentSettings(
-      ["--node-name", "n2", "--namespace", "x", "--host-ip", "2001:db8::12", "--runtime-dir", "/tmp/r", "--keepalived-path", "/usr/sbin/keepalived", "--metrics-bind-address", "127.0.0.1:0", "--lease-duration", "4s", "--heartbeat-interval", "500ms", "--kubeconfig", "/k"],
+      [
+        "--node-name",
+        "n2",
+        "--namespace",
+        "x",
+        "--host-ip",
+        "2001:db8::12",
+        "--runtime-dir",
+        "/tmp/r",
+        "--keepalived-path",
+        "/usr/sbin/keepalived",
+        "--metrics-bind-address",
+        "127.0.0.1:0",
+        "--lease-duration",
+        "4s",
+        "--heartbeat-interval",
+        "500ms",
+        "--kubeconfig",
+        "/k",
+      ],
       { NODE_NAME: "node-a", POD_NAMESPACE: "kv", HOST_IP: "192.0.2.11" },
     );
     assert.notEqual(s, "help");
@@ -58,7 +77,10 @@ void describe("parseAgentSettings", () => {
   ];
   for (const [name, argv, env, re] of usage) {
     void test(`usage error: ${name}`, () => {
-      assert.throws(() => parseAgentSettings(argv, env), (e: unknown) => e instanceof UsageError && re.test(e.message));
+      assert.throws(
+        () => parseAgentSettings(argv, env),
+        (e: unknown) => e instanceof UsageError && re.test(e.message),
+      );
     });
   }
 
@@ -66,8 +88,14 @@ void describe("parseAgentSettings", () => {
 });
 
 void describe("flagDurationMs", () => {
-  const cases: Array<[string, number]> = [["500ms", 500], ["3s", 3000], ["1.5s", 1500], ["2m", 120_000]];
+  const cases: Array<[string, number]> = [
+    ["500ms", 500],
+    ["3s", 3000],
+    ["1.5s", 1500],
+    ["2m", 120_000],
+  ];
   for (const [v, ms] of cases) void test(`${v} -> ${ms}`, () => assert.equal(flagDurationMs("x", v), ms));
   void test("zero is refused", () => assert.throws(() => flagDurationMs("x", "0s"), UsageError));
-  void test("a number without a unit is refused (as the operator's flags refuse it)", () => assert.throws(() => flagDurationMs("x", "7"), /--x: invalid duration "7"/));
+  void test("a number without a unit is refused (as the operator's flags refuse it)", () =>
+    assert.throws(() => flagDurationMs("x", "7"), /--x: invalid duration "7"/));
 });

@@ -18,12 +18,18 @@ import { sha256Hex } from "../../../src/render/index.js";
 
 const MAP: NodeInstanceMap = {
   node: "node-a",
-  instances: [{ instance: "vip_4_51_eth0", virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.100"], virtualIPs: ["default/web"] }],
+  instances: [
+    { instance: "vip_4_51_eth0", virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.100"], virtualIPs: ["default/web"] },
+  ],
 };
 const CONF = "global_defs {\n}\n";
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
-const NODE: PublishedNode = { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [{ instance: "vip_4_51", interface: "eth0", priority: 100, sourceIP: "192.0.2.11" }] };
+const NODE: PublishedNode = {
+  node: "node-a",
+  runtimeDir: "/run/keepalived-vip",
+  instances: [{ instance: "vip_4_51", interface: "eth0", priority: 100, sourceIP: "192.0.2.11" }],
+};
 const INSTANCE: PublishedInstance = {
   name: "vip_4_51",
   virtualRouterId: 51,
@@ -74,7 +80,11 @@ void describe("parseInstanceSecret", () => {
   const bad: Array<[string, Record<string, string> | undefined, RegExp]> = [
     ["no data", undefined, /^Secret s has no instance\.json key$/],
     ["not JSON (the text is never quoted)", { "instance.json": b64('{"authPassword":"hunter2"') }, /^Secret s: instance\.json is not valid JSON$/],
-    ["a password of the wrong type", { "instance.json": b64(JSON.stringify({ ...INSTANCE, authPassword: 12345678 })) }, /^Secret s: instance\.json\.authPassword/],
+    [
+      "a password of the wrong type",
+      { "instance.json": b64(JSON.stringify({ ...INSTANCE, authPassword: 12345678 })) },
+      /^Secret s: instance\.json\.authPassword/,
+    ],
     ["a router id out of range", { "instance.json": b64(JSON.stringify({ ...INSTANCE, virtualRouterId: 300 })) }, /^Secret s: instance\.json\.virtualRouterId/],
   ];
   for (const [name, data, want] of bad) {
@@ -91,7 +101,8 @@ void describe("parseInstanceSecret", () => {
 
 void describe("parseInstanceMap", () => {
   void test("reads the instance map file", () => assert.deepEqual(parseInstanceMap(JSON.stringify(MAP)), { ok: true, value: MAP }));
-  void test("refuses a file that is not JSON, naming the file", () => assert.deepEqual(parseInstanceMap("{"), { ok: false, error: "instances.json is not valid JSON" }));
+  void test("refuses a file that is not JSON, naming the file", () =>
+    assert.deepEqual(parseInstanceMap("{"), { ok: false, error: "instances.json is not valid JSON" }));
   void test("refuses a wrong shape, naming the field", () => {
     const res = parseInstanceMap('{"node":"node-a","instances":[{"instance":""}]}');
     assert.equal(res.ok, false);
@@ -116,7 +127,13 @@ void describe("planConfigSync", () => {
 void describe("judgeConfigTest", () => {
   const cases: Array<[string, number | null, string, boolean, string[]]> = [
     ["clean exit, no output", 0, "", true, []],
-    ["unknown keyword with exit 0 still fails", 0, "(/run/k/keepalived.conf.candidate: Line 3) Unknown keyword 'bogus'\n", false, ["(Line 3) Unknown keyword '…'"]],
+    [
+      "unknown keyword with exit 0 still fails",
+      0,
+      "(/run/k/keepalived.conf.candidate: Line 3) Unknown keyword 'bogus'\n",
+      false,
+      ["(Line 3) Unknown keyword '…'"],
+    ],
     [
       "keepalived 2.2.7 range error",
       5,
@@ -124,10 +141,13 @@ void describe("judgeConfigTest", () => {
       false,
       ["(Line 6) number '…' outside range [1, 255]", "(x): VRID '…' not valid - must be between 1 & 255"],
     ],
-    ["missing interface", 5, "(/tmp/c: Line 7) WARNING - interface nosuch0 for vrrp_instance v doesn't exist\nNon-existent interface specified in configuration\n", false, [
-      "(Line 7) WARNING - interface nosuch0 for vrrp_instance v doesn't exist",
-      "Non-existent interface specified in configuration",
-    ]],
+    [
+      "missing interface",
+      5,
+      "(/tmp/c: Line 7) WARNING - interface nosuch0 for vrrp_instance v doesn't exist\nNon-existent interface specified in configuration\n",
+      false,
+      ["(Line 7) WARNING - interface nosuch0 for vrrp_instance v doesn't exist", "Non-existent interface specified in configuration"],
+    ],
     ["non-zero exit without output", 1, "", false, ["keepalived exited with code 1"]],
     ["killed (no exit code)", null, "", false, ["keepalived exited with code null"]],
     ["non-zero exit with an unclassified line", 3, "something odd\n", false, ["something odd"]],

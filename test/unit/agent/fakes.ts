@@ -37,7 +37,12 @@ export function nodeSecret(instances: string[], over: Partial<PublishedNode> = {
 
 /** The instance Secret of a published instance. */
 export function instanceSecret(inst: PublishedInstance): ObservedSecret {
-  return { name: instanceSecretName(inst.name), resourceVersion: "1", data: { [SECRET_KEY_INSTANCE]: b64(JSON.stringify(inst)) }, annotations: { [ANNOTATION_INSTANCE]: inst.name } };
+  return {
+    name: instanceSecretName(inst.name),
+    resourceVersion: "1",
+    data: { [SECRET_KEY_INSTANCE]: b64(JSON.stringify(inst)) },
+    annotations: { [ANNOTATION_INSTANCE]: inst.name },
+  };
 }
 
 /** A status write as the fake API server saw it. */

@@ -1,7 +1,16 @@
 // Tests of the `ip -j addr` parser, host interface discovery and leftover VIP planning.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { findHostInterface, hostAddresses, nodeFactsAnnotations, parseIpAddrJson, planLeftoverVips, publishedInterfaces, snapshotAddresses, type LinkAddresses } from "../../../src/agent/ip.js";
+import {
+  findHostInterface,
+  hostAddresses,
+  nodeFactsAnnotations,
+  parseIpAddrJson,
+  planLeftoverVips,
+  publishedInterfaces,
+  snapshotAddresses,
+  type LinkAddresses,
+} from "../../../src/agent/ip.js";
 import { ANNOTATION_INTERFACES, ANNOTATION_IPVS, MAX_PUBLISHED_INTERFACES, type NodeInstance } from "../../../src/api/index.js";
 
 // Trimmed output of iproute2 6.1 `ip -j addr show` in a node namespace.
@@ -31,7 +40,14 @@ const SAMPLE = JSON.stringify([
   { ifindex: 8, ifname: "eth1", flags: ["BROADCAST"], addr_info: [] },
   { ifindex: 9, ifname: "eth2", addr_info: [{ family: "inet", local: "198.51.100.5", prefixlen: 24 }] },
   { ifindex: 10, addr_info: [] },
-  { ifindex: 11, ifname: "odd", addr_info: [{ family: "packet", local: "x", prefixlen: 1 }, { family: "inet", local: "not-an-ip", prefixlen: 24 }] },
+  {
+    ifindex: 11,
+    ifname: "odd",
+    addr_info: [
+      { family: "packet", local: "x", prefixlen: 1 },
+      { family: "inet", local: "not-an-ip", prefixlen: 24 },
+    ],
+  },
 ]);
 
 void describe("parseIpAddrJson", () => {

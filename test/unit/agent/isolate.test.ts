@@ -4,7 +4,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigGate } from "../../../src/agent/gate.js";
-import { MAX_REJECTION_MESSAGE, judgeInstances, parseParts, partVersion, rejectionMessage, serializeParts, type InstancePart, type JudgeInput, type Rejection } from "../../../src/agent/isolate.js";
+import {
+  MAX_REJECTION_MESSAGE,
+  judgeInstances,
+  parseParts,
+  partVersion,
+  rejectionMessage,
+  serializeParts,
+  type InstancePart,
+  type JudgeInput,
+  type Rejection,
+} from "../../../src/agent/isolate.js";
 import type { ConfigTestVerdict } from "../../../src/agent/config.js";
 import type { NodeInstanceMap, PublishedInstance, PublishedNode } from "../../../src/api/index.js";
 import { assembleNodeConfig } from "../../../src/render/index.js";
@@ -16,7 +26,11 @@ const MISSING = "eth9";
 const instance = publishedInstance;
 
 function nodeOf(entries: Array<{ key: string; iface?: string; priority?: number }>): PublishedNode {
-  return { node: NODE, runtimeDir: "/run/keepalived-vip", instances: entries.map((e) => ({ instance: e.key, interface: e.iface ?? "eth0", priority: e.priority ?? 100, sourceIP: "192.0.2.11" })) };
+  return {
+    node: NODE,
+    runtimeDir: "/run/keepalived-vip",
+    instances: entries.map((e) => ({ instance: e.key, interface: e.iface ?? "eth0", priority: e.priority ?? 100, sourceIP: "192.0.2.11" })),
+  };
 }
 
 /** A config test that refuses what keepalived refuses here: an interface the node does not have. */
@@ -27,7 +41,14 @@ function fakeTest(): { test: (config: string) => Promise<ConfigTestVerdict>; cal
     test: (config) => {
       calls.push(config);
       const bad = config.includes(`interface ${MISSING}`);
-      return Promise.resolve(bad ? { ok: false, problems: [`(Line 12) WARNING - interface ${MISSING} for vrrp_instance x doesn't exist`, "Non-existent interface specified in configuration"] } : { ok: true, problems: [] });
+      return Promise.resolve(
+        bad
+          ? {
+              ok: false,
+              problems: [`(Line 12) WARNING - interface ${MISSING} for vrrp_instance x doesn't exist`, "Non-existent interface specified in configuration"],
+            }
+          : { ok: true, problems: [] },
+      );
     },
   };
 }
@@ -48,7 +69,16 @@ void describe("judgeInstances", () => {
   void test("everything passes: one test, every instance runs, nothing refused", async () => {
     const t = fakeTest();
     const node = nodeOf([{ key: "vip_a" }, { key: "vip_b" }]);
-    const res = await judgeInstances(input({ node, instances: new Map([["vip_a", A], ["vip_b", B]]), test: t.test }));
+    const res = await judgeInstances(
+      input({
+        node,
+        instances: new Map([
+          ["vip_a", A],
+          ["vip_b", B],
+        ]),
+        test: t.test,
+      }),
+    );
     assert.equal(res.kind, "accept");
     if (res.kind !== "accept") return;
     assert.equal(res.tests, 1);
@@ -59,7 +89,17 @@ void describe("judgeInstances", () => {
   void test("a new instance on a missing interface is left out alone; the others run", async () => {
     const t = fakeTest();
     const node = nodeOf([{ key: "vip_a" }, { key: "vip_b", iface: MISSING }, { key: "vip_c" }]);
-    const res = await judgeInstances(input({ node, instances: new Map([["vip_a", A], ["vip_b", B], ["vip_c", C]]), test: t.test }));
+    const res = await judgeInstances(
+      input({
+        node,
+        instances: new Map([
+          ["vip_a", A],
+          ["vip_b", B],
+          ["vip_c", C],
+        ]),
+        test: t.test,
+      }),
+    );
     assert.equal(res.kind, "accept");
     if (res.kind !== "accept") return;
     assert.deepEqual([...res.parts.keys()].sort(), ["vip_a", "vip_c"]);
@@ -69,23 +109,55 @@ void describe("judgeInstances", () => {
     const r = res.rejected[0] as Rejection;
     assert.deepEqual([r.key, r.instance, r.kept, r.byKeepalived, r.virtualIPs], ["vip_b", "vip_b", false, true, ["default/vip_b"]]);
     assert.match(r.problems.join(" "), /interface eth9 .* doesn't exist/);
-    assert.ok(t.calls.some((c) => c === res.candidate.config), "the accepted config itself passed the test");
+    assert.ok(
+      t.calls.some((c) => c === res.candidate.config),
+      "the accepted config itself passed the test",
+    );
   });
 
   void test("a changed instance that fails keeps its last good version; the others take their change", async () => {
     const t = fakeTest();
     const before = nodeOf([{ key: "vip_a" }, { key: "vip_b" }]);
-    const lastGood = partsOf(before, new Map([["vip_a", A], ["vip_b", B]]));
-    const running = assembleNodeConfig(before, new Map([["vip_a", A], ["vip_b", B]]));
+    const lastGood = partsOf(
+      before,
+      new Map([
+        ["vip_a", A],
+        ["vip_b", B],
+      ]),
+    );
+    const running = assembleNodeConfig(
+      before,
+      new Map([
+        ["vip_a", A],
+        ["vip_b", B],
+      ]),
+    );
     assert.ok(running.ok);
-    const node = nodeOf([{ key: "vip_a", priority: 150 }, { key: "vip_b", iface: MISSING }]);
-    const res = await judgeInstances(input({ node, instances: new Map([["vip_a", A], ["vip_b", B]]), test: t.test, lastGood, running: running.value.config }));
+    const node = nodeOf([
+      { key: "vip_a", priority: 150 },
+      { key: "vip_b", iface: MISSING },
+    ]);
+    const res = await judgeInstances(
+      input({
+        node,
+        instances: new Map([
+          ["vip_a", A],
+          ["vip_b", B],
+        ]),
+        test: t.test,
+        lastGood,
+        running: running.value.config,
+      }),
+    );
     assert.equal(res.kind, "accept");
     if (res.kind !== "accept") return;
     assert.equal(res.parts.get("vip_a")?.entry.priority, 150, "vip_a's change is taken");
     assert.equal(res.parts.get("vip_b")?.entry.interface, "eth0", "vip_b runs its last good version");
     assert.equal(res.rejected[0]?.kept, true);
-    assert.deepEqual(res.candidate.instances.instances.map((i) => i.instance), ["vip_a", "vip_b"]);
+    assert.deepEqual(
+      res.candidate.instances.instances.map((i) => i.instance),
+      ["vip_a", "vip_b"],
+    );
   });
 
   void test("an instance replaced by a failing one under another key (an interface change) keeps the former one for its VirtualIPs", async () => {
@@ -93,15 +165,30 @@ void describe("judgeInstances", () => {
     const oldB = instance("vip_b_eth0", 52, "192.0.2.51", { virtualIPs: ["default/vip_b"] });
     const newB = instance("vip_b_eth9", 52, "192.0.2.51", { virtualIPs: ["default/vip_b"] });
     const before = nodeOf([{ key: "vip_a" }, { key: "vip_b_eth0" }]);
-    const lastGood = partsOf(before, new Map([["vip_a", A], ["vip_b_eth0", oldB]]));
+    const lastGood = partsOf(
+      before,
+      new Map([
+        ["vip_a", A],
+        ["vip_b_eth0", oldB],
+      ]),
+    );
     const node = nodeOf([{ key: "vip_a" }, { key: "vip_b_eth9", iface: MISSING }]);
-    const instances = new Map([["vip_a", A], ["vip_b_eth9", newB]]);
+    const instances = new Map([
+      ["vip_a", A],
+      ["vip_b_eth9", newB],
+    ]);
     const res = await judgeInstances(input({ node, instances, test: t.test, lastGood }));
     assert.equal(res.kind, "accept");
     if (res.kind !== "accept") return;
     assert.deepEqual([...res.parts.keys()].sort(), ["vip_a", "vip_b_eth0"]);
-    assert.deepEqual(res.rejected.map((r) => [r.key, r.kept]), [["vip_b_eth9", true]]);
-    assert.deepEqual(res.candidate.instances.instances.map((i) => i.instance), ["vip_a", "vip_b_eth0"]);
+    assert.deepEqual(
+      res.rejected.map((r) => [r.key, r.kept]),
+      [["vip_b_eth9", true]],
+    );
+    assert.deepEqual(
+      res.candidate.instances.instances.map((i) => i.instance),
+      ["vip_a", "vip_b_eth0"],
+    );
     // The next plan, the same refused version known: no test, the former instance still runs.
     const known = new Map(res.rejected.map((r) => [r.key, r]));
     const again = await judgeInstances(input({ node, instances, test: t.test, lastGood: res.parts, known, running: res.candidate.config }));
@@ -112,7 +199,10 @@ void describe("judgeInstances", () => {
 
   void test("a version refused before is not tested again: the same plan costs no test, another change one", async () => {
     const t = fakeTest();
-    const instances = new Map([["vip_a", A], ["vip_b", B]]);
+    const instances = new Map([
+      ["vip_a", A],
+      ["vip_b", B],
+    ]);
     const node = nodeOf([{ key: "vip_a" }, { key: "vip_b", iface: MISSING }]);
     const first = await judgeInstances(input({ node, instances, test: t.test }));
     assert.equal(first.kind, "accept");
@@ -121,7 +211,10 @@ void describe("judgeInstances", () => {
     const again = await judgeInstances(input({ node, instances, test: t.test, lastGood: first.parts, known, running: first.candidate.config, now: 5000 }));
     assert.equal(again.kind === "accept" && again.tests, 0);
     assert.equal(again.kind === "accept" && again.rejected[0]?.since, 1000, "since stays the first refusal's");
-    const other = nodeOf([{ key: "vip_a", priority: 120 }, { key: "vip_b", iface: MISSING }]);
+    const other = nodeOf([
+      { key: "vip_a", priority: 120 },
+      { key: "vip_b", iface: MISSING },
+    ]);
     const changed = await judgeInstances(input({ node: other, instances, test: t.test, lastGood: first.parts, known, running: first.candidate.config }));
     assert.equal(changed.kind === "accept" && changed.tests, 1);
     assert.equal(changed.kind === "accept" && changed.parts.get("vip_a")?.entry.priority, 120);
@@ -135,7 +228,10 @@ void describe("judgeInstances", () => {
     const res = await judgeInstances(input({ node, instances, test: t.test }));
     assert.equal(res.kind, "accept");
     if (res.kind !== "accept") return;
-    assert.deepEqual(res.rejected.map((r) => r.key), ["vip_17"]);
+    assert.deepEqual(
+      res.rejected.map((r) => r.key),
+      ["vip_17"],
+    );
     assert.equal(res.parts.size, 31);
     // 1 (all) + base (global_defs only) + bisection: 2 per level over log2(32) = 5 levels.
     assert.ok(res.tests <= 1 + 1 + 2 * 5, `${res.tests} tests`);
@@ -156,7 +252,10 @@ void describe("judgeInstances", () => {
     const res = await judgeInstances(input({ node, instances, test: t.test, lastGood }));
     assert.equal(res.kind, "accept");
     if (res.kind !== "accept") return;
-    assert.deepEqual(res.rejected.map((r) => r.key), ["vip_2"]);
+    assert.deepEqual(
+      res.rejected.map((r) => r.key),
+      ["vip_2"],
+    );
     assert.deepEqual([...res.parts.keys()].sort(), ["vip_1", "vip_3"]);
     assert.equal(res.parts.get("vip_3")?.instance.primaryAddress, "192.0.2.79");
   });
@@ -164,29 +263,66 @@ void describe("judgeInstances", () => {
   void test("when not even the last good versions pass, it refuses and keeps what runs", async () => {
     const t = fakeTest();
     const lastGood = partsOf(nodeOf([{ key: "vip_a", iface: MISSING }]), new Map([["vip_a", A]]));
-    const node = nodeOf([{ key: "vip_a", iface: MISSING }, { key: "vip_b", iface: MISSING }]);
-    const res = await judgeInstances(input({ node, instances: new Map([["vip_a", A], ["vip_b", B]]), test: t.test, lastGood }));
+    const node = nodeOf([
+      { key: "vip_a", iface: MISSING },
+      { key: "vip_b", iface: MISSING },
+    ]);
+    const res = await judgeInstances(
+      input({
+        node,
+        instances: new Map([
+          ["vip_a", A],
+          ["vip_b", B],
+        ]),
+        test: t.test,
+        lastGood,
+      }),
+    );
     assert.equal(res.kind, "refuse");
   });
 });
 
 void describe("rejection messages", () => {
-  const base: Rejection = { key: "k", instance: "vip_4_51", version: "v", problems: [], virtualIPs: ["default/web"], kept: false, byKeepalived: true, since: 0 };
+  const base: Rejection = {
+    key: "k",
+    instance: "vip_4_51",
+    version: "v",
+    problems: [],
+    virtualIPs: ["default/web"],
+    kept: false,
+    byKeepalived: true,
+    since: 0,
+  };
   void test("name the field and quote keepalived's words", () => {
     const m = rejectionMessage({ ...base, problems: ["(Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist"] });
-    assert.equal(m, "spec.interface: keepalived refused VRRP instance vip_4_51: (Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist; it does not run on this node");
-    assert.match(rejectionMessage({ ...base, kept: true, problems: ["the config has IPVS virtual servers"] }), /^spec\.forwarding: .*the last good version keeps running$/);
+    assert.equal(
+      m,
+      "spec.interface: keepalived refused VRRP instance vip_4_51: (Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist; it does not run on this node",
+    );
+    assert.match(
+      rejectionMessage({ ...base, kept: true, problems: ["the config has IPVS virtual servers"] }),
+      /^spec\.forwarding: .*the last good version keeps running$/,
+    );
   });
   void test("are bounded and carry no control characters", () => {
     const m = rejectionMessage({ ...base, problems: [`evil\n\u0000${"x".repeat(5000)}`, "\u001b[31mred"] });
     assert.ok(m.length <= MAX_REJECTION_MESSAGE, `${m.length}`);
-    assert.ok([...m].every((c) => c === "…" || (c >= " " && c <= "~")), "printable ASCII only");
+    assert.ok(
+      [...m].every((c) => c === "…" || (c >= " " && c <= "~")),
+      "printable ASCII only",
+    );
   });
 });
 
 void describe("accepted.json", () => {
   void test("round-trips the parts; unreadable text is an empty map", () => {
-    const parts = partsOf(nodeOf([{ key: "vip_a" }, { key: "vip_b" }]), new Map([["vip_a", A], ["vip_b", B]]));
+    const parts = partsOf(
+      nodeOf([{ key: "vip_a" }, { key: "vip_b" }]),
+      new Map([
+        ["vip_a", A],
+        ["vip_b", B],
+      ]),
+    );
     const back = parseParts(serializeParts(parts));
     assert.deepEqual([...back.keys()], ["vip_a", "vip_b"]);
     assert.equal(partVersion(back.get("vip_a") as InstancePart), partVersion(parts.get("vip_a") as InstancePart));
@@ -220,14 +356,20 @@ void describe("ConfigGate", () => {
 
   void test("reports a refusal once, on the refused instance's VirtualIPs only, and clears it when fixed", async () => {
     const { gate: g, installs } = gate();
-    const instances = new Map([["vip_a", A], ["vip_b", B]]);
+    const instances = new Map([
+      ["vip_a", A],
+      ["vip_b", B],
+    ]);
     const bad = nodeOf([{ key: "vip_a" }, { key: "vip_b", iface: MISSING }]);
     let running: { config?: string; instances?: NodeInstanceMap } = {};
     const first = await g.apply({ node: bad, instances, full: full(bad, instances) }, running);
     assert.equal(first.kind, "accepted");
     if (first.kind !== "accepted") return;
     assert.equal(first.action, "apply");
-    assert.deepEqual(first.newlyRejected.map((r) => r.key), ["vip_b"]);
+    assert.deepEqual(
+      first.newlyRejected.map((r) => r.key),
+      ["vip_b"],
+    );
     assert.deepEqual(first.touched, ["default/vip_b"]);
     assert.deepEqual([...g.rejections().keys()], ["default/vip_b"]);
     assert.equal(installs.length, 1);

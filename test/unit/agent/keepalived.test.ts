@@ -98,7 +98,13 @@ void describe("keepalived command line", () => {
 void describe("KeepalivedSupervisor", () => {
   void test("starts, reloads with SIGHUP, and stops with SIGTERM", async () => {
     const { dir, bin, paths } = setup();
-    const sup = new KeepalivedSupervisor({ keepalivedPath: bin, paths, logger, clock: realClock, onUnexpectedExit: () => Promise.reject(new Error("unexpected")) });
+    const sup = new KeepalivedSupervisor({
+      keepalivedPath: bin,
+      paths,
+      logger,
+      clock: realClock,
+      onUnexpectedExit: () => Promise.reject(new Error("unexpected")),
+    });
     try {
       assert.equal(await sup.reload(), "started");
       assert.equal(sup.phase, "running");
@@ -119,7 +125,13 @@ void describe("KeepalivedSupervisor", () => {
   void test("a reload right after the start waits until keepalived has forked its child processes", async () => {
     const { dir, bin, paths } = setup();
     writeFileSync(join(dir, "slow"), "0.5");
-    const sup = new KeepalivedSupervisor({ keepalivedPath: bin, paths, logger, clock: realClock, onUnexpectedExit: () => Promise.reject(new Error("unexpected")) });
+    const sup = new KeepalivedSupervisor({
+      keepalivedPath: bin,
+      paths,
+      logger,
+      clock: realClock,
+      onUnexpectedExit: () => Promise.reject(new Error("unexpected")),
+    });
     try {
       assert.equal(await sup.reload(), "started");
       await waitFor(() => existsSync(paths.pid));
@@ -136,7 +148,14 @@ void describe("KeepalivedSupervisor", () => {
   void test("a keepalived that never announces its children is reloaded after the timeout", async () => {
     const { dir, bin, paths } = setup();
     writeFileSync(join(dir, "slow"), "30");
-    const sup = new KeepalivedSupervisor({ keepalivedPath: bin, paths, logger, clock: realClock, readyTimeoutMs: 300, onUnexpectedExit: () => Promise.reject(new Error("unexpected")) });
+    const sup = new KeepalivedSupervisor({
+      keepalivedPath: bin,
+      paths,
+      logger,
+      clock: realClock,
+      readyTimeoutMs: 300,
+      onUnexpectedExit: () => Promise.reject(new Error("unexpected")),
+    });
     try {
       assert.equal(await sup.reload(), "started");
       await waitFor(() => existsSync(paths.pid));

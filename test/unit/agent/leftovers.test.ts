@@ -25,7 +25,15 @@ function links(addrs: Array<[string, number, "inet" | "inet6"]>): string {
   return JSON.stringify([{ ifname: "eth0", addr_info: addrs.map(([local, prefixlen, family]) => ({ family, local, prefixlen })) }]);
 }
 
-const web: NodeInstance = { instance: "vip_4_51", virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.50", "192.0.2.60", "192.0.2.20"], virtualIPs: ["default/web"] };
+const web: NodeInstance = {
+  instance: "vip_4_51",
+  virtualRouterId: 51,
+  interface: "eth0",
+  family: 4,
+  priority: 100,
+  addresses: ["192.0.2.50", "192.0.2.60", "192.0.2.20"],
+  virtualIPs: ["default/web"],
+};
 
 void describe("LeftoverTracker", () => {
   void test("removes only host routes of VIPs that were not there before keepalived started", async () => {
@@ -36,15 +44,33 @@ void describe("LeftoverTracker", () => {
     const file = join(dir, "snapshot.json");
     try {
       // Before the first start: the host /24, a secondary /24 equal to a VIP, a pre-existing /32 equal to a VIP.
-      writeFileSync(join(dir, "addrs.json"), links([["192.0.2.11", 24, "inet"], ["192.0.2.20", 24, "inet"], ["192.0.2.60", 32, "inet"]]));
+      writeFileSync(
+        join(dir, "addrs.json"),
+        links([
+          ["192.0.2.11", 24, "inet"],
+          ["192.0.2.20", 24, "inet"],
+          ["192.0.2.60", 32, "inet"],
+        ]),
+      );
       const first = new LeftoverTracker({ file, logger, hostIP: "192.0.2.11", ipPath: ip });
       assert.deepEqual(await first.beforeStart([web]), [], "no snapshot yet: nothing removed");
       assert.ok(existsSync(file));
       // keepalived added 192.0.2.50/32, then died; a new agent (restart) finds the snapshot on disk.
-      writeFileSync(join(dir, "addrs.json"), links([["192.0.2.11", 24, "inet"], ["192.0.2.20", 24, "inet"], ["192.0.2.60", 32, "inet"], ["192.0.2.50", 32, "inet"]]));
+      writeFileSync(
+        join(dir, "addrs.json"),
+        links([
+          ["192.0.2.11", 24, "inet"],
+          ["192.0.2.20", 24, "inet"],
+          ["192.0.2.60", 32, "inet"],
+          ["192.0.2.50", 32, "inet"],
+        ]),
+      );
       const second = new LeftoverTracker({ file, logger, hostIP: "192.0.2.11", ipPath: ip });
       const removed = await second.beforeStart([web]);
-      assert.deepEqual(removed.map((a) => `${a.address}/${a.prefixLength}`), ["192.0.2.50/32"]);
+      assert.deepEqual(
+        removed.map((a) => `${a.address}/${a.prefixLength}`),
+        ["192.0.2.50/32"],
+      );
       assert.equal(readFileSync(join(dir, "deleted"), "utf8"), "192.0.2.50/32 eth0\n");
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -67,7 +93,13 @@ void describe("LeftoverTracker", () => {
       writeFileSync(join(dir, "addrs.json"), links([["192.0.2.11", 24, "inet"]]));
       const tracker = new LeftoverTracker({ file: join(dir, "snapshot.json"), logger: captured, hostIP: "192.0.2.11", ipPath: ip });
       await tracker.beforeStart([web]);
-      writeFileSync(join(dir, "addrs.json"), links([["192.0.2.11", 24, "inet"], ["192.0.2.50", 32, "inet"]]));
+      writeFileSync(
+        join(dir, "addrs.json"),
+        links([
+          ["192.0.2.11", 24, "inet"],
+          ["192.0.2.50", 32, "inet"],
+        ]),
+      );
       assert.equal((await tracker.cleanup([web], "handover")).length, 1);
       assert.deepEqual(lines, [{ level: "info", message: "Released VIP after the handover", address: "192.0.2.50" }]);
       lines.length = 0;

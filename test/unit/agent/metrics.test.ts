@@ -22,8 +22,14 @@ void describe("agent metrics", () => {
       { instance: "vip_6_52_eth0", addresses: ["2001:db8::52"], virtualIPs: ["default/v6"] },
     ]);
     let text = await m.registry.metrics();
-    assert.match(text, /^keepalived_vip_agent_vrrp_instance_info\{vrrp_instance="vip_4_51",namespace="default",name="web",address="192\.0\.2\.50,192\.0\.2\.51"\} 1$/m);
-    assert.match(text, /^keepalived_vip_agent_vrrp_instance_info\{vrrp_instance="vip_4_51",namespace="shop",name="api",address="192\.0\.2\.50,192\.0\.2\.51"\} 1$/m);
+    assert.match(
+      text,
+      /^keepalived_vip_agent_vrrp_instance_info\{vrrp_instance="vip_4_51",namespace="default",name="web",address="192\.0\.2\.50,192\.0\.2\.51"\} 1$/m,
+    );
+    assert.match(
+      text,
+      /^keepalived_vip_agent_vrrp_instance_info\{vrrp_instance="vip_4_51",namespace="shop",name="api",address="192\.0\.2\.50,192\.0\.2\.51"\} 1$/m,
+    );
     assert.match(text, /^keepalived_vip_agent_vrrp_instance_info\{vrrp_instance="vip_6_52_eth0",namespace="default",name="v6",address="2001:db8::52"\} 1$/m);
     setInstanceInfo(m, [{ instance: "vip_6_52_eth0", addresses: ["2001:db8::52"], virtualIPs: ["default/v6"] }]);
     text = await m.registry.metrics();

@@ -21,7 +21,7 @@ void describe("parseNotifyLine", () => {
     ['GROUP "g1" MASTER_PRIORITY 0', undefined],
     ['INSTANCE "" MASTER 100', undefined],
     ['INSTANCE "vip" MASTER 300', undefined],
-    ['INSTANCE vip MASTER 100', undefined],
+    ["INSTANCE vip MASTER 100", undefined],
     ['INSTANCE "vip" MASTER', undefined],
     ['VS "[192.0.2.1]:tcp:80" UP', undefined],
     ['RS "[192.0.2.2]:tcp:80" DOWN', undefined],
@@ -68,7 +68,11 @@ void describe("foldState", () => {
   });
 
   void test("deleted removes the instance", () => {
-    const s = foldState({ a: { state: "BACKUP", priority: 1, since: T0 }, b: { state: "MASTER", priority: 2, since: T0 } }, { kind: "deleted", instance: "a" }, T0 + 1);
+    const s = foldState(
+      { a: { state: "BACKUP", priority: 1, since: T0 }, b: { state: "MASTER", priority: 2, since: T0 } },
+      { kind: "deleted", instance: "a" },
+      T0 + 1,
+    );
     assert.deepEqual(Object.keys(s), ["b"]);
   });
 

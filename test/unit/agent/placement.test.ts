@@ -8,7 +8,12 @@ import { join } from "node:path";
 import type { PublishedNode } from "../../../src/api/index.js";
 import { effectivePriorities, effectivePriority, planTrackValues, TrackFiles } from "../../../src/agent/placement.js";
 
-const entry = (instance: string, standby?: true): PublishedNode["instances"][number] => ({ instance, interface: "eth0", priority: 100, ...(standby ? { standby } : {}) });
+const entry = (instance: string, standby?: true): PublishedNode["instances"][number] => ({
+  instance,
+  interface: "eth0",
+  priority: 100,
+  ...(standby ? { standby } : {}),
+});
 
 void describe("planTrackValues", () => {
   void test("handover 0 and every instance's standby value", () => {
@@ -50,11 +55,22 @@ void describe("TrackFiles", () => {
     try {
       const files = new TrackFiles(dir);
       assert.equal(files.handover, false, "nothing written yet");
-      const first = await files.write(new Map([["handover", "0"], ["standby-a", "1"], ["standby-b", "0"]]));
+      const first = await files.write(
+        new Map([
+          ["handover", "0"],
+          ["standby-a", "1"],
+          ["standby-b", "0"],
+        ]),
+      );
       assert.deepEqual(first.sort(), ["handover", "standby-a", "standby-b"]);
       assert.equal(readFileSync(join(dir, "track", "standby-a"), "utf8"), "1\n");
       writeFileSync(join(dir, "track", "unrelated"), "x");
-      const second = await files.write(new Map([["handover", "1"], ["standby-a", "1"]]));
+      const second = await files.write(
+        new Map([
+          ["handover", "1"],
+          ["standby-a", "1"],
+        ]),
+      );
       assert.deepEqual(second, ["handover"]);
       assert.deepEqual(readdirSync(join(dir, "track")).sort(), ["handover", "standby-a", "unrelated"]);
       assert.equal(files.handover, true, "handover as last written");

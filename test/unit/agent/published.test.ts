@@ -20,7 +20,8 @@ import { publishedInstance } from "./instances.js";
 const NODE = "node-a";
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
-const instance = (name: string, vrid: number, address: string, over: Partial<PublishedInstance> = {}): PublishedInstance => publishedInstance(name, vrid, address, { version: 2, ...over });
+const instance = (name: string, vrid: number, address: string, over: Partial<PublishedInstance> = {}): PublishedInstance =>
+  publishedInstance(name, vrid, address, { version: 2, ...over });
 
 const WEB = instance("vip_4_51", 51, "192.0.2.50");
 const DB = instance("vip_4_52", 52, "192.0.2.60");
@@ -60,14 +61,23 @@ void describe("PublishedPlanView: apply", () => {
   void test("a complete plan assembles to exactly what assembleNodeConfig renders, with its hash and instance map", () => {
     const node = nodeOf([WEB.name, DB.name]);
     const c = applied(viewWith(node, [instanceSecret(WEB), instanceSecret(DB)]).decide());
-    const want = assembleNodeConfig(node, new Map([[WEB.name, WEB], [DB.name, DB]]));
+    const want = assembleNodeConfig(
+      node,
+      new Map([
+        [WEB.name, WEB],
+        [DB.name, DB],
+      ]),
+    );
     assert.ok(want.ok);
     assert.equal(c.config, want.value.config);
     assert.equal(c.hash, sha256Hex(c.config));
-    assert.deepEqual(c.instances.instances.map((i) => [i.instance, i.addresses, i.virtualIPs]), [
-      ["vip_4_51", ["192.0.2.50"], ["default/vip_4_51"]],
-      ["vip_4_52", ["192.0.2.60"], ["default/vip_4_52"]],
-    ]);
+    assert.deepEqual(
+      c.instances.instances.map((i) => [i.instance, i.addresses, i.virtualIPs]),
+      [
+        ["vip_4_51", ["192.0.2.50"], ["default/vip_4_51"]],
+        ["vip_4_52", ["192.0.2.60"], ["default/vip_4_52"]],
+      ],
+    );
     assert.match(c.config, /vrrp_instance vip_4_51 \{/);
   });
 
@@ -167,7 +177,9 @@ void describe("PublishedPlanView: which changes matter", () => {
 void describe("PublishedPlanView: refuse", () => {
   const APPLIED: NodeInstanceMap = {
     node: NODE,
-    instances: [{ instance: DB.name, virtualRouterId: 52, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.60"], virtualIPs: ["default/db-as-applied"] }],
+    instances: [
+      { instance: DB.name, virtualRouterId: 52, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.60"], virtualIPs: ["default/db-as-applied"] },
+    ],
   };
 
   void test("an unparsable instance Secret the node names: refused, naming the Secret, never a value", () => {
@@ -227,7 +239,11 @@ void describe("PublishedPlanView: refuse", () => {
   const badNodes: Array<[string, PlanSecret, RegExp]> = [
     ["no node.json key", { name: nodeConfigSecretName(NODE), data: {} }, /has no node\.json key/],
     ["node.json not JSON", nodeSecret("{secret"), /node\.json is not valid JSON/],
-    ["node.json of the wrong shape", nodeSecret(JSON.stringify({ node: NODE, runtimeDir: "/run/x", instances: [{ instance: "" }] })), /node\.json\.instances\.0\.instance/],
+    [
+      "node.json of the wrong shape",
+      nodeSecret(JSON.stringify({ node: NODE, runtimeDir: "/run/x", instances: [{ instance: "" }] })),
+      /node\.json\.instances\.0\.instance/,
+    ],
     ["another node's node.json", nodeSecret(nodeOf([], "node-b")), /node\.json is for node "node-b", not "node-a"/],
   ];
   for (const [name, secret, want] of badNodes) {

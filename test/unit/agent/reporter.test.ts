@@ -150,7 +150,10 @@ void describe("StatusReporter", () => {
     h.reporter.mark("unknown");
     h.reporter.mark("gone");
     await h.clock.advance(0);
-    assert.deepEqual(h.sent.map((s) => [s.key, s.report.kind]), [["gone", "remove"]]);
+    assert.deepEqual(
+      h.sent.map((s) => [s.key, s.report.kind]),
+      [["gone", "remove"]],
+    );
     assert.deepEqual(h.reporter.pending(), []);
   });
 

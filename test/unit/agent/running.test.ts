@@ -8,7 +8,15 @@ import { parseRunningSet } from "../../../src/shared/running-set.js";
 function map(...addresses: string[][]): NodeInstanceMap {
   return {
     node: "node-a",
-    instances: addresses.map((a, i) => ({ instance: `vi_${i}`, virtualRouterId: 50 + i, interface: "eth0", family: 4 as const, priority: 100, addresses: a, virtualIPs: a.map((x) => `default/${x}`) })),
+    instances: addresses.map((a, i) => ({
+      instance: `vi_${i}`,
+      virtualRouterId: 50 + i,
+      interface: "eth0",
+      family: 4 as const,
+      priority: 100,
+      addresses: a,
+      virtualIPs: a.map((x) => `default/${x}`),
+    })),
   };
 }
 

@@ -27,7 +27,13 @@ void describe("testCandidateConfig", () => {
   const cases: Array<{ name: string; config: string; ipvs: boolean; ok: boolean; problem?: RegExp }> = [
     { name: "a virtual server passes where the kernel has IPVS", config: VIRTUAL_SERVER, ipvs: true, ok: true },
     { name: "a virtual server is refused where the kernel has no IPVS", config: VIRTUAL_SERVER, ipvs: false, ok: false, problem: /no IPVS/ },
-    { name: "a syntax error is refused by keepalived itself", config: "global_defs {\n  no_such_keyword 1\n}\n", ipvs: true, ok: false, problem: /unknown keyword/i },
+    {
+      name: "a syntax error is refused by keepalived itself",
+      config: "global_defs {\n  no_such_keyword 1\n}\n",
+      ipvs: true,
+      ok: false,
+      problem: /unknown keyword/i,
+    },
   ];
   for (const c of cases) {
     void test(c.name, async () => {

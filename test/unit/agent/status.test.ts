@@ -8,7 +8,15 @@ import type { NodeInstanceMap } from "../../../src/api/index.js";
 const MAP: NodeInstanceMap = {
   node: "node-a",
   instances: [
-    { instance: "i51", virtualRouterId: 51, interface: "eth0", family: 4, priority: 100, addresses: ["192.0.2.100", "192.0.2.101"], virtualIPs: ["default/web", "prod/api"] },
+    {
+      instance: "i51",
+      virtualRouterId: 51,
+      interface: "eth0",
+      family: 4,
+      priority: 100,
+      addresses: ["192.0.2.100", "192.0.2.101"],
+      virtualIPs: ["default/web", "prod/api"],
+    },
     { instance: "i52", virtualRouterId: 52, interface: "eth0", family: 4, priority: 150, addresses: ["192.0.2.102"], virtualIPs: ["default/db"] },
   ],
 };
@@ -23,7 +31,10 @@ void describe("planReport", () => {
       "prod/api",
       MAP,
       states,
-      { kind: "entry", entry: { name: "node-a", state: "MASTER", priority: 100, since: "2024-05-01T09:59:00.000Z", lastReportTime: "2024-05-01T10:00:00.000Z" } },
+      {
+        kind: "entry",
+        entry: { name: "node-a", state: "MASTER", priority: 100, since: "2024-05-01T09:59:00.000Z", lastReportTime: "2024-05-01T10:00:00.000Z" },
+      },
     ],
     ["a carried VirtualIP without a state yet is skipped", "default/db", MAP, states, { kind: "skip" }],
     ["a VirtualIP no instance carries is removed", "default/gone", MAP, states, { kind: "remove" }],
@@ -35,7 +46,13 @@ void describe("planReport", () => {
 
   void test("when two instances carry one VirtualIP, MASTER wins", () => {
     const twice: NodeInstanceMap = { node: "node-a", instances: [MAP.instances[0]!, { ...MAP.instances[1]!, virtualIPs: ["default/web"] }] };
-    const got = planReport({ key: "default/web", node: "node-a", map: twice, states: { i51: { state: "BACKUP", priority: 100, since: T }, i52: { state: "MASTER", priority: 150, since: T } }, now: NOW });
+    const got = planReport({
+      key: "default/web",
+      node: "node-a",
+      map: twice,
+      states: { i51: { state: "BACKUP", priority: 100, since: T }, i52: { state: "MASTER", priority: 150, since: T } },
+      now: NOW,
+    });
     assert.equal(got.kind === "entry" && got.entry.state, "MASTER");
   });
 });

@@ -24,7 +24,10 @@ void describe("parseAddressRange", () => {
   for (const c of good) {
     void test(`${c.text} is IPv${c.family} ${c.first}..${c.last}`, () => {
       const r = range(c.text);
-      assert.deepEqual([r.family, bigIntToIP(r.family, r.first), bigIntToIP(r.family, r.last), rangeSize(r), r.text], [c.family, c.first, c.last, c.size, c.text]);
+      assert.deepEqual(
+        [r.family, bigIntToIP(r.family, r.first), bigIntToIP(r.family, r.last), rangeSize(r), r.text],
+        [c.family, c.first, c.last, c.size, c.text],
+      );
     });
   }
 

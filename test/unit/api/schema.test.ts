@@ -6,7 +6,18 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import yaml from "js-yaml";
 import type { V1Secret } from "@kubernetes/client-node";
-import { API_VERSION, KIND, POOL_KIND, ReadyReason, canonicalIP, parseIPv4, parseIPv6, parsePool, parseVirtualIP, virtualIPSchema } from "../../../src/api/index.js";
+import {
+  API_VERSION,
+  KIND,
+  POOL_KIND,
+  ReadyReason,
+  canonicalIP,
+  parseIPv4,
+  parseIPv6,
+  parsePool,
+  parseVirtualIP,
+  virtualIPSchema,
+} from "../../../src/api/index.js";
 import { planCluster, renderNodeConfigs, type ClusterView } from "../../../src/render/index.js";
 import { testPool } from "../../support/pools.js";
 
@@ -50,7 +61,12 @@ const authRef = { name: "vrrp-auth", key: "password" };
 /** Whether `ip` is inside the documentation ranges (RFC 5737, RFC 3849). */
 function isDocumentationAddress(ip: string): boolean {
   const v4 = parseIPv4(ip);
-  if (v4) return [[192, 0, 2], [198, 51, 100], [203, 0, 113]].some((p) => p.every((o, i) => v4[i] === o));
+  if (v4)
+    return [
+      [192, 0, 2],
+      [198, 51, 100],
+      [203, 0, 113],
+    ].some((p) => p.every((o, i) => v4[i] === o));
   const v6 = parseIPv6(ip);
   return v6 !== undefined && v6[0] === 0x2001 && v6[1] === 0xdb8;
 }
@@ -107,7 +123,10 @@ void describe("samples", () => {
 
   void test("the pool sample is pool demo: 192.0.2.50-99, 2001:db8::50-99, router ids 50-99, every namespace", () => {
     const pools = docs.filter(({ doc }) => doc.kind === POOL_KIND);
-    assert.deepEqual(pools.map(({ file }) => file), ["config/samples/virtualippool.yaml"]);
+    assert.deepEqual(
+      pools.map(({ file }) => file),
+      ["config/samples/virtualippool.yaml"],
+    );
     const res = parsePool(pools[0]?.doc);
     assert.ok(res.ok, res.ok ? "" : res.error);
     assert.equal(res.value.metadata.name, "demo");
@@ -122,7 +141,11 @@ void describe("samples", () => {
   });
 
   void test("every IP address in the samples is a documentation address", () => {
-    const ips = docs.flatMap(({ file, doc }) => stringsIn(doc).filter((s) => canonicalIP(s) !== undefined).map((ip) => ({ file, ip })));
+    const ips = docs.flatMap(({ file, doc }) =>
+      stringsIn(doc)
+        .filter((s) => canonicalIP(s) !== undefined)
+        .map((ip) => ({ file, ip })),
+    );
     assert.ok(ips.length >= 10, "samples carry fewer addresses than expected");
     assert.deepEqual(
       ips.filter(({ ip }) => !isDocumentationAddress(ip)),
@@ -142,8 +165,18 @@ void describe("invalid VirtualIPs are rejected naming the field", () => {
     { name: "address with leading zeros", obj: vip({ ...base, address: "192.0.2.050" }), path: "spec.address", message: "canonical form" },
     { name: "address with a zone", obj: vip({ ...base, address: "fe80::1%eth0" }), path: "spec.address", message: "canonical form" },
     { name: "address that is a number", obj: vip({ ...base, address: 3221226034 }), path: "spec.address", message: "expected string" },
-    { name: "ipFamily IPv6 with VRRP version 2", obj: vip({ serviceRef: { name: "nginx" }, ipFamily: "IPv6", vrrp: { version: 2 } }), path: "spec.ipFamily", message: "ipFamily IPv6 needs VRRP version 3" },
-    { name: "ipFamily other than the address's", obj: vip({ ...base, ipFamily: "IPv6" }), path: "spec.ipFamily", message: "ipFamily must be the family of address" },
+    {
+      name: "ipFamily IPv6 with VRRP version 2",
+      obj: vip({ serviceRef: { name: "nginx" }, ipFamily: "IPv6", vrrp: { version: 2 } }),
+      path: "spec.ipFamily",
+      message: "ipFamily IPv6 needs VRRP version 3",
+    },
+    {
+      name: "ipFamily other than the address's",
+      obj: vip({ ...base, ipFamily: "IPv6" }),
+      path: "spec.ipFamily",
+      message: "ipFamily must be the family of address",
+    },
     { name: "ipFamily in lower case", obj: vip({ ...base, ipFamily: "ipv4" }), path: "spec.ipFamily", message: "Invalid option" },
     { name: "pool with an upper-case name", obj: vip({ ...base, pool: "Lan" }), path: "spec.pool", message: "Invalid string" },
     { name: "router id 0", obj: vip({ ...base, virtualRouterId: 0 }), path: "spec.virtualRouterId", message: ">=1" },
@@ -184,17 +217,47 @@ void describe("invalid VirtualIPs are rejected naming the field", () => {
       message: "Invalid string",
     },
     { name: "VRRP version 4", obj: vip({ ...base, vrrp: { version: 4 } }), path: "spec.vrrp.version", message: "Invalid input" },
-    { name: "IPv6 address with VRRP version 2", obj: vip({ ...base, address: "2001:db8::50", vrrp: { version: 2 } }), path: "spec.vrrp.version", message: "an IPv6 address needs VRRP version 3" },
-    { name: "preemptDelay without preempt", obj: vip({ ...base, vrrp: { preemptDelay: "30s" } }), path: "spec.vrrp.preemptDelay", message: "preemptDelay needs preempt: true" },
-    { name: "preemptDelay over 1000s", obj: vip({ ...base, vrrp: { preempt: true, preemptDelay: "1000001ms" } }), path: "spec.vrrp.preemptDelay", message: "at most 1000s" },
-    { name: "preemptDelay that is not a duration", obj: vip({ ...base, vrrp: { preempt: true, preemptDelay: "5m" } }), path: "spec.vrrp.preemptDelay", message: "Invalid string" },
+    {
+      name: "IPv6 address with VRRP version 2",
+      obj: vip({ ...base, address: "2001:db8::50", vrrp: { version: 2 } }),
+      path: "spec.vrrp.version",
+      message: "an IPv6 address needs VRRP version 3",
+    },
+    {
+      name: "preemptDelay without preempt",
+      obj: vip({ ...base, vrrp: { preemptDelay: "30s" } }),
+      path: "spec.vrrp.preemptDelay",
+      message: "preemptDelay needs preempt: true",
+    },
+    {
+      name: "preemptDelay over 1000s",
+      obj: vip({ ...base, vrrp: { preempt: true, preemptDelay: "1000001ms" } }),
+      path: "spec.vrrp.preemptDelay",
+      message: "at most 1000s",
+    },
+    {
+      name: "preemptDelay that is not a duration",
+      obj: vip({ ...base, vrrp: { preempt: true, preemptDelay: "5m" } }),
+      path: "spec.vrrp.preemptDelay",
+      message: "Invalid string",
+    },
     { name: "priority 0", obj: vip({ ...base, vrrp: { priorities: { "node-a": 0 } } }), path: "spec.vrrp.priorities.node-a", message: ">=1" },
     { name: "priority 255", obj: vip({ ...base, vrrp: { priorities: { "node-a": 255 } } }), path: "spec.vrrp.priorities.node-a", message: "<=254" },
     { name: "unknown field in spec", obj: vip({ ...base, adress: "192.0.2.51" }), path: "spec", message: 'Unrecognized key: "adress"' },
     { name: "unknown field in spec.vrrp", obj: vip({ ...base, vrrp: { auth: "x" } }), path: "spec.vrrp", message: 'Unrecognized key: "auth"' },
     { name: "serviceRef missing", obj: vip({ address: "192.0.2.50", virtualRouterId: 51 }), path: "spec.serviceRef", message: "expected object" },
-    { name: "serviceRef with an upper-case name", obj: vip({ ...base, serviceRef: { name: "Nginx" } }), path: "spec.serviceRef.name", message: "Invalid string" },
-    { name: "serviceRef with a namespace", obj: vip({ ...base, serviceRef: { name: "nginx", namespace: "other" } }), path: "spec.serviceRef", message: "Unrecognized key" },
+    {
+      name: "serviceRef with an upper-case name",
+      obj: vip({ ...base, serviceRef: { name: "Nginx" } }),
+      path: "spec.serviceRef.name",
+      message: "Invalid string",
+    },
+    {
+      name: "serviceRef with a namespace",
+      obj: vip({ ...base, serviceRef: { name: "nginx", namespace: "other" } }),
+      path: "spec.serviceRef",
+      message: "Unrecognized key",
+    },
     {
       name: "matchExpressions In without values",
       obj: vip({ ...base, nodeSelector: { matchExpressions: [{ key: "zone", operator: "In" }] } }),

@@ -74,12 +74,17 @@ void describe("keepalived-vip help", { concurrency: true }, () => {
     assert.match(r.stderr, /^Usage: keepalived-vip/);
   });
 
-  for (const args of [["render", "--help"], ["render", "-h"], ["help", "render"]]) {
+  for (const args of [
+    ["render", "--help"],
+    ["render", "-h"],
+    ["help", "render"],
+  ]) {
     void test(`${args.join(" ")} shows the render options`, async () => {
       const r = await cli(args);
       assert.equal(r.code, 0);
       assert.match(r.stdout, /^Usage: keepalived-vip render --node NAME/);
-      for (const flag of ["--node NAME", "--all", "--out DIR", "--default-interface IF", "--runtime-dir DIR", "--min-advert-interval D"]) assert.ok(r.stdout.includes(flag), flag);
+      for (const flag of ["--node NAME", "--all", "--out DIR", "--default-interface IF", "--runtime-dir DIR", "--min-advert-interval D"])
+        assert.ok(r.stdout.includes(flag), flag);
       assert.equal(r.stderr, "");
     });
   }
@@ -144,10 +149,19 @@ void describe("keepalived-vip render of the samples", { concurrency: true }, () 
   void test("--min-advert-interval: below it (default 100ms) a VirtualIP is a warning and left out, as the operator would", async () => {
     using tmp = tempDir();
     const fast = join(tmp.dir, "fast.yaml");
-    writeFileSync(fast, readFileSync(join(root, "config/samples/virtualip-basic.yaml"), "utf8").replace(/spec:\n/, "spec:\n  vrrp: { version: 3, advertisementInterval: 20ms }\n"));
+    writeFileSync(
+      fast,
+      readFileSync(join(root, "config/samples/virtualip-basic.yaml"), "utf8").replace(
+        /spec:\n/,
+        "spec:\n  vrrp: { version: 3, advertisementInterval: 20ms }\n",
+      ),
+    );
     const refused = await cli(["render", "--node", "node-a", fast, ...cluster]);
     assert.equal(refused.code, 0, refused.stderr);
-    assert.match(refused.stderr, /^warning: VirtualIP default\/nginx: spec\.vrrp\.advertisementInterval: 20ms is below the smallest advert interval this cluster allows, 100ms/m);
+    assert.match(
+      refused.stderr,
+      /^warning: VirtualIP default\/nginx: spec\.vrrp\.advertisementInterval: 20ms is below the smallest advert interval this cluster allows, 100ms/m,
+    );
     assert.ok(!refused.stdout.includes("virtual_router_id 51"), "a VirtualIP below the floor was rendered");
     const allowed = await cli(["render", "--node", "node-a", "--min-advert-interval", "20ms", fast, ...cluster]);
     assert.equal(allowed.code, 0, allowed.stderr);
@@ -196,7 +210,10 @@ void describe("keepalived-vip render of the samples", { concurrency: true }, () 
     assert.equal(r.code, 0, r.stderr);
     const names = ["node-a.conf", "node-b.conf", "node-c.conf"];
     assert.deepEqual(readdirSync(out).sort(), names);
-    assert.deepEqual(r.stdout.trim().split("\n"), names.map((n) => join(out, n)));
+    assert.deepEqual(
+      r.stdout.trim().split("\n"),
+      names.map((n) => join(out, n)),
+    );
     for (const name of names) assert.equal(statSync(join(out, name)).mode & 0o777, 0o600, `${name} mode`);
     const single = await cli(["render", "--node", "node-b", ...allSamples]);
     assert.equal(readFileSync(join(out, "node-b.conf"), "utf8"), single.stdout);

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AGENT_FLAGS, AGENT_HELP } from "../../../src/cli/agent.js";
 import { EXIT_STATUS_NOTE } from "../../../src/shared/flags.js";
-import { renderOperatorHelp } from "../../../src/operator/options.js";
+import { renderOperatorHelp } from "../../../src/operator/operator-flags.js";
 
 function optionBlocks(help: string): string[][] {
   const body = help.split("\nOptions:\n")[1]?.split("\n\n")[0] ?? "";

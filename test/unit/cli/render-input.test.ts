@@ -70,14 +70,24 @@ void describe("parseClusterView on the samples", () => {
 
   void test("reads every sample object into the view", () => {
     assert.deepEqual(view.virtualIPs.map((v) => v.metadata.name).sort(), ["nginx", "nginx-ipv6", "web", "web-vrrp2"]);
-    assert.deepEqual(view.nodes.map((n) => n.metadata?.name), ["node-a", "node-b", "node-c"]);
+    assert.deepEqual(
+      view.nodes.map((n) => n.metadata?.name),
+      ["node-a", "node-b", "node-c"],
+    );
     assert.deepEqual(view.services.map((s) => s.metadata?.name).sort(), ["nginx", "nginx-ipv6", "web"]);
-    assert.deepEqual(view.endpointSlices.map((s) => s.metadata?.name), ["web-7xk2p"]);
-    assert.deepEqual(view.secrets.map((s) => s.metadata?.name), ["vrrp-auth"]);
+    assert.deepEqual(
+      view.endpointSlices.map((s) => s.metadata?.name),
+      ["web-7xk2p"],
+    );
+    assert.deepEqual(
+      view.secrets.map((s) => s.metadata?.name),
+      ["vrrp-auth"],
+    );
     assert.deepEqual(view.nodeInterfaces, {});
-    assert.deepEqual(view.pools.map((p) => [p.metadata.name, p.spec.addresses, p.spec.virtualRouterIds, p.spec.autoAssign]), [
-      ["demo", ["192.0.2.50-192.0.2.99", "2001:db8::50-2001:db8::99"], ["50-99"], true],
-    ]);
+    assert.deepEqual(
+      view.pools.map((p) => [p.metadata.name, p.spec.addresses, p.spec.virtualRouterIds, p.spec.autoAssign]),
+      [["demo", ["192.0.2.50-192.0.2.99", "2001:db8::50-2001:db8::99"], ["50-99"], true]],
+    );
   });
 
   void test("warns only about the kustomization, which is not a cluster object", () => {
@@ -101,9 +111,7 @@ void describe("parseClusterView objects", () => {
   });
 
   void test("unpacks a v1 List and skips empty documents", () => {
-    const list = `apiVersion: v1\nkind: List\nitems:\n${[NODE, SERVICE]
-      .map((d) => `  - ${d.trim().split("\n").join("\n    ")}`)
-      .join("\n")}\n`;
+    const list = `apiVersion: v1\nkind: List\nitems:\n${[NODE, SERVICE].map((d) => `  - ${d.trim().split("\n").join("\n    ")}`).join("\n")}\n`;
     const { view, warnings } = parse(file("list.yaml", "", list, "# only a comment\n"));
     assert.equal(view.nodes.length, 1);
     assert.equal(view.services.length, 1);
@@ -139,7 +147,8 @@ status: { address: 192.0.2.77, virtualRouterId: 77, pool: lan }
   });
 
   void test("reads VirtualIPPools (cluster-scoped, defaults applied), Namespace labels and ServiceCIDRs", () => {
-    const pool = "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [50-99] }\n";
+    const pool =
+      "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [50-99] }\n";
     const ns = "apiVersion: v1\nkind: Namespace\nmetadata: { name: team-a, labels: { team: web } }\n";
     const cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: { name: kubernetes }\nspec: { cidrs: [198.18.0.0/16, 2001:db8:96::/112] }\n";
     const { view, warnings } = parse(file("a.yaml", pool, ns, cidr));
@@ -154,7 +163,9 @@ status: { address: 192.0.2.77, virtualRouterId: 77, pool: lan }
   void test("ignores other kinds with a warning naming file and object", () => {
     const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg, namespace: kube-system }\n";
     const { warnings } = parse(file("a.yaml", cm));
-    assert.deepEqual(warnings, ["a.yaml: ignored ConfigMap kube-system/cfg (v1): render reads only VirtualIP, VirtualIPPool, Namespace, ServiceCIDR, Node, Service, EndpointSlice, Secret and Lease"]);
+    assert.deepEqual(warnings, [
+      "a.yaml: ignored ConfigMap kube-system/cfg (v1): render reads only VirtualIP, VirtualIPPool, Namespace, ServiceCIDR, Node, Service, EndpointSlice, Secret and Lease",
+    ]);
   });
 
   void test("ignores a known kind name of another API group", () => {
@@ -200,7 +211,11 @@ spec: ${holder ? `{ holderIdentity: ${holder} }` : "{}"}
     void test(c.name, () => {
       const { view, warnings } = parse(file("leases.yaml", ...c.docs));
       assert.deepEqual(view.nodeInterfaces, c.interfaces);
-      if (c.warning) assert.ok(warnings.some((w) => c.warning!.test(w)), JSON.stringify(warnings));
+      if (c.warning)
+        assert.ok(
+          warnings.some((w) => c.warning!.test(w)),
+          JSON.stringify(warnings),
+        );
       else assert.deepEqual(warnings, []);
     });
   }
@@ -228,17 +243,36 @@ void describe("parseClusterView errors", () => {
     },
     {
       name: "invalid VirtualIPPool names file, pool and field",
-      files: [file("pool.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.65/27], virtualRouterIds: [50-99] }\n")],
+      files: [
+        file(
+          "pool.yaml",
+          "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.65/27], virtualRouterIds: [50-99] }\n",
+        ),
+      ],
       errors: [/^pool\.yaml: VirtualIPPool lan: spec\.addresses\.0: must be a CIDR/],
     },
     {
       name: "a pool with router ids out of range",
-      files: [file("pool.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [0-300] }\n")],
+      files: [
+        file(
+          "pool.yaml",
+          "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [0-300] }\n",
+        ),
+      ],
       errors: [/^pool\.yaml: VirtualIPPool lan: spec\.virtualRouterIds\.0: router ids are 1\.\.255/],
     },
     {
       name: "the same pool twice",
-      files: [file("a.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: [\"50\"] }\n"), file("b.yaml", "apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan, namespace: x }\nspec: { addresses: [192.0.2.96/27], virtualRouterIds: [\"51\"] }\n")],
+      files: [
+        file(
+          "a.yaml",
+          'apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan }\nspec: { addresses: [192.0.2.64/27], virtualRouterIds: ["50"] }\n',
+        ),
+        file(
+          "b.yaml",
+          'apiVersion: keepalived-vip.io/v1alpha1\nkind: VirtualIPPool\nmetadata: { name: lan, namespace: x }\nspec: { addresses: [192.0.2.96/27], virtualRouterIds: ["51"] }\n',
+        ),
+      ],
       errors: ["b.yaml: VirtualIPPool lan is defined twice (also in a.yaml)"],
     },
     {
@@ -299,7 +333,10 @@ void describe("parseClusterView never quotes a secret value", () => {
   const cases: { name: string; text: string }[] = [
     { name: "YAML error next to the value", text: `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData:\n  password: ${password}\n   broken: [\n` },
     { name: "data value that is not a string", text: `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\ndata:\n  password: { nested: ${password} }\n` },
-    { name: "duplicate key beside the value", text: `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData:\n  password: ${password}\n  password: ${password}\n` },
+    {
+      name: "duplicate key beside the value",
+      text: `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData:\n  password: ${password}\n  password: ${password}\n`,
+    },
   ];
   for (const c of cases) {
     void test(c.name, () => {

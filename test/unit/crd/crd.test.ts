@@ -88,7 +88,16 @@ void describe("CRD identity", () => {
 
   void test("a spec needs only its Service: address and router id may come from a pool", () => {
     assert.deepEqual(at(".spec").required, ["serviceRef"]);
-    for (const path of [".spec.address", ".spec.virtualRouterId", ".spec.pool", ".spec.ipFamily", ".status.address", ".status.virtualRouterId", ".status.pool", ".status.claim"]) {
+    for (const path of [
+      ".spec.address",
+      ".spec.virtualRouterId",
+      ".spec.pool",
+      ".spec.ipFamily",
+      ".status.address",
+      ".status.virtualRouterId",
+      ".status.pool",
+      ".status.claim",
+    ]) {
       assert.ok(at(path).description, `${path} has no description`);
     }
     assert.deepEqual(at(".spec.ipFamily").enum, ["IPv4", "IPv6"]);
@@ -187,10 +196,30 @@ void describe("list-map keys", () => {
 
 void describe("CEL validation rules", () => {
   const cases: { path: string; fieldPath?: string; rule: RegExp; message: RegExp }[] = [
-    { path: ".spec", fieldPath: ".address", rule: /^!has\(self\.address\) \|\| \(isIP\(self\.address\) && ip\.isCanonical\(self\.address\)\)$/, message: /canonical form/ },
-    { path: ".spec", fieldPath: ".vrrp.version", rule: /^!has\(self\.address\) \|\| self\.vrrp\.version == 3 \|\|/, message: /an IPv6 address needs VRRP version 3/ },
-    { path: ".spec", fieldPath: ".ipFamily", rule: /^!has\(self\.ipFamily\) \|\| self\.ipFamily == 'IPv4' \|\| self\.vrrp\.version == 3$/, message: /ipFamily IPv6 needs VRRP version 3/ },
-    { path: ".spec", fieldPath: ".ipFamily", rule: /^!has\(self\.ipFamily\) \|\| !has\(self\.address\) \|\|/, message: /ipFamily must be the family of address/ },
+    {
+      path: ".spec",
+      fieldPath: ".address",
+      rule: /^!has\(self\.address\) \|\| \(isIP\(self\.address\) && ip\.isCanonical\(self\.address\)\)$/,
+      message: /canonical form/,
+    },
+    {
+      path: ".spec",
+      fieldPath: ".vrrp.version",
+      rule: /^!has\(self\.address\) \|\| self\.vrrp\.version == 3 \|\|/,
+      message: /an IPv6 address needs VRRP version 3/,
+    },
+    {
+      path: ".spec",
+      fieldPath: ".ipFamily",
+      rule: /^!has\(self\.ipFamily\) \|\| self\.ipFamily == 'IPv4' \|\| self\.vrrp\.version == 3$/,
+      message: /ipFamily IPv6 needs VRRP version 3/,
+    },
+    {
+      path: ".spec",
+      fieldPath: ".ipFamily",
+      rule: /^!has\(self\.ipFamily\) \|\| !has\(self\.address\) \|\|/,
+      message: /ipFamily must be the family of address/,
+    },
     { path: ".spec.vrrp", fieldPath: ".authSecretRef", rule: /self\.version == 2/, message: /only supported with VRRP version 2/ },
     { path: ".spec.vrrp", fieldPath: ".advertisementInterval", rule: /^self\.version != 2 \|\|/, message: /whole seconds from 1s to 255s/ },
     { path: ".spec.vrrp", fieldPath: ".advertisementInterval", rule: /^self\.version != 3 \|\|/, message: /from 10ms to 40\.95s in steps of 10ms/ },

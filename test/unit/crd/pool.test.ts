@@ -86,7 +86,11 @@ void describe("VirtualIPPool CRD", () => {
   });
 
   const rules: { path: string; rule: RegExp; message: RegExp }[] = [
-    { path: ".spec.addresses.[*]", rule: /^isCIDR\(self\) \|\| isIP\(self\) \|\|/, message: /must be a CIDR, a range first-last of two addresses, or one address/ },
+    {
+      path: ".spec.addresses.[*]",
+      rule: /^isCIDR\(self\) \|\| isIP\(self\) \|\|/,
+      message: /must be a CIDR, a range first-last of two addresses, or one address/,
+    },
     { path: ".spec.virtualRouterIds.[*]", rule: /int\(n\) >= 1 && int\(n\) <= 255/, message: /router ids are 1\.\.255/ },
     { path: ".spec.namespaceSelector.matchExpressions.[*]", rule: /self\.operator in \['In', 'NotIn'\]/, message: /values must be non-empty for In and NotIn/ },
   ];

@@ -28,7 +28,13 @@ void describe("buildStructuralSchema rewrites", () => {
     },
     {
       name: "folds a union of integer literals into an integer enum",
-      input: { anyOf: [{ type: "number", enum: [2] }, { type: "number", const: 3 }], default: 3 },
+      input: {
+        anyOf: [
+          { type: "number", enum: [2] },
+          { type: "number", const: 3 },
+        ],
+        default: 3,
+      },
       expected: { type: "integer", enum: [2, 3], default: 3 },
     },
     {
@@ -82,7 +88,10 @@ void describe("buildStructuralSchema rewrites", () => {
   }
 
   void test("carries .meta() validations from a zod schema", () => {
-    const schema = z.object({ a: z.string() }).strict().meta({ "x-kubernetes-validations": [{ rule: "self.a != ''", message: "a must be set" }] });
+    const schema = z
+      .object({ a: z.string() })
+      .strict()
+      .meta({ "x-kubernetes-validations": [{ rule: "self.a != ''", message: "a must be set" }] });
     assert.deepEqual(fromZod(schema), {
       type: "object",
       required: ["a"],
@@ -99,13 +108,20 @@ void describe("buildStructuralSchema refuses non-structural schemas", () => {
     { name: "an enum of mixed types", input: { enum: ["a", 1] }, message: /mixes value types/ },
     { name: "a list of types", input: { type: ["string", "null"] }, message: /not a single structural type/ },
     { name: "an unknown keyword", input: { type: "string", contentEncoding: "base64" }, message: /unsupported schema keyword contentEncoding/ },
-    { name: "a recursive $ref", input: { $ref: "#/$defs/A", $defs: { A: { type: "object", properties: { a: { $ref: "#/$defs/A" } } } } }, message: /recursive \$ref/ },
+    {
+      name: "a recursive $ref",
+      input: { $ref: "#/$defs/A", $defs: { A: { type: "object", properties: { a: { $ref: "#/$defs/A" } } } } },
+      message: /recursive \$ref/,
+    },
     { name: "an unresolvable $ref", input: { $ref: "#/$defs/Missing" }, message: /unresolvable \$ref/ },
     { name: "tuple items", input: { type: "array", items: [{ type: "string" }] }, message: /tuple items/ },
   ];
   for (const c of cases) {
     void test(`throws on ${c.name}`, () => {
-      assert.throws(() => buildStructuralSchema(c.input), (e: unknown) => e instanceof StructuralSchemaError && c.message.test(e.message));
+      assert.throws(
+        () => buildStructuralSchema(c.input),
+        (e: unknown) => e instanceof StructuralSchemaError && c.message.test(e.message),
+      );
     });
   }
 });

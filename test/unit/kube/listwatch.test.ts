@@ -3,7 +3,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ListWatch, retryDelay, type ChangeOrigin, type WatchEventType } from "../../../src/kube/listwatch.js";
-import { ApiError, type ListPage, type ListWatchTransport, type Query, type RawObject, type WatchStream, type WatchStreamHandlers } from "../../../src/kube/transport.js";
+import {
+  ApiError,
+  type ListPage,
+  type ListWatchTransport,
+  type Query,
+  type RawObject,
+  type WatchStream,
+  type WatchStreamHandlers,
+} from "../../../src/kube/transport.js";
 import { FakeClock, flushMicrotasks } from "../../../src/shared/clock.js";
 
 function obj(name: string, rv: string, extra: Record<string, unknown> = {}): RawObject {
@@ -160,7 +168,10 @@ void describe("ListWatch", () => {
   for (const how of ["an ERROR line with code 410", "HTTP 410 on the watch request"]) {
     void test(`410 Gone (${how}) relists and delivers what changed in the gap: deletions, changes, nothing for unchanged objects`, async () => {
       const { transport, clock, events, synced, listStarts, lw } = setup();
-      transport.listAnswers = [page([obj("kept", "5"), obj("changed", "6"), obj("gone", "7")], "10"), page([obj("kept", "5"), obj("changed", "30"), obj("new", "31")], "40")];
+      transport.listAnswers = [
+        page([obj("kept", "5"), obj("changed", "6"), obj("gone", "7")], "10"),
+        page([obj("kept", "5"), obj("changed", "30"), obj("new", "31")], "40"),
+      ];
       lw.start();
       await settle();
       events.length = 0;
@@ -350,8 +361,6 @@ void describe("ListWatch", () => {
     lw.stop();
   });
 });
-
-
 
 void describe("retryDelay", () => {
   const backoff = { initialMs: 200, maxMs: 10_000 };

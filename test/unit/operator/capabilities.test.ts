@@ -15,7 +15,10 @@ void describe("agentCapabilities", () => {
       ["node-a", lease({ [ANNOTATION_INTERFACES]: "eth0,lo", [ANNOTATION_IPVS]: "true" })],
       ["node-b", lease({ [ANNOTATION_INTERFACES]: "eth0, bad name!,eth1", [ANNOTATION_IPVS]: "yes" })],
       ["node-c", lease({})],
-      ["node-d", lease({ [ANNOTATION_INTERFACES]: Array.from({ length: MAX_PUBLISHED_INTERFACES + 1 }, (_, i) => `d${i}`).join(","), [ANNOTATION_IPVS]: "false" })],
+      [
+        "node-d",
+        lease({ [ANNOTATION_INTERFACES]: Array.from({ length: MAX_PUBLISHED_INTERFACES + 1 }, (_, i) => `d${i}`).join(","), [ANNOTATION_IPVS]: "false" }),
+      ],
     ]);
     assert.deepEqual(agentCapabilities(byNode), {
       "node-a": { interfaces: ["eth0", "lo"], ipvs: true },

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { OPERATOR_FLAGS } from "../../../src/operator/options.js";
+import { OPERATOR_FLAGS } from "../../../src/operator/operator-flags.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 

@@ -13,31 +13,132 @@ function agent(live: boolean, running: string[] | undefined, fresh = true): Agen
 }
 
 function decide(agents: Record<string, AgentView>, opts: { participants?: string[]; now?: number } = {}): ReturnType<typeof planDeletion> {
-  return planDeletion({ address: ADDRESS, participants: opts.participants ?? Object.keys(agents), agents: new Map(Object.entries(agents)), startedAt: T0, now: opts.now ?? T0, timeoutMs: TIMEOUT });
+  return planDeletion({
+    address: ADDRESS,
+    participants: opts.participants ?? Object.keys(agents),
+    agents: new Map(Object.entries(agents)),
+    startedAt: T0,
+    now: opts.now ?? T0,
+    timeoutMs: TIMEOUT,
+  });
 }
 
 void describe("planDeletion: the finalizer waits for the nodes", () => {
-  const table: { name: string; agents: Record<string, AgentView>; participants?: string[]; now?: number; done: boolean; waiting: string[]; givenUp?: string[]; recheckAt?: number }[] = [
+  const table: {
+    name: string;
+    agents: Record<string, AgentView>;
+    participants?: string[];
+    now?: number;
+    done: boolean;
+    waiting: string[];
+    givenUp?: string[];
+    recheckAt?: number;
+  }[] = [
     { name: "every node confirmed: done at once", agents: { a: agent(true, ["192.0.2.51"]), b: agent(true, []) }, done: true, waiting: [] },
-    { name: "a live node still runs the address: waits, without a deadline", agents: { a: agent(true, [ADDRESS]), b: agent(true, []) }, done: false, waiting: ["a:runs"] },
-    { name: "a live node that runs it is waited for even after the timeout", agents: { a: agent(true, [ADDRESS]) }, now: T0 + 10 * TIMEOUT, done: false, waiting: ["a:runs"] },
-    { name: "a node whose agent is not live: waits until the timeout", agents: { a: agent(false, [ADDRESS]), b: agent(true, []) }, now: T0 + TIMEOUT - 1, done: false, waiting: ["a:not-live"], recheckAt: T0 + TIMEOUT },
-    { name: "a node whose agent is not live: given up at the timeout", agents: { a: agent(false, [ADDRESS]), b: agent(true, []) }, now: T0 + TIMEOUT, done: true, waiting: ["a:not-live"], givenUp: ["a"] },
-    { name: "a live agent that publishes nothing readable: given up at the timeout", agents: { a: agent(true, undefined) }, now: T0 + TIMEOUT, done: true, waiting: ["a:unknown"], givenUp: ["a"] },
-    { name: "a not-live node that published it no longer runs the address has confirmed", agents: { a: agent(false, ["192.0.2.51"]) }, done: true, waiting: [] },
-    { name: "a node that did not take part but lists the address is waited for", agents: { a: agent(true, []), x: agent(true, [ADDRESS]) }, participants: ["a"], done: false, waiting: ["x:runs"] },
-    { name: "a node that did not take part and does not list it does not matter, live or not", agents: { a: agent(true, []), x: agent(false, undefined) }, participants: ["a"], done: true, waiting: [] },
-    { name: "one stuck live node keeps a silent one from being given up", agents: { a: agent(true, [ADDRESS]), b: agent(false, [ADDRESS]) }, now: T0 + TIMEOUT, done: false, waiting: ["a:runs", "b:not-live"] },
-    { name: "a participant without any agent view counts as not live", agents: {}, participants: ["a"], now: T0, done: false, waiting: ["a:not-live"], recheckAt: T0 + TIMEOUT },
-    { name: "a set written before the deletion does not confirm: the node may have taken the address up since", agents: { a: agent(true, [], false) }, done: false, waiting: ["a:stale"], recheckAt: T0 + TIMEOUT },
-    { name: "an agent cut off right after taking the address up (its last set predates it) is given up on only at the timeout", agents: { a: agent(false, [], false) }, now: T0 + TIMEOUT - 1, done: false, waiting: ["a:not-live"], recheckAt: T0 + TIMEOUT },
-    { name: "a stale set of a node that did not take part does not matter", agents: { a: agent(true, []), x: agent(true, [], false) }, participants: ["a"], done: true, waiting: [] },
+    {
+      name: "a live node still runs the address: waits, without a deadline",
+      agents: { a: agent(true, [ADDRESS]), b: agent(true, []) },
+      done: false,
+      waiting: ["a:runs"],
+    },
+    {
+      name: "a live node that runs it is waited for even after the timeout",
+      agents: { a: agent(true, [ADDRESS]) },
+      now: T0 + 10 * TIMEOUT,
+      done: false,
+      waiting: ["a:runs"],
+    },
+    {
+      name: "a node whose agent is not live: waits until the timeout",
+      agents: { a: agent(false, [ADDRESS]), b: agent(true, []) },
+      now: T0 + TIMEOUT - 1,
+      done: false,
+      waiting: ["a:not-live"],
+      recheckAt: T0 + TIMEOUT,
+    },
+    {
+      name: "a node whose agent is not live: given up at the timeout",
+      agents: { a: agent(false, [ADDRESS]), b: agent(true, []) },
+      now: T0 + TIMEOUT,
+      done: true,
+      waiting: ["a:not-live"],
+      givenUp: ["a"],
+    },
+    {
+      name: "a live agent that publishes nothing readable: given up at the timeout",
+      agents: { a: agent(true, undefined) },
+      now: T0 + TIMEOUT,
+      done: true,
+      waiting: ["a:unknown"],
+      givenUp: ["a"],
+    },
+    {
+      name: "a not-live node that published it no longer runs the address has confirmed",
+      agents: { a: agent(false, ["192.0.2.51"]) },
+      done: true,
+      waiting: [],
+    },
+    {
+      name: "a node that did not take part but lists the address is waited for",
+      agents: { a: agent(true, []), x: agent(true, [ADDRESS]) },
+      participants: ["a"],
+      done: false,
+      waiting: ["x:runs"],
+    },
+    {
+      name: "a node that did not take part and does not list it does not matter, live or not",
+      agents: { a: agent(true, []), x: agent(false, undefined) },
+      participants: ["a"],
+      done: true,
+      waiting: [],
+    },
+    {
+      name: "one stuck live node keeps a silent one from being given up",
+      agents: { a: agent(true, [ADDRESS]), b: agent(false, [ADDRESS]) },
+      now: T0 + TIMEOUT,
+      done: false,
+      waiting: ["a:runs", "b:not-live"],
+    },
+    {
+      name: "a participant without any agent view counts as not live",
+      agents: {},
+      participants: ["a"],
+      now: T0,
+      done: false,
+      waiting: ["a:not-live"],
+      recheckAt: T0 + TIMEOUT,
+    },
+    {
+      name: "a set written before the deletion does not confirm: the node may have taken the address up since",
+      agents: { a: agent(true, [], false) },
+      done: false,
+      waiting: ["a:stale"],
+      recheckAt: T0 + TIMEOUT,
+    },
+    {
+      name: "an agent cut off right after taking the address up (its last set predates it) is given up on only at the timeout",
+      agents: { a: agent(false, [], false) },
+      now: T0 + TIMEOUT - 1,
+      done: false,
+      waiting: ["a:not-live"],
+      recheckAt: T0 + TIMEOUT,
+    },
+    {
+      name: "a stale set of a node that did not take part does not matter",
+      agents: { a: agent(true, []), x: agent(true, [], false) },
+      participants: ["a"],
+      done: true,
+      waiting: [],
+    },
   ];
   for (const row of table) {
     void test(row.name, () => {
       const d = decide(row.agents, { ...(row.participants ? { participants: row.participants } : {}), ...(row.now !== undefined ? { now: row.now } : {}) });
       assert.equal(d.done, row.done);
-      assert.deepEqual(d.waiting.map((w) => `${w.node}:${w.why}`), row.waiting);
+      assert.deepEqual(
+        d.waiting.map((w) => `${w.node}:${w.why}`),
+        row.waiting,
+      );
       assert.deepEqual(d.givenUp, row.givenUp ?? []);
       assert.equal(d.recheckAt, row.recheckAt);
     });
@@ -49,7 +150,10 @@ void describe("planDeletion: the finalizer waits for the nodes", () => {
     const silent = decide({ a: agent(false, [ADDRESS]) });
     assert.match(silent.message, /given up on at 1970-01-01T00:17:40\.000Z$/);
     const gaveUp = decide({ a: agent(false, [ADDRESS]) }, { now: T0 + TIMEOUT });
-    assert.match(gaveUp.message, /^Being deleted: node a did not confirm that 192\.0\.2\.50 is gone within the deletion timeout \(60s\): the agent of node a is not live$/);
+    assert.match(
+      gaveUp.message,
+      /^Being deleted: node a did not confirm that 192\.0\.2\.50 is gone within the deletion timeout \(60s\): the agent of node a is not live$/,
+    );
   });
 
   void test("another address on the node, refused or not, never holds this deletion up", () => {

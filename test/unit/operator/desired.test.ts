@@ -13,14 +13,26 @@ const NOW = Date.parse("2024-01-01T00:00:00Z");
 
 function cacheWith(objects: [Kind, RawObject][]): ObjectCache {
   const cache = new ObjectCache();
-  cache.put("VirtualIPPool", { ...testPoolObject(), metadata: { name: "test", uid: "pool", resourceVersion: "1", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" } });
+  cache.put("VirtualIPPool", {
+    ...testPoolObject(),
+    metadata: { name: "test", uid: "pool", resourceVersion: "1", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" },
+  });
   for (const [kind, obj] of objects) cache.put(kind, obj);
   return cache;
 }
 
 function plan(cache: ObjectCache, previousSecrets: ReadonlyMap<string, BuiltSecret> = new Map()) {
   const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), new VirtualIPParser());
-  return renderPass({ cache, gathered, authSecrets: [], planNamespace: NS, options: { claimGraceMs: 300_000 }, render: renderInline, previousSecrets, now: NOW });
+  return renderPass({
+    cache,
+    gathered,
+    authSecrets: [],
+    planNamespace: NS,
+    options: { claimGraceMs: 300_000 },
+    render: renderInline,
+    previousSecrets,
+    now: NOW,
+  });
 }
 
 void describe("renderPass: the desired state", () => {
@@ -56,7 +68,11 @@ void describe("renderPass: the desired state", () => {
   });
 
   void test("a VirtualIP being deleted and an invalid one are left out (excluded), and publish nothing", async () => {
-    const deleting = vipObject("old", { service: "web", address: "192.0.2.61", virtualRouterId: 52 }, { finalizers: ["keepalived-vip.io/cleanup"], deletionTimestamp: "2024-01-01T00:00:00Z" });
+    const deleting = vipObject(
+      "old",
+      { service: "web", address: "192.0.2.61", virtualRouterId: 52 },
+      { finalizers: ["keepalived-vip.io/cleanup"], deletionTimestamp: "2024-01-01T00:00:00Z" },
+    );
     const invalid = vipObject("bad", { service: "web", address: "not-an-ip", virtualRouterId: 53 });
     const d = await plan(cacheWith([...base, ["VirtualIP", deleting], ["VirtualIP", invalid]]));
     assert.deepEqual([...(d.render?.excluded ?? [])].sort(), ["default/bad", "default/old"]);

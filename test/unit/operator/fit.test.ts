@@ -16,14 +16,33 @@ function bigService(name: string, ports: number, endpoints: number): Pick<Cluste
 }
 
 const ipvs = { forwarding: "ipvs" as const, virtualRouterId: 51 };
-const victim = vip({ name: "victim", namespace: "team-a", created: "2024-01-01T00:00:00Z", spec: { ...ipvs, address: "192.0.2.50", serviceRef: { name: "web" } } });
-const joiner = vip({ name: "joiner", namespace: "team-a", created: "2024-02-01T00:00:00Z", spec: { ...ipvs, address: "192.0.2.51", serviceRef: { name: "huge" } } });
-const other = vip({ name: "other", namespace: "team-c", created: "2024-03-01T00:00:00Z", spec: { forwarding: "kube-proxy", virtualRouterId: 52, address: "192.0.2.52" } });
+const victim = vip({
+  name: "victim",
+  namespace: "team-a",
+  created: "2024-01-01T00:00:00Z",
+  spec: { ...ipvs, address: "192.0.2.50", serviceRef: { name: "web" } },
+});
+const joiner = vip({
+  name: "joiner",
+  namespace: "team-a",
+  created: "2024-02-01T00:00:00Z",
+  spec: { ...ipvs, address: "192.0.2.51", serviceRef: { name: "huge" } },
+});
+const other = vip({
+  name: "other",
+  namespace: "team-c",
+  created: "2024-03-01T00:00:00Z",
+  spec: { forwarding: "kube-proxy", virtualRouterId: 52, address: "192.0.2.52" },
+});
 
 function cluster(vips = [victim, joiner, other]): ClusterView {
   const huge = bigService("huge", 300, 100);
   const base = view(vips);
-  return { ...base, services: [...base.services, ...huge.services.map((s) => ({ ...s, metadata: { ...s.metadata, namespace: "team-a" } }))], endpointSlices: huge.endpointSlices.map((s) => ({ ...s, metadata: { ...s.metadata, namespace: "team-a" } })) };
+  return {
+    ...base,
+    services: [...base.services, ...huge.services.map((s) => ({ ...s, metadata: { ...s.metadata, namespace: "team-a" } }))],
+    endpointSlices: huge.endpointSlices.map((s) => ({ ...s, metadata: { ...s.metadata, namespace: "team-a" } })),
+  };
 }
 
 function withService(v: ClusterView): ClusterView {
@@ -39,7 +58,10 @@ void describe("fitPlan: every published object under the API's size limit", () =
 
   void test("the joiner is refused (TooLarge, naming it and the fields); the VirtualIP already in the instance and an unrelated one stay", async () => {
     const { plan, refused } = await fitPlan(withService(cluster()), render);
-    assert.deepEqual(refused.map((p) => `${p.virtualIP}:${p.reason}`), ["team-a/joiner:TooLarge"]);
+    assert.deepEqual(
+      refused.map((p) => `${p.virtualIP}:${p.reason}`),
+      ["team-a/joiner:TooLarge"],
+    );
     assert.match(refused[0]?.message ?? "", /team-a\/joiner.*over the \d+-byte limit.*spec\.virtualRouterId.*spec\.serviceRef/);
     assert.ok(plan.problems.some((p) => p.virtualIP === "team-a/joiner" && p.reason === "TooLarge" && p.excluded));
     assert.equal(plan.virtualIPs["team-a/joiner"]?.instance, undefined, "the joiner is in no instance");
@@ -52,14 +74,28 @@ void describe("fitPlan: every published object under the API's size limit", () =
   void test("the plan of the others is the same as without the joiner (byte for byte)", async () => {
     const { plan } = await fitPlan(withService(cluster()), render);
     const without = planCluster(withService(cluster([victim, other])));
-    assert.deepEqual(plan.published.map((p) => p.hash), without.published.map((p) => p.hash));
-    assert.deepEqual(plan.nodes.map((p) => p.hash), without.nodes.map((p) => p.hash));
+    assert.deepEqual(
+      plan.published.map((p) => p.hash),
+      without.published.map((p) => p.hash),
+    );
+    assert.deepEqual(
+      plan.nodes.map((p) => p.hash),
+      without.nodes.map((p) => p.hash),
+    );
   });
 
   void test("a VirtualIP too large on its own is refused alone", async () => {
-    const alone = vip({ name: "alone", namespace: "team-a", created: "2024-01-01T00:00:00Z", spec: { forwarding: "ipvs", virtualRouterId: 60, address: "192.0.2.60", serviceRef: { name: "huge" } } });
+    const alone = vip({
+      name: "alone",
+      namespace: "team-a",
+      created: "2024-01-01T00:00:00Z",
+      spec: { forwarding: "ipvs", virtualRouterId: 60, address: "192.0.2.60", serviceRef: { name: "huge" } },
+    });
     const { refused, plan } = await fitPlan(withService(cluster([victim, alone, other])), render);
-    assert.deepEqual(refused.map((p) => p.virtualIP), ["team-a/alone"]);
+    assert.deepEqual(
+      refused.map((p) => p.virtualIP),
+      ["team-a/alone"],
+    );
     assert.ok(plan.virtualIPs["team-a/victim"]?.instance);
   });
 

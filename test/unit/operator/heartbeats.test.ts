@@ -5,7 +5,10 @@ import type { RawObject } from "../../../src/kube/watch.js";
 
 /** An agent Lease at a resourceVersion; renewTime is the agent's clock and must not matter. */
 function lease(version: string, renewTime = "1999-01-01T00:00:00.000000Z", durationSeconds = 10): RawObject {
-  return { metadata: { namespace: "keepalived-vip-nodes", name: "keepalived-vip-agent-node-a", resourceVersion: version }, spec: { holderIdentity: "node-a", leaseDurationSeconds: durationSeconds, renewTime } };
+  return {
+    metadata: { namespace: "keepalived-vip-nodes", name: "keepalived-vip-agent-node-a", resourceVersion: version },
+    spec: { holderIdentity: "node-a", leaseDurationSeconds: durationSeconds, renewTime },
+  };
 }
 
 void describe("HeartbeatSightings: liveness on the operator's clock", () => {

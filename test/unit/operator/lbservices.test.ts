@@ -34,23 +34,32 @@ void describe("planLoadBalancerVIPs", () => {
     assert.deepEqual([...plan.apply.keys()], ["shop/web-ipv4", "shop/web-ipv6"]);
     const v6 = plan.apply.get("shop/web-ipv6")!.object;
     assert.deepEqual(v6.spec, { serviceRef: { name: "web" }, forwarding: "kube-proxy", ipFamily: "IPv6", vrrp: { version: 3 } });
-    assert.deepEqual(v6.metadata?.ownerReferences, [{ apiVersion: "v1", kind: "Service", name: "web", uid: "uid-web", controller: true, blockOwnerDeletion: false }]);
+    assert.deepEqual(v6.metadata?.ownerReferences, [
+      { apiVersion: "v1", kind: "Service", name: "web", uid: "uid-web", controller: true, blockOwnerDeletion: false },
+    ]);
     assert.equal(v6.metadata?.labels?.["keepalived-vip.io/service"], "web");
   });
 
   void test("annotations choose address (per family), pool and router id; invalid ones are ignored and named", () => {
-    const s = svc("web", { ...OURS, ipFamilies: ["IPv4"] }, {
-      "keepalived-vip.io/address": "192.0.2.80, 2001:db8::80",
-      "keepalived-vip.io/pool": "lan",
-      "keepalived-vip.io/virtual-router-id": "300",
-    });
+    const s = svc(
+      "web",
+      { ...OURS, ipFamilies: ["IPv4"] },
+      {
+        "keepalived-vip.io/address": "192.0.2.80, 2001:db8::80",
+        "keepalived-vip.io/pool": "lan",
+        "keepalived-vip.io/virtual-router-id": "300",
+      },
+    );
     const d = planLoadBalancerVIPs(byKey([s]), new Map(), { defaultClass: false }).apply.get("shop/web-ipv4")!;
     assert.equal((d.object.spec as { address?: string }).address, "192.0.2.80");
     assert.equal((d.object.spec as { pool?: string }).pool, "lan");
     assert.equal((d.object.spec as { virtualRouterId?: number }).virtualRouterId, undefined);
     assert.deepEqual(d.ignored, ['keepalived-vip.io/virtual-router-id: "300" is not a router id 1..255']);
     const bad = svc("bad", OURS, { "keepalived-vip.io/address": "192.0.2.080" });
-    assert.match(planLoadBalancerVIPs(byKey([bad]), new Map(), { defaultClass: false }).apply.get("shop/bad-ipv4")!.ignored[0] ?? "", /not an IP address in canonical form/);
+    assert.match(
+      planLoadBalancerVIPs(byKey([bad]), new Map(), { defaultClass: false }).apply.get("shop/bad-ipv4")!.ignored[0] ?? "",
+      /not an IP address in canonical form/,
+    );
   });
 
   void test("an ignored annotation value is quoted at most 64 characters long", () => {
@@ -68,7 +77,13 @@ void describe("planLoadBalancerVIPs", () => {
 
   void test("VirtualIPs of Services that are gone, changed class or dropped a family are removed", () => {
     const made = (name: string, service: string): RawObject => ({
-      metadata: { name, namespace: "shop", uid: `u-${name}`, labels: { "keepalived-vip.io/service": service }, ownerReferences: [{ kind: "Service", uid: `uid-${service}` }] },
+      metadata: {
+        name,
+        namespace: "shop",
+        uid: `u-${name}`,
+        labels: { "keepalived-vip.io/service": service },
+        ownerReferences: [{ kind: "Service", uid: `uid-${service}` }],
+      },
       spec: {},
     });
     const services = byKey([svc("web", { ...OURS, ipFamilies: ["IPv4"] }), svc("old", { loadBalancerClass: "other" })]);
@@ -79,11 +94,17 @@ void describe("planLoadBalancerVIPs", () => {
   });
 
   void test("needs an apply only when the live object differs in what the operator sets", () => {
-    const d = planLoadBalancerVIPs(byKey([svc("web", OURS, { "keepalived-vip.io/pool": "lan" })]), new Map(), { defaultClass: false }).apply.get("shop/web-ipv4")!.object;
+    const d = planLoadBalancerVIPs(byKey([svc("web", OURS, { "keepalived-vip.io/pool": "lan" })]), new Map(), { defaultClass: false }).apply.get(
+      "shop/web-ipv4",
+    )!.object;
     assert.equal(loadBalancerVIPNeedsApply(d, undefined), true);
     const live: RawObject = { metadata: { ...d.metadata }, spec: { ...(d.spec as object), ipvs: { scheduler: "rr", method: "NAT" }, vrrp: { version: 3 } } };
     assert.equal(loadBalancerVIPNeedsApply(d, live), false);
     assert.equal(loadBalancerVIPNeedsApply(d, { ...live, spec: { ...(live.spec as object), pool: "other" } }), true);
-    assert.equal(loadBalancerVIPNeedsApply(d, { ...live, spec: { ...(live.spec as object), address: "192.0.2.9" } }), true, "an address the annotation no longer sets");
+    assert.equal(
+      loadBalancerVIPNeedsApply(d, { ...live, spec: { ...(live.spec as object), address: "192.0.2.9" } }),
+      true,
+      "an address the annotation no longer sets",
+    );
   });
 });

@@ -21,7 +21,8 @@ class MemoryLeases implements LeaseStore {
 
   private gate<T>(fn: () => T): Promise<T> {
     if (this.mode === "down") return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6443"));
-    if (this.mode === "hang") return new Promise<T>((resolve, reject) => this.hung.push(() => (this.mode === "up" ? resolve(fn()) : reject(new Error("socket hang up")))));
+    if (this.mode === "hang")
+      return new Promise<T>((resolve, reject) => this.hung.push(() => (this.mode === "up" ? resolve(fn()) : reject(new Error("socket hang up")))));
     return Promise.resolve(fn());
   }
 

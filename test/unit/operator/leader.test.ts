@@ -48,8 +48,22 @@ void describe("planLeaderAction", () => {
   // Expiry is measured from when this replica first saw the current resourceVersion.
   const expiry: { name: string; observedAt: number; observedRv: string; rv: string; now: number; want: string }[] = [
     { name: "first sight of another holder waits a full duration", observedAt: 0, observedRv: "", rv: "9", now: T0, want: "wait" },
-    { name: "unchanged Lease of another holder, 14 s after first sight, still waits", observedAt: T0, observedRv: "9", rv: "9", now: T0 + 14_000, want: "wait" },
-    { name: "unchanged Lease of another holder, 15 s after first sight, is taken over", observedAt: T0, observedRv: "9", rv: "9", now: T0 + 15_000, want: "acquire" },
+    {
+      name: "unchanged Lease of another holder, 14 s after first sight, still waits",
+      observedAt: T0,
+      observedRv: "9",
+      rv: "9",
+      now: T0 + 14_000,
+      want: "wait",
+    },
+    {
+      name: "unchanged Lease of another holder, 15 s after first sight, is taken over",
+      observedAt: T0,
+      observedRv: "9",
+      rv: "9",
+      now: T0 + 15_000,
+      want: "acquire",
+    },
     { name: "a renewed Lease restarts the wait", observedAt: T0, observedRv: "9", rv: "10", now: T0 + 20_000, want: "wait" },
   ];
   for (const c of expiry) {

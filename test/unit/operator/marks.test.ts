@@ -8,7 +8,16 @@ import { ChangeMarks, type MarkContext } from "../../../src/operator/marks.js";
 import { agentLease, NS, nodeObject, serviceObject, vipObject } from "./reconciler-fixture.js";
 
 function context(over: Partial<MarkContext> = {}): MarkContext {
-  return { cache: new ObjectCache(), planNamespace: NS, referencedServices: new Set(["default/web"]), referencedInterfaces: new Set(), heartbeats: new HeartbeatSightings(), deletions: new DeletionTracker(), now: 1_000_000, ...over };
+  return {
+    cache: new ObjectCache(),
+    planNamespace: NS,
+    referencedServices: new Set(["default/web"]),
+    referencedInterfaces: new Set(),
+    heartbeats: new HeartbeatSightings(),
+    deletions: new DeletionTracker(),
+    now: 1_000_000,
+    ...over,
+  };
 }
 
 function change(kind: Kind, previous: RawObject | undefined, current: RawObject | undefined): CacheChange {
@@ -25,7 +34,11 @@ function fresh(): ChangeMarks {
   return m;
 }
 
-const bump = (o: RawObject, patch: Partial<RawObject> = {}): RawObject => ({ ...o, ...patch, metadata: { ...o.metadata, resourceVersion: `${o.metadata?.resourceVersion}1`, ...patch.metadata } });
+const bump = (o: RawObject, patch: Partial<RawObject> = {}): RawObject => ({
+  ...o,
+  ...patch,
+  metadata: { ...o.metadata, resourceVersion: `${o.metadata?.resourceVersion}1`, ...patch.metadata },
+});
 
 void describe("ChangeMarks: what a cache change costs the next pass", () => {
   const node = nodeObject("node-a", "192.0.2.11");
@@ -33,14 +46,40 @@ void describe("ChangeMarks: what a cache change costs the next pass", () => {
   const other = serviceObject("other");
   const vip = vipObject("web", { service: "web", address: "192.0.2.60", virtualRouterId: 51 });
   const rows: { name: string; change: CacheChange; relevant: boolean; render: boolean; status?: string[] | "all" }[] = [
-    { name: "a Node heartbeat (conditions only): nothing", change: change("Node", node, bump(node, { status: { ...(node.status as object), conditions: [] } })), relevant: false, render: false },
+    {
+      name: "a Node heartbeat (conditions only): nothing",
+      change: change("Node", node, bump(node, { status: { ...(node.status as object), conditions: [] } })),
+      relevant: false,
+      render: false,
+    },
     { name: "a Node label: a render", change: change("Node", node, bump(node, { metadata: { labels: { zone: "a" } } })), relevant: true, render: true },
     { name: "a new VirtualIP: a render and its status", change: change("VirtualIP", undefined, vip), relevant: true, render: true, status: ["default/web"] },
-    { name: "a VirtualIP's agent entries only: its status, no render", change: change("VirtualIP", vip, bump(vip, { status: { nodes: [{ name: "node-a", state: "MASTER" }] } })), relevant: true, render: false, status: ["default/web"] },
-    { name: "the spec of a Service a VirtualIP names: a render", change: change("Service", web, bump(web, { spec: { ...(web.spec as object), externalTrafficPolicy: "Local" } })), relevant: true, render: true },
-    { name: "the spec of an unreferenced Service: a diff, no render", change: change("Service", other, bump(other, { spec: { ...(other.spec as object), externalTrafficPolicy: "Local" } })), relevant: true, render: false },
+    {
+      name: "a VirtualIP's agent entries only: its status, no render",
+      change: change("VirtualIP", vip, bump(vip, { status: { nodes: [{ name: "node-a", state: "MASTER" }] } })),
+      relevant: true,
+      render: false,
+      status: ["default/web"],
+    },
+    {
+      name: "the spec of a Service a VirtualIP names: a render",
+      change: change("Service", web, bump(web, { spec: { ...(web.spec as object), externalTrafficPolicy: "Local" } })),
+      relevant: true,
+      render: true,
+    },
+    {
+      name: "the spec of an unreferenced Service: a diff, no render",
+      change: change("Service", other, bump(other, { spec: { ...(other.spec as object), externalTrafficPolicy: "Local" } })),
+      relevant: true,
+      render: false,
+    },
     { name: "an unreferenced Service's metadata only: nothing", change: change("Service", other, bump(other)), relevant: false, render: false },
-    { name: "a Lease that is no agent's: nothing", change: change("Lease", undefined, { metadata: { name: "some-lock", namespace: NS, resourceVersion: "5" } }), relevant: false, render: false },
+    {
+      name: "a Lease that is no agent's: nothing",
+      change: change("Lease", undefined, { metadata: { name: "some-lock", namespace: NS, resourceVersion: "5" } }),
+      relevant: false,
+      render: false,
+    },
   ];
   for (const row of rows) {
     void test(row.name, () => {

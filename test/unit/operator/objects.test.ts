@@ -7,7 +7,13 @@ import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
 import { isSubset, jsonEqual } from "../../../src/operator/diff.js";
-import { CONFIG_SECRETS_SELECTOR, buildInstanceSecret, buildNodeConfigSecret, configSecretNeedsApply, planStaleConfigSecrets } from "../../../src/operator/nodesecrets.js";
+import {
+  CONFIG_SECRETS_SELECTOR,
+  buildInstanceSecret,
+  buildNodeConfigSecret,
+  configSecretNeedsApply,
+  planStaleConfigSecrets,
+} from "../../../src/operator/nodesecrets.js";
 import type { AgentPodSettings } from "../../../src/operator/options.js";
 import { buildServiceStatus, ownsIngress, planServiceIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
 
@@ -40,7 +46,11 @@ void describe("buildAgentDaemonSet", () => {
   });
 
   void test("carries the pod labels, annotations and affinity asked for; the operator's labels win", () => {
-    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } };
+    const affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] },
+      },
+    };
     const plain = buildAgentDaemonSet({ namespace: "kv", agent: AGENT });
     const ds = buildAgentDaemonSet({
       namespace: "kv",
@@ -166,7 +176,9 @@ void describe("buildNodeConfigSecret", () => {
     assert.equal(Buffer.from(s.data?.["node.json"] ?? "", "base64").toString(), NODE_JSON);
     assert.equal(s.metadata?.annotations?.[ANNOTATION_CONFIG_HASH], "abc123");
     assert.equal(s.metadata?.labels?.["app.kubernetes.io/component"], "node-config");
-    assert.deepEqual(s.metadata?.ownerReferences, [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-1", controller: false, blockOwnerDeletion: false }]);
+    assert.deepEqual(s.metadata?.ownerReferences, [
+      { apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-1", controller: false, blockOwnerDeletion: false },
+    ]);
     assert.deepEqual(buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN }), s);
   });
 });
@@ -198,17 +210,42 @@ void describe("configSecretNeedsApply", () => {
   const desired = buildNodeConfigSecret({ namespace: "kv", node: { name: "node-a", uid: "u-1" }, plan: PLAN });
   /** The live Secret as the cache keeps it: data values replaced by their digests. */
   const live = (): RawObject => {
-    const l = { ...(structuredClone(desired) as unknown as RawObject), metadata: { ...structuredClone(desired.metadata), resourceVersion: "5", uid: "s-1" } as RawObject["metadata"] };
+    const l = {
+      ...(structuredClone(desired) as unknown as RawObject),
+      metadata: { ...structuredClone(desired.metadata), resourceVersion: "5", uid: "s-1" } as RawObject["metadata"],
+    };
     return new ObjectCache().put("Secret", l)?.current as RawObject;
   };
   const cases: { name: string; mutate: (l: RawObject) => RawObject | undefined; want: boolean }[] = [
     { name: "equal: no write", mutate: (l) => l, want: false },
     { name: "missing: write", mutate: () => undefined, want: true },
     { name: "other node.json bytes: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "node.json": digestValue("eA==") } }), want: true },
-    { name: "a key of the older layout left over: write", mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": digestValue("eA==") } }), want: true },
-    { name: "other hash annotation: write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, annotations: { ...l.metadata?.annotations, [ANNOTATION_CONFIG_HASH]: "zzz" } } }), want: true },
-    { name: "Node recreated (other uid): write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-0", controller: false, blockOwnerDeletion: false }] } }), want: true },
-    { name: "extra label added by someone: no write", mutate: (l) => ({ ...l, metadata: { ...l.metadata, labels: { ...l.metadata?.labels, extra: "1" } } }), want: false },
+    {
+      name: "a key of the older layout left over: write",
+      mutate: (l) => ({ ...l, data: { ...(l.data as object), "keepalived.conf": digestValue("eA==") } }),
+      want: true,
+    },
+    {
+      name: "other hash annotation: write",
+      mutate: (l) => ({ ...l, metadata: { ...l.metadata, annotations: { ...l.metadata?.annotations, [ANNOTATION_CONFIG_HASH]: "zzz" } } }),
+      want: true,
+    },
+    {
+      name: "Node recreated (other uid): write",
+      mutate: (l) => ({
+        ...l,
+        metadata: {
+          ...l.metadata,
+          ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: "u-0", controller: false, blockOwnerDeletion: false }],
+        },
+      }),
+      want: true,
+    },
+    {
+      name: "extra label added by someone: no write",
+      mutate: (l) => ({ ...l, metadata: { ...l.metadata, labels: { ...l.metadata?.labels, extra: "1" } } }),
+      want: false,
+    },
   ];
   for (const c of cases) void test(c.name, () => assert.equal(configSecretNeedsApply(desired, c.mutate(live())), c.want));
 });
@@ -216,7 +253,11 @@ void describe("configSecretNeedsApply", () => {
 void describe("planStaleConfigSecrets", () => {
   void test("deletes our node and instance Secrets the plan no longer has, and only ours", () => {
     const secret = (name: string, component: string, managed = true): RawObject => ({
-      metadata: { name, uid: `uid-${name}`, labels: { "app.kubernetes.io/component": component, ...(managed ? { "app.kubernetes.io/managed-by": "keepalived-vip-operator" } : {}) } },
+      metadata: {
+        name,
+        uid: `uid-${name}`,
+        labels: { "app.kubernetes.io/component": component, ...(managed ? { "app.kubernetes.io/managed-by": "keepalived-vip-operator" } : {}) },
+      },
     });
     const wanted = new Set(["keepalived-vip-node-node-a", "keepalived-vip-instance-vip-4-7-0000abcd"]);
     const got = planStaleConfigSecrets(wanted, [
@@ -235,9 +276,17 @@ void describe("planStaleConfigSecrets", () => {
 });
 
 void describe("Service ingress", () => {
-  const lb = (name: string, extra: Record<string, unknown> = {}): RawObject => ({ metadata: { name, namespace: "default" }, spec: { type: "LoadBalancer" }, ...extra });
+  const lb = (name: string, extra: Record<string, unknown> = {}): RawObject => ({
+    metadata: { name, namespace: "default" },
+    spec: { type: "LoadBalancer" },
+    ...extra,
+  });
   const owned = (name: string, ips: string[]): RawObject => ({
-    metadata: { name, namespace: "default", managedFields: [{ manager: OPERATOR_FIELD_MANAGER, fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }] },
+    metadata: {
+      name,
+      namespace: "default",
+      managedFields: [{ manager: OPERATOR_FIELD_MANAGER, fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }],
+    },
     spec: { type: "LoadBalancer" },
     status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: "VIP" })) } },
   });
@@ -261,13 +310,19 @@ void describe("Service ingress", () => {
   ];
   for (const c of skip) {
     void test(`publishes nothing on a ${c.name} Service`, () => {
-      assert.equal(planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", c.svc]])).has("default/web"), false);
+      assert.equal(
+        planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", c.svc]])).has("default/web"),
+        false,
+      );
     });
   }
 
   void test("our class is accepted", () => {
     const svc = lb("web", { spec: { type: "LoadBalancer", loadBalancerClass: "keepalived-vip.io/vip" } });
-    assert.deepEqual(planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", svc]])).get("default/web"), ["192.0.2.3"]);
+    assert.deepEqual(
+      planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", svc]])).get("default/web"),
+      ["192.0.2.3"],
+    );
   });
 
   void test("releases an ingress we own once no VirtualIP names the Service", () => {

@@ -93,7 +93,15 @@ void describe("parseOperatorOptions", () => {
   });
 
   void test("the config file may use YAML maps and lists for the same settings", () => {
-    const configText = ["agent-node-selector: {role: edge}", "agent-tolerations:", "  - {operator: Exists}", "agent-extra-args: [--x]", "leader-elect: false", "lease-duration: 30s", "renew-deadline: 20s"].join("\n");
+    const configText = [
+      "agent-node-selector: {role: edge}",
+      "agent-tolerations:",
+      "  - {operator: Exists}",
+      "agent-extra-args: [--x]",
+      "leader-elect: false",
+      "lease-duration: 30s",
+      "renew-deadline: 20s",
+    ].join("\n");
     const c = ok({ configText });
     assert.deepEqual(c.agent.nodeSelector, { role: "edge" });
     assert.deepEqual(c.agent.tolerations, [{ operator: "Exists" }]);
@@ -105,26 +113,66 @@ void describe("parseOperatorOptions", () => {
   const bad: { name: string; over: Partial<OptionSources>; want: RegExp }[] = [
     { name: "a duration without unit", over: { flags: { "lease-duration": "15" } }, want: /^--lease-duration: "15" is not a positive duration/ },
     { name: "leader-elect not a boolean", over: { flags: { "leader-elect": "yes" } }, want: /^--leader-elect: "yes" is not true or false/ },
-    { name: "renew deadline not shorter than the lease", over: { flags: { "renew-deadline": "15s" } }, want: /^--renew-deadline: must be shorter than --lease-duration/ },
+    {
+      name: "renew deadline not shorter than the lease",
+      over: { flags: { "renew-deadline": "15s" } },
+      want: /^--renew-deadline: must be shorter than --lease-duration/,
+    },
     { name: "retry period too close to the renew deadline", over: { flags: { "retry-period": "9s" } }, want: /^--retry-period: must be shorter/ },
     { name: "a selector part without =", over: { flags: { "agent-node-selector": "edge" } }, want: /^--agent-node-selector: "edge" is not key=value/ },
     { name: "a bad label value", over: { flags: { "agent-node-selector": "a=b c" } }, want: /^--agent-node-selector \(a\): not a valid label value/ },
     { name: "an unknown toleration field", over: { flags: { "agent-tolerations": '[{"keys":"x"}]' } }, want: /^--agent-tolerations \(0\)/ },
-    { name: "a pod label the operator sets", over: { flags: { "agent-pod-labels": "app.kubernetes.io/name=x" } }, want: /^--agent-pod-labels: app\.kubernetes\.io\/name is set by the operator/ },
-    { name: "an annotation key with a space", over: { flags: { "agent-pod-annotations": '{"a b":"x"}' } }, want: /^--agent-pod-annotations \(a b\): not a valid annotation key/ },
-    { name: "annotations that are not JSON", over: { env: { KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS: "a=b" } }, want: /^--agent-pod-annotations \(from KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS\): not valid JSON/ },
+    {
+      name: "a pod label the operator sets",
+      over: { flags: { "agent-pod-labels": "app.kubernetes.io/name=x" } },
+      want: /^--agent-pod-labels: app\.kubernetes\.io\/name is set by the operator/,
+    },
+    {
+      name: "an annotation key with a space",
+      over: { flags: { "agent-pod-annotations": '{"a b":"x"}' } },
+      want: /^--agent-pod-annotations \(a b\): not a valid annotation key/,
+    },
+    {
+      name: "annotations that are not JSON",
+      over: { env: { KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS: "a=b" } },
+      want: /^--agent-pod-annotations \(from KEEPALIVED_VIP_AGENT_POD_ANNOTATIONS\): not valid JSON/,
+    },
     { name: "an unknown affinity kind", over: { flags: { "agent-affinity": '{"nodeAfinity":{}}' } }, want: /^--agent-affinity/ },
-    { name: "a bad quantity", over: { flags: { "agent-resources": '{"limits":{"memory":"lots"}}' } }, want: /^--agent-resources \(limits\.memory\): not a quantity/ },
-    { name: "a port out of range", over: { env: { KEEPALIVED_VIP_AGENT_METRICS_PORT: "70000" } }, want: /^--agent-metrics-port \(from KEEPALIVED_VIP_AGENT_METRICS_PORT\)/ },
+    {
+      name: "a bad quantity",
+      over: { flags: { "agent-resources": '{"limits":{"memory":"lots"}}' } },
+      want: /^--agent-resources \(limits\.memory\): not a quantity/,
+    },
+    {
+      name: "a port out of range",
+      over: { env: { KEEPALIVED_VIP_AGENT_METRICS_PORT: "70000" } },
+      want: /^--agent-metrics-port \(from KEEPALIVED_VIP_AGENT_METRICS_PORT\)/,
+    },
     { name: "a bad bind address", over: { flags: { "metrics-bind-address": "localhost" } }, want: /^--metrics-bind-address: want host:port/ },
     { name: "an unknown render thread", over: { flags: { "render-thread": "gpu" } }, want: /^--render-thread/ },
     { name: "an advert floor below 10ms", over: { flags: { "min-advert-interval": "5ms" } }, want: /^--min-advert-interval: must be at least 10ms/ },
-    { name: "an advert floor above 255s", over: { env: { KEEPALIVED_VIP_MIN_ADVERT_INTERVAL: "5m" } }, want: /^--min-advert-interval \(from KEEPALIVED_VIP_MIN_ADVERT_INTERVAL\): must be at most 255s/ },
-    { name: "an advert floor that is no duration", over: { flags: { "min-advert-interval": "fast" } }, want: /^--min-advert-interval: "fast" is not a positive duration/ },
+    {
+      name: "an advert floor above 255s",
+      over: { env: { KEEPALIVED_VIP_MIN_ADVERT_INTERVAL: "5m" } },
+      want: /^--min-advert-interval \(from KEEPALIVED_VIP_MIN_ADVERT_INTERVAL\): must be at most 255s/,
+    },
+    {
+      name: "an advert floor that is no duration",
+      over: { flags: { "min-advert-interval": "fast" } },
+      want: /^--min-advert-interval: "fast" is not a positive duration/,
+    },
     { name: "a bad namespace", over: { flags: { namespace: "Kube_System" } }, want: /^--namespace: not a namespace name/ },
-    { name: "an unknown key in the config file", over: { configText: "agent-imag: x\n", configPath: "/etc/kv.yaml" }, want: /^--config \/etc\/kv\.yaml: unknown setting "agent-imag"/ },
+    {
+      name: "an unknown key in the config file",
+      over: { configText: "agent-imag: x\n", configPath: "/etc/kv.yaml" },
+      want: /^--config \/etc\/kv\.yaml: unknown setting "agent-imag"/,
+    },
     { name: "a config file that is not a map", over: { configText: "- a\n" }, want: /^--config config file: want a map/ },
-    { name: "a bad value from the config file names the file", over: { configText: "workers: many\n", configPath: "/etc/kv.yaml" }, want: /^--workers \(from \/etc\/kv\.yaml\): "many" is not a whole number/ },
+    {
+      name: "a bad value from the config file names the file",
+      over: { configText: "workers: many\n", configPath: "/etc/kv.yaml" },
+      want: /^--workers \(from \/etc\/kv\.yaml\): "many" is not a whole number/,
+    },
   ];
   for (const c of bad) {
     void test(`rejects ${c.name}, naming the flag`, () => {

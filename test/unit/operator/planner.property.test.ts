@@ -89,11 +89,19 @@ class World {
   node(name: string): RawObject {
     const d = this.dice;
     const i = NODES.indexOf(name);
-    const addresses = [{ type: "InternalIP", address: `192.0.2.${10 + i}` }, ...(d.chance(0.6) ? [{ type: "InternalIP", address: `2001:db8::${10 + i}` }] : [])];
+    const addresses = [
+      { type: "InternalIP", address: `192.0.2.${10 + i}` },
+      ...(d.chance(0.6) ? [{ type: "InternalIP", address: `2001:db8::${10 + i}` }] : []),
+    ];
     return {
       apiVersion: "v1",
       kind: "Node",
-      metadata: this.meta({ name, uid: `node-${++this.uid}`, labels: { zone: d.pick(["a", "b"]) }, ...(d.chance(0.2) ? { annotations: { [ANNOTATION_DEFAULT_INTERFACE]: "eth1" } } : {}) }),
+      metadata: this.meta({
+        name,
+        uid: `node-${++this.uid}`,
+        labels: { zone: d.pick(["a", "b"]) },
+        ...(d.chance(0.2) ? { annotations: { [ANNOTATION_DEFAULT_INTERFACE]: "eth1" } } : {}),
+      }),
       ...(d.chance(0.1) ? { spec: { unschedulable: true } } : {}),
       status: { addresses },
     };
@@ -131,16 +139,36 @@ class World {
       address,
       virtualRouterId: id,
       pool: "test",
-      ...(d.chance(0.6) ? { claim: { address, virtualRouterId: id, generation: 1, time: "2026-03-01T11:00:00Z", ...(d.chance(0.3) ? { unusableSince: d.pick(["2026-03-01T11:58:00Z", "2026-03-01T11:00:00Z"]) } : {}) } } : {}),
+      ...(d.chance(0.6)
+        ? {
+            claim: {
+              address,
+              virtualRouterId: id,
+              generation: 1,
+              time: "2026-03-01T11:00:00Z",
+              ...(d.chance(0.3) ? { unusableSince: d.pick(["2026-03-01T11:58:00Z", "2026-03-01T11:00:00Z"]) } : {}),
+            },
+          }
+        : {}),
       ...(d.chance(0.4) ? { nodes: [{ name: d.pick(NODES), state: d.pick(["MASTER", "BACKUP", "FAULT"]) }] } : {}),
     };
   }
 
   /** A cluster to start from: the test pool, four Nodes, LoadBalancer Services, agent Leases. */
   setUp(): void {
-    this.put("VirtualIPPool", { ...(testPoolObject() as RawObject), metadata: { name: "test", uid: "pool-test", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" } });
+    this.put("VirtualIPPool", {
+      ...(testPoolObject() as RawObject),
+      metadata: { name: "test", uid: "pool-test", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" },
+    });
     for (const n of NODES.slice(0, 4)) this.put("Node", this.node(n));
-    for (const ns of NAMESPACES) for (const name of SERVICES) this.put("Service", { apiVersion: "v1", kind: "Service", metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }), spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }] } });
+    for (const ns of NAMESPACES)
+      for (const name of SERVICES)
+        this.put("Service", {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }),
+          spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }] },
+        });
     for (const n of NODES.slice(0, 4)) this.put("Lease", this.lease(n));
   }
 
@@ -151,7 +179,12 @@ class World {
       ...(d.chance(0.5) ? { [ANNOTATION_INTERFACES]: d.pick(["eth0,eth1", "eth0,bond0,eth1", "eth0"]) } : {}),
       ...(d.chance(0.3) ? { [ANNOTATION_HOST_ADDRESSES]: d.pick(["192.0.2.100", "198.51.100.9"]) } : {}),
     };
-    return { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: this.meta({ name: agentLeaseName(node), namespace: PLAN_NS, annotations }), spec: { renewTime: "2026-03-01T11:59:59.000000Z", leaseDurationSeconds: 10 } };
+    return {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: this.meta({ name: agentLeaseName(node), namespace: PLAN_NS, annotations }),
+      spec: { renewTime: "2026-03-01T11:59:59.000000Z", leaseDurationSeconds: 10 },
+    };
   }
 
   /** One random change. */
@@ -167,25 +200,55 @@ class World {
       if (old && d.chance(0.1)) return this.put("VirtualIP", { ...old, metadata: { ...old.metadata, deletionTimestamp: "2026-03-01T11:59:00Z" } });
       if (old && d.chance(0.3)) return this.put("VirtualIP", { ...old, status: this.vipStatus(old.spec as Record<string, unknown>) ?? {} });
       const spec = this.vipSpec();
-      const generation = ((old?.metadata?.generation) ?? 0) + 1;
+      const generation = (old?.metadata?.generation ?? 0) + 1;
       const created = old?.metadata?.creationTimestamp ?? new Date(Date.UTC(2026, 0, 1, 0, d.int(60))).toISOString();
       const uid = old?.metadata?.uid ?? `vip-${++this.uid}`;
       const status = old?.status ?? this.vipStatus(spec);
-      return this.put("VirtualIP", { apiVersion: API_VERSION, kind: KIND, metadata: this.meta({ name, namespace: ns, uid, generation, creationTimestamp: created }), spec, ...(status ? { status } : {}) });
+      return this.put("VirtualIP", {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: this.meta({ name, namespace: ns, uid, generation, creationTimestamp: created }),
+        spec,
+        ...(status ? { status } : {}),
+      });
     }
     if (op < 52) {
       const name = d.pick(SERVICES);
       if (d.chance(0.1)) return this.remove("Service", `${ns}/${name}`);
       const type = d.chance(0.85) ? "LoadBalancer" : "ClusterIP";
-      const ports = d.chance(0.5) ? [{ name: "http", port: 80, protocol: "TCP" }] : [{ name: "http", port: 80, protocol: "TCP" }, { name: "dns", port: 53, protocol: "UDP" }];
-      return this.put("Service", { apiVersion: "v1", kind: "Service", metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }), spec: { type, ports, ...(d.chance(0.1) ? { externalTrafficPolicy: "Local" } : {}) } });
+      const ports = d.chance(0.5)
+        ? [{ name: "http", port: 80, protocol: "TCP" }]
+        : [
+            { name: "http", port: 80, protocol: "TCP" },
+            { name: "dns", port: 53, protocol: "UDP" },
+          ];
+      return this.put("Service", {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }),
+        spec: { type, ports, ...(d.chance(0.1) ? { externalTrafficPolicy: "Local" } : {}) },
+      });
     }
     if (op < 62) {
       const svc = d.pick(SERVICES);
       const name = `${svc}-${d.int(2)}`;
       if (d.chance(0.2)) return this.remove("EndpointSlice", `${ns}/${name}`);
-      const endpoints = Array.from({ length: d.int(3) }, (_, i) => ({ addresses: [`198.51.100.${20 + d.int(5) + i}`], conditions: { ready: d.chance(0.8) }, ...(d.chance(0.5) ? { nodeName: d.pick(NODES) } : {}) }));
-      return this.put("EndpointSlice", { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: this.meta({ name, namespace: ns, labels: { "kubernetes.io/service-name": svc } }), addressType: "IPv4", ports: [{ name: "http", port: 8080, protocol: "TCP" }, { name: "dns", port: 5353, protocol: "UDP" }], endpoints });
+      const endpoints = Array.from({ length: d.int(3) }, (_, i) => ({
+        addresses: [`198.51.100.${20 + d.int(5) + i}`],
+        conditions: { ready: d.chance(0.8) },
+        ...(d.chance(0.5) ? { nodeName: d.pick(NODES) } : {}),
+      }));
+      return this.put("EndpointSlice", {
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: this.meta({ name, namespace: ns, labels: { "kubernetes.io/service-name": svc } }),
+        addressType: "IPv4",
+        ports: [
+          { name: "http", port: 8080, protocol: "TCP" },
+          { name: "dns", port: 5353, protocol: "UDP" },
+        ],
+        endpoints,
+      });
     }
     if (op < 77) {
       const name = d.pick(NODES);
@@ -205,8 +268,22 @@ class World {
       const spec =
         name === "test"
           ? { ...(base.spec as object), autoAssign: d.chance(0.8) }
-          : { addresses: [d.pick(["192.0.2.100-192.0.2.101", "192.0.2.1/32"])], virtualRouterIds: [d.pick(["1-2", "3"])], autoAssign: true, ...(d.chance(0.5) ? { namespaceSelector: { matchLabels: { team: "a" } } } : {}) };
-      return this.put("VirtualIPPool", { ...base, metadata: this.meta({ name, uid: `pool-${name}`, generation: ++this.uid, creationTimestamp: name === "test" ? "2020-01-01T00:00:00Z" : "2021-01-01T00:00:00Z" }), spec });
+          : {
+              addresses: [d.pick(["192.0.2.100-192.0.2.101", "192.0.2.1/32"])],
+              virtualRouterIds: [d.pick(["1-2", "3"])],
+              autoAssign: true,
+              ...(d.chance(0.5) ? { namespaceSelector: { matchLabels: { team: "a" } } } : {}),
+            };
+      return this.put("VirtualIPPool", {
+        ...base,
+        metadata: this.meta({
+          name,
+          uid: `pool-${name}`,
+          generation: ++this.uid,
+          creationTimestamp: name === "test" ? "2020-01-01T00:00:00Z" : "2021-01-01T00:00:00Z",
+        }),
+        spec,
+      });
     }
     return this.put("Namespace", { apiVersion: "v1", kind: "Namespace", metadata: this.meta({ name: ns, labels: d.chance(0.5) ? { team: "a" } : {} }) });
   }
@@ -256,7 +333,16 @@ class Session {
     const render = desired.render as RenderState;
     this.memory.deletions.noteParticipants(render.plan.virtualIPs);
     const dirty = unionDirty(marked, this.index.changed(render, gathered.deleting));
-    const ctx: StatusContext = { cache, planNamespace: PLAN_NS, deletionTimeoutMs: 5 * 60_000, render, parser: this.parser, heartbeats: this.memory.heartbeats, deletions: this.memory.deletions, holders: new Map() };
+    const ctx: StatusContext = {
+      cache,
+      planNamespace: PLAN_NS,
+      deletionTimeoutMs: 5 * 60_000,
+      render,
+      parser: this.parser,
+      heartbeats: this.memory.heartbeats,
+      deletions: this.memory.deletions,
+      holders: new Map(),
+    };
     for (const key of this.statuses.keys()) if (!cache.has("VirtualIP", key)) this.statuses.delete(key);
     for (const [key, obj] of cache.entries("VirtualIP")) {
       if (dirty !== "all" && !dirty.has(key)) continue;
@@ -291,7 +377,9 @@ async function runSequence(seed: number, steps: number): Promise<string | undefi
     const want = await new Session(memory).plan(world.cache, "all");
     coverage.steps++;
     if (Object.values(want.plan.virtualIPs).some((v) => v.instance !== undefined)) coverage.withInstances++;
-    coverage.activeStatuses += [...want.statuses.values()].filter((s) => (s as { readyReason: string }).readyReason === "Active" || (s as { readyReason: string }).readyReason === "NoMaster").length;
+    coverage.activeStatuses += [...want.statuses.values()].filter(
+      (s) => (s as { readyReason: string }).readyReason === "Active" || (s as { readyReason: string }).readyReason === "NoMaster",
+    ).length;
     if (marked !== "all") coverage.partialMarks++;
     try {
       assert.deepEqual(got.plan, want.plan, "plan");

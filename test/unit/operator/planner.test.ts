@@ -3,8 +3,23 @@ import assert from "node:assert/strict";
 import { StatusInputIndex, unionDirty } from "../../../src/operator/planner.js";
 import type { Problem, VirtualIPPlan } from "../../../src/render/index.js";
 
-const entry = (key: string, nodes: string[]): VirtualIPPlan => ({ key, address: "192.0.2.50", virtualRouterId: 51, claimed: true, claimVoid: false, instance: "vip_4_51", nodes, advertIntervalMs: 1000 });
-const problem = (key: string): Problem => ({ virtualIP: key, condition: "Ready", reason: "ServiceNotFound", message: `VirtualIP ${key}: spec.serviceRef.name: not found`, excluded: true });
+const entry = (key: string, nodes: string[]): VirtualIPPlan => ({
+  key,
+  address: "192.0.2.50",
+  virtualRouterId: 51,
+  claimed: true,
+  claimVoid: false,
+  instance: "vip_4_51",
+  nodes,
+  advertIntervalMs: 1000,
+});
+const problem = (key: string): Problem => ({
+  virtualIP: key,
+  condition: "Ready",
+  reason: "ServiceNotFound",
+  message: `VirtualIP ${key}: spec.serviceRef.name: not found`,
+  excluded: true,
+});
 
 function render(virtualIPs: Record<string, VirtualIPPlan>, problems: [string, Problem[]][] = [], invalid: [string, string][] = []) {
   return { plan: { virtualIPs }, problems: new Map(problems), invalid: new Map(invalid) };

@@ -11,7 +11,12 @@ import { claimed, view, vip } from "../render/factory.js";
 
 const T0 = Date.parse("2024-07-01T00:00:00Z");
 const iso = (ms: number): string => new Date(ms).toISOString();
-const inUse: PoolPlan = { name: "lan", allocated: 3, available: 61, ready: { status: "True", reason: "InUse", message: "VirtualIPPool lan hands out 3 addresses; 61 free" } };
+const inUse: PoolPlan = {
+  name: "lan",
+  allocated: 3,
+  available: 61,
+  ready: { status: "True", reason: "InUse", message: "VirtualIPPool lan hands out 3 addresses; 61 free" },
+};
 
 function livePool(generation: number, status?: Record<string, unknown>): RawObject {
   return { metadata: { name: "lan", generation }, ...(status ? { status } : {}) };
@@ -24,7 +29,12 @@ void describe("buildPoolStatus", () => {
 
   void test("a pool that fails the schema reports its parse error, with no counts", () => {
     const error = "VirtualIPPool lan: spec.addresses.0: must be a CIDR, a range first-last of two addresses, or one address";
-    assert.deepEqual(buildPoolStatus(inUse, new Map([["lan", error]])), { name: "lan", allocated: 0, available: 0, ready: { status: "False", reason: "InvalidSpec", message: error } });
+    assert.deepEqual(buildPoolStatus(inUse, new Map([["lan", error]])), {
+      name: "lan",
+      allocated: 0,
+      available: 0,
+      ready: { status: "False", reason: "InvalidSpec", message: error },
+    });
   });
 });
 
@@ -57,7 +67,11 @@ void describe("pool status writes", () => {
       { name: "no status yet", live: livePool(4) },
       { name: "a new generation", live: { ...current, metadata: { name: "lan", generation: 5 } } },
       { name: "other counts", live: current, desired: { ...desired, allocated: 4, available: 60 } },
-      { name: "another message", live: current, desired: { ...desired, ready: { ...desired.ready, message: "VirtualIPPool lan hands out 4 addresses; 60 free" } } },
+      {
+        name: "another message",
+        live: current,
+        desired: { ...desired, ready: { ...desired.ready, message: "VirtualIPPool lan hands out 4 addresses; 60 free" } },
+      },
       { name: "another reason", live: current, desired: { ...desired, ready: { status: "False", reason: "Overlap", message: desired.ready.message } } },
     ];
     for (const c of cases) assert.equal(poolStatusNeedsApply(c.desired ?? desired, c.live), true, c.name);
@@ -67,7 +81,11 @@ void describe("pool status writes", () => {
 void describe("claimExpiry", () => {
   const graceMs = 5 * 60_000;
   const unusable = (name: string, sinceMs: number) =>
-    claimed(vip({ name, spec: { serviceRef: { name: "gone" }, address: `192.0.2.${60 + name.length}` } }), { time: iso(T0 - 3_600_000) }, { status: "False", reason: "ServiceNotFound", since: iso(sinceMs) });
+    claimed(
+      vip({ name, spec: { serviceRef: { name: "gone" }, address: `192.0.2.${60 + name.length}` } }),
+      { time: iso(T0 - 3_600_000) },
+      { status: "False", reason: "ServiceNotFound", since: iso(sinceMs) },
+    );
 
   void test("the earliest future end of a claim held by an unusable VirtualIP", () => {
     const vips = [unusable("a", T0 - 60_000), unusable("bb", T0 - 120_000), vip({ name: "ccc", spec: { address: "192.0.2.70" } })];
@@ -87,7 +105,9 @@ void describe("claimExpiry", () => {
 
 void describe("agentHostAddresses", () => {
   void test("reads each agent's published host addresses; anything but a canonical IP literal is dropped", () => {
-    const lease = (annotation: string | undefined): RawObject => ({ metadata: { name: "l", annotations: annotation === undefined ? {} : { "keepalived-vip.io/host-addresses": annotation } } });
+    const lease = (annotation: string | undefined): RawObject => ({
+      metadata: { name: "l", annotations: annotation === undefined ? {} : { "keepalived-vip.io/host-addresses": annotation } },
+    });
     const byNode = new Map<string, RawObject>([
       ["node-b", lease("192.0.2.12, 2001:db8::12,not-an-ip,192.0.2.012")],
       ["node-a", lease("192.0.2.11")],

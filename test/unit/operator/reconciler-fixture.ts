@@ -104,7 +104,9 @@ export class FakeWriter implements ClusterWriter {
     await this.record("applyServiceStatus", { verb: "apply", what: `service-status/${ref.namespace}/${ref.name}`, body: status });
     // The operator owns the ingress it wrote (managedFields), and gives it up with an empty list.
     const owns = ((status.loadBalancer as { ingress?: unknown[] } | undefined)?.ingress ?? []).length > 0;
-    const managedFields = owns ? [{ manager: OPERATOR_FIELD_MANAGER, operation: "Apply", subresource: "status", fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }] : [];
+    const managedFields = owns
+      ? [{ manager: OPERATOR_FIELD_MANAGER, operation: "Apply", subresource: "status", fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }]
+      : [];
     return this.stored({ ...live, metadata: { ...live.metadata, managedFields }, status });
   }
 
@@ -162,7 +164,15 @@ export function startReconciler(opts: { flags?: Record<string, string>; lead?: b
   const writer = new FakeWriter(cache);
   const config = operatorConfig(opts.flags);
   const metrics = createOperatorMetrics(false);
-  const reconciler = new Reconciler({ config, writer, readSecret: () => Promise.resolve(undefined), cache, clock, logger: createLogger("test", "error"), metrics });
+  const reconciler = new Reconciler({
+    config,
+    writer,
+    readSecret: () => Promise.resolve(undefined),
+    cache,
+    clock,
+    logger: createLogger("test", "error"),
+    metrics,
+  });
   const put = (kind: Kind, obj: RawObject): void => {
     const change = cache.put(kind, obj);
     if (change) reconciler.onChange(change);
@@ -177,26 +187,51 @@ export function startReconciler(opts: { flags?: Record<string, string>; lead?: b
       await reconciler.queue.idle();
     }
   };
-  put("VirtualIPPool", { ...testPoolObject(), metadata: { name: "test", uid: "pool-uid", resourceVersion: "1", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" } });
+  put("VirtualIPPool", {
+    ...testPoolObject(),
+    metadata: { name: "test", uid: "pool-uid", resourceVersion: "1", generation: 1, creationTimestamp: "2020-01-01T00:00:00Z" },
+  });
   reconciler.markSynced();
   if (opts.lead ?? true) reconciler.startLeading();
   return { reconciler, cache, clock, writer, config, metrics, put, remove, settle };
 }
 
-
 export function nodeObject(name: string, ip: string): RawObject {
-  return { apiVersion: "v1", kind: "Node", metadata: { name, uid: `uid-${name}`, resourceVersion: nextRv(), labels: { "kubernetes.io/hostname": name } }, status: { addresses: [{ type: "InternalIP", address: ip }] } };
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name, uid: `uid-${name}`, resourceVersion: nextRv(), labels: { "kubernetes.io/hostname": name } },
+    status: { addresses: [{ type: "InternalIP", address: ip }] },
+  };
 }
 
 export function serviceObject(name: string): RawObject {
-  return { apiVersion: "v1", kind: "Service", metadata: { name, namespace: "default", uid: `uid-svc-${name}`, resourceVersion: nextRv() }, spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }], selector: { app: name } } };
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: "default", uid: `uid-svc-${name}`, resourceVersion: nextRv() },
+    spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }], selector: { app: name } },
+  };
 }
 
-export function vipObject(name: string, spec: { service: string; address: string; virtualRouterId: number }, extra: { finalizers?: string[]; deletionTimestamp?: string; status?: Record<string, unknown> } = {}): RawObject {
+export function vipObject(
+  name: string,
+  spec: { service: string; address: string; virtualRouterId: number },
+  extra: { finalizers?: string[]; deletionTimestamp?: string; status?: Record<string, unknown> } = {},
+): RawObject {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: { name, namespace: "default", uid: `uid-vip-${name}`, resourceVersion: nextRv(), generation: 1, creationTimestamp: "2024-01-01T00:00:00Z", ...(extra.finalizers ? { finalizers: extra.finalizers } : {}), ...(extra.deletionTimestamp ? { deletionTimestamp: extra.deletionTimestamp } : {}) },
+    metadata: {
+      name,
+      namespace: "default",
+      uid: `uid-vip-${name}`,
+      resourceVersion: nextRv(),
+      generation: 1,
+      creationTimestamp: "2024-01-01T00:00:00Z",
+      ...(extra.finalizers ? { finalizers: extra.finalizers } : {}),
+      ...(extra.deletionTimestamp ? { deletionTimestamp: extra.deletionTimestamp } : {}),
+    },
     spec: { serviceRef: { name: spec.service }, address: spec.address, virtualRouterId: spec.virtualRouterId, forwarding: "kube-proxy" },
     ...(extra.status ? { status: extra.status } : {}),
   };
@@ -207,7 +242,12 @@ export function agentLease(node: string, opts: { running?: readonly string[]; du
   return {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
-    metadata: { name: agentLeaseName(node), namespace: NS, resourceVersion: nextRv(), ...(opts.running !== undefined ? { annotations: { [ANNOTATION_RUNNING_ADDRESSES]: encodeRunningSet("0123456789abcdef", opts.running) } } : {}) },
+    metadata: {
+      name: agentLeaseName(node),
+      namespace: NS,
+      resourceVersion: nextRv(),
+      ...(opts.running !== undefined ? { annotations: { [ANNOTATION_RUNNING_ADDRESSES]: encodeRunningSet("0123456789abcdef", opts.running) } } : {}),
+    },
     spec: { holderIdentity: node, leaseDurationSeconds: opts.durationSeconds ?? 10 },
   };
 }

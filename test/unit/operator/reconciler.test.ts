@@ -44,11 +44,17 @@ void describe("Reconciler: a new VirtualIP", () => {
   void test("gets its instance and node Secrets, its Service's ingress, the finalizer and a status with its address", async () => {
     const h = await converged();
     const what = h.writer.writes.map((w) => w.what);
-    assert.ok(what.some((w) => w.startsWith("secret/keepalived-vip-instance-")), "an instance Secret");
+    assert.ok(
+      what.some((w) => w.startsWith("secret/keepalived-vip-instance-")),
+      "an instance Secret",
+    );
     assert.ok(what.includes(`secret/${NODE_A}`) && what.includes(`secret/${NODE_B}`), "a node Secret per node");
     assert.match(JSON.stringify(nodeJson(h, NODE_A)), /"instance":"vip_4_51"/);
     assert.deepEqual(h.writer.of("service-status/default/web").at(-1)?.body, { loadBalancer: { ingress: [{ ip: "192.0.2.60" }] } });
-    assert.deepEqual(h.writer.of("finalizers/default/web").map((w) => w.body), [[FINALIZER]]);
+    assert.deepEqual(
+      h.writer.of("finalizers/default/web").map((w) => w.body),
+      [[FINALIZER]],
+    );
     const status = h.writer.of("virtualip-status/default/web").at(-1)?.body as { address?: string; virtualRouterId?: number } | undefined;
     assert.equal(status?.address, "192.0.2.60");
     assert.equal(status?.virtualRouterId, 51);
@@ -77,7 +83,11 @@ void describe("Reconciler: idle writes", () => {
     const h = await converged({ leases: true });
     const before = h.writer.writes.length;
     const node = h.cache.get("Node", "node-a") as RawObject;
-    h.put("Node", { ...node, metadata: { ...node.metadata, resourceVersion: nextRv() }, status: { ...(node.status as Record<string, unknown>), conditions: [{ type: "Ready", status: "True" }] } });
+    h.put("Node", {
+      ...node,
+      metadata: { ...node.metadata, resourceVersion: nextRv() },
+      status: { ...(node.status as Record<string, unknown>), conditions: [{ type: "Ready", status: "True" }] },
+    });
     h.put("Lease", agentLease("node-a", { running: [] }));
     await h.settle();
     assert.deepEqual(h.writer.writes.slice(before), []);
@@ -103,7 +113,11 @@ void describe("Reconciler: writes that fail", () => {
     const h = await converged();
     h.writer.failures.set("applyVirtualIPStatus", [apiError(404)]);
     const live = h.cache.get("VirtualIP", "default/web") as RawObject;
-    h.put("VirtualIP", { ...live, metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() }, spec: { ...(live.spec as object), address: "192.0.2.61" } });
+    h.put("VirtualIP", {
+      ...live,
+      metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() },
+      spec: { ...(live.spec as object), address: "192.0.2.61" },
+    });
     await h.settle();
     const errors = (await h.metrics.reconciles.get()).values.find((v) => v.labels.kind === "virtualip" && v.labels.result === "error");
     assert.equal(errors, undefined);
@@ -140,7 +154,11 @@ void describe("Reconciler: deletion (ADR 0017)", () => {
     let release = (): void => undefined;
     h.writer.gate = new Promise((r) => (release = r));
     const live = h.cache.get("VirtualIP", "default/web") as RawObject;
-    h.put("VirtualIP", { ...live, metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() }, spec: { ...(live.spec as object), vrrp: { priorities: { "node-a": 150 } } } });
+    h.put("VirtualIP", {
+      ...live,
+      metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() },
+      spec: { ...(live.spec as object), vrrp: { priorities: { "node-a": 150 } } },
+    });
     await h.clock.advance(25);
     markDeleted(h, "default/web");
     release();
@@ -232,7 +250,8 @@ void describe("Reconciler: agent liveness across a Lease watch outage", () => {
     await h.settle();
     return h;
   }
-  const unknownWrites = (h: Harness, from: number): string[] => h.writer.writes.slice(from).flatMap((w) => (w.what.startsWith("node-entry/") && JSON.stringify(w.body).includes("UNKNOWN") ? [w.what] : []));
+  const unknownWrites = (h: Harness, from: number): string[] =>
+    h.writer.writes.slice(from).flatMap((w) => (w.what.startsWith("node-entry/") && JSON.stringify(w.body).includes("UNKNOWN") ? [w.what] : []));
 
   void test("Leases that stop changing make their nodes UNKNOWN once they expire (the watch up)", async () => {
     const h = await reported();

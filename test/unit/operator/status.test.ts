@@ -8,10 +8,18 @@ import { planConditions, planClaim, planNodeEntryWrites, planVirtualIPStatus, ty
 
 const T0 = Date.parse("2024-05-01T10:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
-const entry = (name: string, state: NodeStatus["state"], sinceMs = T0 - 60_000): NodeStatus => ({ name, state, priority: 100, since: iso(sinceMs), lastReportTime: iso(sinceMs) });
+const entry = (name: string, state: NodeStatus["state"], sinceMs = T0 - 60_000): NodeStatus => ({
+  name,
+  state,
+  priority: 100,
+  since: iso(sinceMs),
+  lastReportTime: iso(sinceMs),
+});
 const everyoneLive = () => true;
 
-function input(over: Partial<StatusInput> & { live?: StatusInput["live"] & { observedGeneration?: number } }): StatusInput & { live: { observedGeneration?: number } } {
+function input(
+  over: Partial<StatusInput> & { live?: StatusInput["live"] & { observedGeneration?: number } },
+): StatusInput & { live: { observedGeneration?: number } } {
   return {
     key: "default/web",
     address: "192.0.2.10",
@@ -35,8 +43,18 @@ void describe("planMaster", () => {
     { name: "a MASTER whose agent is silent is not master", entries: [entry("a", "MASTER"), entry("b", "BACKUP")], live: ["b"], want: "" },
     { name: "an UNKNOWN node is never master", entries: [entry("a", "UNKNOWN"), entry("b", "BACKUP")], want: "" },
     { name: "a MASTER of a node that no longer takes part is ignored", entries: [entry("z", "MASTER"), entry("b", "BACKUP")], want: "" },
-    { name: "two MASTERs: the newer since wins at once", entries: [entry("a", "MASTER", T0 - 500), entry("b", "MASTER", T0 - 200)], want: "b", splitBrain: false },
-    { name: "two MASTERs overlapping past the threshold: split brain", entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 6000)], want: "b", splitBrain: true },
+    {
+      name: "two MASTERs: the newer since wins at once",
+      entries: [entry("a", "MASTER", T0 - 500), entry("b", "MASTER", T0 - 200)],
+      want: "b",
+      splitBrain: false,
+    },
+    {
+      name: "two MASTERs overlapping past the threshold: split brain",
+      entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 6000)],
+      want: "b",
+      splitBrain: true,
+    },
   ];
   for (const c of cases) {
     void test(c.name, () => {
@@ -48,7 +66,13 @@ void describe("planMaster", () => {
   }
 
   void test("a pending overlap says when it becomes split brain: 3 adverts + margin after the second MASTER", () => {
-    const m = planMaster({ entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 1000)], participants, isLive: everyoneLive, now: T0, advertIntervalMs: 1000 });
+    const m = planMaster({
+      entries: [entry("a", "MASTER", T0 - 60_000), entry("b", "MASTER", T0 - 1000)],
+      participants,
+      isLive: everyoneLive,
+      now: T0,
+      advertIntervalMs: 1000,
+    });
     assert.equal(m.splitBrain, false);
     assert.equal(m.splitBrainAt, T0 - 1000 + splitBrainThresholdMs(1000));
     assert.equal(splitBrainThresholdMs(1000), 5000);
@@ -100,7 +124,10 @@ void describe("planBackups", () => {
   for (const c of cases) {
     void test(c.name, () => {
       const live = c.live ? new Set(c.live) : undefined;
-      assert.equal(planBackups(c.entries, participants, (n) => !live || live.has(n)), c.want);
+      assert.equal(
+        planBackups(c.entries, participants, (n) => !live || live.has(n)),
+        c.want,
+      );
     });
   }
 
@@ -118,7 +145,17 @@ void describe("planBackups", () => {
 
 void describe("planHolder", () => {
   const settleMs = 3000;
-  const cases: { name: string; memory?: HolderMemory; seed?: string; sole: string; now?: number; holder: string; failover?: string; pending?: string; recheckAt?: number }[] = [
+  const cases: {
+    name: string;
+    memory?: HolderMemory;
+    seed?: string;
+    sole: string;
+    now?: number;
+    holder: string;
+    failover?: string;
+    pending?: string;
+    recheckAt?: number;
+  }[] = [
     { name: "no memory, no MASTER: no holder", sole: "", holder: "" },
     { name: "no memory: the status' master is the holder, no failover", seed: "a", sole: "a", holder: "a" },
     { name: "no memory, no master in status: the sole MASTER is the holder at once", sole: "b", holder: "b" },
@@ -126,8 +163,21 @@ void describe("planHolder", () => {
     { name: "no MASTER or two: the holder stays", memory: { holder: "a", pending: { node: "b", since: T0 - 100 } }, sole: "", holder: "a" },
     { name: "the holder alone again: nothing pending", memory: { holder: "a", pending: { node: "b", since: T0 - 100 } }, sole: "a", holder: "a" },
     { name: "another node alone: pending until it settles", memory: { holder: "a" }, sole: "b", holder: "a", pending: "b", recheckAt: T0 + settleMs },
-    { name: "another node alone for the settle period: one failover", memory: { holder: "a", pending: { node: "b", since: T0 - settleMs } }, sole: "b", holder: "b", failover: "a->b" },
-    { name: "a third node alone restarts the wait", memory: { holder: "a", pending: { node: "b", since: T0 - settleMs } }, sole: "c", holder: "a", pending: "c", recheckAt: T0 + settleMs },
+    {
+      name: "another node alone for the settle period: one failover",
+      memory: { holder: "a", pending: { node: "b", since: T0 - settleMs } },
+      sole: "b",
+      holder: "b",
+      failover: "a->b",
+    },
+    {
+      name: "a third node alone restarts the wait",
+      memory: { holder: "a", pending: { node: "b", since: T0 - settleMs } },
+      sole: "c",
+      holder: "a",
+      pending: "c",
+      recheckAt: T0 + settleMs,
+    },
   ];
   for (const c of cases) {
     void test(c.name, () => {
@@ -146,13 +196,18 @@ void describe("planHolder", () => {
 });
 
 /** Feeds status plans one after another, as the reconciler does: the live status and the holder memory carried forward. */
-function replay(steps: { nodes: NodeStatus[]; at: number; isLive?: (n: string) => boolean }[], start: { live?: StatusInput["live"]; holder?: HolderMemory } = {}) {
+function replay(
+  steps: { nodes: NodeStatus[]; at: number; isLive?: (n: string) => boolean }[],
+  start: { live?: StatusInput["live"]; holder?: HolderMemory } = {},
+) {
   let live: StatusInput["live"] & { observedGeneration?: number } = start.live ?? {};
   let holder = start.holder;
   const events: string[] = [];
   const masters: string[] = [];
   for (const step of steps) {
-    const p = planVirtualIPStatus(input({ live: { ...live, nodes: step.nodes }, now: step.at, ...(holder ? { holder } : {}), ...(step.isLive ? { isLive: step.isLive } : {}) }));
+    const p = planVirtualIPStatus(
+      input({ live: { ...live, nodes: step.nodes }, now: step.at, ...(holder ? { holder } : {}), ...(step.isLive ? { isLive: step.isLive } : {}) }),
+    );
     live = { ...p.summary, nodes: step.nodes };
     holder = p.holder;
     masters.push(p.summary.master);
@@ -162,7 +217,9 @@ function replay(steps: { nodes: NodeStatus[]; at: number; isLive?: (n: string) =
 }
 
 void describe("planConditions", () => {
-  const prev: Condition[] = [{ type: "Ready", status: "False", reason: "NoMaster", message: "x", lastTransitionTime: "2024-01-01T00:00:00.000Z", observedGeneration: 1 }];
+  const prev: Condition[] = [
+    { type: "Ready", status: "False", reason: "NoMaster", message: "x", lastTransitionTime: "2024-01-01T00:00:00.000Z", observedGeneration: 1 },
+  ];
   void test("keeps lastTransitionTime when only reason or message change", () => {
     const [c] = planConditions(prev, [{ type: "Ready", status: "False", reason: "ServiceNotFound", message: "y" }], 2, "2024-05-01T00:00:00.000Z");
     assert.equal(c?.lastTransitionTime, "2024-01-01T00:00:00.000Z");
@@ -244,23 +301,25 @@ void describe("planVirtualIPStatus", () => {
 
   void test("a takeover through a double claim counts one failover and records one Failover Event", () => {
     const settle = holderSettleMs(1000);
-    const r = replay(
-      [
-        { nodes: [entry("node-a", "MASTER"), entry("node-b", "BACKUP"), entry("node-c", "BACKUP")], at: T0 },
-        // SIGKILL of keepalived on node-a: its agent reports FAULT; node-b and node-c both claim.
-        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "BACKUP"), entry("node-c", "BACKUP")], at: T0 + 100 },
-        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "MASTER", T0 + 3300), entry("node-c", "BACKUP")], at: T0 + 3300 },
-        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "MASTER", T0 + 3300), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3350 },
-        { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3500 },
-        { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 4000 },
-        { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3500 + settle },
-        { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 60_000 },
-      ],
-    );
+    const r = replay([
+      { nodes: [entry("node-a", "MASTER"), entry("node-b", "BACKUP"), entry("node-c", "BACKUP")], at: T0 },
+      // SIGKILL of keepalived on node-a: its agent reports FAULT; node-b and node-c both claim.
+      { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "BACKUP"), entry("node-c", "BACKUP")], at: T0 + 100 },
+      { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "MASTER", T0 + 3300), entry("node-c", "BACKUP")], at: T0 + 3300 },
+      { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "MASTER", T0 + 3300), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3350 },
+      { nodes: [entry("node-a", "FAULT", T0 + 100), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3500 },
+      { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 4000 },
+      { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 3500 + settle },
+      { nodes: [entry("node-a", "BACKUP", T0 + 4000), entry("node-b", "BACKUP", T0 + 3500), entry("node-c", "MASTER", T0 + 3350)], at: T0 + 60_000 },
+    ]);
     assert.deepEqual(r.masters, ["node-a", "", "node-b", "node-c", "node-c", "node-c", "node-c", "node-c"]);
     assert.equal(r.live.failovers, 1);
     assert.equal(r.live.lastFailoverTime, iso(T0 + 3500));
-    assert.deepEqual(r.events, ["MasterElected: Node node-a is MASTER for 192.0.2.10", "NoMaster: No node holds 192.0.2.10 any more (was node-a)", "Failover: MASTER moved from node-a to node-c"]);
+    assert.deepEqual(r.events, [
+      "MasterElected: Node node-a is MASTER for 192.0.2.10",
+      "NoMaster: No node holds 192.0.2.10 any more (was node-a)",
+      "Failover: MASTER moved from node-a to node-c",
+    ]);
   });
 
   void test("a flap of the holder (MASTER, BACKUP, MASTER) counts no failover", () => {
@@ -298,7 +357,10 @@ void describe("planVirtualIPStatus", () => {
     ]);
     assert.deepEqual(r.masters, ["node-a", "node-b", "node-b", "node-b", "node-b"]);
     assert.equal(r.live.failovers, 1);
-    assert.deepEqual(r.events.filter((e) => e.startsWith("Failover")), ["Failover: MASTER moved from node-a to node-b"]);
+    assert.deepEqual(
+      r.events.filter((e) => e.startsWith("Failover")),
+      ["Failover: MASTER moved from node-a to node-b"],
+    );
   });
 
   void test("the first election is not a failover", () => {
@@ -340,7 +402,8 @@ void describe("planVirtualIPStatus", () => {
           virtualIP: "default/web",
           condition: "Ready",
           reason: "AdvertIntervalTooShort",
-          message: "VirtualIP default/web: spec.vrrp.advertisementInterval: 10ms is below the smallest advert interval this cluster allows, 100ms (operator --min-advert-interval)",
+          message:
+            "VirtualIP default/web: spec.vrrp.advertisementInterval: 10ms is below the smallest advert interval this cluster allows, 100ms (operator --min-advert-interval)",
           excluded: true,
         },
       ],
@@ -351,7 +414,14 @@ void describe("planVirtualIPStatus", () => {
       name: "a lost conflict",
       problems: [
         { virtualIP: "default/web", condition: "Ready", reason: "Conflict", message: "conflicts with default/old", excluded: true, other: "default/old" },
-        { virtualIP: "default/web", condition: "Conflict", reason: "DuplicateAddress", message: "address 192.0.2.10 is used by default/old", excluded: true, other: "default/old" },
+        {
+          virtualIP: "default/web",
+          condition: "Conflict",
+          reason: "DuplicateAddress",
+          message: "address 192.0.2.10 is used by default/old",
+          excluded: true,
+          other: "default/old",
+        },
       ],
       want: "Conflict",
       conflict: "True",
@@ -363,7 +433,10 @@ void describe("planVirtualIPStatus", () => {
       assert.equal(p.readyReason, c.want);
       assert.equal(p.summary.conditions.find((x) => x.type === "Conflict")?.status, c.conflict);
       assert.ok(p.events.length >= 1 && p.events.every((e) => e.type === "Warning"));
-      assert.ok(p.events.some((e) => e.reason === c.want || e.reason === c.problems.find((x) => x.condition === "Conflict")?.reason), JSON.stringify(p.events));
+      assert.ok(
+        p.events.some((e) => e.reason === c.want || e.reason === c.problems.find((x) => x.condition === "Conflict")?.reason),
+        JSON.stringify(p.events),
+      );
     });
   }
 
@@ -386,20 +459,44 @@ void describe("planClaim", () => {
   const held: Claim = { address: "192.0.2.10", virtualRouterId: 51, generation: 1, time: iso(T0 - 3_600_000) };
   const base = { live: held, claimed: true, claimVoid: false, address: "192.0.2.10", virtualRouterId: 51, generation: 2, now: T0 };
   const cases: { name: string; over: Partial<Parameters<typeof planClaim>[0]>; want: Claim | undefined }[] = [
-    { name: "a rendered VirtualIP without a claim claims now at its generation", over: { live: undefined }, want: { address: "192.0.2.10", virtualRouterId: 51, generation: 2, time: iso(T0) } },
+    {
+      name: "a rendered VirtualIP without a claim claims now at its generation",
+      over: { live: undefined },
+      want: { address: "192.0.2.10", virtualRouterId: 51, generation: 2, time: iso(T0) },
+    },
     { name: "a rendered VirtualIP keeps the time of its claim and confirms it at the current generation", over: {}, want: { ...held, generation: 2 } },
-    { name: "a new address is a new claim, made now", over: { address: "192.0.2.11" }, want: { address: "192.0.2.11", virtualRouterId: 51, generation: 2, time: iso(T0) } },
-    { name: "a new router id is a new claim, made now", over: { virtualRouterId: 52 }, want: { address: "192.0.2.10", virtualRouterId: 52, generation: 2, time: iso(T0) } },
-    { name: "a VirtualIP not rendered keeps its claim, marked unusable since now (its grace period starts)", over: { claimed: false, address: "192.0.2.99" }, want: { ...held, unusableSince: iso(T0) } },
+    {
+      name: "a new address is a new claim, made now",
+      over: { address: "192.0.2.11" },
+      want: { address: "192.0.2.11", virtualRouterId: 51, generation: 2, time: iso(T0) },
+    },
+    {
+      name: "a new router id is a new claim, made now",
+      over: { virtualRouterId: 52 },
+      want: { address: "192.0.2.10", virtualRouterId: 52, generation: 2, time: iso(T0) },
+    },
+    {
+      name: "a VirtualIP not rendered keeps its claim, marked unusable since now (its grace period starts)",
+      over: { claimed: false, address: "192.0.2.99" },
+      want: { ...held, unusableSince: iso(T0) },
+    },
     {
       name: "a VirtualIP still not rendered keeps the time it became unusable",
       over: { claimed: false, live: { ...held, unusableSince: iso(T0 - 60_000) } },
       want: { ...held, unusableSince: iso(T0 - 60_000) },
     },
-    { name: "a VirtualIP rendered again is no longer unusable", over: { live: { ...held, unusableSince: iso(T0 - 60_000) } }, want: { ...held, generation: 2 } },
+    {
+      name: "a VirtualIP rendered again is no longer unusable",
+      over: { live: { ...held, unusableSince: iso(T0 - 60_000) } },
+      want: { ...held, generation: 2 },
+    },
     { name: "a VirtualIP not rendered and without a claim gets none", over: { claimed: false, live: undefined }, want: undefined },
     { name: "a void claim is dropped", over: { claimed: false, claimVoid: true }, want: undefined },
-    { name: "a rendered VirtualIP without an address keeps what it has, marked unusable", over: { address: undefined }, want: { ...held, unusableSince: iso(T0) } },
+    {
+      name: "a rendered VirtualIP without an address keeps what it has, marked unusable",
+      over: { address: undefined },
+      want: { ...held, unusableSince: iso(T0) },
+    },
   ];
   for (const c of cases) {
     void test(c.name, () => {
@@ -425,10 +522,13 @@ void describe("planClaim", () => {
 
 void describe("ConfigRejected (a node's keepalived refused the VirtualIP's instance)", () => {
   const rejected = (name: string, state: NodeStatus["state"], message: string): NodeStatus => ({ ...entry(name, state), configRejected: message });
-  const words = "spec.interface: keepalived refused VRRP instance vip_4_51: (Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist; it does not run on this node";
+  const words =
+    "spec.interface: keepalived refused VRRP instance vip_4_51: (Line 12) WARNING - interface eth9 for vrrp_instance vip_4_51 doesn't exist; it does not run on this node";
 
   void test("Ready=False ConfigRejected, naming the VirtualIP, the nodes and keepalived's words; the master is still shown", () => {
-    const p = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-c", "FAULT", words), rejected("node-b", "FAULT", words)] } }));
+    const p = planVirtualIPStatus(
+      input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-c", "FAULT", words), rejected("node-b", "FAULT", words)] } }),
+    );
     const ready = p.summary.conditions.find((c) => c.type === "Ready");
     assert.equal(ready?.status, "False");
     assert.equal(ready?.reason, "ConfigRejected");
@@ -437,14 +537,22 @@ void describe("ConfigRejected (a node's keepalived refused the VirtualIP's insta
   });
 
   void test("only live taking-part nodes count", () => {
-    const dead = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-b", "FAULT", words)] }, isLive: (n) => n !== "node-b" }));
+    const dead = planVirtualIPStatus(
+      input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-b", "FAULT", words)] }, isLive: (n) => n !== "node-b" }),
+    );
     assert.equal(dead.readyReason, "Active");
     const gone = planVirtualIPStatus(input({ live: { nodes: [entry("node-a", "MASTER"), rejected("node-x", "FAULT", words)] } }));
     assert.equal(gone.readyReason, "Active");
   });
 
   void test("a problem of the operator's own comes first", () => {
-    const problem: Problem = { virtualIP: "default/web", condition: "Ready", reason: "InterfaceNotFound", message: "VirtualIP default/web: spec.interface: ...", excluded: true };
+    const problem: Problem = {
+      virtualIP: "default/web",
+      condition: "Ready",
+      reason: "InterfaceNotFound",
+      message: "VirtualIP default/web: spec.interface: ...",
+      excluded: true,
+    };
     const p = planVirtualIPStatus(input({ live: { nodes: [rejected("node-b", "FAULT", words)] }, problems: [problem] }));
     assert.equal(p.readyReason, "InterfaceNotFound");
     assert.deepEqual(p.events.find((e) => e.reason === "InterfaceNotFound")?.type, "Warning");

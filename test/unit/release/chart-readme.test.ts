@@ -16,7 +16,7 @@ void describe("chart README", () => {
   });
 
   void test("a `# --` comment describes the key below it; keys of nested maps are dotted", () => {
-    const rows = valueRows("# -- Top.\n# Second line.\na: 1\nb:\n  # -- Inner.\n  c: [x]\n  d: {}\n\n# -- not attached\n\ne: \"\"\n");
+    const rows = valueRows('# -- Top.\n# Second line.\na: 1\nb:\n  # -- Inner.\n  c: [x]\n  d: {}\n\n# -- not attached\n\ne: ""\n');
     assert.deepEqual(rows, [
       { key: "a", value: 1, description: "Top. Second line." },
       { key: "b.c", value: ["x"], description: "Inner." },

@@ -62,7 +62,13 @@ void describe("version and release files", () => {
     const registry = new Registry();
     registerBuildInfo(registry, "operator");
     const text = await registry.metrics();
-    assert.match(text, new RegExp(`^keepalived_vip_build_info\\{component="operator",version="${pkg.version.replace(/\./g, "\\.")}",revision="[^"]+",nodeversion="${process.version}"\\} 1$`, "m"));
+    assert.match(
+      text,
+      new RegExp(
+        `^keepalived_vip_build_info\\{component="operator",version="${pkg.version.replace(/\./g, "\\.")}",revision="[^"]+",nodeversion="${process.version}"\\} 1$`,
+        "m",
+      ),
+    );
   });
 });
 

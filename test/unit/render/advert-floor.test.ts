@@ -54,7 +54,10 @@ void describe("advert interval floor", () => {
       [["default/fast", ReadyReason.AdvertIntervalTooShort]],
     );
     assert.deepEqual(plan.virtualIPs["default/good"]?.nodes, ["node-a", "node-b", "node-c"]);
-    assert.deepEqual(plan.instances.map((i) => i.virtualIPs), [["default/good"]]);
+    assert.deepEqual(
+      plan.instances.map((i) => i.virtualIPs),
+      [["default/good"]],
+    );
   });
 
   void test("the floor problem comes after a spec problem of the same VirtualIP, never both", () => {
@@ -62,7 +65,10 @@ void describe("advert interval floor", () => {
     const parsed = vip({ name: "bad", spec: { vrrp: { version: 3, advertisementInterval: "1s" } } });
     const bad = { ...parsed, spec: { ...parsed.spec, address: "192.0.2.0500" } };
     const plan = planCluster(view([bad]), { minAdvertIntervalMs: 5000 });
-    assert.deepEqual(plan.problems.map((p) => p.reason), [ReadyReason.InvalidSpec]);
+    assert.deepEqual(
+      plan.problems.map((p) => p.reason),
+      [ReadyReason.InvalidSpec],
+    );
   });
 
   void test("a floor that is not a whole number of milliseconds, 0 or more, is a caller bug", () => {

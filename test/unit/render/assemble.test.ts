@@ -41,7 +41,10 @@ function hashes(plan: ClusterPlan): { instances: Map<string, string>; nodes: Map
 
 /** The keys of `after` whose value is not the one in `before` (new keys included, sorted). */
 function changed(before: Map<string, string>, after: Map<string, string>): string[] {
-  return [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k).sort();
+  return [...after]
+    .filter(([k, v]) => before.get(k) !== v)
+    .map(([k]) => k)
+    .sort();
 }
 
 const cases = readdirSync(FIXTURES)
@@ -63,14 +66,20 @@ function baseView(over: { web2Address?: string; web2RouterId?: number; extraNode
   ];
   const vips = [
     vip({ name: "web", created: "2024-01-01T00:00:00Z", spec: { address: "192.0.2.50", virtualRouterId: 51, forwarding: "ipvs" } }),
-    vip({ name: "web2", created: "2024-02-01T00:00:00Z", spec: { address: over.web2Address ?? "192.0.2.51", virtualRouterId: over.web2RouterId ?? 51, forwarding: "ipvs" } }),
+    vip({
+      name: "web2",
+      created: "2024-02-01T00:00:00Z",
+      spec: { address: over.web2Address ?? "192.0.2.51", virtualRouterId: over.web2RouterId ?? 51, forwarding: "ipvs" },
+    }),
     vip({ name: "db", created: "2024-01-01T00:00:00Z", spec: { address: "192.0.2.60", virtualRouterId: 52, nodeSelector: { matchLabels: { rack: "1" } } } }),
     vip({ name: "mc", created: "2024-01-01T00:00:00Z", spec: { address: "192.0.2.70", virtualRouterId: 53, vrrp: { unicast: false } } }),
   ];
   return view(vips, {
     nodes,
     services: [service("web", { type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })],
-    endpointSlices: [slice("web-1", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.105" }, { ip: "198.51.100.106" }] })],
+    endpointSlices: [
+      slice("web-1", { service: "web", ports: [{ name: "http", port: 8080 }], endpoints: [{ ip: "198.51.100.105" }, { ip: "198.51.100.106" }] }),
+    ],
   });
 }
 
@@ -124,9 +133,15 @@ void describe("the template cache", () => {
       for (const order of [nodes, [...nodes].reverse()]) {
         const templates = new WeakMap<PublishedInstance, InstanceTemplate>();
         const got = new Map(order.map((n) => [n.node, configOf(assembleNodeConfig(n, instances, templates))]));
-        assert.deepEqual(nodes.map((n) => got.get(n.node)), uncached);
+        assert.deepEqual(
+          nodes.map((n) => got.get(n.node)),
+          uncached,
+        );
         // A second pass takes every template from the cache.
-        assert.deepEqual(nodes.map((n) => configOf(assembleNodeConfig(n, instances, templates))), uncached);
+        assert.deepEqual(
+          nodes.map((n) => configOf(assembleNodeConfig(n, instances, templates))),
+          uncached,
+        );
       }
     });
   }
@@ -279,7 +294,10 @@ void describe("one change, one small write", () => {
     // It joins vip_4_51 (unicast: new peer) and vip_4_53 (multicast: no peers), not vip_4_52 (rack 1).
     assert.deepEqual(changed(was.instances, now.instances), ["vip_4_51"]);
     assert.deepEqual(instancesOf(after).get("vip_4_51")?.peers, ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14"]);
-    assert.deepEqual(nodeOf(after, "node-d").instances.map((e) => e.instance), ["vip_4_51", "vip_4_53"]);
+    assert.deepEqual(
+      nodeOf(after, "node-d").instances.map((e) => e.instance),
+      ["vip_4_51", "vip_4_53"],
+    );
     // The other nodes' entries change only by their priority in the instances node-d joined (four ranks instead of three).
     for (const n of ["node-a", "node-b", "node-c"]) {
       const strip = (plan: ClusterPlan) => nodeOf(plan, n).instances.map((e) => (e.instance === "vip_4_52" ? e : { ...e, priority: 0 }));

@@ -24,7 +24,10 @@ void describe("capability problems", () => {
     const [key, reason, message] = got[0] as [string, string, string];
     assert.equal(key, "default/web");
     assert.equal(reason, "InterfaceNotFound");
-    assert.match(message, /^VirtualIP default\/web: spec\.interface: interface eth1 is on none of the selected nodes that published their interfaces \(node-a, node-b\)/);
+    assert.match(
+      message,
+      /^VirtualIP default\/web: spec\.interface: interface eth1 is on none of the selected nodes that published their interfaces \(node-a, node-b\)/,
+    );
     const plan = planCluster(view([WEB, GOOD], { agentCapabilities: caps }));
     assert.equal(plan.virtualIPs["default/web"]?.instance, undefined, "web is left out");
     assert.ok(plan.virtualIPs["default/good"]?.instance, "good renders");
@@ -43,12 +46,18 @@ void describe("capability problems", () => {
     const web = vip({ name: "web", spec: { interface: "eth1", nodeSelector: { matchLabels: { "kubernetes.io/hostname": "node-a" } } } });
     const nodes = view([]).nodes.map((n) => ({ ...n, metadata: { ...n.metadata, labels: { "kubernetes.io/hostname": n.metadata?.name ?? "" } } }));
     const plan = planCluster({ ...view([web], { agentCapabilities: { "node-a": { interfaces: ["eth0"] }, "node-b": { interfaces: ["eth1"] } } }), nodes });
-    assert.deepEqual(plan.problems.map((p) => p.reason), ["InterfaceNotFound"]);
+    assert.deepEqual(
+      plan.problems.map((p) => p.reason),
+      ["InterfaceNotFound"],
+    );
   });
 
   void test("ipvs forwarding where every reporting selected node has no IPVS is refused; kube-proxy forwarding is not", () => {
     const got = problemsOf({ "node-a": { ipvs: false }, "node-b": { ipvs: false } }, [IPVS, GOOD]);
-    assert.deepEqual(got.map(([k, r]) => [k, r]), [["default/lb", "IPVSUnavailable"]]);
+    assert.deepEqual(
+      got.map(([k, r]) => [k, r]),
+      [["default/lb", "IPVSUnavailable"]],
+    );
     assert.match(got[0]?.[2] ?? "", /^VirtualIP default\/lb: spec\.forwarding: ipvs forwarding needs IPVS/);
     assert.deepEqual(problemsOf({ "node-a": { ipvs: false }, "node-b": { ipvs: true } }, [IPVS, GOOD]), []);
   });

@@ -57,7 +57,10 @@ void describe("first claim wins over creationTimestamp", () => {
         ["Conflict", "DuplicateAddress", "default/holder"],
       ],
     );
-    assert.match(problemsOf(p, "default/editor")[0]?.message ?? "", /^VirtualIP default\/editor: spec\.address: 192\.0\.2\.50 is already used by VirtualIP default\/holder \(which claimed it first\)$/);
+    assert.match(
+      problemsOf(p, "default/editor")[0]?.message ?? "",
+      /^VirtualIP default\/editor: spec\.address: 192\.0\.2\.50 is already used by VirtualIP default\/holder \(which claimed it first\)$/,
+    );
     assert.deepEqual([p.virtualIPs["default/holder"]?.claimed, p.virtualIPs["default/editor"]?.claimed], [true, false]);
   });
 
@@ -70,7 +73,13 @@ void describe("first claim wins over creationTimestamp", () => {
   });
 
   void test("an allocated address is not moved by an old VirtualIP naming it explicitly", () => {
-    const holder = claimed({ ...vip({ name: "holder", created: newer, spec: { address: undefined, virtualRouterId: undefined } }), status: { address: "192.0.2.20", virtualRouterId: 20, pool: "test" } }, { time: iso(T0) });
+    const holder = claimed(
+      {
+        ...vip({ name: "holder", created: newer, spec: { address: undefined, virtualRouterId: undefined } }),
+        status: { address: "192.0.2.20", virtualRouterId: 20, pool: "test" },
+      },
+      { time: iso(T0) },
+    );
     const editor = at(3, { name: "editor", created: older, spec: { address: "192.0.2.20", virtualRouterId: 20 } });
     const p = plan([holder, editor]);
     assert.deepEqual(rendered(p), ["default/holder"]);
@@ -79,7 +88,10 @@ void describe("first claim wins over creationTimestamp", () => {
   });
 
   void test("an allocation never claimed (never usable) gives way to an explicit address and is allocated anew", () => {
-    const kept = { ...vip({ name: "kept", created: newer, spec: { address: undefined, virtualRouterId: undefined } }), status: { address: "192.0.2.20", virtualRouterId: 20, pool: "test" } };
+    const kept = {
+      ...vip({ name: "kept", created: newer, spec: { address: undefined, virtualRouterId: undefined } }),
+      status: { address: "192.0.2.20", virtualRouterId: 20, pool: "test" },
+    };
     const explicit = vip({ name: "explicit", created: older, spec: { address: "192.0.2.20", virtualRouterId: 20 } });
     const p = plan([kept, explicit]);
     assert.deepEqual(rendered(p), ["default/explicit", "default/kept"]);
@@ -138,16 +150,34 @@ void describe("unusable VirtualIPs and the grace period", () => {
     const ready = { status: "False" as const, reason: opts.reason ?? "ServiceNotFound", since: iso(T0) };
     const holder = opts.claim ? claimed(base, { time: iso(T0 - 60 * MINUTE) }, ready) : base;
     const rival = at(1, { name: "rival", created: newer });
-    return planCluster(view([holder, rival], { ...(opts.now !== undefined ? { now: opts.now } : {}) }), opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {});
+    return planCluster(
+      view([holder, rival], { ...(opts.now !== undefined ? { now: opts.now } : {}) }),
+      opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {},
+    );
   }
 
   const cases: { name: string; opts: Parameters<typeof scene>[0]; rendered: string[]; claimVoid: boolean }[] = [
     { name: "without a claim it blocks no one (no squatting)", opts: { claim: false, now: T0 + MINUTE }, rendered: ["default/rival"], claimVoid: false },
     { name: "with a claim it keeps the address within the grace period", opts: { claim: true, now: T0 + 4 * MINUTE }, rendered: [], claimVoid: false },
-    { name: "after the grace period its claim is void and the rival takes the address", opts: { claim: true, now: T0 + 6 * MINUTE }, rendered: ["default/rival"], claimVoid: true },
-    { name: "a shorter grace period (claimGraceMs) ends the claim sooner", opts: { claim: true, now: T0 + 2 * MINUTE, claimGraceMs: MINUTE }, rendered: ["default/rival"], claimVoid: true },
+    {
+      name: "after the grace period its claim is void and the rival takes the address",
+      opts: { claim: true, now: T0 + 6 * MINUTE },
+      rendered: ["default/rival"],
+      claimVoid: true,
+    },
+    {
+      name: "a shorter grace period (claimGraceMs) ends the claim sooner",
+      opts: { claim: true, now: T0 + 2 * MINUTE, claimGraceMs: MINUTE },
+      rendered: ["default/rival"],
+      claimVoid: true,
+    },
     { name: "without a time in the view a claim never runs out", opts: { claim: true }, rendered: [], claimVoid: false },
-    { name: "a Ready reason under which it is still rendered (NoMaster) never ends a claim", opts: { claim: true, reason: "NoMaster", now: T0 + 60 * MINUTE }, rendered: [], claimVoid: false },
+    {
+      name: "a Ready reason under which it is still rendered (NoMaster) never ends a claim",
+      opts: { claim: true, reason: "NoMaster", now: T0 + 60 * MINUTE },
+      rendered: [],
+      claimVoid: false,
+    },
   ];
   for (const c of cases) {
     void test(c.name, () => {
@@ -173,7 +203,12 @@ void describe("unusable VirtualIPs and the grace period", () => {
     const holder = claimed(at(1, { name: "holder" }), { time: iso(T0) });
     const p = plan([holder]);
     assert.deepEqual(
-      [p.virtualIPs["default/holder"]?.claimed, p.virtualIPs["default/holder"]?.claimVoid, p.virtualIPs["default/holder"]?.address, p.virtualIPs["default/holder"]?.virtualRouterId],
+      [
+        p.virtualIPs["default/holder"]?.claimed,
+        p.virtualIPs["default/holder"]?.claimVoid,
+        p.virtualIPs["default/holder"]?.address,
+        p.virtualIPs["default/holder"]?.virtualRouterId,
+      ],
       [true, false, "192.0.2.50", 51],
     );
   });
@@ -181,26 +216,41 @@ void describe("unusable VirtualIPs and the grace period", () => {
 
 void describe("conflicts across namespaces reveal nothing of the other namespace", () => {
   const cases: { name: string; editor: VipInput["spec"]; reason: string; field: RegExp }[] = [
-    { name: "the same address", editor: { address: "192.0.2.50", virtualRouterId: 99 }, reason: "DuplicateAddress", field: /^VirtualIP tenant-b\/editor: spec\.address: 192\.0\.2\.50 is already used by a VirtualIP of another namespace$/ },
+    {
+      name: "the same address",
+      editor: { address: "192.0.2.50", virtualRouterId: 99 },
+      reason: "DuplicateAddress",
+      field: /^VirtualIP tenant-b\/editor: spec\.address: 192\.0\.2\.50 is already used by a VirtualIP of another namespace$/,
+    },
     {
       name: "the same router id on the same interface",
       editor: { address: "192.0.2.51" },
       reason: "RouterIdClash",
-      field: /^VirtualIP tenant-b\/editor: spec\.virtualRouterId: 51 \(IPv4\) is already used by a VirtualIP of another namespace on interface eth0 of node node-a$/,
+      field:
+        /^VirtualIP tenant-b\/editor: spec\.virtualRouterId: 51 \(IPv4\) is already used by a VirtualIP of another namespace on interface eth0 of node node-a$/,
     },
   ];
   for (const c of cases) {
     void test(`${c.name}: Conflict on the editor, naming neither the holder nor its fields`, () => {
-      const holder = claimed(at(1, { name: "holder", namespace: "default", created: newer, spec: { vrrp: { priorities: { "node-a": 150 } } } }), { time: iso(T0) });
+      const holder = claimed(at(1, { name: "holder", namespace: "default", created: newer, spec: { vrrp: { priorities: { "node-a": 150 } } } }), {
+        time: iso(T0),
+      });
       const editor = at(1, { name: "editor", namespace: "tenant-b", created: older, spec: c.editor });
       const p = plan([holder, editor]);
       assert.deepEqual(rendered(p), ["default/holder"]);
       const problems = problemsOf(p, "tenant-b/editor");
-      assert.deepEqual(problems.map((x) => [x.condition, x.reason]), [["Ready", "Conflict"], ["Conflict", c.reason]]);
+      assert.deepEqual(
+        problems.map((x) => [x.condition, x.reason]),
+        [
+          ["Ready", "Conflict"],
+          ["Conflict", c.reason],
+        ],
+      );
       for (const x of problems) {
         assert.match(x.message, c.field);
         assert.equal(x.other, undefined, "the other object is named in `other`");
-        for (const leak of ["holder", "default/", "priorities", "metadata.namespace", "150"]) assert.ok(!x.message.includes(leak), `message reveals ${leak}: ${x.message}`);
+        for (const leak of ["holder", "default/", "priorities", "metadata.namespace", "150"])
+          assert.ok(!x.message.includes(leak), `message reveals ${leak}: ${x.message}`);
       }
       assert.deepEqual(problemsOf(p, "default/holder"), []);
     });
@@ -211,14 +261,20 @@ void describe("conflicts across namespaces reveal nothing of the other namespace
     const editor = at(1, { name: "editor", created: older, spec: { address: "192.0.2.51" } });
     const conflict = problemsOf(plan([holder, editor]), "default/editor").find((x) => x.condition === "Conflict");
     assert.equal(conflict?.other, "default/holder");
-    assert.match(conflict?.message ?? "", /VirtualIP default\/holder \(which claimed it first\) on interface eth0 of node node-a with different settings \(spec\.vrrp\.priorities\)$/);
+    assert.match(
+      conflict?.message ?? "",
+      /VirtualIP default\/holder \(which claimed it first\) on interface eth0 of node node-a with different settings \(spec\.vrrp\.priorities\)$/,
+    );
   });
 
   void test("VirtualIPs of two namespaces with identical settings never share an instance", () => {
     const a = at(1, { name: "a", namespace: "default", created: older });
     const b = at(1, { name: "b", namespace: "tenant-b", created: newer, spec: { address: "192.0.2.51" } });
     const p = plan([a, b]);
-    assert.deepEqual(p.instances.map((i) => i.virtualIPs), [["default/a"]]);
+    assert.deepEqual(
+      p.instances.map((i) => i.virtualIPs),
+      [["default/a"]],
+    );
     assert.equal(problemsOf(p, "tenant-b/b").find((x) => x.condition === "Conflict")?.reason, "RouterIdClash");
   });
 });

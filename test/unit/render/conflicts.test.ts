@@ -135,7 +135,10 @@ void describe("conflicts", () => {
     const a = vip({ name: "a", created: older, spec: { nodeSelector: { matchLabels: { rack: "1" } } } });
     const b = vip({ name: "b", created: newer, spec: { address: "192.0.2.51", nodeSelector: { matchLabels: { rack: "2" } }, vrrp: { preempt: true } } });
     const plan = planCluster(view([a, b], { nodes }));
-    assert.deepEqual(plan.published.map((p) => p.published.name), ["vip_4_51", "vip_4_51"]);
+    assert.deepEqual(
+      plan.published.map((p) => p.published.name),
+      ["vip_4_51", "vip_4_51"],
+    );
     assert.equal(new Set(plan.published.map((p) => p.name)).size, 2, "two published instances under one key");
     for (const p of plan.published) assert.match(p.name, /^vip_4_51#[0-9a-f]{16}$/);
     const [na, nb] = renderNodeConfigs(plan);
@@ -155,7 +158,10 @@ void describe("conflicts", () => {
     const b = vip({ name: "b", created: newer, spec: { address: "2001:db8::50", vrrp: { preempt: true } } });
     const plan = planCluster(view([a, b], { nodes }));
     assert.deepEqual(plan.problems, []);
-    assert.deepEqual(plan.instances.map((i) => i.name), ["vip_4_51", "vip_6_51"]);
+    assert.deepEqual(
+      plan.instances.map((i) => i.name),
+      ["vip_4_51", "vip_6_51"],
+    );
   });
 
   void test("a default interface that differs from the explicit one on every shared node is no conflict", () => {
@@ -163,7 +169,10 @@ void describe("conflicts", () => {
     const b = vip({ name: "b", created: newer, spec: { address: "192.0.2.51", interface: "eth1" } });
     const plan = planCluster(view([a, b]));
     assert.deepEqual(plan.problems, []);
-    assert.deepEqual(plan.instances.map((i) => i.name), ["vip_4_51", "vip_4_51_eth1"]);
+    assert.deepEqual(
+      plan.instances.map((i) => i.name),
+      ["vip_4_51", "vip_4_51_eth1"],
+    );
   });
 
   void test("an older VirtualIP without its Service and without a claim blocks no one", () => {
@@ -172,7 +181,10 @@ void describe("conflicts", () => {
     const plan = planCluster(view([a, b]));
     assert.equal(conflictOf(plan, "default/b"), undefined);
     assert.deepEqual(rendered(plan), ["default/b"]);
-    assert.deepEqual(plan.problems.filter((p) => p.virtualIP === "default/a").map((p) => p.reason), ["ServiceNotFound"]);
+    assert.deepEqual(
+      plan.problems.filter((p) => p.virtualIP === "default/a").map((p) => p.reason),
+      ["ServiceNotFound"],
+    );
   });
 
   void test("an older VirtualIP without its Service still holds its claim", () => {

@@ -73,7 +73,11 @@ void describe("golden keepalived configs pass keepalived --config-test", () => {
   for (const name of cases) {
     void test(`${name}: every golden config is accepted without a warning`, async (t) => {
       const dir = join(GOLDEN, name);
-      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".conf")).sort() : [];
+      const files = existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith(".conf"))
+            .sort()
+        : [];
       assert.ok(files.length > 0, `no golden configs in ${dir}`);
       for (const file of files) {
         await t.test(file, () => {

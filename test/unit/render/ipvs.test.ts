@@ -104,11 +104,22 @@ void describe("planVirtualServers", () => {
     },
     {
       name: "duplicate endpoints and ports collapse; invalid ones are dropped; sorted numerically",
-      svc: service("web", { ports: [{ name: "b", port: 443 }, { name: "a", port: 80 }, { name: "a", port: 80 }, { name: "z", port: 70000 }] }),
+      svc: service("web", {
+        ports: [
+          { name: "b", port: 443 },
+          { name: "a", port: 80 },
+          { name: "a", port: 80 },
+          { name: "z", port: 70000 },
+        ],
+      }),
       slices: [
         slice("a", {
           service: "web",
-          ports: [{ name: "a", port: 8080 }, { name: "b", port: 8443 }, { name: "z", port: 8000 }],
+          ports: [
+            { name: "a", port: 8080 },
+            { name: "b", port: 8443 },
+            { name: "z", port: 8000 },
+          ],
           endpoints: [{ ip: "198.51.100.10" }, { ip: "198.51.100.9" }, { ip: "198.51.100.9" }, { ip: "not-an-ip" }],
         }),
       ],

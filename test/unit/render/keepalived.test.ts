@@ -71,7 +71,10 @@ interface Published {
   node: PublishedNode;
   instance: PublishedInstance;
 }
-const base: Published = { node: { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [entry] }, instance: { ...instance, virtualServers: [server] } };
+const base: Published = {
+  node: { node: "node-a", runtimeDir: "/run/keepalived-vip", instances: [entry] },
+  instance: { ...instance, virtualServers: [server] },
+};
 
 function assemble(p: Published): ReturnType<typeof assembleNodeConfig> {
   return assembleNodeConfig(p.node, new Map([[entry.instance, p.instance]]));

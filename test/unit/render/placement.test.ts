@@ -14,7 +14,11 @@ function endpoints(svc: string, eps: { node: string; ready?: boolean }[], name =
     metadata: { name, namespace: "default", labels: { "kubernetes.io/service-name": svc } },
     addressType: "IPv4",
     ports: [{ port: 80 }],
-    endpoints: eps.map((e, i) => ({ addresses: [`10.244.0.${i + 1}`], nodeName: e.node, ...(e.ready === undefined ? {} : { conditions: { ready: e.ready } }) })),
+    endpoints: eps.map((e, i) => ({
+      addresses: [`10.244.0.${i + 1}`],
+      nodeName: e.node,
+      ...(e.ready === undefined ? {} : { conditions: { ready: e.ready } }),
+    })),
   };
 }
 
@@ -34,13 +38,21 @@ function placement(v: ClusterView): Record<string, { standby: string[]; handover
 
 void describe("standby for externalTrafficPolicy: Local", () => {
   const cases: { name: string; view: ClusterView; standby: string[] }[] = [
-    { name: "the nodes without the only ready endpoint stand by", view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [endpoints("web", [{ node: "node-c" }])] }), standby: ["node-a", "node-b"] },
+    {
+      name: "the nodes without the only ready endpoint stand by",
+      view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [endpoints("web", [{ node: "node-c" }])] }),
+      standby: ["node-a", "node-b"],
+    },
     {
       name: "an endpoint that is not ready does not count",
       view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [endpoints("web", [{ node: "node-c" }, { node: "node-a", ready: false }])] }),
       standby: ["node-a", "node-b"],
     },
-    { name: "every endpoint gone: nobody stands by (the VIP stays where it is)", view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [] }), standby: [] },
+    {
+      name: "every endpoint gone: nobody stands by (the VIP stays where it is)",
+      view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [] }),
+      standby: [],
+    },
     {
       name: "only unready endpoints: nobody stands by",
       view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [endpoints("web", [{ node: "node-b", ready: false }])] }),
@@ -48,10 +60,18 @@ void describe("standby for externalTrafficPolicy: Local", () => {
     },
     {
       name: "endpoints only on a node that does not take part: nobody stands by",
-      view: view([vip({ name: "v" })], { services: [LOCAL], nodes: [node("node-a", ["192.0.2.11"]), node("node-b", ["192.0.2.12"])], endpointSlices: [endpoints("web", [{ node: "node-z" }])] }),
+      view: view([vip({ name: "v" })], {
+        services: [LOCAL],
+        nodes: [node("node-a", ["192.0.2.11"]), node("node-b", ["192.0.2.12"])],
+        endpointSlices: [endpoints("web", [{ node: "node-z" }])],
+      }),
       standby: [],
     },
-    { name: "externalTrafficPolicy Cluster never restricts", view: view([vip({ name: "v" })], { services: [CLUSTER], endpointSlices: [endpoints("web", [{ node: "node-c" }])] }), standby: [] },
+    {
+      name: "externalTrafficPolicy Cluster never restricts",
+      view: view([vip({ name: "v" })], { services: [CLUSTER], endpointSlices: [endpoints("web", [{ node: "node-c" }])] }),
+      standby: [],
+    },
     {
       name: "forwarding ipvs never restricts (IPVS reaches endpoints on every node)",
       view: view([vip({ name: "v", spec: { forwarding: "ipvs" } })], { services: [LOCAL], endpointSlices: [endpoints("web", [{ node: "node-c" }])] }),
@@ -59,7 +79,10 @@ void describe("standby for externalTrafficPolicy: Local", () => {
     },
     {
       name: "endpoints over several slices are all counted",
-      view: view([vip({ name: "v" })], { services: [LOCAL], endpointSlices: [endpoints("web", [{ node: "node-c" }]), endpoints("web", [{ node: "node-b" }], "web-2")] }),
+      view: view([vip({ name: "v" })], {
+        services: [LOCAL],
+        endpointSlices: [endpoints("web", [{ node: "node-c" }]), endpoints("web", [{ node: "node-b" }], "web-2")],
+      }),
       standby: ["node-a"],
     },
   ];
@@ -76,7 +99,10 @@ void describe("standby for externalTrafficPolicy: Local", () => {
 
   void describe("make before break: the MASTER stands by only once a node with an endpoint can take over", () => {
     /** The VirtualIP with its nodes' reported states. */
-    const reported = (states: Record<string, "MASTER" | "BACKUP" | "FAULT">) => ({ ...vip({ name: "v" }), status: { nodes: Object.entries(states).map(([name, state]) => ({ name, state })) } });
+    const reported = (states: Record<string, "MASTER" | "BACKUP" | "FAULT">) => ({
+      ...vip({ name: "v" }),
+      status: { nodes: Object.entries(states).map(([name, state]) => ({ name, state })) },
+    });
     const standing = (v: ClusterView): string[] =>
       Object.entries(placement(v))
         .filter(([, p]) => p.standby.length > 0)
@@ -96,7 +122,10 @@ void describe("standby for externalTrafficPolicy: Local", () => {
 
   void test("an instance with two Local Services: eligible nodes have a ready endpoint of each", () => {
     const v = view(
-      [vip({ name: "a", spec: { address: "192.0.2.50", serviceRef: { name: "web" } } }), vip({ name: "b", spec: { address: "192.0.2.51", serviceRef: { name: "api" } } })],
+      [
+        vip({ name: "a", spec: { address: "192.0.2.50", serviceRef: { name: "web" } } }),
+        vip({ name: "b", spec: { address: "192.0.2.51", serviceRef: { name: "api" } } }),
+      ],
       {
         services: [LOCAL, service("api", { type: "LoadBalancer", externalTrafficPolicy: "Local", ports: [{ port: 80 }] })],
         endpointSlices: [endpoints("web", [{ node: "node-b" }, { node: "node-c" }]), endpoints("api", [{ node: "node-c" }, { node: "node-a" }])],

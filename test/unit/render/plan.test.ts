@@ -93,7 +93,11 @@ void describe("determinism", () => {
           virtualIPs: shuffled(base.virtualIPs, seed),
           nodes: shuffled(base.nodes, seed + 1),
           services: shuffled(base.services, seed + 2),
-          endpointSlices: shuffled(base.endpointSlices, seed + 3).map((s) => ({ ...s, endpoints: shuffled(s.endpoints ?? [], seed), ports: shuffled(s.ports ?? [], seed) })),
+          endpointSlices: shuffled(base.endpointSlices, seed + 3).map((s) => ({
+            ...s,
+            endpoints: shuffled(s.endpoints ?? [], seed),
+            ports: shuffled(s.ports ?? [], seed),
+          })),
           secrets: shuffled(base.secrets, seed + 4),
           nodeInterfaces: base.nodeInterfaces,
           pools: base.pools,
@@ -123,8 +127,26 @@ void describe("plan shape", () => {
 
   void test("every VirtualIP has an entry; one left out has no instance and no nodes", () => {
     assert.deepEqual(plan.virtualIPs, {
-      "default/lost": { key: "default/lost", address: "192.0.2.50", virtualRouterId: 51, pool: "test", claimed: false, claimVoid: false, nodes: [], advertIntervalMs: 1000 },
-      "default/nowhere": { key: "default/nowhere", address: "192.0.2.70", virtualRouterId: 51, pool: "test", claimed: false, claimVoid: false, nodes: [], advertIntervalMs: 1000 },
+      "default/lost": {
+        key: "default/lost",
+        address: "192.0.2.50",
+        virtualRouterId: 51,
+        pool: "test",
+        claimed: false,
+        claimVoid: false,
+        nodes: [],
+        advertIntervalMs: 1000,
+      },
+      "default/nowhere": {
+        key: "default/nowhere",
+        address: "192.0.2.70",
+        virtualRouterId: 51,
+        pool: "test",
+        claimed: false,
+        claimVoid: false,
+        nodes: [],
+        advertIntervalMs: 1000,
+      },
       "default/web": {
         key: "default/web",
         address: "192.0.2.50",
@@ -142,7 +164,10 @@ void describe("plan shape", () => {
   void test("a VirtualIP refused by the pools has no address, router id or pool in its entry", () => {
     const refused = planCluster(view([vip({ name: "outside", spec: { address: "203.0.113.50" } })]));
     assert.deepEqual(refused.virtualIPs["default/outside"], { key: "default/outside", claimed: false, claimVoid: false, nodes: [], advertIntervalMs: 1000 });
-    assert.deepEqual(refused.problems.map((p) => p.reason), ["AddressNotAllowed"]);
+    assert.deepEqual(
+      refused.problems.map((p) => p.reason),
+      ["AddressNotAllowed"],
+    );
   });
 
   void test("every pool has an entry with its counts", () => {
@@ -153,9 +178,15 @@ void describe("plan shape", () => {
   });
 
   void test("every Node gets a plan, sorted by name; a node without instances gets global_defs only", () => {
-    assert.deepEqual(plan.nodes.map((n) => n.node), ["node-a", "node-b", "spare"]);
+    assert.deepEqual(
+      plan.nodes.map((n) => n.node),
+      ["node-a", "node-b", "spare"],
+    );
     assert.deepEqual(plan.nodes[2]?.published.instances, []);
-    assert.deepEqual(configs.map((n) => n.node), ["node-a", "node-b", "spare"]);
+    assert.deepEqual(
+      configs.map((n) => n.node),
+      ["node-a", "node-b", "spare"],
+    );
     const spare = configs[2];
     assert.ok(spare);
     assert.match(spare.config, /global_defs \{/);
@@ -204,7 +235,7 @@ void describe("plan shape", () => {
 });
 
 void describe("secrets", () => {
-  const passwords = ["Pw.1", "Secret99", "much-too-long", "bad pw", "q\"uote"];
+  const passwords = ["Pw.1", "Secret99", "much-too-long", "bad pw", 'q"uote'];
   void test("no password ever appears in a problem, and only valid ones in configs", () => {
     const vips = passwords.map((_, i) =>
       vip({
@@ -237,7 +268,11 @@ void describe("secrets", () => {
 
   void test("two VirtualIPs with the same password in different Secrets share an instance", () => {
     const a = vip({ name: "a", created: "2024-01-01T00:00:00Z", spec: { vrrp: { version: 2, authSecretRef: { name: "s1", key: "p" } } } });
-    const b = vip({ name: "b", created: "2024-02-01T00:00:00Z", spec: { address: "192.0.2.51", vrrp: { version: 2, authSecretRef: { name: "s2", key: "p" } } } });
+    const b = vip({
+      name: "b",
+      created: "2024-02-01T00:00:00Z",
+      spec: { address: "192.0.2.51", vrrp: { version: 2, authSecretRef: { name: "s2", key: "p" } } },
+    });
     const secrets = [secret("s1", { p: "same" }), secret("s2", { p: "same" })];
     const plan = planCluster(view([a, b], { secrets }));
     assert.deepEqual(plan.problems, []);
@@ -256,17 +291,25 @@ void describe("secrets", () => {
     const plan = planCluster(view([a, b], { secrets, services: [service("web"), service("web", undefined, "other")] }));
     assert.equal(plan.instances.length, 1);
     assert.deepEqual(plan.instances[0]?.virtualIPs, ["default/a"]);
-    assert.deepEqual(plan.problems.map((p) => [p.virtualIP, p.condition, p.reason, p.other]), [
-      ["other/b", "Ready", "Conflict", undefined],
-      ["other/b", "Conflict", "RouterIdClash", undefined],
-    ]);
+    assert.deepEqual(
+      plan.problems.map((p) => [p.virtualIP, p.condition, p.reason, p.other]),
+      [
+        ["other/b", "Ready", "Conflict", undefined],
+        ["other/b", "Conflict", "RouterIdClash", undefined],
+      ],
+    );
     const text = JSON.stringify(plan.problems);
-    for (const leak of ["default/a", "192.0.2.50", "metadata.namespace", "authSecretRef", "same"]) assert.ok(!text.includes(leak), `a problem reveals ${leak}: ${text}`);
+    for (const leak of ["default/a", "192.0.2.50", "metadata.namespace", "authSecretRef", "same"])
+      assert.ok(!text.includes(leak), `a problem reveals ${leak}: ${text}`);
   });
 
   void test("different passwords on one router id clash without showing either", () => {
     const a = vip({ name: "a", created: "2024-01-01T00:00:00Z", spec: { vrrp: { version: 2, authSecretRef: { name: "s", key: "p1" } } } });
-    const b = vip({ name: "b", created: "2024-02-01T00:00:00Z", spec: { address: "192.0.2.51", vrrp: { version: 2, authSecretRef: { name: "s", key: "p2" } } } });
+    const b = vip({
+      name: "b",
+      created: "2024-02-01T00:00:00Z",
+      spec: { address: "192.0.2.51", vrrp: { version: 2, authSecretRef: { name: "s", key: "p2" } } },
+    });
     const plan = planCluster(view([a, b], { secrets: [secret("s", { p1: "first1", p2: "second2" })] }));
     const clash = plan.problems.find((p) => p.condition === "Conflict");
     assert.equal(clash?.reason, "RouterIdClash");

@@ -9,7 +9,12 @@ import { node, view, vip, type VipInput } from "./factory.js";
 
 /** A parsed pool; `created` orders pools (older ones win an overlap). */
 function pool(name: string, spec: Partial<PoolSpec> & Pick<PoolSpec, "addresses">, created = "2020-01-01T00:00:00Z"): VirtualIPPool {
-  const res = parsePool({ apiVersion: API_VERSION, kind: POOL_KIND, metadata: { name, creationTimestamp: created }, spec: { virtualRouterIds: ["1-255"], ...spec } });
+  const res = parsePool({
+    apiVersion: API_VERSION,
+    kind: POOL_KIND,
+    metadata: { name, creationTimestamp: created },
+    spec: { virtualRouterIds: ["1-255"], ...spec },
+  });
   if (!res.ok) throw new Error(res.error);
   return res.value;
 }
@@ -47,7 +52,10 @@ void describe("pool validity", () => {
   void test("the schema refuses bad address and router id entries, naming the field", () => {
     const cases: { spec: Record<string, unknown>; error: RegExp }[] = [
       { spec: { addresses: ["192.0.2.65/27"], virtualRouterIds: ["50"] }, error: /spec\.addresses\.0: must be a CIDR/ },
-      { spec: { addresses: ["192.0.2.9-192.0.2.1"], virtualRouterIds: ["50"] }, error: /spec\.addresses\.0: must be a CIDR, a range first-last of two addresses, or one address/ },
+      {
+        spec: { addresses: ["192.0.2.9-192.0.2.1"], virtualRouterIds: ["50"] },
+        error: /spec\.addresses\.0: must be a CIDR, a range first-last of two addresses, or one address/,
+      },
       { spec: { addresses: ["192.0.2.1-2001:db8::1"], virtualRouterIds: ["50"] }, error: /spec\.addresses\.0: must be a CIDR/ },
       { spec: { addresses: ["lan"], virtualRouterIds: ["50"] }, error: /spec\.addresses\.0: / },
       { spec: { addresses: [], virtualRouterIds: ["50"] }, error: /spec\.addresses: / },
@@ -131,14 +139,23 @@ void describe("pool validity", () => {
       ],
       [pool("p", { addresses: ["192.0.2.64/30"] })],
     );
-    assert.deepEqual(["a1", "a2", "a3", "net", "bcast"].map((n) => outcome(p, n)), ["192.0.2.65/1@p", "192.0.2.66/2@p", "PoolExhausted", "AddressNotAllowed", "AddressNotAllowed"]);
-    assert.deepEqual(p.pools.map((x) => [x.allocated, x.available]), [[2, 0]]);
+    assert.deepEqual(
+      ["a1", "a2", "a3", "net", "bcast"].map((n) => outcome(p, n)),
+      ["192.0.2.65/1@p", "192.0.2.66/2@p", "PoolExhausted", "AddressNotAllowed", "AddressNotAllowed"],
+    );
+    assert.deepEqual(
+      p.pools.map((x) => [x.allocated, x.available]),
+      [[2, 0]],
+    );
 
     const whole = plan(
       [auto("b1", { created: t(1) }), auto("b2", { created: t(2) }), auto("b3", { created: t(3) }), auto("b4", { created: t(4) })],
       [pool("p", { addresses: ["192.0.2.64/31", "192.0.2.70", "192.0.2.80-192.0.2.80"] })],
     );
-    assert.deepEqual(["b1", "b2", "b3", "b4"].map((n) => outcome(whole, n)), ["192.0.2.64/1@p", "192.0.2.65/2@p", "192.0.2.70/3@p", "192.0.2.80/4@p"]);
+    assert.deepEqual(
+      ["b1", "b2", "b3", "b4"].map((n) => outcome(whole, n)),
+      ["192.0.2.64/1@p", "192.0.2.65/2@p", "192.0.2.70/3@p", "192.0.2.80/4@p"],
+    );
   });
 });
 
@@ -186,7 +203,12 @@ void describe("admission by namespaceSelector", () => {
     },
     {
       name: "matchExpressions NotIn on the name label keeps a namespace out",
-      pools: [pool("not-sys", { addresses: ["192.0.2.64/27"], namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system"] }] } })],
+      pools: [
+        pool("not-sys", {
+          addresses: ["192.0.2.64/27"],
+          namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system"] }] },
+        }),
+      ],
       vip: auto("a", { namespace: "kube-system" }),
       want: "NoPool",
     },
@@ -221,7 +243,13 @@ void describe("admission by namespaceSelector", () => {
   ];
   for (const c of cases) {
     void test(c.name, () => {
-      const p = plan([c.vip], c.pools, { namespaces, services: ["shop", "other", "evil", "unlisted", "kube-system", "default"].map((ns) => ({ metadata: { name: "web", namespace: ns }, spec: { type: "LoadBalancer" } })) });
+      const p = plan([c.vip], c.pools, {
+        namespaces,
+        services: ["shop", "other", "evil", "unlisted", "kube-system", "default"].map((ns) => ({
+          metadata: { name: "web", namespace: ns },
+          spec: { type: "LoadBalancer" },
+        })),
+      });
       const ns = c.vip.metadata.namespace ?? "default";
       assert.equal(outcome(p, "a", ns), c.want);
       if (c.message) assert.match(readyProblem(p, "a", ns)?.message ?? "", c.message);
@@ -238,7 +266,15 @@ void describe("reserved addresses are refused whatever the pools say", () => {
   const extra: Partial<ClusterView> = {
     nodes: [
       node("node-a", ["192.0.2.11"]),
-      { metadata: { name: "node-b" }, status: { addresses: [{ type: "InternalIP", address: "192.0.2.12" }, { type: "ExternalIP", address: "203.0.113.12" }] } },
+      {
+        metadata: { name: "node-b" },
+        status: {
+          addresses: [
+            { type: "InternalIP", address: "192.0.2.12" },
+            { type: "ExternalIP", address: "203.0.113.12" },
+          ],
+        },
+      },
     ],
     agentAddresses: { "node-a": ["198.51.100.7", "2001:db8::7"] },
     serviceCIDRs: [{ name: "kubernetes", cidrs: ["198.18.0.0/16", "2001:db8:96::/112"] }],
@@ -282,7 +318,10 @@ void describe("reserved addresses are refused whatever the pools say", () => {
   void test("allocation skips node addresses and the pool status does not count them as available", () => {
     const p = plan([auto("a", { created: t(1) }), auto("b", { created: t(2) })], [pool("p", { addresses: ["192.0.2.10-192.0.2.13"] })]);
     assert.deepEqual([outcome(p, "a"), outcome(p, "b")], ["192.0.2.10/1@p", "PoolExhausted"]);
-    assert.deepEqual(p.pools.map((x) => [x.name, x.allocated, x.available]), [["p", 1, 0]]);
+    assert.deepEqual(
+      p.pools.map((x) => [x.name, x.allocated, x.available]),
+      [["p", 1, 0]],
+    );
   });
 });
 
@@ -308,7 +347,10 @@ void describe("address allocation", () => {
   void test("the first free address goes to the oldest VirtualIP, whatever the input order", () => {
     const vips = [auto("c", { created: t(3) }), auto("a", { created: t(1) }), auto("b", { created: t(2) })];
     const p = plan(vips, [p29]);
-    assert.deepEqual(["a", "b", "c"].map((n) => outcome(p, n)), ["192.0.2.65/1@p", "192.0.2.66/2@p", "192.0.2.67/3@p"]);
+    assert.deepEqual(
+      ["a", "b", "c"].map((n) => outcome(p, n)),
+      ["192.0.2.65/1@p", "192.0.2.66/2@p", "192.0.2.67/3@p"],
+    );
     assert.deepEqual(plan([...vips].reverse(), [p29]).virtualIPs, p.virtualIPs);
   });
 
@@ -320,10 +362,22 @@ void describe("address allocation", () => {
   void test("exhaustion: PoolExhausted on the newest, the others rendered", () => {
     const vips = Array.from({ length: 7 }, (_, i) => auto(`v${i}`, { created: t(i + 1) }));
     const p = plan(vips, [p29]);
-    assert.deepEqual(vips.map((v) => outcome(p, v.metadata.name).split("/")[0]), ["192.0.2.65", "192.0.2.66", "192.0.2.67", "192.0.2.68", "192.0.2.69", "192.0.2.70", "PoolExhausted"]);
-    assert.match(readyProblem(p, "v6")?.message ?? "", /^VirtualIP default\/v6: spec\.address: no free address in the VirtualIPPools that admit namespace default$/);
-    assert.equal(p.instances.reduce((n, i) => n + i.addresses.length, 0), 6);
-    assert.deepEqual(p.pools.map((x) => [x.allocated, x.available]), [[6, 0]]);
+    assert.deepEqual(
+      vips.map((v) => outcome(p, v.metadata.name).split("/")[0]),
+      ["192.0.2.65", "192.0.2.66", "192.0.2.67", "192.0.2.68", "192.0.2.69", "192.0.2.70", "PoolExhausted"],
+    );
+    assert.match(
+      readyProblem(p, "v6")?.message ?? "",
+      /^VirtualIP default\/v6: spec\.address: no free address in the VirtualIPPools that admit namespace default$/,
+    );
+    assert.equal(
+      p.instances.reduce((n, i) => n + i.addresses.length, 0),
+      6,
+    );
+    assert.deepEqual(
+      p.pools.map((x) => [x.allocated, x.available]),
+      [[6, 0]],
+    );
   });
 
   void test("release on delete: the freed address goes to the next VirtualIP once it is no longer releasing", () => {
@@ -352,7 +406,11 @@ void describe("address allocation", () => {
     assert.equal(outcome(p, "x"), "Conflict");
     assert.match(readyProblem(p, "x")?.message ?? "", /^VirtualIP default\/x: spec\.virtualRouterId: 1 is still held by a VirtualIP being deleted/);
     // One that already uses the router id (a member of the same instance) keeps it.
-    const member = allocated(vip({ name: "m", created: t(1), spec: { address: "192.0.2.69", virtualRouterId: 1 } }), { address: "192.0.2.69", virtualRouterId: 1, pool: "p" });
+    const member = allocated(vip({ name: "m", created: t(1), spec: { address: "192.0.2.69", virtualRouterId: 1 } }), {
+      address: "192.0.2.69",
+      virtualRouterId: 1,
+      pool: "p",
+    });
     assert.equal(outcome(plan([b, member], [p29], held), "m"), "192.0.2.69/1@p");
     // Another family's router id 1 is another router id.
     assert.equal(outcome(plan([b, c], [p29], { releasingRouterIds: ["6:1"] }), "c"), "192.0.2.65/1@p");
@@ -369,9 +427,18 @@ void describe("address allocation", () => {
 
   void test("a kept allocation that is no longer allowed is replaced", () => {
     const cases: { name: string; status: { address: string; virtualRouterId: number; pool: string }; spec?: VipInput["spec"]; want: string }[] = [
-      { name: "outside the pool now (with a new address comes a new router id)", status: { address: "192.0.2.100", virtualRouterId: 7, pool: "p" }, want: "192.0.2.65/1@p" },
+      {
+        name: "outside the pool now (with a new address comes a new router id)",
+        status: { address: "192.0.2.100", virtualRouterId: 7, pool: "p" },
+        want: "192.0.2.65/1@p",
+      },
       { name: "recorded under another pool", status: { address: "192.0.2.68", virtualRouterId: 7, pool: "gone" }, want: "192.0.2.65/1@p" },
-      { name: "of the other family than spec.ipFamily", status: { address: "192.0.2.68", virtualRouterId: 7, pool: "p" }, spec: { ipFamily: "IPv6" }, want: "2001:db8::1/1@p" },
+      {
+        name: "of the other family than spec.ipFamily",
+        status: { address: "192.0.2.68", virtualRouterId: 7, pool: "p" },
+        spec: { ipFamily: "IPv6" },
+        want: "2001:db8::1/1@p",
+      },
       { name: "not in canonical form", status: { address: "192.0.2.068", virtualRouterId: 7, pool: "p" }, want: "192.0.2.65/1@p" },
     ];
     for (const c of cases) {
@@ -408,13 +475,23 @@ void describe("address allocation", () => {
     const autoB = pool("c-auto", { addresses: ["192.0.2.96/30"] });
     const autoA = pool("b-auto", { addresses: ["192.0.2.80/30"] });
     const p = plan(
-      [auto("any", { created: t(1) }), auto("named", { created: t(2), spec: { pool: "a-manual" } }), vip({ name: "explicit", created: t(3), spec: { address: "192.0.2.66", virtualRouterId: 9 } })],
+      [
+        auto("any", { created: t(1) }),
+        auto("named", { created: t(2), spec: { pool: "a-manual" } }),
+        vip({ name: "explicit", created: t(3), spec: { address: "192.0.2.66", virtualRouterId: 9 } }),
+      ],
       [manual, autoB, autoA],
     );
-    assert.deepEqual(["any", "named", "explicit"].map((n) => outcome(p, n)), ["192.0.2.81/1@b-auto", "192.0.2.65/2@a-manual", "192.0.2.66/9@a-manual"]);
+    assert.deepEqual(
+      ["any", "named", "explicit"].map((n) => outcome(p, n)),
+      ["192.0.2.81/1@b-auto", "192.0.2.65/2@a-manual", "192.0.2.66/9@a-manual"],
+    );
     const onlyManual = plan([auto("any")], [manual]);
     assert.equal(outcome(onlyManual, "any"), "NoPool");
-    assert.match(readyProblem(onlyManual, "any")?.message ?? "", /spec\.pool: no VirtualIPPool that admits namespace default assigns addresses automatically \(autoAssign\); name one in spec\.pool/);
+    assert.match(
+      readyProblem(onlyManual, "any")?.message ?? "",
+      /spec\.pool: no VirtualIPPool that admits namespace default assigns addresses automatically \(autoAssign\); name one in spec\.pool/,
+    );
   });
 });
 
@@ -423,9 +500,15 @@ void describe("router ids", () => {
   const dualNodes = { nodes: [node("node-a", ["192.0.2.11", "2001:db8::11"]), node("node-b", ["192.0.2.12", "2001:db8::12"])] };
 
   void test("an explicit router id outside the pool's ranges is RouterIdNotAllowed naming the pool", () => {
-    const p = plan([vip({ name: "a", spec: { address: "192.0.2.70", virtualRouterId: 49 } }), vip({ name: "b", spec: { address: "192.0.2.71", virtualRouterId: 60 } })], [ids(["50-59", "61"])]);
+    const p = plan(
+      [vip({ name: "a", spec: { address: "192.0.2.70", virtualRouterId: 49 } }), vip({ name: "b", spec: { address: "192.0.2.71", virtualRouterId: 60 } })],
+      [ids(["50-59", "61"])],
+    );
     assert.equal(outcome(p, "a"), "RouterIdNotAllowed");
-    assert.match(readyProblem(p, "a")?.message ?? "", /^VirtualIP default\/a: spec\.virtualRouterId: 49 is not among the router ids of VirtualIPPool p \(50-59, 61\)$/);
+    assert.match(
+      readyProblem(p, "a")?.message ?? "",
+      /^VirtualIP default\/a: spec\.virtualRouterId: 49 is not among the router ids of VirtualIPPool p \(50-59, 61\)$/,
+    );
     assert.equal(outcome(p, "b"), "RouterIdNotAllowed");
     assert.equal(p.virtualIPs["default/a"]?.address, undefined);
   });
@@ -441,7 +524,10 @@ void describe("router ids", () => {
       [ids(["50-59"])],
       dualNodes,
     );
-    assert.deepEqual(["a", "x", "b", "v6"].map((n) => outcome(p, n)), ["192.0.2.65/51@p", "192.0.2.90/50@p", "192.0.2.66/52@p", "2001:db8::1/50@p"]);
+    assert.deepEqual(
+      ["a", "x", "b", "v6"].map((n) => outcome(p, n)),
+      ["192.0.2.65/51@p", "192.0.2.90/50@p", "192.0.2.66/52@p", "2001:db8::1/50@p"],
+    );
   });
 
   void test("a kept router id stays with its address even when a lower one is free", () => {
@@ -467,10 +553,16 @@ void describe("router ids", () => {
       [ids(["50"])],
       { services },
     );
-    assert.deepEqual(["first", "same-shape", "other-shape"].map((n) => outcome(p, n)), ["192.0.2.65/50@p", "192.0.2.66/50@p", "PoolExhausted"]);
+    assert.deepEqual(
+      ["first", "same-shape", "other-shape"].map((n) => outcome(p, n)),
+      ["192.0.2.65/50@p", "192.0.2.66/50@p", "PoolExhausted"],
+    );
     assert.equal(outcome(p, "other-ns", "other"), "PoolExhausted");
     assert.match(readyProblem(p, "other-shape")?.message ?? "", /spec\.virtualRouterId: VirtualIPPool p has no free router id/);
-    assert.deepEqual(p.instances.map((i) => [i.virtualRouterId, i.addresses, i.virtualIPs]), [[50, ["192.0.2.65", "192.0.2.66"], ["default/first", "default/same-shape"]]]);
+    assert.deepEqual(
+      p.instances.map((i) => [i.virtualRouterId, i.addresses, i.virtualIPs]),
+      [[50, ["192.0.2.65", "192.0.2.66"], ["default/first", "default/same-shape"]]],
+    );
   });
 });
 
@@ -482,7 +574,11 @@ void describe("pool status", () => {
       pool("c", { addresses: ["192.0.2.64/26"] }, t(2)),
     ];
     const p = plan(
-      [auto("x", { created: t(1) }), auto("y", { created: t(2), spec: { pool: "b" } }), vip({ name: "z", created: t(3), spec: { address: "192.0.2.70", virtualRouterId: 9 } })],
+      [
+        auto("x", { created: t(1) }),
+        auto("y", { created: t(2), spec: { pool: "b" } }),
+        vip({ name: "z", created: t(3), spec: { address: "192.0.2.70", virtualRouterId: 9 } }),
+      ],
       pools,
     );
     // a: 30 usable IPv4 (edges left out) + 4 IPv6; b: 14 usable minus the nodes' 192.0.2.11-13.
@@ -498,9 +594,15 @@ void describe("pool status", () => {
   });
 
   void test("addresses that are never handed out are not available: Service ranges, special ranges, node addresses, each counted once", () => {
-    const pools = [pool("svc", { addresses: ["198.18.0.0/24", "198.19.0.0/30"] }), pool("mixed", { addresses: ["126.255.255.252-127.0.0.3", "2001:db8::/126"] })];
+    const pools = [
+      pool("svc", { addresses: ["198.18.0.0/24", "198.19.0.0/30"] }),
+      pool("mixed", { addresses: ["126.255.255.252-127.0.0.3", "2001:db8::/126"] }),
+    ];
     const extra: Partial<ClusterView> = {
-      serviceCIDRs: [{ name: "kubernetes", cidrs: ["198.18.0.0/16"] }, { name: "extra", cidrs: ["198.18.0.0/28", "198.19.0.1/32"] }],
+      serviceCIDRs: [
+        { name: "kubernetes", cidrs: ["198.18.0.0/16"] },
+        { name: "extra", cidrs: ["198.18.0.0/28", "198.19.0.1/32"] },
+      ],
       agentAddresses: { "node-a": ["198.18.0.5", "126.255.255.253", "127.0.0.1", "2001:db8::2"] },
     };
     const p = plan([auto("x", { spec: { pool: "svc" } })], pools, extra);

@@ -35,12 +35,16 @@ void describe("rankPriority", () => {
       const prios = Array.from({ length: count }, (_, r) => rankPriority(r, count));
       assert.equal(prios[0], PRIORITY_TOP, `count ${count}`);
       if (count > 1) assert.equal(prios[count - 1], PRIORITY_BOTTOM, `count ${count}`);
-      for (let r = 1; r < count; r++) assert.ok((prios[r] ?? 0) < (prios[r - 1] ?? 0), `count ${count}: rank ${r} is ${prios[r]}, rank ${r - 1} ${prios[r - 1]}`);
+      for (let r = 1; r < count; r++)
+        assert.ok((prios[r] ?? 0) < (prios[r - 1] ?? 0), `count ${count}: rank ${r} is ${prios[r]}, rank ${r - 1} ${prios[r - 1]}`);
     }
   });
 
   void test("three nodes are 75 apart: the next BACKUP's skew time is about 0.3 advert intervals shorter", () => {
-    assert.deepEqual([0, 1, 2].map((r) => rankPriority(r, 3)), [250, 175, 100]);
+    assert.deepEqual(
+      [0, 1, 2].map((r) => rankPriority(r, 3)),
+      [250, 175, 100],
+    );
   });
 
   void test("past 151 nodes the ranks past 150 share 100 and never leave the range", () => {
@@ -58,7 +62,10 @@ void describe("planPriorities: default priorities", () => {
         const values = Object.values(prios);
         assert.equal(values.length, k, key);
         assert.equal(new Set(values).size, k, `${key}: ${JSON.stringify(prios)}`);
-        assert.ok(values.every((p) => p >= PRIORITY_BOTTOM && p <= PRIORITY_TOP), key);
+        assert.ok(
+          values.every((p) => p >= PRIORITY_BOTTOM && p <= PRIORITY_TOP),
+          key,
+        );
       }
     }
   });
@@ -69,7 +76,10 @@ void describe("planPriorities: default priorities", () => {
       for (let n = 1; n <= 40; n++) {
         const l = loads(masters(planPriorities(instancesOver(n, nodes))), nodes);
         assert.ok(Math.max(...l) - Math.min(...l) <= 1, `N=${n} k=${k}: ${l.join("/")}`);
-        assert.equal(l.reduce((a, b) => a + b, 0), n);
+        assert.equal(
+          l.reduce((a, b) => a + b, 0),
+          n,
+        );
       }
     }
   });
@@ -98,7 +108,9 @@ void describe("planPriorities: default priorities", () => {
     const nodes = nodesNamed(5);
     const [inst] = instancesOver(1, nodes);
     const prios = planPriorities([inst!]).get(inst!.key) ?? {};
-    const byPriority = Object.entries(prios).sort((x, y) => y[1] - x[1]).map(([n]) => n);
+    const byPriority = Object.entries(prios)
+      .sort((x, y) => y[1] - x[1])
+      .map(([n]) => n);
     assert.deepEqual(byPriority, rendezvousOrder(inst!.key, nodes), "a single instance takes its rendezvous order as is");
   });
 });
@@ -133,7 +145,14 @@ void describe("planPriorities: few MASTERs move when a node joins or leaves", ()
       const nodes = nodesNamed(k);
       const before = masters(planPriorities(instancesOver(n, nodes)));
       for (const gone of nodes) {
-        const after = masters(planPriorities(instancesOver(n, nodes.filter((x) => x !== gone))));
+        const after = masters(
+          planPriorities(
+            instancesOver(
+              n,
+              nodes.filter((x) => x !== gone),
+            ),
+          ),
+        );
         const own = [...before.values()].filter((x) => x === gone).length;
         const m = moved(before, after);
         assert.ok(m.length <= 2 * own, `${gone} leaving: ${m.length} moved, it was MASTER of ${own}`);
@@ -151,7 +170,14 @@ void describe("planPriorities: few MASTERs move when a node joins or leaves", ()
       moves += moved(before, after).length;
       fewest += [...after.values()].filter((m) => m === "node-new").length;
       for (const gone of nodes) {
-        const left = masters(planPriorities(instancesOver(n, nodes.filter((x) => x !== gone))));
+        const left = masters(
+          planPriorities(
+            instancesOver(
+              n,
+              nodes.filter((x) => x !== gone),
+            ),
+          ),
+        );
         moves += moved(before, left).length;
         fewest += [...before.values()].filter((x) => x === gone).length;
       }
@@ -168,7 +194,10 @@ void describe("planPriorities: explicit priorities", () => {
     assert.equal(plan["node-c"], 99);
     assert.equal(plan["node-x"], undefined, "a node that does not take part gets nothing");
     const unlisted = rendezvousOrder("vip_4_9", ["node-a", "node-d"]);
-    assert.deepEqual(unlisted.map((n) => plan[n]), [100, 98]);
+    assert.deepEqual(
+      unlisted.map((n) => plan[n]),
+      [100, 98],
+    );
   });
 
   void test("an instance with explicit priorities is left out of balancing", () => {
@@ -192,7 +221,11 @@ void describe("planCluster: ranked priorities in the plan", () => {
       const master = Object.entries(inst.priorities).sort((a, b) => b[1] - a[1])[0]?.[0] ?? "";
       top.set(master, (top.get(master) ?? 0) + 1);
     }
-    assert.deepEqual([...top.entries()].sort(), [["node-a", 2], ["node-b", 2], ["node-c", 2]]);
+    assert.deepEqual([...top.entries()].sort(), [
+      ["node-a", 2],
+      ["node-b", 2],
+      ["node-c", 2],
+    ]);
     // Each node's own part carries the same priorities.
     for (const n of plan.nodes) {
       for (const e of n.published.instances) {
@@ -206,6 +239,9 @@ void describe("planCluster: ranked priorities in the plan", () => {
     const plan = planCluster(view([vip({ name: "web", spec: { vrrp: { priorities: { "node-c": 254 } } } })]));
     const prios = plan.instances[0]?.priorities ?? {};
     assert.equal(prios["node-c"], 254);
-    assert.deepEqual(Object.values(prios).sort((a, b) => a - b), [99, 100, 254]);
+    assert.deepEqual(
+      Object.values(prios).sort((a, b) => a - b),
+      [99, 100, 254],
+    );
   });
 });

@@ -60,11 +60,17 @@ function scalePool(): VirtualIPPool {
 }
 
 function dnsSlices(): V1EndpointSlice[] {
-  const ports = [{ name: "dns", port: 5353, protocol: "UDP" }, { name: "dns-tcp", port: 5353, protocol: "TCP" }];
+  const ports = [
+    { name: "dns", port: 5353, protocol: "UDP" },
+    { name: "dns-tcp", port: 5353, protocol: "TCP" },
+  ];
   return [
     slice("dns-v4", { service: "dns", ports, endpoints: [{ ip: "192.0.2.201" }, { ip: "192.0.2.200" }, { ip: "192.0.2.202", ready: false }] }),
     slice("dns-v6", { service: "dns", family: 6, ports, endpoints: [{ ip: "2001:db8:300::2" }, { ip: "2001:db8:300::1" }] }),
-  ].flatMap((s) => [{ ...s, metadata: { ...s.metadata, namespace: "team-a" } }, { ...s, metadata: { ...s.metadata, namespace: "team-b" } }]);
+  ].flatMap((s) => [
+    { ...s, metadata: { ...s.metadata, namespace: "team-a" } },
+    { ...s, metadata: { ...s.metadata, namespace: "team-b" } },
+  ]);
 }
 
 /** The view: node i has 192.0.2.(11+i), every other node also 2001:db8::(11+i), the first half zone a. */
@@ -72,7 +78,13 @@ export function scaleView(): ClusterView {
   const nodes = Array.from({ length: NODES }, (_, i) =>
     node(nodeName(i), [`192.0.2.${11 + i}`, ...(i % 2 === 0 ? [`2001:db8::${(11 + i).toString(16)}`] : [])], { labels: { zone: i < NODES / 2 ? "a" : "b" } }),
   );
-  const ports = { type: "LoadBalancer" as const, ports: [{ name: "dns", port: 53, protocol: "UDP" }, { name: "dns-tcp", port: 53 }] };
+  const ports = {
+    type: "LoadBalancer" as const,
+    ports: [
+      { name: "dns", port: 53, protocol: "UDP" },
+      { name: "dns-tcp", port: 53 },
+    ],
+  };
   return {
     virtualIPs: Array.from({ length: VIPS }, (_, i) => vipOf(i)),
     nodes,

@@ -50,7 +50,12 @@ function shuffled<T>(items: T[], rand: () => number): T[] {
  * cluster-wide instance (not through the planner's publishing step): the
  * shared instance.json and the node's own entry, as the agent receives them.
  */
-function publishedOn(view: ClusterView, inst: VrrpInstance, nodeName: string, servers: VirtualServer[]): { shared: PublishedInstance; entry: NodeInstanceEntry } {
+function publishedOn(
+  view: ClusterView,
+  inst: VrrpInstance,
+  nodeName: string,
+  servers: VirtualServer[],
+): { shared: PublishedInstance; entry: NodeInstanceEntry } {
   const address = (name: string): string | undefined => {
     const n = view.nodes.find((x) => x.metadata?.name === name);
     return n ? nodeInternalIP(n, inst.family) : undefined;
@@ -66,7 +71,10 @@ function publishedOn(view: ClusterView, inst: VrrpInstance, nodeName: string, se
     preempt: inst.preempt,
     unicast: inst.unicast,
     // Every node's address but this one's, in reverse: the renderer sorts and drops the node's own.
-    peers: inst.nodes.filter((n) => n !== nodeName).flatMap((n) => address(n) ?? []).reverse(),
+    peers: inst.nodes
+      .filter((n) => n !== nodeName)
+      .flatMap((n) => address(n) ?? [])
+      .reverse(),
     ...(inst.version === 2 ? { authPassword: SCALE_PASSWORD } : {}),
     primaryAddress: primary,
     excludedAddresses: inst.addresses.filter((a) => a !== primary),
@@ -101,9 +109,18 @@ void describe("planCluster at 200 VirtualIPs x 20 Nodes", () => {
     assert.equal(plan.published.length, 50);
     assert.equal(configs.length, 20);
     assert.deepEqual(plan.problems, []);
-    assert.ok(configs.every((n) => n.config.includes("virtual_server ")), "a node without virtual_server");
-    assert.ok(configs.every((n) => n.config.includes("auth_pass ")), "a node without authentication");
-    assert.ok(configs.some((n) => /vrrp_instance vip_6_/.test(n.config)), "no IPv6 instance");
+    assert.ok(
+      configs.every((n) => n.config.includes("virtual_server ")),
+      "a node without virtual_server",
+    );
+    assert.ok(
+      configs.every((n) => n.config.includes("auth_pass ")),
+      "a node without authentication",
+    );
+    assert.ok(
+      configs.some((n) => /vrrp_instance vip_6_/.test(n.config)),
+      "no IPv6 instance",
+    );
   });
 
   void test("configs are byte-identical to those of the renderer that rendered each node anew", () => {

@@ -52,7 +52,16 @@ void describe("running-addresses annotation", () => {
   });
 
   void test("text that is not a set parses to undefined (the node has then said nothing)", () => {
-    for (const bad of [undefined, "", "v2.0123456789abcdef.AA", "v1.short.AA", "v1.0123456789abcdef.!!", `v1.${SALT}.${"_".repeat(20)}`, `v1.${SALT}.gA`, "x".repeat(300_000)]) {
+    for (const bad of [
+      undefined,
+      "",
+      "v2.0123456789abcdef.AA",
+      "v1.short.AA",
+      "v1.0123456789abcdef.!!",
+      `v1.${SALT}.${"_".repeat(20)}`,
+      `v1.${SALT}.gA`,
+      "x".repeat(300_000),
+    ]) {
       assert.equal(parseRunningSet(bad), undefined, String(bad).slice(0, 40));
     }
   });

@@ -12,7 +12,8 @@ import { fieldOfProblem, sanitizeText } from "./isolate.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { ConfigFiles, AgentKube, KeepalivedControl } from "./ports.js";
 import { PublishedPlanView, type PlanDecision } from "./published.js";
-import { splitKey, virtualIPKeys } from "./status.js";
+import { virtualIPKeys } from "./status.js";
+import { splitKey } from "../shared/keys.js";
 
 export interface ConfigSyncOptions {
   node: string;

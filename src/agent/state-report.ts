@@ -12,7 +12,8 @@ import { foldState, parseNotifyLine, type InstanceStates, type NotifyEvent } fro
 import { effectivePriorities } from "./placement.js";
 import type { AgentKube } from "./ports.js";
 import { StatusReporter } from "./reporter.js";
-import { planReport, splitKey, virtualIPKeys } from "./status.js";
+import { planReport, virtualIPKeys } from "./status.js";
+import { splitKey } from "../shared/keys.js";
 
 export interface StateReportOptions {
   node: string;

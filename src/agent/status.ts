@@ -9,12 +9,6 @@ export function virtualIPKeys(map: NodeInstanceMap | undefined): string[] {
   return [...new Set((map?.instances ?? []).flatMap((i) => i.virtualIPs))].sort();
 }
 
-/** Splits a "namespace/name" key. */
-export function splitKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf("/");
-  return slash < 0 ? { namespace: "default", name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
 const RANK: Record<InstanceVrrpState, number> = { MASTER: 0, BACKUP: 1, FAULT: 2, STOPPED: 3 };
 
 export interface PlanReportInput {

@@ -10,11 +10,11 @@ import type { CacheChange, Kind, ObjectCache } from "./cache.js";
 import { daemonSetNeedsApply } from "./daemonset.js";
 import type { DesiredState } from "./desired.js";
 import { secretDiffers } from "./drift.js";
-import { keyOf } from "./gather.js";
 import { loadBalancerVIPNeedsApply } from "./lbservices.js";
 import { poolStatusBody, poolStatusNeedsApply } from "./pools.js";
 import { buildServiceStatus, serviceIngressNeedsApply } from "./services.js";
 import type { ClusterWriter, ObjectName } from "./writer.js";
+import { keyOf } from "../shared/keys.js";
 
 /** What the apply step reads and where it writes. */
 export interface ApplyContext {

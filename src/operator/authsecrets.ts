@@ -5,6 +5,7 @@ import { describeError } from "../kube/client.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import type { SecretReader } from "./writer.js";
+import { splitKey } from "../shared/keys.js";
 
 /** How long a read auth Secret is used before it is read again. */
 export const AUTH_SECRET_REFRESH_MS = 60_000;
@@ -45,7 +46,7 @@ export class AuthSecrets {
   }
 
   private async read(key: string, now: number): Promise<boolean> {
-    const [namespace = "", name = ""] = key.split("/");
+    const { namespace, name } = splitKey(key);
     const prev = this.held.get(key);
     try {
       const secret = await this.opts.read({ namespace, name });

@@ -13,7 +13,6 @@ import {
   buildClusterView,
   gatherPools,
   gatherServiceCIDRs,
-  keyOf,
   nodeInterfaces,
   releasingAddresses,
   releasingRouterIds,
@@ -24,6 +23,7 @@ import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, planStaleConfi
 import { buildPoolStatus, claimExpiry, type DesiredPoolStatus } from "./pools.js";
 import type { Renderer } from "./render-worker.js";
 import { planServiceIngress, type IngressSource } from "./services.js";
+import { keyOf } from "../shared/keys.js";
 
 /** The outcome of the last render (the pure renderer's plan and what follows from it). */
 export interface RenderState {

@@ -6,12 +6,13 @@ import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { daemonSetNeedsApply } from "./daemonset.js";
 import type { DesiredState } from "./desired.js";
-import { isDeleting, keyOf } from "./gather.js";
+import { isDeleting } from "./gather.js";
 import { loadBalancerVIPNeedsApply } from "./lbservices.js";
 import { configSecretNeedsApply } from "./nodesecrets.js";
 import { poolStatusNeedsApply } from "./pools.js";
 import { serviceIngressNeedsApply } from "./services.js";
 import type { StatusPlan } from "./status.js";
+import { keyOf } from "../shared/keys.js";
 
 /** Where the operator's objects live. */
 export interface Namespaces {

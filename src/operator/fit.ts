@@ -4,7 +4,8 @@
 // in it keep running. Pure apart from the injected renderer.
 import { ReadyReason } from "../api/index.js";
 import type { VirtualIP } from "../api/index.js";
-import { compareAge, objectKey, type ClusterPlan, type ClusterView, type Problem } from "../render/index.js";
+import { compareAge, type ClusterPlan, type ClusterView, type Problem } from "../render/index.js";
+import { objectKey } from "../shared/keys.js";
 
 /** The API server's limit on a Secret's data (and etcd's on an object, about the same). */
 export const OBJECT_LIMIT_BYTES = 1024 * 1024;

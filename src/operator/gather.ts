@@ -20,11 +20,7 @@ import {
 } from "../api/index.js";
 import type { AgentCapabilities, ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
-
-/** "namespace/name" of a namespaced object. */
-export function keyOf(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
+import { keyOf } from "../shared/keys.js";
 
 /** Whether the object has a deletionTimestamp. */
 export function isDeleting(obj: RawObject): boolean {

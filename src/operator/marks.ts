@@ -4,8 +4,9 @@ import { AGENT_LEASE_PREFIX, ANNOTATION_DEFAULT_INTERFACE } from "../api/index.j
 import type { RawObject } from "../kube/watch.js";
 import type { CacheChange, ObjectCache } from "./cache.js";
 import type { DeletionTracker } from "./deletion.js";
-import { keyOf, leaseRenderFingerprint, plannedStatusFingerprint } from "./gather.js";
+import { leaseRenderFingerprint, plannedStatusFingerprint } from "./gather.js";
 import type { HeartbeatSightings } from "./heartbeats.js";
+import { keyOf } from "../shared/keys.js";
 
 /** A fingerprint of what the renderer reads from a Node. */
 function nodeFingerprint(obj: RawObject | undefined): string {

@@ -16,7 +16,7 @@ import { buildAgentDaemonSet } from "./daemonset.js";
 import { DeletionTracker } from "./deletion.js";
 import { emptyDesiredState, renderPass, type DesiredState } from "./desired.js";
 import { diffOwnedObjects, virtualIPDiffers } from "./drift.js";
-import { gatherVirtualIPs, keyOf, VirtualIPParser } from "./gather.js";
+import { gatherVirtualIPs, VirtualIPParser } from "./gather.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import { StatusInputIndex, unionDirty } from "./planner.js";
 import { planLoadBalancerVIPs } from "./lbservices.js";
@@ -27,6 +27,7 @@ import { renderInline, type Renderer } from "./render-worker.js";
 import { VirtualIPMemory } from "./vipmemory.js";
 import { planStatus, type StatusContext } from "./vipstatus.js";
 import type { ClusterWriter, SecretReader } from "./writer.js";
+import { keyOf } from "../shared/keys.js";
 
 /** Key of the global planning pass in the work queue. */
 export const PLAN_KEY = "plan";

@@ -5,10 +5,11 @@ import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { planDeletion, type AgentView, type DeletionDecision, type DeletionTracker } from "./deletion.js";
 import type { RenderState } from "./desired.js";
-import { agentLeasesByNode, isDeleting, keyOf, leaseRenewal, type VirtualIPParser } from "./gather.js";
+import { agentLeasesByNode, isDeleting, leaseRenewal, type VirtualIPParser } from "./gather.js";
 import type { HeartbeatSightings } from "./heartbeats.js";
 import type { HolderMemory } from "./holder.js";
 import { planClaim, planVirtualIPStatus, type StatusPlan } from "./status.js";
+import { keyOf } from "../shared/keys.js";
 
 /** What a VirtualIP's status plan reads besides the object. */
 export interface StatusContext {

@@ -13,10 +13,11 @@ import { CONDITION_READY, ReadyReason, bigIntToIP } from "../api/index.js";
 import type { Family, VirtualIP } from "../api/index.js";
 import { claimExpired, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
 import { numberedIP } from "./ipmemo.js";
-import { compareAge, objectKey } from "./order.js";
+import { compareAge } from "./order.js";
 import { inRange, poolAdmits, poolHasRouterId, poolHolds, type PoolIndex, type UsablePool } from "./pools.js";
 import { addressKey, reservedBy, type Reserved } from "./reserved.js";
 import type { Problem } from "./types.js";
+import { objectKey } from "../shared/keys.js";
 
 /** The address, router id and pool a VirtualIP uses, or the problem that leaves it without. */
 export interface AddressAssignment {

@@ -22,10 +22,10 @@ import { claimRank, type ClaimRank } from "./claims.js";
 import type { AddressAssignment } from "./allocation.js";
 import { parsedIP } from "./ipmemo.js";
 import { nodeDefaultInterface } from "./nodes.js";
-import { objectKey } from "./order.js";
 import { matchesLabelSelector } from "./selector.js";
 import type { Problem } from "./types.js";
 import type { ViewIndex } from "./view.js";
+import { objectKey } from "../shared/keys.js";
 
 /** VRRP authentication of a candidate. The password is secret: never log a Candidate. */
 export type AuthState = { kind: "none" } | { kind: "invalid" } | { kind: "pass"; password: string };

@@ -32,5 +32,5 @@ export type { AgentCapabilities } from "./capabilities.js";
 export type { DefaultInterfaceSources } from "./nodes.js";
 export { parseAuthPassword, MAX_AUTH_PASSWORD } from "./auth.js";
 export type { AuthPasswordResult } from "./auth.js";
-export { compareAge, compareIP, objectKey } from "./order.js";
+export { compareAge, compareIP } from "./order.js";
 export { assertConfigShape, sanitizeName } from "./tokens.js";

@@ -8,7 +8,8 @@
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { parsedIP } from "./ipmemo.js";
 import type { Family, VirtualIP } from "../api/index.js";
-import { compareIP, compareStrings, objectKey } from "./order.js";
+import { compareIP, compareStrings } from "./order.js";
+import { objectKey } from "../shared/keys.js";
 
 /** Label that ties an EndpointSlice to its Service. */
 export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";

@@ -2,16 +2,12 @@
 // object keys, ages, IP addresses, plain string order. Pure.
 import type { VirtualIP } from "../api/index.js";
 import { parsedIP } from "./ipmemo.js";
+import { objectKey } from "../shared/keys.js";
 
 /** Byte-wise string order (never locale-dependent). */
 export function compareStrings(a: string, b: string): number {
   if (a < b) return -1;
   return a > b ? 1 : 0;
-}
-
-/** "namespace/name" of an object; a missing namespace counts as "default", as kubectl does. */
-export function objectKey(meta: { namespace?: string; name?: string } | undefined): string {
-  return `${meta?.namespace || "default"}/${meta?.name ?? ""}`;
 }
 
 /** Timestamps parsed once (sorting compares the same creationTimestamps many times); a bounded memo of a pure function. */

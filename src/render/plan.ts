@@ -18,11 +18,12 @@ import type { PlannedInstance } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
 import { checkInstanceOnNode, checkVirtualServer, prepareInstance, renderInstanceOnNode } from "./keepalived.js";
-import { compareIP, compareStrings, objectKey, sortedUnique } from "./order.js";
+import { compareIP, compareStrings, sortedUnique } from "./order.js";
 import { planHandover, planStandby } from "./placement.js";
 import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexView } from "./view.js";
 import type { ViewIndex } from "./view.js";
+import { objectKey } from "../shared/keys.js";
 
 /** Order of Ready reasons within one VirtualIP: the first is the one to show. */
 const READY_RANK: string[] = [

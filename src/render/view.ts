@@ -7,11 +7,12 @@ import type { Family, VirtualIP } from "../api/index.js";
 import { LABEL_SERVICE_NAME } from "./ipvs.js";
 import { isInterfaceName, nodeInternalIP } from "./nodes.js";
 import type { DefaultInterfaceSources } from "./nodes.js";
-import { compareAge, compareStrings, objectKey } from "./order.js";
+import { compareAge, compareStrings } from "./order.js";
 import { DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
 import { indexPools, type PoolIndex } from "./pools.js";
 import { indexReserved, type Reserved } from "./reserved.js";
 import type { ClusterView, RenderOptions } from "./types.js";
+import { objectKey } from "../shared/keys.js";
 
 /** Options with defaults applied and checked. */
 export interface ResolvedOptions {

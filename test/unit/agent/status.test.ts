@@ -1,9 +1,10 @@
 // Tests of the per-VirtualIP report planning.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { planReport, splitKey, virtualIPKeys } from "../../../src/agent/status.js";
+import { planReport, virtualIPKeys } from "../../../src/agent/status.js";
 import type { InstanceStates } from "../../../src/agent/notify.js";
 import type { NodeInstanceMap } from "../../../src/api/index.js";
+import { splitKey } from "../../../src/shared/keys.js";
 
 const MAP: NodeInstanceMap = {
   node: "node-a",

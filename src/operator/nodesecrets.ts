@@ -19,7 +19,7 @@ import {
   instanceSecretName,
   nodeConfigSecretName,
 } from "../api/index.js";
-import type { InstanceConfigPlan, NodePlan } from "../render/index.js";
+import type { InstancePlan, NodePlan } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 import { digestValue } from "./cache.js";
 import { isSubset } from "./diff.js";
@@ -65,7 +65,7 @@ export function buildNodeConfigSecret(opts: { namespace: string; node: NodeIdent
  * (instance.json; a Secret because it may hold a VRRPv2 password), with the
  * instance name and the JSON's hash as annotations.
  */
-export function buildInstanceSecret(opts: { namespace: string; plan: InstanceConfigPlan }): V1Secret {
+export function buildInstanceSecret(opts: { namespace: string; plan: InstancePlan }): V1Secret {
   const { plan } = opts;
   return {
     apiVersion: "v1",

@@ -55,7 +55,7 @@ function instanceNamedTwice(node: PublishedNode, instances: ReadonlyMap<string, 
 
 /**
  * Assembles `node`'s keepalived.conf from its own values and the published
- * instances (by key: the name its entries give, see InstanceConfigPlan.name).
+ * instances (by key: the name its entries give, see InstancePlan.name).
  * The text is exactly what the renderer would write for the node in one
  * piece. `templates` may carry prepared instances from an earlier call
  * (keyed by the instance object), so that a large config is not re-rendered

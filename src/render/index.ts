@@ -17,7 +17,7 @@ export type { Candidate, AuthState } from "./candidates.js";
 export { planConflicts, differingFields } from "./conflicts.js";
 export type { ConflictPlan } from "./conflicts.js";
 export { planInstances, instanceName } from "./instances.js";
-export type { PlannedInstance } from "./instances.js";
+export type { InstanceMembers } from "./instances.js";
 export { planVirtualServers, serviceEndpointSlices, LABEL_SERVICE_NAME } from "./ipvs.js";
 export type { VirtualServer, VirtualServerInput, RealServer, IpvsProtocol } from "./ipvs.js";
 export { advertIntervalText } from "./keepalived.js";

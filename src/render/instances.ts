@@ -18,7 +18,7 @@ import { compareIP, compareStrings, sortedUnique } from "./order.js";
 import type { VrrpInstance } from "./types.js";
 
 /** An instance with its members, as node planning needs it. */
-export interface PlannedInstance {
+export interface InstanceMembers {
   instance: VrrpInstance;
   /** Member candidates, oldest claim first: the first one holds the primary address and the auth settings. */
   members: Candidate[];
@@ -66,7 +66,7 @@ function buildInstance(members: Candidate[]): VrrpInstance {
  * instances: the same router id, family, interface, node set and VRRP
  * settings make one instance. Sorted by name, then node list.
  */
-export function planInstances(candidates: Candidate[]): PlannedInstance[] {
+export function planInstances(candidates: Candidate[]): InstanceMembers[] {
   const groups: Candidate[][] = [];
   /** The groups by family and router id (only those can take a candidate), in creation order. */
   const byRouterId = new Map<string, Candidate[][]>();

@@ -5,7 +5,7 @@
 // Pure.
 import type { V1EndpointSlice, V1Node } from "@kubernetes/client-node";
 import type { HandoverReason } from "../api/index.js";
-import type { PlannedInstance } from "./instances.js";
+import type { InstanceMembers } from "./instances.js";
 import type { ViewIndex } from "./view.js";
 
 /** Node label that keeps a node out of external load balancers (the well-known Kubernetes label; any value). */
@@ -45,7 +45,7 @@ export function nodesWithReadyEndpoints(slices: readonly V1EndpointSlice[]): Set
  * none where the instance runs), nobody stands by: the VIP stays where it is.
  * `forwarding: ipvs` reaches endpoints on every node, so it never restricts.
  */
-export function planStandby(planned: PlannedInstance, index: ViewIndex): Set<string> {
+export function planStandby(planned: InstanceMembers, index: ViewIndex): Set<string> {
   const nodes = [...new Set(planned.instance.nodes)];
   let eligible: Set<string> | undefined;
   for (const member of planned.members) {
@@ -70,7 +70,7 @@ export function planStandby(planned: PlannedInstance, index: ViewIndex): Set<str
 }
 
 /** Node -> the VRRP states its agent reports on the instance's VirtualIPs. */
-function nodeStates(planned: PlannedInstance): Map<string, Set<string>> {
+function nodeStates(planned: InstanceMembers): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const member of planned.members) {
     for (const e of member.vip.status?.nodes ?? []) {

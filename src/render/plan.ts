@@ -14,13 +14,13 @@ import { planInstances } from "./instances.js";
 import { planAddresses } from "./allocation.js";
 import { planPoolStatuses } from "./pools.js";
 import { planPriorities } from "./priorities.js";
-import type { PlannedInstance } from "./instances.js";
+import type { InstanceMembers } from "./instances.js";
 import { planVirtualServers } from "./ipvs.js";
 import type { VirtualServer } from "./ipvs.js";
 import { checkInstanceOnNode, checkVirtualServer, prepareInstance, renderInstanceOnNode } from "./keepalived.js";
 import { compareIP, compareStrings, sortedUnique } from "./order.js";
 import { planHandover, planStandby } from "./placement.js";
-import type { ClusterPlan, ClusterView, InstanceConfigPlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
+import type { ClusterPlan, ClusterView, InstancePlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexView } from "./view.js";
 import type { ViewIndex } from "./view.js";
 import { objectKey } from "../shared/keys.js";
@@ -53,14 +53,14 @@ export function sortProblems(problems: Problem[]): Problem[] {
 interface NodeContext {
   index: ViewIndex;
   /** Node name -> the instances it takes part in, in plan order. */
-  byNode: Map<string, PlannedInstance[]>;
+  byNode: Map<string, InstanceMembers[]>;
   virtualServers: Map<string, VirtualServer[]>;
   /** Node name -> InternalIP per family. */
   addresses: Map<string, Partial<Record<Family, string>>>;
   /** Each instance's key in the published plan (see {@link publishedKeys}). */
-  keys: Map<PlannedInstance, string>;
+  keys: Map<InstanceMembers, string>;
   /** The nodes of each instance that stand by (placement.ts). */
-  standby: Map<PlannedInstance, Set<string>>;
+  standby: Map<InstanceMembers, Set<string>>;
 }
 
 /**
@@ -70,10 +70,10 @@ interface NodeContext {
  * are each keyed by their name, "#" and a hash of their node list ("#" is in
  * no instance name), so that no node ever assembles another's instance.
  */
-function publishedKeys(instances: PlannedInstance[]): Map<PlannedInstance, string> {
+function publishedKeys(instances: InstanceMembers[]): Map<InstanceMembers, string> {
   const count = new Map<string, number>();
   for (const p of instances) count.set(p.instance.name, (count.get(p.instance.name) ?? 0) + 1);
-  const out = new Map<PlannedInstance, string>();
+  const out = new Map<InstanceMembers, string>();
   for (const p of instances) {
     const { name, nodes } = p.instance;
     out.set(p, (count.get(name) ?? 0) > 1 ? `${name}#${sha256Hex(JSON.stringify(nodes)).slice(0, 16)}` : name);
@@ -86,8 +86,8 @@ function publishedKeys(instances: PlannedInstance[]): Map<PlannedInstance, strin
  * node, MASTERs balanced, explicit spec.vrrp.priorities kept. Members of one
  * instance agree on every listed priority (conflicts.ts), so their lists merge.
  */
-function rankInstances(instances: PlannedInstance[], keys: Map<PlannedInstance, string>): void {
-  const keyOf = (p: PlannedInstance): string => keys.get(p) ?? p.instance.name;
+function rankInstances(instances: InstanceMembers[], keys: Map<InstanceMembers, string>): void {
+  const keyOf = (p: InstanceMembers): string => keys.get(p) ?? p.instance.name;
   const ranked = planPriorities(
     instances.map((p) => ({
       key: keyOf(p),
@@ -99,7 +99,7 @@ function rankInstances(instances: PlannedInstance[], keys: Map<PlannedInstance, 
 }
 
 /** The published, shared part of an instance: what every node taking part renders alike. */
-function publishedInstance(planned: PlannedInstance, ctx: NodeContext): PublishedInstance {
+function publishedInstance(planned: InstanceMembers, ctx: NodeContext): PublishedInstance {
   const { instance, members } = planned;
   const auth = members[0]?.auth;
   const primary = instance.primaryAddress ?? instance.addresses[0] ?? "";
@@ -130,7 +130,7 @@ function publishedInstance(planned: PlannedInstance, ctx: NodeContext): Publishe
 }
 
 /** What `node` puts into an instance: its interface, priority and unicast source. */
-function nodeEntry(planned: PlannedInstance, node: string, ctx: NodeContext): NodeInstanceEntry {
+function nodeEntry(planned: InstanceMembers, node: string, ctx: NodeContext): NodeInstanceEntry {
   const { instance } = planned;
   const sourceIP = instance.unicast ? ctx.addresses.get(node)?.[instance.family] : undefined;
   return {
@@ -143,7 +143,7 @@ function nodeEntry(planned: PlannedInstance, node: string, ctx: NodeContext): No
 }
 
 /** Publishes one instance: its JSON and hash, after checking that every value in it is safe to render. */
-function planPublishedInstance(planned: PlannedInstance, ctx: NodeContext): InstanceConfigPlan {
+function planPublishedInstance(planned: InstanceMembers, ctx: NodeContext): InstancePlan {
   const published = publishedInstance(planned, ctx);
   const template = prepareInstance(published);
   for (const vs of published.virtualServers) checkVirtualServer(vs);
@@ -188,8 +188,8 @@ function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<str
 }
 
 /** The instances each node takes part in, in plan order. */
-function instancesByNode(instances: PlannedInstance[]): Map<string, PlannedInstance[]> {
-  const out = new Map<string, PlannedInstance[]>();
+function instancesByNode(instances: InstanceMembers[]): Map<string, InstanceMembers[]> {
+  const out = new Map<string, InstanceMembers[]>();
   for (const p of instances) {
     for (const node of new Set(p.instance.nodes)) {
       const list = out.get(node);
@@ -201,8 +201,8 @@ function instancesByNode(instances: PlannedInstance[]): Map<string, PlannedInsta
 }
 
 /** VirtualIP key -> the first instance (in plan order) that carries it. */
-function carriers(instances: PlannedInstance[]): Map<string, PlannedInstance> {
-  const out = new Map<string, PlannedInstance>();
+function carriers(instances: InstanceMembers[]): Map<string, InstanceMembers> {
+  const out = new Map<string, InstanceMembers>();
   for (const p of instances) for (const key of p.instance.virtualIPs) if (!out.has(key)) out.set(key, p);
   return out;
 }
@@ -222,7 +222,7 @@ function claimIsVoid(vip: VirtualIP, candidate: Candidate | undefined, index: Vi
   return (address !== undefined && address !== claim.address) || (virtualRouterId !== undefined && virtualRouterId !== claim.virtualRouterId);
 }
 
-function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, PlannedInstance>, candidate: Candidate | undefined, index: ViewIndex): VirtualIPPlan {
+function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, InstanceMembers>, candidate: Candidate | undefined, index: ViewIndex): VirtualIPPlan {
   const key = objectKey(vip.metadata);
   const carrier = carrierOf.get(key);
   const assigned = candidate && candidate.address !== "" && candidate.virtualRouterId > 0;

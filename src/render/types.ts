@@ -99,8 +99,8 @@ export interface NodePlan {
   hash: string;
 }
 
-/** The shared part of one VRRP instance (an instance Secret's instance.json). */
-export interface InstanceConfigPlan {
+/** What the plan publishes for one VRRP instance: its shared part (the instance Secret's instance.json); NodePlan is the node side. */
+export interface InstancePlan {
   /**
    * Key of the instance in the published plan, the name node entries refer
    * to it by: `published.name`, unless instances on disjoint node sets share
@@ -138,7 +138,7 @@ export interface ClusterPlan {
   instances: VrrpInstance[];
   problems: Problem[];
   /** The shared part of every instance, sorted by key (`name`). */
-  published: InstanceConfigPlan[];
+  published: InstancePlan[];
   /** One entry per Node in the view, sorted by node name. */
   nodes: NodePlan[];
   /** Keyed by "namespace/name", for every VirtualIP in the view. */

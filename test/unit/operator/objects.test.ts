@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1DaemonSet } from "@kubernetes/client-node";
 import { ANNOTATION_CONFIG_HASH, ANNOTATION_INSTANCE, OPERATOR_FIELD_MANAGER, instanceSecretName, type PublishedInstance } from "../../../src/api/index.js";
-import type { InstanceConfigPlan, NodePlan } from "../../../src/render/index.js";
+import type { InstancePlan, NodePlan } from "../../../src/render/index.js";
 import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, digestValue } from "../../../src/operator/cache.js";
 import { ANNOTATION_SPEC_HASH, buildAgentDaemonSet, daemonSetNeedsApply } from "../../../src/operator/daemonset.js";
@@ -166,7 +166,7 @@ const SHARED: PublishedInstance = {
   virtualIPs: ["default/web"],
   virtualServers: [],
 };
-const INSTANCE: InstanceConfigPlan = { name: "vip_4_7", published: SHARED, json: JSON.stringify(SHARED), hash: "def456" };
+const INSTANCE: InstancePlan = { name: "vip_4_7", published: SHARED, json: JSON.stringify(SHARED), hash: "def456" };
 
 void describe("buildNodeConfigSecret", () => {
   void test("carries node.json, node and hash, and a non-controlling owner reference", () => {

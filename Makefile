@@ -100,7 +100,7 @@ demo-down: ## Stop the demo and remove everything it created
 	@hack/demo.sh down
 
 .PHONY: bench-operator
-bench-operator: deps k8s-bins build ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane; prints one JSON line (BENCH_* to change sizes)
+bench-operator: deps k8s-bins build ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane, up to BENCH_VIPS=10000 BENCH_NODES=500 (BENCH_NODES_PER_VIP=N: each on N Nodes); prints one JSON line
 	$(NODE) --import tsx test/bench/operator/bench.ts
 
 .PHONY: bench-render

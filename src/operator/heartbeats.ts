@@ -8,6 +8,8 @@ interface Sighting {
   version: string;
   /** Operator time at which this version was first seen. */
   at: number;
+  /** The same moment on the step-free clock (durations are measured on it). */
+  mono: number;
   /** Whether a change of version was seen (not only a first sighting). */
   changed: boolean;
 }
@@ -22,6 +24,19 @@ interface Sighting {
  */
 export class HeartbeatSightings {
   private readonly seen = new Map<string, Sighting>();
+
+  /**
+   * `elapsed`: a clock that never steps (Clock.elapsed). With it, a Lease's
+   * time to live is measured on it, so a wall clock stepped forward (a VM
+   * resumed, an NTP step) does not expire every agent at once; without it,
+   * on the times given.
+   */
+  constructor(private readonly elapsed?: () => number) {}
+
+  private mono(now: number): number {
+    return this.elapsed ? this.elapsed() : now;
+  }
+
   /** The Lease watch is down: renewals may be happening unseen, so no agent is judged silent. */
   private blind = false;
   /** When the Lease watch was last current again after being down: every Lease counts as seen then. */
@@ -41,7 +56,7 @@ export class HeartbeatSightings {
   watchUp(now: number): void {
     if (!this.blind) return;
     this.blind = false;
-    this.resumedAt = now;
+    this.resumedAt = this.mono(now);
   }
 
   /** Notes `lease` as looked at `now`; resolves when its current version was first seen. */
@@ -51,7 +66,7 @@ export class HeartbeatSightings {
     if (!lease || !version) return undefined;
     const prev = this.seen.get(key);
     if (prev?.version === version) return prev;
-    const next = { version, at: now, changed: prev !== undefined };
+    const next = { version, at: now, mono: this.mono(now), changed: prev !== undefined };
     this.seen.set(key, next);
     return next;
   }
@@ -62,7 +77,8 @@ export class HeartbeatSightings {
     const s = this.look(lease, now);
     if (!s || !duration) return undefined;
     if (this.blind) return Infinity;
-    return Math.max(s.at, this.resumedAt) + duration * 1000;
+    // Time left, measured on the step-free clock, as of `now`.
+    return now + Math.max(s.mono, this.resumedAt) + duration * 1000 - this.mono(now);
   }
 
   /** Whether the agent's Lease counts as live at `now`. */

@@ -63,7 +63,7 @@ export class Reconciler {
   private readonly auth: AuthSecrets;
   private readonly memory = new VirtualIPMemory();
   /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0011). */
-  private readonly heartbeats = new HeartbeatSightings();
+  private readonly heartbeats: HeartbeatSightings;
   /** Deleted VirtualIPs wait for their nodes (ADR 0017). */
   private readonly deletions = new DeletionTracker();
   private readonly applyContext: VirtualIPApplyContext;
@@ -72,6 +72,7 @@ export class Reconciler {
   constructor(private readonly opts: ReconcilerOptions) {
     const { config, clock, logger } = opts;
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.heartbeats = new HeartbeatSightings(clock.elapsed ? () => (clock.elapsed as () => number)() : undefined);
     this.auth = new AuthSecrets({ read: opts.readSecret, clock, logger });
     this.applyContext = {
       writer: opts.writer,

@@ -12,11 +12,18 @@ export interface Clock {
   now(): number;
   /** Runs `fn` once after `ms` milliseconds. */
   setTimer(fn: () => void, ms: number): Timer;
+  /**
+   * Milliseconds on a clock that never steps (the process's monotonic clock),
+   * for durations that must survive a stepped wall clock; without it, durations
+   * are measured on now().
+   */
+  elapsed?(): number;
 }
 
 /** The system clock (Date.now and setTimeout; timers do not keep the process alive). */
 export const realClock: Clock = {
   now: () => Date.now(),
+  elapsed: () => performance.now(),
   setTimer(fn, ms) {
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();

@@ -55,6 +55,18 @@ void describe("HeartbeatSightings: liveness on the operator's clock", () => {
     assert.equal(h.expiry(lease("1"), 6_000), 10_000);
   });
 
+  void test("with a step-free clock, a wall clock stepped forward expires nobody; real time passing still does", () => {
+    let mono = 0;
+    const h = new HeartbeatSightings(() => mono);
+    h.isLive(lease("1"), 1_000_000);
+    mono = 1_000;
+    assert.equal(h.isLive(lease("1"), 1_031_000), true, "30 s of wall clock step, 1 s of real time");
+    assert.equal(h.expiry(lease("1"), 1_031_000), 1_040_000, "the 9 s left, as of the stepped clock");
+    mono = 10_000;
+    assert.equal(h.isLive(lease("1"), 1_040_000), false, "10 s of real time without a renewal");
+    assert.equal(h.isLive(lease("2"), 1_040_000), true);
+  });
+
   void test("no Lease, no resourceVersion or no duration: not live", () => {
     const h = new HeartbeatSightings();
     assert.equal(h.isLive(undefined, 0), false);

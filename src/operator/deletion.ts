@@ -107,8 +107,11 @@ export function planDeletion(input: DeletionInput): DeletionDecision {
  */
 export class DeletionTracker {
   private readonly nodes = new Map<string, readonly string[]>();
-  private readonly started = new Map<string, { at: number; version: string }>();
+  private readonly started = new Map<string, { at: number; mono: number; version: string }>();
   private readonly parsed = new Map<string, { text: string; set: RunningSet | undefined }>();
+
+  /** `elapsed`: a clock that never steps (Clock.elapsed); with it the deletion timeout runs on it, not on the wall clock. */
+  constructor(private readonly elapsed?: () => number) {}
 
   /** Notes the taking-part nodes of every planned VirtualIP (key -> nodes). */
   noteParticipants(plan: Readonly<Record<string, { nodes: readonly string[] }>>): void {
@@ -120,11 +123,16 @@ export class DeletionTracker {
     return this.nodes.get(key) ?? [];
   }
 
-  /** When the deletion of `key` was first seen (noted now, with the object's resourceVersion, if it was not). */
+  /**
+   * When the deletion of `key` was first seen (noted now, with the object's
+   * resourceVersion, if it was not), as of `now`: `now` less the time since,
+   * measured on the step-free clock when there is one.
+   */
   startedAt(key: string, now: number, version = ""): number {
+    const mono = this.elapsed ? this.elapsed() : now;
     let s = this.started.get(key);
-    if (s === undefined) this.started.set(key, (s = { at: now, version }));
-    return s.at;
+    if (s === undefined) this.started.set(key, (s = { at: now, mono, version }));
+    return now - (mono - s.mono);
   }
 
   /**

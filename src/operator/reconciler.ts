@@ -65,14 +65,16 @@ export class Reconciler {
   /** Agent Lease renewals as the operator saw them, on its own clock (ADR 0011). */
   private readonly heartbeats: HeartbeatSightings;
   /** Deleted VirtualIPs wait for their nodes (ADR 0017). */
-  private readonly deletions = new DeletionTracker();
+  private readonly deletions: DeletionTracker;
   private readonly applyContext: VirtualIPApplyContext;
   private readonly debounceMs: number;
 
   constructor(private readonly opts: ReconcilerOptions) {
     const { config, clock, logger } = opts;
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-    this.heartbeats = new HeartbeatSightings(clock.elapsed ? () => (clock.elapsed as () => number)() : undefined);
+    const elapsed = clock.elapsed ? (): number => (clock.elapsed as () => number)() : undefined;
+    this.heartbeats = new HeartbeatSightings(elapsed);
+    this.deletions = new DeletionTracker(elapsed);
     this.auth = new AuthSecrets({ read: opts.readSecret, clock, logger });
     this.applyContext = {
       writer: opts.writer,

@@ -199,4 +199,18 @@ void describe("DeletionTracker", () => {
     assert.equal(t.runningSet("a", encodeRunningSet(SALT, []))?.has(ADDRESS), false);
     assert.equal(t.runningSet("a", undefined), undefined);
   });
+
+  void test("with a step-free clock the deletion's age is real time: a wall clock stepped an hour ahead does not time it out", () => {
+    let mono = 0;
+    const t = new DeletionTracker(() => mono);
+    assert.equal(t.startedAt("default/web", 1_000_000, "7"), 1_000_000);
+    mono = 1_000;
+    assert.equal(t.startedAt("default/web", 1_000_000 + 3_600_000), 1_000_000 + 3_600_000 - 1_000, "one second old, as of the stepped clock");
+  });
+
+  void test("without one, the first time given stands", () => {
+    const t = new DeletionTracker();
+    t.startedAt("default/web", 1_000, "7");
+    assert.equal(t.startedAt("default/web", 99_000), 1_000);
+  });
 });

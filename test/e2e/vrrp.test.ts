@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startEnv, type Env } from "./env.js";
+import { holderSettleMs } from "../../src/operator/holder.js";
 import { describeStatus, measureFailover, nodeStates, waitFor, waitForSteadyState } from "./failover.js";
 import { sampleVirtualIP, virtualIPManifest, type VirtualIPSpecOptions } from "./objects.js";
 import { startProbe, watchStatus, type Probe } from "./probe.js";
@@ -36,6 +37,26 @@ function sleep(ms: number): Promise<void> {
 
 async function failovers(name: string): Promise<number> {
   return (await env.getVirtualIP(name))?.status?.failovers ?? 0;
+}
+
+/**
+ * Waits until each probe has heard only its node for a whole second, then the
+ * holder settle time (two adverts plus 1 s, ADR 0015): a move that ended just
+ * before (a preemption at start or after a link came back) is then counted and
+ * answered for, and cannot read as one caused by what the test does next.
+ */
+async function settled(expect: readonly (readonly [Probe, string])[], advertMs: number): Promise<void> {
+  await waitFor(
+    `${expect.map(([p, node]) => `${p.address} on ${node}`).join(", ")} for a whole second`,
+    () => {
+      const t = monotonicNow();
+      return Promise.resolve(
+        expect.every(([p, node]) => p.longestSilence(t - 1_000, t) < 200 && Object.keys(p.answersBetween(t - 1_000, t)).join() === node) ? true : undefined,
+      );
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+  await sleep(holderSettleMs(advertMs) + 1_000);
 }
 
 void describe("preempt: true with priorities", () => {
@@ -108,6 +129,14 @@ void describe("VirtualIPs sharing a router id", () => {
     probe1 = await probeOf(shared1.address);
     probe2 = await probeOf(shared2.address);
     probeSolo = await probeOf(solo.address);
+    await settled(
+      [
+        [probe1, "node-a"],
+        [probe2, "node-a"],
+        [probeSolo, "node-c"],
+      ],
+      200,
+    );
     const watch1 = await watchStatus(env, shared1.name);
     const watch2 = await watchStatus(env, shared2.name);
     const soloFailovers = await failovers(solo.name);
@@ -155,6 +184,14 @@ void describe("VirtualIPs sharing a router id", () => {
     probe1 ??= await probeOf(shared1.address);
     probe2 ??= await probeOf(shared2.address);
     probeSolo ??= await probeOf(solo.address);
+    await settled(
+      [
+        [probe1, "node-a"],
+        [probe2, "node-a"],
+        [probeSolo, "node-c"],
+      ],
+      200,
+    );
     const before = { shared1: await failovers(shared1.name), shared2: await failovers(shared2.name), solo: await failovers(solo.name) };
 
     // 1: priority of a BACKUP of solo (node-b: 100 or 99 -> 120; unlisted nodes get 100, 99).

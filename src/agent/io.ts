@@ -14,6 +14,7 @@ import { readInterfaces } from "./ip-io.js";
 import { KeepalivedSupervisor } from "./keepalived.js";
 import { LeftoverTracker } from "./leftovers.js";
 import { TrackFiles } from "./placement.js";
+import type { AgentSettings } from "./agent.js";
 import type { AgentIO, AgentKube, ConfigFiles } from "./ports.js";
 import {
   ensureRuntimeDir,
@@ -33,15 +34,8 @@ export const AGENT_COMPONENT = "keepalived-vip-agent";
 /** Label selector of the instance Secrets (instance.json) in the agent's namespace. */
 export const INSTANCE_SECRETS_SELECTOR = `${LABEL_COMPONENT}=${COMPONENT_INSTANCE_CONFIG}`;
 
-/** What the real I/O of one agent needs. */
-export interface NodeIOOptions {
-  node: string;
-  namespace: string;
-  hostIP?: string;
-  runtimeDir: string;
-  keepalivedPath: string;
-  metricsBindAddress: string;
-  leaseDurationSeconds: number;
+/** What the real I/O of one agent needs: its settings (but the heartbeat interval) and the clients. */
+export interface NodeIOOptions extends Omit<AgentSettings, "heartbeatIntervalMs"> {
   clients: KubeClients;
   logger: Logger;
   clock: Clock;

@@ -85,10 +85,11 @@ export async function applyObject<T extends k8s.KubernetesObject>(clients: KubeC
   return res.body;
 }
 
-/** Identifies one VirtualIP. */
+/** Identifies one VirtualIP; with a resourceVersion, a write applies only to that version (HTTP 409 otherwise). */
 export interface VirtualIPRef {
   namespace: string;
   name: string;
+  resourceVersion?: string;
 }
 
 /**
@@ -97,7 +98,8 @@ export interface VirtualIPRef {
  */
 export async function applyVirtualIPStatus(clients: KubeClients, ref: VirtualIPRef, status: Record<string, unknown>, opts: ApplyOptions): Promise<unknown> {
   clients.countWrite("apply", "virtualips/status");
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: "VirtualIP", metadata: { name: ref.name, namespace: ref.namespace }, status };
+  const metadata = { name: ref.name, namespace: ref.namespace, ...(ref.resourceVersion !== undefined ? { resourceVersion: ref.resourceVersion } : {}) };
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: "VirtualIP", metadata, status };
   const res = await clients.custom.patchNamespacedCustomObjectStatus(
     GROUP,
     VERSION,

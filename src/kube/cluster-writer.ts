@@ -2,7 +2,7 @@
 // reconciler's ClusterWriter port (src/operator/writer.ts), Events aside. I/O.
 import { OPERATOR_FIELD_MANAGER, agentFieldManager } from "../api/index.js";
 import { applyObject, applyVirtualIPStatus, patchVirtualIPMetadata, type k8s, type KubeClients } from "./client.js";
-import { applyPoolStatus, applyServiceStatus, applyVirtualIPStatusAt, deleteSecret, deleteVirtualIP, readSecret, toRaw, type ObjectRef } from "./objects.js";
+import { applyPoolStatus, applyServiceStatus, deleteSecret, deleteVirtualIP, readSecret, toRaw, type ObjectRef } from "./objects.js";
 import type { RawObject } from "./transport.js";
 
 /**
@@ -42,7 +42,8 @@ export function kubeClusterWriter(clients: KubeClients, fieldManager = OPERATOR_
       return (await applyVirtualIPStatus(clients, ref, status, { fieldManager })) as RawObject;
     },
     async applyNodeEntry(ref, node, status) {
-      return await applyVirtualIPStatusAt(clients, ref, status, agentFieldManager(node));
+      // Only onto the version the decision read: a report that arrived meanwhile is never overwritten (409).
+      return (await applyVirtualIPStatus(clients, ref, status, { fieldManager: agentFieldManager(node) })) as RawObject;
     },
     async patchFinalizers(ref, finalizers, resourceVersion) {
       return (await patchVirtualIPMetadata(clients, ref, { finalizers, resourceVersion })) as RawObject;

@@ -1,6 +1,6 @@
 // Writes and reads of the operator beyond client.ts: Service status apply,
 // Secret delete and read, Event create and patch. Every write is counted. I/O.
-import { GROUP, KIND, PLURAL, POOL_KIND, POOL_PLURAL, VERSION } from "../api/index.js";
+import { GROUP, PLURAL, POOL_KIND, POOL_PLURAL, VERSION } from "../api/index.js";
 import { errorStatus, k8s, type KubeClients } from "./client.js";
 
 const APPLY_HEADERS = { headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_APPLY_YAML } };
@@ -74,40 +74,6 @@ export async function createEvent(clients: KubeClients, event: k8s.CoreV1Event):
 export async function patchEvent(clients: KubeClients, ref: ObjectRef, patch: { count: number; lastTimestamp: string; message?: string }): Promise<void> {
   clients.countWrite("patch", "events");
   await clients.core.patchNamespacedEvent(ref.name, ref.namespace, patch, undefined, undefined, undefined, undefined, undefined, MERGE_HEADERS);
-}
-
-/**
- * Server-side applies part of a VirtualIP's status under `fieldManager`, only
- * if the object still has `resourceVersion` (HTTP 409 otherwise). Used when the
- * operator writes a node's entry on the node's behalf, so that it never
- * overwrites a report that arrived after its decision. Returns the stored object.
- */
-export async function applyVirtualIPStatusAt(
-  clients: KubeClients,
-  ref: ObjectRef & { resourceVersion: string },
-  status: Record<string, unknown>,
-  fieldManager: string,
-): Promise<Record<string, unknown>> {
-  clients.countWrite("apply", "virtualips/status");
-  const body = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: KIND,
-    metadata: { name: ref.name, namespace: ref.namespace, resourceVersion: ref.resourceVersion },
-    status,
-  };
-  const res = await clients.custom.patchNamespacedCustomObjectStatus(
-    GROUP,
-    VERSION,
-    ref.namespace,
-    PLURAL,
-    ref.name,
-    body,
-    undefined,
-    fieldManager,
-    true,
-    APPLY_HEADERS,
-  );
-  return res.body as Record<string, unknown>;
 }
 
 /** Applies the status of a VirtualIPPool (cluster-scoped) under `fieldManager`. */

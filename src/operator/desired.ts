@@ -2,7 +2,7 @@
 // planned into the Secrets, Service ingress and pool statuses the cluster should hold. Pure (time passed in).
 import type { V1Secret } from "@kubernetes/client-node";
 import { instanceSecretName, nodeConfigSecretName, type VirtualIP } from "../api/index.js";
-import type { ClusterPlan, Problem, RenderOptions } from "../render/index.js";
+import type { ClusterPlan, ClusterView, Problem, RenderOptions } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { fitPlan } from "./fit.js";
@@ -102,21 +102,23 @@ export interface RenderInput {
   startTimer?: () => () => void;
 }
 
-/** Plans the whole cluster: the renderer's plan and the Secrets, ingress and pool statuses that follow from it. */
-export async function renderPass(input: RenderInput): Promise<Omit<DesiredState, "loadBalancers">> {
-  const { cache, gathered, planNamespace: namespace, now } = input;
+/** The renderer's input from the cache: the valid VirtualIPs and everything they are planned against. Pure. */
+export function clusterViewOf(input: Pick<RenderInput, "cache" | "gathered" | "authSecrets" | "planNamespace" | "now">): ClusterView {
+  const { cache, gathered, now } = input;
   const nodes = cache.values("Node");
-  const nodeNames = nodes.map((n) => n.metadata?.name ?? "");
-  const leases = agentLeasesByNode(nodeNames, cache.entries("Lease"), namespace);
-  const pools = gatherPools(cache.values("VirtualIPPool"));
-  const view = buildClusterView({
+  const leases = agentLeasesByNode(
+    nodes.map((n) => n.metadata?.name ?? ""),
+    cache.entries("Lease"),
+    input.planNamespace,
+  );
+  return buildClusterView({
     virtualIPs: gathered.valid,
     nodes,
     services: cache.values("Service"),
     endpointSlices: cache.values("EndpointSlice"),
     authSecrets: input.authSecrets,
     nodeInterfaces: nodeInterfaces(leases),
-    pools: pools.valid,
+    pools: gatherPools(cache.values("VirtualIPPool")).valid,
     namespaces: cache.values("Namespace"),
     serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
     releasing: releasingAddresses(cache.entries("VirtualIP")),
@@ -125,6 +127,14 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
     agentCapabilities: agentCapabilities(leases),
     now,
   });
+}
+
+/** Plans the whole cluster: the renderer's plan and the Secrets, ingress and pool statuses that follow from it. */
+export async function renderPass(input: RenderInput): Promise<Omit<DesiredState, "loadBalancers">> {
+  const { cache, gathered, planNamespace: namespace, now } = input;
+  const nodes = cache.values("Node");
+  const pools = gatherPools(cache.values("VirtualIPPool"));
+  const view = clusterViewOf(input);
   const end = input.startTimer?.();
   // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
   const { plan } = await fitPlan(view, (v) => input.render(v, input.options));

@@ -1,7 +1,7 @@
 // Leader election over a coordination.k8s.io Lease, with client-go's rules:
 // planLeaderAction is the pure decision; LeaderElector runs it on a timer and
 // steps down and back up without ever ending the process (I/O through a LeaseStore).
-import type { Clock, Timer } from "../shared/clock.js";
+import { withDeadline, type Clock, type Timer } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import type { KubeClients } from "../kube/client.js";
 import { describeError } from "../kube/client.js";
@@ -129,23 +129,6 @@ export interface LeaderElectorOptions {
   onAttemptFailed?: (err: unknown) => void;
 }
 
-/** A promise that rejects after `ms` on `clock` unless `work` settles first. */
-function withTimeout<T>(work: Promise<T>, ms: number, clock: Clock): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    work.then(
-      (v) => {
-        timer.cancel();
-        resolve(v);
-      },
-      (err: unknown) => {
-        timer.cancel();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
 /**
  * Runs leader election: tries every retry period; the leader renews, the
  * others wait for expiry. A leader that cannot renew within the renew
@@ -190,7 +173,7 @@ export class LeaderElector {
     const attempt = this.attempt;
     try {
       // A request that hangs (a partitioned API server) must not stall the election.
-      await withTimeout(this.tryAcquireOrRenew(attempt), timing.renewDeadlineMs, clock);
+      await withDeadline(clock, this.tryAcquireOrRenew(attempt), timing.renewDeadlineMs);
     } catch (err) {
       this.opts.logger.warn("Failed to acquire or renew the leader Lease", { lease: this.opts.lease.name, error: describeError(err) });
       this.opts.onAttemptFailed?.(err);

@@ -41,8 +41,17 @@ export function sleep(clock: Clock, ms: number): Promise<void> {
  * on `clock` (the work goes on; its result is then dropped).
  */
 export function withTimeout<T>(clock: Clock, work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return settleBy(clock, work, ms, (resolve) => resolve(fallback));
+}
+
+/** Like {@link withTimeout}, but rejects ("no answer within N ms") when the time is up. */
+export function withDeadline<T>(clock: Clock, work: Promise<T>, ms: number): Promise<T> {
+  return settleBy(clock, work, ms, (_resolve, reject) => reject(new Error(`no answer within ${ms} ms`)));
+}
+
+function settleBy<T>(clock: Clock, work: Promise<T>, ms: number, onTimeout: (resolve: (v: T) => void, reject: (err: Error) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = clock.setTimer(() => resolve(fallback), ms);
+    const timer = clock.setTimer(() => onTimeout(resolve, reject), ms);
     work.then(
       (v) => {
         timer.cancel();

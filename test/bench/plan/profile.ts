@@ -3,19 +3,8 @@
 // BENCH_VIPS, BENCH_NODES, BENCH_NODES_PER_VIP, BENCH_ROUNDS; one JSON line. Pure CPU, no I/O but stdout.
 import { performance } from "node:perf_hooks";
 import { ObjectCache } from "../../../src/operator/cache.js";
-import {
-  agentCapabilities,
-  agentHostAddresses,
-  agentLeasesByNode,
-  buildClusterView,
-  gatherPools,
-  gatherServiceCIDRs,
-  gatherVirtualIPs,
-  nodeInterfaces,
-  releasingAddresses,
-  releasingRouterIds,
-  VirtualIPParser,
-} from "../../../src/operator/gather.js";
+import { clusterViewOf } from "../../../src/operator/desired.js";
+import { gatherVirtualIPs, VirtualIPParser } from "../../../src/operator/gather.js";
 import { fitPlan } from "../../../src/operator/fit.js";
 import { renderInline } from "../../../src/operator/render-worker.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests } from "../../../src/operator/nodesecrets.js";
@@ -44,30 +33,7 @@ const time = <T>(name: string, fn: () => T): T => {
 
 for (let round = 0; round < num("BENCH_ROUNDS", 3); round++) {
   const gathered = time("gather", () => gatherVirtualIPs(cache.entries("VirtualIP"), parser));
-  const view = time("view", () => {
-    const nodes = cache.values("Node");
-    const leases = agentLeasesByNode(
-      nodes.map((n) => n.metadata?.name ?? ""),
-      cache.entries("Lease"),
-      "ns",
-    );
-    return buildClusterView({
-      virtualIPs: gathered.valid,
-      nodes,
-      services: cache.values("Service"),
-      endpointSlices: cache.values("EndpointSlice"),
-      authSecrets: [],
-      nodeInterfaces: nodeInterfaces(leases),
-      pools: gatherPools(cache.values("VirtualIPPool")).valid,
-      namespaces: cache.values("Namespace"),
-      serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
-      releasing: releasingAddresses(cache.entries("VirtualIP")),
-      releasingRouterIds: releasingRouterIds(cache.entries("VirtualIP")),
-      agentAddresses: agentHostAddresses(leases),
-      agentCapabilities: agentCapabilities(leases),
-      now: Date.parse("2026-06-01T00:00:00Z"),
-    });
-  });
+  const view = time("view", () => clusterViewOf({ cache, gathered, authSecrets: [], planNamespace: "ns", now: Date.parse("2026-06-01T00:00:00Z") }));
   // The renderer's cluster-wide steps, timed apart (planCluster runs them again below).
   const index = time("render.index", () => indexView(view, {}));
   const assignments = time("render.allocation", () =>

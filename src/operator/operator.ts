@@ -15,7 +15,7 @@ import { createOperatorMetrics, type OperatorMetrics } from "./metrics.js";
 import { CONFIG_SECRETS_SELECTOR } from "./nodesecrets.js";
 import type { OperatorConfig } from "./options.js";
 import { Reconciler } from "./reconciler.js";
-import { RenderWorker, renderInline } from "./render-worker.js";
+import { RenderWorker } from "./render-worker.js";
 import type { ClusterWriter } from "./writer.js";
 
 /** The watches of the operator, each with the cache kind it feeds. */
@@ -86,7 +86,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     clock,
     logger,
     metrics,
-    render: renderer?.render ?? renderInline,
+    ...(renderer ? { render: renderer.render } : {}),
   });
 
   const started = clock.now();

@@ -23,7 +23,7 @@ import { planLoadBalancerVIPs } from "./lbservices.js";
 import { ChangeMarks, type MarkContext } from "./marks.js";
 import type { OperatorMetrics } from "./metrics.js";
 import type { OperatorConfig } from "./options.js";
-import { renderInline, type Renderer } from "./render-worker.js";
+import { sessionRenderer, type Renderer } from "./render-worker.js";
 import { VirtualIPMemory } from "./vipmemory.js";
 import { planStatus, type StatusContext } from "./vipstatus.js";
 import type { ClusterWriter, SecretReader } from "./writer.js";
@@ -46,7 +46,7 @@ export interface ReconcilerOptions {
   logger: Logger;
   metrics: OperatorMetrics;
   debounceMs?: number;
-  /** Runs planCluster; default inline (the operator passes a worker thread). */
+  /** Runs planCluster; default a long-lived session inline (the operator passes a worker thread with --render-thread=worker). */
   render?: Renderer;
 }
 
@@ -68,10 +68,12 @@ export class Reconciler {
   private readonly deletions: DeletionTracker;
   private readonly applyContext: VirtualIPApplyContext;
   private readonly debounceMs: number;
+  private readonly render: Renderer;
 
   constructor(private readonly opts: ReconcilerOptions) {
     const { config, clock, logger } = opts;
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.render = opts.render ?? sessionRenderer();
     const elapsed = clock.elapsed ? (): number => (clock.elapsed as () => number)() : undefined;
     this.heartbeats = new HeartbeatSightings(elapsed);
     this.deletions = new DeletionTracker(elapsed);
@@ -256,7 +258,7 @@ export class Reconciler {
       authSecrets: this.auth.secrets(),
       planNamespace: config.planNamespace,
       options: { minAdvertIntervalMs: config.minAdvertIntervalMs, claimGraceMs: config.claimGraceMs },
-      render: this.opts.render ?? renderInline,
+      render: this.render,
       previousSecrets: this.desired.secrets,
       now: this.opts.clock.now(),
       startTimer: () => metrics.renderDuration.startTimer(),

@@ -1,7 +1,8 @@
-// Runs the pure renderer either inline or in a worker thread (the operator's
-// default: a large cluster's plan takes long enough to starve the event loop). I/O (threads).
+// Runs the pure renderer inline (a long-lived session, the operator's default:
+// a change re-plans only what it touches) or in a worker thread (full passes
+// off the event loop, for --render-thread=worker). I/O (threads).
 import { Worker } from "node:worker_threads";
-import { planCluster, type ClusterPlan, type ClusterView, type RenderOptions } from "../render/index.js";
+import { planCluster, PlanSession, type ClusterPlan, type ClusterView, type RenderOptions } from "../render/index.js";
 import type { RenderRequest } from "./render-thread.js";
 
 /** Plans a cluster view; the same contract as planCluster, asynchronously. */
@@ -15,6 +16,17 @@ export const renderInline: Renderer = (view, options) => {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 };
+
+/** A long-lived {@link PlanSession} on the calling thread: each view re-plans only what changed since the last (ADR 0021). */
+export function sessionRenderer(session: PlanSession = new PlanSession()): Renderer {
+  return (view, options) => {
+    try {
+      return Promise.resolve(session.plan(view, options));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+}
 
 type Reply = { id: number; plan: ClusterPlan } | { id: number; error: string };
 

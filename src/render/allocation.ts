@@ -18,6 +18,9 @@ import { inRange, poolAdmits, poolHasRouterId, poolHolds, type PoolIndex, type U
 import { addressKey, reservedBy, type Reserved } from "./reserved.js";
 import type { Problem } from "./types.js";
 import { objectKey } from "../shared/keys.js";
+import { traceDecisions, type AllocationTrace } from "./allocation-trace.js";
+
+export type { AllocationTrace } from "./allocation-trace.js";
 
 /** The address, router id and pool a VirtualIP uses, or the problem that leaves it without. */
 export interface AddressAssignment {
@@ -44,6 +47,8 @@ export interface AddressInput {
   now?: number;
   /** How long an unusable VirtualIP keeps its claim (ms). Default DEFAULT_CLAIM_GRACE_MS. */
   claimGraceMs?: number;
+  /** When given, filled with how each decision was reached (for the incremental planner, session.ts). */
+  trace?: AllocationTrace;
 }
 
 function problem(key: string, reason: string, field: string, text: string): Problem {
@@ -249,7 +254,8 @@ export function planAddresses(input: AddressInput): Map<string, AddressAssignmen
     take(a.address, kept);
   }
   allocateFree(pending, admitting, { taken, take, reserved: input.reserved }, out);
-  planRouterIds(ordered, out, input.pools, new Set(input.releasingRouterIds ?? []));
+  const freshRouterIds = planRouterIds(ordered, out, input.pools, new Set(input.releasingRouterIds ?? []));
+  if (input.trace) traceDecisions(input.trace, [...pending, ...freshRouterIds], admitting, kept);
   return out;
 }
 
@@ -282,8 +288,8 @@ function allocateFree(
   }
 }
 
-/** Checks explicit router ids against their pool and allocates the others (kept ones first). */
-function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAssignment>, pools: PoolIndex, releasing: ReadonlySet<string>): void {
+/** Checks explicit router ids against their pool and allocates the others (kept ones first); returns those not given their kept one. */
+function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAssignment>, pools: PoolIndex, releasing: ReadonlySet<string>): VirtualIP[] {
   const state: RouterIdState = { used: new Map(), shapes: new Map() };
   for (const k of releasing) state.used.set(k, 1);
   const needing: VirtualIP[] = [];
@@ -298,12 +304,14 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
   }
   // Kept allocations before new ones, so that a new VirtualIP never takes a router id someone holds.
   const keptFirst = [...needing].sort((x, y) => Number(x.status?.virtualRouterId === undefined) - Number(y.status?.virtualRouterId === undefined));
+  const fresh: VirtualIP[] = [];
   for (const vip of keptFirst) {
     const key = objectKey(vip.metadata);
     const a = out.get(key);
     const pool = a?.pool !== undefined ? pools.byName.get(a.pool) : undefined;
     if (!a || !pool) continue;
     const id = allocateRouterId(vip, a, pool, state);
+    if (id !== vip.status?.virtualRouterId || vip.status?.address !== a.address) fresh.push(vip);
     if (id === undefined) {
       out.set(key, {
         ...a,
@@ -321,6 +329,7 @@ function planRouterIds(ordered: readonly VirtualIP[], out: Map<string, AddressAs
     const shape = `${a.family ?? 4}|${pool.name}|${instanceShape(vip)}`;
     if (!state.shapes.has(shape)) state.shapes.set(shape, id);
   }
+  return fresh;
 }
 
 /** An explicit router id: taken when its pool has it and no VirtualIP being deleted still holds it (else the problem). */

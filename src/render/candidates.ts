@@ -256,7 +256,7 @@ export function planCandidate(vip: VirtualIP, index: ViewIndex, ctx: CandidateCo
 }
 
 /** Resolves every VirtualIP of the view, oldest first, with the addresses and router ids planned for them. */
-export function planCandidates(index: ViewIndex, assignments: ReadonlyMap<string, AddressAssignment>): Candidate[] {
-  const ctx = { ...(index.now !== undefined ? { now: index.now } : {}), claimGraceMs: index.options.claimGraceMs, nodeSides: new Map() as NodeSideMemo };
+export function planCandidates(index: ViewIndex, assignments: ReadonlyMap<string, AddressAssignment>, nodeSides: NodeSideMemo = new Map()): Candidate[] {
+  const ctx = { ...(index.now !== undefined ? { now: index.now } : {}), claimGraceMs: index.options.claimGraceMs, nodeSides };
   return index.virtualIPs.map((vip) => planCandidate(vip, index, { ...ctx, assignment: assignments.get(objectKey(vip.metadata)) }));
 }

@@ -2,6 +2,7 @@
 // and the published plan out; per-node keepalived.conf assembled from it. Pure: no I/O, clock, environment or logger.
 export * from "./types.js";
 export { planCluster, sortProblems } from "./plan.js";
+export { PlanSession, type SessionPass } from "./session.js";
 export { indexPools, planPoolStatuses, poolAdmits, poolHolds } from "./pools.js";
 export type { PoolIndex, PoolPlan, UsablePool } from "./pools.js";
 export { indexReserved, reservedBy } from "./reserved.js";

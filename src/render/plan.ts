@@ -1,240 +1,178 @@
 // The whole renderer decision: cluster view in, VRRP instances, problems and
 // the published plan out (each instance's shared part, each node's own
 // values; assemble.ts turns them into a node's keepalived.conf). Pure and deterministic (same view in any
-// order, same bytes out).
+// order, same bytes out). The full pass; session.ts re-plans only what a change touches, from the state kept here.
 import type { V1Node } from "@kubernetes/client-node";
-import { CONDITION_CONFLICT, ReadyReason, parseDurationMs } from "../api/index.js";
-import type { Family, NodeInstanceEntry, PublishedInstance, PublishedNode, VirtualIP } from "../api/index.js";
-import { sha256Hex } from "./assemble.js";
-import { planCandidates } from "./candidates.js";
-import { claimExpired } from "./claims.js";
-import type { Candidate } from "./candidates.js";
+import { planAddresses, type AddressAssignment, type AddressInput, type AllocationTrace } from "./allocation.js";
+import { planCandidates, type Candidate, type NodeSideMemo } from "./candidates.js";
 import { planConflicts } from "./conflicts.js";
-import { planInstances } from "./instances.js";
-import { planAddresses } from "./allocation.js";
-import { planPoolStatuses } from "./pools.js";
-import { planPriorities } from "./priorities.js";
-import type { InstanceMembers } from "./instances.js";
-import { planVirtualServers } from "./ipvs.js";
+import { planInstances, type InstanceMembers } from "./instances.js";
 import type { VirtualServer } from "./ipvs.js";
-import { checkInstanceOnNode, checkVirtualServer, prepareInstance, renderInstanceOnNode } from "./keepalived.js";
-import { compareIP, compareStrings, sortedUnique } from "./order.js";
-import { planHandover, planStandby } from "./placement.js";
+import { compareStrings } from "./order.js";
+import { planStandby } from "./placement.js";
+import { planPoolStatuses } from "./pools.js";
+import {
+  carriers,
+  instancesByNode,
+  nodeSetOf,
+  planAllVirtualServers,
+  planNode,
+  planPublishedInstance,
+  publishedKeys,
+  rankedPriorities,
+  sortProblems,
+  virtualIPPlan,
+  type NodeContext,
+} from "./publish.js";
 import type { ClusterPlan, ClusterView, InstancePlan, NodePlan, Problem, RenderOptions, VirtualIPPlan } from "./types.js";
-import { indexView } from "./view.js";
-import type { ViewIndex } from "./view.js";
+import { indexView, type ViewIndex } from "./view.js";
 import { objectKey } from "../shared/keys.js";
 
-/** Order of Ready reasons within one VirtualIP: the first is the one to show. */
-const READY_RANK: string[] = [
-  ReadyReason.InvalidSpec,
-  ReadyReason.NoPool,
-  ReadyReason.AddressReserved,
-  ReadyReason.AddressNotAllowed,
-  ReadyReason.RouterIdNotAllowed,
-  ReadyReason.PoolExhausted,
-  ReadyReason.AdvertIntervalTooShort,
-  ReadyReason.Conflict,
-  ReadyReason.ServiceNotFound,
-  ReadyReason.ServiceNotLoadBalancer,
-  ReadyReason.InvalidAuthSecret,
-  ReadyReason.NoEligibleNodes,
-  ReadyReason.InterfaceNotFound,
-  ReadyReason.IPVSUnavailable,
-];
+export { sortProblems } from "./publish.js";
 
-/** Sorts problems by VirtualIP, then Ready before Conflict, then the reason's rank. */
-export function sortProblems(problems: Problem[]): Problem[] {
-  const rank = (p: Problem): number => (p.condition === CONDITION_CONFLICT ? 100 : READY_RANK.indexOf(p.reason));
-  return [...problems].sort((a, b) => compareStrings(a.virtualIP, b.virtualIP) || rank(a) - rank(b) || compareStrings(a.message, b.message));
-}
-
-/** Context for planning one node. */
-interface NodeContext {
+/** Every decision of a pass, kept so that the next one can re-plan only what a change touches (session.ts). */
+export interface PlanState {
   index: ViewIndex;
-  /** Node name -> the instances it takes part in, in plan order. */
-  byNode: Map<string, InstanceMembers[]>;
-  virtualServers: Map<string, VirtualServer[]>;
-  /** Node name -> InternalIP per family. */
-  addresses: Map<string, Partial<Record<Family, string>>>;
-  /** Each instance's key in the published plan (see {@link publishedKeys}). */
+  /** VirtualIP key -> the VirtualIP planned (the view's object). */
+  vips: Map<string, VirtualIP>;
+  assignments: Map<string, AddressAssignment>;
+  allocation: AllocationTrace;
+  candidates: Map<string, Candidate>;
+  nodeSides: NodeSideMemo;
+  /** The claiming candidates by address and by family and router id: only candidates alike in one of them can conflict. */
+  claimants: { byAddress: Map<string, Set<string>>; byRouterId: Map<string, Set<string>> };
+  /** VirtualIP key -> its problems: its candidate's, then its conflicts'. */
+  problems: Map<string, Problem[]>;
+  instances: Set<InstanceMembers>;
+  /** VirtualIP key -> the instance that carries it. */
+  carrier: Map<string, InstanceMembers>;
   keys: Map<InstanceMembers, string>;
-  /** The nodes of each instance that stand by (placement.ts). */
   standby: Map<InstanceMembers, Set<string>>;
+  virtualServers: Map<string, VirtualServer[]>;
+  byNode: Map<string, Set<InstanceMembers>>;
+  /** Node set (nodeSetOf) -> its instances: priorities are balanced within one. */
+  byNodeSet: Map<string, Set<InstanceMembers>>;
+  /** Node name -> its Node. */
+  nodeObjects: Map<string, V1Node>;
+  published: Map<InstanceMembers, InstancePlan>;
+  nodePlans: Map<string, NodePlan>;
+  virtualIPs: Record<string, VirtualIPPlan>;
 }
 
-/**
- * The key of each instance in the published plan (the name node entries
- * refer to it by): its vrrp_instance name, which is unique but for instances
- * with the same router id, family and interface on disjoint node sets. Those
- * are each keyed by their name, "#" and a hash of their node list ("#" is in
- * no instance name), so that no node ever assembles another's instance.
- */
-function publishedKeys(instances: InstanceMembers[]): Map<InstanceMembers, string> {
-  const count = new Map<string, number>();
-  for (const p of instances) count.set(p.instance.name, (count.get(p.instance.name) ?? 0) + 1);
-  const out = new Map<InstanceMembers, string>();
-  for (const p of instances) {
-    const { name, nodes } = p.instance;
-    out.set(p, (count.get(name) ?? 0) > 1 ? `${name}#${sha256Hex(JSON.stringify(nodes)).slice(0, 16)}` : name);
+type VirtualIP = ClusterView["virtualIPs"][number];
+
+/** What planAddresses reads besides the VirtualIPs. */
+export function allocationInput(index: ViewIndex, virtualIPs: readonly VirtualIP[], trace?: AllocationTrace): AddressInput {
+  return {
+    virtualIPs,
+    pools: index.pools,
+    reserved: index.reserved,
+    namespaceLabels: index.namespaceLabels,
+    releasing: index.releasing,
+    releasingRouterIds: index.releasingRouterIds,
+    ...(index.now !== undefined ? { now: index.now } : {}),
+    claimGraceMs: index.options.claimGraceMs,
+    ...(trace ? { trace } : {}),
+  };
+}
+
+/** Adds `value` to the set at `key`. */
+export function addToSet<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (set) set.add(value);
+  else map.set(key, new Set([value]));
+}
+
+/** Removes `value` from the set at `key` (and the set once empty). */
+export function removeFromSet<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) map.delete(key);
+}
+
+/** Family and router id of a candidate, as conflicts.ts and instances.ts group them. */
+export function routerIdKey(c: Candidate): string {
+  return `${c.family}:${c.virtualRouterId}`;
+}
+
+/** Indexes a candidate that claims its address (planConflicts looks at no other). */
+export function addClaimant(state: PlanState, c: Candidate): void {
+  if (!c.claims) return;
+  addToSet(state.claimants.byAddress, c.address, c.key);
+  addToSet(state.claimants.byRouterId, routerIdKey(c), c.key);
+}
+
+export function removeClaimant(state: PlanState, c: Candidate): void {
+  removeFromSet(state.claimants.byAddress, c.address, c.key);
+  removeFromSet(state.claimants.byRouterId, routerIdKey(c), c.key);
+}
+
+/** The context planPublishedInstance and planNode read, from a state. */
+export function nodeContext(state: PlanState): NodeContext {
+  const { index, byNode, virtualServers, keys, standby } = state;
+  return { index, byNode, virtualServers, addresses: index.nodeAddresses, keys, standby };
+}
+
+/** Plans every decision from scratch. */
+export function fullPlanState(view: ClusterView, options: RenderOptions = {}): PlanState {
+  const index = indexView(view, options);
+  const allocation: AllocationTrace = { dependent: new Set(), kept: new Set(), dependentPools: new Set() };
+  const assignments = planAddresses(allocationInput(index, index.virtualIPs, allocation));
+  const nodeSides: NodeSideMemo = new Map();
+  const candidateList = planCandidates(index, assignments, nodeSides);
+  const conflicts = planConflicts(candidateList);
+  const problems = new Map<string, Problem[]>();
+  for (const p of [...candidateList.flatMap((c) => c.problems), ...conflicts.problems]) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
+  const rendered = conflicts.accepted.filter((c) => c.problems.length === 0);
+  const instances = planInstances(rendered);
+  const keys = publishedKeys(instances);
+  for (const [p, priorities] of rankedPriorities(instances, keys)) p.instance.priorities = priorities;
+  const state: PlanState = {
+    index,
+    vips: new Map(index.virtualIPs.map((v) => [objectKey(v.metadata), v])),
+    assignments,
+    allocation,
+    candidates: new Map(candidateList.map((c) => [c.key, c])),
+    nodeSides,
+    claimants: { byAddress: new Map(), byRouterId: new Map() },
+    problems,
+    instances: new Set(instances),
+    carrier: carriers(instances),
+    keys,
+    standby: new Map(instances.map((p) => [p, planStandby(p, index)])),
+    virtualServers: planAllVirtualServers(index, rendered),
+    byNode: instancesByNode(instances),
+    byNodeSet: new Map(),
+    nodeObjects: new Map(index.nodes.map((n) => [n.metadata?.name ?? "", n])),
+    published: new Map(),
+    nodePlans: new Map(),
+    virtualIPs: {},
+  };
+  for (const c of candidateList) addClaimant(state, c);
+  for (const p of instances) addToSet(state.byNodeSet, nodeSetOf(p), p);
+  const ctx = nodeContext(state);
+  for (const p of instances) state.published.set(p, planPublishedInstance(p, ctx));
+  for (const n of index.nodes) state.nodePlans.set(n.metadata?.name ?? "", planNode(n, ctx));
+  for (const key of [...state.vips.keys()].sort(compareStrings)) {
+    state.virtualIPs[key] = virtualIPPlan(state.vips.get(key) as VirtualIP, state.carrier, state.candidates.get(key), index);
   }
-  return out;
+  return state;
 }
 
-/**
- * Gives every instance its ranked priorities (priorities.ts): distinct per
- * node, MASTERs balanced, explicit spec.vrrp.priorities kept. Members of one
- * instance agree on every listed priority (conflicts.ts), so their lists merge.
- */
-function rankInstances(instances: InstanceMembers[], keys: Map<InstanceMembers, string>): void {
-  const keyOf = (p: InstanceMembers): string => keys.get(p) ?? p.instance.name;
-  const ranked = planPriorities(
-    instances.map((p) => ({
-      key: keyOf(p),
-      nodes: p.instance.nodes,
-      explicit: Object.assign({}, ...p.members.map((m) => m.vip.spec.vrrp.priorities ?? {})) as Record<string, number>,
-    })),
+/** The plan a state stands for. */
+export function planOf(state: PlanState, view: ClusterView): ClusterPlan {
+  const { index } = state;
+  const instances = [...state.instances].sort(
+    (a, b) => compareStrings(a.instance.name, b.instance.name) || compareStrings(a.instance.nodes.join(","), b.instance.nodes.join(",")),
   );
-  for (const p of instances) p.instance.priorities = ranked.get(keyOf(p)) ?? p.instance.priorities;
-}
-
-/** The published, shared part of an instance: what every node taking part renders alike. */
-function publishedInstance(planned: InstanceMembers, ctx: NodeContext): PublishedInstance {
-  const { instance, members } = planned;
-  const auth = members[0]?.auth;
-  const primary = instance.primaryAddress ?? instance.addresses[0] ?? "";
-  const peers = instance.unicast
-    ? sortedUnique(
-        instance.nodes.flatMap((n) => ctx.addresses.get(n)?.[instance.family] ?? []),
-        compareIP,
-      )
-    : [];
-  const virtualServers = instance.virtualIPs.flatMap((key) => ctx.virtualServers.get(key) ?? []);
   return {
-    name: instance.name,
-    virtualRouterId: instance.virtualRouterId,
-    family: instance.family,
-    version: instance.version,
-    advertIntervalMs: instance.advertIntervalMs,
-    preempt: instance.preempt,
-    ...(instance.preemptDelayMs !== undefined ? { preemptDelayMs: instance.preemptDelayMs } : {}),
-    unicast: instance.unicast,
-    // Every node's address: each node drops its own when its config is assembled.
-    peers,
-    ...(auth?.kind === "pass" ? { authPassword: auth.password } : {}),
-    primaryAddress: primary,
-    excludedAddresses: instance.addresses.filter((a) => a !== primary),
-    virtualIPs: [...instance.virtualIPs],
-    virtualServers,
-  };
-}
-
-/** What `node` puts into an instance: its interface, priority and unicast source. */
-function nodeEntry(planned: InstanceMembers, node: string, ctx: NodeContext): NodeInstanceEntry {
-  const { instance } = planned;
-  const sourceIP = instance.unicast ? ctx.addresses.get(node)?.[instance.family] : undefined;
-  return {
-    instance: ctx.keys.get(planned) ?? instance.name,
-    interface: instance.interfaces[node] ?? "",
-    priority: instance.priorities[node] ?? 0,
-    ...(sourceIP !== undefined ? { sourceIP } : {}),
-    ...(ctx.standby.get(planned)?.has(node) ? { standby: true as const } : {}),
-  };
-}
-
-/** Publishes one instance: its JSON and hash, after checking that every value in it is safe to render. */
-function planPublishedInstance(planned: InstanceMembers, ctx: NodeContext): InstancePlan {
-  const published = publishedInstance(planned, ctx);
-  const template = prepareInstance(published);
-  for (const vs of published.virtualServers) checkVirtualServer(vs);
-  const entries = [...new Set(planned.instance.nodes)].map((node) => nodeEntry(planned, node, ctx));
-  for (const e of entries) checkInstanceOnNode(template, e);
-  // The addresses are checked as they are rendered, the same on every interface: one node's text checks them.
-  if (entries[0]) renderInstanceOnNode(template, entries[0]);
-  const json = JSON.stringify(published);
-  return { name: ctx.keys.get(planned) ?? published.name, published, json, hash: sha256Hex(json) };
-}
-
-/** Plans one node: the instances it takes part in, with its own values, as node.json. */
-function planNode(nodeObject: V1Node, ctx: NodeContext): NodePlan {
-  const node = nodeObject.metadata?.name ?? "";
-  const handover = planHandover(nodeObject);
-  const mine = ctx.byNode.get(node) ?? [];
-  const names = new Set<string>();
-  for (const p of mine) {
-    if (names.has(p.instance.name)) throw new Error(`Two VRRP instances named ${p.instance.name} on node ${node}: conflict detection missed a clash`);
-    names.add(p.instance.name);
-  }
-  const published: PublishedNode = {
-    node,
-    runtimeDir: ctx.index.options.runtimeDir,
-    instances: mine.map((p) => nodeEntry(p, node, ctx)).sort((a, b) => compareStrings(a.instance, b.instance)),
-    ...(handover !== undefined ? { handover } : {}),
-  };
-  const json = JSON.stringify(published);
-  return { node, published, json, hash: sha256Hex(json) };
-}
-
-function planAllVirtualServers(index: ViewIndex, rendered: Candidate[]): Map<string, VirtualServer[]> {
-  const out = new Map<string, VirtualServer[]>();
-  for (const c of rendered) {
-    if (c.vip.spec.forwarding !== "ipvs") continue;
-    const serviceKey = `${c.vip.metadata.namespace || "default"}/${c.vip.spec.serviceRef.name}`;
-    const service = index.services.get(serviceKey);
-    if (!service) continue;
-    out.set(c.key, planVirtualServers({ vip: c.vip, address: c.address, service, endpointSlices: index.endpointSlicesByService.get(serviceKey) ?? [] }));
-  }
-  return out;
-}
-
-/** The instances each node takes part in, in plan order. */
-function instancesByNode(instances: InstanceMembers[]): Map<string, InstanceMembers[]> {
-  const out = new Map<string, InstanceMembers[]>();
-  for (const p of instances) {
-    for (const node of new Set(p.instance.nodes)) {
-      const list = out.get(node);
-      if (list) list.push(p);
-      else out.set(node, [p]);
-    }
-  }
-  return out;
-}
-
-/** VirtualIP key -> the first instance (in plan order) that carries it. */
-function carriers(instances: InstanceMembers[]): Map<string, InstanceMembers> {
-  const out = new Map<string, InstanceMembers>();
-  for (const p of instances) for (const key of p.instance.virtualIPs) if (!out.has(key)) out.set(key, p);
-  return out;
-}
-
-/**
- * Whether a VirtualIP that is not rendered holds no claim any more: it has
- * been unusable for longer than the grace period (whatever made it unusable:
- * its Service, its auth Secret, or its pool refusing it), or it now wants
- * another address or router id than it claimed.
- */
-function claimIsVoid(vip: VirtualIP, candidate: Candidate | undefined, index: ViewIndex): boolean {
-  const claim = vip.status?.claim;
-  if (!claim) return false;
-  if (claimExpired(vip, index.now, index.options.claimGraceMs)) return true;
-  const address = candidate?.address || vip.spec.address;
-  const virtualRouterId = candidate?.virtualRouterId || vip.spec.virtualRouterId;
-  return (address !== undefined && address !== claim.address) || (virtualRouterId !== undefined && virtualRouterId !== claim.virtualRouterId);
-}
-
-function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, InstanceMembers>, candidate: Candidate | undefined, index: ViewIndex): VirtualIPPlan {
-  const key = objectKey(vip.metadata);
-  const carrier = carrierOf.get(key);
-  const assigned = candidate && candidate.address !== "" && candidate.virtualRouterId > 0;
-  return {
-    key,
-    ...(assigned ? { address: candidate.address, virtualRouterId: candidate.virtualRouterId } : {}),
-    ...(assigned && candidate.pool !== undefined ? { pool: candidate.pool } : {}),
-    claimed: carrier !== undefined,
-    claimVoid: carrier === undefined && claimIsVoid(vip, candidate, index),
-    ...(carrier ? { instance: carrier.instance.name } : {}),
-    nodes: carrier ? [...carrier.instance.nodes] : [],
-    advertIntervalMs: carrier?.instance.advertIntervalMs ?? parseDurationMs(vip.spec.vrrp.advertisementInterval) ?? 0,
+    instances: instances.map((p) => p.instance),
+    problems: sortProblems([...state.problems.values()].flat()),
+    published: [...state.published.values()].sort((a, b) => compareStrings(a.name, b.name)),
+    nodes: index.nodes.map((n: V1Node) => state.nodePlans.get(n.metadata?.name ?? "") as NodePlan),
+    virtualIPs: state.virtualIPs,
+    pools: planPoolStatuses(view.pools, index.pools, state.assignments, index.reserved),
   };
 }
 
@@ -252,43 +190,5 @@ function virtualIPPlan(vip: VirtualIP, carrierOf: Map<string, InstanceMembers>, 
  * (DuplicateAddress or RouterIdClash) and a Ready problem with reason Conflict.
  */
 export function planCluster(view: ClusterView, options: RenderOptions = {}): ClusterPlan {
-  const index = indexView(view, options);
-  const assignments = planAddresses({
-    virtualIPs: index.virtualIPs,
-    pools: index.pools,
-    reserved: index.reserved,
-    namespaceLabels: index.namespaceLabels,
-    releasing: index.releasing,
-    releasingRouterIds: index.releasingRouterIds,
-    ...(index.now !== undefined ? { now: index.now } : {}),
-    claimGraceMs: index.options.claimGraceMs,
-  });
-  const candidates = planCandidates(index, assignments);
-  const byKey = new Map(candidates.map((c) => [c.key, c]));
-  const conflicts = planConflicts(candidates);
-  const rendered = conflicts.accepted.filter((c) => c.problems.length === 0);
-  const instances = planInstances(rendered);
-  const keys = publishedKeys(instances);
-  rankInstances(instances, keys);
-  const ctx: NodeContext = {
-    index,
-    byNode: instancesByNode(instances),
-    virtualServers: planAllVirtualServers(index, rendered),
-    addresses: index.nodeAddresses,
-    keys,
-    standby: new Map(instances.map((p) => [p, planStandby(p, index)])),
-  };
-  const carrierOf = carriers(instances);
-  const virtualIPs: Record<string, VirtualIPPlan> = {};
-  for (const vip of [...index.virtualIPs].sort((a, b) => compareStrings(objectKey(a.metadata), objectKey(b.metadata)))) {
-    virtualIPs[objectKey(vip.metadata)] = virtualIPPlan(vip, carrierOf, byKey.get(objectKey(vip.metadata)), index);
-  }
-  return {
-    instances: instances.map((p) => p.instance),
-    problems: sortProblems([...candidates.flatMap((c) => c.problems), ...conflicts.problems]),
-    published: instances.map((p) => planPublishedInstance(p, ctx)).sort((a, b) => compareStrings(a.name, b.name)),
-    nodes: index.nodes.map((n) => planNode(n, ctx)),
-    virtualIPs,
-    pools: planPoolStatuses(view.pools, index.pools, assignments, index.reserved),
-  };
+  return planOf(fullPlanState(view, options), view);
 }

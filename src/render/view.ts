@@ -123,13 +123,10 @@ function reservedNodeAddresses(nodes: V1Node[], agentAddresses: Record<string, s
   return out;
 }
 
-/** Sorts, de-duplicates and indexes `view`; resolves `options`. */
-export function indexView(view: ClusterView, options: RenderOptions = {}): ViewIndex {
-  const vipKey = (v: VirtualIP): string => objectKey(v.metadata);
-  const virtualIPs = uniqueByKey(sortByKey(view.virtualIPs, vipKey), vipKey).sort(compareAge);
-  const nodeName = (n: V1Node): string => n.metadata?.name ?? "";
-  const nodes = uniqueByKey(sortByKey(view.nodes, nodeName), nodeName).filter((n) => nodeName(n) !== "");
-  const resolved = resolveOptions(options);
+/** The Services and EndpointSlices of `view`, indexed. */
+export function indexServices(
+  view: Pick<ClusterView, "services" | "endpointSlices">,
+): Pick<ViewIndex, "services" | "endpointSlices" | "endpointSlicesByService"> {
   const endpointSlices = sortByKey(view.endpointSlices, (s) => objectKey(s.metadata));
   const endpointSlicesByService = new Map<string, V1EndpointSlice[]>();
   for (const s of endpointSlices) {
@@ -138,14 +135,22 @@ export function indexView(view: ClusterView, options: RenderOptions = {}): ViewI
     const key = `${s.metadata?.namespace || "default"}/${svc}`;
     endpointSlicesByService.set(key, [...(endpointSlicesByService.get(key) ?? []), s]);
   }
+  return { services: toMap(view.services), endpointSlices, endpointSlicesByService };
+}
+
+/** Sorts, de-duplicates and indexes `view`; resolves `options`. */
+export function indexView(view: ClusterView, options: RenderOptions = {}): ViewIndex {
+  const vipKey = (v: VirtualIP): string => objectKey(v.metadata);
+  const virtualIPs = uniqueByKey(sortByKey(view.virtualIPs, vipKey), vipKey).sort(compareAge);
+  const nodeName = (n: V1Node): string => n.metadata?.name ?? "";
+  const nodes = uniqueByKey(sortByKey(view.nodes, nodeName), nodeName).filter((n) => nodeName(n) !== "");
+  const resolved = resolveOptions(options);
   return {
     virtualIPs,
     nodes,
     nodeAddresses: nodeAddresses(nodes),
-    services: toMap(view.services),
+    ...indexServices(view),
     secrets: toMap(view.secrets),
-    endpointSlices,
-    endpointSlicesByService,
     interfaces: { nodeInterfaces: { ...view.nodeInterfaces }, fallback: resolved.defaultInterface },
     options: resolved,
     pools: indexPools(view.pools),

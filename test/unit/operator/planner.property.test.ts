@@ -15,7 +15,8 @@ import { renderPass, type BuiltSecret, type RenderState } from "../../../src/ope
 import { gatherVirtualIPs, VirtualIPParser } from "../../../src/operator/gather.js";
 import { HeartbeatSightings } from "../../../src/operator/heartbeats.js";
 import { StatusInputIndex, unionDirty, type DirtyStatuses } from "../../../src/operator/planner.js";
-import { renderInline } from "../../../src/operator/render-worker.js";
+import { PlanSession } from "../../../src/render/index.js";
+import { renderInline, sessionRenderer, type Renderer } from "../../../src/operator/render-worker.js";
 import { planStatus, type StatusContext } from "../../../src/operator/vipstatus.js";
 import type { ClusterPlan } from "../../../src/render/index.js";
 import { testPoolObject } from "../../support/pools.js";
@@ -187,11 +188,38 @@ class World {
     };
   }
 
-  /** One random change. */
-  step(): void {
+  /**
+   * The operator's status writes: every VirtualIP the plan gave an address
+   * and router id records them, with a claim at its generation (its next
+   * pass keeps that allocation instead of choosing one).
+   */
+  confirm(plan: Omit<ClusterPlan, "instances">): void {
+    for (const [key, entry] of Object.entries(plan.virtualIPs)) {
+      const live = this.cache.get("VirtualIP", key);
+      if (!live || entry.address === undefined || entry.virtualRouterId === undefined || live.metadata?.deletionTimestamp) continue;
+      const claim = {
+        address: entry.address,
+        virtualRouterId: entry.virtualRouterId,
+        generation: live.metadata?.generation ?? 1,
+        time: "2026-03-01T11:30:00Z",
+      };
+      const status = {
+        ...(live.status ?? {}),
+        address: entry.address,
+        virtualRouterId: entry.virtualRouterId,
+        pool: entry.pool,
+        ...(entry.claimed ? { claim } : {}),
+      };
+      this.put("VirtualIP", { ...live, status });
+    }
+  }
+
+  /** One random change; in a quiet cluster, Nodes, Leases, pools and Namespaces seldom change. */
+  step(quiet = false): void {
     const d = this.dice;
     const ns = d.pick(NAMESPACES);
-    const op = d.int(100);
+    let op = d.int(100);
+    if (quiet && op >= 62 && d.chance(0.9)) op = d.int(62);
     if (op < 40) {
       const name = `vip-${d.int(8)}`;
       const key = `${ns}/${name}`;
@@ -315,7 +343,10 @@ class Session {
   private secrets: ReadonlyMap<string, BuiltSecret> = new Map();
   private readonly statuses = new Map<string, unknown>();
 
-  constructor(private readonly memory: Memory) {}
+  constructor(
+    private readonly memory: Memory,
+    private readonly render: Renderer = renderInline,
+  ) {}
 
   async plan(cache: ObjectCache, marked: DirtyStatuses): Promise<Published> {
     const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
@@ -325,7 +356,7 @@ class Session {
       authSecrets: [],
       planNamespace: PLAN_NS,
       options: { claimGraceMs: 5 * 60_000 },
-      render: renderInline,
+      render: this.render,
       previousSecrets: this.secrets,
       now: NOW,
     });
@@ -358,7 +389,8 @@ class Session {
 const STEPS = 12;
 
 /** How much of the planner a run exercised (a run that renders nothing proves nothing). */
-const coverage = { steps: 0, withInstances: 0, activeStatuses: 0, partialMarks: 0 };
+const fullReasons: Record<string, number> = {};
+const coverage = { steps: 0, withInstances: 0, activeStatuses: 0, partialMarks: 0, incrementalRenders: 0 };
 
 /** Runs one random sequence; returns a failure description, or undefined. */
 async function runSequence(seed: number, steps: number): Promise<string | undefined> {
@@ -366,14 +398,19 @@ async function runSequence(seed: number, steps: number): Promise<string | undefi
   const world = new World(dice);
   world.setUp();
   const memory: Memory = { heartbeats: new HeartbeatSightings(), deletions: new DeletionTracker() };
-  const incremental = new Session(memory);
+  const renderer = new PlanSession();
+  // Half the sequences are a quiet cluster where mostly VirtualIPs and Services change (most renders re-plan only those).
+  const quiet = dice.chance(0.5);
+  const incremental = new Session(memory, sessionRenderer(renderer));
   for (let step = 0; step < steps; step++) {
     // Several changes between passes, as a debounced burst.
-    for (let k = 1 + dice.int(3); k > 0; k--) world.step();
+    for (let k = 1 + dice.int(3); k > 0; k--) world.step(quiet);
     const marked: DirtyStatuses = world.livenessChanged ? "all" : new Set(world.changedVirtualIPs);
     world.changedVirtualIPs = new Set();
     world.livenessChanged = false;
     const got = await incremental.plan(world.cache, marked);
+    if (renderer.last.kind === "incremental") coverage.incrementalRenders++;
+    else fullReasons[renderer.last.reason ?? ""] = (fullReasons[renderer.last.reason ?? ""] ?? 0) + 1;
     const want = await new Session(memory).plan(world.cache, "all");
     coverage.steps++;
     if (Object.values(want.plan.virtualIPs).some((v) => v.instance !== undefined)) coverage.withInstances++;
@@ -388,6 +425,7 @@ async function runSequence(seed: number, steps: number): Promise<string | undefi
     } catch (err) {
       return `seed ${seed}, step ${step}: ${(err as Error).message.slice(0, 2000)}`;
     }
+    if (dice.chance(0.5)) world.confirm(want.plan);
   }
   return undefined;
 }
@@ -406,9 +444,10 @@ void describe("incremental planning", () => {
     }
     assert.ok(steps >= STEPS);
     // The sequences must reach the interesting states: rendered instances, usable VirtualIPs, passes that skip statuses.
-    process.stdout.write(`# planner property: ${JSON.stringify({ seed: base, runs, ...coverage })}\n`);
+    process.stdout.write(`# planner property: ${JSON.stringify({ seed: base, runs, ...coverage, fullReasons })}\n`);
     assert.ok(coverage.withInstances > coverage.steps / 3, `too few steps render an instance: ${JSON.stringify(coverage)}`);
     assert.ok(coverage.activeStatuses > coverage.steps / 3, `too few usable VirtualIPs: ${JSON.stringify(coverage)}`);
     assert.ok(coverage.partialMarks > coverage.steps / 3, `too few passes plan only some statuses: ${JSON.stringify(coverage)}`);
+    assert.ok(coverage.incrementalRenders > coverage.steps / 4, `too few renders re-plan only what changed: ${JSON.stringify(coverage)}`);
   });
 });

@@ -1,0 +1,181 @@
+// A long-lived renderer: planCluster's result for every view, re-planning only
+// what changed since the previous view when that can be done exactly (delta.ts),
+// else the full pass (plan.ts). Pure but for the state it keeps between calls.
+// Why and where it falls back: docs/adr/0021-incremental-render.md.
+import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
+import type { VirtualIP } from "../api/index.js";
+import { reallocate, recandidate, regroup, replanEntries, republish, rerank } from "./delta.js";
+import { fullPlanState, planOf, type PlanState } from "./plan.js";
+import type { ClusterPlan, ClusterView, RenderOptions } from "./types.js";
+import { indexServices } from "./view.js";
+import { objectKey } from "../shared/keys.js";
+
+/** What the previous call saw, to tell what changed. */
+interface Seen {
+  options: string;
+  /** Everything but VirtualIPs, Nodes, Services and EndpointSlices, as one text. */
+  rest: string;
+  nodes: string;
+  services: Map<string, V1Service>;
+  slices: Map<string, V1EndpointSlice>;
+  /** Service key -> the VirtualIPs that name it. */
+  vipsByService: Map<string, Set<string>>;
+  now: number | undefined;
+  /** The earliest time after `now` when an unusable VirtualIP's claim expires. */
+  nextClaimExpiry: number;
+}
+
+/** Why a call took the full pass. */
+export type FullPassReason = "first" | "duplicates" | "time" | "nodes" | "cluster" | "allocation" | "error";
+
+/** How a call was planned, and which VirtualIPs' plan entries or problems it may have changed. */
+export interface SessionPass {
+  kind: "full" | "incremental";
+  /** For a full pass, why. */
+  reason?: FullPassReason;
+  /** VirtualIP keys whose plan entry or problems may differ from the previous call's; "all" after a full pass. */
+  changed: Set<string> | "all";
+}
+
+const nodeTexts = new WeakMap<V1Node, string>();
+
+/** What the renderer reads from a Node (name, labels, annotations, spec, addresses), once per object. */
+function nodeText(n: V1Node): string {
+  let text = nodeTexts.get(n);
+  if (text === undefined) {
+    text = JSON.stringify([n.metadata?.name, n.metadata?.labels, n.metadata?.annotations, n.spec, n.status?.addresses]);
+    nodeTexts.set(n, text);
+  }
+  return text;
+}
+
+function restText(view: ClusterView): string {
+  const { pools, namespaces, serviceCIDRs, agentAddresses, agentCapabilities, nodeInterfaces, releasing, releasingRouterIds, secrets } = view;
+  return JSON.stringify([pools, namespaces, serviceCIDRs, agentAddresses, agentCapabilities, nodeInterfaces, releasing, releasingRouterIds, secrets]);
+}
+
+function serviceKeyOf(vip: VirtualIP): string {
+  return `${vip.metadata.namespace || "default"}/${vip.spec.serviceRef.name}`;
+}
+
+function sliceServiceKey(s: V1EndpointSlice | undefined): string | undefined {
+  const name = s?.metadata?.labels?.["kubernetes.io/service-name"];
+  return name === undefined ? undefined : `${s?.metadata?.namespace || "default"}/${name}`;
+}
+
+function claimExpiry(vip: VirtualIP, graceMs: number): number {
+  const since = vip.status?.claim?.unusableSince;
+  const t = since !== undefined ? Date.parse(since) : NaN;
+  return Number.isNaN(t) ? Infinity : t + graceMs;
+}
+
+/** Keys of the objects in `next` that are not, or not the same object, in `prev` (and those gone). */
+function changedKeys<T>(prev: ReadonlyMap<string, T>, next: ReadonlyMap<string, T>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of next) if (prev.get(k) !== v) out.push(k);
+  for (const k of prev.keys()) if (!next.has(k)) out.push(k);
+  return out;
+}
+
+function byKey<T extends { metadata?: { namespace?: string; name?: string } }>(items: readonly T[]): Map<string, T> | undefined {
+  const out = new Map(items.map((i) => [objectKey(i.metadata), i]));
+  return out.size === items.length ? out : undefined;
+}
+
+/** Plans views one after another, each as planCluster would, re-planning only what changed where it can. */
+export class PlanSession {
+  private state: PlanState | undefined;
+  private seen: Seen | undefined;
+  /** How the last call was planned. */
+  last: SessionPass = { kind: "full", reason: "first", changed: "all" };
+
+  plan(view: ClusterView, options: RenderOptions = {}): ClusterPlan {
+    try {
+      const vips = byKey(view.virtualIPs);
+      const changed = vips ? this.changes(view, options, vips) : "duplicates";
+      if (typeof changed === "string") this.full(view, options, changed);
+      else if (!this.incremental(view, changed)) this.full(view, options, "allocation");
+      return planOf(this.state as PlanState, view);
+    } catch (err) {
+      this.state = undefined;
+      this.seen = undefined;
+      this.last = { kind: "full", reason: "error", changed: "all" };
+      throw err;
+    }
+  }
+
+  private full(view: ClusterView, options: RenderOptions, reason: FullPassReason): void {
+    const state = fullPlanState(view, options);
+    const vipsByService = new Map<string, Set<string>>();
+    let nextClaimExpiry = Infinity;
+    for (const [key, vip] of state.vips) {
+      addTo(vipsByService, serviceKeyOf(vip), key);
+      const at = claimExpiry(vip, state.index.options.claimGraceMs);
+      if (view.now !== undefined && at >= view.now) nextClaimExpiry = Math.min(nextClaimExpiry, at);
+    }
+    this.state = state;
+    this.seen = {
+      options: JSON.stringify(options),
+      rest: restText(view),
+      nodes: view.nodes.map(nodeText).join("\n"),
+      services: new Map(view.services.map((s) => [objectKey(s.metadata), s])),
+      slices: new Map(view.endpointSlices.map((s) => [objectKey(s.metadata), s])),
+      vipsByService,
+      now: view.now,
+      nextClaimExpiry,
+    };
+    this.last = { kind: "full", reason, changed: "all" };
+  }
+
+  /** The VirtualIPs to plan again (key -> the new object, undefined when gone), or why only a full pass will do. */
+  private changes(view: ClusterView, options: RenderOptions, vips: Map<string, VirtualIP>): Map<string, VirtualIP | undefined> | FullPassReason {
+    const seen = this.seen;
+    const state = this.state;
+    if (!seen || !state) return "first";
+    if ((view.now === undefined) !== (seen.now === undefined) || (view.now ?? 0) > seen.nextClaimExpiry) return "time";
+    if (view.nodes.map(nodeText).join("\n") !== seen.nodes) return "nodes";
+    if (JSON.stringify(options) !== seen.options || restText(view) !== seen.rest) return "cluster";
+    const services = byKey(view.services);
+    const slices = byKey(view.endpointSlices);
+    if (!services || !slices) return "duplicates";
+    const touched = new Set(changedKeys(state.vips, vips));
+    const serviceKeys = new Set(changedKeys(seen.services, services));
+    for (const k of changedKeys(seen.slices, slices)) for (const s of [seen.slices.get(k), slices.get(k)]) serviceKeys.add(sliceServiceKey(s) ?? "");
+    for (const s of serviceKeys) for (const k of seen.vipsByService.get(s) ?? []) touched.add(k);
+    seen.services = services;
+    seen.slices = slices;
+    return new Map([...touched].map((k) => [k, vips.get(k)]));
+  }
+
+  /** Brings the state up to date for `changed`; false when it cannot be done exactly (nothing was changed then). */
+  private incremental(view: ClusterView, changed: ReadonlyMap<string, VirtualIP | undefined>): boolean {
+    const state = this.state;
+    const seen = this.seen;
+    if (!state || !seen) return false;
+    const index = { ...state.index, ...indexServices(view), virtualIPs: view.virtualIPs, ...(view.now !== undefined ? { now: view.now } : {}) };
+    if (!reallocate(state, index, changed)) return false;
+    state.index = index;
+    for (const [key, vip] of changed) {
+      const old = state.vips.get(key);
+      if (old) seen.vipsByService.get(serviceKeyOf(old))?.delete(key);
+      if (!vip) continue;
+      addTo(seen.vipsByService, serviceKeyOf(vip), key);
+      const at = claimExpiry(vip, index.options.claimGraceMs);
+      if (view.now !== undefined && at >= view.now) seen.nextClaimExpiry = Math.min(seen.nextClaimExpiry, at);
+    }
+    seen.now = view.now;
+    const closed = recandidate(state, index, changed);
+    const change = regroup(state, index, closed);
+    rerank(state, change);
+    republish(state, change);
+    replanEntries(state, closed);
+    this.last = { kind: "incremental", changed: closed };
+    return true;
+  }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key);
+  if (set) set.add(value);
+  else map.set(key, new Set([value]));
+}

@@ -74,8 +74,11 @@ export class ObjectCache {
    */
   private readonly tombstones = new Map<string, { uid?: string; rv?: number }>();
   private seq = 0;
+  /** Per kind, the objects by key as entries() last returned them; dropped on any change of that kind (never mutated once returned). */
+  private readonly snapshots = new Map<Kind, ReadonlyMap<string, RawObject>>();
 
   private store(kind: Kind): Map<string, Entry> {
+    this.snapshots.delete(kind);
     let s = this.stores.get(kind);
     if (!s) {
       s = new Map();
@@ -142,10 +145,13 @@ export class ObjectCache {
     return [...(this.stores.get(kind)?.values() ?? [])].map((e) => e.obj);
   }
 
-  /** Objects of a kind by key. */
-  entries(kind: Kind): Map<string, RawObject> {
+  /** Objects of a kind by key: a snapshot, the same one until an object of that kind changes. */
+  entries(kind: Kind): ReadonlyMap<string, RawObject> {
+    const hit = this.snapshots.get(kind);
+    if (hit) return hit;
     const out = new Map<string, RawObject>();
     for (const [k, e] of this.stores.get(kind) ?? []) out.set(k, e.obj);
+    this.snapshots.set(kind, out);
     return out;
   }
 

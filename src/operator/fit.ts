@@ -65,6 +65,7 @@ function byHold(a: VirtualIP, b: VirtualIP): number {
 
 /** The plan with the entries of the VirtualIPs left out as the first render gave them, but carried by no instance. */
 function keepLeftOut(plan: ClusterPlan, first: ClusterPlan | undefined, left: ReadonlySet<string>): ClusterPlan {
+  if (left.size === 0) return plan;
   const virtualIPs = { ...plan.virtualIPs };
   for (const key of left) {
     const e = first?.virtualIPs[key];

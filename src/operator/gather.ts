@@ -46,6 +46,20 @@ export class VirtualIPParser {
     return result;
   }
 
+  /** Parsed VirtualIPs with their planned status, by the cached object they came from: the same object gives the same VirtualIP (the renderer's session compares them by identity). */
+  private readonly planned = new WeakMap<RawObject, VirtualIP>();
+
+  /** The VirtualIP the renderer plans for `obj` (spec parsed, the status it reads), or the parse error. */
+  plan(key: string, obj: RawObject): ParseResult<VirtualIP> {
+    const hit = this.planned.get(obj);
+    if (hit) return { ok: true, value: hit };
+    const res = this.parse(key, obj);
+    if (!res.ok) return res;
+    const value = { ...res.value, status: plannedStatus(obj) };
+    this.planned.set(obj, value);
+    return { ok: true, value };
+  }
+
   forget(key: string): void {
     this.cache.delete(key);
   }
@@ -204,8 +218,8 @@ export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: V
       out.deleting.add(key);
       continue;
     }
-    const res = parser.parse(key, obj);
-    if (res.ok) out.valid.push({ ...res.value, status: plannedStatus(obj) });
+    const res = parser.plan(key, obj);
+    if (res.ok) out.valid.push(res.value);
     else out.invalid.set(key, res.error);
   }
   return out;

@@ -115,7 +115,10 @@ export class DeletionTracker {
 
   /** Notes the taking-part nodes of every planned VirtualIP (key -> nodes). */
   noteParticipants(plan: Readonly<Record<string, { nodes: readonly string[] }>>): void {
-    for (const [key, p] of Object.entries(plan)) if (p.nodes.length > 0) this.nodes.set(key, p.nodes);
+    for (const key in plan) {
+      const nodes = plan[key]?.nodes ?? [];
+      if (nodes.length > 0) this.nodes.set(key, nodes);
+    }
   }
 
   /** The nodes a VirtualIP last took part on in a plan ([] when never seen planned). */

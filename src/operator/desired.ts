@@ -1,8 +1,8 @@
 // Step 2 of the reconcile, the desired state: the cached objects (gathered)
 // planned into the Secrets, Service ingress and pool statuses the cluster should hold. Pure (time passed in).
 import type { V1Secret } from "@kubernetes/client-node";
-import { instanceSecretName, nodeConfigSecretName, type VirtualIP } from "../api/index.js";
-import type { ClusterPlan, ClusterView, Problem, RenderOptions } from "../render/index.js";
+import { instanceSecretName, nodeConfigSecretName, ReadyReason, type VirtualIP } from "../api/index.js";
+import type { ClusterPlan, ClusterView, Problem, RenderOptions, SessionPass } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { fitPlan } from "./fit.js";
@@ -68,6 +68,17 @@ export interface DesiredState {
   referencedServices: Set<string>;
   /** spec.interface of every valid VirtualIP: only these names of an agent's published interfaces matter to a render. */
   referencedInterfaces: Set<string>;
+  /**
+   * The VirtualIPs whose plan entry or problems this render may have changed
+   * since the previous one ("all" when unknown: a full pass, or VirtualIPs left out as too large now or before).
+   */
+  touched: Set<string> | "all";
+}
+
+/** Whether a render left VirtualIPs out because an object they are in would be too large. */
+export function leftOutAsTooLarge(render: RenderState | undefined): boolean {
+  for (const list of render?.problems.values() ?? []) if (list.some((p) => p.reason === ReadyReason.TooLarge)) return true;
+  return false;
 }
 
 /** The desired state before any render: nothing to write. */
@@ -82,6 +93,7 @@ export function emptyDesiredState(): DesiredState {
     claimExpiresAt: undefined,
     referencedServices: new Set(),
     referencedInterfaces: new Set(),
+    touched: "all",
   };
 }
 
@@ -95,11 +107,15 @@ export interface RenderInput {
   planNamespace: string;
   options: RenderOptions & { claimGraceMs: number };
   render: Renderer;
+  /** Whether the previous render left VirtualIPs out as too large (then which plan entries changed is not known). */
+  previousRefused?: boolean;
   /** The desired Secrets of the previous render: reused where unchanged. */
   previousSecrets: ReadonlyMap<string, BuiltSecret>;
   now: number;
   /** Times the renderer alone (a metric). */
   startTimer?: () => () => void;
+  /** How the renderer planned its last view, when it is a session (which VirtualIPs it may have changed). */
+  lastPass?: () => SessionPass;
 }
 
 /** The renderer's input from the cache: the valid VirtualIPs and everything they are planned against. Pure. */
@@ -136,9 +152,17 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
   const pools = gatherPools(cache.values("VirtualIPPool"));
   const view = clusterViewOf(input);
   const end = input.startTimer?.();
+  let touched: Set<string> | "all" = new Set();
+  const renderOnce = async (v: ClusterView): Promise<ClusterPlan> => {
+    const out = await input.render(v, input.options);
+    const last = input.lastPass?.();
+    touched = last && last.changed !== "all" && touched !== "all" ? new Set([...touched, ...last.changed]) : "all";
+    return out;
+  };
   // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
-  const { plan } = await fitPlan(view, (v) => input.render(v, input.options));
+  const { plan, refused } = await fitPlan(view, renderOnce);
   end?.();
+  if (refused.length > 0 || input.previousRefused) touched = "all";
   const problems = new Map<string, Problem[]>();
   for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
   const excluded = new Set([...gathered.deleting, ...gathered.invalid.keys()]);
@@ -161,6 +185,7 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
     claimExpiresAt: claimExpiry(gathered.valid, plan, { graceMs: input.options.claimGraceMs, now }),
     referencedServices: new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name))),
     referencedInterfaces: new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : []))),
+    touched,
   };
 }
 

@@ -41,13 +41,37 @@ export function unionDirty(a: DirtyStatuses, b: DirtyStatuses): DirtyStatuses {
  */
 export class StatusInputIndex {
   private fingerprints: Map<string, string> | undefined;
+  private invalid: ReadonlySet<string> = new Set();
 
-  /** The VirtualIPs whose status inputs from the render changed since the last call, plus `always` (e.g. those being deleted). */
-  changed(r: RenderedStatusInputs, always: Iterable<string> = []): DirtyStatuses {
+  /**
+   * The VirtualIPs whose status inputs from the render changed since the last
+   * call, plus `always` (e.g. those being deleted). `only`, when given, holds
+   * every VirtualIP whose plan entry or problems the render may have changed
+   * (the renderer's session knows them); the others are not looked at.
+   */
+  changed(r: RenderedStatusInputs, always: Iterable<string> = [], only?: ReadonlySet<string>): DirtyStatuses {
+    const previous = this.fingerprints;
+    const invalid = this.invalid;
+    this.invalid = new Set(r.invalid.keys());
+    if (previous === undefined || only === undefined) return this.compareAll(r, always, previous);
+    const out = new Set<string>(always);
+    for (const key of new Set([...only, ...invalid, ...r.invalid.keys()])) {
+      const f = statusInputsFingerprint(r, key);
+      if ((previous.get(key) ?? "") === f) continue;
+      out.add(key);
+      if (f === "") previous.delete(key);
+      else previous.set(key, f);
+    }
+    return out;
+  }
+
+  private compareAll(r: RenderedStatusInputs, always: Iterable<string>, previous: Map<string, string> | undefined): DirtyStatuses {
     const next = new Map<string, string>();
     const keys = new Set<string>([...Object.keys(r.plan.virtualIPs), ...r.problems.keys(), ...r.invalid.keys()]);
-    for (const key of keys) next.set(key, statusInputsFingerprint(r, key));
-    const previous = this.fingerprints;
+    for (const key of keys) {
+      const f = statusInputsFingerprint(r, key);
+      if (f !== "") next.set(key, f);
+    }
     this.fingerprints = next;
     if (previous === undefined) return "all";
     const out = new Set<string>(always);

@@ -60,10 +60,10 @@ export function poolStatusNeedsApply(desired: DesiredPoolStatus, live: RawObject
 export function claimExpiry(vips: readonly VirtualIP[], plan: ClusterPlan, opts: { graceMs: number; now: number }): number | undefined {
   let at: number | undefined;
   for (const vip of vips) {
-    if (!vip.status?.claim) continue;
+    if (vip.status?.claim?.unusableSince === undefined) continue;
     const key = `${vip.metadata.namespace || "default"}/${vip.metadata.name}`;
     if (plan.virtualIPs[key]?.claimed || plan.virtualIPs[key]?.claimVoid) continue;
-    const since = Date.parse(vip.status.claim.unusableSince ?? "");
+    const since = Date.parse(vip.status.claim.unusableSince);
     if (Number.isNaN(since)) continue;
     const t = since + opts.graceMs + 1;
     if (t > opts.now && (at === undefined || t < at)) at = t;

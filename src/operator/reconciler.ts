@@ -14,13 +14,14 @@ import { AuthSecrets } from "./authsecrets.js";
 import type { CacheChange, ObjectCache } from "./cache.js";
 import { buildAgentDaemonSet } from "./daemonset.js";
 import { DeletionTracker } from "./deletion.js";
-import { emptyDesiredState, renderPass, type DesiredState } from "./desired.js";
+import { emptyDesiredState, leftOutAsTooLarge, renderPass, type DesiredState } from "./desired.js";
 import { diffOwnedObjects, virtualIPDiffers } from "./drift.js";
 import { gatherVirtualIPs, VirtualIPParser } from "./gather.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import { StatusInputIndex, unionDirty } from "./planner.js";
 import { planLoadBalancerVIPs } from "./lbservices.js";
 import { ChangeMarks, type MarkContext } from "./marks.js";
+import { PlanSession } from "../render/index.js";
 import type { OperatorMetrics } from "./metrics.js";
 import type { OperatorConfig } from "./options.js";
 import { sessionRenderer, type Renderer } from "./render-worker.js";
@@ -69,11 +70,14 @@ export class Reconciler {
   private readonly applyContext: VirtualIPApplyContext;
   private readonly debounceMs: number;
   private readonly render: Renderer;
+  /** The renderer's session, unless a renderer was given (a worker thread). */
+  private readonly session: PlanSession | undefined;
 
   constructor(private readonly opts: ReconcilerOptions) {
     const { config, clock, logger } = opts;
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-    this.render = opts.render ?? sessionRenderer();
+    this.session = opts.render ? undefined : new PlanSession();
+    this.render = opts.render ?? sessionRenderer(this.session);
     const elapsed = clock.elapsed ? (): number => (clock.elapsed as () => number)() : undefined;
     this.heartbeats = new HeartbeatSightings(elapsed);
     this.deletions = new DeletionTracker(elapsed);
@@ -260,13 +264,20 @@ export class Reconciler {
       options: { minAdvertIntervalMs: config.minAdvertIntervalMs, claimGraceMs: config.claimGraceMs },
       render: this.render,
       previousSecrets: this.desired.secrets,
+      previousRefused: leftOutAsTooLarge(this.desired.render),
+      ...(this.session ? { lastPass: () => (this.session as PlanSession).last } : {}),
       now: this.opts.clock.now(),
       startTimer: () => metrics.renderDuration.startTimer(),
     });
     this.desired = { ...rendered, loadBalancers: this.desired.loadBalancers };
     if (rendered.render) this.deletions.noteParticipants(rendered.render.plan.virtualIPs);
     // Only the VirtualIPs this render decided something new for (and those being deleted) have their statuses planned again (ADR 0020).
-    this.marks.statusDirty = rendered.render ? unionDirty(this.marks.statusDirty, this.statusInputs.changed(rendered.render, gathered.deleting)) : "all";
+    this.marks.statusDirty = rendered.render
+      ? unionDirty(
+          this.marks.statusDirty,
+          this.statusInputs.changed(rendered.render, gathered.deleting, rendered.touched === "all" ? undefined : rendered.touched),
+        )
+      : "all";
   }
 
   /** 2-3 for the VirtualIPs marked since the last pass: plan each status and queue those that differ. */

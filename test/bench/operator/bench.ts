@@ -304,9 +304,10 @@ function sampleSum(m: Samples, prefix: string): number {
 }
 
 /** Mean duration of one reconcile of `kind`, in ms, from the histogram. */
-function meanMs(m: Samples, kind: string): number {
-  const sum = m.get(`keepalived_vip_operator_reconcile_duration_seconds_sum{kind="${kind}"}`) ?? 0;
-  const count = m.get(`keepalived_vip_operator_reconcile_duration_seconds_count{kind="${kind}"}`) ?? 0;
+function meanMs(m: Samples, kind: string, since?: Samples): number {
+  const at = (s: Samples | undefined, what: string): number => s?.get(`keepalived_vip_operator_reconcile_duration_seconds_${what}{kind="${kind}"}`) ?? 0;
+  const sum = at(m, "sum") - at(since, "sum");
+  const count = at(m, "count") - at(since, "count");
   return count > 0 ? Math.round((sum / count) * 1000) : 0;
 }
 
@@ -448,6 +449,10 @@ async function main(): Promise<void> {
       meanRenderMs: renders > 0 ? Math.round((renderSeconds / renders) * 1000) : 0,
       rendersPerUpdate: latencies.length > 0 ? Math.round((rendersDuringUpdates / latencies.length) * 100) / 100 : 0,
       meanSecretApplyMs: meanMs(after, "secret"),
+      // During the updates alone: one planning pass, one Secret write, one status write.
+      updatePassMs: meanMs(afterUpdates, "plan", beforeUpdates),
+      updateSecretApplyMs: meanMs(afterUpdates, "secret", beforeUpdates),
+      updateStatusApplyMs: meanMs(afterUpdates, "virtualip", beforeUpdates),
       meanVirtualIPApplyMs: meanMs(after, "virtualip"),
       configBytesPerNode: Buffer.byteLength(after2.get(lastNodes[0] ?? nodes[0] ?? "")?.config ?? "", "utf8"),
       publishedBytes: [...seen.bytes.values()].reduce((a, b) => a + b, 0),

@@ -11,7 +11,7 @@ import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INT
 import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, type Kind } from "../../../src/operator/cache.js";
 import { DeletionTracker } from "../../../src/operator/deletion.js";
-import { renderPass, type BuiltSecret, type RenderState } from "../../../src/operator/desired.js";
+import { leftOutAsTooLarge, renderPass, type BuiltSecret, type RenderState } from "../../../src/operator/desired.js";
 import { gatherVirtualIPs, VirtualIPParser } from "../../../src/operator/gather.js";
 import { HeartbeatSightings } from "../../../src/operator/heartbeats.js";
 import { StatusInputIndex, unionDirty, type DirtyStatuses } from "../../../src/operator/planner.js";
@@ -343,10 +343,15 @@ class Session {
   private secrets: ReadonlyMap<string, BuiltSecret> = new Map();
   private readonly statuses = new Map<string, unknown>();
 
+  private render: RenderState | undefined;
+  private readonly renderer: Renderer;
+
   constructor(
     private readonly memory: Memory,
-    private readonly render: Renderer = renderInline,
-  ) {}
+    private readonly session?: PlanSession,
+  ) {
+    this.renderer = session ? sessionRenderer(session) : renderInline;
+  }
 
   async plan(cache: ObjectCache, marked: DirtyStatuses): Promise<Published> {
     const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
@@ -356,14 +361,17 @@ class Session {
       authSecrets: [],
       planNamespace: PLAN_NS,
       options: { claimGraceMs: 5 * 60_000 },
-      render: this.render,
+      render: this.renderer,
       previousSecrets: this.secrets,
+      previousRefused: leftOutAsTooLarge(this.render),
+      ...(this.session ? { lastPass: () => (this.session as PlanSession).last } : {}),
       now: NOW,
     });
     this.secrets = desired.secrets;
     const render = desired.render as RenderState;
+    this.render = render;
     this.memory.deletions.noteParticipants(render.plan.virtualIPs);
-    const dirty = unionDirty(marked, this.index.changed(render, gathered.deleting));
+    const dirty = unionDirty(marked, this.index.changed(render, gathered.deleting, desired.touched === "all" ? undefined : desired.touched));
     const ctx: StatusContext = {
       cache,
       planNamespace: PLAN_NS,
@@ -401,7 +409,7 @@ async function runSequence(seed: number, steps: number): Promise<string | undefi
   const renderer = new PlanSession();
   // Half the sequences are a quiet cluster where mostly VirtualIPs and Services change (most renders re-plan only those).
   const quiet = dice.chance(0.5);
-  const incremental = new Session(memory, sessionRenderer(renderer));
+  const incremental = new Session(memory, renderer);
   for (let step = 0; step < steps; step++) {
     // Several changes between passes, as a debounced burst.
     for (let k = 1 + dice.int(3); k > 0; k--) world.step(quiet);

@@ -21,11 +21,13 @@ interface Oversize {
   members: string[];
 }
 
+/** Whether a JSON text is over `budget` bytes in UTF-8 (3 bytes a UTF-16 unit at most: most texts need no count). */
+function overBudget(json: string, budget: number): boolean {
+  return json.length * 3 > budget && Buffer.byteLength(json, "utf8") > budget;
+}
+
 function oversized(plan: ClusterPlan, budget: number): Oversize[] {
-  const over = [
-    ...plan.published.filter((ip) => Buffer.byteLength(ip.json, "utf8") > budget),
-    ...plan.nodes.filter((np) => Buffer.byteLength(np.json, "utf8") > budget),
-  ];
+  const over = [...plan.published.filter((ip) => overBudget(ip.json, budget)), ...plan.nodes.filter((np) => overBudget(np.json, budget))];
   // Members are listed only when something is over: a pass over every VirtualIP's nodes is the costly part.
   if (over.length === 0) return [];
   const byInstance = new Map<string, string[]>();

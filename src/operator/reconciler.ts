@@ -32,7 +32,7 @@ import { keyOf } from "../shared/keys.js";
 
 /** Key of the global planning pass in the work queue. */
 export const PLAN_KEY = "plan";
-/** Default delay between an event and the planning pass, so that a burst is planned once. */
+/** Default delay between an event and the planning pass while passes follow each other, so that a burst is planned once or twice (an event after a quiet spell is planned at once). */
 export const DEFAULT_DEBOUNCE_MS = 20;
 
 export interface ReconcilerOptions {
@@ -69,6 +69,8 @@ export class Reconciler {
   private readonly deletions: DeletionTracker;
   private readonly applyContext: VirtualIPApplyContext;
   private readonly debounceMs: number;
+  /** When the last planning pass started (clock time). */
+  private lastPassAt = -Infinity;
   private readonly render: Renderer;
   /** The renderer's session, unless a renderer was given (a worker thread). */
   private readonly session: PlanSession | undefined;
@@ -133,8 +135,16 @@ export class Reconciler {
     return this.synced;
   }
 
-  private schedulePlan(delayMs = this.debounceMs): void {
-    if (this.leading && this.synced) this.queue.addAfter(PLAN_KEY, delayMs);
+  /**
+   * Queues the planning pass: after `delayMs` when given (a timer), else at
+   * once (the next turn of the event loop, so events of one read are planned
+   * together) when no pass started within the debounce time, and after the
+   * debounce time otherwise, so that a burst costs one or two passes.
+   */
+  private schedulePlan(delayMs?: number): void {
+    if (!this.leading || !this.synced) return;
+    const idle = this.opts.clock.now() - this.lastPassAt >= this.debounceMs;
+    this.queue.addAfter(PLAN_KEY, delayMs ?? (idle ? 1 : this.debounceMs));
   }
 
   /**
@@ -231,6 +241,7 @@ export class Reconciler {
     if (!this.synced) return;
     const { cache, config } = this.opts;
     const now = this.opts.clock.now();
+    this.lastPassAt = now;
     this.marks.refreshLiveness({ cache, planNamespace: config.planNamespace, heartbeats: this.heartbeats, now });
     const claimDue = this.desired.claimExpiresAt !== undefined && this.desired.claimExpiresAt <= now;
     const authDue = (this.auth.nextRefreshAt() ?? Infinity) <= now;

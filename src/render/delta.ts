@@ -11,7 +11,17 @@ import { planConflicts } from "./conflicts.js";
 import { planInstances, type InstanceMembers } from "./instances.js";
 import { numberedIP } from "./ipmemo.js";
 import { planStandby } from "./placement.js";
-import { addByNode, nodeSetOf, planAllVirtualServers, planNode, planPublishedInstance, publishedKeys, rankedPriorities, virtualIPPlan } from "./publish.js";
+import {
+  addByNode,
+  nodeEntry,
+  nodeSetOf,
+  planAllVirtualServers,
+  planNode,
+  planPublishedInstance,
+  publishedKeys,
+  rankedPriorities,
+  virtualIPPlan,
+} from "./publish.js";
 import { addClaimant, addToSet, allocationInput, nodeContext, removeClaimant, removeFromSet, routerIdKey, type PlanState } from "./plan.js";
 import { poolHasRouterId } from "./pools.js";
 import { addressKey } from "./reserved.js";
@@ -94,6 +104,8 @@ export function reallocate(state: PlanState, index: ViewIndex, changed: Readonly
     planned.set(key, after);
   }
   for (const [key, a] of planned) {
+    const before = state.assignments.get(key);
+    if (before?.address !== a?.address || before?.pool !== a?.pool) delete state.pools;
     if (a) state.assignments.set(key, a);
     else state.assignments.delete(key);
   }
@@ -181,18 +193,38 @@ export function rerank(state: PlanState, change: { removed: Set<InstanceMembers>
   }
 }
 
-/** Swaps the replaced instances for the new ones in every index, publishes the new ones and plans their nodes again. */
+/** Node -> the entries (as JSON, sorted) that `instances` put into its node.json. */
+function entriesByNode(instances: Iterable<InstanceMembers>, state: PlanState): Map<string, string[]> {
+  const ctx = nodeContext(state);
+  const out = new Map<string, string[]>();
+  for (const p of instances) {
+    for (const n of new Set(p.instance.nodes)) {
+      const list = out.get(n) ?? [];
+      list.push(JSON.stringify(nodeEntry(p, n, ctx)));
+      out.set(n, list);
+    }
+  }
+  for (const list of out.values()) list.sort();
+  return out;
+}
+
+function sameEntries(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return (a ?? []).length === (b ?? []).length && (a ?? []).every((e, i) => e === b?.[i]);
+}
+
+/**
+ * Swaps the replaced instances for the new ones in every index, publishes the
+ * new ones, and plans again the nodes whose entries changed (a node whose
+ * entries are the same keeps its node plan: nothing else of the instances is in it).
+ */
 export function republish(state: PlanState, change: { removed: Set<InstanceMembers>; added: InstanceMembers[] }): void {
-  const nodes = new Set<string>();
+  const before = entriesByNode(change.removed, state);
   for (const p of change.removed) {
     state.instances.delete(p);
     state.standby.delete(p);
     state.published.delete(p);
     removeFromSet(state.byNodeSet, nodeSetOf(p), p);
-    for (const n of p.instance.nodes) {
-      removeFromSet(state.byNode, n, p);
-      nodes.add(n);
-    }
+    for (const n of p.instance.nodes) removeFromSet(state.byNode, n, p);
     for (const key of p.instance.virtualIPs) if (state.carrier.get(key) === p) state.carrier.delete(key);
   }
   for (const p of change.removed) if (!change.added.includes(p)) state.keys.delete(p);
@@ -201,14 +233,14 @@ export function republish(state: PlanState, change: { removed: Set<InstanceMembe
     state.standby.set(p, planStandby(p, state.index));
     addToSet(state.byNodeSet, nodeSetOf(p), p);
     addByNode(state.byNode, p);
-    for (const n of p.instance.nodes) nodes.add(n);
     for (const key of p.instance.virtualIPs) if (!state.carrier.has(key)) state.carrier.set(key, p);
   }
   const ctx = nodeContext(state);
   for (const p of change.added) state.published.set(p, planPublishedInstance(p, ctx));
-  for (const n of nodes) {
+  const after = entriesByNode(change.added, state);
+  for (const n of new Set([...before.keys(), ...after.keys()])) {
     const node = state.nodeObjects.get(n);
-    if (node) state.nodePlans.set(n, planNode(node, ctx));
+    if (node && !sameEntries(before.get(n), after.get(n))) state.nodePlans.set(n, planNode(node, ctx));
   }
 }
 

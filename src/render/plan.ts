@@ -10,7 +10,7 @@ import { planInstances, type InstanceMembers } from "./instances.js";
 import type { VirtualServer } from "./ipvs.js";
 import { compareStrings } from "./order.js";
 import { planStandby } from "./placement.js";
-import { planPoolStatuses } from "./pools.js";
+import { planPoolStatuses, type PoolPlan } from "./pools.js";
 import {
   carriers,
   instancesByNode,
@@ -57,6 +57,8 @@ export interface PlanState {
   published: Map<InstanceMembers, InstancePlan>;
   nodePlans: Map<string, NodePlan>;
   virtualIPs: Record<string, VirtualIPPlan>;
+  /** The pools' statuses, once planned (they change only with an allocation, or with what a full pass reads). */
+  pools?: PoolPlan[];
 }
 
 type VirtualIP = ClusterView["virtualIPs"][number];
@@ -172,7 +174,7 @@ export function planOf(state: PlanState, view: ClusterView): ClusterPlan {
     published: [...state.published.values()].sort((a, b) => compareStrings(a.name, b.name)),
     nodes: index.nodes.map((n: V1Node) => state.nodePlans.get(n.metadata?.name ?? "") as NodePlan),
     virtualIPs: state.virtualIPs,
-    pools: planPoolStatuses(view.pools, index.pools, state.assignments, index.reserved),
+    pools: (state.pools ??= planPoolStatuses(view.pools, index.pools, state.assignments, index.reserved)),
   };
 }
 

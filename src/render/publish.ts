@@ -133,7 +133,7 @@ function publishedInstance(planned: InstanceMembers, ctx: NodeContext): Publishe
 }
 
 /** What `node` puts into an instance: its interface, priority and unicast source. */
-function nodeEntry(planned: InstanceMembers, node: string, ctx: NodeContext): NodeInstanceEntry {
+export function nodeEntry(planned: InstanceMembers, node: string, ctx: NodeContext): NodeInstanceEntry {
   const { instance } = planned;
   const sourceIP = instance.unicast ? ctx.addresses.get(node)?.[instance.family] : undefined;
   return {

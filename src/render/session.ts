@@ -15,7 +15,9 @@ interface Seen {
   options: string;
   /** Everything but VirtualIPs, Nodes, Services and EndpointSlices, as one text. */
   rest: string;
-  nodes: string;
+  nodes: readonly V1Node[];
+  /** The view's VirtualIPs as last seen (in their order). */
+  vipList: readonly VirtualIP[];
   services: Map<string, V1Service>;
   slices: Map<string, V1EndpointSlice>;
   /** Service key -> the VirtualIPs that name it. */
@@ -82,6 +84,44 @@ function byKey<T extends { metadata?: { namespace?: string; name?: string } }>(i
   return out.size === items.length ? out : undefined;
 }
 
+/** Whether two lists of Nodes read the same to the renderer (same objects, or the same text of what it reads). */
+function sameNodes(a: readonly V1Node[], b: readonly V1Node[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && nodeText(a[i] as V1Node) !== nodeText(b[i] as V1Node)) return false;
+  return true;
+}
+
+/**
+ * The VirtualIPs that are new, gone or another object than before (key ->
+ * the new object, undefined when gone); undefined when a key is there twice.
+ * The operator's list keeps its order, so a position by position look finds
+ * the changes without a map of the whole list.
+ */
+function changedVirtualIPs(
+  before: readonly VirtualIP[],
+  now: readonly VirtualIP[],
+  planned: ReadonlyMap<string, VirtualIP>,
+): Map<string, VirtualIP | undefined> | undefined {
+  const out = new Map<string, VirtualIP | undefined>();
+  if (before.length === now.length) {
+    let aligned = true;
+    for (let i = 0; i < now.length && aligned; i++) {
+      const a = before[i] as VirtualIP;
+      const b = now[i] as VirtualIP;
+      if (a === b) continue;
+      const key = objectKey(b.metadata);
+      if (key === objectKey(a.metadata)) out.set(key, b);
+      else aligned = false;
+    }
+    if (aligned) return out;
+    out.clear();
+  }
+  const next = byKey(now);
+  if (!next) return undefined;
+  for (const k of changedKeys(planned, next)) out.set(k, next.get(k));
+  return out;
+}
+
 /** Plans views one after another, each as planCluster would, re-planning only what changed where it can. */
 export class PlanSession {
   private state: PlanState | undefined;
@@ -91,8 +131,7 @@ export class PlanSession {
 
   plan(view: ClusterView, options: RenderOptions = {}): ClusterPlan {
     try {
-      const vips = byKey(view.virtualIPs);
-      const changed = vips ? this.changes(view, options, vips) : "duplicates";
+      const changed = this.changes(view, options);
       if (typeof changed === "string") this.full(view, options, changed);
       else if (!this.incremental(view, changed)) this.full(view, options, "allocation");
       return planOf(this.state as PlanState, view);
@@ -114,37 +153,44 @@ export class PlanSession {
       if (view.now !== undefined && at >= view.now) nextClaimExpiry = Math.min(nextClaimExpiry, at);
     }
     this.state = state;
-    this.seen = {
-      options: JSON.stringify(options),
-      rest: restText(view),
-      nodes: view.nodes.map(nodeText).join("\n"),
-      services: new Map(view.services.map((s) => [objectKey(s.metadata), s])),
-      slices: new Map(view.endpointSlices.map((s) => [objectKey(s.metadata), s])),
-      vipsByService,
-      now: view.now,
-      nextClaimExpiry,
-    };
+    // A view with a VirtualIP twice (never the operator's) is planned in full every time.
+    this.seen = !byKey(view.virtualIPs)
+      ? undefined
+      : {
+          options: JSON.stringify(options),
+          rest: restText(view),
+          nodes: view.nodes,
+          vipList: view.virtualIPs,
+          services: new Map(view.services.map((s) => [objectKey(s.metadata), s])),
+          slices: new Map(view.endpointSlices.map((s) => [objectKey(s.metadata), s])),
+          vipsByService,
+          now: view.now,
+          nextClaimExpiry,
+        };
     this.last = { kind: "full", reason, changed: "all" };
   }
 
   /** The VirtualIPs to plan again (key -> the new object, undefined when gone), or why only a full pass will do. */
-  private changes(view: ClusterView, options: RenderOptions, vips: Map<string, VirtualIP>): Map<string, VirtualIP | undefined> | FullPassReason {
+  private changes(view: ClusterView, options: RenderOptions): Map<string, VirtualIP | undefined> | FullPassReason {
     const seen = this.seen;
     const state = this.state;
     if (!seen || !state) return "first";
+    const vips = changedVirtualIPs(seen.vipList, view.virtualIPs, state.vips);
+    if (!vips) return "duplicates";
     if ((view.now === undefined) !== (seen.now === undefined) || (view.now ?? 0) > seen.nextClaimExpiry) return "time";
-    if (view.nodes.map(nodeText).join("\n") !== seen.nodes) return "nodes";
+    if (!sameNodes(seen.nodes, view.nodes)) return "nodes";
     if (JSON.stringify(options) !== seen.options || restText(view) !== seen.rest) return "cluster";
     const services = byKey(view.services);
     const slices = byKey(view.endpointSlices);
     if (!services || !slices) return "duplicates";
-    const touched = new Set(changedKeys(state.vips, vips));
+    const touched = new Set(vips.keys());
     const serviceKeys = new Set(changedKeys(seen.services, services));
     for (const k of changedKeys(seen.slices, slices)) for (const s of [seen.slices.get(k), slices.get(k)]) serviceKeys.add(sliceServiceKey(s) ?? "");
     for (const s of serviceKeys) for (const k of seen.vipsByService.get(s) ?? []) touched.add(k);
     seen.services = services;
     seen.slices = slices;
-    return new Map([...touched].map((k) => [k, vips.get(k)]));
+    seen.vipList = view.virtualIPs;
+    return new Map([...touched].map((k) => [k, vips.has(k) ? vips.get(k) : state.vips.get(k)]));
   }
 
   /** Brings the state up to date for `changed`; false when it cannot be done exactly (nothing was changed then). */

@@ -353,6 +353,7 @@ async function main(): Promise<void> {
     watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, { labelSelector: CONFIG_SECRETS_SELECTOR }, (t, o) => seen.onSecret(t, o as k8s.V1Secret));
 
     // 1: create every VirtualIP, as fast as the API server takes them.
+    const atStart = await op.metrics();
     const createStart = Date.now();
     await pool(
       Array.from({ length: s.vips }, (_, i) => i),
@@ -377,6 +378,9 @@ async function main(): Promise<void> {
     // The published plan: complete when every node's config, as its agent would assemble it, carries all its VirtualIPs.
     const secretsAt = await seen.when(() => nodes.every((n) => seen.virtualIPsOf(n) === expected.get(n)));
     const convergeMs = Math.max(vipsAt, secretsAt) - lastCreate;
+    // How busy the operator was meanwhile: its CPU time against the wall time from the first create to convergence.
+    const cpu = (m: Samples): number => m.get("process_cpu_seconds_total") ?? 0;
+    const convergeCpuShare = (cpu(await op.metrics()) - cpu(atStart)) / ((Math.max(vipsAt, secretsAt) - createStart) / 1000);
     log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, published plan ${secretsAt - lastCreate} ms)`);
     // Outside the timing: assemble every node's keepalived.conf from the Secrets as stored.
     const assembled = await assembleAll(env, nodes);
@@ -432,6 +436,7 @@ async function main(): Promise<void> {
       convergeStatusMs: vipsAt - lastCreate,
       convergeSecretsMs: secretsAt - lastCreate,
       createMs: lastCreate - createStart,
+      convergeOperatorCpuShare: Math.round(convergeCpuShare * 100) / 100,
       updateToSecretsP50Ms: percentile(latencies, 50),
       updateToSecretsP99Ms: percentile(latencies, 99),
       writesPerUpdate: Math.round(writesPerUpdate * 100) / 100,

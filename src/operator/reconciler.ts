@@ -136,13 +136,15 @@ export class Reconciler {
   }
 
   /**
-   * Queues the planning pass: after `delayMs` when given (a timer), else at
-   * once (the next turn of the event loop, so events of one read are planned
-   * together) when no pass started within the debounce time, and after the
-   * debounce time otherwise, so that a burst costs one or two passes.
+   * Queues the planning pass: after `delayMs` when given (a timer); else,
+   * while a pass runs, once more right after it (everything that came
+   * meanwhile in one pass); else at once (the next turn of the event loop,
+   * so events of one read are planned together) when no pass started within
+   * the debounce time, and after the debounce time otherwise.
    */
   private schedulePlan(delayMs?: number): void {
     if (!this.leading || !this.synced) return;
+    if (delayMs === undefined && this.queue.isRunning(PLAN_KEY)) return this.queue.add(PLAN_KEY);
     const idle = this.opts.clock.now() - this.lastPassAt >= this.debounceMs;
     this.queue.addAfter(PLAN_KEY, delayMs ?? (idle ? 1 : this.debounceMs));
   }

@@ -84,6 +84,11 @@ export class KeyedQueue {
     this.delayed.set(key, { at, timer });
   }
 
+  /** Whether the key runs now (an add then runs it once more right after). */
+  isRunning(key: string): boolean {
+    return this.running.has(key);
+  }
+
   /** Whether the key waits, runs or has a delayed add. */
   has(key: string): boolean {
     return this.ready.has(key) || this.running.has(key) || this.delayed.has(key);

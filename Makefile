@@ -103,6 +103,11 @@ demo-down: ## Stop the demo and remove everything it created
 bench-operator: deps k8s-bins build ## Operator at scale: 1,000 VirtualIPs over 50 Nodes on a real control plane, up to BENCH_VIPS=10000 BENCH_NODES=500 (BENCH_NODES_PER_VIP=N: each on N Nodes); prints one JSON line
 	$(NODE) --import tsx test/bench/operator/bench.ts
 
+.PHONY: bench-plan
+bench-plan: deps ## The operator's planning in process, no control plane: one full pass phase by phase, then updates through the reconciler (BENCH_VIPS, BENCH_NODES, BENCH_NODES_PER_VIP); two JSON lines
+	$(NODE) --import tsx test/bench/plan/profile.ts
+	$(NODE) --max-old-space-size=256 --max-semi-space-size=4 --import tsx test/bench/plan/update.ts
+
 .PHONY: bench-render
 bench-render: deps ## Pure renderer at scale: planCluster on 1,000 kube-proxy and 200 ipvs VirtualIPs over 50 Nodes; median of 5 runs, one JSON line
 	$(NODE) --import tsx test/bench/render/bench.ts

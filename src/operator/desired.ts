@@ -183,7 +183,7 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
     ingress: planIngress(gathered.valid, plan, problems, cache.entries("Service")),
     pools: desiredPools,
     claimExpiresAt: claimExpiry(gathered.valid, plan, { graceMs: input.options.claimGraceMs, now }),
-    referencedServices: new Set(gathered.valid.map((v) => keyOf(v.metadata.namespace ?? "default", v.spec.serviceRef.name))),
+    referencedServices: new Set(gathered.valid.map((v) => keysOf(v).service)),
     referencedInterfaces: new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : []))),
     touched,
   };
@@ -221,6 +221,19 @@ export function planSecrets(input: {
   return desired;
 }
 
+const derivedKeys = new WeakMap<VirtualIP, { key: string; service: string }>();
+
+/** A VirtualIP's own key and its Service's, once per object. */
+function keysOf(vip: VirtualIP): { key: string; service: string } {
+  let keys = derivedKeys.get(vip);
+  if (!keys) {
+    const ns = vip.metadata.namespace ?? "default";
+    keys = { key: keyOf(ns, vip.metadata.name), service: keyOf(ns, vip.spec.serviceRef.name) };
+    derivedKeys.set(vip, keys);
+  }
+  return keys;
+}
+
 /** The load-balancer ingress of every Service a kube-proxy VirtualIP fronts: its address once planned and not left out. */
 export function planIngress(
   vips: readonly VirtualIP[],
@@ -229,11 +242,12 @@ export function planIngress(
   services: ReadonlyMap<string, RawObject>,
 ): Map<string, string[]> {
   const sources: IngressSource[] = vips.map((vip) => {
-    const key = keyOf(vip.metadata.namespace ?? "default", vip.metadata.name);
+    const { key, service } = keysOf(vip);
+    const entry = plan.virtualIPs[key];
     return {
-      service: keyOf(vip.metadata.namespace ?? "default", vip.spec.serviceRef.name),
-      address: plan.virtualIPs[key]?.address ?? "",
-      publish: vip.spec.forwarding === "kube-proxy" && plan.virtualIPs[key]?.instance !== undefined && !(problems.get(key) ?? []).some((p) => p.excluded),
+      service,
+      address: entry?.address ?? "",
+      publish: vip.spec.forwarding === "kube-proxy" && entry?.instance !== undefined && !(problems.get(key) ?? []).some((p) => p.excluded),
     };
   });
   return planServiceIngress(sources, services);

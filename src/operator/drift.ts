@@ -5,7 +5,7 @@ import { DAEMONSET_NAME, FINALIZER, nodeConfigSecretName } from "../api/index.js
 import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { daemonSetNeedsApply } from "./daemonset.js";
-import type { DesiredState } from "./desired.js";
+import type { BuiltSecret, DesiredState } from "./desired.js";
 import { isDeleting } from "./gather.js";
 import { loadBalancerVIPNeedsApply } from "./lbservices.js";
 import { configSecretNeedsApply } from "./nodesecrets.js";
@@ -25,8 +25,17 @@ export interface Namespaces {
 /** Whether the desired config Secret `name` differs from the cached one. */
 export function secretDiffers(desired: DesiredState, cache: ObjectCache, planNamespace: string, name: string): boolean {
   const d = desired.secrets.get(name);
-  return d !== undefined && configSecretNeedsApply(d.secret, cache.get("Secret", keyOf(planNamespace, name)), d.digests);
+  if (d === undefined) return false;
+  const live = cache.get("Secret", keyOf(planNamespace, name));
+  // A desired Secret found equal to this very cached object needs no second look (both are never mutated).
+  if (live !== undefined && agreed.get(d) === live) return false;
+  const differs = configSecretNeedsApply(d.secret, live, d.digests);
+  if (!differs && live !== undefined) agreed.set(d, live);
+  return differs;
 }
+
+/** Desired Secret -> the cached object it was last found equal to. */
+const agreed = new WeakMap<BuiltSecret, RawObject>();
 
 /**
  * The keys of the owned objects that differ from the desired state, data plane

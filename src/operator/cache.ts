@@ -76,6 +76,20 @@ export class ObjectCache {
   private seq = 0;
   /** Per kind, the objects by key as entries() last returned them; dropped on any change of that kind (never mutated once returned). */
   private readonly snapshots = new Map<Kind, ReadonlyMap<string, RawObject>>();
+  /** Per kind whose changes are logged (trackChanges), the keys changed since the last drainChanges. */
+  private readonly logs = new Map<Kind, Set<string>>();
+
+  /** Logs from now on the keys of `kind` that change, for drainChanges. */
+  trackChanges(kind: Kind): void {
+    if (!this.logs.has(kind)) this.logs.set(kind, new Set());
+  }
+
+  /** The keys of `kind` added, changed or removed since the last call (trackChanges first). */
+  drainChanges(kind: Kind): Set<string> {
+    const keys = this.logs.get(kind) ?? new Set<string>();
+    if (this.logs.has(kind)) this.logs.set(kind, new Set());
+    return keys;
+  }
 
   private store(kind: Kind): Map<string, Entry> {
     this.snapshots.delete(kind);
@@ -111,6 +125,7 @@ export class ObjectCache {
     }
     const current = strip(kind, obj);
     s.set(key, { obj: current, seq: ++this.seq });
+    this.logs.get(kind)?.add(key);
     return prev ? { kind, key, previous: prev.obj, current } : { kind, key, current };
   }
 
@@ -122,6 +137,7 @@ export class ObjectCache {
     if (gone) this.remember(`${kind}\u0000${key}`, { uid: gone.metadata?.uid, rv: rvNumber(gone) });
     if (!prev) return undefined;
     s.delete(key);
+    this.logs.get(kind)?.add(key);
     return { kind, key, previous: prev.obj };
   }
 
@@ -170,6 +186,7 @@ export class ObjectCache {
     for (const [key, e] of [...s]) {
       if (listed.has(key) || e.seq > since) continue;
       s.delete(key);
+      this.logs.get(kind)?.add(key);
       out.push({ kind, key, previous: e.obj });
     }
     return out;

@@ -122,6 +122,7 @@ export interface RenderInput {
 export function clusterViewOf(input: Pick<RenderInput, "cache" | "gathered" | "authSecrets" | "planNamespace" | "now">): ClusterView {
   const { cache, gathered, now } = input;
   const nodes = cache.values("Node");
+  const deleting = new Map([...gathered.deleting].flatMap((k) => [[k, cache.get("VirtualIP", k)]]).filter((e): e is [string, RawObject] => e[1] !== undefined));
   const leases = agentLeasesByNode(
     nodes.map((n) => n.metadata?.name ?? ""),
     cache.entries("Lease"),
@@ -137,8 +138,8 @@ export function clusterViewOf(input: Pick<RenderInput, "cache" | "gathered" | "a
     pools: gatherPools(cache.values("VirtualIPPool")).valid,
     namespaces: cache.values("Namespace"),
     serviceCIDRs: gatherServiceCIDRs(cache.values("ServiceCIDR")),
-    releasing: releasingAddresses(cache.entries("VirtualIP")),
-    releasingRouterIds: releasingRouterIds(cache.entries("VirtualIP")),
+    releasing: releasingAddresses(deleting),
+    releasingRouterIds: releasingRouterIds(deleting),
     agentAddresses: agentHostAddresses(leases),
     agentCapabilities: agentCapabilities(leases),
     now,

@@ -20,6 +20,7 @@ import {
 } from "../api/index.js";
 import type { AgentCapabilities, ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
+import type { ObjectCache } from "./cache.js";
 import { keyOf } from "../shared/keys.js";
 
 /** Whether the object has a deletionTimestamp. */
@@ -223,6 +224,40 @@ export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: V
     else out.invalid.set(key, res.error);
   }
   return out;
+}
+
+/**
+ * The cache's VirtualIPs gathered and kept up to date by the keys that
+ * changed (the cache logs them): a pass looks at what changed, not at every
+ * VirtualIP. The first gather looks at all of them. A VirtualIP that stays
+ * valid keeps its place in `valid` (the renderer's session compares the list position by position).
+ */
+export class VirtualIPGatherer {
+  private readonly valid = new Map<string, VirtualIP>();
+  private readonly invalid = new Map<string, string>();
+  private readonly deleting = new Set<string>();
+  private primed = false;
+
+  constructor(private readonly parser: VirtualIPParser) {}
+
+  gather(cache: ObjectCache): GatheredVirtualIPs {
+    cache.trackChanges("VirtualIP");
+    const changed = cache.drainChanges("VirtualIP");
+    const keys = this.primed ? changed : new Set([...this.valid.keys(), ...this.invalid.keys(), ...this.deleting, ...cache.entries("VirtualIP").keys()]);
+    this.primed = true;
+    for (const key of keys) this.regather(key, cache.get("VirtualIP", key));
+    return { valid: [...this.valid.values()], invalid: new Map(this.invalid), deleting: new Set(this.deleting) };
+  }
+
+  private regather(key: string, obj: RawObject | undefined): void {
+    const res = obj && !isDeleting(obj) ? this.parser.plan(key, obj) : undefined;
+    if (res?.ok) this.valid.set(key, res.value);
+    else this.valid.delete(key);
+    if (res && !res.ok) this.invalid.set(key, res.error);
+    else this.invalid.delete(key);
+    if (obj && isDeleting(obj)) this.deleting.add(key);
+    else this.deleting.delete(key);
+  }
 }
 
 /** The addresses VirtualIPs being deleted still hold (status.address, else spec.address). */

@@ -16,7 +16,7 @@ import { buildAgentDaemonSet } from "./daemonset.js";
 import { DeletionTracker } from "./deletion.js";
 import { emptyDesiredState, leftOutAsTooLarge, renderPass, type DesiredState } from "./desired.js";
 import { diffOwnedObjects, virtualIPDiffers } from "./drift.js";
-import { gatherVirtualIPs, VirtualIPParser } from "./gather.js";
+import { VirtualIPGatherer, VirtualIPParser } from "./gather.js";
 import { HeartbeatSightings } from "./heartbeats.js";
 import { StatusInputIndex, unionDirty } from "./planner.js";
 import { planLoadBalancerVIPs } from "./lbservices.js";
@@ -59,6 +59,7 @@ export class Reconciler {
   private readonly marks = new ChangeMarks();
   private desired: DesiredState = emptyDesiredState();
   private readonly parser = new VirtualIPParser();
+  private readonly gatherer = new VirtualIPGatherer(this.parser);
   /** Which VirtualIPs a render changed the status inputs of (planner.ts). */
   private readonly statusInputs = new StatusInputIndex();
   private readonly auth: AuthSecrets;
@@ -264,7 +265,7 @@ export class Reconciler {
     const { cache, config, metrics } = this.opts;
     // Cleared before anything is read: a change during the awaits below marks it again.
     this.marks.renderDirty = false;
-    const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
+    const gathered = this.gatherer.gather(cache);
     const authRefs = new Set(
       gathered.valid.flatMap((v) => (v.spec.vrrp.authSecretRef ? [keyOf(v.metadata.namespace ?? "default", v.spec.vrrp.authSecretRef.name)] : [])),
     );
@@ -297,8 +298,10 @@ export class Reconciler {
   private diffVirtualIPs(now: number): void {
     const dirty = this.marks.takeStatus();
     const ctx = this.statusContext();
-    for (const [key, obj] of this.opts.cache.entries("VirtualIP")) {
-      if (dirty !== "all" && !dirty.has(key)) continue;
+    const keys = dirty === "all" ? this.opts.cache.entries("VirtualIP").keys() : dirty;
+    for (const key of keys) {
+      const obj = this.opts.cache.get("VirtualIP", key);
+      if (!obj) continue;
       const sp = planStatus(ctx, key, obj, now);
       this.memory.note(key, sp);
       if (virtualIPDiffers(sp, obj)) this.queue.add(`virtualip/${key}`);

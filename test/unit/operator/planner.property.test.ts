@@ -12,7 +12,7 @@ import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, type Kind } from "../../../src/operator/cache.js";
 import { DeletionTracker } from "../../../src/operator/deletion.js";
 import { leftOutAsTooLarge, renderPass, type BuiltSecret, type RenderState } from "../../../src/operator/desired.js";
-import { gatherVirtualIPs, VirtualIPParser } from "../../../src/operator/gather.js";
+import { gatherVirtualIPs, VirtualIPGatherer, VirtualIPParser } from "../../../src/operator/gather.js";
 import { HeartbeatSightings } from "../../../src/operator/heartbeats.js";
 import { StatusInputIndex, unionDirty, type DirtyStatuses } from "../../../src/operator/planner.js";
 import { PlanSession } from "../../../src/render/index.js";
@@ -339,6 +339,8 @@ interface Memory {
  */
 class Session {
   private readonly parser = new VirtualIPParser();
+  /** The long-lived session gathers incrementally (the cache's change log), as the reconciler does. */
+  private readonly gatherer: VirtualIPGatherer | undefined;
   private readonly index = new StatusInputIndex();
   private secrets: ReadonlyMap<string, BuiltSecret> = new Map();
   private readonly statuses = new Map<string, unknown>();
@@ -351,10 +353,11 @@ class Session {
     private readonly session?: PlanSession,
   ) {
     this.renderer = session ? sessionRenderer(session) : renderInline;
+    this.gatherer = session ? new VirtualIPGatherer(this.parser) : undefined;
   }
 
   async plan(cache: ObjectCache, marked: DirtyStatuses): Promise<Published> {
-    const gathered = gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
+    const gathered = this.gatherer ? this.gatherer.gather(cache) : gatherVirtualIPs(cache.entries("VirtualIP"), this.parser);
     const desired = await renderPass({
       cache,
       gathered,

@@ -23,7 +23,7 @@ import {
   virtualIPPlan,
 } from "./publish.js";
 import { addClaimant, addToSet, allocationInput, nodeContext, removeClaimant, removeFromSet, routerIdKey, type PlanState } from "./plan.js";
-import { poolHasRouterId } from "./pools.js";
+import { countAssignment, poolHasRouterId } from "./pools.js";
 import { addressKey } from "./reserved.js";
 import type { Problem } from "./types.js";
 import type { ViewIndex } from "./view.js";
@@ -104,8 +104,8 @@ export function reallocate(state: PlanState, index: ViewIndex, changed: Readonly
     planned.set(key, after);
   }
   for (const [key, a] of planned) {
-    const before = state.assignments.get(key);
-    if (before?.address !== a?.address || before?.pool !== a?.pool) delete state.pools;
+    countAssignment(state.inUse, state.assignments.get(key), -1);
+    countAssignment(state.inUse, a, 1);
     if (a) state.assignments.set(key, a);
     else state.assignments.delete(key);
   }

@@ -10,7 +10,7 @@ import { planInstances, type InstanceMembers } from "./instances.js";
 import type { VirtualServer } from "./ipvs.js";
 import { compareStrings } from "./order.js";
 import { planStandby } from "./placement.js";
-import { planPoolStatuses, type PoolPlan } from "./pools.js";
+import { addressesInUse, planPoolStatuses, type AddressesInUse } from "./pools.js";
 import {
   carriers,
   instancesByNode,
@@ -57,8 +57,8 @@ export interface PlanState {
   published: Map<InstanceMembers, InstancePlan>;
   nodePlans: Map<string, NodePlan>;
   virtualIPs: Record<string, VirtualIPPlan>;
-  /** The pools' statuses, once planned (they change only with an allocation, or with what a full pass reads). */
-  pools?: PoolPlan[];
+  /** The addresses each pool hands out (pool statuses count them). */
+  inUse: AddressesInUse;
 }
 
 type VirtualIP = ClusterView["virtualIPs"][number];
@@ -135,6 +135,7 @@ export function fullPlanState(view: ClusterView, options: RenderOptions = {}): P
     vips: new Map(index.virtualIPs.map((v) => [objectKey(v.metadata), v])),
     assignments,
     allocation,
+    inUse: addressesInUse(assignments),
     candidates: new Map(candidateList.map((c) => [c.key, c])),
     nodeSides,
     claimants: { byAddress: new Map(), byRouterId: new Map() },
@@ -174,7 +175,7 @@ export function planOf(state: PlanState, view: ClusterView): ClusterPlan {
     published: [...state.published.values()].sort((a, b) => compareStrings(a.name, b.name)),
     nodes: index.nodes.map((n: V1Node) => state.nodePlans.get(n.metadata?.name ?? "") as NodePlan),
     virtualIPs: state.virtualIPs,
-    pools: (state.pools ??= planPoolStatuses(view.pools, index.pools, state.assignments, index.reserved)),
+    pools: planPoolStatuses(view.pools, index.pools, state.inUse, index.reserved),
   };
 }
 

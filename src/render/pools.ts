@@ -167,20 +167,28 @@ export interface PoolPlan {
   ready: { status: "True" | "False"; reason: string; message: string };
 }
 
+/** Pool name -> address -> how many VirtualIPs were assigned it (the distinct addresses a pool hands out are the keys). */
+export type AddressesInUse = Map<string, Map<string, number>>;
+
+/** Counts one assignment in (`by` 1) or out (`by` -1) of `inUse`. */
+export function countAssignment(inUse: AddressesInUse, a: AddressAssignment | undefined, by: 1 | -1): void {
+  if (a?.pool === undefined || a.address === undefined) return;
+  const pool = inUse.get(a.pool) ?? new Map<string, number>();
+  const n = (pool.get(a.address) ?? 0) + by;
+  if (n > 0) pool.set(a.address, n);
+  else pool.delete(a.address);
+  inUse.set(a.pool, pool);
+}
+
+/** The addresses each pool hands out, from every assignment. */
+export function addressesInUse(assignments: ReadonlyMap<string, AddressAssignment>): AddressesInUse {
+  const inUse: AddressesInUse = new Map();
+  for (const a of assignments.values()) countAssignment(inUse, a, 1);
+  return inUse;
+}
+
 /** Counts what each pool hands out, and says why unused pools are not used. */
-export function planPoolStatuses(
-  pools: readonly VirtualIPPool[],
-  index: PoolIndex,
-  assignments: ReadonlyMap<string, AddressAssignment>,
-  reserved: Reserved,
-): PoolPlan[] {
-  const inUse = new Map<string, Set<string>>();
-  for (const a of assignments.values()) {
-    if (a.pool === undefined || a.address === undefined) continue;
-    const set = inUse.get(a.pool) ?? new Set<string>();
-    set.add(a.address);
-    inUse.set(a.pool, set);
-  }
+export function planPoolStatuses(pools: readonly VirtualIPPool[], index: PoolIndex, inUse: AddressesInUse, reserved: Reserved): PoolPlan[] {
   const out: PoolPlan[] = [];
   for (const name of [...new Set(pools.map((p) => p.metadata.name))].sort(compareStrings)) {
     const bad = index.problems.get(name);

@@ -113,9 +113,9 @@ export class DeletionTracker {
   /** `elapsed`: a clock that never steps (Clock.elapsed); with it the deletion timeout runs on it, not on the wall clock. */
   constructor(private readonly elapsed?: () => number) {}
 
-  /** Notes the taking-part nodes of every planned VirtualIP (key -> nodes). */
-  noteParticipants(plan: Readonly<Record<string, { nodes: readonly string[] }>>): void {
-    for (const key in plan) {
+  /** Notes the taking-part nodes of every planned VirtualIP (key -> nodes), or of those in `only` (the others are as last noted). */
+  noteParticipants(plan: Readonly<Record<string, { nodes: readonly string[] }>>, only: Iterable<string> | "all" = "all"): void {
+    for (const key of only === "all" ? Object.keys(plan) : only) {
       const nodes = plan[key]?.nodes ?? [];
       if (nodes.length > 0) this.nodes.set(key, nodes);
     }

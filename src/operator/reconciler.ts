@@ -284,7 +284,7 @@ export class Reconciler {
       startTimer: () => metrics.renderDuration.startTimer(),
     });
     this.desired = { ...rendered, loadBalancers: this.desired.loadBalancers };
-    if (rendered.render) this.deletions.noteParticipants(rendered.render.plan.virtualIPs);
+    if (rendered.render) this.deletions.noteParticipants(rendered.render.plan.virtualIPs, rendered.touched);
     // Only the VirtualIPs this render decided something new for (and those being deleted) have their statuses planned again (ADR 0020).
     this.marks.statusDirty = rendered.render
       ? unionDirty(

@@ -416,6 +416,7 @@ async function main(): Promise<void> {
       sampleSum(beforeUpdates, "keepalived_vip_operator_render_duration_seconds_count");
     const writesPerUpdate = (writesOf(afterUpdates) - writesOf(beforeUpdates)) / Math.max(1, latencies.length);
     log(`update -> published plan: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} updates`);
+    log(`update latencies, sorted (ms): ${latencies.join(" ")}`);
 
     // 3: idle: no writes at all (leader Lease renewals are counted apart).
     await new Promise((r) => setTimeout(r, 5000));
@@ -438,6 +439,7 @@ async function main(): Promise<void> {
       createMs: lastCreate - createStart,
       convergeOperatorCpuShare: Math.round(convergeCpuShare * 100) / 100,
       updateToSecretsP50Ms: percentile(latencies, 50),
+      updateToSecretsP90Ms: percentile(latencies, 90),
       updateToSecretsP99Ms: percentile(latencies, 99),
       writesPerUpdate: Math.round(writesPerUpdate * 100) / 100,
       updates: latencies.length,

@@ -79,6 +79,33 @@ export class ObjectCache {
   /** Per kind whose changes are logged (trackChanges), the keys changed since the last drainChanges. */
   private readonly logs = new Map<Kind, Set<string>>();
 
+  /** Per kind and label, the keys of the objects that carry the label (indexLabel). */
+  private readonly labelled = new Map<Kind, Map<string, Set<string>>>();
+
+  /** Keeps from now on the keys of the objects of `kind` that carry `label` (any value), for withLabel. */
+  indexLabel(kind: Kind, label: string): void {
+    const byLabel = this.labelled.get(kind) ?? new Map<string, Set<string>>();
+    this.labelled.set(kind, byLabel);
+    if (byLabel.has(label)) return;
+    byLabel.set(label, new Set());
+    for (const [key, e] of this.stores.get(kind) ?? []) this.noteLabels(kind, key, e.obj);
+  }
+
+  /** The objects of `kind` that carry `label` (indexLabel first), by key. */
+  *withLabel(kind: Kind, label: string): IterableIterator<[string, RawObject]> {
+    for (const key of this.labelled.get(kind)?.get(label) ?? []) {
+      const obj = this.get(kind, key);
+      if (obj) yield [key, obj];
+    }
+  }
+
+  private noteLabels(kind: Kind, key: string, obj: RawObject | undefined): void {
+    for (const [label, keys] of this.labelled.get(kind) ?? []) {
+      if (obj?.metadata?.labels?.[label] !== undefined) keys.add(key);
+      else keys.delete(key);
+    }
+  }
+
   /** Logs from now on the keys of `kind` that change, for drainChanges. */
   trackChanges(kind: Kind): void {
     if (!this.logs.has(kind)) this.logs.set(kind, new Set());
@@ -126,6 +153,7 @@ export class ObjectCache {
     const current = strip(kind, obj);
     s.set(key, { obj: current, seq: ++this.seq });
     this.logs.get(kind)?.add(key);
+    this.noteLabels(kind, key, current);
     return prev ? { kind, key, previous: prev.obj, current } : { kind, key, current };
   }
 
@@ -138,6 +166,7 @@ export class ObjectCache {
     if (!prev) return undefined;
     s.delete(key);
     this.logs.get(kind)?.add(key);
+    this.noteLabels(kind, key, undefined);
     return { kind, key, previous: prev.obj };
   }
 
@@ -187,6 +216,7 @@ export class ObjectCache {
       if (listed.has(key) || e.seq > since) continue;
       s.delete(key);
       this.logs.get(kind)?.add(key);
+      this.noteLabels(kind, key, undefined);
       out.push({ kind, key, previous: e.obj });
     }
     return out;

@@ -242,14 +242,14 @@ export function planIngress(
   problems: ReadonlyMap<string, Problem[]>,
   services: ReadonlyMap<string, RawObject>,
 ): Map<string, string[]> {
-  const sources: IngressSource[] = vips.map((vip) => {
-    const { key, service } = keysOf(vip);
-    const entry = plan.virtualIPs[key];
-    return {
-      service,
-      address: entry?.address ?? "",
-      publish: vip.spec.forwarding === "kube-proxy" && entry?.instance !== undefined && !(problems.get(key) ?? []).some((p) => p.excluded),
-    };
-  });
-  return planServiceIngress(sources, services);
+  function* sources(): Generator<IngressSource> {
+    for (const vip of vips) {
+      if (vip.spec.forwarding !== "kube-proxy") continue;
+      const { key, service } = keysOf(vip);
+      const entry = plan.virtualIPs[key];
+      if (entry?.instance === undefined || (problems.get(key) ?? []).some((p) => p.excluded)) continue;
+      yield { service, address: entry.address ?? "", publish: true };
+    }
+  }
+  return planServiceIngress(sources(), services);
 }

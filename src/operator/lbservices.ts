@@ -124,9 +124,15 @@ function buildVIP(svc: RawObject, family: "IPv4" | "IPv6", spec: Record<string, 
  * never touched; a VirtualIP it made is removed when its Service is gone, no
  * longer served, or no longer asks for its family.
  */
+/** The VirtualIPs by key, and those that carry the Service label (the only ones that can be a Service's). */
+export interface VirtualIPLookup {
+  get(key: string): RawObject | undefined;
+  labelled(): Iterable<[string, RawObject]>;
+}
+
 export function planLoadBalancerVIPs(
   services: ReadonlyMap<string, RawObject>,
-  vips: ReadonlyMap<string, RawObject>,
+  vips: ReadonlyMap<string, RawObject> | VirtualIPLookup,
   opts: { defaultClass: boolean },
 ): LoadBalancerPlan {
   const apply = new Map<string, DesiredLoadBalancerVIP>();
@@ -142,7 +148,7 @@ export function planLoadBalancerVIPs(
     }
   }
   const remove = new Map<string, string>();
-  for (const [key, vip] of vips) {
+  for (const [key, vip] of "labelled" in vips ? vips.labelled() : vips) {
     if (vip.metadata?.labels?.[LABEL_LB_SERVICE] === undefined || !ownedBy(vip, undefined) || apply.has(key)) continue;
     if (vip.metadata?.deletionTimestamp) continue;
     remove.set(key, vip.metadata?.uid ?? "");

@@ -3,7 +3,7 @@
 // desired.ts, vipstatus.ts) 3 diff (drift.ts) and queues one key per object
 // that differs; 4 apply (apply.ts, apply-virtualip.ts) writes that object
 // through the ClusterWriter port if it still differs; 5 report (gauges, timers).
-import { AGENT_LEASE_PREFIX } from "../api/index.js";
+import { AGENT_LEASE_PREFIX, LABEL_LB_SERVICE } from "../api/index.js";
 import { describeError } from "../kube/client.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
@@ -79,6 +79,7 @@ export class Reconciler {
   constructor(private readonly opts: ReconcilerOptions) {
     const { config, clock, logger } = opts;
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    opts.cache.indexLabel("VirtualIP", LABEL_LB_SERVICE);
     this.session = opts.render ? undefined : new PlanSession();
     this.render = opts.render ?? sessionRenderer(this.session);
     const elapsed = clock.elapsed ? (): number => (clock.elapsed as () => number)() : undefined;
@@ -251,7 +252,8 @@ export class Reconciler {
     // 1-2: gather and plan the whole cluster, when something it reads changed.
     if (this.marks.renderDirty || claimDue || authDue) await this.gatherAndRender();
     // 2: the VirtualIPs of LoadBalancer Services follow the Services on every pass.
-    this.desired.loadBalancers = planLoadBalancerVIPs(cache.entries("Service"), cache.entries("VirtualIP"), { defaultClass: config.loadBalancerDefaultClass });
+    const vips = { get: (key: string) => cache.get("VirtualIP", key), labelled: () => cache.withLabel("VirtualIP", LABEL_LB_SERVICE) };
+    this.desired.loadBalancers = planLoadBalancerVIPs(cache.entries("Service"), vips, { defaultClass: config.loadBalancerDefaultClass });
     // 3: diff, the data plane first: node configs and Service ingress are queued before statuses.
     for (const key of diffOwnedObjects(this.desired, cache, config, this.applyContext.daemonSet)) this.queue.add(key);
     this.diffVirtualIPs(now);

@@ -39,7 +39,7 @@ export function liveIngressIPs(svc: RawObject | undefined): string[] {
  * ingress this operator owns (empty list: release it). VirtualIPs naming the
  * same Service are merged.
  */
-export function planServiceIngress(sources: readonly IngressSource[], services: ReadonlyMap<string, RawObject>): Map<string, string[]> {
+export function planServiceIngress(sources: Iterable<IngressSource>, services: ReadonlyMap<string, RawObject>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [key, svc] of services) if (ownsIngress(svc)) out.set(key, []);
   for (const s of sources) {

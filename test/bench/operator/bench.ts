@@ -460,6 +460,10 @@ async function main(): Promise<void> {
       updatePassMs: meanMs(afterUpdates, "plan", beforeUpdates),
       updateSecretApplyMs: meanMs(afterUpdates, "secret", beforeUpdates),
       updateStatusApplyMs: meanMs(afterUpdates, "virtualip", beforeUpdates),
+      // Garbage collection in the operator during the updates: pauses in all, and how many were major (mark-compact).
+      updateGcMs: Math.round((sampleSum(afterUpdates, "nodejs_gc_duration_seconds_sum") - sampleSum(beforeUpdates, "nodejs_gc_duration_seconds_sum")) * 1000),
+      updateMajorGcs:
+        (afterUpdates.get('nodejs_gc_duration_seconds_count{kind="major"}') ?? 0) - (beforeUpdates.get('nodejs_gc_duration_seconds_count{kind="major"}') ?? 0),
       meanVirtualIPApplyMs: meanMs(after, "virtualip"),
       configBytesPerNode: Buffer.byteLength(after2.get(lastNodes[0] ?? nodes[0] ?? "")?.config ?? "", "utf8"),
       publishedBytes: [...seen.bytes.values()].reduce((a, b) => a + b, 0),

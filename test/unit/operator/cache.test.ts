@@ -77,4 +77,42 @@ void describe("ObjectCache", () => {
     );
     assert.deepEqual([...c.entries("VirtualIP").keys()].sort(), ["default/kept", "default/new"]);
   });
+
+  void test("entries is one snapshot until its kind changes; drainChanges gives the keys changed since the last drain", () => {
+    const c = new ObjectCache();
+    c.put("VirtualIP", obj("a", "1"));
+    c.trackChanges("VirtualIP");
+    const first = c.entries("VirtualIP");
+    assert.equal(c.entries("VirtualIP"), first, "the same snapshot while nothing changed");
+    c.put("Lease", obj("l", "1"));
+    assert.equal(c.entries("VirtualIP"), first, "another kind changing keeps it");
+    c.put("VirtualIP", obj("b", "2"));
+    c.put("VirtualIP", obj("a", "3"));
+    assert.notEqual(c.entries("VirtualIP"), first);
+    assert.deepEqual([...first.keys()], ["default/a"], "a snapshot handed out never changes");
+    c.remove("VirtualIP", "default/b");
+    c.put("VirtualIP", obj("a", "3"));
+    assert.deepEqual([...c.drainChanges("VirtualIP")].sort(), ["default/a", "default/b"], "changed and removed, once each; an unchanged put is no change");
+    assert.deepEqual([...c.drainChanges("VirtualIP")], []);
+    c.sweep("VirtualIP", new Set(), c.currentSeq);
+    assert.deepEqual([...c.drainChanges("VirtualIP")], ["default/a"], "a sweep is a change");
+  });
+
+  void test("withLabel lists the objects carrying a label, as they come and go and change", () => {
+    const c = new ObjectCache();
+    const labelled = (name: string, rv: string, value?: string): RawObject => {
+      const o = obj(name, rv);
+      return { ...o, metadata: { ...o.metadata, ...(value !== undefined ? { labels: { team: value } } : {}) } };
+    };
+    c.put("VirtualIP", labelled("before", "1", "x"));
+    c.indexLabel("VirtualIP", "team");
+    c.put("VirtualIP", labelled("with", "2", ""));
+    c.put("VirtualIP", labelled("without", "3"));
+    const keys = (): string[] => [...c.withLabel("VirtualIP", "team")].map(([k]) => k).sort();
+    assert.deepEqual(keys(), ["default/before", "default/with"], "objects already there are indexed; an empty value counts");
+    c.put("VirtualIP", labelled("with", "4"));
+    c.put("VirtualIP", labelled("without", "5", "y"));
+    c.remove("VirtualIP", "default/before");
+    assert.deepEqual(keys(), ["default/without"]);
+  });
 });

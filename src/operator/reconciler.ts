@@ -285,7 +285,10 @@ export class Reconciler {
       now: this.opts.clock.now(),
       startTimer: () => metrics.renderDuration.startTimer(),
     });
+    const previous = this.desired.render;
     this.desired = { ...rendered, loadBalancers: this.desired.loadBalancers };
+    // Nothing reads the previous render's plan entries any more (every reader asks for desired anew): the session may reuse them.
+    if (previous && previous.plan.virtualIPs !== rendered.render?.plan.virtualIPs) this.session?.release(previous.plan);
     if (rendered.render) this.deletions.noteParticipants(rendered.render.plan.virtualIPs, rendered.touched);
     // Only the VirtualIPs this render decided something new for (and those being deleted) have their statuses planned again (ADR 0020).
     this.marks.statusDirty = rendered.render

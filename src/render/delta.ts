@@ -25,7 +25,7 @@ import {
 import { addClaimant, addToSet, allocationInput, nodeContext, removeClaimant, removeFromSet, routerIdKey, type PlanState } from "./plan.js";
 import { countAssignment, poolHasRouterId } from "./pools.js";
 import { addressKey } from "./reserved.js";
-import type { Problem } from "./types.js";
+import type { Problem, VirtualIPPlan } from "./types.js";
 import type { ViewIndex } from "./view.js";
 
 function addressKeyOf(address: string | undefined): string | undefined {
@@ -244,13 +244,12 @@ export function republish(state: PlanState, change: { removed: Set<InstanceMembe
   }
 }
 
-/** The plan entries of the VirtualIPs in `keys` again (a new record: earlier plans keep theirs). */
-export function replanEntries(state: PlanState, keys: Iterable<string>): void {
-  const virtualIPs = { ...state.virtualIPs };
+/** The plan entries of the VirtualIPs in `keys`, planned again (undefined: the VirtualIP is gone). */
+export function replanEntries(state: PlanState, keys: Iterable<string>): Map<string, VirtualIPPlan | undefined> {
+  const out = new Map<string, VirtualIPPlan | undefined>();
   for (const key of keys) {
     const vip = state.vips.get(key);
-    if (vip) virtualIPs[key] = virtualIPPlan(vip, state.carrier, state.candidates.get(key), state.index);
-    else delete virtualIPs[key];
+    out.set(key, vip ? virtualIPPlan(vip, state.carrier, state.candidates.get(key), state.index) : undefined);
   }
-  state.virtualIPs = virtualIPs;
+  return out;
 }

@@ -6,7 +6,7 @@ import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node
 import type { VirtualIP } from "../api/index.js";
 import { reallocate, recandidate, regroup, replanEntries, republish, rerank } from "./delta.js";
 import { fullPlanState, planOf, type PlanState } from "./plan.js";
-import type { ClusterPlan, ClusterView, RenderOptions } from "./types.js";
+import type { ClusterPlan, ClusterView, RenderOptions, VirtualIPPlan } from "./types.js";
 import { indexServices } from "./view.js";
 import { objectKey } from "../shared/keys.js";
 
@@ -122,12 +122,75 @@ function changedVirtualIPs(
   return out;
 }
 
+type Entries = Record<string, VirtualIPPlan>;
+
+/**
+ * The records of plan entries (a plan's virtualIPs): a new one for every
+ * call, since an earlier plan may still be read, but made from a record
+ * released by its reader when there is one (only the keys it missed are
+ * written) rather than copied whole: at 10,000 VirtualIPs a copy per pass is
+ * most of what a pass leaves for the garbage collector.
+ */
+class EntryRecords {
+  /** Records no longer current, with the keys they lag behind in; oldest first, a few at most. */
+  private readonly lagging = new Map<Entries, Set<string>>();
+  private readonly released = new Set<Entries>();
+
+  release(record: Entries): void {
+    if (this.lagging.has(record)) this.released.add(record);
+  }
+
+  clear(): void {
+    this.lagging.clear();
+    this.released.clear();
+  }
+
+  /** The record after `current` with `changes`; `current` itself is left as it is. */
+  next(current: Entries, changes: ReadonlyMap<string, VirtualIPPlan | undefined>): Entries {
+    const reused = this.released.values().next().value;
+    let next: Entries;
+    if (reused) {
+      next = reused;
+      for (const key of this.lagging.get(reused) ?? []) {
+        const entry = current[key];
+        if (entry) next[key] = entry;
+        else delete next[key];
+      }
+      this.released.delete(reused);
+      this.lagging.delete(reused);
+    } else next = { ...current };
+    for (const [key, entry] of changes) {
+      if (entry) next[key] = entry;
+      else delete next[key];
+    }
+    for (const behind of this.lagging.values()) for (const key of changes.keys()) behind.add(key);
+    this.lagging.set(current, new Set(changes.keys()));
+    // Records not released soon are left to their readers (and the collector).
+    while (this.lagging.size > 4) {
+      const oldest = this.lagging.keys().next().value as Entries;
+      this.lagging.delete(oldest);
+      this.released.delete(oldest);
+    }
+    return next;
+  }
+}
+
 /** Plans views one after another, each as planCluster would, re-planning only what changed where it can. */
 export class PlanSession {
   private state: PlanState | undefined;
   private seen: Seen | undefined;
   /** How the last call was planned. */
   last: SessionPass = { kind: "full", reason: "first", changed: "all" };
+  private readonly records = new EntryRecords();
+
+  /**
+   * Tells the session that nobody reads a plan it returned any more: its
+   * record of plan entries may be reused (brought up to date) by a later call
+   * instead of copied. Optional; a plan never released is never written to.
+   */
+  release(plan: Pick<ClusterPlan, "virtualIPs">): void {
+    this.records.release(plan.virtualIPs);
+  }
 
   plan(view: ClusterView, options: RenderOptions = {}): ClusterPlan {
     try {
@@ -145,6 +208,7 @@ export class PlanSession {
 
   private full(view: ClusterView, options: RenderOptions, reason: FullPassReason): void {
     const state = fullPlanState(view, options);
+    this.records.clear();
     const vipsByService = new Map<string, Set<string>>();
     let nextClaimExpiry = Infinity;
     for (const [key, vip] of state.vips) {
@@ -214,7 +278,7 @@ export class PlanSession {
     const change = regroup(state, index, closed);
     rerank(state, change);
     republish(state, change);
-    replanEntries(state, closed);
+    state.virtualIPs = this.records.next(state.virtualIPs, replanEntries(state, closed));
     this.last = { kind: "incremental", changed: closed };
     return true;
   }

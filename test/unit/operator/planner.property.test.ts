@@ -372,6 +372,8 @@ class Session {
     });
     this.secrets = desired.secrets;
     const render = desired.render as RenderState;
+    // As the reconciler does: the previous render's plan is read no more.
+    if (this.render && this.render.plan.virtualIPs !== render.plan.virtualIPs) this.session?.release(this.render.plan);
     this.render = render;
     this.memory.deletions.noteParticipants(render.plan.virtualIPs);
     const dirty = unionDirty(marked, this.index.changed(render, gathered.deleting, desired.touched === "all" ? undefined : desired.touched));

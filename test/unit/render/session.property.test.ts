@@ -113,10 +113,18 @@ void describe("PlanSession", () => {
       const seed = (base + r * 7919) >>> 0;
       const world = new World(prng(seed));
       const session = new PlanSession();
+      /** A plan kept (never released) and its entries as returned: the session must never write to it. */
+      let held: { plan: ReturnType<typeof planCluster>; text: string } | undefined;
+      let previous: ReturnType<typeof planCluster> | undefined;
       for (let step = 0; step < 20; step++) {
         for (let k = 1 + world.int(2); k > 0; k--) world.step();
         const v = world.view();
         const got = session.plan(v);
+        // As the operator does: the plan before this one is read no more (but one now and then is kept).
+        if (previous && previous !== held?.plan) session.release(previous);
+        previous = got;
+        if (!held || world.chance(0.1)) held = { plan: got, text: JSON.stringify(got.virtualIPs) };
+        assert.equal(JSON.stringify(held.plan.virtualIPs), held.text, `seed ${seed}, step ${step}: a plan not released was written to`);
         const want = planCluster(v);
         counts.steps++;
         if (session.last.kind === "incremental") counts.incremental++;

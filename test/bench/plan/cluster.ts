@@ -17,6 +17,18 @@ export interface ClusterShape {
 
 export const BENCH_NS = "bench";
 
+/** The shape the benchmarks read from the environment: BENCH_VIPS, BENCH_NODES, BENCH_NODES_PER_VIP (unset: every Node). */
+export function shapeFromEnv(env: NodeJS.ProcessEnv = process.env, defaults = { vips: 4000, nodes: 200 }): ClusterShape {
+  const num = (name: string, def: number): number => Number(env[name] ?? def);
+  return {
+    vips: num("BENCH_VIPS", defaults.vips),
+    nodes: num("BENCH_NODES", defaults.nodes),
+    services: 100,
+    routerIds: 250,
+    ...(env.BENCH_NODES_PER_VIP ? { nodesPerVip: num("BENCH_NODES_PER_VIP", 5) } : {}),
+  };
+}
+
 export const nodeName = (i: number): string => `node-${String(i).padStart(3, "0")}`;
 export const vipAddress = (i: number): string => `2001:db8:100::${(i + 1).toString(16)}`;
 

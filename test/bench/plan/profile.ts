@@ -10,16 +10,10 @@ import { renderInline } from "../../../src/operator/render-worker.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests } from "../../../src/operator/nodesecrets.js";
 import { planVirtualIPStatus } from "../../../src/operator/status.js";
 import { indexView, planAddresses, planCandidates, planConflicts, planInstances } from "../../../src/render/index.js";
-import { clusterObjects, type ClusterShape } from "./cluster.js";
+import { clusterObjects, shapeFromEnv, type ClusterShape } from "./cluster.js";
 
 const num = (name: string, def: number): number => Number(process.env[name] ?? def);
-const shape: ClusterShape = {
-  vips: num("BENCH_VIPS", 4000),
-  nodes: num("BENCH_NODES", 200),
-  services: 100,
-  routerIds: 250,
-  ...(process.env.BENCH_NODES_PER_VIP ? { nodesPerVip: num("BENCH_NODES_PER_VIP", 5) } : {}),
-};
+const shape: ClusterShape = shapeFromEnv();
 const cache = new ObjectCache();
 for (const [kind, objs] of Object.entries(clusterObjects(shape))) for (const o of objs) cache.put(kind as never, o);
 const parser = new VirtualIPParser();

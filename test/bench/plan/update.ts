@@ -8,17 +8,11 @@
 // BENCH_UPDATES; one JSON line. Pure CPU, no I/O but stdout.
 import { performance } from "node:perf_hooks";
 import type { V1Secret } from "@kubernetes/client-node";
-import { clusterObjects, vipObject, type ClusterShape } from "./cluster.js";
+import { clusterObjects, shapeFromEnv, vipObject, type ClusterShape } from "./cluster.js";
 import { startReconciler } from "../../unit/operator/reconciler-fixture.js";
 
 const num = (name: string, def: number): number => Number(process.env[name] ?? def);
-const shape: ClusterShape = {
-  vips: num("BENCH_VIPS", 4000),
-  nodes: num("BENCH_NODES", 200),
-  services: 100,
-  routerIds: 250,
-  ...(process.env.BENCH_NODES_PER_VIP ? { nodesPerVip: num("BENCH_NODES_PER_VIP", 5) } : {}),
-};
+const shape: ClusterShape = shapeFromEnv();
 const h = startReconciler();
 const written: { at: number; text: string }[] = [];
 const applySecret = h.writer.applySecret.bind(h.writer);

@@ -20,21 +20,10 @@ import { renderInline, sessionRenderer, type Renderer } from "../../../src/opera
 import { planStatus, type StatusContext } from "../../../src/operator/vipstatus.js";
 import type { ClusterPlan } from "../../../src/render/index.js";
 import { testPoolObject } from "../../support/pools.js";
+import { prng } from "../../support/prng.js";
 
 const PLAN_NS = "kv-system";
 const NOW = Date.parse("2026-03-01T12:00:00Z");
-
-/** mulberry32: a small seeded PRNG, the same sequence for the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random choices over one PRNG. */
 class Dice {

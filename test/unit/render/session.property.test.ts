@@ -10,17 +10,7 @@ import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node
 import type { VirtualIP } from "../../../src/api/index.js";
 import { planCluster, PlanSession, type ClusterView } from "../../../src/render/index.js";
 import { node, service, slice, view, vip } from "./factory.js";
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../../support/prng.js";
 
 const NODES = ["node-a", "node-b", "node-c", "node-d", "node-e"];
 const ADDRESSES = ["192.0.2.100", "192.0.2.101", "192.0.2.102", "192.0.2.103", "2001:db8::100", "2001:db8::101"];

@@ -2,7 +2,7 @@
 // (counts and the Ready condition), whether the live one differs, and when a
 // claim of an unusable VirtualIP runs out (to plan again then). Pure.
 import type { VirtualIP } from "../api/index.js";
-import type { ClusterPlan, PoolPlan } from "../render/index.js";
+import { claimExpiresAt, type ClusterPlan, type PoolPlan } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
 /** The status the operator applies on a pool, without lastTransitionTime (set against the live one). */
@@ -60,12 +60,11 @@ export function poolStatusNeedsApply(desired: DesiredPoolStatus, live: RawObject
 export function claimExpiry(vips: readonly VirtualIP[], plan: ClusterPlan, opts: { graceMs: number; now: number }): number | undefined {
   let at: number | undefined;
   for (const vip of vips) {
-    if (vip.status?.claim?.unusableSince === undefined) continue;
+    const expires = claimExpiresAt(vip, opts.graceMs);
+    if (expires === undefined) continue;
     const key = `${vip.metadata.namespace || "default"}/${vip.metadata.name}`;
     if (plan.virtualIPs[key]?.claimed || plan.virtualIPs[key]?.claimVoid) continue;
-    const since = Date.parse(vip.status.claim.unusableSince);
-    if (Number.isNaN(since)) continue;
-    const t = since + opts.graceMs + 1;
+    const t = expires + 1;
     if (t > opts.now && (at === undefined || t < at)) at = t;
   }
   return at;

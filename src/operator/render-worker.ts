@@ -8,24 +8,23 @@ import type { RenderRequest } from "./render-thread.js";
 /** Plans a cluster view; the same contract as planCluster, asynchronously. */
 export type Renderer = (view: ClusterView, options?: RenderOptions) => Promise<ClusterPlan>;
 
-/** planCluster on the calling thread. */
-export const renderInline: Renderer = (view, options) => {
-  try {
-    return Promise.resolve(planCluster(view, options));
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-};
-
-/** A long-lived {@link PlanSession} on the calling thread: each view re-plans only what changed since the last (ADR 0021). */
-export function sessionRenderer(session: PlanSession = new PlanSession()): Renderer {
+/** A synchronous planner as a {@link Renderer} on the calling thread (a throw becomes a rejection). */
+function onThisThread(plan: (view: ClusterView, options?: RenderOptions) => ClusterPlan): Renderer {
   return (view, options) => {
     try {
-      return Promise.resolve(session.plan(view, options));
+      return Promise.resolve(plan(view, options));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   };
+}
+
+/** planCluster on the calling thread. */
+export const renderInline: Renderer = onThisThread(planCluster);
+
+/** A long-lived {@link PlanSession} on the calling thread: each view re-plans only what changed since the last (ADR 0021). */
+export function sessionRenderer(session: PlanSession = new PlanSession()): Renderer {
+  return onThisThread((view, options) => session.plan(view, options));
 }
 
 type Reply = { id: number; plan: ClusterPlan } | { id: number; error: string };

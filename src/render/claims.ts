@@ -21,10 +21,15 @@ export interface ClaimRank {
  * has not been rendered (`unusableSince`), and clears that once it is again.
  */
 export function claimExpired(vip: VirtualIP, now: number | undefined, graceMs: number): boolean {
+  const at = claimExpiresAt(vip, graceMs);
+  return now !== undefined && at !== undefined && at < now;
+}
+
+/** The last moment (epoch ms) an unusable VirtualIP's claim holds: `unusableSince` plus the grace period; undefined while it is usable. */
+export function claimExpiresAt(vip: VirtualIP, graceMs: number): number | undefined {
   const since = vip.status?.claim?.unusableSince;
-  if (now === undefined || since === undefined) return false;
-  const t = Date.parse(since);
-  return !Number.isNaN(t) && t + graceMs < now;
+  const t = since !== undefined ? Date.parse(since) : NaN;
+  return Number.isNaN(t) ? undefined : t + graceMs;
 }
 
 /** The rank of a VirtualIP's claim on `address` and `virtualRouterId`. */

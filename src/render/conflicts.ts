@@ -91,8 +91,8 @@ function conflictProblems(loser: Candidate, winner: Candidate, reason: ConflictR
   ];
 }
 
-/** Family and router id of a candidate: only candidates alike in both can clash. */
-function routerIdKey(c: Candidate): string {
+/** Family and router id of a candidate: only candidates alike in both can clash or share an instance. */
+export function routerIdKey(c: Candidate): string {
   return `${c.family}:${c.virtualRouterId}`;
 }
 

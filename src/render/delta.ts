@@ -7,7 +7,7 @@ import type { VirtualIP } from "../api/index.js";
 import { planAddresses, type AddressAssignment, type AllocationTrace } from "./allocation.js";
 import { planCandidate, type Candidate } from "./candidates.js";
 import { claimExpired } from "./claims.js";
-import { planConflicts } from "./conflicts.js";
+import { planConflicts, routerIdKey } from "./conflicts.js";
 import { planInstances, type InstanceMembers } from "./instances.js";
 import { numberedIP } from "./ipmemo.js";
 import { planStandby } from "./placement.js";
@@ -22,7 +22,7 @@ import {
   rankedPriorities,
   virtualIPPlan,
 } from "./publish.js";
-import { addClaimant, addToSet, allocationInput, nodeContext, removeClaimant, removeFromSet, routerIdKey, type PlanState } from "./plan.js";
+import { addClaimant, addToSet, allocationInput, nodeContext, removeClaimant, removeFromSet, type PlanState } from "./plan.js";
 import { countAssignment, poolHasRouterId } from "./pools.js";
 import { addressKey } from "./reserved.js";
 import type { Problem, VirtualIPPlan } from "./types.js";

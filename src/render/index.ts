@@ -9,7 +9,7 @@ export { indexReserved, reservedBy } from "./reserved.js";
 export type { Reserved } from "./reserved.js";
 export { planAddresses } from "./allocation.js";
 export type { AddressAssignment } from "./allocation.js";
-export { claimRank, compareClaims, claimExpired, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
+export { claimRank, compareClaims, claimExpired, claimExpiresAt, DEFAULT_CLAIM_GRACE_MS } from "./claims.js";
 export type { ClaimRank } from "./claims.js";
 export { indexView, resolveOptions } from "./view.js";
 export type { ViewIndex, ResolvedOptions } from "./view.js";

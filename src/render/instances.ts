@@ -12,7 +12,7 @@
 // keepalived adds and removes with the instance state but never advertises.
 import type { Family } from "../api/index.js";
 import type { Candidate } from "./candidates.js";
-import { differingFields } from "./conflicts.js";
+import { differingFields, routerIdKey } from "./conflicts.js";
 import { compareClaims } from "./claims.js";
 import { compareIP, compareStrings, sortedUnique } from "./order.js";
 import type { VrrpInstance } from "./types.js";
@@ -71,7 +71,7 @@ export function planInstances(candidates: Candidate[]): InstanceMembers[] {
   /** The groups by family and router id (only those can take a candidate), in creation order. */
   const byRouterId = new Map<string, Candidate[][]>();
   for (const c of [...candidates].sort(compareClaims)) {
-    const id = `${c.family}:${c.virtualRouterId}`;
+    const id = routerIdKey(c);
     const same = byRouterId.get(id) ?? [];
     const group = same.find((g) => {
       const head = g[0];

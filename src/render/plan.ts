@@ -5,7 +5,7 @@
 import type { V1Node } from "@kubernetes/client-node";
 import { planAddresses, type AddressAssignment, type AddressInput, type AllocationTrace } from "./allocation.js";
 import { planCandidates, type Candidate, type NodeSideMemo } from "./candidates.js";
-import { planConflicts } from "./conflicts.js";
+import { planConflicts, routerIdKey } from "./conflicts.js";
 import { planInstances, type InstanceMembers } from "./instances.js";
 import type { VirtualServer } from "./ipvs.js";
 import { compareStrings } from "./order.js";
@@ -91,11 +91,6 @@ export function removeFromSet<K, V>(map: Map<K, Set<V>>, key: K, value: V): void
   if (!set) return;
   set.delete(value);
   if (set.size === 0) map.delete(key);
-}
-
-/** Family and router id of a candidate, as conflicts.ts and instances.ts group them. */
-export function routerIdKey(c: Candidate): string {
-  return `${c.family}:${c.virtualRouterId}`;
 }
 
 /** Indexes a candidate that claims its address (planConflicts looks at no other). */

@@ -5,8 +5,10 @@
 import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
 import type { VirtualIP } from "../api/index.js";
 import { reallocate, recandidate, regroup, replanEntries, republish, rerank } from "./delta.js";
-import { fullPlanState, planOf, type PlanState } from "./plan.js";
+import { claimExpiresAt } from "./claims.js";
+import { addToSet, fullPlanState, planOf, type PlanState } from "./plan.js";
 import type { ClusterPlan, ClusterView, RenderOptions, VirtualIPPlan } from "./types.js";
+import { LABEL_SERVICE_NAME } from "./ipvs.js";
 import { indexServices } from "./view.js";
 import { objectKey } from "../shared/keys.js";
 
@@ -61,14 +63,8 @@ function serviceKeyOf(vip: VirtualIP): string {
 }
 
 function sliceServiceKey(s: V1EndpointSlice | undefined): string | undefined {
-  const name = s?.metadata?.labels?.["kubernetes.io/service-name"];
+  const name = s?.metadata?.labels?.[LABEL_SERVICE_NAME];
   return name === undefined ? undefined : `${s?.metadata?.namespace || "default"}/${name}`;
-}
-
-function claimExpiry(vip: VirtualIP, graceMs: number): number {
-  const since = vip.status?.claim?.unusableSince;
-  const t = since !== undefined ? Date.parse(since) : NaN;
-  return Number.isNaN(t) ? Infinity : t + graceMs;
 }
 
 /** Keys of the objects in `next` that are not, or not the same object, in `prev` (and those gone). */
@@ -212,8 +208,8 @@ export class PlanSession {
     const vipsByService = new Map<string, Set<string>>();
     let nextClaimExpiry = Infinity;
     for (const [key, vip] of state.vips) {
-      addTo(vipsByService, serviceKeyOf(vip), key);
-      const at = claimExpiry(vip, state.index.options.claimGraceMs);
+      addToSet(vipsByService, serviceKeyOf(vip), key);
+      const at = claimExpiresAt(vip, state.index.options.claimGraceMs) ?? Infinity;
       if (view.now !== undefined && at >= view.now) nextClaimExpiry = Math.min(nextClaimExpiry, at);
     }
     this.state = state;
@@ -269,8 +265,8 @@ export class PlanSession {
       const old = state.vips.get(key);
       if (old) seen.vipsByService.get(serviceKeyOf(old))?.delete(key);
       if (!vip) continue;
-      addTo(seen.vipsByService, serviceKeyOf(vip), key);
-      const at = claimExpiry(vip, index.options.claimGraceMs);
+      addToSet(seen.vipsByService, serviceKeyOf(vip), key);
+      const at = claimExpiresAt(vip, index.options.claimGraceMs) ?? Infinity;
       if (view.now !== undefined && at >= view.now) seen.nextClaimExpiry = Math.min(seen.nextClaimExpiry, at);
     }
     seen.now = view.now;
@@ -282,10 +278,4 @@ export class PlanSession {
     this.last = { kind: "incremental", changed: closed };
     return true;
   }
-}
-
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
-  const set = map.get(key);
-  if (set) set.add(value);
-  else map.set(key, new Set([value]));
 }

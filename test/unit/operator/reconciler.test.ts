@@ -94,6 +94,33 @@ void describe("Reconciler: idle writes", () => {
   });
 });
 
+void describe("Reconciler: when a pass runs", () => {
+  void test("a change after a quiet spell is planned at once, not a debounce time later", async () => {
+    const h = await converged();
+    await h.clock.advance(100);
+    const passes = await planRuns(h);
+    const vip = h.cache.get("VirtualIP", "default/web") as RawObject;
+    h.put("VirtualIP", {
+      ...vip,
+      metadata: { ...vip.metadata, generation: 2, resourceVersion: nextRv() },
+      spec: { ...(vip.spec as object), address: "192.0.2.61" },
+    });
+    await h.clock.advance(2);
+    await h.reconciler.queue.idle();
+    assert.ok((await planRuns(h)) > passes, "planned within 2 ms (the debounce time is 20 ms)");
+    const instanceJson = (w: { body?: unknown }): string => {
+      const data = (w.body as { data?: Record<string, string> } | undefined)?.data ?? {};
+      return Object.values(data)
+        .map((d) => Buffer.from(d, "base64").toString("utf8"))
+        .join("");
+    };
+    assert.ok(
+      h.writer.of("secret/keepalived-vip-instance-").some((w) => instanceJson(w).includes('"192.0.2.61"')),
+      "the new address is published",
+    );
+  });
+});
+
 void describe("Reconciler: writes that fail", () => {
   void test("a failed Secret write is retried until it lands, once", async () => {
     const h = startReconciler();

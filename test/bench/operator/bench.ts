@@ -6,7 +6,9 @@
 // latency from one VirtualIP update until every node's config (as its agent
 // assembles it from the published node and instance Secrets) carries it, the
 // operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { loadavg } from "node:os";
@@ -291,6 +293,48 @@ function vipBody(i: number, s: Settings): Record<string, unknown> {
   };
 }
 
+/** CPU seconds (user + system) process `pid` has used so far; NaN when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds so far of each process taking part: the API server, etcd, the operator and this bench. */
+function cpuOfAll(env: OperatorEnv, op: OperatorProcess): Record<string, number> {
+  const { apiServer, etcd } = env.cp.pids();
+  return {
+    apiServer: cpuSeconds(apiServer),
+    etcd: cpuSeconds(etcd),
+    operator: cpuSeconds(op.child.pid),
+    bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  };
+}
+
+/** Cores each process used between two {@link cpuOfAll} readings `wallMs` apart. */
+function coresBetween(a: Record<string, number>, b: Record<string, number>, wallMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(a)) out[k] = Math.round((((b[k] ?? NaN) - (a[k] ?? NaN)) / (wallMs / 1000)) * 100) / 100;
+  return out;
+}
+
+/**
+ * BENCH_APISERVER_PROFILE=<file>: a CPU profile of kube-apiserver over the
+ * first `seconds` from the first create (pprof format: `go tool pprof -top <file>`).
+ */
+async function captureApiServerProfile(env: OperatorEnv, file: string, seconds: number): Promise<void> {
+  const args = ["--kubeconfig", env.cp.kubeconfigPath, "get", "--raw", `/debug/pprof/profile?seconds=${seconds}`, "--request-timeout=0"];
+  const { stdout } = await promisify(execFile)(env.cp.bins.kubectl, args, { encoding: "buffer", maxBuffer: 1 << 28 });
+  writeFileSync(file, stdout);
+  log(`kube-apiserver CPU profile of ${seconds} s: ${file}`);
+}
+
 function peakRssMB(p: OperatorProcess): number {
   const status = readFileSync(`/proc/${p.child.pid}/status`, "utf8");
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
@@ -331,7 +375,8 @@ async function main(): Promise<void> {
   const s = readSettings(process.env);
   const t0 = Date.now();
   const loadAtStart = loadavg()[0] ?? 0;
-  const env = await startOperatorEnv();
+  const profileFile = process.env.BENCH_APISERVER_PROFILE;
+  const env = await startOperatorEnv(profileFile ? { apiServerFlags: ["--profiling=true"] } : {});
   let op: OperatorProcess | undefined;
   try {
     await setUp(env, s);
@@ -354,6 +399,8 @@ async function main(): Promise<void> {
 
     // 1: create every VirtualIP, as fast as the API server takes them.
     const atStart = await op.metrics();
+    const cpuAtStart = cpuOfAll(env, op);
+    const profile = profileFile ? captureApiServerProfile(env, profileFile, intSetting(process.env, "BENCH_PROFILE_SECONDS", 60, 600)) : undefined;
     const createStart = Date.now();
     await pool(
       Array.from({ length: s.vips }, (_, i) => i),
@@ -381,6 +428,10 @@ async function main(): Promise<void> {
     // How busy the operator was meanwhile: its CPU time against the wall time from the first create to convergence.
     const cpu = (m: Samples): number => m.get("process_cpu_seconds_total") ?? 0;
     const convergeCpuShare = (cpu(await op.metrics()) - cpu(atStart)) / ((Math.max(vipsAt, secretsAt) - createStart) / 1000);
+    // And every process's: on a machine of few cores, who the work waited for.
+    const convergeCores = coresBetween(cpuAtStart, cpuOfAll(env, op), Date.now() - createStart);
+    log(`cores used from the first create to convergence: ${JSON.stringify(convergeCores)}`);
+    await profile;
     log(`converged ${convergeMs} ms after the last create (statuses ${vipsAt - lastCreate} ms, published plan ${secretsAt - lastCreate} ms)`);
     // Outside the timing: assemble every node's keepalived.conf from the Secrets as stored.
     const assembled = await assembleAll(env, nodes);
@@ -438,6 +489,7 @@ async function main(): Promise<void> {
       convergeSecretsMs: secretsAt - lastCreate,
       createMs: lastCreate - createStart,
       convergeOperatorCpuShare: Math.round(convergeCpuShare * 100) / 100,
+      convergeCores,
       updateToSecretsP50Ms: percentile(latencies, 50),
       updateToSecretsP90Ms: percentile(latencies, 90),
       updateToSecretsP99Ms: percentile(latencies, 99),

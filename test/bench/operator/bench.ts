@@ -5,7 +5,9 @@
 // Nodes instead (a node selector per group of N Nodes, the realistic shape). Measures convergence after the last create, the
 // latency from one VirtualIP update until every node's config (as its agent
 // assembles it from the published node and instance Secrets) carries it, the
-// operator's peak RSS and its writes while idle; prints one JSON line. Does I/O.
+// operator's peak RSS and its writes while idle; prints one JSON line. The
+// finalizer policy is installed as shipped (BENCH_FINALIZER_POLICY=0: not).
+// Does I/O.
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
@@ -33,6 +35,7 @@ import { REPO_ROOT } from "../../support/index.js";
 import {
   NS,
   createNode,
+  installFinalizerPolicy,
   readNodeConfig,
   readPublishedInstances,
   runOperator,
@@ -379,6 +382,9 @@ async function main(): Promise<void> {
   const env = await startOperatorEnv(profileFile ? { apiServerFlags: ["--profiling=true"] } : {});
   let op: OperatorProcess | undefined;
   try {
+    // The finalizer policy as shipped (the chart installs it on this API server's version); BENCH_FINALIZER_POLICY=0: without it.
+    const finalizerPolicy = process.env.BENCH_FINALIZER_POLICY !== "0";
+    if (finalizerPolicy) await installFinalizerPolicy(env);
     await setUp(env, s);
     log(`control plane, ${s.nodes} Nodes and ${s.services} Services ready in ${Date.now() - t0} ms`);
     const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? shippedNodeOptions();
@@ -393,6 +399,13 @@ async function main(): Promise<void> {
       ...(nodeOptions ? { nodeOptions } : {}),
       env: operatorEnv(),
     });
+    // A dead operator converges nothing: every wait below fails with its log instead of waiting forever.
+    const running = op;
+    const died = new Promise<never>((_, reject) =>
+      running.child.once("exit", (code, signal) => reject(new Error(`operator exited (${signal ?? code}):\n${running.log()}`))),
+    );
+    died.catch(() => undefined);
+    const whileAlive = <T>(p: Promise<T>): Promise<T> => Promise.race([p, died]);
     const seen = new Observed();
     watch(env.admin.kc, `/apis/${GROUP}/${VERSION}/namespaces/${BENCH_NS}/${PLURAL}`, {}, (_t, o) => seen.onVip(o as Parameters<Observed["onVip"]>[0]));
     watch(env.admin.kc, `/api/v1/namespaces/${NS}/secrets`, { labelSelector: CONFIG_SECRETS_SELECTOR }, (t, o) => seen.onSecret(t, o as k8s.V1Secret));
@@ -421,9 +434,9 @@ async function main(): Promise<void> {
     /** The Nodes VirtualIP v is on. */
     const nodesOf = (v: number): string[] => nodes.filter((_, i) => nodeGroup(i, s) === vipGroup(v, s));
     log(`created ${s.vips} VirtualIPs in ${lastCreate - createStart} ms`);
-    const vipsAt = await seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean));
+    const vipsAt = await whileAlive(seen.when(() => seen.vips.size === s.vips && [...seen.vips.values()].every(Boolean)));
     // The published plan: complete when every node's config, as its agent would assemble it, carries all its VirtualIPs.
-    const secretsAt = await seen.when(() => nodes.every((n) => seen.virtualIPsOf(n) === expected.get(n)));
+    const secretsAt = await whileAlive(seen.when(() => nodes.every((n) => seen.virtualIPsOf(n) === expected.get(n))));
     const convergeMs = Math.max(vipsAt, secretsAt) - lastCreate;
     // How busy the operator was meanwhile: its CPU time against the wall time from the first create to convergence.
     const cpu = (m: Samples): number => m.get("process_cpu_seconds_total") ?? 0;
@@ -454,7 +467,7 @@ async function main(): Promise<void> {
       });
       lastNodes = nodesOf(i);
       const on = lastNodes;
-      const at = await seen.when(() => on.every((n) => seen.carries(n, address, old.spec.address)));
+      const at = await whileAlive(seen.when(() => on.every((n) => seen.carries(n, address, old.spec.address))));
       latencies.push(at - start);
     }
     // Outside the timing: the assembled texts carry the last new address.
@@ -484,6 +497,7 @@ async function main(): Promise<void> {
       nodes: s.nodes,
       nodesPerVirtualIP: s.nodesPerVip ?? s.nodes,
       routerIds: s.routerIds,
+      finalizerPolicy,
       convergeMs,
       convergeStatusMs: vipsAt - lastCreate,
       convergeSecretsMs: secretsAt - lastCreate,

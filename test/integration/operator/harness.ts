@@ -10,6 +10,7 @@ import {
   ANNOTATION_RUNNING_ADDRESSES,
   API_VERSION,
   COMPONENT_INSTANCE_CONFIG,
+  FINALIZER,
   GROUP,
   KIND,
   LABEL_COMPONENT,
@@ -88,6 +89,25 @@ export async function startOperatorEnv(opts: { namespace?: string; apiServerFlag
     await cp.stop();
     throw err;
   }
+}
+
+/** The shipped policy that has the API server add the operator's finalizer at create (Kubernetes 1.36+, ADR 0022). */
+export const FINALIZER_POLICY_FILE = join(REPO_ROOT, "config/finalizer-policy/finalizer_policy.yaml");
+
+/**
+ * Applies {@link FINALIZER_POLICY_FILE} as shipped and waits until the API
+ * server applies it: a dry-run create of a VirtualIP comes back with the finalizer.
+ */
+export async function installFinalizerPolicy(env: OperatorEnv): Promise<void> {
+  await kubectl(env.cp, ["apply", "--server-side", "-f", FINALIZER_POLICY_FILE]);
+  const probe = vipBody("finalizer-policy-probe", { service: "none", address: "192.0.2.254", virtualRouterId: 1 }, APP_NS);
+  await eventually(
+    async () => {
+      const res = await env.admin.custom.createNamespacedCustomObject(GROUP, VERSION, APP_NS, PLURAL, probe, undefined, "All");
+      return ((res.body as StoredVip).metadata.finalizers ?? []).includes(FINALIZER) ? true : undefined;
+    },
+    { timeoutMs: 30_000, what: "the finalizer policy in effect" },
+  );
 }
 
 /** Parsed Prometheus text: "name{labels}" -> value. */

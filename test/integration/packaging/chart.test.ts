@@ -305,6 +305,7 @@ void describe("Helm chart", () => {
     { name: "a bad log level", values: { operator: { logLevel: "loud" } }, message: /logLevel/ },
     { name: "an advert floor that is no duration", values: { operator: { minAdvertInterval: "fast" } }, message: /minAdvertInterval/ },
     { name: "an advert floor as a number", values: { operator: { minAdvertInterval: 100 } }, message: /minAdvertInterval.*want string/ },
+    { name: "a finalizer policy setting that is none of auto, true, false", values: { operator: { finalizerPolicy: "yes" } }, message: /finalizerPolicy/ },
     { name: "a bad pull policy", values: { image: { pullPolicy: "Sometimes" } }, message: /pullPolicy/ },
     { name: "a port out of range", values: { metrics: { port: 70000 } }, message: /metrics\/port/ },
     { name: "an operator flag without dashes", values: { operator: { extraArgs: ["lease-duration=1s"] } }, message: /extraArgs/ },
@@ -322,6 +323,19 @@ void describe("Helm chart", () => {
       assert.match(res.stderr, c.message);
     });
   }
+
+  void test("the finalizer policy: auto installs config/finalizer-policy's where the cluster serves MutatingAdmissionPolicy v1; true always; false never", async () => {
+    const SERVED = ["--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"];
+    const policyOf = (objs: Obj[]): Obj[] => objs.filter((o) => o.kind.startsWith("MutatingAdmissionPolicy"));
+    const shipped = readConfigDir("config/finalizer-policy");
+    assert.deepEqual(shipped.map(ref), ["MutatingAdmissionPolicy/keepalived-vip-finalizer", "MutatingAdmissionPolicyBinding/keepalived-vip-finalizer"]);
+    const auto = policyOf(await renderChart({}, SERVED));
+    assert.deepEqual(auto.map(ref), shipped.map(ref));
+    for (const [i, o] of auto.entries()) assert.deepEqual(o.spec, shipped[i]?.spec, `${ref(o)} differs between the chart and config/finalizer-policy`);
+    assert.deepEqual(policyOf(await renderChart()), [], "auto on a cluster without MutatingAdmissionPolicy v1");
+    assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: false } }, SERVED)), []);
+    assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: true } })).map(ref), shipped.map(ref));
+  });
 
   void test("one replica without leader election is accepted", async () => {
     const objs = await renderChart({ replicaCount: 1, operator: { leaderElection: false } });

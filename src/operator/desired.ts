@@ -116,6 +116,8 @@ export interface RenderInput {
   startTimer?: () => () => void;
   /** How the renderer planned its last view, when it is a session (which VirtualIPs it may have changed). */
   lastPass?: () => SessionPass;
+  /** Told how each render of this pass was planned (a metric), when the renderer is a session. */
+  countPass?: (pass: SessionPass) => void;
 }
 
 /** The renderer's input from the cache: the valid VirtualIPs and everything they are planned against. Pure. */
@@ -157,6 +159,7 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
   const renderOnce = async (v: ClusterView): Promise<ClusterPlan> => {
     const out = await input.render(v, input.options);
     const last = input.lastPass?.();
+    if (last) input.countPass?.(last);
     touched = last && last.changed !== "all" && touched !== "all" ? new Set([...touched, ...last.changed]) : "all";
     return out;
   };

@@ -22,6 +22,8 @@ export interface OperatorMetrics {
   queueDepth: Gauge;
   /** Duration of the pure cluster planning (renderer) alone. */
   renderDuration: Histogram;
+  /** Render passes by how the session planned them (full, incremental) and, for a full pass, why. */
+  renderPasses: Counter<"pass" | "reason">;
   /** Watch requests that ended, by resource and how the list+watch carried on (resumed, relisted, failed). */
   watchRestarts: Counter<"resource" | "how">;
 }
@@ -68,6 +70,12 @@ export function createOperatorMetrics(defaults = true): OperatorMetrics {
       name: "keepalived_vip_operator_render_duration_seconds",
       help: "Duration of planning the whole cluster (every node's keepalived.conf).",
       buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    renderPasses: new Counter({
+      name: "keepalived_vip_operator_render_passes_total",
+      help: "Render passes by how they planned: full (with the reason) or incremental (only what a change reaches).",
+      labelNames: ["pass", "reason"],
       registers,
     }),
     watchRestarts: new Counter({

@@ -284,6 +284,7 @@ export class Reconciler {
       ...(this.session ? { lastPass: () => (this.session as PlanSession).last } : {}),
       now: this.opts.clock.now(),
       startTimer: () => metrics.renderDuration.startTimer(),
+      countPass: (pass) => metrics.renderPasses.inc({ pass: pass.kind, reason: pass.reason ?? "" }),
     });
     const previous = this.desired.render;
     this.desired = { ...rendered, loadBalancers: this.desired.loadBalancers };

@@ -53,9 +53,21 @@ function nodeText(n: V1Node): string {
   return text;
 }
 
+/**
+ * A pool as the renderer reads it: without its resourceVersion,
+ * which every status write changes (the operator writes each pool's status
+ * as VirtualIPs come and go; that must not cost a full pass).
+ */
+function withoutVersion<T extends { metadata?: { resourceVersion?: string } }>(o: T): T {
+  if (o.metadata?.resourceVersion === undefined) return o;
+  const { resourceVersion: _rv, ...metadata } = o.metadata;
+  return { ...o, metadata };
+}
+
 function restText(view: ClusterView): string {
-  const { pools, namespaces, serviceCIDRs, agentAddresses, agentCapabilities, nodeInterfaces, releasing, releasingRouterIds, secrets } = view;
-  return JSON.stringify([pools, namespaces, serviceCIDRs, agentAddresses, agentCapabilities, nodeInterfaces, releasing, releasingRouterIds, secrets]);
+  const { serviceCIDRs, agentAddresses, agentCapabilities, nodeInterfaces, releasing, releasingRouterIds, secrets } = view;
+  const pools = view.pools.map(withoutVersion);
+  return JSON.stringify([pools, view.namespaces, serviceCIDRs, agentAddresses, agentCapabilities, nodeInterfaces, releasing, releasingRouterIds, secrets]);
 }
 
 function serviceKeyOf(vip: VirtualIP): string {

@@ -15,7 +15,13 @@ let rendered: Obj[];
 
 before(async () => {
   cp = await startControlPlane();
-  rendered = await renderChart();
+  // This API server serves MutatingAdmissionPolicy v1 (Kubernetes 1.36+), so helm install finds it and
+  // installs the finalizer policy too (operator.finalizerPolicy auto): rendered as helm install sees the cluster.
+  rendered = await renderChart({}, ["--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"]);
+  assert.ok(
+    rendered.some((o) => o.kind === "MutatingAdmissionPolicy"),
+    "the rendering holds the finalizer policy",
+  );
 });
 
 after(async () => {

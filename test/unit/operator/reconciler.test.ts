@@ -121,6 +121,32 @@ void describe("Reconciler: when a pass runs", () => {
   });
 });
 
+void describe("Reconciler: how passes are planned (metric)", () => {
+  void test("one full pass to converge (a pool's status write is no reason for another); a VirtualIP's change incremental; a Node's new label full", async () => {
+    const h = await converged();
+    const passes = async (): Promise<Record<string, number>> =>
+      Object.fromEntries((await h.metrics.renderPasses.get()).values.map((v) => [`${v.labels.pass}/${v.labels.reason}`, v.value]));
+    const full = (p: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith("full/")));
+    const converging = await passes();
+    assert.deepEqual(full(converging), { "full/first": 1 }, JSON.stringify(converging));
+    assert.ok(h.writer.of("pool-status/").length > 0, "the pool's status was written meanwhile");
+    const vip = h.cache.get("VirtualIP", "default/web") as RawObject;
+    h.put("VirtualIP", {
+      ...vip,
+      metadata: { ...vip.metadata, generation: 2, resourceVersion: nextRv() },
+      spec: { ...(vip.spec as object), address: "192.0.2.61" },
+    });
+    await h.settle();
+    const moved = await passes();
+    assert.deepEqual(full(moved), { "full/first": 1 });
+    assert.ok((moved["incremental/"] ?? 0) > (converging["incremental/"] ?? 0), "the address change was planned incrementally");
+    const node = h.cache.get("Node", "node-a") as RawObject;
+    h.put("Node", { ...node, metadata: { ...node.metadata, labels: { zone: "a" }, resourceVersion: nextRv() } });
+    await h.settle();
+    assert.deepEqual(full(await passes()), { "full/first": 1, "full/nodes": 1 });
+  });
+});
+
 void describe("Reconciler: writes that fail", () => {
   void test("a failed Secret write is retried until it lands, once", async () => {
     const h = startReconciler();

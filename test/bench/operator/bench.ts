@@ -521,6 +521,11 @@ async function main(): Promise<void> {
       renders,
       meanRenderMs: renders > 0 ? Math.round((renderSeconds / renders) * 1000) : 0,
       rendersPerUpdate: latencies.length > 0 ? Math.round((rendersDuringUpdates / latencies.length) * 100) / 100 : 0,
+      // Full render passes (the rest re-planned only what a change reached, ADR 0021): to converge, and during the updates.
+      fullPassesToConverge: sampleSum(beforeUpdates, 'keepalived_vip_operator_render_passes_total{pass="full"'),
+      fullPassesDuringUpdates:
+        sampleSum(afterUpdates, 'keepalived_vip_operator_render_passes_total{pass="full"') -
+        sampleSum(beforeUpdates, 'keepalived_vip_operator_render_passes_total{pass="full"'),
       meanSecretApplyMs: meanMs(after, "secret"),
       // During the updates alone: one planning pass, one Secret write, one status write.
       updatePassMs: meanMs(afterUpdates, "plan", beforeUpdates),

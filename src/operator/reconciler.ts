@@ -142,15 +142,13 @@ export class Reconciler {
    * while a pass runs, once more right after it (everything that came
    * meanwhile in one pass); else at once (the next turn of the event loop,
    * so events of one read are planned together) when no pass started within
-   * the debounce time, and otherwise once the debounce time since the last
-   * pass's start has passed: at most one pass starts per debounce time, and
-   * a change waits no longer than that.
+   * the debounce time, and after the debounce time otherwise.
    */
   private schedulePlan(delayMs?: number): void {
     if (!this.leading || !this.synced) return;
     if (delayMs === undefined && this.queue.isRunning(PLAN_KEY)) return this.queue.add(PLAN_KEY);
-    const sinceLastPass = this.opts.clock.now() - this.lastPassAt;
-    this.queue.addAfter(PLAN_KEY, delayMs ?? Math.max(1, this.debounceMs - sinceLastPass));
+    const idle = this.opts.clock.now() - this.lastPassAt >= this.debounceMs;
+    this.queue.addAfter(PLAN_KEY, delayMs ?? (idle ? 1 : this.debounceMs));
   }
 
   /**

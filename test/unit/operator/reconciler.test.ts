@@ -121,39 +121,6 @@ void describe("Reconciler: when a pass runs", () => {
   });
 });
 
-void describe("Reconciler: when a pass runs, soon after another", () => {
-  void test("a change soon after a pass waits only for the rest of the debounce time since that pass started", async () => {
-    const h = await converged();
-    const published = (address: string): boolean =>
-      h.writer
-        .of("secret/keepalived-vip-instance-")
-        .some((w) =>
-          Object.values((w.body as { data?: Record<string, string> } | undefined)?.data ?? {}).some((d) =>
-            Buffer.from(d, "base64").toString("utf8").includes(`"${address}"`),
-          ),
-        );
-    const move = (address: string, generation: number): void => {
-      const vip = h.cache.get("VirtualIP", "default/web") as RawObject;
-      h.put("VirtualIP", { ...vip, metadata: { ...vip.metadata, generation, resourceVersion: nextRv() }, spec: { ...(vip.spec as object), address } });
-    };
-    await h.clock.advance(100);
-    move("192.0.2.61", 2);
-    await h.clock.advance(2);
-    await h.reconciler.queue.idle();
-    assert.ok(published("192.0.2.61"), "the first change is planned at once");
-    // 12 ms after the first pass started (its own writes may have set off another since): within the debounce time.
-    await h.clock.advance(10);
-    move("192.0.2.62", 3);
-    await h.clock.advance(2);
-    await h.reconciler.queue.idle();
-    assert.ok(!published("192.0.2.62"), "not planned within the debounce time of the last pass");
-    // The debounce time (20 ms) since the last pass's start has passed; a full debounce time since the change has not.
-    await h.clock.advance(12);
-    await h.reconciler.queue.idle();
-    assert.ok(published("192.0.2.62"), "planned once the debounce time since the last pass passed, not 20 ms after the change");
-  });
-});
-
 void describe("Reconciler: how passes are planned (metric)", () => {
   void test("one full pass to converge (a pool's status write is no reason for another); a VirtualIP's change incremental; a Node's new label full", async () => {
     const h = await converged();

@@ -74,11 +74,11 @@ async function setFinalizers(name: string, finalizers: string[]): Promise<void> 
 
 void describe("the finalizer policy", () => {
   void test("a new VirtualIP has the operator's finalizer from its creation; the operator writes its status and not its finalizer", async () => {
-    const before = await finalizerWrites();
+    const writesBefore = await finalizerWrites();
     const created = await create("web", "192.0.2.50", 51);
     assert.deepEqual(created.metadata.finalizers, [FINALIZER]);
     await waitForReady(env, "web", "NoMaster");
-    assert.equal(await finalizerWrites(), before, "the operator patched the finalizers of a VirtualIP that had its finalizer");
+    assert.equal(await finalizerWrites(), writesBefore, "the operator patched the finalizers of a VirtualIP that had its finalizer");
   });
 
   void test("a tenant's own finalizer stays beside it; deletion takes away only the operator's, once the operator let it go", async () => {
@@ -102,7 +102,7 @@ void describe("the finalizer policy", () => {
   void test("a finalizer removed after the creation is put back by the operator (the policy acts on creation only)", async () => {
     await create("db", "192.0.2.70", 71);
     await waitForReady(env, "db", "NoMaster");
-    const before = await finalizerWrites();
+    const writesBefore = await finalizerWrites();
     await setFinalizers("db", []);
     const back = await eventually(
       async () => {
@@ -112,6 +112,6 @@ void describe("the finalizer policy", () => {
       { what: "the finalizer of db back" },
     );
     assert.deepEqual(back.metadata.finalizers, [FINALIZER]);
-    assert.equal(await finalizerWrites(), before + 1, "the operator's one patch put it back");
+    assert.equal(await finalizerWrites(), writesBefore + 1, "the operator's one patch put it back");
   });
 });

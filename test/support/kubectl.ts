@@ -31,6 +31,28 @@ export function kubectl(cp: ControlPlane, args: readonly string[], opts: Kubectl
   });
 }
 
+/** How the API server refuses a create of a new CRD's kind until its mutating admission policies have the kind's schema. */
+const SCHEMA_NOT_LOADED = /\(ServiceUnavailable\).*Resource kind \S+ not found/;
+
+/**
+ * `kubectl apply -f -` of `input`, tried again while the API server refuses
+ * it as {@link SCHEMA_NOT_LOADED}: with a MutatingAdmissionPolicy installed,
+ * creates of a CRD's kind are refused for some seconds after the CRD is
+ * created (docs/install.md, ADR 0022). Any other failure throws at once.
+ * Resolves how many refusals there were.
+ */
+export async function applyOnceSchemaLoaded(cp: ControlPlane, input: string, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let refusals = 0; ; refusals++) {
+    const res = await kubectl(cp, ["apply", "-f", "-"], { input, check: false });
+    if (res.code === 0) return refusals;
+    if (!SCHEMA_NOT_LOADED.test(res.stderr) || Date.now() > deadline) {
+      throw new Error(`kubectl apply failed (exit ${res.code}) after ${refusals} refusals:\n${res.stderr}`);
+    }
+    await sleep(250);
+  }
+}
+
 /** Options of {@link applyManifests}. */
 export interface ApplyOptions {
   /** Server-side apply (default true; large CRDs do not fit the client-side annotation). */

@@ -324,15 +324,16 @@ void describe("Helm chart", () => {
     });
   }
 
-  void test("the finalizer policy: auto installs config/finalizer-policy's where the cluster serves MutatingAdmissionPolicy v1; true always; false never", async () => {
+  void test("the finalizer policy: off by default; auto installs config/finalizer-policy's where the cluster serves MutatingAdmissionPolicy v1; true always; false never", async () => {
     const SERVED = ["--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"];
     const policyOf = (objs: Obj[]): Obj[] => objs.filter((o) => o.kind.startsWith("MutatingAdmissionPolicy"));
     const shipped = readConfigDir("config/finalizer-policy");
     assert.deepEqual(shipped.map(ref), ["MutatingAdmissionPolicy/keepalived-vip-finalizer", "MutatingAdmissionPolicyBinding/keepalived-vip-finalizer"]);
-    const auto = policyOf(await renderChart({}, SERVED));
+    assert.deepEqual(policyOf(await renderChart({}, SERVED)), [], "the default leaves it out even where the cluster serves it");
+    const auto = policyOf(await renderChart({ operator: { finalizerPolicy: "auto" } }, SERVED));
     assert.deepEqual(auto.map(ref), shipped.map(ref));
     for (const [i, o] of auto.entries()) assert.deepEqual(o.spec, shipped[i]?.spec, `${ref(o)} differs between the chart and config/finalizer-policy`);
-    assert.deepEqual(policyOf(await renderChart()), [], "auto on a cluster without MutatingAdmissionPolicy v1");
+    assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: "auto" } })), [], "auto on a cluster without MutatingAdmissionPolicy v1");
     assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: false } }, SERVED)), []);
     assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: true } })).map(ref), shipped.map(ref));
   });

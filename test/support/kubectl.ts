@@ -31,12 +31,20 @@ export function kubectl(cp: ControlPlane, args: readonly string[], opts: Kubectl
   });
 }
 
-/** How the API server refuses a create of a new CRD's kind until its mutating admission policies have the kind's schema. */
-const SCHEMA_NOT_LOADED = /\(ServiceUnavailable\).*Resource kind \S+ not found/;
+/**
+ * Whether kubectl's stderr is the API server refusing a create of a new CRD's
+ * kind because its mutating admission policies do not have the kind's schema
+ * yet ("Resource kind keepalived-vip.io/v1alpha1, Kind=VirtualIP not found.
+ * There can be a delay between when CustomResourceDefinitions are created and
+ * when they are available.").
+ */
+export function isSchemaNotLoaded(stderr: string): boolean {
+  return /\(ServiceUnavailable\).*Resource kind .+ not found\. There can be a delay/.test(stderr);
+}
 
 /**
  * `kubectl apply -f -` of `input`, tried again while the API server refuses
- * it as {@link SCHEMA_NOT_LOADED}: with a MutatingAdmissionPolicy installed,
+ * it as {@link isSchemaNotLoaded} says: with a MutatingAdmissionPolicy installed,
  * creates of a CRD's kind are refused for some seconds after the CRD is
  * created (docs/install.md, ADR 0022). Any other failure throws at once.
  * Resolves how many refusals there were.
@@ -46,7 +54,7 @@ export async function applyOnceSchemaLoaded(cp: ControlPlane, input: string, tim
   for (let refusals = 0; ; refusals++) {
     const res = await kubectl(cp, ["apply", "-f", "-"], { input, check: false });
     if (res.code === 0) return refusals;
-    if (!SCHEMA_NOT_LOADED.test(res.stderr) || Date.now() > deadline) {
+    if (!isSchemaNotLoaded(res.stderr) || Date.now() > deadline) {
       throw new Error(`kubectl apply failed (exit ${res.code}) after ${refusals} refusals:\n${res.stderr}`);
     }
     await sleep(250);

@@ -67,10 +67,12 @@ async function statusOf(call: Promise<unknown>): Promise<number> {
 
 void describe("helm install into a real API server", () => {
   void test("installs the CRD and every object of the chart", async () => {
-    const args = ["install", RELEASE, CHART_DIR, "--namespace", NAMESPACE, "--create-namespace", "--timeout", "60s"];
-    const res = await helm([...args, "--set", "operator.finalizerPolicy=auto"], {
-      kubeconfig: cp.kubeconfigPath,
-    });
+    const res = await helm(
+      ["install", RELEASE, CHART_DIR, "-n", NAMESPACE, "--create-namespace", "--timeout", "60s", "--set", "operator.finalizerPolicy=auto"],
+      {
+        kubeconfig: cp.kubeconfigPath,
+      },
+    );
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /kubectl get vip -A -w/, "NOTES tell the user what to do next");
     await kubectl(cp, ["wait", "--for=condition=Established", "--timeout=30s", `crd/${CRD_NAME}`]);

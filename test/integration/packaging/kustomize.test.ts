@@ -93,11 +93,10 @@ void describe("kustomize config/default", () => {
     assert.deepEqual(where(built), where(chart), "every object in the same namespace as with the chart");
   });
 
-  void test("config/finalizer-policy builds to the chart's finalizer policy (installed by the chart on Kubernetes 1.36+)", async () => {
+  void test("config/finalizer-policy builds to the chart's opt-in finalizer policy (operator.finalizerPolicy=true)", async () => {
     const policy = await buildKustomization(join(REPO_ROOT, "config/finalizer-policy"));
-    const fromChart = (await renderChart({}, ["--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"])).filter((o) =>
-      o.kind.startsWith("MutatingAdmissionPolicy"),
-    );
+    const fromChart = (await renderChart({ operator: { finalizerPolicy: true } })).filter((o) => o.kind.startsWith("MutatingAdmissionPolicy"));
+    assert.equal(fromChart.length, 2, "the chart renders the policy and its binding");
     assert.deepEqual(policy.map(ref).sort(), fromChart.map(ref).sort());
     for (const o of policy) assert.deepEqual(o.spec, fromChart.find((c) => ref(c) === ref(o))?.spec, `${ref(o)} differs from the chart's`);
     assert.ok(policy.every((o) => o.metadata.labels?.["app.kubernetes.io/managed-by"] === "kustomize"));

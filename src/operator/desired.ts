@@ -1,7 +1,7 @@
 // Step 2 of the reconcile, the desired state: the cached objects (gathered)
 // planned into the Secrets, Service ingress and pool statuses the cluster should hold. Pure (time passed in).
 import type { V1Secret } from "@kubernetes/client-node";
-import { instanceSecretName, nodeConfigSecretName, ReadyReason, type VirtualIP } from "../api/index.js";
+import { instanceSecretName, nodeConfigSecretName, ReadyReason } from "../api/index.js";
 import type { ClusterPlan, ClusterView, Problem, RenderOptions, SessionPass } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
@@ -20,10 +20,9 @@ import {
 } from "./gather.js";
 import type { LoadBalancerPlan } from "./lbservices.js";
 import { buildInstanceSecret, buildNodeConfigSecret, dataDigests, planStaleConfigSecrets, type SecretDeletion } from "./nodesecrets.js";
-import { buildPoolStatus, claimExpiry, type DesiredPoolStatus } from "./pools.js";
+import { buildPoolStatus, type DesiredPoolStatus } from "./pools.js";
 import type { Renderer } from "./render-worker.js";
-import { planServiceIngress, type IngressSource } from "./services.js";
-import { keyOf } from "../shared/keys.js";
+import { VirtualIPDerivations } from "./derived.js";
 
 /** The outcome of the last render (the pure renderer's plan and what follows from it). */
 export interface RenderState {
@@ -58,16 +57,16 @@ export interface DesiredState {
   /** Config Secrets no longer in the plan, by name. */
   staleSecrets: Map<string, SecretDeletion>;
   /** Service key -> load-balancer ingress IPs. */
-  ingress: Map<string, string[]>;
+  ingress: ReadonlyMap<string, string[]>;
   pools: Map<string, DesiredPoolStatus>;
   /** The VirtualIPs of LoadBalancer Services (planned on every pass, not only on renders). */
   loadBalancers: LoadBalancerPlan;
   /** When the next claim expires (a render is due then). */
   claimExpiresAt: number | undefined;
   /** Services some valid VirtualIP names (their changes need a render). */
-  referencedServices: Set<string>;
+  referencedServices: ReadonlySet<string>;
   /** spec.interface of every valid VirtualIP: only these names of an agent's published interfaces matter to a render. */
-  referencedInterfaces: Set<string>;
+  referencedInterfaces: ReadonlySet<string>;
   /**
    * The VirtualIPs whose plan entry or problems this render may have changed
    * since the previous one ("all" when unknown: a full pass, or VirtualIPs left out as too large now or before).
@@ -118,6 +117,8 @@ export interface RenderInput {
   lastPass?: () => SessionPass;
   /** Told how each render of this pass was planned (a metric), when the renderer is a session. */
   countPass?: (pass: SessionPass) => void;
+  /** What the previous renders derived from every VirtualIP, brought up to date for what this one touched (default: derived anew). */
+  derivations?: VirtualIPDerivations;
 }
 
 /** The renderer's input from the cache: the valid VirtualIPs and everything they are planned against. Pure. */
@@ -150,9 +151,19 @@ export function clusterViewOf(input: Pick<RenderInput, "cache" | "gathered" | "a
 
 /** Plans the whole cluster: the renderer's plan and the Secrets, ingress and pool statuses that follow from it. */
 export async function renderPass(input: RenderInput): Promise<Omit<DesiredState, "loadBalancers">> {
-  const { cache, gathered, planNamespace: namespace, now } = input;
-  const nodes = cache.values("Node");
-  const pools = gatherPools(cache.values("VirtualIPPool"));
+  const derivations = input.derivations ?? new VirtualIPDerivations();
+  try {
+    const { plan, touched } = await renderFitted(input);
+    return followFromPlan(input, plan, touched, derivations);
+  } catch (err) {
+    // The renderer may have moved on without the derivations seeing what it changed: they derive everything next time.
+    derivations.invalidate();
+    throw err;
+  }
+}
+
+/** The renderer's plan of the cluster, every published object within the size limit, and which VirtualIPs it may have changed. */
+async function renderFitted(input: RenderInput): Promise<{ plan: ClusterPlan; touched: Set<string> | "all" }> {
   const view = clusterViewOf(input);
   const end = input.startTimer?.();
   let touched: Set<string> | "all" = new Set();
@@ -166,13 +177,24 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
   // Every published object must fit the API's size limit: the newest VirtualIP that would not fit is left out (TooLarge).
   const { plan, refused } = await fitPlan(view, renderOnce);
   end?.();
-  if (refused.length > 0 || input.previousRefused) touched = "all";
+  return { plan, touched: refused.length > 0 || input.previousRefused ? "all" : touched };
+}
+
+/** What follows from a plan: the render's state, the desired Secrets and pool statuses, and what is derived from every VirtualIP. */
+function followFromPlan(
+  input: RenderInput,
+  plan: ClusterPlan,
+  touched: Set<string> | "all",
+  derivations: VirtualIPDerivations,
+): Omit<DesiredState, "loadBalancers"> {
+  const { cache, gathered, planNamespace: namespace, now } = input;
+  const pools = gatherPools(cache.values("VirtualIPPool"));
   const problems = new Map<string, Problem[]>();
   for (const p of plan.problems) problems.set(p.virtualIP, [...(problems.get(p.virtualIP) ?? []), p]);
   const excluded = new Set([...gathered.deleting, ...gathered.invalid.keys()]);
   // The published plan lives on in the desired Secrets only.
   const render: RenderState = { plan: { ...plan, nodes: [], published: [] }, problems, invalid: gathered.invalid, excluded };
-  const secrets = planSecrets({ plan, nodes, namespace, previous: input.previousSecrets });
+  const secrets = planSecrets({ plan, nodes: cache.values("Node"), namespace, previous: input.previousSecrets });
   const desiredPools = new Map(plan.pools.map((p) => [p.name, buildPoolStatus(p, pools.invalid)]));
   for (const [name, error] of pools.invalid)
     if (!desiredPools.has(name))
@@ -180,17 +202,9 @@ export async function renderPass(input: RenderInput): Promise<Omit<DesiredState,
         name,
         buildPoolStatus({ name, allocated: 0, available: 0, ready: { status: "False", reason: "InvalidSpec", message: error } }, pools.invalid),
       );
-  return {
-    render,
-    secrets,
-    staleSecrets: new Map(planStaleConfigSecrets(new Set(secrets.keys()), cache.values("Secret")).map((d) => [d.name, d])),
-    ingress: planIngress(gathered.valid, plan, problems, cache.entries("Service")),
-    pools: desiredPools,
-    claimExpiresAt: claimExpiry(gathered.valid, plan, { graceMs: input.options.claimGraceMs, now }),
-    referencedServices: new Set(gathered.valid.map((v) => keysOf(v).service)),
-    referencedInterfaces: new Set(gathered.valid.flatMap((v) => (v.spec.interface !== undefined ? [v.spec.interface] : []))),
-    touched,
-  };
+  const staleSecrets = new Map(planStaleConfigSecrets(new Set(secrets.keys()), cache.values("Secret")).map((d) => [d.name, d]));
+  const derived = derivations.update({ cache, vips: gathered.byKey, plan, problems, touched, claimGraceMs: input.options.claimGraceMs, now });
+  return { render, secrets, staleSecrets, pools: desiredPools, ...derived, touched };
 }
 
 /**
@@ -223,36 +237,4 @@ export function planSecrets(input: {
     reuse(nodeConfigSecretName(np.node), np.hash, uid, () => buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }));
   }
   return desired;
-}
-
-const derivedKeys = new WeakMap<VirtualIP, { key: string; service: string }>();
-
-/** A VirtualIP's own key and its Service's, once per object. */
-function keysOf(vip: VirtualIP): { key: string; service: string } {
-  let keys = derivedKeys.get(vip);
-  if (!keys) {
-    const ns = vip.metadata.namespace ?? "default";
-    keys = { key: keyOf(ns, vip.metadata.name), service: keyOf(ns, vip.spec.serviceRef.name) };
-    derivedKeys.set(vip, keys);
-  }
-  return keys;
-}
-
-/** The load-balancer ingress of every Service a kube-proxy VirtualIP fronts: its address once planned and not left out. */
-export function planIngress(
-  vips: readonly VirtualIP[],
-  plan: ClusterPlan,
-  problems: ReadonlyMap<string, Problem[]>,
-  services: ReadonlyMap<string, RawObject>,
-): Map<string, string[]> {
-  function* sources(): Generator<IngressSource> {
-    for (const vip of vips) {
-      if (vip.spec.forwarding !== "kube-proxy") continue;
-      const { key, service } = keysOf(vip);
-      const entry = plan.virtualIPs[key];
-      if (entry?.instance === undefined || (problems.get(key) ?? []).some((p) => p.excluded)) continue;
-      yield { service, address: entry.address ?? "", publish: true };
-    }
-  }
-  return planServiceIngress(sources(), services);
 }

@@ -164,6 +164,8 @@ export function leaseRenderFingerprint(lease: RawObject | undefined, referenced:
 export interface GatheredVirtualIPs {
   /** Valid and not being deleted: the renderer's input. */
   valid: VirtualIP[];
+  /** The same by key (valid until the next gather). */
+  byKey: ReadonlyMap<string, VirtualIP>;
   /** Key -> parse error (naming the field). */
   invalid: Map<string, string>;
   /** Keys being deleted. */
@@ -213,15 +215,18 @@ export function plannedStatusFingerprint(obj: RawObject | undefined, withNodeSta
 
 /** Sorts the cached VirtualIPs into valid, invalid and deleting; valid ones carry their planned status. */
 export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: VirtualIPParser): GatheredVirtualIPs {
-  const out: GatheredVirtualIPs = { valid: [], invalid: new Map(), deleting: new Set() };
+  const byKey = new Map<string, VirtualIP>();
+  const out: GatheredVirtualIPs = { valid: [], byKey, invalid: new Map(), deleting: new Set() };
   for (const [key, obj] of vips) {
     if (isDeleting(obj)) {
       out.deleting.add(key);
       continue;
     }
     const res = parser.plan(key, obj);
-    if (res.ok) out.valid.push(res.value);
-    else out.invalid.set(key, res.error);
+    if (res.ok) {
+      out.valid.push(res.value);
+      byKey.set(key, res.value);
+    } else out.invalid.set(key, res.error);
   }
   return out;
 }
@@ -246,7 +251,7 @@ export class VirtualIPGatherer {
     const keys = this.primed ? changed : new Set([...this.valid.keys(), ...this.invalid.keys(), ...this.deleting, ...cache.entries("VirtualIP").keys()]);
     this.primed = true;
     for (const key of keys) this.regather(key, cache.get("VirtualIP", key));
-    return { valid: [...this.valid.values()], invalid: new Map(this.invalid), deleting: new Set(this.deleting) };
+    return { valid: [...this.valid.values()], byKey: this.valid, invalid: new Map(this.invalid), deleting: new Set(this.deleting) };
   }
 
   private regather(key: string, obj: RawObject | undefined): void {

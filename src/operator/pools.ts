@@ -1,8 +1,6 @@
 // The operator's side of VirtualIPPools: the status it writes on each pool
-// (counts and the Ready condition), whether the live one differs, and when a
-// claim of an unusable VirtualIP runs out (to plan again then). Pure.
-import type { VirtualIP } from "../api/index.js";
-import { claimExpiresAt, type ClusterPlan, type PoolPlan } from "../render/index.js";
+// (counts and the Ready condition) and whether the live one differs. Pure.
+import type { PoolPlan } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 
 /** The status the operator applies on a pool, without lastTransitionTime (set against the live one). */
@@ -54,18 +52,4 @@ export function poolStatusNeedsApply(desired: DesiredPoolStatus, live: RawObject
     ready.reason !== desired.ready.reason ||
     ready.message !== desired.ready.message
   );
-}
-
-/** The earliest time (epoch ms) at which a claim held by an unusable VirtualIP runs out, or undefined. */
-export function claimExpiry(vips: readonly VirtualIP[], plan: ClusterPlan, opts: { graceMs: number; now: number }): number | undefined {
-  let at: number | undefined;
-  for (const vip of vips) {
-    const expires = claimExpiresAt(vip, opts.graceMs);
-    if (expires === undefined) continue;
-    const key = `${vip.metadata.namespace || "default"}/${vip.metadata.name}`;
-    if (plan.virtualIPs[key]?.claimed || plan.virtualIPs[key]?.claimVoid) continue;
-    const t = expires + 1;
-    if (t > opts.now && (at === undefined || t < at)) at = t;
-  }
-  return at;
 }

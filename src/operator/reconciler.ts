@@ -25,6 +25,7 @@ import { PlanSession } from "../render/index.js";
 import type { OperatorMetrics } from "./metrics.js";
 import type { OperatorConfig } from "./options.js";
 import { sessionRenderer, type Renderer } from "./render-worker.js";
+import { VirtualIPDerivations } from "./derived.js";
 import { VirtualIPMemory } from "./vipmemory.js";
 import { planStatus, type StatusContext } from "./vipstatus.js";
 import type { ClusterWriter, SecretReader } from "./writer.js";
@@ -75,6 +76,8 @@ export class Reconciler {
   private readonly render: Renderer;
   /** The renderer's session, unless a renderer was given (a worker thread). */
   private readonly session: PlanSession | undefined;
+  /** Service ingress, referenced Services and interfaces, the next claim expiry: kept up to date render by render. */
+  private readonly derivations = new VirtualIPDerivations();
 
   constructor(private readonly opts: ReconcilerOptions) {
     const { config, clock, logger } = opts;
@@ -282,6 +285,7 @@ export class Reconciler {
       previousSecrets: this.desired.secrets,
       previousRefused: leftOutAsTooLarge(this.desired.render),
       ...(this.session ? { lastPass: () => (this.session as PlanSession).last } : {}),
+      derivations: this.derivations,
       now: this.opts.clock.now(),
       startTimer: () => metrics.renderDuration.startTimer(),
       countPass: (pass) => metrics.renderPasses.inc({ pass: pass.kind, reason: pass.reason ?? "" }),

@@ -9,12 +9,14 @@ export class VirtualIPMemory {
   /** The holder failovers are counted from (holder.ts); kept once a status plan is applied or needs no write. */
   readonly holders = new Map<string, HolderMemory>();
   private readonly readyReasons = new Map<string, string>();
+  /** How many VirtualIPs have each Ready reason in `readyReasons`, kept as it changes (a pass reads it whole). */
+  private readonly byReason = new Map<string, number>(Object.values(ReadyReason).map((r) => [r, 0]));
   private readonly conflicted = new Set<string>();
   private readonly recheckAt = new Map<string, number>();
 
   /** Notes what a diff planned for `key` (the holder only when the plan writes nothing: a write decides it when it lands). */
   note(key: string, sp: StatusPlan): void {
-    this.readyReasons.set(key, sp.readyReason);
+    this.setReason(key, sp.readyReason);
     const conflict = sp.summary.conditions.find((c) => c.type === CONDITION_CONFLICT)?.status === "True";
     if (conflict) this.conflicted.add(key);
     else this.conflicted.delete(key);
@@ -25,16 +27,25 @@ export class VirtualIPMemory {
 
   forget(key: string): void {
     this.holders.delete(key);
-    this.readyReasons.delete(key);
+    this.setReason(key, undefined);
     this.conflicted.delete(key);
     this.recheckAt.delete(key);
   }
 
+  private setReason(key: string, reason: string | undefined): void {
+    const was = this.readyReasons.get(key);
+    if (was === reason) return;
+    if (was !== undefined) this.byReason.set(was, (this.byReason.get(was) ?? 0) - 1);
+    if (reason === undefined) this.readyReasons.delete(key);
+    else {
+      this.readyReasons.set(key, reason);
+      this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+    }
+  }
+
   /** VirtualIPs by Ready reason (every reason, 0 included) and how many are in conflict. */
-  counts(): { byReason: Map<string, number>; conflicts: number } {
-    const byReason = new Map<string, number>(Object.values(ReadyReason).map((r) => [r, 0]));
-    for (const r of this.readyReasons.values()) byReason.set(r, (byReason.get(r) ?? 0) + 1);
-    return { byReason, conflicts: this.conflicted.size };
+  counts(): { byReason: ReadonlyMap<string, number>; conflicts: number } {
+    return { byReason: this.byReason, conflicts: this.conflicted.size };
   }
 
   /** The earliest time some VirtualIP asked to be checked again (Infinity: none), and which ones asked. */

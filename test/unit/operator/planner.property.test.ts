@@ -7,11 +7,20 @@
 // PLANNER_SEED=<n> replays one run; PLANNER_RUNS sets how many.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ANNOTATION_DEFAULT_INTERFACE, ANNOTATION_HOST_ADDRESSES, ANNOTATION_INTERFACES, API_VERSION, KIND, agentLeaseName } from "../../../src/api/index.js";
+import {
+  ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_HOST_ADDRESSES,
+  ANNOTATION_INTERFACES,
+  API_VERSION,
+  KIND,
+  OPERATOR_FIELD_MANAGER,
+  agentLeaseName,
+} from "../../../src/api/index.js";
 import type { RawObject } from "../../../src/kube/watch.js";
 import { ObjectCache, type Kind } from "../../../src/operator/cache.js";
 import { DeletionTracker } from "../../../src/operator/deletion.js";
 import { leftOutAsTooLarge, renderPass, type BuiltSecret, type RenderState } from "../../../src/operator/desired.js";
+import { VirtualIPDerivations } from "../../../src/operator/derived.js";
 import { gatherVirtualIPs, VirtualIPGatherer, VirtualIPParser } from "../../../src/operator/gather.js";
 import { HeartbeatSightings } from "../../../src/operator/heartbeats.js";
 import { StatusInputIndex, unionDirty, type DirtyStatuses } from "../../../src/operator/planner.js";
@@ -136,11 +145,24 @@ class World {
               virtualRouterId: id,
               generation: 1,
               time: "2026-03-01T11:00:00Z",
-              ...(d.chance(0.3) ? { unusableSince: d.pick(["2026-03-01T11:58:00Z", "2026-03-01T11:00:00Z"]) } : {}),
+              ...(d.chance(0.3)
+                ? { unusableSince: d.pick(["2026-03-01T11:56:00Z", "2026-03-01T11:57:30Z", "2026-03-01T11:58:00Z", "2026-03-01T11:00:00Z"]) }
+                : {}),
             },
           }
         : {}),
       ...(d.chance(0.4) ? { nodes: [{ name: d.pick(NODES), state: d.pick(["MASTER", "BACKUP", "FAULT"]) }] } : {}),
+    };
+  }
+
+  /** A Service's metadata and status after `manager` wrote its load-balancer ingress (or, at random, gave it up). */
+  ingressWrittenBy(manager: string, svc: RawObject): { metadata: RawObject["metadata"]; status: Record<string, unknown> } {
+    const d = this.dice;
+    const ips = d.chance(0.2) ? [] : [d.pick(["192.0.2.100", "192.0.2.101", "2001:db8::100"])];
+    const owned = ips.length > 0 ? [{ manager, operation: "Apply", fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } } }] : [];
+    return {
+      metadata: this.meta({ ...(svc.metadata ?? {}), managedFields: owned }),
+      status: ips.length > 0 ? { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } : {},
     };
   }
 
@@ -239,11 +261,19 @@ class World {
             { name: "http", port: 80, protocol: "TCP" },
             { name: "dns", port: 53, protocol: "UDP" },
           ];
+      const old = this.cache.get("Service", `${ns}/${name}`);
+      // The operator's own ingress write (managedFields and status change, the spec does not), or another controller's.
+      if (old && d.chance(0.3)) return this.put("Service", { ...old, ...this.ingressWrittenBy(d.chance(0.7) ? OPERATOR_FIELD_MANAGER : "other-lb", old) });
       return this.put("Service", {
         apiVersion: "v1",
         kind: "Service",
         metadata: this.meta({ name, namespace: ns, uid: `svc-${++this.uid}` }),
-        spec: { type, ports, ...(d.chance(0.1) ? { externalTrafficPolicy: "Local" } : {}) },
+        spec: {
+          type,
+          ports,
+          ...(d.chance(0.1) ? { externalTrafficPolicy: "Local" } : {}),
+          ...(d.chance(0.1) ? { loadBalancerClass: "example.com/other" } : {}),
+        },
       });
     }
     if (op < 62) {
@@ -312,6 +342,8 @@ interface Published {
   plan: Omit<ClusterPlan, "instances">;
   secrets: ReadonlyMap<string, BuiltSecret>;
   statuses: Map<string, unknown>;
+  /** Service ingress, referenced Services and interfaces, the next claim expiry (derived.ts), copied. */
+  derived: unknown;
 }
 
 /** What the operator remembers across passes besides the planning caches: the same for both sessions compared. */
@@ -331,6 +363,8 @@ class Session {
   /** The long-lived session gathers incrementally (the cache's change log), as the reconciler does. */
   private readonly gatherer: VirtualIPGatherer | undefined;
   private readonly index = new StatusInputIndex();
+  /** The long-lived session keeps its derivations up to date; a fresh one derives everything. */
+  private readonly derivations: VirtualIPDerivations | undefined;
   private secrets: ReadonlyMap<string, BuiltSecret> = new Map();
   private readonly statuses = new Map<string, unknown>();
 
@@ -343,6 +377,7 @@ class Session {
   ) {
     this.renderer = session ? sessionRenderer(session) : renderInline;
     this.gatherer = session ? new VirtualIPGatherer(this.parser) : undefined;
+    this.derivations = session ? new VirtualIPDerivations() : undefined;
   }
 
   async plan(cache: ObjectCache, marked: DirtyStatuses): Promise<Published> {
@@ -357,6 +392,7 @@ class Session {
       previousSecrets: this.secrets,
       previousRefused: leftOutAsTooLarge(this.render),
       ...(this.session ? { lastPass: () => (this.session as PlanSession).last } : {}),
+      ...(this.derivations ? { derivations: this.derivations } : {}),
       now: NOW,
     });
     this.secrets = desired.secrets;
@@ -383,7 +419,13 @@ class Session {
       this.statuses.set(key, { summary: sp.summary, nodeWrites: sp.nodeWrites, readyReason: sp.readyReason, changed: sp.changed });
     }
     const { instances: _i, ...rest } = render.plan;
-    return { plan: rest, secrets: this.secrets, statuses: new Map(this.statuses) };
+    const derived = {
+      ingress: new Map(desired.ingress),
+      claimExpiresAt: desired.claimExpiresAt,
+      referencedServices: new Set(desired.referencedServices),
+      referencedInterfaces: new Set(desired.referencedInterfaces),
+    };
+    return { plan: rest, secrets: this.secrets, statuses: new Map(this.statuses), derived };
   }
 }
 
@@ -424,6 +466,7 @@ async function runSequence(seed: number, steps: number): Promise<string | undefi
       assert.deepEqual(got.plan, want.plan, "plan");
       assert.deepEqual(got.secrets, want.secrets, "Secrets");
       assert.deepEqual(got.statuses, want.statuses, "statuses");
+      assert.deepEqual(got.derived, want.derived, "ingress, referenced Services and interfaces, claim expiry");
     } catch (err) {
       return `seed ${seed}, step ${step}: ${(err as Error).message.slice(0, 2000)}`;
     }
@@ -446,6 +489,7 @@ void describe("incremental planning", () => {
     }
     assert.ok(steps >= STEPS);
     // The sequences must reach the interesting states: rendered instances, usable VirtualIPs, passes that skip statuses.
+    process.stdout.write(`# DBG ${JSON.stringify((globalThis as unknown as { DBG?: unknown }).DBG)}\n`);
     process.stdout.write(`# planner property: ${JSON.stringify({ seed: base, runs, ...coverage, fullReasons })}\n`);
     assert.ok(coverage.withInstances > coverage.steps / 3, `too few steps render an instance: ${JSON.stringify(coverage)}`);
     assert.ok(coverage.activeStatuses > coverage.steps / 3, `too few usable VirtualIPs: ${JSON.stringify(coverage)}`);

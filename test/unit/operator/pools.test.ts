@@ -1,13 +1,11 @@
-// The operator's side of pools: the status it applies on each pool, when the
-// live one needs a write, and when the next claim of an unusable VirtualIP
-// runs out (to plan again then). Pure.
+// The operator's side of pools: the status it applies on each pool and when
+// the live one needs a write. Pure.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { buildPoolStatus, claimExpiry, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "../../../src/operator/pools.js";
-import { planCluster, type PoolPlan } from "../../../src/render/index.js";
+import { buildPoolStatus, poolStatusBody, poolStatusNeedsApply, type DesiredPoolStatus } from "../../../src/operator/pools.js";
+import type { PoolPlan } from "../../../src/render/index.js";
 import type { RawObject } from "../../../src/kube/watch.js";
 import { agentHostAddresses } from "../../../src/operator/gather.js";
-import { claimed, view, vip } from "../render/factory.js";
 
 const T0 = Date.parse("2024-07-01T00:00:00Z");
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -75,31 +73,6 @@ void describe("pool status writes", () => {
       { name: "another reason", live: current, desired: { ...desired, ready: { status: "False", reason: "Overlap", message: desired.ready.message } } },
     ];
     for (const c of cases) assert.equal(poolStatusNeedsApply(c.desired ?? desired, c.live), true, c.name);
-  });
-});
-
-void describe("claimExpiry", () => {
-  const graceMs = 5 * 60_000;
-  const unusable = (name: string, sinceMs: number) =>
-    claimed(
-      vip({ name, spec: { serviceRef: { name: "gone" }, address: `192.0.2.${60 + name.length}` } }),
-      { time: iso(T0 - 3_600_000) },
-      { status: "False", reason: "ServiceNotFound", since: iso(sinceMs) },
-    );
-
-  void test("the earliest future end of a claim held by an unusable VirtualIP", () => {
-    const vips = [unusable("a", T0 - 60_000), unusable("bb", T0 - 120_000), vip({ name: "ccc", spec: { address: "192.0.2.70" } })];
-    const plan = planCluster(view(vips, { now: T0 }));
-    assert.equal(claimExpiry(vips, plan, { graceMs, now: T0 }), T0 - 120_000 + graceMs + 1);
-  });
-
-  void test("nothing to wait for: no claims, claims of rendered VirtualIPs, or claims already void", () => {
-    const rendered = claimed(vip({ name: "r" }), { time: iso(T0) });
-    const expired = unusable("x", T0 - 10 * 60_000);
-    for (const vips of [[vip({ name: "plain" })], [rendered], [expired]]) {
-      const plan = planCluster(view(vips, { now: T0 }));
-      assert.equal(claimExpiry(vips, plan, { graceMs, now: T0 }), undefined, vips.map((v) => v.metadata.name).join());
-    }
   });
 });
 

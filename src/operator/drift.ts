@@ -40,10 +40,17 @@ const agreed = new WeakMap<BuiltSecret, RawObject>();
 /**
  * The keys of the owned objects that differ from the desired state, data plane
  * first (config Secrets, Service ingress) so nodes get their configs before statuses move.
+ * Of the desired config Secrets, only `secretNames` are compared (those that changed, in the cache or the desired state).
  */
-export function diffOwnedObjects(desired: DesiredState, cache: ObjectCache, ns: Namespaces, daemonSet: V1DaemonSet): string[] {
+export function diffOwnedObjects(
+  desired: DesiredState,
+  cache: ObjectCache,
+  owned: { namespaces: Namespaces; daemonSet: V1DaemonSet; secretNames: Iterable<string> | "all" },
+): string[] {
+  const { namespaces: ns, daemonSet, secretNames } = owned;
   const keys: string[] = [];
-  for (const name of desired.secrets.keys()) if (secretDiffers(desired, cache, ns.planNamespace, name)) keys.push(`secret/${name}`);
+  for (const name of secretNames === "all" ? desired.secrets.keys() : secretNames)
+    if (secretDiffers(desired, cache, ns.planNamespace, name)) keys.push(`secret/${name}`);
   for (const name of desired.staleSecrets.keys()) if (cache.has("Secret", keyOf(ns.planNamespace, name))) keys.push(`secret/${name}`);
   for (const [key, ips] of desired.ingress) if (serviceIngressNeedsApply(ips, cache.get("Service", key))) keys.push(`service/${key}`);
   for (const [name, d] of desired.pools) if (poolStatusNeedsApply(d, cache.get("VirtualIPPool", name))) keys.push(`pool/${name}`);

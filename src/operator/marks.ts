@@ -45,10 +45,16 @@ export interface MarkContext {
   now: number;
 }
 
-/** The work a planning pass owes: render again, and the VirtualIPs whose status to plan ("all" after a render or a liveness flip). */
+/**
+ * The work a planning pass owes: render again, the VirtualIPs whose status to
+ * plan ("all" after a render or a liveness flip), and the config Secrets to
+ * compare with the desired ones.
+ */
 export class ChangeMarks {
   renderDirty = true;
   statusDirty: Set<string> | "all" = "all";
+  /** Names of config Secrets (in the plan's namespace) changed in the cache or in the desired state since the last pass; "all" for a new leader. */
+  private secretsDirty: Set<string> | "all" = "all";
   /** Agent Lease key -> live, as of the last look. */
   private liveness = new Map<string, boolean>();
 
@@ -56,6 +62,18 @@ export class ChangeMarks {
   markAll(): void {
     this.renderDirty = true;
     this.statusDirty = "all";
+    this.secretsDirty = "all";
+  }
+
+  markSecret(name: string): void {
+    if (this.secretsDirty !== "all") this.secretsDirty.add(name);
+  }
+
+  /** The config Secrets to compare, cleared for the next pass. */
+  takeSecrets(): Set<string> | "all" {
+    const dirty = this.secretsDirty;
+    this.secretsDirty = new Set();
+    return dirty;
   }
 
   /** Every status is due (agent liveness may have changed everywhere). */
@@ -108,6 +126,8 @@ export class ChangeMarks {
       case "Lease":
         return this.markLease(previous, current, ctx);
       case "Secret":
+        if (change.key.startsWith(`${ctx.planNamespace}/`)) this.markSecret(change.key.slice(ctx.planNamespace.length + 1));
+        return true;
       case "DaemonSet":
         return true;
     }

@@ -258,7 +258,8 @@ export class Reconciler {
     const vips = { get: (key: string) => cache.get("VirtualIP", key), labelled: () => cache.withLabel("VirtualIP", LABEL_LB_SERVICE) };
     this.desired.loadBalancers = planLoadBalancerVIPs(cache.entries("Service"), vips, { defaultClass: config.loadBalancerDefaultClass });
     // 3: diff, the data plane first: node configs and Service ingress are queued before statuses.
-    for (const key of diffOwnedObjects(this.desired, cache, config, this.applyContext.daemonSet)) this.queue.add(key);
+    const owned = { namespaces: config, daemonSet: this.applyContext.daemonSet, secretNames: this.marks.takeSecrets() };
+    for (const key of diffOwnedObjects(this.desired, cache, owned)) this.queue.add(key);
     this.diffVirtualIPs(now);
     // 5: report, and plan again when time alone changes something.
     this.updateGauges();
@@ -291,6 +292,8 @@ export class Reconciler {
       countPass: (pass) => metrics.renderPasses.inc({ pass: pass.kind, reason: pass.reason ?? "" }),
     });
     const previous = this.desired.render;
+    // The desired Secrets this render built anew are compared with the cache on this pass (the others were, or changed there).
+    for (const [name, built] of rendered.secrets) if (this.desired.secrets.get(name) !== built) this.marks.markSecret(name);
     this.desired = { ...rendered, loadBalancers: this.desired.loadBalancers };
     // Nothing reads the previous render's plan entries any more (every reader asks for desired anew): the session may reuse them.
     if (previous && previous.plan.virtualIPs !== rendered.render?.plan.virtualIPs) this.session?.release(previous.plan);

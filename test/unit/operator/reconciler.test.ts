@@ -94,6 +94,45 @@ void describe("Reconciler: idle writes", () => {
   });
 });
 
+void describe("Reconciler: config Secrets", () => {
+  void test("one edited or deleted behind the operator's back is written again, once, and no other", async () => {
+    const h = await converged();
+    const key = `${h.config.planNamespace}/${NODE_A}`;
+    const live = h.cache.get("Secret", key) as RawObject;
+    let before = h.writer.writes.length;
+    h.put("Secret", { ...live, metadata: { ...live.metadata, resourceVersion: nextRv() }, data: { "node.json": Buffer.from("{}").toString("base64") } });
+    await h.settle();
+    assert.deepEqual(
+      h.writer.writes.slice(before).map((w) => w.what),
+      [`secret/${NODE_A}`],
+    );
+    before = h.writer.writes.length;
+    h.remove("Secret", key);
+    await h.settle();
+    assert.deepEqual(
+      h.writer.writes.slice(before).map((w) => w.what),
+      [`secret/${NODE_A}`],
+    );
+  });
+
+  void test("a VirtualIP's new address reaches the Secrets that carry it", async () => {
+    const h = await converged();
+    const before = h.writer.writes.length;
+    const live = h.cache.get("VirtualIP", "default/web") as RawObject;
+    h.put("VirtualIP", { ...live, metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() }, spec: { ...live.spec, address: "192.0.2.61" } });
+    await h.settle();
+    const data = h.writer.writes
+      .slice(before)
+      .filter((w) => w.what.startsWith("secret/"))
+      .flatMap((w) => Object.values((w.body as { data?: Record<string, string> }).data ?? {}))
+      .map((d) => Buffer.from(d, "base64").toString("utf8"));
+    assert.ok(
+      data.some((d) => d.includes('"192.0.2.61"')),
+      "a config Secret written with the new address",
+    );
+  });
+});
+
 void describe("Reconciler: when a pass runs", () => {
   void test("a change after a quiet spell is planned at once, not a debounce time later", async () => {
     const h = await converged();

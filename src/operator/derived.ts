@@ -8,6 +8,7 @@ import type { VirtualIP } from "../api/index.js";
 import { claimExpiresAt, compareIP, type ClusterPlan, type Problem } from "../render/index.js";
 import type { ObjectCache } from "./cache.js";
 import { isOurLoadBalancer, ownsIngress } from "./services.js";
+import { CountedSet } from "../shared/counted-set.js";
 import { keyOf } from "../shared/keys.js";
 
 /** What a render derives from every VirtualIP. */
@@ -53,29 +54,6 @@ function shareOf(key: string, vip: VirtualIP, input: DerivationInput): Share {
   const expires = claimExpiresAt(vip, input.claimGraceMs);
   const holds = expires !== undefined && !entry?.claimed && !entry?.claimVoid;
   return { service: keyOf(ns, vip.spec.serviceRef.name), iface: vip.spec.interface, publishes, expiresAt: holds ? expires + 1 : undefined };
-}
-
-/** A set of names, each counted as often as it is added: a name stays while some VirtualIP still names it. */
-class CountedSet {
-  readonly names = new Set<string>();
-  private readonly counts = new Map<string, number>();
-
-  add(name: string | undefined, by: 1 | -1): void {
-    if (name === undefined) return;
-    const n = (this.counts.get(name) ?? 0) + by;
-    if (n > 0) {
-      this.counts.set(name, n);
-      this.names.add(name);
-    } else {
-      this.counts.delete(name);
-      this.names.delete(name);
-    }
-  }
-
-  clear(): void {
-    this.counts.clear();
-    this.names.clear();
-  }
 }
 
 /** The derivations of successive renders; a fresh instance derives everything (the reference the incremental path must equal). */

@@ -207,6 +207,21 @@ function followFromPlan(
   return { render, secrets, staleSecrets, pools: desiredPools, ...derived, touched };
 }
 
+/** Instance and node name -> its config Secret's name: the same string each pass, not hashed and built again. */
+const instanceSecretNames = new Map<string, string>();
+const nodeSecretNames = new Map<string, string>();
+
+function remembered(names: Map<string, string>, of: string, derive: (of: string) => string): string {
+  let name = names.get(of);
+  if (name === undefined) {
+    // Names of instances and nodes long gone would pile up: start afresh now and then.
+    if (names.size >= 100_000) names.clear();
+    name = derive(of);
+    names.set(of, name);
+  }
+  return name;
+}
+
 /**
  * The desired Secrets of a plan: one per node (node.json) and one per VRRP
  * instance (instance.json). A Secret is built again only when what it
@@ -230,11 +245,12 @@ export function planSecrets(input: {
     desired.set(name, built);
   };
   for (const ip of plan.published) {
-    reuse(instanceSecretName(ip.name), ip.hash, "", () => buildInstanceSecret({ namespace, plan: ip }));
+    reuse(remembered(instanceSecretNames, ip.name, instanceSecretName), ip.hash, "", () => buildInstanceSecret({ namespace, plan: ip }));
   }
   for (const np of plan.nodes) {
     const uid = uids.get(np.node) ?? "";
-    reuse(nodeConfigSecretName(np.node), np.hash, uid, () => buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }));
+    const name = remembered(nodeSecretNames, np.node, nodeConfigSecretName);
+    reuse(name, np.hash, uid, () => buildNodeConfigSecret({ namespace, node: { name: np.node, uid }, plan: np }));
   }
   return desired;
 }

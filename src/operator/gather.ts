@@ -22,6 +22,7 @@ import type { AgentCapabilities, ClusterView } from "../render/index.js";
 import type { RawObject } from "../kube/watch.js";
 import type { ObjectCache } from "./cache.js";
 import { keyOf } from "../shared/keys.js";
+import { CountedSet } from "../shared/counted-set.js";
 
 /** Whether the object has a deletionTimestamp. */
 export function isDeleting(obj: RawObject): boolean {
@@ -166,6 +167,8 @@ export interface GatheredVirtualIPs {
   valid: VirtualIP[];
   /** The same by key (valid until the next gather). */
   byKey: ReadonlyMap<string, VirtualIP>;
+  /** "namespace/name" of every auth Secret a valid VirtualIP references (valid until the next gather). */
+  authSecretRefs: ReadonlySet<string>;
   /** Key -> parse error (naming the field). */
   invalid: Map<string, string>;
   /** Keys being deleted. */
@@ -213,10 +216,17 @@ export function plannedStatusFingerprint(obj: RawObject | undefined, withNodeSta
   return JSON.stringify(withNodeStates ? { ...rest, nodes } : rest);
 }
 
+/** "namespace/name" of the VRRP auth Secret a VirtualIP references, if any. */
+function authSecretRef(vip: VirtualIP): string | undefined {
+  const ref = vip.spec.vrrp.authSecretRef;
+  return ref ? keyOf(vip.metadata.namespace ?? "default", ref.name) : undefined;
+}
+
 /** Sorts the cached VirtualIPs into valid, invalid and deleting; valid ones carry their planned status. */
 export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: VirtualIPParser): GatheredVirtualIPs {
   const byKey = new Map<string, VirtualIP>();
-  const out: GatheredVirtualIPs = { valid: [], byKey, invalid: new Map(), deleting: new Set() };
+  const authSecretRefs = new Set<string>();
+  const out: GatheredVirtualIPs = { valid: [], byKey, authSecretRefs, invalid: new Map(), deleting: new Set() };
   for (const [key, obj] of vips) {
     if (isDeleting(obj)) {
       out.deleting.add(key);
@@ -226,6 +236,8 @@ export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: V
     if (res.ok) {
       out.valid.push(res.value);
       byKey.set(key, res.value);
+      const ref = authSecretRef(res.value);
+      if (ref !== undefined) authSecretRefs.add(ref);
     } else out.invalid.set(key, res.error);
   }
   return out;
@@ -239,6 +251,7 @@ export function gatherVirtualIPs(vips: ReadonlyMap<string, RawObject>, parser: V
  */
 export class VirtualIPGatherer {
   private readonly valid = new Map<string, VirtualIP>();
+  private readonly authSecretRefs = new CountedSet();
   private readonly invalid = new Map<string, string>();
   private readonly deleting = new Set<string>();
   private primed = false;
@@ -251,13 +264,23 @@ export class VirtualIPGatherer {
     const keys = this.primed ? changed : new Set([...this.valid.keys(), ...this.invalid.keys(), ...this.deleting, ...cache.entries("VirtualIP").keys()]);
     this.primed = true;
     for (const key of keys) this.regather(key, cache.get("VirtualIP", key));
-    return { valid: [...this.valid.values()], byKey: this.valid, invalid: new Map(this.invalid), deleting: new Set(this.deleting) };
+    return {
+      valid: [...this.valid.values()],
+      byKey: this.valid,
+      authSecretRefs: this.authSecretRefs.names,
+      invalid: new Map(this.invalid),
+      deleting: new Set(this.deleting),
+    };
   }
 
   private regather(key: string, obj: RawObject | undefined): void {
     const res = obj && !isDeleting(obj) ? this.parser.plan(key, obj) : undefined;
-    if (res?.ok) this.valid.set(key, res.value);
-    else this.valid.delete(key);
+    const before = this.valid.get(key);
+    if (before) this.authSecretRefs.add(authSecretRef(before), -1);
+    if (res?.ok) {
+      this.valid.set(key, res.value);
+      this.authSecretRefs.add(authSecretRef(res.value), 1);
+    } else this.valid.delete(key);
     if (res && !res.ok) this.invalid.set(key, res.error);
     else this.invalid.delete(key);
     if (obj && isDeleting(obj)) this.deleting.add(key);
@@ -291,13 +314,25 @@ export function releasingRouterIds(vips: ReadonlyMap<string, RawObject>): string
   return [...out].sort();
 }
 
+/** Cached pool object -> its parse (a cached object is never changed: a change is a new object). */
+const parsedPools = new WeakMap<RawObject, ReturnType<typeof parsePool>>();
+
+function parsedPool(obj: RawObject): ReturnType<typeof parsePool> {
+  let res = parsedPools.get(obj);
+  if (!res) {
+    const { managedFields: _m, ...metadata } = obj.metadata ?? {};
+    res = parsePool({ apiVersion: obj.apiVersion, kind: obj.kind, metadata, spec: obj.spec });
+    parsedPools.set(obj, res);
+  }
+  return res;
+}
+
 /** Parses the cached VirtualIPPools: the valid ones, and a parse error per invalid one (by name). */
 export function gatherPools(pools: readonly RawObject[]): { valid: VirtualIPPool[]; invalid: Map<string, string> } {
   const valid: VirtualIPPool[] = [];
   const invalid = new Map<string, string>();
   for (const obj of pools) {
-    const { managedFields: _m, ...metadata } = obj.metadata ?? {};
-    const res = parsePool({ apiVersion: obj.apiVersion, kind: obj.kind, metadata, spec: obj.spec });
+    const res = parsedPool(obj);
     if (res.ok) valid.push(res.value);
     else invalid.set(obj.metadata?.name ?? "", res.error);
   }

@@ -29,7 +29,6 @@ import { VirtualIPDerivations } from "./derived.js";
 import { VirtualIPMemory } from "./vipmemory.js";
 import { planStatus, type StatusContext } from "./vipstatus.js";
 import type { ClusterWriter, SecretReader } from "./writer.js";
-import { keyOf } from "../shared/keys.js";
 
 /** Key of the global planning pass in the work queue. */
 export const PLAN_KEY = "plan";
@@ -272,10 +271,7 @@ export class Reconciler {
     // Cleared before anything is read: a change during the awaits below marks it again.
     this.marks.renderDirty = false;
     const gathered = this.gatherer.gather(cache);
-    const authRefs = new Set(
-      gathered.valid.flatMap((v) => (v.spec.vrrp.authSecretRef ? [keyOf(v.metadata.namespace ?? "default", v.spec.vrrp.authSecretRef.name)] : [])),
-    );
-    await this.auth.refresh(authRefs);
+    await this.auth.refresh(gathered.authSecretRefs);
     const rendered = await renderPass({
       cache,
       gathered,

@@ -123,6 +123,7 @@ class World {
         ...(d.chance(0.2) ? { preempt: true } : {}),
         ...(d.chance(0.1) ? { unicast: false } : {}),
         ...(d.chance(0.2) ? { priorities: { [d.pick(NODES)]: 150 + d.int(50) } } : {}),
+        ...(version === 2 && d.chance(0.5) ? { authSecretRef: { name: d.pick(["auth-a", "auth-b"]), key: "password" } } : {}),
       },
       ...(d.chance(0.1) ? { pool: d.pick(["test", "small", "missing"]) } : {}),
     };
@@ -342,7 +343,7 @@ interface Published {
   plan: Omit<ClusterPlan, "instances">;
   secrets: ReadonlyMap<string, BuiltSecret>;
   statuses: Map<string, unknown>;
-  /** Service ingress, referenced Services and interfaces, the next claim expiry (derived.ts), copied. */
+  /** The auth Secrets gathered VirtualIPs reference; Service ingress, referenced Services and interfaces, the next claim expiry (derived.ts); copied. */
   derived: unknown;
 }
 
@@ -420,6 +421,7 @@ class Session {
     }
     const { instances: _i, ...rest } = render.plan;
     const derived = {
+      authSecretRefs: new Set(gathered.authSecretRefs),
       ingress: new Map(desired.ingress),
       claimExpiresAt: desired.claimExpiresAt,
       referencedServices: new Set(desired.referencedServices),

@@ -119,7 +119,11 @@ void describe("Reconciler: config Secrets", () => {
     const h = await converged();
     const before = h.writer.writes.length;
     const live = h.cache.get("VirtualIP", "default/web") as RawObject;
-    h.put("VirtualIP", { ...live, metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() }, spec: { ...live.spec, address: "192.0.2.61" } });
+    h.put("VirtualIP", {
+      ...live,
+      metadata: { ...live.metadata, generation: 2, resourceVersion: nextRv() },
+      spec: { ...(live.spec as Record<string, unknown>), address: "192.0.2.61" },
+    });
     await h.settle();
     const data = h.writer.writes
       .slice(before)

@@ -1,17 +1,9 @@
-// Service status.loadBalancer.ingress for `forwarding: kube-proxy`: which
-// addresses each Service should publish, and whether the live one needs an apply. Pure.
+// Service status.loadBalancer.ingress for `forwarding: kube-proxy`: whether a
+// Service is ours to publish on, who owns the field, and whether the live one needs an apply
+// (which addresses each Service should publish is derived.ts's). Pure.
 import { LOAD_BALANCER_CLASS, OPERATOR_FIELD_MANAGER } from "../api/index.js";
 import type { RawObject } from "../kube/watch.js";
 import { compareIP } from "../render/index.js";
-
-/** A VirtualIP as far as Service ingress is concerned. */
-export interface IngressSource {
-  /** "namespace/name" of the Service it names. */
-  service: string;
-  address: string;
-  /** forwarding is kube-proxy, the VirtualIP is rendered (not left out, not being deleted). */
-  publish: boolean;
-}
 
 /** Whether the operator may publish an address on this Service: type LoadBalancer, loadBalancerClass unset or ours. */
 export function isOurLoadBalancer(svc: RawObject | undefined): boolean {
@@ -31,25 +23,6 @@ export function ownsIngress(svc: RawObject | undefined, manager = OPERATOR_FIELD
 export function liveIngressIPs(svc: RawObject | undefined): string[] {
   const status = (svc?.status ?? {}) as { loadBalancer?: { ingress?: { ip?: string }[] } };
   return (status.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])).sort(compareIP);
-}
-
-/**
- * Desired ingress IPs per Service ("namespace/name" -> sorted IPs): every
- * eligible Service a published VirtualIP names, and every Service whose
- * ingress this operator owns (empty list: release it). VirtualIPs naming the
- * same Service are merged.
- */
-export function planServiceIngress(sources: Iterable<IngressSource>, services: ReadonlyMap<string, RawObject>): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [key, svc] of services) if (ownsIngress(svc)) out.set(key, []);
-  for (const s of sources) {
-    if (!s.publish || !isOurLoadBalancer(services.get(s.service))) continue;
-    const list = out.get(s.service) ?? [];
-    if (!list.includes(s.address)) list.push(s.address);
-    out.set(s.service, list);
-  }
-  for (const list of out.values()) list.sort(compareIP);
-  return out;
 }
 
 /** Whether the Service needs an apply: other IPs than desired, or an ingress we own but no longer want. */

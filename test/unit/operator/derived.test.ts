@@ -81,6 +81,13 @@ void describe("Service ingress", () => {
     assert.deepEqual(new Set(d.referencedServices), new Set(["default/web", "default/api", "default/internal", "default/other"]));
   });
 
+  void test("a Service of this operator's loadBalancerClass is one of ours", () => {
+    const c = new Cluster();
+    c.setServices([service("web", { type: "LoadBalancer", loadBalancerClass: "keepalived-vip.io/vip", ports: [{ port: 80 }] })]);
+    c.vips = [vip({ name: "a", spec: { address: "192.0.2.51", virtualRouterId: 51 } })];
+    assert.deepEqual(new VirtualIPDerivations().update(c.input("all")).ingress.get("default/web"), ["192.0.2.51"]);
+  });
+
   void test("a Service whose ingress this operator owns and no VirtualIP publishes on is released (an empty list)", () => {
     const c = new Cluster();
     c.setServices([ownedByUs("web", ["192.0.2.51"])]);

@@ -15,7 +15,7 @@ import {
   planStaleConfigSecrets,
 } from "../../../src/operator/nodesecrets.js";
 import type { AgentPodSettings } from "../../../src/operator/options.js";
-import { buildServiceStatus, ownsIngress, planServiceIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
+import { buildServiceStatus, ownsIngress, serviceIngressNeedsApply } from "../../../src/operator/services.js";
 
 const AGENT: AgentPodSettings = {
   image: "example/keepalived-vip:1.0",
@@ -291,45 +291,10 @@ void describe("Service ingress", () => {
     status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: "VIP" })) } },
   });
 
-  void test("merges VirtualIPs naming one Service, sorted by address", () => {
-    const services = new Map([["default/web", lb("web")]]);
-    const got = planServiceIngress(
-      [
-        { service: "default/web", address: "192.0.2.20", publish: true },
-        { service: "default/web", address: "192.0.2.3", publish: true },
-        { service: "default/web", address: "192.0.2.9", publish: false },
-      ],
-      services,
-    );
-    assert.deepEqual(got.get("default/web"), ["192.0.2.3", "192.0.2.20"]);
-  });
-
-  const skip: { name: string; svc: RawObject }[] = [
-    { name: "ClusterIP", svc: { metadata: { name: "web", namespace: "default" }, spec: { type: "ClusterIP" } } },
-    { name: "another loadBalancerClass", svc: lb("web", { spec: { type: "LoadBalancer", loadBalancerClass: "example.com/other" } }) },
-  ];
-  for (const c of skip) {
-    void test(`publishes nothing on a ${c.name} Service`, () => {
-      assert.equal(
-        planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", c.svc]])).has("default/web"),
-        false,
-      );
-    });
-  }
-
-  void test("our class is accepted", () => {
-    const svc = lb("web", { spec: { type: "LoadBalancer", loadBalancerClass: "keepalived-vip.io/vip" } });
-    assert.deepEqual(
-      planServiceIngress([{ service: "default/web", address: "192.0.2.3", publish: true }], new Map([["default/web", svc]])).get("default/web"),
-      ["192.0.2.3"],
-    );
-  });
-
+  // Which Services get which ingress is derived.ts's (test/unit/operator/derived.test.ts); here, the write that releases one.
   void test("releases an ingress we own once no VirtualIP names the Service", () => {
     const svc = owned("web", ["192.0.2.3"]);
     assert.equal(ownsIngress(svc), true);
-    const got = planServiceIngress([], new Map([["default/web", svc]]));
-    assert.deepEqual(got.get("default/web"), []);
     assert.equal(serviceIngressNeedsApply([], svc), true);
     assert.deepEqual(buildServiceStatus([]), {});
   });

@@ -60,6 +60,20 @@ const entry = (node: string, state: "MASTER" | "BACKUP") => ({
   lastReportTime: "2026-01-01T00:00:00Z",
 });
 
+/** Repeats the dry-run `probe` until the API server refuses it with 403 and `says`; throws after 20 s. */
+async function untilRefused(what: string, probe: () => Promise<unknown>, says: RegExp): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (let tries = 1; ; tries++) {
+    const got = await outcome(probe());
+    if (got.code === 403 && says.test(got.message)) {
+      console.log(`# ${what} refused the dry-run probe at try ${tries}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} is not in force after 20 s: the probe got ${got.code} (${got.message})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 let cp: ControlPlane;
 let admin: KubeClients;
 let nodeA: KubeClients;
@@ -98,6 +112,37 @@ before(async () => {
       .map((o) => JSON.stringify(o))
       .join("\n"),
   });
+  // The API server loads admission policies a moment after they are created (it refreshes them every
+  // second), and the two policies may arrive in different refreshes: wait until each refuses, with
+  // dry-run requests that change nothing when they are let through.
+  await untilRefused(
+    "the Lease policy",
+    () =>
+      nodeA.coordination.createNamespacedLease(
+        PLAN_NAMESPACE,
+        { metadata: { name: "keepalived-vip-agent-probe" }, spec: { holderIdentity: "node-a" } },
+        undefined,
+        "All",
+      ),
+    /may write only the Lease/,
+  );
+  await untilRefused(
+    "the status policy",
+    () =>
+      nodeA.custom.patchNamespacedCustomObjectStatus(
+        "keepalived-vip.io",
+        "v1alpha1",
+        VIP.namespace,
+        "virtualips",
+        VIP.name,
+        { status: { master: "node-a" } },
+        "All",
+        agentFieldManager("node-a"),
+        undefined,
+        { headers: { "Content-Type": "application/merge-patch+json" } },
+      ),
+    /not the summary/,
+  );
   // node-b's own facts, written by node-b's agent, that node-a must not touch.
   await applyHeartbeatLease(nodeB, heartbeat("node-b"));
   await applyNodeStatusEntry(nodeB, VIP, "node-b", entry("node-b", "MASTER"));

@@ -30,6 +30,19 @@ export const LABEL_LB_SERVICE = `${GROUP}/service`;
 /** Finalizer the operator puts on every VirtualIP it manages. */
 export const FINALIZER = `${GROUP}/cleanup`;
 
+/** Name of the MutatingAdmissionPolicy (and its binding) that adds {@link FINALIZER} at creation (ADR 0022). */
+export const FINALIZER_POLICY_NAME = "keepalived-vip-finalizer";
+/**
+ * Annotation of the plan's namespace that opens the finalizer policy (ADR 0024):
+ * the policy adds the finalizer only once it says {@link FINALIZER_POLICY_OPEN},
+ * which the operator writes after a dry-run create came back with the finalizer.
+ */
+export const ANNOTATION_FINALIZER_POLICY = `${GROUP}/finalizer-policy`;
+export const FINALIZER_POLICY_OPEN = "open";
+/** Label of the operator's dry-run probe VirtualIP: the finalizer policy acts on it before it is open. */
+export const LABEL_PROBE = `${GROUP}/probe`;
+export const PROBE_FINALIZER_POLICY = "finalizer-policy";
+
 /** Field manager of the operator (summary status, owned objects). */
 export const OPERATOR_FIELD_MANAGER = "keepalived-vip-operator";
 /** Field manager of a node agent: one per node, so nodes never conflict. */

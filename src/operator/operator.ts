@@ -1,15 +1,17 @@
 // The operator process: clients, watches into the cache, the initial sync,
 // leader election, the reconciler and the health server, wired together. I/O.
 import { hostname } from "node:os";
-import { DAEMONSET_NAME, GROUP, LEADER_LEASE_NAME, PLURAL, POOL_PLURAL, VERSION } from "../api/index.js";
+import { ANNOTATION_FINALIZER_POLICY, DAEMONSET_NAME, FINALIZER_POLICY_OPEN, GROUP, LEADER_LEASE_NAME, PLURAL, POOL_PLURAL, VERSION } from "../api/index.js";
 import { createKubeClients, type KubeClients } from "../kube/client.js";
 import { kubeClusterWriter } from "../kube/cluster-writer.js";
+import { kubeFinalizerGateIO } from "../kube/finalizer-policy.js";
 import { rawKey, startWatches, type RawObject, type RestartKind, type WatchEventType, type WatchSet, type WatchTarget } from "../kube/watch.js";
 import { realClock, type Clock } from "../shared/clock.js";
 import { startHealthServer, type HealthServer } from "../shared/health-server.js";
 import type { Logger } from "../shared/logger.js";
 import { ObjectCache, type Kind } from "./cache.js";
 import { EventRecorder } from "./events.js";
+import { FinalizerGate, type FinalizerGatePort } from "./finalizer-gate.js";
 import { LeaderElector, apiLeaseStore } from "./leader.js";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.js";
 import { CONFIG_SECRETS_SELECTOR } from "./nodesecrets.js";
@@ -102,8 +104,9 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     });
     reconciler.markSynced();
   });
-  const elector = config.leaderElect ? electLeader({ clients, config, logger, clock, reconciler, watches }) : undefined;
-  if (!elector) reconciler.startLeading();
+  const leading = whileLeading(reconciler, finalizerGate({ clients, config, logger, clock, cache }));
+  const elector = config.leaderElect ? electLeader({ clients, config, logger, clock, reconciler, watches, leading }) : undefined;
+  if (!elector) leading.start();
 
   return {
     metrics,
@@ -114,7 +117,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     synced,
     watches,
     async stop() {
-      reconciler.stopLeading();
+      leading.stop();
       await reconciler.queue.shutDown();
       await elector?.release();
       watches.stop();
@@ -155,9 +158,33 @@ function watchIntoCache(w: Wiring & { metrics: OperatorMetrics; cache: ObjectCac
   return startWatches({ kc: w.clients.kc, targets, logger, clock: w.clock, onEvent, onRestart, onListStart, onListed, onHealthChange });
 }
 
-/** Leader election on the leader Lease; the reconciler writes only while this replica leads. */
-function electLeader(w: Wiring & { watches: WatchSet }): LeaderElector {
-  const { config, reconciler } = w;
+/** What runs only while this replica leads: the reconciler's writes and the finalizer gate. */
+function whileLeading(reconciler: Reconciler, gate: FinalizerGate): { start(): void; stop(): void } {
+  return {
+    start: () => {
+      reconciler.startLeading();
+      gate.start();
+    },
+    stop: () => {
+      gate.stop();
+      reconciler.stopLeading();
+    },
+  };
+}
+
+/** The finalizer policy's gate (ADR 0024), its state read from the cached plan namespace. */
+function finalizerGate(w: { clients: KubeClients; config: OperatorConfig; logger: Logger; clock: Clock; cache: ObjectCache }): FinalizerGate {
+  const planNamespace = w.config.planNamespace;
+  const port: FinalizerGatePort = {
+    ...kubeFinalizerGateIO(w.clients, planNamespace),
+    isOpen: () => w.cache.get("Namespace", planNamespace)?.metadata?.annotations?.[ANNOTATION_FINALIZER_POLICY] === FINALIZER_POLICY_OPEN,
+  };
+  return new FinalizerGate(port, w.clock, w.logger);
+}
+
+/** Leader election on the leader Lease; the reconciler (and the gate) write only while this replica leads. */
+function electLeader(w: Wiring & { watches: WatchSet; leading: { start(): void; stop(): void } }): LeaderElector {
+  const { config, leading } = w;
   // The Lease answers again after failures: the API server is back, so the watches need not finish their backoff.
   let leaseFailing = false;
   const elector = new LeaderElector({
@@ -167,9 +194,9 @@ function electLeader(w: Wiring & { watches: WatchSet }): LeaderElector {
     timing: { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs },
     clock: w.clock,
     logger: w.logger,
-    onStartedLeading: () => reconciler.startLeading(),
+    onStartedLeading: () => leading.start(),
     // Step down, keep the process, the watches and the cache; the elector keeps trying and we lead again when it wins.
-    onStoppedLeading: () => reconciler.stopLeading(),
+    onStoppedLeading: () => leading.stop(),
     onAttemptFailed: () => (leaseFailing = true),
     onObserved: () => {
       if (!leaseFailing) return;

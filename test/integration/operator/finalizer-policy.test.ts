@@ -1,5 +1,6 @@
 // The shipped finalizer policy (config/finalizer-policy, ADR 0022) on a real
-// API server with the operator running: a new VirtualIP carries the
+// API server with the operator running, once the operator opened its gate
+// (ADR 0024; finalizer-gate.test.ts tests the gate): a new VirtualIP carries the
 // operator's finalizer from its creation, so the operator writes only its
 // status; a tenant's own finalizers stay; deletion still waits for the
 // operator; a finalizer removed later is put back by the operator, not the policy.
@@ -17,6 +18,7 @@ import {
   readVip,
   runOperator,
   startOperatorEnv,
+  waitForFinalizerGate,
   waitForReady,
   type OperatorEnv,
   type OperatorProcess,
@@ -34,6 +36,7 @@ before(async () => {
   await createNode(env, "node-a", { ip: "192.0.2.11" });
   for (const name of ["web", "api", "db"]) await createService(env, name);
   op = await runOperator(env, { identity: "op-1" });
+  await waitForFinalizerGate(env);
 });
 
 after(async () => {

@@ -6,11 +6,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ANNOTATION_DEFAULT_INTERFACE,
+  ANNOTATION_FINALIZER_POLICY,
   ANNOTATION_INSTANCE,
   ANNOTATION_RUNNING_ADDRESSES,
   API_VERSION,
   COMPONENT_INSTANCE_CONFIG,
   FINALIZER,
+  FINALIZER_POLICY_OPEN,
   GROUP,
   KIND,
   LABEL_COMPONENT,
@@ -94,20 +96,34 @@ export async function startOperatorEnv(opts: { namespace?: string; apiServerFlag
 /** The shipped policy that has the API server add the operator's finalizer at create (Kubernetes 1.36+, ADR 0022). */
 export const FINALIZER_POLICY_FILE = join(REPO_ROOT, "config/finalizer-policy/finalizer_policy.yaml");
 
-/**
- * Applies {@link FINALIZER_POLICY_FILE} as shipped and waits until the API
- * server applies it: a dry-run create of a VirtualIP comes back with the finalizer.
- */
+/** {@link FINALIZER_POLICY_FILE} as shipped, its parameter the plan's namespace `planNamespace` (the operator's own here). */
+export function finalizerPolicyManifest(planNamespace: string = NS): string {
+  return readFileSync(FINALIZER_POLICY_FILE, "utf8").replaceAll("keepalived-vip-nodes", planNamespace);
+}
+
+/** Applies {@link finalizerPolicyManifest}. It acts once the operator opened its gate ({@link waitForFinalizerGate}, ADR 0024). */
 export async function installFinalizerPolicy(env: OperatorEnv): Promise<void> {
-  await kubectl(env.cp, ["apply", "--server-side", "-f", FINALIZER_POLICY_FILE]);
-  const probe = vipBody("finalizer-policy-probe", { service: "none", address: "192.0.2.254", virtualRouterId: 1 }, APP_NS);
+  await kubectl(env.cp, ["apply", "--server-side", "-f", "-"], { input: finalizerPolicyManifest() });
+}
+
+/**
+ * Waits until the operator has opened the finalizer policy's gate (the plan
+ * namespace's annotation) and the API server applies the policy: a tenant's
+ * dry-run create comes back with the finalizer. Resolves the ms it took.
+ */
+export async function waitForFinalizerGate(env: OperatorEnv, timeoutMs = 60_000): Promise<number> {
+  const start = Date.now();
+  const probe = vipBody("finalizer-gate-check", { service: "none", address: "192.0.2.254", virtualRouterId: 1 }, APP_NS);
   await eventually(
     async () => {
+      const ns = await env.admin.core.readNamespace(NS);
+      if (ns.body.metadata?.annotations?.[ANNOTATION_FINALIZER_POLICY] !== FINALIZER_POLICY_OPEN) return undefined;
       const res = await env.admin.custom.createNamespacedCustomObject(GROUP, VERSION, APP_NS, PLURAL, probe, undefined, "All");
       return ((res.body as StoredVip).metadata.finalizers ?? []).includes(FINALIZER) ? true : undefined;
     },
-    { timeoutMs: 30_000, what: "the finalizer policy in effect" },
+    { timeoutMs, what: "the operator to open the finalizer policy's gate" },
   );
+  return Date.now() - start;
 }
 
 /** Parsed Prometheus text: "name{labels}" -> value. */

@@ -18,8 +18,16 @@ import { errorStatus, k8s, type KubeClients } from "./client.js";
 
 const MERGE_HEADERS = { headers: { "Content-Type": k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } };
 
-/** The API server's refusal of a create while a mutating policy waits for the kind's schema. */
-const SCHEMA_NOT_LOADED = /Resource kind .+ not found\. There can be a delay/;
+/**
+ * Whether `message` is the API server's refusal (503) of a create that a
+ * mutating policy acts on while it lacks the kind's schema, a few seconds after
+ * the CRD was created ("Resource kind keepalived-vip.io/v1alpha1,
+ * Kind=VirtualIP not found. There can be a delay between when
+ * CustomResourceDefinitions are created and when they are available.").
+ */
+export function isSchemaNotLoaded(message: string): boolean {
+  return /Resource kind .+ not found\. There can be a delay/.test(message);
+}
 
 /** The gate's API calls. */
 export interface KubeFinalizerGateIO {
@@ -56,7 +64,7 @@ export function kubeFinalizerGateIO(clients: KubeClients, planNamespace: string)
         return finalizers.includes(FINALIZER) ? "mutated" : "not-mutated";
       } catch (err) {
         const message = (err as { body?: { message?: unknown } }).body?.message;
-        if (errorStatus(err) === 503 && typeof message === "string" && SCHEMA_NOT_LOADED.test(message)) return "schema-not-loaded";
+        if (errorStatus(err) === 503 && typeof message === "string" && isSchemaNotLoaded(message)) return "schema-not-loaded";
         throw err;
       }
     },

@@ -31,36 +31,6 @@ export function kubectl(cp: ControlPlane, args: readonly string[], opts: Kubectl
   });
 }
 
-/**
- * Whether kubectl's stderr is the API server refusing a create of a new CRD's
- * kind because its mutating admission policies do not have the kind's schema
- * yet ("Resource kind keepalived-vip.io/v1alpha1, Kind=VirtualIP not found.
- * There can be a delay between when CustomResourceDefinitions are created and
- * when they are available.").
- */
-export function isSchemaNotLoaded(stderr: string): boolean {
-  return /\(ServiceUnavailable\).*Resource kind .+ not found\. There can be a delay/.test(stderr);
-}
-
-/**
- * `kubectl apply -f -` of `input`, tried again while the API server refuses
- * it as {@link isSchemaNotLoaded} says: with a MutatingAdmissionPolicy installed,
- * creates of a CRD's kind are refused for some seconds after the CRD is
- * created (docs/install.md, ADR 0022). Any other failure throws at once.
- * Resolves how many refusals there were.
- */
-export async function applyOnceSchemaLoaded(cp: ControlPlane, input: string, timeoutMs = 30_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (let refusals = 0; ; refusals++) {
-    const res = await kubectl(cp, ["apply", "-f", "-"], { input, check: false });
-    if (res.code === 0) return refusals;
-    if (!isSchemaNotLoaded(res.stderr) || Date.now() > deadline) {
-      throw new Error(`kubectl apply failed (exit ${res.code}) after ${refusals} refusals:\n${res.stderr}`);
-    }
-    await sleep(250);
-  }
-}
-
 /** Options of {@link applyManifests}. */
 export interface ApplyOptions {
   /** Server-side apply (default true; large CRDs do not fit the client-side annotation). */

@@ -324,16 +324,19 @@ void describe("Helm chart", () => {
     });
   }
 
-  void test("the finalizer policy: off by default; auto installs config/finalizer-policy's where the cluster serves MutatingAdmissionPolicy v1; true always; false never", async () => {
+  void test("the finalizer policy: auto (the default) installs config/finalizer-policy's where the cluster serves MutatingAdmissionPolicy v1; true always; false never", async () => {
     const SERVED = ["--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"];
     const policyOf = (objs: Obj[]): Obj[] => objs.filter((o) => o.kind.startsWith("MutatingAdmissionPolicy"));
     const shipped = readConfigDir("config/finalizer-policy");
     assert.deepEqual(shipped.map(ref), ["MutatingAdmissionPolicy/keepalived-vip-finalizer", "MutatingAdmissionPolicyBinding/keepalived-vip-finalizer"]);
-    assert.deepEqual(policyOf(await renderChart({}, SERVED)), [], "the default leaves it out even where the cluster serves it");
-    const auto = policyOf(await renderChart({ operator: { finalizerPolicy: "auto" } }, SERVED));
-    assert.deepEqual(auto.map(ref), shipped.map(ref));
-    for (const [i, o] of auto.entries()) assert.deepEqual(o.spec, shipped[i]?.spec, `${ref(o)} differs between the chart and config/finalizer-policy`);
-    assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: "auto" } })), [], "auto on a cluster without MutatingAdmissionPolicy v1");
+    const byDefault = policyOf(await renderChart({}, SERVED));
+    assert.deepEqual(byDefault.map(ref), shipped.map(ref), "the default installs it where the cluster serves it");
+    for (const [i, o] of byDefault.entries()) assert.deepEqual(o.spec, shipped[i]?.spec, `${ref(o)} differs between the chart and config/finalizer-policy`);
+    // The gate (ADR 0024): the binding's parameter is the plan's namespace, and the policy acts only once it is open.
+    const binding = byDefault.find((o) => o.kind === "MutatingAdmissionPolicyBinding");
+    assert.deepEqual((binding?.spec as { paramRef?: unknown }).paramRef, { name: "keepalived-vip-nodes", parameterNotFoundAction: "Allow" });
+    assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: "auto" } }, SERVED)).map(ref), shipped.map(ref));
+    assert.deepEqual(policyOf(await renderChart({})), [], "auto on a cluster without MutatingAdmissionPolicy v1");
     assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: false } }, SERVED)), []);
     assert.deepEqual(policyOf(await renderChart({ operator: { finalizerPolicy: true } })).map(ref), shipped.map(ref));
   });

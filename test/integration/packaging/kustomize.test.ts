@@ -93,7 +93,7 @@ void describe("kustomize config/default", () => {
     assert.deepEqual(where(built), where(chart), "every object in the same namespace as with the chart");
   });
 
-  void test("config/finalizer-policy builds to the chart's opt-in finalizer policy (operator.finalizerPolicy=true)", async () => {
+  void test("config/finalizer-policy builds to the chart's finalizer policy (operator.finalizerPolicy=true)", async () => {
     const policy = await buildKustomization(join(REPO_ROOT, "config/finalizer-policy"));
     const fromChart = (await renderChart({ operator: { finalizerPolicy: true } })).filter((o) => o.kind.startsWith("MutatingAdmissionPolicy"));
     assert.equal(fromChart.length, 2, "the chart renders the policy and its binding");

@@ -47,6 +47,8 @@ export const DEFAULT_FINALIZER_GATE_TIMING: FinalizerGateTiming = { probeMs: 1_0
 /** Opens the finalizer policy once it works; runs while this replica leads. */
 export class FinalizerGate {
   private timer: Timer | undefined;
+  /** Bumped by every start and stop: a look still running from an earlier term neither writes nor schedules. */
+  private term = 0;
   private running = false;
   private probes = 0;
 
@@ -60,17 +62,20 @@ export class FinalizerGate {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.schedule(0);
+    this.term++;
+    this.probes = 0;
+    this.schedule(this.term, 0);
   }
 
   stop(): void {
     this.running = false;
+    this.term++;
     this.timer?.cancel();
     this.timer = undefined;
   }
 
-  /** One look: returns the wait before the next. */
-  async step(): Promise<number> {
+  /** One look in `term`: returns the wait before the next. */
+  private async step(term: number): Promise<number> {
     if (this.port.isOpen()) return this.timing.recheckMs;
     if (!(await this.port.policyInstalled())) return this.timing.recheckMs;
     this.probes++;
@@ -79,24 +84,26 @@ export class FinalizerGate {
       this.logger.debug("The finalizer policy does not act yet; the operator adds finalizers itself", { probe: result, probes: this.probes });
       return backoffDelay(this.probes, { initialMs: this.timing.probeMs, maxMs: this.timing.maxProbeMs });
     }
+    // Leadership lost during the probe: the next leader opens the gate.
+    if (term !== this.term) return this.timing.recheckMs;
     await this.port.open();
     this.logger.info("Opened the finalizer policy: the API server now adds the finalizer to new VirtualIPs", { probes: this.probes });
     this.probes = 0;
     return this.timing.recheckMs;
   }
 
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    this.timer = this.clock.setTimer(() => void this.run(), ms);
+  private schedule(term: number, ms: number): void {
+    if (term !== this.term) return;
+    this.timer = this.clock.setTimer(() => void this.run(term), ms);
   }
 
-  private async run(): Promise<void> {
+  private async run(term: number): Promise<void> {
     let next = this.timing.probeMs;
     try {
-      next = await this.step();
+      next = await this.step(term);
     } catch (err) {
       this.logger.warn("Could not check the finalizer policy; trying again", { error: err instanceof Error ? err.message : String(err) });
     }
-    this.schedule(next);
+    this.schedule(term, next);
   }
 }

@@ -10,12 +10,13 @@ import { createLogger } from "../../../src/shared/logger.js";
 
 const TIMING = { probeMs: 1_000, maxProbeMs: 8_000, recheckMs: 60_000 };
 
-/** A port whose probe answers from `answers` in turn (the last one repeats), recording the calls. */
-function fakePort(opts: { installed?: boolean; answers?: ProbeResult[]; open?: boolean } = {}) {
+/** A port whose probe answers from `answers` in turn (the last one repeats), recording the calls; `held` probes wait for release(). */
+function fakePort(opts: { installed?: boolean; answers?: ProbeResult[]; open?: boolean; held?: boolean } = {}) {
   const answers = [...(opts.answers ?? ["mutated"])];
   const calls = { installed: 0, probes: [] as number[], opened: [] as number[] };
   let isOpen = opts.open ?? false;
   let failNext: Error | undefined;
+  const waiting: (() => void)[] = [];
   const clock = new FakeClock(0);
   const port: FinalizerGatePort = {
     isOpen: () => isOpen,
@@ -30,7 +31,9 @@ function fakePort(opts: { installed?: boolean; answers?: ProbeResult[]; open?: b
         failNext = undefined;
         return Promise.reject(err);
       }
-      return Promise.resolve(answers.length > 1 ? answers.shift()! : answers[0]!);
+      const answer = answers.length > 1 ? answers.shift()! : answers[0]!;
+      if (opts.held) return new Promise<ProbeResult>((resolve) => waiting.push(() => resolve(answer)));
+      return Promise.resolve(answer);
     },
     open: () => {
       calls.opened.push(clock.now());
@@ -39,7 +42,10 @@ function fakePort(opts: { installed?: boolean; answers?: ProbeResult[]; open?: b
     },
   };
   const gate = new FinalizerGate(port, clock, createLogger("test", "error"), TIMING);
-  return { gate, clock, calls, failOnce: (err: Error) => (failNext = err), shut: () => (isOpen = false) };
+  const release = (): void => {
+    for (const answer of waiting.splice(0)) answer();
+  };
+  return { gate, clock, calls, release, failOnce: (err: Error) => (failNext = err), shut: () => (isOpen = false) };
 }
 
 void describe("FinalizerGate", () => {
@@ -79,6 +85,21 @@ void describe("FinalizerGate", () => {
     shut();
     await clock.advance(1);
     assert.deepEqual(calls.opened, [TIMING.recheckMs]);
+  });
+
+  void test("leadership lost while a probe runs: its answer opens nothing, and a new term runs one loop, not two", async () => {
+    const { gate, clock, calls, release } = fakePort({ answers: ["mutated"], held: true });
+    gate.start();
+    await clock.advance(0);
+    assert.equal(calls.probes.length, 1);
+    gate.stop();
+    gate.start();
+    await clock.advance(0);
+    assert.equal(calls.probes.length, 2, "the new term probes at once");
+    release();
+    await clock.advance(0);
+    assert.deepEqual(calls.opened, [0], "only the current term's probe opened the gate");
+    assert.equal(clock.pendingTimers(), 1, "one loop left");
   });
 
   void test("a failed probe is tried again; a stopped gate does nothing more", async () => {

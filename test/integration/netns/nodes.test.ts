@@ -39,21 +39,49 @@ after(async () => {
   await cp?.stop();
 });
 
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
+/** The process's state letter from /proc (R, S, D, Z, ...), or undefined once it is gone. */
+function procState(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
+    return /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+/** Whether `pid` runs: a zombie (killed, not yet reaped by its new parent) has ended. */
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  const state = procState(pid);
+  return state !== undefined && state !== "Z" && state !== "X";
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000, detail: () => string = () => ""): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${detail()}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Waits until a daemon of a dead test process has ended. SIGKILL from the
+ * kernel (pdeathsig) takes effect only once the process leaves an uninterruptible
+ * wait (etcd's fsync on a loaded disk), so this allows 30 s and names the state.
+ */
+function waitForDaemonEnd(pid: number): Promise<void> {
+  return waitFor(
+    `daemon ${pid} to end`,
+    () => !alive(pid),
+    30_000,
+    () => ` (state ${procState(pid)}: ${commOf(pid)})`,
+  );
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ");
+  } catch {
+    return "gone";
   }
 }
 
@@ -282,7 +310,7 @@ void describe("cleanup", () => {
     child.kill("SIGTERM");
     await exited(child);
     assert.equal(child.exitCode, 128 + 15);
-    for (const pid of held.daemons) await waitFor(`daemon ${pid} to end`, () => !alive(pid));
+    for (const pid of held.daemons) await waitForDaemonEnd(pid);
     const list = await netnsList();
     for (const ns of held.netns) assert.ok(!list.includes(ns), `${ns} left behind`);
     assert.ok(!existsSync(held.dataDir), "control-plane directory left behind");
@@ -293,7 +321,7 @@ void describe("cleanup", () => {
     const { child, held } = await startHolder();
     child.kill("SIGKILL");
     await exited(child);
-    for (const pid of held.daemons) await waitFor(`daemon ${pid} to end`, () => !alive(pid));
+    for (const pid of held.daemons) await waitForDaemonEnd(pid);
     // The namespaces outlive the SIGKILL until a sweep (this one, or one of another test process on this machine).
     sweepStaleRuns();
     const after = await netnsList();

@@ -60,6 +60,22 @@ const entry = (node: string, state: "MASTER" | "BACKUP") => ({
   lastReportTime: "2026-01-01T00:00:00Z",
 });
 
+/** node-a's JSON merge patch of the VirtualIP's status under its own field manager (`dryRun` "All": nothing stored). */
+function mergePatchStatus(status: Record<string, unknown>, opts: { dryRun?: "All"; fieldManager?: string } = {}): Promise<unknown> {
+  return nodeA.custom.patchNamespacedCustomObjectStatus(
+    "keepalived-vip.io",
+    "v1alpha1",
+    VIP.namespace,
+    "virtualips",
+    VIP.name,
+    { status },
+    opts.dryRun,
+    opts.fieldManager,
+    undefined,
+    { headers: { "Content-Type": "application/merge-patch+json" } },
+  );
+}
+
 /** Repeats the dry-run `probe` until the API server refuses it with 403 and `says`; throws after 20 s. */
 async function untilRefused(what: string, probe: () => Promise<unknown>, says: RegExp): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -128,19 +144,7 @@ before(async () => {
   );
   await untilRefused(
     "the status policy",
-    () =>
-      nodeA.custom.patchNamespacedCustomObjectStatus(
-        "keepalived-vip.io",
-        "v1alpha1",
-        VIP.namespace,
-        "virtualips",
-        VIP.name,
-        { status: { master: "node-a" } },
-        "All",
-        agentFieldManager("node-a"),
-        undefined,
-        { headers: { "Content-Type": "application/merge-patch+json" } },
-      ),
+    () => mergePatchStatus({ master: "node-a" }, { dryRun: "All", fieldManager: agentFieldManager("node-a") }),
     /not the summary/,
   );
   // node-b's own facts, written by node-b's agent, that node-a must not touch.
@@ -244,57 +248,21 @@ void describe("an agent's Pod-bound token is refused everything else by the API 
     },
     {
       name: "node-a may not remove node-b's status entry with a merge patch",
-      act: () =>
-        nodeA.custom.patchNamespacedCustomObjectStatus(
-          "keepalived-vip.io",
-          "v1alpha1",
-          VIP.namespace,
-          "virtualips",
-          VIP.name,
-          { status: { nodes: [entry("node-a", "MASTER")] } },
-          undefined,
-          undefined,
-          undefined,
-          {
-            headers: { "Content-Type": "application/merge-patch+json" },
-          },
-        ),
+      act: () => mergePatchStatus({ nodes: [entry("node-a", "MASTER")] }),
       code: 403,
     },
     {
       name: "node-a may not write the operator's summary (status.master)",
-      act: () =>
-        nodeA.custom.patchNamespacedCustomObjectStatus(
-          "keepalived-vip.io",
-          "v1alpha1",
-          VIP.namespace,
-          "virtualips",
-          VIP.name,
-          { status: { master: "node-a" } },
-          undefined,
-          agentFieldManager("node-a"),
-          undefined,
-          {
-            headers: { "Content-Type": "application/merge-patch+json" },
-          },
-        ),
+      act: () => mergePatchStatus({ master: "node-a" }, { fieldManager: agentFieldManager("node-a") }),
       code: 403,
       says: /not the summary/,
     },
     {
       name: "node-a may not forge the allocation or the claim (status.address, status.claim)",
       act: () =>
-        nodeA.custom.patchNamespacedCustomObjectStatus(
-          "keepalived-vip.io",
-          "v1alpha1",
-          VIP.namespace,
-          "virtualips",
-          VIP.name,
-          { status: { address: "192.0.2.99", claim: { address: "192.0.2.99", virtualRouterId: 99, generation: 1, time: "2020-01-01T00:00:00Z" } } },
-          undefined,
-          agentFieldManager("node-a"),
-          undefined,
-          { headers: { "Content-Type": "application/merge-patch+json" } },
+        mergePatchStatus(
+          { address: "192.0.2.99", claim: { address: "192.0.2.99", virtualRouterId: 99, generation: 1, time: "2020-01-01T00:00:00Z" } },
+          { fieldManager: agentFieldManager("node-a") },
         ),
       code: 403,
       says: /not the summary/,
